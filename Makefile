@@ -1,0 +1,40 @@
+# make demo: a virtualenv with tusk, then the intents example end to end on the embedded defaults.
+# make test: what the tests need (Python extras, Debian packages via .ci/install), then the tests.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXTRAS ?= test,ray
+
+.PHONY: demo test venv test-venv system-deps bench clean
+
+# doltlite needs a Python whose sqlite3 links SQLite dynamically: the machine's python3, not a uv one.
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed-base: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
+	touch $@ $(VENV)/.installed-base
+
+venv: $(VENV)/.installed-base
+
+test-venv: $(VENV)/.installed-test
+
+system-deps:
+	bash .ci/install
+
+demo: venv
+	PATH="$(abspath $(BIN)):$$PATH" bash examples/demo.sh
+
+test: test-venv system-deps
+	$(BIN)/python -m pytest -q -ra tests
+
+bench: test-venv
+	PATH="$(abspath $(BIN)):$$PATH" bash benchmarks/run-all
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache

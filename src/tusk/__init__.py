@@ -1,0 +1,41 @@
+"""tusk: versioned training data, stale-aware parallel training, MLflow tracking, hashed releases.
+
+``import doltlite`` must come before any ``import sqlite3`` in the process, so it is the first thing
+this package does (see ``tusk._sqlite``).
+"""
+
+from tusk import _sqlite  # noqa: F401  (loads doltlite before anything imports sqlite3)
+from tusk.context import TrainContext
+from tusk.errors import (
+    BackendMissing,
+    BuildError,
+    ConfigError,
+    DataError,
+    ExecutionError,
+    IngestError,
+    LockHeld,
+    MergeConflict,
+    RefNotFound,
+    ReleaseError,
+    TrackingError,
+    TuskError,
+)
+from tusk.project import Project
+
+__all__ = [
+    "BackendMissing",
+    "BuildError",
+    "ConfigError",
+    "DataError",
+    "ExecutionError",
+    "IngestError",
+    "LockHeld",
+    "MergeConflict",
+    "Project",
+    "RefNotFound",
+    "ReleaseError",
+    "TrackingError",
+    "TrainContext",
+    "TuskError",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,92 @@
+"""What every command shares: opening the project, ``--json``, errors on one line, rich output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from tusk.errors import TuskError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_JOBS_FAILED = 3
+
+
+class TuskGroup(click.Group):
+    """A click group that turns TuskError into one line on stderr and exit 1 (traceback with --debug)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TuskError as exc:
+            if (ctx.obj or {}).get("debug"):
+                raise
+            fail(str(exc))
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    first = message.strip().splitlines()[0] if message.strip() else "error"
+    click.echo(f"error: {first}", err=True)
+    sys.exit(code)
+
+
+def json_option(function: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of tables.")(
+        function
+    )
+
+
+def open_project() -> Any:
+    from tusk.project import Project
+
+    ctx = click.get_current_context()
+    folder = (ctx.find_root().obj or {}).get("project_dir")
+    return Project.open(Path(folder) if folder else None)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return str(value)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=_default, ensure_ascii=False))
+
+
+def console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Any:
+    from rich.table import Table
+
+    out = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    for column in columns:
+        out.add_column(column)
+    for row in rows:
+        out.add_row(*["" if cell is None else str(cell) for cell in row])
+    return out
+
+
+def short(commit: str | None, length: int = 7) -> str:
+    return (commit or "")[:length]

@@ -1,0 +1,126 @@
+"""The DataStore port: versioned tables with commits, branches, diffs and snapshots at any ref.
+
+A *ref* is a branch name, a tag, or a commit hash (full, or a unique prefix of at least 7 hex digits).
+Every write happens in one transaction on one branch and ends in at most one commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+DiffType = Literal["added", "modified", "removed"]
+
+
+@dataclass(frozen=True)
+class Commit:
+    hash: str
+    message: str
+    date: str
+    author: str = ""
+
+
+@dataclass(frozen=True)
+class Branch:
+    name: str
+    head: str
+
+
+@dataclass(frozen=True)
+class Tag:
+    name: str
+    commit: str
+    message: str = ""
+
+
+@dataclass
+class RowChange:
+    """One changed row. ``before``/``after`` are full rows (column → value); None when absent."""
+
+    diff_type: DiffType
+    key: dict[str, Any]
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+    @property
+    def changed_columns(self) -> list[str]:
+        if self.before is None or self.after is None:
+            return []
+        return [c for c in self.after if self.before.get(c) != self.after.get(c)]
+
+
+@dataclass
+class TableDiff:
+    table: str
+    added: int = 0
+    modified: int = 0
+    removed: int = 0
+    rows: list[RowChange] = field(default_factory=list)
+    schema_changed: bool = False
+
+    @property
+    def total(self) -> int:
+        return self.added + self.modified + self.removed
+
+
+@dataclass
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+@dataclass
+class MergeResult:
+    commit: str | None  # None when there was nothing to merge
+    fast_forward: bool = False
+    message: str = ""
+
+
+@dataclass
+class ImportResult:
+    """What an import did. ``commit`` is None when the file changed nothing (no commit made)."""
+
+    table: str
+    branch: str
+    commit: str | None
+    created_table: bool
+    added: int
+    modified: int
+    removed: int
+    message: str = ""
+
+
+@runtime_checkable
+class DataStore(Protocol):
+    url: str
+    default_branch: str
+
+    # refs and history
+    def resolve(self, ref: str) -> str: ...  # ref → full commit hash; RefNotFound if unknown
+    def log(self, ref: str | None = None, limit: int | None = None) -> list[Commit]: ...
+    def branches(self) -> list[Branch]: ...
+    def create_branch(self, name: str, start: str | None = None) -> Branch: ...
+    def delete_branch(self, name: str, force: bool = False) -> None: ...
+    def merge(self, branch: str, into: str | None = None, message: str | None = None) -> MergeResult: ...
+    def tags(self) -> list[Tag]: ...
+    def tag(self, name: str, ref: str | None = None, message: str = "") -> Tag: ...
+
+    # reading
+    def tables(self, ref: str | None = None) -> list[str]: ...
+    def columns(self, table: str, ref: str | None = None) -> list[tuple[str, str, bool]]: ...  # name, type, pk
+    def query(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None,
+              ref: str | None = None) -> QueryResult: ...
+    def iter_query(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None,
+                   ref: str | None = None) -> Iterator[tuple[Any, ...]]: ...
+
+    # diffs (from → to); counts are cheap, rows are read only when asked for
+    def diff_stat(self, from_ref: str, to_ref: str) -> dict[str, TableDiff]: ...
+    def diff(self, from_ref: str, to_ref: str, table: str | None = None,
+             with_rows: bool = True, limit: int | None = None) -> list[TableDiff]: ...
+
+    # writing: one transaction on one branch, at most one commit
+    def writer(self, branch: str | None = None) -> AbstractContextManager[Any]: ...
+    def gc(self) -> None: ...
+    def close(self) -> None: ...

@@ -1,0 +1,69 @@
+"""Every error tusk raises on purpose is a ``TuskError``; the CLI prints its message on one line.
+
+    TuskError
+     ├── ConfigError          tusk.toml is missing, unreadable or wrong (names the file and key)
+     ├── BackendMissing       a URL names a backend whose extra is not installed (with the install hint)
+     ├── DataError            the data store refused something
+     │    ├── RefNotFound     an unknown branch, tag or commit
+     │    ├── IngestError     a file to import is unreadable or does not fit the table (names file/row/column)
+     │    └── MergeConflict   a merge would conflict; nothing was applied
+     ├── TrackingError        the tracker (MLflow) refused something or has no such model/version
+     ├── ExecutionError       the executor could not run jobs at all (a failed job is a result, not an error)
+     ├── ReleaseError         a release cannot be created, found or rolled back
+     │    └── BuildError      the image build failed; no release was recorded
+     └── LockHeld             another process holds the project's lock (names it)
+
+Driver errors (sqlite3, MLflow, Ray) are mapped to these at the backend boundary and never leak.
+"""
+
+from __future__ import annotations
+
+
+class TuskError(Exception):
+    """Base of every error tusk raises for a user to read."""
+
+
+class ConfigError(TuskError):
+    pass
+
+
+class BackendMissing(TuskError):
+    pass
+
+
+class DataError(TuskError):
+    pass
+
+
+class RefNotFound(DataError):
+    pass
+
+
+class IngestError(DataError):
+    pass
+
+
+class MergeConflict(DataError):
+    def __init__(self, message: str, conflicts: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.conflicts = conflicts or []
+
+
+class TrackingError(TuskError):
+    pass
+
+
+class ExecutionError(TuskError):
+    pass
+
+
+class ReleaseError(TuskError):
+    pass
+
+
+class BuildError(ReleaseError):
+    pass
+
+
+class LockHeld(TuskError):
+    pass

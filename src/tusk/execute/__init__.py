@@ -1,0 +1,1 @@
+"""The executor port and its backends (a local process pool, a Ray cluster)."""

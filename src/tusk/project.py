@@ -1,0 +1,68 @@
+"""``Project``: opens the backends named in ``tusk.toml``; the one facade the CLI and the web page share.
+
+Backends are opened lazily: ``tusk data log`` never imports MLflow, ``tusk plan`` never starts workers.
+Each area keeps its logic in its own module (``plan``, ``runner``, ``release``, ``lineage``, ...); the
+methods here only wire the project's backends into them.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tusk.backends import backend_class
+from tusk.config import Config, find_config, load_config
+
+if TYPE_CHECKING:
+    from tusk.data.base import DataStore
+    from tusk.execute.base import Executor
+    from tusk.tracking.base import Tracker
+
+
+class Project:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    @classmethod
+    def open(cls, path: Path | str | None = None) -> "Project":
+        """The project whose ``tusk.toml`` is at or above ``path`` (default: the working directory)."""
+        start = Path(path) if path else None
+        if start is not None and start.is_file():
+            return cls(load_config(start))
+        return cls(load_config(find_config(start)))
+
+    @property
+    def root(self) -> Path:
+        return self.config.root
+
+    @property
+    def state_dir(self) -> Path:
+        """``.tusk/`` beside tusk.toml: logs, caches, locks, build contexts."""
+        path = self.root / ".tusk"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @cached_property
+    def data(self) -> "DataStore":
+        return backend_class("data", self.config.data.url)(self.config.data.url, self.config)
+
+    @cached_property
+    def tracker(self) -> "Tracker":
+        return backend_class("tracking", self.config.tracking.url)(self.config.tracking.url, self.config)
+
+    def executor(self, workers: int | None = None) -> "Executor":
+        url = self.config.executor.url
+        return backend_class("executor", url)(url, self.config, workers=workers)
+
+    def close(self) -> None:
+        for name in ("data", "tracker"):
+            backend: Any = self.__dict__.pop(name, None)
+            if backend is not None and hasattr(backend, "close"):
+                backend.close()
+
+    def __enter__(self) -> "Project":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""The tracker port (runs, registered model versions, aliases) and its MLflow backend."""

@@ -1,0 +1,99 @@
+"""The Tracker port: where runs, model versions, aliases and releases are recorded.
+
+Tag names (on the run, on the model version, and the *current* state as one JSON tag on the
+registered model so that one registry query returns the state of every instance):
+
+    tusk.fingerprint, tusk.data_commit, tusk.code_commit, tusk.code_dirty,
+    tusk.inputs.<name>.digest, tusk.inputs.<name>.rows, tusk.spec, tusk.job_seconds, tusk.cpus, tusk.gpus
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+PRODUCTION = "production"
+TAG_PREFIX = "tusk."
+STATE_TAG = "tusk.state"  # registered-model tag: JSON of InstanceState (the instance's current version)
+
+
+@dataclass
+class InputRecord:
+    query: str
+    params: dict[str, Any]
+    digest: str
+    rows: int
+
+
+@dataclass
+class InstanceState:
+    """What the planner needs of an instance's current version (one JSON tag per registered model)."""
+
+    name: str
+    version: str
+    fingerprint: str
+    data_commit: str
+    code_digest: str = ""
+    code_files: dict[str, str] = field(default_factory=dict)  # path → sha256
+    params: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, InputRecord] = field(default_factory=dict)
+    spec: str = ""  # the spec's name template
+    orphan_ok: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["inputs"] = {k: dict(v.__dict__) for k, v in self.inputs.items()}
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "InstanceState":
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields["inputs"] = {k: InputRecord(**v) for k, v in (data.get("inputs") or {}).items()}
+        return cls(**fields)
+
+
+@dataclass
+class TrainRecord:
+    """A finished training job, ready to be recorded as a run and a model version."""
+
+    state: InstanceState  # version is filled in by record()
+    metrics: dict[str, float]
+    params: dict[str, Any]
+    tags: dict[str, str]
+    output_dir: Path
+    log_file: Path | None
+    seconds: float
+    resources: dict[str, float]
+    promote_if: str | None = None
+    run_id: str | None = None  # set when the run was already logged (by the worker)
+
+
+@dataclass
+class VersionInfo:
+    name: str
+    version: str
+    run_id: str | None
+    source: str
+    tags: dict[str, str]
+    metrics: dict[str, float] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+    created_ms: int = 0
+
+
+@runtime_checkable
+class Tracker(Protocol):
+    url: str
+
+    def ensure_ready(self) -> None: ...  # create/migrate the store once, before parallel jobs
+    def states(self) -> dict[str, InstanceState]: ...  # every instance's current state, one query
+    def aliases(self, alias: str = PRODUCTION) -> dict[str, str]: ...  # model name → version, one query
+    def log_run(self, record: TrainRecord) -> str: ...  # a run with params, metrics, tags, artifacts; → run_id
+    def register(self, record: TrainRecord) -> str: ...  # a version (+ state tag, + alias by promotion) → version
+    def reuse(self, state: InstanceState) -> None: ...  # make an existing version current (+ production alias)
+    def find_fingerprint(self, name: str, fingerprint: str) -> str | None: ...  # version with it, if any
+    def versions(self, name: str) -> list[VersionInfo]: ...  # newest first
+    def version(self, name: str, version: str) -> VersionInfo: ...
+    def set_alias(self, name: str, version: str, alias: str = PRODUCTION) -> None: ...
+    def models(self) -> list[str]: ...
