@@ -23,6 +23,7 @@ REGISTRY: dict[str, dict[str, str]] = {
     "executor": {
         "local": "tusk.execute.local:LocalExecutor",
         "ray": "tusk.execute.ray:RayExecutor",
+        "immediate": "tusk.execute.immediate:ImmediateExecutor",
     },
 }
 

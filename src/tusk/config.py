@@ -97,6 +97,14 @@ class ModelSpec(_Section):
             raise ValueError("give exactly one of 'train' (\"path/module.py:function\") or 'cmd'")
         if self.train and ":" not in self.train:
             raise ValueError(f"train {self.train!r} must look like \"models/intent.py:train\"")
+        if self.promote_if:
+            from tusk.errors import TuskError
+            from tusk.promote import parse
+
+            try:
+                parse(self.promote_if)
+            except TuskError as exc:
+                raise ValueError(str(exc)) from exc
         return self
 
 

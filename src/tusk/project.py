@@ -17,6 +17,8 @@ from tusk.config import Config, find_config, load_config
 if TYPE_CHECKING:
     from tusk.data.base import DataStore
     from tusk.execute.base import Executor
+    from tusk.plan import Plan
+    from tusk.runner import RunReport
     from tusk.tracking.base import Tracker
 
 
@@ -66,3 +68,33 @@ class Project:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # --- plan and run (cli/train.py) ---
+    def plan(self, at: str | None = None) -> "Plan":
+        """Which instances are new, stale, fresh, reusable or orphaned at ``at`` (default: the data branch)."""
+        from tusk.runner import make_plan
+
+        return make_plan(self, at)
+
+    def run(self, at: str | None = None, only: str | None = None, shard: tuple[int, int] | None = None,
+            workers: int | None = None, force: bool = False, **callbacks: Any) -> "RunReport":
+        """Train what the plan says, in parallel, pinned to the data commit; record each in the tracker."""
+        from tusk import runner
+
+        return runner.run(self, at=at, only=only, shard=shard, workers=workers, force=force, **callbacks)
+
+    def status(self) -> list[dict[str, Any]]:
+        """Each instance's current version, fingerprint, data commit, production version and plan status."""
+        plan = self.plan()
+        production = self.tracker.aliases()
+        rows = []
+        for planned in plan.instances:
+            state = planned.state
+            rows.append({"name": planned.name, "status": planned.status,
+                         "version": state.version if state else None,
+                         "production": production.get(planned.name),
+                         "fingerprint": state.fingerprint if state else None,
+                         "data_commit": state.data_commit if state else None,
+                         "reasons": planned.reasons})
+        return rows
+    # --- end plan and run ---

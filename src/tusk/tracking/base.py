@@ -40,7 +40,8 @@ class InstanceState:
     params: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, InputRecord] = field(default_factory=dict)
     spec: str = ""  # the spec's name template
-    orphan_ok: bool = False
+    fingerprints: dict[str, str] = field(default_factory=dict)  # every fingerprint trained → its version
+    production: list[str] = field(default_factory=list)  # versions the production alias pointed to, oldest first
 
     def to_json(self) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -67,7 +68,8 @@ class TrainRecord:
     seconds: float
     resources: dict[str, float]
     promote_if: str | None = None
-    run_id: str | None = None  # set when the run was already logged (by the worker)
+    run_id: str | None = None  # set once the run is logged
+    artifact_uri: str | None = None
 
 
 @dataclass
@@ -96,4 +98,5 @@ class Tracker(Protocol):
     def versions(self, name: str) -> list[VersionInfo]: ...  # newest first
     def version(self, name: str, version: str) -> VersionInfo: ...
     def set_alias(self, name: str, version: str, alias: str = PRODUCTION) -> None: ...
+    def rollback(self, name: str, to: str | None = None) -> tuple[str | None, str]: ...  # → (from, to)
     def models(self) -> list[str]: ...

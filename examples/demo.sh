@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The intents demo, end to end on the embedded defaults (doltlite, MLflow on sqlite, local workers):
+# init → import → plan → run → edit one customer on a branch → plan --at the branch → merge → run → status.
+set -euo pipefail
+export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true
+DIR=${DEMO_DIR:-demo}
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+rm -rf "$DIR"
+say "tusk init $DIR --example intents: a project with synthetic intent utterances for 20 customers"
+tusk init "$DIR" --example intents
+cd "$DIR"
+
+say "import the training data (one commit on main)"
+tusk data import data/examples.csv --table examples --key id -m "initial examples"
+tusk data log
+
+say "plan: every model is new"
+tusk plan
+
+say "run: train one TF-IDF + logistic-regression adapter per customer, in parallel"
+tusk run
+
+say "an analyst relabels some of one customer's rows on a branch"
+python3 - <<'PY'
+import csv
+rows = list(csv.DictReader(open("data/examples.csv", newline="")))
+customer = rows[0]["customer"]
+changed = 0
+for row in rows:
+    if row["customer"] == customer and changed < 3:
+        row["label"] = "cancel_order" if row["label"] != "cancel_order" else "track_order"
+        changed += 1
+with open("data/examples-fixed.csv", "w", newline="") as f:
+    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+print(f"relabelled {changed} rows of {customer}")
+PY
+tusk data import data/examples-fixed.csv --table examples --key id --mode upsert --branch relabel -m "relabel 3 rows"
+
+say "review the change row by row"
+tusk data diff main relabel --table examples
+
+say "plan --at relabel: what merging it would retrain (main is untouched)"
+tusk plan --at relabel
+
+say "merge it"
+tusk data merge relabel -m "merge relabel"
+
+say "run: only the affected customer retrains"
+tusk run
+
+say "status"
+tusk status
+say "done: browse runs and versions with: mlflow ui --backend-store-uri sqlite:///$PWD/.tusk/mlflow.db"

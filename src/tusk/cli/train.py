@@ -1,0 +1,245 @@
+"""``tusk plan | run | status | models``: what is stale and why, training it, and the production pointers."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import click
+
+from tusk.cli._common import EXIT_JOBS_FAILED, console, json_option, open_project, print_json, short, table
+
+STATUS_STYLE = {"new": "cyan", "stale": "yellow", "reuse": "magenta", "fresh": "green", "orphaned": "dim",
+                "succeeded": "green", "failed": "red", "reused": "magenta", "cancelled": "red"}
+
+
+def _styled(status: str) -> str:
+    return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
+
+
+@click.command()
+@click.option("--at", "at", metavar="REF", help="Plan against this branch, tag or commit instead of the data branch.")
+@click.option("--all", "show_all", is_flag=True, help="List fresh instances too.")
+@json_option
+def plan(at: str | None, show_all: bool, as_json: bool) -> None:
+    """Show which models are new, stale, reusable, fresh or orphaned, and why.
+
+    \b
+    Planning reads only what a change can have touched: for each model it asks the data store which
+    rows changed since the commit the model was trained from, and re-reads an input only when its
+    partition was touched. `tusk plan --at fix` answers "what would merging fix retrain?".
+    """
+    project = open_project()
+    result = project.plan(at)
+    if as_json:
+        print_json(result.to_json())
+        return
+    out = console()
+    rows = [(p.name, _styled(p.status + (f" v{p.reuse_version}" if p.reuse_version else "")), "; ".join(p.reasons))
+            for p in result.instances if show_all or p.status != "fresh"]
+    if rows:
+        out.print(table(None, ["instance", "status", "why"], rows))
+    summary = ", ".join(f"{result.count(s)} {s}" for s in ("new", "stale", "reuse", "orphaned", "fresh")
+                        if result.count(s))
+    out.print(f"{result.ref} @ {short(result.data_commit)}: {len(result.instances)} instances"
+              f" ({summary or 'none'}); {len(result.work)} to run")
+
+
+@click.command()
+@click.option("--at", "at", metavar="REF", help="Train from this branch, tag or commit (default: the data branch).")
+@click.option("--only", metavar="GLOB", help="Only instances whose name matches, e.g. 'intent-a*'.")
+@click.option("--shard", metavar="I/N", help="Only the I-th of N deterministic slices (for CI matrices).")
+@click.option("--workers", type=click.IntRange(min=1), help="Parallel jobs (default: the executor URL's).")
+@click.option("--force", is_flag=True, help="Retrain the selected instances even when fresh.")
+@json_option
+def run(at: str | None, only: str | None, shard: str | None, workers: int | None, force: bool,
+        as_json: bool) -> None:
+    """Train every new or stale model, in parallel, pinned to one data commit.
+
+    \b
+    Each job reads its inputs at the planned commit (a merge during the run changes nothing), and each
+    success becomes an MLflow run and a registered model version tagged with the data and code commits.
+    A failed job registers nothing and does not stop the others (exit code 3). Ctrl-C cancels cleanly.
+    """
+    from tusk.spec import parse_shard
+
+    project = open_project()
+    shard_range = parse_shard(shard) if shard else None
+    display = _Display(quiet=as_json)
+    try:
+        report = project.run(at=at, only=only, shard=shard_range, workers=workers, force=force,
+                             on_start=display.start, on_outcome=display.outcome, on_event=display.event)
+    finally:
+        display.stop()
+    if as_json:
+        print_json(report.to_json())
+    else:
+        _print_report(report)
+    if report.interrupted:
+        sys.exit(130)
+    if report.failed:
+        sys.exit(EXIT_JOBS_FAILED)
+
+
+class _Display:
+    """Live progress on stderr: done / failed / running and an ETA; a line per failure."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.err = console(stderr=True)
+        self.live = not quiet and self.err.is_terminal
+        self.quiet = quiet
+        self.progress: Any = None
+        self.task: Any = None
+        self.done = self.failed = self.running = 0
+
+    def start(self, plan: Any, count: int) -> None:
+        if self.quiet:
+            return
+        self.err.print(f"{plan.ref} @ {short(plan.data_commit)}: {count} to run, "
+                       f"{len(plan.instances) - count} up to date")
+        if self.live and count:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     TextColumn("{task.fields[detail]}"), TimeRemainingColumn(),
+                                     console=self.err, transient=True)
+            self.task = self.progress.add_task("training", total=count, detail="")
+            self.progress.start()
+
+    def event(self, event: Any) -> None:
+        if event.kind == "started":
+            self.running += 1
+        elif event.kind == "finished":
+            self.running = max(0, self.running - 1)
+        elif event.kind == "retrying" and not self.quiet:
+            self.err.print(f"[yellow]retrying[/] {event.job} (attempt {event.attempt})")
+        self._refresh()
+
+    def outcome(self, outcome: Any) -> None:
+        self.done += 1
+        if outcome.status in ("failed", "cancelled"):
+            self.failed += 1
+            if not self.quiet:
+                self.err.print(f"[red]{outcome.status}[/] {outcome.name}: {outcome.error}")
+                if outcome.log_tail and outcome.status == "failed":
+                    self.err.print(f"[dim]{outcome.log_tail}[/]")
+                    self.err.print(f"[dim]log: {outcome.log}[/]")
+        elif not self.live and not self.quiet:
+            self.err.print(f"{outcome.status} {outcome.name} v{outcome.version} ({outcome.seconds:.1f}s)")
+        if self.progress is not None:
+            self.progress.advance(self.task)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        if self.progress is not None:
+            detail = f"[green]{self.done - self.failed} done[/] [red]{self.failed} failed[/] {self.running} running"
+            self.progress.update(self.task, detail=detail)
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _print_report(report: Any) -> None:
+    out = console()
+    if report.jobs:
+        rows = [(j.name, _styled(j.status), f"v{j.version}" if j.version else "", f"{j.seconds:.1f}s",
+                 "production" if j.promoted else "", j.error) for j in report.jobs]
+        out.print(table(None, ["instance", "status", "version", "time", "", "error"], rows))
+    counts: dict[str, int] = {}
+    for job in report.jobs:
+        counts[job.status] = counts.get(job.status, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to do"
+    out.print(f"data {short(report.data_commit)}: {summary}; {report.fresh} already fresh "
+              f"({report.seconds:.1f}s)")
+
+
+@click.command()
+@json_option
+def status(as_json: bool) -> None:
+    """Every instance: its current version, the production version, and whether it is fresh."""
+    project = open_project()
+    rows = project.status()
+    if as_json:
+        print_json({"instances": rows})
+        return
+    console().print(table(None, ["instance", "status", "version", "production", "data commit", "fingerprint"],
+                          [(r["name"], _styled(r["status"]), r["version"] or "", r["production"] or "",
+                            short(r["data_commit"]), short(r["fingerprint"], 12)) for r in rows]))
+
+
+@click.group()
+def models() -> None:
+    """Registered model versions and their production pointers."""
+
+
+@models.command("list")
+@json_option
+def models_list(as_json: bool) -> None:
+    """Every registered instance with its current and production versions."""
+    project = open_project()
+    states, production = project.tracker.states(), project.tracker.aliases()
+    names = sorted(set(states) | set(production))
+    data = [{"name": n, "version": states[n].version if n in states else None, "production": production.get(n),
+             "spec": states[n].spec if n in states else None} for n in names]
+    if as_json:
+        print_json({"models": data})
+        return
+    console().print(table(None, ["model", "current", "production", "spec"],
+                          [(d["name"], d["version"], d["production"], d["spec"]) for d in data]))
+
+
+@models.command("show")
+@click.argument("name")
+@json_option
+def models_show(name: str, as_json: bool) -> None:
+    """Every version of one model: data and code commits, fingerprint, aliases."""
+    project = open_project()
+    versions = project.tracker.versions(name)
+    data = [{"version": v.version, "aliases": v.aliases, "data_commit": v.tags.get("tusk.data_commit"),
+             "code_commit": v.tags.get("tusk.code_commit"), "fingerprint": v.tags.get("tusk.fingerprint"),
+             "run_id": v.run_id, "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v.created_ms / 1000))}
+            for v in versions]
+    if as_json:
+        print_json({"name": name, "versions": data})
+        return
+    console().print(table(name, ["version", "aliases", "data commit", "code commit", "fingerprint", "created"],
+                          [(d["version"], ",".join(d["aliases"]), short(d["data_commit"]), short(d["code_commit"]),
+                            short(d["fingerprint"], 12), d["created"]) for d in data]))
+
+
+@models.command("promote")
+@click.argument("name")
+@click.argument("version")
+@json_option
+def models_promote(name: str, version: str, as_json: bool) -> None:
+    """Point NAME's production alias at VERSION."""
+    project = open_project()
+    version = version.lstrip("v")
+    project.tracker.set_alias(name, version)
+    if as_json:
+        print_json({"name": name, "production": version})
+    else:
+        console().print(f"{name}: production → v{version}")
+
+
+@models.command("rollback")
+@click.argument("name")
+@click.option("--to", "to", metavar="VERSION", help="The version to roll back to (default: the previous production).")
+@json_option
+def models_rollback(name: str, to: str | None, as_json: bool) -> None:
+    """Move NAME's production alias back to its previous production version (or --to VERSION).
+
+    The model stays rolled back until a change trains a new version; the next `tusk release create`
+    ships it.
+    """
+    project = open_project()
+    before, after = project.tracker.rollback(name, to.lstrip("v") if to else None)
+    if as_json:
+        print_json({"name": name, "from": before, "production": after})
+    else:
+        console().print(f"{name}: production v{before} → v{after}")
+
+
+COMMANDS = [plan, run, status, models]

@@ -1,0 +1,272 @@
+"""The planner: which instances are new, stale, fresh, reusable or orphaned at a data commit, and why.
+
+It is diff-aware. For an instance last trained at commit A, planning at commit B asks the store which
+tables changed between A and B (one cheap ``diff_stat`` per distinct A). An input whose tables did not
+change keeps its recorded digest. When a table did change and the input is a plain filter over that one
+table, the changed rows (before and after images) are loaded into a scratch in-memory table and the
+input's own WHERE clause is evaluated on them: only instances whose partition was touched re-read and
+re-hash their input. Planning cost grows with the diff, not with the table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from tusk.config import Config
+from tusk.data.base import DataStore, RowChange
+from tusk.spec import CodeHasher, Instance, InputQuery, canonical, expand, fingerprint
+from tusk.tracking.base import InputRecord, InstanceState
+
+Status = Literal["new", "stale", "fresh", "reuse", "orphaned"]
+ROW_FILTER_LIMIT = 50_000  # above this many changed rows in a table, re-hash instead of filtering rows
+
+
+@dataclass
+class PlannedInstance:
+    name: str
+    status: Status
+    reasons: list[str] = field(default_factory=list)
+    instance: Instance | None = None  # None when orphaned
+    state: InstanceState | None = None  # the current version, if any
+    fingerprint: str | None = None  # known when stale/fresh/reuse
+    reuse_version: str | None = None
+    inputs: dict[str, InputRecord] = field(default_factory=dict)  # known for fresh/stale/reuse
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "reasons": self.reasons,
+                "version": self.state.version if self.state else None,
+                "reuse_version": self.reuse_version, "spec": self.instance.spec.name if self.instance else None}
+
+
+@dataclass
+class Plan:
+    ref: str
+    data_commit: str
+    instances: list[PlannedInstance]
+
+    def count(self, status: str) -> int:
+        return sum(1 for p in self.instances if p.status == status)
+
+    @property
+    def work(self) -> list[PlannedInstance]:
+        """Instances a run acts on: train the new and stale, move the alias of the reusable."""
+        return [p for p in self.instances if p.status in ("new", "stale", "reuse")]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ref": self.ref, "data_commit": self.data_commit,
+                "instances": [p.to_json() for p in self.instances],
+                "summary": {s: self.count(s) for s in ("new", "stale", "reuse", "fresh", "orphaned")}}
+
+
+def rows_digest(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Digest of a query result: column names, then the rows in query order."""
+    digest = hashlib.sha256(canonical(list(columns)).encode())
+    for start in range(0, len(rows), 4096):
+        digest.update(repr([tuple(r) for r in rows[start:start + 4096]]).encode())
+    return digest.hexdigest()
+
+
+def input_fingerprint(instance: Instance, records: Mapping[str, InputRecord]) -> str:
+    return fingerprint(instance.code_digest, instance.params,
+                       {k: (r.query, r.params, r.digest) for k, r in records.items()})
+
+
+def read_input(store: DataStore, query: InputQuery, commit: str) -> tuple[list[str], list[tuple[Any, ...]], str]:
+    result = store.query(query.query, query.bound, ref=commit)
+    return result.columns, result.rows, rows_digest(result.columns, result.rows)
+
+
+class Planner:
+    def __init__(self, config: Config, store: DataStore, states: Mapping[str, InstanceState]) -> None:
+        self.config = config
+        self.store = store
+        self.states = states
+        self._stats: dict[str, set[str]] = {}  # from commit → tables changed since it
+        self._changes: dict[tuple[str, str], list[RowChange] | None] = {}
+        self._scratch: dict[tuple[str, str], sqlite3.Connection] = {}
+        self.commit = ""
+
+    def plan(self, ref: str | None = None) -> Plan:
+        ref = ref or self.config.data.branch
+        self.commit = self.store.resolve(ref)
+        instances = expand(self.config, self._matrix_query, CodeHasher(self.config.root))
+        planned = [self._plan_one(instance) for instance in instances]
+        known = {p.name for p in planned}
+        planned += [PlannedInstance(name, "orphaned", ["no [[models]] entry produces it any more"], state=state)
+                    for name, state in sorted(self.states.items()) if name not in known]
+        return Plan(ref=ref, data_commit=self.commit, instances=planned)
+
+    def _matrix_query(self, sql: str) -> list[Any]:
+        return [row[0] for row in self.store.query(sql, None, ref=self.commit).rows]
+
+    def _plan_one(self, instance: Instance) -> PlannedInstance:
+        state = self.states.get(instance.name)
+        if state is None:
+            return PlannedInstance(instance.name, "new", ["new instance" + _describe(instance.matrix)], instance)
+        reasons = code_reasons(instance, state) + params_reasons(instance.params, state.params)
+        records: dict[str, InputRecord] = {}
+        for input_name, query in instance.inputs.items():
+            records[input_name], why = self._input_record(input_name, query, state)
+            reasons += why
+        current = input_fingerprint(instance, records)
+        planned = PlannedInstance(instance.name, "fresh", [], instance, state, current, inputs=records)
+        if current == state.fingerprint:
+            return planned
+        older = state.fingerprints.get(current)
+        if older and older != state.version:
+            planned.status, planned.reuse_version = "reuse", older
+            planned.reasons = [f"reuse v{older}: it was trained from exactly these inputs"] + reasons
+            return planned
+        planned.status, planned.reasons = "stale", reasons or ["fingerprint changed"]
+        return planned
+
+    def _input_record(self, name: str, query: InputQuery, state: InstanceState) -> tuple[InputRecord, list[str]]:
+        """The input at the planned commit, re-read only when it can have changed since the state's commit."""
+        recorded = state.inputs.get(name)
+        if recorded is None:
+            return self._rehash(query), [f"{name}: new input"]
+        if recorded.query != query.query or canonical(recorded.params) != canonical(query.bound):
+            return self._rehash(query), [f"{name}: query changed"]
+        if state.data_commit == self.commit:
+            return recorded, []
+        touched = self._touched(query, state.data_commit)
+        if touched is not None and not touched:
+            return recorded, []
+        record = self._rehash(query)
+        if record.digest == recorded.digest:
+            return record, []
+        return record, [f"{name}: {_counts(touched)} since {state.data_commit[:7]}"]
+
+    def _rehash(self, query: InputQuery) -> InputRecord:
+        columns, rows, digest = read_input(self.store, query, self.commit)
+        return InputRecord(query.query, dict(query.bound), digest, len(rows))
+
+    def _touched(self, query: InputQuery, since: str) -> dict[str, int] | None:
+        """Changed rows of this input's partition since ``since`` by kind; None when unknown (re-hash)."""
+        tables = _tables_of(query.query)
+        changed = self._changed_tables(since)
+        if tables is not None and not (tables & changed):
+            return {}
+        filter_sql = _filter_query(query.query)
+        if filter_sql is None or tables is None or len(tables) != 1:
+            return None
+        table = next(iter(tables))
+        scratch = self._scratch_table(since, table)
+        if scratch is None:
+            return None
+        try:
+            rows = scratch.execute(filter_sql, dict(query.bound)).fetchall()
+        except sqlite3.Error:
+            return None
+        return {kind: count for kind, count in rows}
+
+    def _changed_tables(self, since: str) -> set[str]:
+        if since not in self._stats:
+            try:
+                stat = self.store.diff_stat(since, self.commit)
+            except Exception:  # an unknown old commit (gc'd, other store): treat every table as changed
+                stat = {t: None for t in self.store.tables(self.commit)}  # type: ignore[misc]
+            self._stats[since] = {t for t, d in stat.items() if d is None or d.total or d.schema_changed}
+        return self._stats[since]
+
+    def _scratch_table(self, since: str, table: str) -> sqlite3.Connection | None:
+        key = (since, table)
+        if key not in self._scratch:
+            self._scratch[key] = self._load_changes(since, table)  # type: ignore[assignment]
+        return self._scratch[key]
+
+    def _load_changes(self, since: str, table: str) -> sqlite3.Connection | None:
+        diffs = self.store.diff(since, self.commit, table=table, with_rows=True, limit=ROW_FILTER_LIMIT + 1)
+        changes = [row for d in diffs for row in d.rows]
+        if len(changes) > ROW_FILTER_LIMIT or any(d.schema_changed for d in diffs):
+            return None
+        columns = sorted({c for ch in changes for image in (ch.before, ch.after) if image for c in image})
+        conn = sqlite3.connect(":memory:")
+        quoted = ", ".join(_quote(c) for c in columns)
+        extra = ", " if columns else ""
+        conn.execute(f"CREATE TABLE {_quote(table)} ({quoted}{extra}__tusk_diff, __tusk_key)")
+        marks = ", ".join("?" for _ in range(len(columns) + 2))
+        conn.executemany(f"INSERT INTO {_quote(table)} VALUES ({marks})", _images(changes, columns))
+        return conn
+
+
+def _images(changes: Sequence[RowChange], columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    rows = []
+    for number, change in enumerate(changes):
+        for image in (change.before, change.after):
+            if image is not None:
+                rows.append((*[image.get(c) for c in columns], change.diff_type, number))
+    return rows
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _tables_of(query: str) -> set[str] | None:
+    from sqlglot import exp, parse_one
+    from sqlglot.errors import SqlglotError
+
+    try:
+        tree = parse_one(query, read="sqlite")
+    except SqlglotError:
+        return None
+    ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
+    return {t.name for t in tree.find_all(exp.Table) if t.name not in ctes}
+
+
+def _filter_query(query: str) -> str | None:
+    """``SELECT kind, count FROM t WHERE <the input's WHERE> GROUP BY kind`` for a plain one-table filter."""
+    from sqlglot import exp, parse_one
+    from sqlglot.errors import SqlglotError
+
+    try:
+        tree = parse_one(query, read="sqlite")
+    except SqlglotError:
+        return None
+    plain = (isinstance(tree, exp.Select) and not tree.args.get("joins") and not tree.args.get("group")
+             and not tree.args.get("limit") and not tree.args.get("offset") and not tree.args.get("having")
+             and not tree.args.get("with") and tree.find(exp.AggFunc) is None and tree.find(exp.Window) is None
+             and not any(isinstance(node, exp.Subquery) for node in tree.find_all(exp.Subquery))
+             and isinstance(tree.args.get("from"), exp.From) and isinstance(tree.args["from"].this, exp.Table))
+    if not plain:
+        return None
+    table = tree.args["from"].this
+    select = exp.select("__tusk_diff", "COUNT(DISTINCT __tusk_key)").from_(table.copy())
+    where = tree.args.get("where")
+    if where is not None:
+        select = select.where(where.this.copy())
+    return select.group_by("__tusk_diff").sql(dialect="sqlite")
+
+
+def _counts(touched: Mapping[str, int] | None) -> str:
+    if not touched:
+        return "rows changed"
+    words = {"modified": "modified", "added": "added", "removed": "removed"}
+    parts = [f"{touched[k]} {'row' if touched[k] == 1 else 'rows'} {words[k]}" for k in words if touched.get(k)]
+    return ", ".join(parts) or "rows changed"
+
+
+def _describe(values: Mapping[str, Any]) -> str:
+    return (": " + ", ".join(f"{k}={v}" for k, v in values.items())) if values else ""
+
+
+def code_reasons(instance: Instance, state: InstanceState) -> list[str]:
+    if not state.code_digest or state.code_digest == instance.code_digest:
+        return []
+    old, new = state.code_files, instance.code_files
+    changed = sorted(p for p in set(old) | set(new) if old.get(p) != new.get(p))
+    return [f"code changed: {', '.join(changed)}" if changed else "code changed: entry point"]
+
+
+def params_reasons(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[str]:
+    changes = []
+    for key in sorted(set(new) | set(old)):
+        before, after = old.get(key, "∅"), new.get(key, "∅")
+        if canonical(before) != canonical(after):
+            changes.append(f"{key} {before}→{after}")
+    return [f"params changed: {', '.join(changes)}"] if changes else []

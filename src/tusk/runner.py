@@ -1,0 +1,354 @@
+"""``tusk run``: plan, then train every new or stale instance in parallel and record each in the tracker.
+
+Two halves. ``run_job`` runs in an executor's worker: it reads the instance's inputs at the pinned data
+commit (a read-only snapshot, so a merge during the run changes nothing), calls ``train(ctx)`` or the
+``cmd``, and returns metrics and input digests. ``run`` runs in the calling process: it plans, hands
+jobs to the executor, and records each result as it arrives (run, model version, tags, alias) while the
+other jobs go on. A failed or cancelled job registers nothing; Ctrl-C cancels the running jobs and waits
+only for the recording in progress, so no version is left half-registered.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tusk.config import Config
+from tusk.context import TrainContext
+from tusk.errors import TuskError
+from tusk.execute.base import EventHandler, Job, JobResult
+from tusk.plan import Plan, PlannedInstance, Planner, rows_digest
+from tusk.spec import Instance, fingerprint, select
+from tusk.tracking.base import InputRecord, InstanceState, TrainRecord
+
+if TYPE_CHECKING:
+    from tusk.project import Project
+
+JOB_FUNCTION = "tusk.runner:run_job"
+
+
+@dataclass
+class JobOutcome:
+    name: str
+    status: str  # succeeded | failed | reused | cancelled
+    version: str | None = None
+    seconds: float = 0.0
+    error: str = ""
+    log_tail: str = ""
+    log: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    promoted: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "version": self.version,
+                "seconds": round(self.seconds, 3), "error": self.error or None, "log": self.log or None,
+                "metrics": self.metrics}
+
+
+@dataclass
+class RunReport:
+    data_commit: str
+    ref: str
+    jobs: list[JobOutcome] = field(default_factory=list)
+    fresh: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for j in self.jobs if j.status in ("failed", "cancelled"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"data_commit": self.data_commit, "ref": self.ref, "jobs": [j.to_json() for j in self.jobs],
+                "fresh": self.fresh, "seconds": round(self.seconds, 3), "interrupted": self.interrupted}
+
+
+# ----- the worker half ------------------------------------------------------------------------------
+_STORES: dict[tuple[str, str], Any] = {}
+_FUNCTIONS: dict[tuple[str, str, float], Callable[..., Any]] = {}
+
+
+def run_job(payload: dict[str, Any]) -> dict[str, Any]:
+    """Train one instance in a worker. Returns metrics and the digests of the inputs it read."""
+    config: Config = payload["config"]
+    commit: str = payload["data_commit"]
+    job_dir = Path(payload["job_dir"])
+    output_dir = job_dir / "model"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    frames, records = _read_inputs(config, payload["inputs"], commit)
+    device = _device()
+    if payload.get("train"):
+        metrics = _call_train(config, payload, frames, output_dir, device, commit)
+    else:
+        metrics = _call_cmd(config, payload, frames, job_dir, output_dir)
+    return {"metrics": _numbers(metrics), "inputs": records, "device": device}
+
+
+def _store(config: Config) -> Any:
+    from tusk.backends import backend_class
+
+    key = (config.data.url, str(config.root))
+    if key not in _STORES:
+        _STORES[key] = backend_class("data", config.data.url)(config.data.url, config)
+    return _STORES[key]
+
+
+def _read_inputs(config: Config, inputs: dict[str, Any], commit: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    import pandas as pd
+
+    store = _store(config)
+    frames, records = {}, {}
+    for name, query in inputs.items():
+        result = store.query(query["query"], query["bound"], ref=commit)
+        frames[name] = pd.DataFrame.from_records(result.rows, columns=result.columns)
+        records[name] = {"query": query["query"], "params": query["bound"],
+                         "digest": rows_digest(result.columns, result.rows), "rows": len(result.rows)}
+    return frames, records
+
+
+def _device() -> str:
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    return f"cuda:{visible.split(',')[0]}" if visible.strip() else "cpu"
+
+
+def _load_function(root: Path, entry: str) -> Callable[..., Any]:
+    """``models/intent.py:train`` → the function, loaded from the file (cached by path and mtime)."""
+    file_part, _, function = entry.rpartition(":")
+    path = (root / file_part).resolve()
+    key = (str(path), function, path.stat().st_mtime if path.exists() else 0.0)
+    if key not in _FUNCTIONS:
+        if not path.is_file():
+            raise TuskError(f"train entry {entry!r}: {path} not found")
+        if str(path.parent) not in sys.path:
+            sys.path.insert(0, str(path.parent))
+        spec = importlib.util.spec_from_file_location(f"tusk_user_{abs(hash(str(path)))}", path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        if not callable(getattr(module, function, None)):
+            raise TuskError(f"train entry {entry!r}: {path.name} has no function {function!r}")
+        _FUNCTIONS[key] = getattr(module, function)
+    return _FUNCTIONS[key]
+
+
+def _call_train(config: Config, payload: dict[str, Any], frames: dict[str, Any], output_dir: Path,
+                device: str, commit: str) -> dict[str, float]:
+    function = _load_function(config.root, payload["train"])
+    ctx = TrainContext(name=payload["name"], inputs=frames, params=dict(payload["params"]),
+                       output_dir=output_dir, device=device, data_commit=commit)
+    returned = function(ctx)
+    return {**ctx._metrics, **dict(returned or {})}
+
+
+def _call_cmd(config: Config, payload: dict[str, Any], frames: dict[str, Any], job_dir: Path,
+              output_dir: Path) -> dict[str, float]:
+    from tusk._sqlite import child_env
+
+    inputs_dir = job_dir / "inputs"
+    inputs_dir.mkdir(exist_ok=True)
+    for name, frame in frames.items():
+        frame.to_csv(inputs_dir / f"{name}.csv", index=False)
+    metrics_file = job_dir / "metrics.json"
+    env = child_env({"TUSK_INPUTS_DIR": str(inputs_dir), "TUSK_PARAMS_JSON": json.dumps(payload["params"]),
+                     "TUSK_OUTPUT_DIR": str(output_dir), "TUSK_METRICS_FILE": str(metrics_file),
+                     "TUSK_INSTANCE": payload["name"], "TUSK_DATA_COMMIT": payload["data_commit"],
+                     "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "")})
+    sys.stdout.flush()
+    sys.stderr.flush()
+    code = subprocess.call(payload["cmd"], shell=True, cwd=config.root, env=env)
+    if code != 0:
+        raise TuskError(f"command exited with code {code}")
+    if not metrics_file.is_file():
+        return {}
+    return dict(json.loads(metrics_file.read_text() or "{}"))
+
+
+def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
+    out = {}
+    for key, value in metrics.items():
+        try:
+            out[str(key)] = float(value)
+        except (TypeError, ValueError) as exc:
+            raise TuskError(f"metric {key!r} is not a number: {value!r}") from exc
+    return out
+
+
+# ----- the calling half ------------------------------------------------------------------------------
+def make_plan(project: "Project", at: str | None = None) -> Plan:
+    return Planner(project.config, project.data, project.tracker.states()).plan(at)
+
+
+def run(project: "Project", at: str | None = None, only: str | None = None, shard: tuple[int, int] | None = None,
+        workers: int | None = None, force: bool = False, on_event: EventHandler | None = None,
+        on_outcome: Callable[[JobOutcome], None] | None = None,
+        on_start: Callable[[Plan, int], None] | None = None) -> RunReport:
+    started = time.perf_counter()
+    tracker = project.tracker
+    tracker.ensure_ready()
+    plan = make_plan(project, at)
+    chosen = set(select([p.name for p in plan.instances if p.instance], only, shard))
+    todo = [p for p in plan.instances if p.name in chosen and (p.status in ("new", "stale", "reuse") or force)]
+    report = RunReport(data_commit=plan.data_commit, ref=plan.ref,
+                       fresh=sum(1 for p in plan.instances if p.name in chosen) - len(todo))
+    if on_start:
+        on_start(plan, len(todo))
+    emit = on_outcome or (lambda outcome: None)
+    for planned in [p for p in todo if p.status == "reuse" and not force]:
+        outcome = _reuse(project, planned, plan.data_commit)
+        report.jobs.append(outcome)
+        emit(outcome)
+    training = [p for p in todo if p.status != "reuse" or force]
+    if training:
+        _train(project, plan, training, workers, on_event, report, emit)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _reuse(project: "Project", planned: PlannedInstance, data_commit: str) -> JobOutcome:
+    assert planned.instance and planned.state and planned.reuse_version and planned.fingerprint
+    state = _state(planned.instance, planned.fingerprint, data_commit, planned.inputs, planned.state)
+    state.version = planned.reuse_version
+    project.tracker.reuse(state)
+    return JobOutcome(planned.name, "reused", planned.reuse_version, promoted=True)
+
+
+def _state(instance: Instance, fp: str, data_commit: str, inputs: dict[str, InputRecord],
+           previous: InstanceState | None) -> InstanceState:
+    return InstanceState(name=instance.name, version="", fingerprint=fp, data_commit=data_commit,
+                         code_digest=instance.code_digest, code_files=dict(instance.code_files),
+                         params=dict(instance.params), inputs=dict(inputs), spec=instance.spec.name,
+                         fingerprints=dict(previous.fingerprints) if previous else {},
+                         production=list(previous.production) if previous else [])
+
+
+def _train(project: "Project", plan: Plan, todo: list[PlannedInstance], workers: int | None,
+           on_event: EventHandler | None, report: RunReport, emit: Callable[[JobOutcome], None]) -> None:
+    stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+    jobs_dir = project.state_dir / "jobs" / stamp
+    code = code_version(project.config.root, todo)
+    by_name = {p.name: p for p in todo}
+    jobs = [_job(project.config, p, plan.data_commit, jobs_dir / p.name) for p in todo]
+    executor = project.executor(workers)
+    try:
+        with _deferred_interrupt(executor.cancel) as interrupted:
+            for result in executor.run(jobs, on_event):
+                outcome = _record(project, by_name[result.name], result, plan.data_commit, code, jobs_dir)
+                report.jobs.append(outcome)
+                emit(outcome)
+            report.interrupted = interrupted.is_set()
+    finally:
+        executor.close()
+
+
+def _job(config: Config, planned: PlannedInstance, data_commit: str, job_dir: Path) -> Job:
+    instance = planned.instance
+    assert instance is not None
+    spec = instance.spec
+    payload = {"name": instance.name, "config": config, "data_commit": data_commit, "job_dir": str(job_dir),
+               "inputs": {k: {"query": q.query, "bound": q.bound} for k, q in instance.inputs.items()},
+               "params": instance.params, "train": spec.train, "cmd": spec.cmd}
+    job_dir.mkdir(parents=True, exist_ok=True)
+    return Job(name=instance.name, function=JOB_FUNCTION, payload=payload, log_path=job_dir / "job.log",
+               cpus=spec.resources.cpus, gpus=spec.resources.gpus, timeout=spec.resources.timeout,
+               retries=spec.resources.retries)
+
+
+def _record(project: "Project", planned: PlannedInstance, result: JobResult, data_commit: str,
+            code: tuple[str, bool], jobs_dir: Path) -> JobOutcome:
+    log = str(jobs_dir / planned.name / "job.log")
+    if result.status != "succeeded":
+        return JobOutcome(planned.name, result.status, None, result.seconds, result.error or result.status,
+                          result.log_tail, log)
+    record = _train_record(planned, result, data_commit, code, jobs_dir)
+    version = project.tracker.register(record, previous=planned.state)
+    promoted = bool(record.state.production and record.state.production[-1] == version)
+    return JobOutcome(planned.name, "succeeded", version, result.seconds, log=log,
+                      metrics=record.metrics, promoted=promoted)
+
+
+def _train_record(planned: PlannedInstance, result: JobResult, data_commit: str, code: tuple[str, bool],
+                  jobs_dir: Path) -> TrainRecord:
+    instance = planned.instance
+    assert instance is not None
+    value = result.value or {}
+    inputs = {k: InputRecord(**v) for k, v in value.get("inputs", {}).items()}
+    fp = fingerprint(instance.code_digest, instance.params,
+                     {k: (r.query, r.params, r.digest) for k, r in inputs.items()})
+    state = _state(instance, fp, data_commit, inputs, planned.state)
+    resources = {"cpus": instance.spec.resources.cpus, "gpus": instance.spec.resources.gpus}
+    tags = version_tags(state, code, result, resources)
+    job_dir = jobs_dir / planned.name
+    return TrainRecord(state=state, metrics=value.get("metrics", {}), params=instance.params, tags=tags,
+                       output_dir=job_dir / "model", log_file=job_dir / "job.log", seconds=result.seconds,
+                       resources=resources, promote_if=instance.spec.promote_if)
+
+
+def version_tags(state: InstanceState, code: tuple[str, bool], result: JobResult,
+                 resources: dict[str, float]) -> dict[str, str]:
+    tags = {
+        "tusk.instance": state.name,
+        "tusk.spec": state.spec,
+        "tusk.fingerprint": state.fingerprint,
+        "tusk.data_commit": state.data_commit,
+        "tusk.code_commit": code[0],
+        "tusk.code_dirty": "true" if code[1] else "false",
+        "tusk.code_digest": state.code_digest,
+        "tusk.params": json.dumps(state.params, sort_keys=True, default=str),
+        "tusk.seconds": f"{result.seconds:.3f}",
+        "tusk.attempts": str(result.attempts),
+        "tusk.device": result.device,
+        "tusk.cpus": str(resources["cpus"]),
+        "tusk.gpus": str(resources["gpus"]),
+    }
+    for name, record in state.inputs.items():
+        tags[f"tusk.inputs.{name}.digest"] = record.digest
+        tags[f"tusk.inputs.{name}.rows"] = str(record.rows)
+    return tags
+
+
+def code_version(root: Path, todo: list[PlannedInstance]) -> tuple[str, bool]:
+    """(git commit of the project folder, whether any model's code files differ from it)."""
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=30)
+        if head.returncode != 0:
+            return "", True
+        files = sorted({f for p in todo if p.instance for f in p.instance.code_files} | {"tusk.toml"})
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", *files],
+                                capture_output=True, text=True, timeout=30)
+        return head.stdout.strip(), bool(status.stdout.strip())
+    except (OSError, subprocess.TimeoutExpired):
+        return "", True
+
+
+@contextmanager
+def _deferred_interrupt(cancel: Callable[[], None]) -> Iterator[threading.Event]:
+    """Ctrl-C cancels the jobs but never interrupts the recording of one that finished."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if interrupted.is_set():
+            return
+        interrupted.set()
+        print("\ninterrupted: cancelling running jobs (nothing half-registered)", file=sys.stderr)
+        cancel()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)

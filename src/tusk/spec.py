@@ -1,0 +1,191 @@
+"""Model specs → instances: matrix expansion, safe names, code digests and fingerprints.
+
+An *instance* is one expansion of a ``[[models]]`` entry (``intent-{customer}`` → ``intent-acme``).
+Its matrix values are bound as ``:key`` in its input queries and appear in its params (spec params
+first, matrix values over them). Nothing here does I/O except reading the code files it digests and
+the matrix queries it asks the data store for.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import itertools
+import json
+import re
+import string
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tusk.config import Config, ModelSpec
+from tusk.errors import ConfigError
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
+
+MatrixQuery = Callable[[str], list[Any]]  # SQL → the values of its first column
+
+
+@dataclass(frozen=True)
+class InputQuery:
+    query: str
+    bound: dict[str, Any]
+
+
+@dataclass
+class Instance:
+    name: str
+    spec: ModelSpec
+    matrix: dict[str, Any]
+    params: dict[str, Any]
+    inputs: dict[str, InputQuery]
+    code_files: dict[str, str] = field(default_factory=dict)  # relative path → sha256
+
+    @property
+    def entry(self) -> str:
+        return self.spec.train or f"cmd: {self.spec.cmd}"
+
+    @property
+    def code_digest(self) -> str:
+        return digest_json({"entry": self.entry, "files": self.code_files})
+
+
+def digest_json(value: Any) -> str:
+    return hashlib.sha256(canonical(value).encode()).hexdigest()
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+def safe_name(value: Any) -> str:
+    """A readable, deterministic name part: ``"Acme Corp/EU"`` → ``"Acme-Corp-EU"``, ``"café"`` → ``"cafe"``."""
+    text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode()
+    text = _UNSAFE.sub("-", text).strip("-.")
+    return text or "x" + hashlib.sha256(str(value).encode()).hexdigest()[:8]
+
+
+def template_fields(template: str) -> list[str]:
+    try:
+        return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+    except ValueError as exc:
+        raise ConfigError(f"model name {template!r}: {exc}") from exc
+
+
+def placeholders(query: str) -> list[str]:
+    """The ``:name`` parameters of a query (not ``::casts``)."""
+    return sorted(set(_PLACEHOLDER.findall(query)))
+
+
+def fingerprint(code_digest: str, params: Mapping[str, Any], input_digests: Mapping[str, tuple[str, Any, str]]) -> str:
+    """sha256 over code digest, params, and per input: query text, bound values, digest of its rows."""
+    return digest_json({"code": code_digest, "params": dict(params),
+                        "inputs": {k: list(v) for k, v in sorted(input_digests.items())}})
+
+
+class CodeHasher:
+    """sha256 of code files, each read once per process."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._cache: dict[str, str] = {}
+
+    def files(self, spec: ModelSpec) -> dict[str, str]:
+        patterns = spec.code or ([spec.train.rsplit(":", 1)[0]] if spec.train else [])
+        found: dict[str, str] = {}
+        for pattern in patterns:
+            matches = sorted(glob.glob(str(self.root / pattern), recursive=True))
+            if not matches and not glob.has_magic(pattern):
+                raise ConfigError(f"model {spec.name!r}: code file {pattern!r} not found in {self.root}")
+            for match in matches:
+                path = Path(match)
+                if path.is_file():
+                    found[path.relative_to(self.root).as_posix()] = self._digest(path)
+        return found
+
+    def _digest(self, path: Path) -> str:
+        key = str(path)
+        if key not in self._cache:
+            self._cache[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+        return self._cache[key]
+
+
+def matrix_values(spec: ModelSpec, run_query: MatrixQuery) -> list[dict[str, Any]]:
+    """Every combination of the spec's matrix values, in a stable order."""
+    keys = sorted(spec.matrix)
+    columns: list[list[Any]] = []
+    for key in keys:
+        source = spec.matrix[key]
+        values = run_query(source) if isinstance(source, str) else list(source)
+        columns.append(values)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*columns)]
+
+
+def expand(config: Config, run_query: MatrixQuery, hasher: CodeHasher | None = None) -> list[Instance]:
+    """All instances of all specs; name collisions are errors that name both sources."""
+    hasher = hasher or CodeHasher(config.root)
+    instances: list[Instance] = []
+    origin: dict[str, str] = {}
+    for spec in config.models:
+        check_spec(spec)
+        code_files = hasher.files(spec)
+        for values in matrix_values(spec, run_query):
+            instance = make_instance(spec, values, code_files)
+            where = f"model {spec.name!r} with {values}" if values else f"model {spec.name!r}"
+            if instance.name in origin:
+                raise ConfigError(f"instance name {instance.name!r} is produced twice: by {origin[instance.name]}"
+                                  f" and by {where}")
+            origin[instance.name] = where
+            instances.append(instance)
+    return instances
+
+
+def check_spec(spec: ModelSpec) -> None:
+    fields = template_fields(spec.name)
+    missing = [f for f in fields if f not in spec.matrix]
+    if missing:
+        raise ConfigError(f"model {spec.name!r}: name uses {{{missing[0]}}} but matrix has no key {missing[0]!r}")
+    unused = [k for k in spec.matrix if k not in fields]
+    if unused:
+        raise ConfigError(f"model {spec.name!r}: matrix key {unused[0]!r} is not in the name template,"
+                          " so its instances would share names")
+    for input_name, query in spec.inputs.items():
+        unknown = [p for p in placeholders(query) if p not in spec.matrix and p not in spec.params]
+        if unknown:
+            raise ConfigError(f"model {spec.name!r}: inputs.{input_name} uses :{unknown[0]},"
+                              " which is neither a matrix key nor a param")
+
+
+def make_instance(spec: ModelSpec, values: Mapping[str, Any], code_files: dict[str, str]) -> Instance:
+    name = spec.name.format(**{k: safe_name(v) for k, v in values.items()})
+    params = {**spec.params, **values}
+    inputs = {
+        input_name: InputQuery(query, {p: params[p] for p in placeholders(query)})
+        for input_name, query in sorted(spec.inputs.items())
+    }
+    return Instance(name=name, spec=spec, matrix=dict(values), params=params, inputs=inputs,
+                    code_files=code_files)
+
+
+def shard_of(name: str, count: int) -> int:
+    """The shard (1..count) an instance belongs to: stable when other instances come and go."""
+    return int(hashlib.sha256(name.encode()).hexdigest()[:12], 16) % count + 1
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        raise ConfigError(f"--shard {text!r}: use I/N with 1 <= I <= N, e.g. 1/4")
+    return int(match.group(1)), int(match.group(2))
+
+
+def select(names: Sequence[str], only: str | None = None, shard: tuple[int, int] | None = None) -> list[str]:
+    from fnmatch import fnmatchcase
+
+    chosen = [n for n in names if only is None or fnmatchcase(n, only)]
+    if shard:
+        chosen = [n for n in chosen if shard_of(n, shard[1]) == shard[0]]
+    return chosen

@@ -1,0 +1,315 @@
+"""The MLflow tracker: one run per job, one registered model version per trained instance.
+
+``import mlflow`` costs about two seconds, so it happens only when something is written or a version is
+looked up. The two reads that planning and releasing need for *every* instance (the current state of each
+registered model, the production aliases) are one registry query each; on a local sqlite store they read
+MLflow's registry tables directly, read-only, which keeps ``tusk plan`` well under a second for 1000 models.
+
+A sqlite store is created as a plain SQLite file (not doltlite, see ``tusk._sqlite``) and migrated once,
+before any parallel work, so a plain ``mlflow ui --backend-store-uri sqlite:///...`` reads everything.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from tusk._sqlite import create_plain_sqlite
+from tusk.config import Config, url_path
+from tusk.errors import TrackingError
+from tusk.promote import should_promote
+from tusk.tracking.base import PRODUCTION, STATE_TAG, InstanceState, TrainRecord, VersionInfo
+
+EXPERIMENT = "tusk"
+MAX_FINGERPRINTS = 500
+
+
+@contextmanager
+def mlflow_errors(action: str) -> Iterator[None]:
+    """MLflow's exceptions become one-line TrackingErrors."""
+    try:
+        yield
+    except TrackingError:
+        raise
+    except Exception as exc:  # MlflowException, SQLAlchemy and HTTP errors alike
+        if type(exc).__name__ not in ("MlflowException", "RestException", "OperationalError",
+                                      "IntegrityError", "ConnectionError", "MlflowHttpException"):
+            raise
+        message = str(getattr(exc, "message", exc)).strip().splitlines()[0][:300]
+        raise TrackingError(f"{action}: {message}") from exc
+
+
+class MlflowTracker:
+    def __init__(self, url: str, config: Config) -> None:
+        self.config = config
+        self.sqlite_path: Path | None = None
+        if url.startswith("sqlite:"):
+            self.sqlite_path = url_path(url, config.root)
+            url = f"sqlite:///{self.sqlite_path}"
+        self.url = url
+        self.artifact_root = (config.root / ".tusk" / "artifacts").resolve()
+        self._ready = False
+
+    # ----- setup -------------------------------------------------------------------------------
+    @cached_property
+    def client(self) -> Any:
+        import os
+
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        from mlflow.tracking import MlflowClient
+
+        if self.sqlite_path is not None:
+            create_plain_sqlite(self.sqlite_path)
+        return MlflowClient(tracking_uri=self.url, registry_uri=self.url)
+
+    def ensure_ready(self) -> None:
+        """Create and migrate the store once (parallel first-time migrations crash), and the experiment."""
+        if not self._ready:
+            with mlflow_errors(f"cannot open the tracking store {self.url}"):
+                _ = self.experiment_id
+            self._ready = True
+
+    @cached_property
+    def experiment_id(self) -> str:
+        return self._experiment(EXPERIMENT)
+
+    def _experiment(self, name: str) -> str:
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return str(found.experiment_id)
+        location = self.artifact_root.as_uri() if self.sqlite_path is not None else None
+        return str(self.client.create_experiment(name, artifact_location=location))
+
+    def _local_registry(self) -> sqlite3.Connection | None:
+        """A read-only connection to a local sqlite store that MLflow has already migrated."""
+        if self.sqlite_path is None or not self.sqlite_path.is_file():
+            return None
+        try:
+            conn = sqlite3.connect(f"file:{self.sqlite_path}?mode=ro", uri=True)
+            conn.execute("SELECT name, key, value FROM registered_model_tags LIMIT 0")
+            conn.execute("SELECT name, alias, version FROM registered_model_aliases LIMIT 0")
+            return conn
+        except sqlite3.Error:
+            return None
+
+    # ----- reads for every instance at once ------------------------------------------------------
+    def states(self) -> dict[str, InstanceState]:
+        raw = self._registered_model_tags(STATE_TAG)
+        states = {}
+        for name, value in raw.items():
+            try:
+                states[name] = InstanceState.from_json(json.loads(value))
+            except (ValueError, TypeError):
+                continue  # not a tusk-trained model, or a damaged tag: planned as new
+        return states
+
+    def _registered_model_tags(self, key: str) -> dict[str, str]:
+        local = self._local_registry()
+        if local is not None:
+            with local:
+                rows = local.execute("SELECT name, value FROM registered_model_tags WHERE key = ?", (key,))
+                return dict(rows.fetchall())
+        return {m.name: m.tags[key] for m in self._all_registered_models() if key in (m.tags or {})}
+
+    def aliases(self, alias: str = PRODUCTION) -> dict[str, str]:
+        local = self._local_registry()
+        if local is not None:
+            with local:
+                rows = local.execute("SELECT name, version FROM registered_model_aliases WHERE alias = ?", (alias,))
+                return {name: str(version) for name, version in rows.fetchall()}
+        return {m.name: str(m.aliases[alias]) for m in self._all_registered_models() if alias in (m.aliases or {})}
+
+    def models(self) -> list[str]:
+        local = self._local_registry()
+        if local is not None:
+            with local:
+                return [r[0] for r in local.execute("SELECT name FROM registered_models ORDER BY name")]
+        return sorted(m.name for m in self._all_registered_models())
+
+    def _all_registered_models(self) -> list[Any]:
+        models: list[Any] = []
+        token = None
+        with mlflow_errors("cannot list registered models"):
+            while True:
+                page = self.client.search_registered_models(max_results=1000, page_token=token)
+                models.extend(page)
+                token = page.token
+                if not token:
+                    return models
+
+    # ----- writes ------------------------------------------------------------------------------
+    def log_run(self, record: TrainRecord, status: str = "FINISHED") -> str:
+        """A run with params, metrics, tags, the model files under ``model/`` and the job log under ``logs/``."""
+        from mlflow.entities import Metric, Param, RunTag
+
+        self.ensure_ready()
+        now = int(time.time() * 1000)
+        with mlflow_errors(f"cannot log the run of {record.state.name}"):
+            run = self.client.create_run(self.experiment_id, run_name=record.state.name,
+                                         tags={k: v[:8000] for k, v in record.tags.items()})
+            run_id = run.info.run_id
+            self.client.log_batch(
+                run_id,
+                metrics=[Metric(k, float(v), now, 0) for k, v in record.metrics.items()],
+                params=[Param(k, _param_text(v)) for k, v in sorted(record.params.items())],
+                tags=[RunTag("mlflow.runName", record.state.name)],
+            )
+            self._log_artifacts(run_id, record)
+            self.client.set_terminated(run_id, status=status)
+        record.run_id, record.artifact_uri = run_id, run.info.artifact_uri
+        return str(run_id)
+
+    def _log_artifacts(self, run_id: str, record: TrainRecord) -> None:
+        output = record.output_dir
+        staging = output.parent  # the job folder holds model/ and job.log side by side
+        if output.name == "model" and record.log_file and record.log_file.parent == staging:
+            self.client.log_artifacts(run_id, str(staging))
+            return
+        if output.is_dir():
+            self.client.log_artifacts(run_id, str(output), "model")
+        if record.log_file and record.log_file.is_file():
+            self.client.log_artifact(run_id, str(record.log_file), "logs")
+
+    def register(self, record: TrainRecord, previous: InstanceState | None = None) -> str:
+        """A new model version with the record's tags; production alias per the promotion rule."""
+        state = record.state
+        if record.run_id is None:
+            self.log_run(record)
+        with mlflow_errors(f"cannot register {state.name}"):
+            if previous is None and not self._exists(state.name):
+                self.client.create_registered_model(state.name, description=f"tusk instance of {state.spec}")
+            source = f"{record.artifact_uri or self.client.get_run(record.run_id).info.artifact_uri}/model"
+            version = self.client.create_model_version(state.name, source, run_id=record.run_id,
+                                                       tags=record.tags)
+            state.version = str(version.version)
+            carried = previous or InstanceState(name=state.name, version="", fingerprint="", data_commit="")
+            state.fingerprints = _trim({**carried.fingerprints, state.fingerprint: state.version})
+            state.production = list(carried.production)
+            if should_promote(record.promote_if, record.metrics):
+                self.client.set_registered_model_alias(state.name, PRODUCTION, state.version)
+                state.production = (state.production + [state.version])[-50:]
+            self._write_state(state)
+        return state.version
+
+    def _exists(self, name: str) -> bool:
+        local = self._local_registry()
+        if local is not None:
+            with local:
+                return local.execute("SELECT 1 FROM registered_models WHERE name = ?", (name,)).fetchone() is not None
+        try:
+            self.client.get_registered_model(name)
+            return True
+        except Exception:
+            return False
+
+    def _write_state(self, state: InstanceState) -> None:
+        self.client.set_registered_model_tag(state.name, STATE_TAG, json.dumps(state.to_json(), sort_keys=True))
+
+    def reuse(self, state: InstanceState) -> None:
+        """Make ``state.version`` (an older version with the current fingerprint) current and production."""
+        with mlflow_errors(f"cannot reuse {state.name} v{state.version}"):
+            self.client.set_registered_model_alias(state.name, PRODUCTION, state.version)
+            state.production = (state.production + [state.version])[-50:]
+            self._write_state(state)
+
+    def set_alias(self, name: str, version: str, alias: str = PRODUCTION) -> None:
+        with mlflow_errors(f"cannot point {name} {alias} at v{version}"):
+            self.client.get_model_version(name, str(version))
+            self.client.set_registered_model_alias(name, alias, str(version))
+            if alias == PRODUCTION:
+                state = self.states().get(name)
+                if state is not None:
+                    state.production = (state.production + [str(version)])[-50:]
+                    self._write_state(state)
+
+    def rollback(self, name: str, to: str | None = None) -> tuple[str | None, str]:
+        """Move production back: to ``to``, or to the version it pointed to before. → (from, to)."""
+        state = self.states().get(name)
+        current = self.aliases().get(name)
+        history = list(state.production) if state else []
+        while history and history[-1] == current:
+            history.pop()
+        target = str(to) if to else (history[-1] if history else None)
+        if target is None:
+            raise TrackingError(f"{name}: no earlier production version to roll back to (give --to VERSION)")
+        with mlflow_errors(f"cannot roll {name} back to v{target}"):
+            self.client.get_model_version(name, target)
+            self.client.set_registered_model_alias(name, PRODUCTION, target)
+            if state is not None:
+                state.production = history if not to else history + [target]
+                if not state.production or state.production[-1] != target:
+                    state.production.append(target)
+                self._write_state(state)
+        return current, target
+
+    def find_fingerprint(self, name: str, fingerprint: str) -> str | None:
+        state = self.states().get(name)
+        return state.fingerprints.get(fingerprint) if state else None
+
+    # ----- per-version reads -------------------------------------------------------------------
+    def versions(self, name: str) -> list[VersionInfo]:
+        with mlflow_errors(f"no registered model {name!r}"):
+            found = self.client.search_model_versions(f"name = '{_quote(name)}'", max_results=10000)
+            aliases = self._aliases_of(name)
+        infos = [self._info(v, aliases) for v in found]
+        return sorted(infos, key=lambda v: int(v.version), reverse=True)
+
+    def version(self, name: str, version: str) -> VersionInfo:
+        with mlflow_errors(f"no version {version} of {name!r}"):
+            found = self.client.get_model_version(name, str(version))
+            info = self._info(found, self._aliases_of(name))
+            if info.run_id:
+                info.metrics = dict(self.client.get_run(info.run_id).data.metrics)
+        return info
+
+    def _aliases_of(self, name: str) -> dict[str, list[str]]:
+        model = self.client.get_registered_model(name)
+        by_version: dict[str, list[str]] = {}
+        for alias, version in (model.aliases or {}).items():
+            by_version.setdefault(str(version), []).append(alias)
+        return by_version
+
+    @staticmethod
+    def _info(version: Any, aliases: dict[str, list[str]]) -> VersionInfo:
+        return VersionInfo(name=version.name, version=str(version.version), run_id=version.run_id,
+                           source=version.source, tags=dict(version.tags or {}),
+                           aliases=aliases.get(str(version.version), []),
+                           created_ms=int(version.creation_timestamp or 0))
+
+    def download(self, name: str, version: str, dest: Path) -> Path:
+        """The model files of a version, copied into ``dest``."""
+        import mlflow.artifacts
+
+        info = self.version(name, version)
+        with mlflow_errors(f"cannot download {name} v{version}"):
+            tmp = Path(tempfile.mkdtemp(prefix="tusk-dl-"))
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=info.source, dst_path=str(tmp),
+                                                             tracking_uri=self.url))
+            dest.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(local, dest, dirs_exist_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+        return dest
+
+    def close(self) -> None:
+        pass
+
+
+def _param_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)[:6000]
+
+
+def _quote(name: str) -> str:
+    return name.replace("'", "''")
+
+
+def _trim(fingerprints: dict[str, str]) -> dict[str, str]:
+    items = sorted(fingerprints.items(), key=lambda kv: int(kv[1]) if kv[1].isdigit() else 0)
+    return dict(items[-MAX_FINGERPRINTS:])
