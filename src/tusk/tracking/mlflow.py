@@ -183,21 +183,29 @@ class MlflowTracker:
         state = record.state
         if record.run_id is None:
             self.log_run(record)
+        promote = should_promote(record.promote_if, record.metrics)
         with mlflow_errors(f"cannot register {state.name}"):
-            if previous is None and not self._exists(state.name):
-                self.client.create_registered_model(state.name, description=f"tusk instance of {state.spec}")
+            first = previous is None and not self._exists(state.name)
+            if first:  # a new model's first version is 1: its state tag goes in with the model (one call less)
+                self._next_state(state, "1", previous, promote)
+                self.client.create_registered_model(state.name, tags={STATE_TAG: _state_json(state)},
+                                                    description=f"tusk instance of {state.spec}")
             source = f"{record.artifact_uri or self.client.get_run(record.run_id).info.artifact_uri}/model"
-            version = self.client.create_model_version(state.name, source, run_id=record.run_id,
-                                                       tags=record.tags)
-            state.version = str(version.version)
-            carried = previous or InstanceState(name=state.name, version="", fingerprint="", data_commit="")
-            state.fingerprints = _trim({**carried.fingerprints, state.fingerprint: state.version})
-            state.production = list(carried.production)
-            if should_promote(record.promote_if, record.metrics):
-                self.client.set_registered_model_alias(state.name, PRODUCTION, state.version)
-                state.production = (state.production + [state.version])[-50:]
-            self._write_state(state)
+            version = str(self.client.create_model_version(state.name, source, run_id=record.run_id,
+                                                           tags=record.tags).version)
+            if promote:
+                self.client.set_registered_model_alias(state.name, PRODUCTION, version)
+            if not first or version != "1":
+                self._next_state(state, version, previous, promote)
+                self._write_state(state)
         return state.version
+
+    @staticmethod
+    def _next_state(state: InstanceState, version: str, previous: InstanceState | None, promote: bool) -> None:
+        carried = previous or InstanceState(name=state.name, version="", fingerprint="", data_commit="")
+        state.version = version
+        state.fingerprints = _trim({**carried.fingerprints, state.fingerprint: version})
+        state.production = (list(carried.production) + ([version] if promote else []))[-50:]
 
     def _exists(self, name: str) -> bool:
         local = self._local_registry()
@@ -211,7 +219,7 @@ class MlflowTracker:
             return False
 
     def _write_state(self, state: InstanceState) -> None:
-        self.client.set_registered_model_tag(state.name, STATE_TAG, json.dumps(state.to_json(), sort_keys=True))
+        self.client.set_registered_model_tag(state.name, STATE_TAG, _state_json(state))
 
     def reuse(self, state: InstanceState) -> None:
         """Make ``state.version`` (an older version with the current fingerprint) current and production."""
@@ -300,6 +308,10 @@ class MlflowTracker:
 
     def close(self) -> None:
         pass
+
+
+def _state_json(state: InstanceState) -> str:
+    return json.dumps(state.to_json(), sort_keys=True)
 
 
 def _param_text(value: Any) -> str:

@@ -1,0 +1,62 @@
+"""``tusk run`` of N no-op models against a plain sequential script making the same doltlite reads and
+MLflow calls (run, params, metrics, tags, artifact, registered version, alias), in the same run.
+
+    python benchmarks/bench_run.py [N]      (default 1000; goal: ratio <= 1.3)
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _project import env, make, tusk
+
+BASELINE = '''
+import doltlite, sqlite3, sys, time, tempfile, pathlib
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+n, uri, db = int(sys.argv[1]), f"sqlite:///{sys.argv[2]}", sys.argv[3]
+conn = sqlite3.connect(db); client = MlflowClient(uri, uri)
+exp = client.create_experiment("base")
+for k in range(n):
+    customer = f"c{k:04d}"
+    rows = conn.execute("select id, text, label from examples where customer=? order by id", (customer,)).fetchall()
+    d = pathlib.Path(tempfile.mkdtemp()); (d / "m.txt").write_text("x")
+    run = client.create_run(exp); rid = run.info.run_id
+    client.log_batch(rid, metrics=[Metric("n", float(len(rows)), int(time.time() * 1000), 0)],
+                     params=[Param("C", "1")], tags=[RunTag("tusk.fingerprint", str(k))])
+    client.log_artifacts(rid, str(d), "model"); client.set_terminated(rid)
+    name = f"m-{customer}"; client.create_registered_model(name)
+    v = client.create_model_version(name, f"{run.info.artifact_uri}/model", run_id=rid, tags={"f": str(k)})
+    client.set_registered_model_alias(name, "production", v.version)
+'''
+
+
+def main(n: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="tusk-bench-run-"))
+    try:
+        root = make(work / "proj", n, 20 * n)
+        shutil.copy(root / "data" / "training.db", work / "base.db")
+        plain_db = work / "base-mlflow.db"
+        subprocess.run(["/usr/bin/python3", "-c", f"import sqlite3; sqlite3.connect('{plain_db}').execute('pragma user_version=0')"], check=True)
+        subprocess.run([sys.executable, "-c", f"from mlflow import MlflowClient; MlflowClient('sqlite:///{plain_db}').search_experiments()"],
+                       check=True, env=env(), capture_output=True)
+        (work / "baseline.py").write_text(BASELINE)
+        started = time.perf_counter()
+        subprocess.run([sys.executable, str(work / "baseline.py"), str(n), str(plain_db), str(work / "base.db")],
+                       check=True, env=env(), capture_output=True)
+        baseline = time.perf_counter() - started
+        tusk_seconds = tusk(root, "run", "--json")
+        ratio = tusk_seconds / baseline
+        print(f"| {n} no-op models | plain loop {baseline:.1f} s | tusk run {tusk_seconds:.1f} s "
+              f"| ratio {ratio:.2f} | overhead {(tusk_seconds - baseline) / n * 1000:+.1f} ms/job |")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1000)

@@ -1,0 +1,108 @@
+"""The planner on real doltlite and MLflow stores: every status, and reasons a person understands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from train_fixtures import TrainProject, make_project, model_block, rows
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> TrainProject:
+    project = make_project(tmp_path_factory.mktemp("plan"))
+    first = project.plan()
+    assert {i["status"] for i in first.values()} == {"new"}
+    assert first["m-c0"]["reasons"] == ["new instance: customer=c0"]
+    jobs = project.run()
+    assert sorted(jobs) == ["m-c0", "m-c1", "m-c2", "m-c3"]
+    assert {j["status"] for j in jobs.values()} == {"succeeded"}
+    return project
+
+
+def non_fresh(plan: dict) -> dict[str, tuple[str, list[str]]]:
+    return {n: (i["status"], i["reasons"]) for n, i in plan.items() if i["status"] != "fresh"}
+
+
+def test_after_a_run_everything_is_fresh(trained: TrainProject) -> None:
+    assert non_fresh(trained.plan()) == {}
+
+
+def test_data_changes_make_only_their_partition_stale(trained: TrainProject) -> None:
+    before = trained.head()
+    data = rows()
+    data[1][3] = "lX"  # id 1 → c1, modified
+    data.append([1000, "c2", "new", "l1"])  # added to c2
+    del data[3]  # id 3 → c3, removed
+    trained.import_rows(data, mode="replace", branch="edits")
+    plan = trained.plan("--at", "edits")
+    assert non_fresh(plan) == {
+        "m-c1": ("stale", [f"examples: 1 row modified since {before[:7]}"]),
+        "m-c2": ("stale", [f"examples: 1 row added since {before[:7]}"]),
+        "m-c3": ("stale", [f"examples: 1 row removed since {before[:7]}"]),
+    }
+    assert trained.head() == before, "planning a branch leaves main alone"
+    assert non_fresh(trained.plan()) == {}
+
+
+def test_a_change_to_an_unread_column_is_fresh(trained: TrainProject, tmp_path: Path) -> None:
+    # the input selects id, text, label; customer moves no rows, so a rewrite with equal values is a no-op
+    data = rows()
+    trained.import_rows(data, mode="replace", branch="same")
+    assert non_fresh(trained.plan("--at", "same")) == {}
+
+
+def test_code_and_params_changes_are_explained(trained: TrainProject) -> None:
+    model = trained.root / "models" / "m.py"
+    original = model.read_text()
+    model.write_text(original + "\n# a comment changes the code digest\n")
+    try:
+        plan = trained.plan()
+        assert {n: r for n, (s, r) in non_fresh(plan).items()} == {
+            f"m-c{i}": ["code changed: models/m.py"] for i in range(4)}
+    finally:
+        model.write_text(original)
+    trained.set_models(model_block(params={"C": 0.5}))
+    try:
+        plan = trained.plan()
+        assert non_fresh(plan)["m-c0"] == ("stale", ["params changed: C 1.0→0.5"])
+    finally:
+        trained.set_models(model_block())
+    assert non_fresh(trained.plan()) == {}
+
+
+def test_new_matrix_value_is_new_and_removed_is_orphaned(trained: TrainProject) -> None:
+    data = [r for r in rows() if r[1] != "c0"] + [[2000, "c9", "hello", "l0"]]
+    trained.import_rows(data, mode="replace", branch="reshape")
+    plan = trained.plan("--at", "reshape")
+    assert plan["m-c9"]["status"] == "new"
+    assert plan["m-c0"]["status"] == "orphaned"
+    assert plan["m-c0"]["reasons"] == ["no [[models]] entry produces it any more"]
+
+
+def test_revert_is_reused_not_retrained(tmp_path: Path) -> None:
+    project = make_project(tmp_path, customers=2, per_customer=5)
+    assert len(project.run()) == 2
+    data = rows(2, 5)
+    data[1][3] = "changed"
+    project.import_rows(data)
+    assert project.run()["m-c1"]["status"] == "succeeded"
+    project.import_rows(rows(2, 5), message="revert")
+    plan = project.plan()
+    assert plan["m-c1"]["status"] == "reuse"
+    assert plan["m-c1"]["reuse_version"] == "1"
+    assert plan["m-c1"]["reasons"][0] == "reuse v1: it was trained from exactly these inputs"
+    jobs = project.run()
+    assert jobs == {"m-c1": jobs["m-c1"]} and jobs["m-c1"]["status"] == "reused"
+    assert jobs["m-c1"]["version"] == "1"
+    client = project.client()
+    assert client.get_model_version_by_alias("m-c1", "production").version == "1"
+    assert len(client.search_model_versions("name='m-c1'")) == 2, "reuse registers no new version"
+    assert non_fresh(project.plan()) == {}, "a reuse is planned once, not on every run"
+
+
+def test_plan_json_errors(trained: TrainProject) -> None:
+    result = trained.tusk("plan", "--at", "no-such-branch", code=1)
+    assert result.output.startswith("error: ") and "no-such-branch" in result.output
+    assert "Traceback" not in result.output

@@ -1,0 +1,136 @@
+"""A small partitioned project for planner and runner tests: real doltlite store, real MLflow sqlite store.
+
+``TrainProject`` drives everything through the ``tusk`` command line (click's runner, in-process), the
+way a user would, and reads the registry back through MLflow.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner, Result
+
+MODEL_CODE = textwrap.dedent('''
+    import json, os, pathlib, time
+
+    def train(ctx):
+        p = ctx.params
+        who = p.get("customer") or p.get("who")
+        df = ctx.inputs["examples"]
+        marks = pathlib.Path(p.get("marks", "")) if p.get("marks") else None
+        if marks:
+            marks.mkdir(parents=True, exist_ok=True)
+            (marks / f"{who}.start").write_text(str(time.time()))
+        if p.get("fail") == who:
+            raise RuntimeError(f"boom for {who}")
+        if p.get("exit") == who:
+            os._exit(3)
+        if p.get("flaky") == who and marks and not (marks / f"{who}.tried").exists():
+            (marks / f"{who}.tried").write_text("1")
+            raise RuntimeError("first attempt fails")
+        time.sleep(float(p.get("sleep", 0)))
+        print(f"training {ctx.name} on {len(df)} rows")
+        (ctx.output_dir / "model.json").write_text(json.dumps({"rows": len(df)}))
+        if marks:
+            (marks / f"{who}.end").write_text(str(time.time()))
+        ctx.log_metric("rows", len(df))
+        return {"accuracy": float(p.get("accuracy", 0.9))}
+''')
+
+
+def rows(customers: int = 4, per_customer: int = 10) -> list[list[Any]]:
+    return [[i, f"c{i % customers}", f"text {i}", f"l{i % 3}"] for i in range(customers * per_customer)]
+
+
+def write_csv(path: Path, data: list[list[Any]]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "customer", "text", "label"])
+        writer.writerows(data)
+    return path
+
+
+def model_block(name: str = "m-{customer}", params: dict[str, Any] | None = None,
+                resources: str = "", matrix: str | None = None, extra: str = "") -> str:
+    params_toml = ", ".join(f"{k} = {json.dumps(v)}" for k, v in (params or {"C": 1.0}).items())
+    matrix = matrix or 'matrix.customer = "SELECT DISTINCT customer FROM examples ORDER BY customer"'
+    return textwrap.dedent(f'''
+        [[models]]
+        name = "{name}"
+        train = "models/m.py:train"
+        {matrix}
+        inputs.examples = "SELECT id, text, label FROM examples WHERE customer = :customer ORDER BY id"
+        params = {{ {params_toml} }}
+        {resources}
+        {extra}
+    ''')
+
+
+class TrainProject:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.runner = CliRunner()
+
+    def tusk(self, *args: str, code: int | None = 0) -> Result:
+        from tusk.cli import cli
+        from tusk.cli import _register  # noqa: F401
+
+        result = self.runner.invoke(cli, ["-C", str(self.root), *args], catch_exceptions=False)
+        if code is not None:
+            assert result.exit_code == code, f"tusk {' '.join(args)} exited {result.exit_code}:\n{result.output}"
+        return result
+
+    def json(self, *args: str, code: int | None = 0) -> Any:
+        result = self.tusk(*args, "--json", code=code)
+        return json.loads(result.stdout)
+
+    def import_rows(self, data: list[list[Any]], mode: str = "upsert", branch: str | None = None,
+                    message: str = "edit") -> None:
+        path = write_csv(self.root / "edit.csv", data)
+        extra = ["--branch", branch] if branch else []
+        self.tusk("data", "import", str(path), "--table", "examples", "--key", "id", "--mode", mode,
+                  "-m", message, *extra)
+
+    def set_models(self, *blocks: str) -> None:
+        config = (self.root / "tusk.toml").read_text()
+        head = config.split("\n[[models]]", 1)[0].rstrip() + "\n"
+        (self.root / "tusk.toml").write_text(head + "".join(blocks))
+
+    def plan(self, *args: str) -> dict[str, dict[str, Any]]:
+        return {i["name"]: i for i in self.json("plan", *args)["instances"]}
+
+    def run(self, *args: str, code: int = 0) -> dict[str, dict[str, Any]]:
+        return {j["name"]: j for j in self.json("run", *args, code=code)["jobs"]}
+
+    def head(self) -> str:
+        return str(self.json("data", "log")["commits"][0]["hash"])
+
+    def client(self) -> Any:
+        from mlflow.tracking import MlflowClient
+
+        uri = f"sqlite:///{self.root / '.tusk' / 'mlflow.db'}"
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def make_project(tmp_path: Path, customers: int = 4, per_customer: int = 10, executor: str = "local://?workers=2",
+                 **block: Any) -> TrainProject:
+    runner = CliRunner()
+    from tusk.cli import cli
+    from tusk.cli import _register  # noqa: F401
+
+    root = tmp_path / "proj"
+    result = runner.invoke(cli, ["init", str(root)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    project = TrainProject(root)
+    config = (root / "tusk.toml").read_text()
+    config = config.replace('url = "local://?workers=2"', f'url = "{executor}"')
+    (root / "tusk.toml").write_text(config)
+    (root / "models").mkdir(exist_ok=True)
+    (root / "models" / "m.py").write_text(MODEL_CODE)
+    project.set_models(model_block(**block))
+    project.import_rows(rows(customers, per_customer), mode="replace", message="load")
+    return project
