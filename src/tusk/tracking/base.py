@@ -92,7 +92,7 @@ class Tracker(Protocol):
     def states(self) -> dict[str, InstanceState]: ...  # every instance's current state, one query
     def aliases(self, alias: str = PRODUCTION) -> dict[str, str]: ...  # model name → version, one query
     def log_run(self, record: TrainRecord) -> str: ...  # a run with params, metrics, tags, artifacts; → run_id
-    def register(self, record: TrainRecord) -> str: ...  # a version (+ state tag, + alias by promotion) → version
+    def register(self, record: TrainRecord, previous: InstanceState | None = None) -> str: ...  # → version
     def reuse(self, state: InstanceState) -> None: ...  # make an existing version current (+ production alias)
     def find_fingerprint(self, name: str, fingerprint: str) -> str | None: ...  # version with it, if any
     def versions(self, name: str) -> list[VersionInfo]: ...  # newest first

@@ -1,0 +1,252 @@
+"""``tusk init`` and ``tusk data ...``: versioned training data, reviewed like code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tusk.cli._common import console, json_option, open_project, print_json, short, table
+
+ROW_LIMIT = 200
+
+
+@click.command()
+@click.argument("directory", required=False, default=".", type=click.Path(file_okay=False))
+@click.option("--example", type=click.Choice(["intents"]), help="Also write a demo project with data and a model.")
+@json_option
+def init(directory: str, example: str | None, as_json: bool) -> None:
+    """Create a project in DIRECTORY (default: here): tusk.toml, a data store and a tracking database."""
+    from tusk.scaffold import init_project
+
+    path = init_project(Path(directory), example)
+    if as_json:
+        print_json({"config": str(path), "example": example})
+        return
+    out = console()
+    out.print(f"created {path}")
+    out.print(f"  data store      {path.parent / 'data' / 'training.db'}")
+    out.print(f"  tracking (MLflow) {path.parent / '.tusk' / 'mlflow.db'}")
+    if example:
+        out.print("next: tusk data import data/examples.csv --table examples --key id, then tusk plan / tusk run")
+    else:
+        out.print("next: tusk data import FILE --table T --key COL, then declare [[models]] in tusk.toml")
+
+
+@click.group()
+def data() -> None:
+    """Versioned training data: import files, branch, diff, merge, query any commit."""
+
+
+@data.command("import")
+@click.argument("source", metavar="FILE")
+@click.option("--table", "-t", "table_name", required=True, help="Table to create or update.")
+@click.option("--key", "-k", "keys", multiple=True, help="Key column(s); required for a new table.")
+@click.option("--mode", type=click.Choice(["replace", "upsert", "append"]), default="replace", show_default=True,
+              help="replace: the table becomes the file; upsert: update by key; append: add rows.")
+@click.option("--branch", "-b", help="Target branch (created from the main branch if missing).")
+@click.option("-m", "--message", help="Commit message.")
+@json_option
+def data_import(source: str, table_name: str, keys: tuple[str, ...], mode: str, branch: str | None,
+                message: str | None, as_json: bool) -> None:
+    """Import FILE (.csv .tsv .xlsx .jsonl .parquet, or gsheet://ID/TAB) as one commit.
+
+    \b
+    Nothing is written unless the whole file is valid; an import that changes nothing makes no commit.
+      tusk data import examples.csv --table examples --key id
+      tusk data import fixes.csv --table examples --key id --mode upsert --branch fix -m "relabel"
+    """
+    from tusk.data.ingest import import_file
+
+    project = open_project()
+    result = import_file(project.data, source, table_name, keys, mode, branch, message)
+    if as_json:
+        print_json({"table": result.table, "branch": result.branch, "commit": result.commit,
+                    "created_table": result.created_table, "added": result.added, "modified": result.modified,
+                    "removed": result.removed, "message": result.message})
+        return
+    counts = f"{result.added} added, {result.modified} modified, {result.removed} removed"
+    if result.commit is None:
+        console().print(f"{table_name} on {result.branch}: nothing changed, no commit made")
+    else:
+        created = " (new table)" if result.created_table else ""
+        console().print(f"{table_name}{created} on {result.branch}: {counts} → commit {short(result.commit)}")
+
+
+@data.command("log")
+@click.argument("ref", required=False)
+@click.option("-n", "--limit", type=int, help="Show at most this many commits.")
+@json_option
+def data_log(ref: str | None, limit: int | None, as_json: bool) -> None:
+    """Commits of REF (default: the main branch), newest first."""
+    project = open_project()
+    commits = project.data.log(ref, limit)
+    if as_json:
+        print_json({"commits": [{"hash": c.hash, "message": c.message, "date": c.date} for c in commits]})
+        return
+    console().print(table(None, ["commit", "date", "message"], [(short(c.hash), c.date, c.message) for c in commits]))
+
+
+@data.command("diff")
+@click.argument("from_ref", required=False, metavar="[FROM]")
+@click.argument("to_ref", required=False, metavar="[TO]")
+@click.option("--table", "-t", "table_name", help="Only this table.")
+@click.option("--limit", type=int, default=ROW_LIMIT, show_default=True, help="Rows to show per table (0: all).")
+@json_option
+def data_diff(from_ref: str | None, to_ref: str | None, table_name: str | None, limit: int, as_json: bool) -> None:
+    """Row-level changes from FROM to TO (default: the main branch's last commit against its parent;
+    with one ref: the main branch against it)."""
+    project = open_project()
+    store = project.data
+    start, end = _diff_refs(store, from_ref, to_ref)
+    diffs = store.diff(start, end, table=table_name, with_rows=True, limit=None if as_json or not limit else limit)
+    if as_json:
+        print_json({"from": store.resolve(start), "to": store.resolve(end), "tables": [
+            {"table": d.table, "added": d.added, "modified": d.modified, "removed": d.removed,
+             "schema_changed": d.schema_changed,
+             "rows": [{"diff_type": r.diff_type, "key": r.key, "before": r.before, "after": r.after} for r in d.rows]}
+            for d in diffs]})
+        return
+    _print_diffs(start, end, diffs, limit)
+
+
+def _diff_refs(store: Any, from_ref: str | None, to_ref: str | None) -> tuple[str, str]:
+    if from_ref and to_ref:
+        return from_ref, to_ref
+    if from_ref:
+        return store.default_branch, from_ref
+    commits = store.log(store.default_branch, 2)
+    if len(commits) < 2:
+        return commits[0].hash, commits[0].hash
+    return commits[1].hash, commits[0].hash
+
+
+def _print_diffs(start: str, end: str, diffs: list[Any], limit: int) -> None:
+    from rich.table import Table
+
+    out = console()
+    if not any(d.total or d.schema_changed for d in diffs):
+        out.print(f"no changes from {start} to {end}")
+        return
+    for diff in diffs:
+        out.print(f"[bold]{diff.table}[/]: [green]{diff.added} added[/], [yellow]{diff.modified} modified[/], "
+                  f"[red]{diff.removed} removed[/]" + (" (table added or dropped)" if diff.schema_changed else ""))
+        if not diff.rows:
+            continue
+        columns = list((diff.rows[0].after or diff.rows[0].before or {}).keys())
+        grid = Table(show_edge=False, pad_edge=False)
+        grid.add_column("")
+        for column in columns:
+            grid.add_column(column)
+        for change in diff.rows:
+            grid.add_row(*_diff_cells(change, columns))
+        out.print(grid)
+        if limit and diff.total > len(diff.rows):
+            out.print(f"[dim]… {diff.total - len(diff.rows)} more rows (--limit 0 shows all)[/]")
+
+
+def _diff_cells(change: Any, columns: list[str]) -> list[str]:
+    from rich.markup import escape
+
+    if change.diff_type == "added":
+        return ["[green]+[/]", *[f"[green]{escape(str(change.after.get(c)))}[/]" for c in columns]]
+    if change.diff_type == "removed":
+        return ["[red]-[/]", *[f"[red]{escape(str(change.before.get(c)))}[/]" for c in columns]]
+    cells = ["[yellow]~[/]"]
+    for column in columns:
+        old, new = change.before.get(column), change.after.get(column)
+        cells.append(escape(str(new)) if old == new else
+                     f"[red strike]{escape(str(old))}[/] [bold green]{escape(str(new))}[/]")
+    return cells
+
+
+@data.command("branch")
+@click.argument("name", required=False)
+@click.option("--from", "start", metavar="REF", help="Start the new branch here (default: the main branch).")
+@click.option("-d", "--delete", is_flag=True, help="Delete branch NAME.")
+@json_option
+def data_branch(name: str | None, start: str | None, delete: bool, as_json: bool) -> None:
+    """List branches, create NAME, or delete it with -d."""
+    project = open_project()
+    store = project.data
+    if name and delete:
+        store.delete_branch(name, force=True)
+        _done(as_json, {"deleted": name}, f"deleted branch {name}")
+        return
+    if name:
+        branch = store.create_branch(name, start)
+        _done(as_json, {"name": branch.name, "head": branch.head}, f"created branch {name} at {short(branch.head)}")
+        return
+    branches = store.branches()
+    if as_json:
+        print_json({"branches": [{"name": b.name, "head": b.head} for b in branches]})
+        return
+    console().print(table(None, ["branch", "head"], [(b.name + (" *" if b.name == store.default_branch else ""),
+                                                        short(b.head)) for b in branches]))
+
+
+@data.command("merge")
+@click.argument("branch")
+@click.option("--into", help="Target branch (default: the main branch).")
+@click.option("-m", "--message", help="Merge commit message.")
+@json_option
+def data_merge(branch: str, into: str | None, message: str | None, as_json: bool) -> None:
+    """Merge BRANCH into the main branch. A conflict is reported row by row and nothing is merged."""
+    from tusk.errors import MergeConflict
+
+    project = open_project()
+    try:
+        result = project.data.merge(branch, into, message)
+    except MergeConflict as conflict:
+        if as_json:
+            print_json({"merged": False, "conflicts": conflict.conflicts})
+        else:
+            rows = [(c["table"], ", ".join(f"{k}={v}" for k, v in c["key"].items())) for c in conflict.conflicts]
+            console(stderr=True).print(table("conflicts", ["table", "key"], rows))
+        raise
+    _done(as_json, {"merged": True, "commit": result.commit, "fast_forward": result.fast_forward},
+          f"{result.message}" + (f" → {short(result.commit)}" if result.commit else ""))
+
+
+@data.command("sql")
+@click.argument("query")
+@click.option("--at", "at", metavar="REF", help="Query this branch, tag or commit (read-only).")
+@json_option
+def data_sql(query: str, at: str | None, as_json: bool) -> None:
+    """Run a read-only QUERY at a ref (default: the main branch)."""
+    project = open_project()
+    result = project.data.query(query, None, ref=at)
+    if as_json:
+        print_json({"columns": result.columns, "rows": [list(r) for r in result.rows]})
+        return
+    console().print(table(None, result.columns, result.rows))
+
+
+@data.command("tags")
+@click.argument("name", required=False)
+@click.option("--at", "at", metavar="REF", help="Commit to tag (default: the main branch).")
+@click.option("-m", "--message", default="", help="Tag message.")
+@json_option
+def data_tags(name: str | None, at: str | None, message: str, as_json: bool) -> None:
+    """List tags, or tag a commit NAME."""
+    project = open_project()
+    if name:
+        tag = project.data.tag(name, at, message)
+        _done(as_json, {"name": tag.name, "commit": tag.commit}, f"tagged {short(tag.commit)} as {name}")
+        return
+    tags = project.data.tags()
+    if as_json:
+        print_json({"tags": [{"name": t.name, "commit": t.commit, "message": t.message} for t in tags]})
+        return
+    console().print(table(None, ["tag", "commit", "message"], [(t.name, short(t.commit), t.message) for t in tags]))
+
+
+def _done(as_json: bool, data: dict[str, Any], message: str) -> None:
+    if as_json:
+        print_json(data)
+    else:
+        console().print(message)
+
+
+COMMANDS = [init, data]

@@ -1,0 +1,344 @@
+"""The doltlite data store: Dolt's commits, branches and diffs inside one SQLite file.
+
+``db@branch`` opens a branch for writing, ``db@<commit>`` a read-only snapshot; snapshots are cached
+per commit, so planning and training read a pinned state without blocking the writer. One writer per
+file: a write is ``BEGIN IMMEDIATE`` with a busy timeout, and ends in at most one Dolt commit, made
+inside the same transaction so a failure leaves the branch head and the tables exactly as they were.
+sqlite3 errors are mapped to ``tusk.errors`` in ``_errors`` and never leak.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tusk.config import Config, url_path
+from tusk.data.base import (Branch, Commit, MergeResult, QueryResult, RowChange, TableDiff, Tag)
+from tusk.errors import DataError, MergeConflict, RefNotFound
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}$")
+_HEX = re.compile(r"^[0-9a-f]{4,40}$")
+BUSY_TIMEOUT = 30.0
+Params = Mapping[str, Any] | Sequence[Any] | None
+
+
+def check_identifier(name: str, what: str = "table") -> str:
+    """Table and column names: letters, digits and underscores, not starting with a digit."""
+    if not isinstance(name, str) or not _NAME.match(name) or name.lower().startswith(("dolt_", "sqlite_")):
+        raise DataError(f"invalid {what} name {name!r}: use letters, digits and _ (not starting with a digit)")
+    return name
+
+
+def check_ref_name(name: str, what: str = "branch") -> str:
+    if not _REF.match(name or "") or ".." in name or name.endswith((".", "/")):
+        raise DataError(f"invalid {what} name {name!r}: use letters, digits, '.', '_', '-' and '/'")
+    return name
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@contextmanager
+def _errors(action: str) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as exc:
+        message = str(exc).splitlines()[0]
+        if "not found" in message and ("branch" in message or "revision" in message):
+            raise RefNotFound(f"{action}: {message}") from exc
+        if "no such table" in message:
+            raise RefNotFound(f"{action}: {message}") from exc
+        raise DataError(f"{action}: {message}") from exc
+
+
+class DoltliteStore:
+    def __init__(self, url: str, config: Config | None = None, *, path: Path | None = None,
+                 default_branch: str = "main") -> None:
+        self.url = url
+        self.path = path or url_path(url, config.root if config else Path.cwd())
+        self.default_branch = config.data.branch if config else default_branch
+        self._snapshots: dict[str, sqlite3.Connection] = {}
+        self._main: sqlite3.Connection | None = None
+
+    # ----- connections -------------------------------------------------------------------------
+    def create(self) -> None:
+        """Create the store file (idempotent)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with _errors(f"cannot create {self.path}"):
+            conn = sqlite3.connect(self.path)
+            conn.execute("SELECT count(*) FROM dolt_log").fetchone()
+            conn.close()
+
+    def _open(self, target: str | None = None) -> sqlite3.Connection:
+        if not self.path.is_file():
+            raise DataError(f"no data store at {self.path} (run 'tusk init')")
+        name = str(self.path) if target is None else f"{self.path}@{target}"
+        with _errors(f"cannot open {target or 'the data store'}"):
+            conn = sqlite3.connect(name, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+        return conn
+
+    @property
+    def main(self) -> sqlite3.Connection:
+        if self._main is None:
+            self._main = self._open()
+        return self._main
+
+    def snapshot(self, commit: str) -> sqlite3.Connection:
+        """A read-only connection at ``commit`` (a full hash), cached."""
+        if commit not in self._snapshots:
+            self._snapshots[commit] = self._open(commit)
+        return self._snapshots[commit]
+
+    def branch_connection(self, branch: str) -> sqlite3.Connection:
+        return self._open(branch)
+
+    def close(self) -> None:
+        for conn in [*self._snapshots.values(), *([self._main] if self._main else [])]:
+            conn.close()
+        self._snapshots.clear()
+        self._main = None
+
+    # ----- refs --------------------------------------------------------------------------------
+    def branches(self) -> list[Branch]:
+        with _errors("cannot list branches"):
+            rows = self.main.execute("SELECT name, hash FROM dolt_branches ORDER BY name").fetchall()
+        return [Branch(name, head) for name, head in rows]
+
+    def tags(self) -> list[Tag]:
+        with _errors("cannot list tags"):
+            rows = self.main.execute("SELECT tag_name, tag_hash, message FROM dolt_tags ORDER BY tag_name").fetchall()
+        return [Tag(name, commit, message or "") for name, commit, message in rows]
+
+    def resolve(self, ref: str) -> str:
+        """A branch, a tag, or a commit hash (or a unique prefix of 4+ hex digits) → the full hash."""
+        if not ref:
+            raise RefNotFound("empty ref")
+        for branch in self.branches():
+            if branch.name == ref:
+                return branch.head
+        for tag in self.tags():
+            if tag.name == ref:
+                return tag.commit
+        if _HEX.match(ref):
+            matches = {c for c in self._all_commits() if c.startswith(ref)}
+            if len(matches) == 1:
+                return matches.pop()
+            if len(matches) > 1:
+                raise RefNotFound(f"commit prefix {ref!r} is ambiguous ({len(matches)} commits)")
+        raise RefNotFound(f"unknown branch, tag or commit {ref!r}")
+
+    def _all_commits(self) -> set[str]:
+        commits: set[str] = set()
+        for branch in self.branches():
+            with _errors("cannot read history"):
+                rows = self.snapshot(branch.head).execute("SELECT commit_hash FROM dolt_log").fetchall()
+            commits.update(r[0] for r in rows)
+        return commits
+
+    def log(self, ref: str | None = None, limit: int | None = None) -> list[Commit]:
+        commit = self.resolve(ref or self.default_branch)
+        sql = "SELECT commit_hash, message, date, committer FROM dolt_log"
+        with _errors(f"cannot read the log of {ref}"):
+            rows = self.snapshot(commit).execute(sql + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
+        return [Commit(h, m or "", str(d), a or "") for h, m, d, a in rows]
+
+    def create_branch(self, name: str, start: str | None = None) -> Branch:
+        check_ref_name(name)
+        if any(b.name == name for b in self.branches()):
+            raise DataError(f"branch {name!r} already exists")
+        start_commit = self.resolve(start or self.default_branch)
+        with _errors(f"cannot create branch {name!r}"):
+            self.main.execute("SELECT dolt_branch(?, ?)", (name, start_commit))
+        return Branch(name, start_commit)
+
+    def delete_branch(self, name: str, force: bool = False) -> None:
+        if name == self.default_branch:
+            raise DataError(f"cannot delete the main branch {name!r}")
+        if not any(b.name == name for b in self.branches()):
+            raise RefNotFound(f"unknown branch {name!r}")
+        with _errors(f"cannot delete branch {name!r}"):
+            self.main.execute("SELECT dolt_branch('-D' , ?)" if force else "SELECT dolt_branch('-d', ?)", (name,))
+
+    def tag(self, name: str, ref: str | None = None, message: str = "") -> Tag:
+        check_ref_name(name, "tag")
+        if any(t.name == name for t in self.tags()):
+            raise DataError(f"tag {name!r} already exists")
+        commit = self.resolve(ref or self.default_branch)
+        with _errors(f"cannot tag {name!r}"):
+            if message:
+                self.main.execute("SELECT dolt_tag(?, ?, '-m', ?)", (name, commit, message))
+            else:
+                self.main.execute("SELECT dolt_tag(?, ?)", (name, commit))
+        return Tag(name, commit, message)
+
+    def merge(self, branch: str, into: str | None = None, message: str | None = None) -> MergeResult:
+        """Merge ``branch`` into ``into``; a conflict raises MergeConflict (row by row) and applies nothing."""
+        target = into or self.default_branch
+        source_head, before = self.resolve(branch), self.resolve(target)
+        if source_head == before:
+            return MergeResult(None, message=f"{target} already has {branch}")
+        conn = self.branch_connection(target)
+        try:
+            with _errors(f"cannot merge {branch} into {target}"):
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    args = ("-m", message) if message else ()
+                    placeholders = ", ".join("?" for _ in (branch, *args))
+                    conn.execute(f"SELECT dolt_merge({placeholders})", (branch, *args)).fetchall()
+                    conflicts = self._conflicts(conn)
+                    if conflicts:
+                        conn.execute("ROLLBACK")
+                        first = conflicts[0]
+                        raise MergeConflict(f"merging {branch} into {target} conflicts in {len(conflicts)} row(s),"
+                                            f" first: table {first['table']} key {first['key']}; nothing merged",
+                                            conflicts)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+        finally:
+            conn.close()
+        after = self.resolve(target)
+        return MergeResult(after, fast_forward=after == source_head, message=f"merged {branch} into {target}")
+
+    def _conflicts(self, conn: sqlite3.Connection) -> list[dict[str, Any]]:
+        try:
+            tables = [r[0] for r in conn.execute("SELECT \"table\" FROM dolt_conflicts").fetchall()]
+        except sqlite3.Error:
+            return []
+        found = []
+        for table in tables:
+            cursor = conn.execute(f"SELECT * FROM dolt_conflicts_{table}")
+            columns = [d[0] for d in cursor.description]
+            for row in cursor.fetchall():
+                values = dict(zip(columns, row))
+                key = {k: v for k, v in values.items() if not k.startswith(("base_", "our_", "their_"))
+                       and k not in ("from_root_ish", "our_diff_type", "their_diff_type")}
+                found.append({"table": table, "key": key, "row": values})
+        return found
+
+    # ----- reading -----------------------------------------------------------------------------
+    def _reader(self, ref: str | None) -> sqlite3.Connection:
+        return self.snapshot(self.resolve(ref or self.default_branch))
+
+    def tables(self, ref: str | None = None) -> list[str]:
+        with _errors("cannot list tables"):
+            rows = self._reader(ref).execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+                "AND name NOT LIKE 'dolt_%' ORDER BY name").fetchall()
+        return [r[0] for r in rows]
+
+    def columns(self, table: str, ref: str | None = None) -> list[tuple[str, str, bool]]:
+        check_identifier(table)
+        if table not in self.tables(ref):
+            raise RefNotFound(f"unknown table {table!r} at {ref or self.default_branch}")
+        with _errors(f"cannot read the columns of {table}"):
+            rows = self._reader(ref).execute(f"PRAGMA table_info({quote(table)})").fetchall()
+        return [(name, type_ or "", bool(pk)) for _, name, type_, _, _, pk in rows]
+
+    def query(self, sql: str, params: Params = None, ref: str | None = None) -> QueryResult:
+        with _errors("query failed"):
+            cursor = self._reader(ref).execute(sql, params or ())
+            columns = [d[0] for d in cursor.description or []]
+            return QueryResult(columns, cursor.fetchall())
+
+    def iter_query(self, sql: str, params: Params = None, ref: str | None = None) -> Iterator[tuple[Any, ...]]:
+        with _errors("query failed"):
+            cursor = self._reader(ref).execute(sql, params or ())
+            while rows := cursor.fetchmany(10_000):
+                yield from rows
+
+    # ----- diffs -------------------------------------------------------------------------------
+    def diff_stat(self, from_ref: str, to_ref: str) -> dict[str, TableDiff]:
+        start, end = self.resolve(from_ref), self.resolve(to_ref)
+        if start == end:
+            return {}
+        with _errors("cannot diff"):
+            rows = self.main.execute(
+                "SELECT table_name, rows_added, rows_modified, rows_deleted, old_row_count, new_row_count"
+                " FROM dolt_diff_stat(?, ?)", (start, end)).fetchall()
+        stats = {}
+        for table, added, modified, removed, _, _ in rows:
+            if table.startswith(("dolt_", "sqlite_")):
+                continue
+            stats[table] = TableDiff(table, int(added or 0), int(modified or 0), int(removed or 0))
+        for table in set(self.tables(start)) ^ set(self.tables(end)):
+            stats.setdefault(table, TableDiff(table)).schema_changed = True
+        return stats
+
+    def diff(self, from_ref: str, to_ref: str, table: str | None = None, with_rows: bool = True,
+             limit: int | None = None) -> list[TableDiff]:
+        start, end = self.resolve(from_ref), self.resolve(to_ref)
+        if table is not None:
+            check_identifier(table)
+            if table not in set(self.tables(start)) | set(self.tables(end)):
+                raise RefNotFound(f"unknown table {table!r} in {from_ref} and {to_ref}")
+        stats = self.diff_stat(start, end)
+        chosen = [stats[t] for t in sorted(stats) if table is None or t == table]
+        if table is not None and not chosen:
+            chosen = [TableDiff(table)]
+        if with_rows:
+            for entry in chosen:
+                if entry.total and not entry.schema_changed:
+                    entry.rows = self._row_changes(entry.table, start, end, limit)
+        return chosen
+
+    def _row_changes(self, table: str, start: str, end: str, limit: int | None) -> list[RowChange]:
+        keys = [name for name, _, pk in self.columns(table, end) if pk] or ["rowid"]
+        sql = f"SELECT * FROM dolt_diff_{table}(?, ?)" + (f" LIMIT {int(limit)}" if limit else "")
+        with _errors(f"cannot diff {table}"):
+            cursor = self.main.execute(sql, (start, end))
+            names = [d[0] for d in cursor.description]
+            changes = []
+            for row in cursor:
+                values = dict(zip(names, row))
+                kind = values["diff_type"]
+                before = _image(values, "from_") if kind != "added" else None
+                after = _image(values, "to_") if kind != "removed" else None
+                image = after or before or {}
+                changes.append(RowChange(kind, {k: image.get(k) for k in keys}, before, after))
+        return changes
+
+    # ----- writing -----------------------------------------------------------------------------
+    @contextmanager
+    def writer(self, branch: str | None = None) -> Iterator[sqlite3.Connection]:
+        """One transaction on ``branch``: everything or nothing. Commit with ``commit(conn, message)``."""
+        conn = self.branch_connection(branch or self.default_branch)
+        try:
+            with _errors(f"cannot write to {branch or self.default_branch}"):
+                conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        finally:
+            conn.close()
+
+    @staticmethod
+    def commit(conn: sqlite3.Connection, message: str) -> str | None:
+        """Commit the transaction's changes on its branch; None when there is nothing to commit."""
+        with _errors("cannot commit"):
+            if not conn.execute("SELECT count(*) FROM dolt_status").fetchone()[0]:
+                return None
+            return str(conn.execute("SELECT dolt_commit('-A', '-m', ?)", (message,)).fetchone()[0])
+
+    def gc(self) -> None:
+        with _errors("gc failed"):
+            self.main.execute("SELECT dolt_gc()").fetchall()
+
+
+def _image(values: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    skip = {f"{prefix}commit", f"{prefix}commit_date"}
+    return {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix) and k not in skip}

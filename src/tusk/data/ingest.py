@@ -1,0 +1,361 @@
+"""Import a file (CSV, TSV, XLSX, JSON Lines, Parquet, or a Google Sheet) into a table, as one commit.
+
+Reading and checking happen before anything is written: a ragged row, a missing key column, a
+duplicate or empty key, or a value that does not fit its column raises ``IngestError`` with one line
+naming the file, row and column. Writing is one transaction on the target branch: the file's rows go
+to a temporary table, SQL compares them with the table (added / modified / removed), applies the
+change, and makes one Dolt commit, or none when nothing changed.
+
+Row numbers are the ones a person sees: the header is row 1 of a CSV, TSV or sheet, so the first data
+row is row 2; JSON Lines count lines from 1; Parquet counts records from 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from tusk.data.base import ImportResult
+from tusk.data.doltlite import DoltliteStore, _errors, check_identifier, quote
+from tusk.errors import IngestError
+
+Mode = Literal["replace", "upsert", "append"]
+MODES = ("replace", "upsert", "append")
+_INT = re.compile(r"^[+-]?\d+$")
+_FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(inf|nan)$", re.IGNORECASE)
+
+
+@dataclass
+class Incoming:
+    """A file's rows as text (None for empty cells), with the row number a person sees for each."""
+
+    source: str
+    columns: list[str]
+    rows: list[list[Any]]
+    first_row: int  # the number of rows[0]
+
+
+# ----- reading ---------------------------------------------------------------------------------------
+def read_source(source: str) -> Incoming:
+    if source.startswith("gsheet://"):
+        from tusk.data.sheets import read_sheet
+
+        columns, rows = read_sheet(source)
+        return _checked(Incoming(source, columns, rows, 2))
+    path = Path(source)
+    if not path.is_file():
+        raise IngestError(f"{source}: no such file")
+    suffix = path.suffix.lower()
+    readers = {".csv": _read_delimited, ".tsv": _read_delimited, ".txt": _read_delimited, ".xlsx": _read_xlsx,
+               ".jsonl": _read_jsonl, ".ndjson": _read_jsonl, ".parquet": _read_parquet}
+    if suffix not in readers:
+        raise IngestError(f"{source}: unknown file type {suffix or '(none)'} "
+                          "(use .csv, .tsv, .xlsx, .jsonl or .parquet)")
+    try:
+        return _checked(readers[suffix](path))
+    except OSError as exc:
+        raise IngestError(f"{source}: cannot read: {exc.strerror or exc}") from exc
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise IngestError(f"{path}: not UTF-8 (line {line}, byte {exc.start}); save the file as UTF-8") from exc
+
+
+def _read_delimited(path: Path) -> Incoming:
+    text = _text(path)
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    if path.suffix.lower() == ".txt":
+        delimiter = "\t" if "\t" in text.split("\n", 1)[0] else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        records = list(reader)
+    except csv.Error as exc:
+        raise IngestError(f"{path}: row {reader.line_num}: {exc}") from exc
+    if not records:
+        raise IngestError(f"{path}: the file is empty (a header row is needed)")
+    header, body = records[0], records[1:]
+    for number, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            if not any(cell.strip() for cell in row):
+                continue
+            raise IngestError(f"{path}: row {number} has {len(row)} fields, the header has {len(header)}")
+    rows = [[cell if cell != "" else None for cell in row] for row in body if len(row) == len(header)]
+    return Incoming(str(path), header, rows, 2)
+
+
+def _read_xlsx(path: Path) -> Incoming:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors for a damaged file
+        raise IngestError(f"{path}: not a readable XLSX workbook ({type(exc).__name__})") from exc
+    sheet = book.worksheets[0]
+    records = [list(row) for row in sheet.iter_rows(values_only=True)]
+    book.close()
+    while records and all(cell is None for cell in records[-1]):
+        records.pop()
+    if not records:
+        raise IngestError(f"{path}: the first sheet is empty (a header row is needed)")
+    header = [str(cell) if cell is not None else "" for cell in records[0]]
+    width = len(header)
+    while width and header[width - 1] == "":
+        width -= 1
+    rows = []
+    for number, row in enumerate(records[1:], start=2):
+        extra = [cell for cell in row[width:] if cell is not None]
+        if extra:
+            raise IngestError(f"{path}: row {number} has values beyond the header's {width} columns")
+        rows.append([_cell(cell) for cell in list(row[:width]) + [None] * (width - len(row))])
+    return Incoming(str(path), header[:width], rows, 2)
+
+
+def _cell(value: Any) -> Any:
+    if value is None or value == "":
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value) if not isinstance(value, str) else value
+
+
+def _read_jsonl(path: Path) -> Incoming:
+    columns: list[str] = []
+    records: list[dict[str, Any]] = []
+    for number, line in enumerate(_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise IngestError(f"{path}: line {number}: not valid JSON ({exc.msg})") from exc
+        if not isinstance(record, dict):
+            raise IngestError(f"{path}: line {number}: expected a JSON object")
+        for key in record:
+            if key not in columns:
+                columns.append(key)
+        records.append(record)
+    rows = [[_json_cell(r.get(c)) for c in columns] for r in records]
+    return Incoming(str(path), columns, rows, 1)
+
+
+def _json_cell(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _read_parquet(path: Path) -> Incoming:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid and OSError for damaged files
+        raise IngestError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})") from exc
+    columns = table.column_names
+    data = table.to_pydict()
+    rows = [[_json_cell(data[c][i]) for c in columns] for i in range(table.num_rows)]
+    return Incoming(str(path), columns, rows, 1)
+
+
+def _checked(incoming: Incoming) -> Incoming:
+    seen: set[str] = set()
+    for column in incoming.columns:
+        if column in seen:
+            raise IngestError(f"{incoming.source}: column {column!r} appears twice in the header")
+        seen.add(column)
+        try:
+            check_identifier(column, "column")
+        except Exception as exc:
+            raise IngestError(f"{incoming.source}: header: {exc}") from exc
+    return incoming
+
+
+# ----- types -----------------------------------------------------------------------------------------
+def infer_type(values: Sequence[Any]) -> str:
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, str) and _INT.match(v) for v in present):
+        return "INTEGER"
+    if present and all(isinstance(v, str) and _FLOAT.match(v) for v in present):
+        return "REAL"
+    return "TEXT"
+
+
+def _convert(incoming: Incoming, types: dict[str, str]) -> list[tuple[Any, ...]]:
+    """Text → the column's type; a value that does not fit names its file, row and column."""
+    converters = [_converter(types[c]) for c in incoming.columns]
+    out = []
+    for index, row in enumerate(incoming.rows):
+        try:
+            out.append(tuple(conv(v) if v is not None else None for conv, v in zip(converters, row)))
+        except ValueError:
+            for column, conv, value in zip(incoming.columns, converters, row):
+                try:
+                    value is None or conv(value)
+                except ValueError:
+                    kind = types[column].lower()
+                    raise IngestError(f"{incoming.source}: row {incoming.first_row + index}, column {column!r}: "
+                                      f"{value!r} is not {'an' if kind[0] in 'ai' else 'a'} {kind}") from None
+    return out
+
+
+def _converter(sql_type: str) -> Any:
+    kind = sql_type.upper()
+    if "INT" in kind:
+        return _to_int
+    if any(word in kind for word in ("REAL", "FLOA", "DOUB", "NUM", "DEC")):
+        return float
+    return str
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, str) and _INT.match(value):
+        return int(value)
+    raise ValueError(value)
+
+
+# ----- writing ---------------------------------------------------------------------------------------
+def import_file(store: DoltliteStore, source: str, table: str, keys: Sequence[str] = (), mode: str = "replace",
+                branch: str | None = None, message: str | None = None) -> ImportResult:
+    """Import ``source`` into ``table`` on ``branch`` (created from the main branch if missing)."""
+    check_identifier(table)
+    if mode not in MODES:
+        raise IngestError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
+    incoming = read_source(source)
+    branch = branch or store.default_branch
+    existing = _existing_schema(store, table, branch)
+    keys = list(keys) or [name for name, _, pk in existing if pk]
+    _check_keys(incoming, keys, existing)
+    types = {name: type_ for name, type_, _ in existing} if existing else \
+        {c: infer_type([r[i] for r in incoming.rows]) for i, c in enumerate(incoming.columns)}
+    if existing:
+        _check_columns(incoming, [name for name, _, _ in existing], table)
+    rows = _convert(incoming, types)
+    created_branch = _ensure_branch(store, branch)
+    try:
+        return _write(store, incoming, rows, table, keys, types, mode, branch, existing == [],
+                      message or f"import {Path(source).name} into {table} ({mode})")
+    except BaseException:
+        if created_branch:
+            store.delete_branch(branch, force=True)
+        raise
+
+
+def _existing_schema(store: DoltliteStore, table: str, branch: str) -> list[tuple[str, str, bool]]:
+    ref = branch if any(b.name == branch for b in store.branches()) else store.default_branch
+    if table not in store.tables(ref):
+        return []
+    return store.columns(table, ref)
+
+
+def _check_keys(incoming: Incoming, keys: Sequence[str], existing: list[tuple[str, str, bool]]) -> None:
+    if not keys:
+        raise IngestError(f"{incoming.source}: give the key column(s) with --key for a new table")
+    for key in keys:
+        check_identifier(key, "key column")
+        if key not in incoming.columns:
+            raise IngestError(f"{incoming.source}: header has no key column {key!r} "
+                              f"(columns: {', '.join(incoming.columns)})")
+    if existing:
+        table_keys = [name for name, _, pk in existing if pk]
+        if table_keys and sorted(table_keys) != sorted(keys):
+            raise IngestError(f"{incoming.source}: --key {','.join(keys)} differs from the table's key "
+                              f"{','.join(table_keys)}")
+    positions = [incoming.columns.index(k) for k in keys]
+    first_seen: dict[tuple[Any, ...], int] = {}
+    for index, row in enumerate(incoming.rows):
+        number = incoming.first_row + index
+        key = tuple(row[p] for p in positions)
+        for name, value in zip(keys, key):
+            if value is None or (isinstance(value, str) and not value.strip()):
+                raise IngestError(f"{incoming.source}: row {number}, column {name!r}: empty key")
+        if key in first_seen:
+            shown = ", ".join(f"{k}={v}" for k, v in zip(keys, key))
+            raise IngestError(f"{incoming.source}: rows {first_seen[key]} and {number} have the same key {shown}")
+        first_seen[key] = number
+
+
+def _check_columns(incoming: Incoming, columns: Sequence[str], table: str) -> None:
+    missing = [c for c in columns if c not in incoming.columns]
+    extra = [c for c in incoming.columns if c not in columns]
+    if extra:
+        raise IngestError(f"{incoming.source}: column {extra[0]!r} is not in table {table!r} "
+                          f"(columns: {', '.join(columns)})")
+    if missing:
+        raise IngestError(f"{incoming.source}: column {missing[0]!r} of table {table!r} is missing from the file")
+
+
+def _ensure_branch(store: DoltliteStore, branch: str) -> bool:
+    if any(b.name == branch for b in store.branches()):
+        return False
+    store.create_branch(branch, store.default_branch)
+    return True
+
+
+def _write(store: DoltliteStore, incoming: Incoming, rows: list[tuple[Any, ...]], table: str, keys: Sequence[str],
+           types: dict[str, str], mode: str, branch: str, create: bool, message: str) -> ImportResult:
+    columns = incoming.columns if create else [c for c in types]
+    order = [incoming.columns.index(c) for c in columns]
+    if order != list(range(len(columns))):
+        rows = [tuple(row[i] for i in order) for row in rows]
+    qt, qcols = quote(table), ", ".join(quote(c) for c in columns)
+    with store.writer(branch) as conn, _errors(f"cannot import into {table}"):
+        if create:
+            definition = ", ".join(f"{quote(c)} {types[c]}" + (" NOT NULL" if c in keys else "") for c in columns)
+            conn.execute(f"CREATE TABLE {qt} ({definition}, PRIMARY KEY ({', '.join(quote(k) for k in keys)}))")
+        conn.execute("DROP TABLE IF EXISTS temp._tusk_incoming")
+        conn.execute(f"CREATE TEMP TABLE _tusk_incoming AS SELECT {qcols} FROM {qt} WHERE 0")
+        conn.executemany(f"INSERT INTO temp._tusk_incoming VALUES ({', '.join('?' for _ in columns)})", rows)
+        counts = _apply(conn, qt, columns, keys, mode, incoming.source)
+        conn.execute("DROP TABLE temp._tusk_incoming")
+        commit = store.commit(conn, message)
+        if commit is None:
+            conn.execute("ROLLBACK")
+    return ImportResult(table, branch, commit, create, *counts,
+                        message=message if commit else "nothing changed: no commit made")
+
+
+def _apply(conn: sqlite3.Connection, qt: str, columns: Sequence[str], keys: Sequence[str], mode: str,
+           source: str) -> tuple[int, int, int]:
+    join = " AND ".join(f"t.{quote(k)} = i.{quote(k)}" for k in keys)
+    differs = " OR ".join(f"t.{quote(c)} IS NOT i.{quote(c)}" for c in columns if c not in keys) or "0"
+    added = conn.execute(f"SELECT count(*) FROM temp._tusk_incoming i WHERE NOT EXISTS "
+                         f"(SELECT 1 FROM {qt} t WHERE {join})").fetchone()[0]
+    modified = conn.execute(f"SELECT count(*) FROM temp._tusk_incoming i JOIN {qt} t ON {join} "
+                            f"WHERE {differs}").fetchone()[0]
+    removed = 0
+    if mode == "append" and len(conn.execute("SELECT 1 FROM temp._tusk_incoming").fetchmany(1)) and \
+            conn.execute(f"SELECT count(*) FROM temp._tusk_incoming i JOIN {qt} t ON {join}").fetchone()[0]:
+        row = conn.execute(f"SELECT {', '.join('i.' + quote(k) for k in keys)} FROM temp._tusk_incoming i "
+                           f"JOIN {qt} t ON {join} LIMIT 1").fetchone()
+        shown = ", ".join(f"{k}={v}" for k, v in zip(keys, row))
+        raise IngestError(f"{source}: append: key {shown} is already in the table (use --mode upsert)")
+    if mode == "replace":
+        removed = conn.execute(f"SELECT count(*) FROM {qt} t WHERE NOT EXISTS "
+                               f"(SELECT 1 FROM temp._tusk_incoming i WHERE {join})").fetchone()[0]
+        if removed:
+            outer = " AND ".join(f"{qt}.{quote(k)} = i.{quote(k)}" for k in keys)
+            conn.execute(f"DELETE FROM {qt} WHERE NOT EXISTS (SELECT 1 FROM temp._tusk_incoming i WHERE {outer})")
+    if modified:
+        sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns if c not in keys)
+        conn.execute(f"INSERT INTO {qt} SELECT i.* FROM temp._tusk_incoming i JOIN {qt} t ON {join} "
+                     f"WHERE {differs} ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO UPDATE SET {sets}")
+    if added:
+        conn.execute(f"INSERT INTO {qt} SELECT i.* FROM temp._tusk_incoming i WHERE NOT EXISTS "
+                     f"(SELECT 1 FROM {qt} t WHERE {join})")
+    return added, modified, removed
+

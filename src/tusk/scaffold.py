@@ -1,0 +1,149 @@
+"""``tusk init``: the project file, the data store, the tracking database, and the intents example."""
+
+from __future__ import annotations
+
+import csv
+import random
+import shutil
+from importlib import resources
+from pathlib import Path
+
+from tusk.config import CONFIG_NAME, load_config, url_path
+from tusk.errors import ConfigError
+
+TEMPLATE = '''# tusk project. Relative paths resolve against this file's folder.
+[data]
+url = "doltlite:///data/training.db"
+branch = "main"
+
+[tracking]
+url = "sqlite:///.tusk/mlflow.db"
+
+[executor]
+url = "local://?workers=2"
+gpus = "auto"
+
+[release]
+image = "localhost/{image}"
+base_image = "python:3.11-slim"
+builder = "auto"
+'''
+
+MODEL_EXAMPLE = '''
+# One [[models]] entry per kind of model; its matrix makes one instance per value:
+#
+# [[models]]
+# name = "intent-{customer}"
+# train = "models/intent.py:train"
+# code = ["models/*.py"]
+# matrix.customer = "SELECT DISTINCT customer FROM examples ORDER BY customer"
+# inputs.examples = "SELECT id, text, label FROM examples WHERE customer = :customer ORDER BY id"
+# params = { C = 1.0 }
+# resources = { cpus = 1, gpus = 0, timeout = "10m", retries = 1 }
+# promote_if = "accuracy >= 0.5"
+'''
+
+INTENTS_MODEL = '''
+[[models]]
+name = "intent-{customer}"
+train = "models/intent.py:train"
+code = ["models/*.py"]
+matrix.customer = "SELECT DISTINCT customer FROM examples ORDER BY customer"
+inputs.examples = "SELECT id, text, label FROM examples WHERE customer = :customer ORDER BY id"
+params = { C = 1.0 }
+resources = { cpus = 1, gpus = 0, timeout = "10m", retries = 1 }
+promote_if = "accuracy >= 0.5"
+'''
+
+EXAMPLES = ("intents",)
+
+
+def init_project(folder: Path, example: str | None = None) -> Path:
+    """Create a project in ``folder``; refuses to overwrite an existing tusk.toml."""
+    if example is not None and example not in EXAMPLES:
+        raise ConfigError(f"unknown example {example!r} (known: {', '.join(EXAMPLES)})")
+    folder = folder.resolve()
+    config_path = folder / CONFIG_NAME
+    if config_path.exists():
+        raise ConfigError(f"{config_path} already exists")
+    folder.mkdir(parents=True, exist_ok=True)
+    text = TEMPLATE.format(image=_image_name(folder)) + (INTENTS_MODEL if example else MODEL_EXAMPLE)
+    config_path.write_text(text)
+    (folder / ".gitignore").write_text(".tusk/\n") if not (folder / ".gitignore").exists() else None
+    if example == "intents":
+        write_intents_example(folder)
+    create_stores(config_path)
+    return config_path
+
+
+def _image_name(folder: Path) -> str:
+    name = "".join(c if c.isalnum() or c in "-_." else "-" for c in folder.name.lower()).strip("-.")
+    return f"{name or 'tusk'}-models"
+
+
+def create_stores(config_path: Path) -> None:
+    from tusk.backends import backend_class
+    from tusk.data.doltlite import DoltliteStore
+
+    config = load_config(config_path)
+    store = DoltliteStore(config.data.url, config)
+    store.create()
+    store.close()
+    (config.root / ".tusk").mkdir(exist_ok=True)
+    tracker = backend_class("tracking", config.tracking.url)(config.tracking.url, config)
+    if config.tracking.url.startswith("sqlite:"):
+        url_path(config.tracking.url, config.root).parent.mkdir(parents=True, exist_ok=True)
+    tracker.ensure_ready()
+
+
+# ----- the intents example ---------------------------------------------------------------------------
+CUSTOMERS = ["acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "wonka", "tyrell", "cyberdyne",
+             "soylent", "oscorp", "gringotts", "duff", "vandelay", "pied-piper", "dunder", "massive", "aperture",
+             "monarch"]
+INTENTS = {
+    "track_order": ["where is my {thing}", "track my {thing} please", "has my {thing} shipped yet",
+                    "when will the {thing} arrive", "status of order {n}"],
+    "cancel_order": ["cancel my {thing}", "i want to cancel order {n}", "please stop the {thing} order",
+                     "cancel the purchase of the {thing}", "i no longer want the {thing}"],
+    "refund": ["i want my money back for the {thing}", "refund order {n}", "how do i get a refund",
+               "the {thing} was broken, refund please", "return the {thing} for a refund"],
+    "change_address": ["change my delivery address", "ship order {n} to a new address",
+                       "update the address for the {thing}", "i moved, new address please",
+                       "wrong address on order {n}"],
+    "opening_hours": ["when are you open", "what are your opening hours", "are you open on sunday",
+                      "what time do you close today", "opening times for the {thing} store"],
+    "speak_to_agent": ["let me talk to a human", "i want to speak to an agent", "connect me to support",
+                       "can a person call me about the {thing}", "real person please"],
+    "reset_password": ["i forgot my password", "reset my password", "cannot log in to my account",
+                       "locked out of my account", "send me a password reset link"],
+    "billing_question": ["why was i charged twice", "question about my invoice {n}", "explain this charge",
+                         "my bill for the {thing} is wrong", "when is my payment due"],
+}
+THINGS = ["parcel", "laptop", "sofa", "bike", "phone", "order", "subscription", "jacket", "lamp", "printer"]
+
+
+def intent_rows(per_intent: int = 15, seed: int = 7) -> list[tuple[int, str, str, str]]:
+    """Deterministic synthetic utterances: every customer × intent, with customer-specific wording."""
+    rng = random.Random(seed)
+    rows = []
+    for customer in CUSTOMERS:
+        things = rng.sample(THINGS, 4)
+        for intent, templates in INTENTS.items():
+            for _ in range(per_intent):
+                text = rng.choice(templates).format(thing=rng.choice(things), n=rng.randint(1000, 9999))
+                if rng.random() < 0.3:
+                    text = f"{rng.choice(['hi', 'hello', 'hey'])} {customer}, {text}"
+                rows.append((len(rows) + 1, customer, text, intent))
+    return rows
+
+
+def write_intents_example(folder: Path) -> None:
+    (folder / "data").mkdir(exist_ok=True)
+    with (folder / "data" / "examples.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "customer", "text", "label"])
+        writer.writerows(intent_rows())
+    source = resources.files("tusk") / "examples" / "intents" / "models" / "intent.py"
+    (folder / "models").mkdir(exist_ok=True)
+    with resources.as_file(source) as path:
+        shutil.copy(path, folder / "models" / "intent.py")
