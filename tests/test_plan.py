@@ -97,7 +97,7 @@ def test_revert_is_reused_not_retrained(tmp_path: Path) -> None:
     assert jobs == {"m-c1": jobs["m-c1"]} and jobs["m-c1"]["status"] == "reused"
     assert jobs["m-c1"]["version"] == "1"
     client = project.client()
-    assert client.get_model_version_by_alias("m-c1", "production").version == "1"
+    assert str(client.get_model_version_by_alias("m-c1", "production").version) == "1"
     assert len(client.search_model_versions("name='m-c1'")) == 2, "reuse registers no new version"
     assert non_fresh(project.plan()) == {}, "a reuse is planned once, not on every run"
 

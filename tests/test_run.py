@@ -129,10 +129,10 @@ def test_promote_if_gates_production_and_manual_rollback_sticks(tmp_path: Path) 
     jobs = project.run()
     assert jobs["m-c0"]["version"] == "2"
     client = project.client()
-    assert client.get_model_version_by_alias("m-c0", "production").version == "1", "0.5 < 0.8: not promoted"
+    assert str(client.get_model_version_by_alias("m-c0", "production").version) == "1", "0.5 < 0.8: not promoted"
     project.set_models(model_block(params={"accuracy": 0.95}, extra='promote_if = "accuracy >= 0.8"'))
     project.run()
-    assert client.get_model_version_by_alias("m-c0", "production").version == "3"
+    assert str(client.get_model_version_by_alias("m-c0", "production").version) == "3"
     rolled = project.json("models", "rollback", "m-c0")
     assert rolled == {"name": "m-c0", "from": "3", "production": "1"}
     assert all(i["status"] == "fresh" for i in project.plan().values()), "a rollback by hand stays rolled back"

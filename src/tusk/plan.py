@@ -232,15 +232,20 @@ def _filter_query(query: str) -> str | None:
              and not tree.args.get("limit") and not tree.args.get("offset") and not tree.args.get("having")
              and not tree.args.get("with") and tree.find(exp.AggFunc) is None and tree.find(exp.Window) is None
              and not any(isinstance(node, exp.Subquery) for node in tree.find_all(exp.Subquery))
-             and isinstance(tree.args.get("from"), exp.From) and isinstance(tree.args["from"].this, exp.Table))
+             and isinstance(_from(tree), exp.From) and isinstance(_from(tree).this, exp.Table))
     if not plain:
         return None
-    table = tree.args["from"].this
+    table = _from(tree).this
     select = exp.select("__tusk_diff", "COUNT(DISTINCT __tusk_key)").from_(table.copy())
     where = tree.args.get("where")
     if where is not None:
         select = select.where(where.this.copy())
     return select.group_by("__tusk_diff").sql(dialect="sqlite")
+
+
+def _from(tree: Any) -> Any:
+    """The FROM clause (sqlglot names the key ``from_`` in newer versions, ``from`` in older ones)."""
+    return tree.args.get("from_", tree.args.get("from"))
 
 
 def _counts(touched: Mapping[str, int] | None) -> str:
