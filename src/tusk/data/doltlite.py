@@ -189,40 +189,49 @@ class DoltliteStore:
             with _errors(f"cannot merge {branch} into {target}"):
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    args = ("-m", message) if message else ()
-                    placeholders = ", ".join("?" for _ in (branch, *args))
-                    conn.execute(f"SELECT dolt_merge({placeholders})", (branch, *args)).fetchall()
-                    conflicts = self._conflicts(conn)
-                    if conflicts:
-                        conn.execute("ROLLBACK")
-                        first = conflicts[0]
-                        raise MergeConflict(f"merging {branch} into {target} conflicts in {len(conflicts)} row(s),"
-                                            f" first: table {first['table']} key {first['key']}; nothing merged",
-                                            conflicts)
+                    self._merge_in_transaction(conn, branch, target, message)
                     conn.execute("COMMIT")
-                except BaseException:
+                finally:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
-                    raise
         finally:
             conn.close()
         after = self.resolve(target)
         return MergeResult(after, fast_forward=after == source_head, message=f"merged {branch} into {target}")
 
+    def _merge_in_transaction(self, conn: sqlite3.Connection, branch: str, target: str,
+                               message: str | None) -> None:
+        args = ("-m", message) if message else ()
+        marks = ", ".join("?" for _ in (branch, *args))
+        try:
+            conn.execute(f"SELECT dolt_merge({marks})", (branch, *args)).fetchall()
+            conflicts = self._conflicts(conn)
+        except sqlite3.Error as exc:
+            if "conflict" not in str(exc).lower():
+                raise
+            conflicts = self._conflicts(conn)
+        if conflicts:
+            first = conflicts[0]
+            shown = ", ".join(f"{k}={v}" for k, v in first["key"].items())
+            raise MergeConflict(f"merging {branch} into {target} conflicts in {len(conflicts)} row(s), first: "
+                                f"table {first['table']} {shown}; nothing was merged", conflicts)
+
     def _conflicts(self, conn: sqlite3.Connection) -> list[dict[str, Any]]:
         try:
-            tables = [r[0] for r in conn.execute("SELECT \"table\" FROM dolt_conflicts").fetchall()]
+            tables = [r[0] for r in conn.execute('SELECT "table" FROM dolt_conflicts').fetchall()]
         except sqlite3.Error:
             return []
         found = []
         for table in tables:
+            keys = [r[1] for r in conn.execute(f"PRAGMA table_info({quote(table)})").fetchall() if r[5]]
             cursor = conn.execute(f"SELECT * FROM dolt_conflicts_{table}")
             columns = [d[0] for d in cursor.description]
             for row in cursor.fetchall():
                 values = dict(zip(columns, row))
-                key = {k: v for k, v in values.items() if not k.startswith(("base_", "our_", "their_"))
-                       and k not in ("from_root_ish", "our_diff_type", "their_diff_type")}
-                found.append({"table": table, "key": key, "row": values})
+                key = {k: next((values.get(f"{side}_{k}") for side in ("our", "their", "base")
+                                if values.get(f"{side}_{k}") is not None), None) for k in keys}
+                found.append({"table": table, "key": key, "ours": _image(values, "our_"),
+                              "theirs": _image(values, "their_"), "base": _image(values, "base_")})
         return found
 
     # ----- reading -----------------------------------------------------------------------------
@@ -340,5 +349,5 @@ class DoltliteStore:
 
 
 def _image(values: Mapping[str, Any], prefix: str) -> dict[str, Any]:
-    skip = {f"{prefix}commit", f"{prefix}commit_date"}
+    skip = {f"{prefix}commit", f"{prefix}commit_date", f"{prefix}diff_type"}
     return {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix) and k not in skip}
