@@ -1,0 +1,106 @@
+"""Google Sheets as an import source: ``gsheet://SPREADSHEET_ID/TAB`` (extra ``tusk[sheets]``).
+
+Credentials are a service account's JSON key, given in the environment: ``TUSK_GSHEETS_CREDENTIALS``
+holds either the JSON itself or the path of the key file. Share the sheet with the service account's
+e-mail address. The first row of the tab is the header; empty cells are NULL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from tusk.backends import require
+from tusk.errors import IngestError
+
+CREDENTIALS_ENV = "TUSK_GSHEETS_CREDENTIALS"
+SCOPES = ["https://www.googleapis.com/auth/spreadsheets.readonly"]
+
+
+def parse_url(url: str) -> tuple[str, str | None]:
+    rest = url.removeprefix("gsheet://")
+    spreadsheet, _, tab = rest.partition("/")
+    if not spreadsheet:
+        raise IngestError(f"{url}: use gsheet://SPREADSHEET_ID/TAB")
+    return spreadsheet, unquote(tab) or None
+
+
+def credentials_info() -> dict[str, Any]:
+    raw = os.environ.get(CREDENTIALS_ENV, "").strip()
+    if not raw:
+        raise IngestError(f"Google Sheets import needs a service-account key in ${CREDENTIALS_ENV} (JSON or a path)")
+    try:
+        text = raw if raw.startswith("{") else Path(raw).read_text()
+        info = json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise IngestError(f"${CREDENTIALS_ENV}: not a readable service-account JSON key ({exc})") from exc
+    if info.get("type") != "service_account":
+        raise IngestError(f"${CREDENTIALS_ENV}: not a service-account key (type is {info.get('type')!r})")
+    return dict(info)
+
+
+def client(transport: Any = None) -> Any:
+    """A gspread client from the environment's credentials.
+
+    ``transport`` (a requests adapter, default: the network) carries both the OAuth token exchange and the
+    Sheets API calls; tests pass one that replays the API's documented responses.
+    """
+    gspread = require("gspread")
+    from google.auth.transport.requests import AuthorizedSession, Request
+    from google.oauth2.service_account import Credentials
+
+    credentials = Credentials.from_service_account_info(credentials_info(), scopes=SCOPES)
+    if transport is None:
+        return gspread.Client(credentials)
+    import requests
+
+    token_session = requests.Session()
+    token_session.mount("https://", transport)
+    session = AuthorizedSession(credentials, auth_request=Request(token_session))
+    session.mount("https://", transport)
+    return gspread.Client(credentials, session=session)
+
+
+TRANSPORT: Any = None  # a requests adapter to use instead of the network (tests)
+
+
+def read_sheet(url: str, transport: Any = None) -> tuple[list[str], list[list[Any]]]:
+    """(header, rows) of the tab; rows padded to the header's width, empty cells as None."""
+    gspread = require("gspread")
+    spreadsheet_id, tab = parse_url(url)
+    try:
+        book = client(transport or TRANSPORT).open_by_key(spreadsheet_id)
+        sheet = book.worksheet(tab) if tab else book.sheet1
+        values = sheet.get_all_values()
+    except gspread.exceptions.WorksheetNotFound as exc:
+        raise IngestError(f"{url}: no tab named {tab!r}") from exc
+    except gspread.exceptions.APIError as exc:
+        raise IngestError(f"{url}: Google Sheets refused: {_api_message(exc)}") from exc
+    except Exception as exc:  # transport and auth errors from requests / google-auth
+        if type(exc).__module__.split(".")[0] in ("requests", "google", "urllib3"):
+            raise IngestError(f"{url}: cannot reach Google Sheets: {str(exc).splitlines()[0]}") from exc
+        raise
+    if not values:
+        raise IngestError(f"{url}: the tab is empty (a header row is needed)")
+    header = [str(h) for h in values[0]]
+    width = len(header)
+    while width and header[width - 1] == "":
+        width -= 1
+    rows = []
+    for number, row in enumerate(values[1:], start=2):
+        if any(cell != "" for cell in row[width:]):
+            raise IngestError(f"{url}: row {number} has values beyond the header's {width} columns")
+        padded = list(row[:width]) + [""] * (width - len(row))
+        if any(cell != "" for cell in padded):
+            rows.append([cell if cell != "" else None for cell in padded])
+    return header[:width], rows
+
+
+def _api_message(exc: Any) -> str:
+    try:
+        return str(exc.response.json()["error"]["message"])
+    except Exception:
+        return str(exc).splitlines()[0]
