@@ -77,6 +77,9 @@ def read_sheet(url: str, transport: Any = None) -> tuple[list[str], list[list[An
         values = sheet.get_all_values()
     except gspread.exceptions.WorksheetNotFound as exc:
         raise IngestError(f"{url}: no tab named {tab!r}") from exc
+    except gspread.exceptions.SpreadsheetNotFound as exc:
+        raise IngestError(f"{url}: Requested entity was not found (no such spreadsheet, or it is not shared "
+                          "with the service account)") from exc
     except gspread.exceptions.APIError as exc:
         raise IngestError(f"{url}: Google Sheets refused: {_api_message(exc)}") from exc
     except Exception as exc:  # transport and auth errors from requests / google-auth
