@@ -251,6 +251,7 @@ class LocalExecutor:
                 return None
             self._replace(worker)
             return ("lost", None, f"timed out after {running.job.timeout:g}s")
+        worker.process.join(2)  # the pipe can close before the process is reaped
         code = worker.process.exitcode
         self._replace(worker)
         reason = f"killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"

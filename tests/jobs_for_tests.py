@@ -1,0 +1,58 @@
+"""Job functions the executor tests run in workers (importable by dotted name)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def echo(payload: Any) -> Any:
+    return payload
+
+
+def noop(payload: Any) -> None:
+    return None
+
+
+def sleep_and_mark(payload: dict[str, Any]) -> list[float]:
+    started = time.time()
+    time.sleep(payload["seconds"])
+    return [started, time.time()]
+
+
+def boom(payload: Any) -> None:
+    raise ValueError(f"boom {payload}")
+
+
+def exit_hard(payload: Any) -> None:
+    os._exit(3)
+
+
+def kill_self(payload: Any) -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def flaky(payload: dict[str, Any]) -> str:
+    marker = Path(payload["marker"])
+    if not marker.exists():
+        marker.write_text("tried")
+        raise RuntimeError("first attempt fails")
+    return "second attempt"
+
+
+def chatty(payload: Any) -> str:
+    print("to stdout")
+    print("to stderr", file=sys.stderr)
+    subprocess.run(["echo", "from a child process"], check=True)
+    return os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>")
+
+
+def spawn_and_sleep(payload: dict[str, Any]) -> None:
+    child = subprocess.Popen(["sleep", "300"])
+    Path(payload["pidfile"]).write_text(f"{os.getpid()} {child.pid}")
+    time.sleep(300)

@@ -1,0 +1,68 @@
+"""The local executor: the conformance suite, plus GPU slots and URL parsing."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from conformance.executor import ExecutorSuite, job, results
+from tusk.config import Config, ExecutorConfig
+from tusk.errors import ConfigError
+from tusk.execute.gpus import GpuSlots, devices
+from tusk.execute.local import LocalExecutor, parse_workers
+
+
+class TestLocal(ExecutorSuite):
+    @pytest.fixture
+    def executor(self, tmp_path: Path) -> LocalExecutor:
+        config = Config(root=tmp_path, path=tmp_path / "tusk.toml", executor=ExecutorConfig(gpus=0))
+        executor = LocalExecutor("local://?workers=2", config)
+        yield executor
+        executor.close()
+
+
+def test_per_job_overhead_is_small(tmp_path: Path) -> None:
+    executor = LocalExecutor("local://?workers=2")
+    jobs = [job(tmp_path, f"n{i}", "noop") for i in range(300)]
+    started = time.perf_counter()
+    got = results(executor, jobs)
+    seconds = time.perf_counter() - started
+    executor.close()
+    assert {r.status for r in got.values()} == {"succeeded"}
+    assert seconds / len(jobs) < 0.05, f"{seconds / len(jobs) * 1000:.1f} ms per job"
+
+
+def test_gpu_jobs_get_their_devices(tmp_path: Path) -> None:
+    config = Config(root=tmp_path, path=tmp_path / "tusk.toml", executor=ExecutorConfig(gpus=[0, 1]))
+    executor = LocalExecutor("local://?workers=2", config)
+    got = results(executor, [job(tmp_path, "g", "chatty", gpus=1), job(tmp_path, "h", "chatty", gpus=0.5),
+                             job(tmp_path, "too-many", "chatty", gpus=3)])
+    executor.close()
+    assert got["g"].value in ("0", "1") and got["g"].device in ("cuda:0", "cuda:1")
+    assert got["h"].value in ("0", "1")
+    assert got["too-many"].status == "failed" and "needs 3 GPU(s) but this executor has 2" in got["too-many"].error
+
+
+def test_gpu_slots_share_fractions_and_take_whole_devices() -> None:
+    slots = GpuSlots([0, 1])
+    assert slots.take(0) == []
+    first, second = slots.take(0.5), slots.take(0.5)
+    assert first == second == [0], "two halves share one device"
+    assert slots.take(1) == [1]
+    assert slots.take(0.5) is None, "everything is taken"
+    slots.give_back([0], 0.5)
+    assert slots.take(0.25) == [0]
+    assert slots.take(2) is None and not GpuSlots([0]).possible(2) and GpuSlots([0, 1]).possible(2)
+    assert not GpuSlots([]).possible(0.5) and GpuSlots([]).possible(0)
+
+
+def test_device_settings_and_urls() -> None:
+    assert devices(2) == [0, 1] and devices([3]) == [3] and devices("1") == [0]
+    assert devices("auto") == []  # no nvidia-smi on this machine
+    with pytest.raises(ConfigError):
+        devices("some")
+    assert parse_workers("local://?workers=4") == 4 and parse_workers("local://") is None
+    with pytest.raises(ConfigError):
+        parse_workers("local://?workers=0")
