@@ -111,14 +111,16 @@ class ModelSpec(_Section):
 class CostConfig(_Section):
     """Prices for ``tusk cost``; every figure is editable in ``[cost]``."""
 
-    gpu_hardware_price: float = 2500.0
-    cpu_hardware_price: float = 1500.0
+    owned_gpus: int = 8
+    gpu_hardware_price: float = 3500.0
+    cpu_hardware_price: float = 2000.0
     hardware_life_years: float = 3.0
     gpu_watts: float = 350.0
     cpu_watts: float = 65.0
     power_price_kwh: float = 0.30
     cloud_gpu_hour: float = 3.0
     cloud_cpu_hour: float = 0.05
+    self_hosted_yearly: float = 3600.0  # e.g. a hosted database or remote for the data store
     hosted_platform_year: float = 0.0
     currency: str = "$"
 

@@ -293,17 +293,23 @@ class MlflowTracker:
                            created_ms=int(version.creation_timestamp or 0))
 
     def download(self, name: str, version: str, dest: Path) -> Path:
-        """The model files of a version, copied into ``dest``."""
+        """The model files of a version, copied into ``dest`` (local artifacts are copied directly)."""
+        from urllib.parse import unquote, urlsplit
+
+        with mlflow_errors(f"no version {version} of {name!r}"):
+            source = str(self.client.get_model_version(name, str(version)).source)
+        dest.mkdir(parents=True, exist_ok=True)
+        if source.startswith("file:"):
+            local = Path(unquote(urlsplit(source).path))
+            if local.is_dir():
+                shutil.copytree(local, dest, dirs_exist_ok=True)
+                return dest
         import mlflow.artifacts
 
-        info = self.version(name, version)
-        with mlflow_errors(f"cannot download {name} v{version}"):
-            tmp = Path(tempfile.mkdtemp(prefix="tusk-dl-"))
-            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=info.source, dst_path=str(tmp),
-                                                             tracking_uri=self.url))
-            dest.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(local, dest, dirs_exist_ok=True)
-            shutil.rmtree(tmp, ignore_errors=True)
+        with mlflow_errors(f"cannot download {name} v{version}"), tempfile.TemporaryDirectory() as tmp:
+            fetched = Path(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=tmp,
+                                                               tracking_uri=self.url))
+            shutil.copytree(fetched, dest, dirs_exist_ok=True)
         return dest
 
     def close(self) -> None:

@@ -1,0 +1,237 @@
+"""``tusk release | lineage | reproduce | cost``: what ships, where it came from, and what it cost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from tusk.cli._common import console, json_option, open_project, print_json, short, table
+
+
+def _store(project: Any) -> Any:
+    from tusk.release.store import ReleaseStore
+
+    return ReleaseStore(project.tracker)
+
+
+@click.group()
+def release() -> None:
+    """One image holding every production model, tagged with the md5 of its manifest."""
+
+
+@release.command("create")
+@click.option("--no-build", is_flag=True, help="Record the release without building an image.")
+@json_option
+def release_create(no_build: bool, as_json: bool) -> None:
+    """Release every model's production version: manifest → md5/sha256 → image <image>:<md5>.
+
+    An identical manifest returns the existing release (and makes it current) instead of a duplicate.
+    A failed image build records nothing.
+    """
+    from tusk.release.create import create_release
+
+    project = open_project()
+    outcome = create_release(project, build=not no_build)
+    if as_json:
+        print_json({**outcome.release.to_json(), "created": outcome.created, "note": outcome.note})
+        return
+    out = console()
+    verb = "created" if outcome.created else "existing"
+    out.print(f"{verb} release v{outcome.release.version} {outcome.release.md5} "
+              f"({len(outcome.release.models)} models)")
+    out.print(f"image: {outcome.release.image}")
+    out.print(f"[dim]{outcome.note}[/]")
+
+
+@release.command("list")
+@json_option
+def release_list(as_json: bool) -> None:
+    """Every release, oldest first; * marks the current one."""
+    releases = _store(open_project()).list()
+    if as_json:
+        print_json({"releases": [r.to_json() for r in releases]})
+        return
+    console().print(table(None, ["", "release", "md5", "models", "created", "image"],
+                          [("*" if r.current else "", f"v{r.version}", r.md5, len(r.models),
+                            r.to_json()["created"], r.image) for r in releases]))
+
+
+def _show(release_obj: Any, as_json: bool) -> None:
+    if as_json:
+        print_json(release_obj.to_json())
+        return
+    out = console()
+    out.print(f"release v{release_obj.version} {release_obj.md5}" + (" (current)" if release_obj.current else ""))
+    out.print(f"sha256 {release_obj.sha256}\nimage  {release_obj.image}\ncode   {short(release_obj.code_commit)}")
+    out.print(table(None, ["model", "version"], sorted(release_obj.models.items())))
+
+
+@release.command("show")
+@click.argument("ident", metavar="ID")
+@json_option
+def release_show(ident: str, as_json: bool) -> None:
+    """One release by md5, an md5 prefix, or vN."""
+    _show(_store(open_project()).find(ident), as_json)
+
+
+@release.command("current")
+@json_option
+def release_current(as_json: bool) -> None:
+    """The deployed release."""
+    from tusk.errors import ReleaseError
+
+    current = _store(open_project()).current()
+    if current is None:
+        raise ReleaseError("no release yet (run 'tusk release create')")
+    _show(current, as_json)
+
+
+@release.command("diff")
+@click.argument("a")
+@click.argument("b")
+@json_option
+def release_diff(a: str, b: str, as_json: bool) -> None:
+    """Models added, removed and changed from release A to B, with data/code commits and metric deltas."""
+    from tusk.release.manifest import diff
+
+    project = open_project()
+    store = _store(project)
+    old, new = store.find(a), store.find(b)
+    changes = diff(old.models, new.models)
+    changed = [_changed(project, name, before, after) for name, (before, after) in sorted(changes.changed.items())]
+    data = {"from": old.md5, "to": new.md5, "added": changes.added, "removed": changes.removed, "changed": changed}
+    if as_json:
+        print_json(data)
+        return
+    out = console()
+    out.print(f"{old.md5} (v{old.version}) → {new.md5} (v{new.version})")
+    rows = [(n, "added", "", f"v{v}", "", "", "") for n, v in sorted(changes.added.items())]
+    rows += [(n, "removed", f"v{v}", "", "", "", "") for n, v in sorted(changes.removed.items())]
+    rows += [(c["name"], "changed", f"v{c['old']}", f"v{c['new']}",
+              f"{short(c['data_commit'][0])}→{short(c['data_commit'][1])}",
+              f"{short(c['code_commit'][0])}→{short(c['code_commit'][1])}",
+              ", ".join(f"{k} {d:+.4g}" for k, d in c["metric_deltas"].items())) for c in changed]
+    out.print(table(None, ["model", "change", "from", "to", "data", "code", "metrics"], rows) if rows else
+              "the two releases hold the same models")
+
+
+def _changed(project: Any, name: str, before: str, after: str) -> dict[str, Any]:
+    tracker = project.tracker
+    old, new = tracker.version(name, before), tracker.version(name, after)
+    deltas = {k: new.metrics[k] - old.metrics[k] for k in sorted(new.metrics) if k in old.metrics}
+    return {"name": name, "old": before, "new": after,
+            "data_commit": [old.tags.get("tusk.data_commit", ""), new.tags.get("tusk.data_commit", "")],
+            "code_commit": [old.tags.get("tusk.code_commit", ""), new.tags.get("tusk.code_commit", "")],
+            "metric_deltas": deltas}
+
+
+@release.command("rollback")
+@click.argument("ident", metavar="[ID]", required=False)
+@json_option
+def release_rollback(ident: str | None, as_json: bool) -> None:
+    """Make release ID (default: the one before the current) current again. Nothing is rebuilt."""
+    before, after = _store(open_project()).rollback(ident)
+    if as_json:
+        print_json({**after.to_json(), "from": before.md5 if before else None})
+        return
+    out = console()
+    out.print(f"current release: v{after.version} {after.md5}" + (f" (was {before.md5})" if before else ""))
+    out.print(f"ship: {after.image}")
+
+
+@click.command()
+@click.argument("target", required=False, metavar="NAME[@VERSION]")
+@click.option("--data-commit", "data_commit", metavar="REF", help="Versions trained from this data commit.")
+@click.option("--release", "release_id", metavar="ID", help="Every model of this release with its commits.")
+@json_option
+def lineage(target: str | None, data_commit: str | None, release_id: str | None, as_json: bool) -> None:
+    """Where a model version came from, or what a data commit or a release produced.
+
+    \b
+      tusk lineage intent-acme@3          data and code commits, inputs, metrics, releases holding it
+      tusk lineage --data-commit 1a2b3c4  versions trained from that commit, and their releases
+      tusk lineage --release 9f8e7d6      every model of a release with its data and code commits
+    """
+    from tusk import lineage as lin
+
+    if sum(x is not None for x in (target, data_commit, release_id)) != 1:
+        raise click.UsageError("give exactly one of NAME[@VERSION], --data-commit REF or --release ID")
+    project = open_project()
+    if target:
+        found = lin.of_version(project, target)
+        data: dict[str, Any] = found.to_json()
+        render = _render_version
+    elif data_commit:
+        data, render = lin.of_data_commit(project, data_commit), _render_data
+    else:
+        data, render = lin.of_release(project, release_id or ""), _render_release
+    if as_json:
+        print_json(data)
+    else:
+        render(data)
+
+
+def _render_version(d: dict[str, Any]) -> None:
+    from rich.tree import Tree
+
+    tree = Tree(f"[bold]{d['name']}[/] v{d['version']}  fingerprint {short(d['fingerprint'], 12)}")
+    data = tree.add(f"data commit {short(d['data_commit'])}")
+    for table_name, counts in d["data_changes"].items():
+        data.add(f"{table_name}: +{counts['added']} ~{counts['modified']} -{counts['removed']} since v{d['previous']}")
+    for name, record in d["inputs"].items():
+        data.add(f"input {name}: {record['rows']} rows, digest {short(record['digest'], 12)}")
+    tree.add(f"code commit {short(d['code_commit']) or '(none)'}" + (" (dirty)" if d["code_dirty"] else ""))
+    metrics = tree.add("metrics")
+    for key, value in d["metrics"].items():
+        metrics.add(f"{key} = {value:.4g}")
+    releases = tree.add("releases")
+    for md5 in d["releases"] or ["(none)"]:
+        releases.add(md5)
+    console().print(tree)
+
+
+def _render_data(d: dict[str, Any]) -> None:
+    from rich.tree import Tree
+
+    tree = Tree(f"data commit {short(d['data_commit'])}")
+    for version in d["versions"]:
+        node = tree.add(f"{version['name']} v{version['version']}")
+        for md5 in version["releases"]:
+            node.add(f"release {md5}")
+    console().print(tree)
+
+
+def _render_release(d: dict[str, Any]) -> None:
+    console().print(f"release v{d['version']} {d['md5']}")
+    console().print(table(None, ["model", "version", "data commit", "code commit"],
+                          [(m["name"], m["version"], short(m["data_commit"]), short(m["code_commit"]))
+                           for m in d["models"]]))
+
+
+@click.command()
+@json_option
+def cost(as_json: bool) -> None:
+    """GPU- and CPU-hours of recorded training, priced self-hosted against cloud (prices in [cost])."""
+    from tusk.cost import cost_report
+
+    project = open_project()
+    report = cost_report(project)
+    if as_json:
+        print_json(report.to_json())
+        return
+    out = console()
+    currency = project.config.cost.currency
+    total = report.total
+    out.print(f"{total.jobs} recorded jobs: {total.cpu_hours:.3f} CPU-hours, {total.gpu_hours:.3f} GPU-hours")
+    out.print(table("per month", ["month", "jobs", "CPU-h", "GPU-h"],
+                    [(m, u.jobs, f"{u.cpu_hours:.3f}", f"{u.gpu_hours:.3f}") for m, u in sorted(report.by_month.items())]))
+    out.print(table(None, ["compute", "fixed", "variable/yr", "year 1", "year 2", "amortised/yr"],
+                    [(r["option"], f"{currency}{r['fixed']:,.0f}", f"{currency}{r['variable_per_year']:,.0f}",
+                      f"{currency}{r['year_1']:,.0f}", f"{currency}{r['year_2']:,.0f}",
+                      f"{currency}{r['amortised_per_year']:,.0f}") for r in report.rows]))
+    for line in report.assumptions:
+        out.print(f"[dim]- {line}[/]")
+
+
+COMMANDS = [release, lineage, cost]

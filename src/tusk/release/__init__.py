@@ -1,0 +1,1 @@
+"""Releases: a manifest of every production model version, its hashes, the image, and rollback."""

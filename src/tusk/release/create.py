@@ -1,0 +1,73 @@
+"""``tusk release create``: the production manifest → hashes → (image build) → a recorded release."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tusk.release import build as builds
+from tusk.release.manifest import hashes
+from tusk.release.store import Release, ReleaseStore
+from tusk.tracking.base import Tracker
+
+if TYPE_CHECKING:
+    from tusk.project import Project
+
+
+@dataclass
+class CreateOutcome:
+    release: Release
+    created: bool
+    builder: str | None
+    context: Path | None
+    note: str
+
+
+def production_manifest(tracker: Tracker) -> dict[str, str]:
+    """``{instance: production version}`` for every instance tusk trained: two registry queries in all."""
+    instances = tracker.states()
+    return {name: version for name, version in tracker.aliases().items() if name in instances}
+
+
+def code_commit(root: Path) -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def create_release(project: "Project", build: bool = True) -> CreateOutcome:
+    config = project.config.release
+    tracker = project.tracker
+    store = ReleaseStore(tracker)  # type: ignore[arg-type]
+    manifest = production_manifest(tracker)
+    commit = code_commit(project.root)
+    builder = builds.choose_builder(config.builder) if build else None
+    used: dict[str, Path | None] = {"context": None}
+
+    def make_image(image: str, md5: str) -> bool:
+        if not build:
+            return False
+        _, sha256 = hashes(manifest)
+        context = builds.write_context(project.state_dir / "releases" / md5, manifest, tracker.download,  # type: ignore[attr-defined]
+                                       config.base_image, md5, sha256, commit, image)
+        used["context"] = context
+        if builder is None:
+            return False
+        builds.build(builder, context, image, context / "build.log")
+        return True
+
+    release, created = store.create(manifest, config.image, commit, make_image)
+    if not created:
+        note = "identical manifest: the existing release is current again (nothing rebuilt)"
+    elif not build:
+        note = "--no-build: recorded without an image"
+    elif builder is None:
+        note = f"no image builder found (docker, podman, buildah): build context left in {used['context']}"
+    else:
+        note = f"built {release.image} with {builder}"
+    return CreateOutcome(release, created, builder, used["context"], note)

@@ -1,0 +1,195 @@
+"""Releases recorded in MLflow.
+
+A release is a run in experiment ``tusk-releases`` (``manifest.json`` as artifact) and a version of the
+registered model ``tusk-release`` tagged with the manifest's md5 and sha256, the image, and the
+manifest itself. The ``production`` alias of ``tusk-release`` is the deployed release: ``create`` moves it
+to the new (or identical, already existing) release, ``rollback`` moves it back without a rebuild.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tusk.errors import ReleaseError
+from tusk.release.manifest import canonical, hashes, normalise
+from tusk.tracking.base import PRODUCTION
+from tusk.tracking.mlflow import MlflowTracker, mlflow_errors
+
+RELEASE_MODEL = "tusk-release"
+RELEASE_EXPERIMENT = "tusk-releases"
+MANIFEST_TAG_LIMIT = 100_000
+
+
+@dataclass
+class Release:
+    version: str
+    md5: str
+    sha256: str
+    image: str
+    models: dict[str, str]
+    created_ms: int = 0
+    code_commit: str = ""
+    built: bool = False
+    current: bool = False
+    run_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.md5
+
+    @property
+    def reference(self) -> str:
+        return self.image
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.md5, "version": self.version, "md5": self.md5, "sha256": self.sha256,
+                "image": self.image, "models": self.models, "created": _iso(self.created_ms),
+                "code_commit": self.code_commit, "built": self.built, "current": self.current}
+
+
+def _iso(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(ms / 1000)) if ms else ""
+
+
+class ReleaseStore:
+    def __init__(self, tracker: MlflowTracker) -> None:
+        self.tracker = tracker
+
+    @property
+    def client(self) -> Any:
+        return self.tracker.client
+
+    # ----- reading -----------------------------------------------------------------------------
+    def list(self) -> list[Release]:
+        """Every release, oldest first."""
+        with mlflow_errors("cannot list releases"):
+            if not self._model_exists():
+                return []
+            versions = self.client.search_model_versions(f"name = '{RELEASE_MODEL}'", max_results=100_000)
+            current = self._current_version()
+        releases = [self._release(v, current) for v in versions]
+        return sorted(releases, key=lambda r: int(r.version))
+
+    def current(self) -> Release | None:
+        return next((r for r in self.list() if r.current), None)
+
+    def find(self, ident: str) -> Release:
+        """A release by md5, a unique md5 prefix (4+ characters), or its version ``vN``."""
+        releases = self.list()
+        if not releases:
+            raise ReleaseError("no releases yet (run 'tusk release create')")
+        wanted = ident.strip()
+        if wanted.lower().startswith("v") and wanted[1:].isdigit():
+            found = [r for r in releases if r.version == wanted[1:]]
+        else:
+            found = [r for r in releases if r.md5 == wanted] or \
+                [r for r in releases if len(wanted) >= 4 and r.md5.startswith(wanted)]
+        if len(found) != 1:
+            raise ReleaseError(f"no release {ident!r}" if not found else f"release id {ident!r} is ambiguous")
+        return found[0]
+
+    def _model_exists(self) -> bool:
+        try:
+            self.client.get_registered_model(RELEASE_MODEL)
+            return True
+        except Exception as exc:
+            if "RESOURCE_DOES_NOT_EXIST" in str(getattr(exc, "error_code", "")) or "not found" in str(exc).lower():
+                return False
+            raise
+
+    def _current_version(self) -> str | None:
+        aliases = self.client.get_registered_model(RELEASE_MODEL).aliases or {}
+        return str(aliases[PRODUCTION]) if PRODUCTION in aliases else None
+
+    def _release(self, version: Any, current: str | None) -> Release:
+        tags = dict(version.tags or {})
+        models = json.loads(tags["tusk.release.manifest"]) if "tusk.release.manifest" in tags else \
+            self._manifest_artifact(version.run_id)
+        return Release(version=str(version.version), md5=tags.get("tusk.release.md5", ""),
+                       sha256=tags.get("tusk.release.sha256", ""), image=tags.get("tusk.release.image", ""),
+                       models=models, created_ms=int(version.creation_timestamp or 0),
+                       code_commit=tags.get("tusk.code_commit", ""), built=tags.get("tusk.release.built") == "true",
+                       current=str(version.version) == current, run_id=version.run_id)
+
+    def _manifest_artifact(self, run_id: str) -> dict[str, str]:
+        import mlflow.artifacts
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="manifest.json", dst_path=tmp,
+                                                       tracking_uri=self.tracker.url)
+            return normalise(json.loads(Path(path).read_text()))
+
+    # ----- writing -----------------------------------------------------------------------------
+    def create(self, manifest: Mapping[str, str], image_repo: str, code_commit: str = "",
+               build: Callable[[str, str], bool] | None = None) -> tuple[Release, bool]:
+        """Record a release of ``manifest`` (or find the identical one) and make it current.
+
+        ``build(image, md5)`` runs before anything is recorded and says whether an image was built; if
+        it raises, no release is recorded. → (release, created)
+        """
+        if not manifest:
+            raise ReleaseError("nothing to release: no model has a production version (run 'tusk run')")
+        md5, sha256 = hashes(manifest)
+        existing = next((r for r in self.list() if r.md5 == md5), None)
+        if existing is not None:
+            self._point(existing.version)
+            existing.current = True
+            return existing, False
+        image = f"{image_repo}:{md5}"
+        built = build(image, md5) if build else False
+        return self._record(normalise(manifest), md5, sha256, image, code_commit, built), True
+
+    def _record(self, manifest: dict[str, str], md5: str, sha256: str, image: str, code_commit: str,
+                built: bool) -> Release:
+        client = self.client
+        text = canonical(manifest)
+        tags = {"tusk.release.md5": md5, "tusk.release.sha256": sha256, "tusk.release.image": image,
+                "tusk.release.models": str(len(manifest)), "tusk.release.built": "true" if built else "false",
+                "tusk.code_commit": code_commit}
+        if len(text) <= MANIFEST_TAG_LIMIT:
+            tags["tusk.release.manifest"] = text
+        with mlflow_errors("cannot record the release"):
+            experiment = self.tracker._experiment(RELEASE_EXPERIMENT)
+            run = client.create_run(experiment, run_name=f"release-{md5[:12]}",
+                                    tags={k: v for k, v in tags.items() if k != "tusk.release.manifest"})
+            with tempfile.TemporaryDirectory() as tmp:
+                (Path(tmp) / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+                client.log_artifact(run.info.run_id, str(Path(tmp) / "manifest.json"))
+            client.set_terminated(run.info.run_id)
+            if not self._model_exists():
+                client.create_registered_model(RELEASE_MODEL, description="tusk releases: one version per manifest")
+            version = client.create_model_version(RELEASE_MODEL, f"{run.info.artifact_uri}", run_id=run.info.run_id,
+                                                  tags=tags)
+            self._point(str(version.version))
+        return Release(str(version.version), md5, sha256, image, manifest, int(version.creation_timestamp or 0),
+                       code_commit, built, True, run.info.run_id)
+
+    def _point(self, version: str) -> None:
+        with mlflow_errors("cannot move the current release"):
+            self.client.set_registered_model_alias(RELEASE_MODEL, PRODUCTION, version)
+
+    def rollback(self, ident: str | None = None) -> tuple[Release | None, Release]:
+        """Make release ``ident`` current, or the one before the current release. → (from, to)"""
+        releases = self.list()
+        current = next((r for r in releases if r.current), None)
+        if ident:
+            target = self.find(ident)
+        else:
+            if current is None:
+                raise ReleaseError("no current release to roll back from")
+            older = [r for r in releases if int(r.version) < int(current.version)]
+            if not older:
+                raise ReleaseError(f"release {current.md5} (v{current.version}) is the first; nothing to roll back to")
+            target = older[-1]
+        self._point(target.version)
+        target.current = True
+        if current is not None:
+            current.current = False
+        return current, target
