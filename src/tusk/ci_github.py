@@ -1,0 +1,113 @@
+"""``tusk ci github``: a GitHub Actions workflow that plans, trains in shards, and releases.
+
+Triggers: a push touching the project's config or code; ``workflow_dispatch`` (inputs: the data ref,
+an ``only`` glob); ``repository_dispatch`` of type ``tusk-data-push`` (a webhook sent when data is pushed
+to the shared remote, with ``client_payload.ref``). Jobs: plan (says whether there is work) → a matrix of
+``tusk run --shard i/N`` on the given runner labels → ``tusk release create``. The output is
+deterministic: the same project and options give the same bytes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from tusk.config import Config
+from tusk.errors import ConfigError
+
+MAX_MATRIX = 256  # GitHub's limit of jobs per matrix
+DISPATCH_TYPE = "tusk-data-push"
+
+
+def _relative_root(config: Config) -> str:
+    try:
+        top = subprocess.run(["git", "-C", str(config.root), "rev-parse", "--show-toplevel"], capture_output=True,
+                             text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "."
+    if top.returncode != 0:
+        return "."
+    relative = config.root.resolve().relative_to(Path(top.stdout.strip()).resolve()).as_posix()
+    return relative or "."
+
+
+def _paths(config: Config, root: str) -> list[str]:
+    prefix = "" if root == "." else root + "/"
+    globs = {"tusk.toml"}
+    for spec in config.models:
+        globs.update(spec.code or ([spec.train.rsplit(":", 1)[0]] if spec.train else []))
+    return sorted(prefix + g for g in globs)
+
+
+def workflow(config: Config, shards: int = 4, runs_on: list[str] | None = None, max_parallel: int | None = None,
+             timeout_minutes: int = 360, install: str = "pip install tusk") -> dict[str, Any]:
+    if not 1 <= shards <= MAX_MATRIX:
+        raise ConfigError(f"--shards {shards}: GitHub runs at most {MAX_MATRIX} jobs per matrix")
+    labels = list(runs_on or ["self-hosted"])
+    plan_labels = [label for label in labels if label.lower() != "gpu"] or ["self-hosted"]
+    root = _relative_root(config)
+    ref = "${{ github.event.inputs.data_ref || github.event.client_payload.ref || '" + config.data.branch + "' }}"
+    setup = [{"uses": "actions/checkout@v4"}, {"name": "Install tusk", "run": install}]
+    return {
+        "name": "tusk",
+        "on": {
+            "push": {"paths": _paths(config, root)},
+            "workflow_dispatch": {"inputs": {
+                "data_ref": {"description": "Data branch, tag or commit to train from", "required": False,
+                             "default": config.data.branch, "type": "string"},
+                "only": {"description": "Only instances matching this glob (empty: all)", "required": False,
+                         "default": "", "type": "string"},
+            }},
+            "repository_dispatch": {"types": [DISPATCH_TYPE]},
+        },
+        "concurrency": {"group": "tusk-${{ github.ref }}", "cancel-in-progress": False},
+        "env": {"TUSK_DATA_REF": ref, "TUSK_ONLY": "${{ github.event.inputs.only || '' }}",
+                "MLFLOW_DISABLE_TELEMETRY": "true"},
+        "defaults": {"run": {"working-directory": root, "shell": "bash"}},
+        "jobs": {
+            "plan": {
+                "runs-on": plan_labels,
+                "timeout-minutes": 30,
+                "outputs": {"work": "${{ steps.plan.outputs.work }}"},
+                "steps": [*setup, {"id": "plan", "name": "Plan", "run": (
+                    'tusk plan --at "$TUSK_DATA_REF"\n'
+                    'tusk plan --at "$TUSK_DATA_REF" --json > "$RUNNER_TEMP/plan.json"\n'
+                    'python3 -c "import json,sys; d=json.load(open(sys.argv[1]));'
+                    ' print(\'work=%d\' % sum(i[\'status\'] in (\'new\',\'stale\',\'reuse\') for i in d[\'instances\']))"'
+                    ' "$RUNNER_TEMP/plan.json" >> "$GITHUB_OUTPUT"\n')}],
+            },
+            "train": {
+                "needs": "plan",
+                "if": "needs.plan.outputs.work != '0'",
+                "runs-on": labels,
+                "timeout-minutes": timeout_minutes,
+                "strategy": {"fail-fast": False, "max-parallel": max_parallel or shards,
+                             "matrix": {"shard": list(range(1, shards + 1))}},
+                "steps": [*setup, {"name": "Train shard ${{ matrix.shard }} of " + str(shards), "run": (
+                    f'tusk run --at "$TUSK_DATA_REF" --shard "${{{{ matrix.shard }}}}/{shards}"'
+                    ' ${TUSK_ONLY:+--only "$TUSK_ONLY"}\n')}],
+            },
+            "release": {
+                "needs": ["plan", "train"],
+                "if": "needs.plan.outputs.work != '0' && needs.train.result == 'success'",
+                "runs-on": plan_labels,
+                "timeout-minutes": 60,
+                "steps": [*setup, {"name": "Release", "run": "tusk release create\ntusk release current\n"}],
+            },
+        },
+    }
+
+
+def render(data: dict[str, Any]) -> str:
+    import yaml
+
+    header = "# Written by `tusk ci github`; edit the options there and run it again.\n"
+    return header + yaml.safe_dump(data, sort_keys=False, width=120, default_flow_style=False)
+
+
+def write(config: Config, output: Path | None = None, **options: Any) -> Path:
+    path = output or config.root / ".github" / "workflows" / "tusk.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(workflow(config, **options)))
+    return path

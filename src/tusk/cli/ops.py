@@ -1,0 +1,67 @@
+"""``tusk watch`` and ``tusk ci github``: training triggered by data and code changes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from tusk.cli._common import EXIT_JOBS_FAILED, console, json_option, open_project, print_json
+
+
+@click.command()
+@click.option("--interval", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              help="Seconds between polls.")
+@click.option("--once", is_flag=True, help="Poll once, handle a change, and exit (for cron).")
+@json_option
+def watch(interval: float, once: bool, as_json: bool) -> None:
+    """Poll the data branch and the code; on a change, plan → run → release ([release] auto = true).
+
+    One watcher per project (a lock under .tusk/); its log is .tusk/watch.log. A failed run is logged and
+    the watcher waits for the next change. Exit code 3 with --once when jobs failed.
+    """
+    from tusk.triggers import watch as run_watch
+
+    project = open_project()
+    out = console(stderr=True)
+    ticks = run_watch(project, interval, once, say=None if as_json else out.print)
+    if as_json:
+        print_json({"ticks": [t.to_json() for t in ticks]})
+    if once and ticks and (ticks[-1].failed or ticks[-1].error):
+        sys.exit(EXIT_JOBS_FAILED)
+
+
+@click.group()
+def ci() -> None:
+    """Continuous training on CI runners."""
+
+
+@ci.command("github")
+@click.option("--shards", type=int, default=4, show_default=True, help="Parallel `tusk run --shard i/N` jobs (≤256).")
+@click.option("--runs-on", "runs_on", multiple=True, metavar="LABEL",
+              help="Runner labels for training, e.g. --runs-on self-hosted --runs-on gpu (default: self-hosted).")
+@click.option("--max-parallel", type=int, help="At most this many shards at once (default: all).")
+@click.option("--timeout-minutes", type=int, default=360, show_default=True, help="Per training shard.")
+@click.option("--install", default="pip install tusk", show_default=True, help="The step that installs tusk.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Default: .github/workflows/tusk.yml")
+@json_option
+def ci_github(shards: int, runs_on: tuple[str, ...], max_parallel: int | None, timeout_minutes: int, install: str,
+              output: Path | None, as_json: bool) -> None:
+    """Write a GitHub Actions workflow: plan → `tusk run --shard i/N` matrix → release.
+
+    It runs on a push to tusk.toml or the models' code, on a manual dispatch (data ref, only-glob), and
+    on a `tusk-data-push` repository dispatch sent when data reaches the shared remote.
+    """
+    from tusk.ci_github import write
+
+    project = open_project()
+    path = write(project.config, output, shards=shards, runs_on=list(runs_on) or None, max_parallel=max_parallel,
+                 timeout_minutes=timeout_minutes, install=install)
+    if as_json:
+        print_json({"workflow": str(path), "shards": shards, "runs_on": list(runs_on) or ["self-hosted"]})
+    else:
+        console().print(f"wrote {path} ({shards} shards on {', '.join(runs_on) or 'self-hosted'})")
+
+
+COMMANDS = [watch, ci]

@@ -1,0 +1,175 @@
+"""``tusk watch``: train (and release) whenever the data branch or the code changes.
+
+It polls the head of the data branch and a digest of the project's code (git HEAD, tusk.toml and every
+spec's code files, so an uncommitted edit counts too). On a change it runs plan → run → release (the
+release only with ``[release] auto = true``). The state it last handled is remembered whether the run
+succeeded or not: a failing model is logged once, not retried in a hot loop, and the next change is
+handled as usual. One watcher per project, held by a lock file naming its process.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tusk.errors import LockHeld, TuskError
+from tusk.spec import CodeHasher
+
+if TYPE_CHECKING:
+    from tusk.project import Project
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class Tick:
+    data_head: str
+    code: str
+    changed: bool
+    jobs: int = 0
+    failed: int = 0
+    release: str | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@contextmanager
+def project_lock(path: Path) -> Iterator[None]:
+    """Hold ``path`` exclusively; a second holder gets LockHeld naming the first one's pid and host."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise LockHeld(f"another watcher runs for this project ({holder}); lock file {path}") from exc
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+    handle.flush()
+    try:
+        yield
+    finally:
+        handle.seek(0)
+        handle.truncate()
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def code_state(project: "Project") -> str:
+    """git HEAD (if any) and the content of tusk.toml and every spec's code files."""
+    digest = hashlib.sha256(project.config.path.read_bytes())
+    try:
+        head = subprocess.run(["git", "-C", str(project.root), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        head = ""
+    digest.update(head.encode())
+    hasher = CodeHasher(project.root)
+    for spec in project.config.models:
+        try:
+            digest.update(json.dumps(hasher.files(spec), sort_keys=True).encode())
+        except TuskError:
+            digest.update(b"missing")
+    return digest.hexdigest()
+
+
+class Watcher:
+    def __init__(self, project_dir: Path, say: Say) -> None:
+        self.project_dir = project_dir
+        self.say = say
+        self.last: tuple[str, str] | None = None
+        self.stopping = False
+
+    def _project(self) -> "Project":
+        from tusk.project import Project
+
+        return Project.open(self.project_dir)  # re-read tusk.toml each poll: the config may have changed
+
+    def poll(self) -> Tick:
+        project = self._project()
+        try:
+            head = project.data.resolve(project.config.data.branch)
+            code = code_state(project)
+            tick = Tick(head, code, changed=(head, code) != self.last)
+            if tick.changed:
+                self.last = (head, code)
+                self._handle(project, tick)
+            return tick
+        finally:
+            project.close()
+
+    def _handle(self, project: "Project", tick: Tick) -> None:
+        self.say(f"data {tick.data_head[:7]}, code {tick.code[:7]}: planning")
+        try:
+            report = project.run()
+            tick.jobs, tick.failed = len(report.jobs), report.failed
+            self.say(f"ran {tick.jobs} job(s), {tick.failed} failed" if tick.jobs else "everything is fresh")
+            if project.config.release.auto and not tick.failed and tick.jobs:
+                from tusk.release.create import create_release
+
+                outcome = create_release(project, build=True)
+                tick.release = outcome.release.md5
+                self.say(f"release {outcome.release.md5}: {outcome.note}")
+        except TuskError as exc:
+            tick.error = str(exc)
+            self.say(f"error: {exc} (waiting for the next change)")
+
+    def loop(self, interval: float, on_tick: Callable[[Tick], None]) -> None:
+        previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            while not self.stopping:
+                on_tick(self.poll())
+                deadline = time.monotonic() + interval
+                while not self.stopping and time.monotonic() < deadline:
+                    time.sleep(min(0.5, interval))
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _stop(self, signum: int, frame: Any) -> None:
+        self.stopping = True
+        self.say("stopping after this poll")
+
+
+def watch(project: "Project", interval: float = 30.0, once: bool = False, say: Say | None = None,
+          on_tick: Callable[[Tick], None] | None = None) -> list[Tick]:
+    """Poll and handle changes until stopped (or once). → the ticks seen."""
+    log_path = project.state_dir / "watch.log"
+    ticks: list[Tick] = []
+
+    def log(message: str) -> None:
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}"
+        with log_path.open("a") as handle:
+            handle.write(line + "\n")
+        if say:
+            say(line)
+
+    def record(tick: Tick) -> None:
+        ticks.append(tick)
+        if on_tick:
+            on_tick(tick)
+
+    with project_lock(project.state_dir / "watch.lock"):
+        watcher = Watcher(project.root, log)
+        if once:
+            record(watcher.poll())
+        else:
+            log(f"watching every {interval:g}s (Ctrl-C to stop)")
+            watcher.loop(interval, record)
+    return ticks
