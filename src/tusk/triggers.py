@@ -90,11 +90,18 @@ def code_state(project: "Project") -> str:
 
 
 class Watcher:
-    def __init__(self, project_dir: Path, say: Say) -> None:
+    """Remembers the last (data head, code) state it handled in ``.tusk/watch.json``, across runs."""
+
+    def __init__(self, project_dir: Path, state_file: Path, say: Say) -> None:
         self.project_dir = project_dir
+        self.state_file = state_file
         self.say = say
-        self.last: tuple[str, str] | None = None
         self.stopping = False
+        try:
+            saved = json.loads(state_file.read_text())
+            self.last: tuple[str, str] | None = (saved["data_head"], saved["code"])
+        except (OSError, ValueError, KeyError):
+            self.last = None
 
     def _project(self) -> "Project":
         from tusk.project import Project
@@ -110,6 +117,8 @@ class Watcher:
             if tick.changed:
                 self.last = (head, code)
                 self._handle(project, tick)
+                self.state_file.write_text(json.dumps({"data_head": head, "code": code, "failed": tick.failed,
+                                                       "error": tick.error}))
             return tick
         finally:
             project.close()
@@ -166,7 +175,7 @@ def watch(project: "Project", interval: float = 30.0, once: bool = False, say: S
             on_tick(tick)
 
     with project_lock(project.state_dir / "watch.lock"):
-        watcher = Watcher(project.root, log)
+        watcher = Watcher(project.root, project.state_dir / "watch.json", log)
         if once:
             record(watcher.poll())
         else:
