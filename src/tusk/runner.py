@@ -318,16 +318,19 @@ def version_tags(state: InstanceState, code: tuple[str, bool], result: JobResult
 
 
 def code_version(root: Path, todo: list[PlannedInstance]) -> tuple[str, bool]:
-    """(git commit of the project folder, whether any model's code files differ from it)."""
+    """(git commit of the project folder, whether any model's code differs from it or is not in git)."""
+    files = sorted({f for p in todo if p.instance for f in p.instance.code_files} | {"tusk.toml"})
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
+
     try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=30)
+        head = git("rev-parse", "HEAD")
         if head.returncode != 0:
             return "", True
-        files = sorted({f for p in todo if p.instance for f in p.instance.code_files} | {"tusk.toml"})
-        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", *files],
-                                capture_output=True, text=True, timeout=30)
-        return head.stdout.strip(), bool(status.stdout.strip())
+        tracked = set(git("ls-files", "--", *files).stdout.split())
+        changed = git("status", "--porcelain", "--", *files).stdout.strip()
+        return head.stdout.strip(), bool(changed) or not set(files) <= tracked
     except (OSError, subprocess.TimeoutExpired):
         return "", True
 

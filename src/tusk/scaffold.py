@@ -133,7 +133,8 @@ def intent_rows(per_intent: int = 15, seed: int = 7) -> list[tuple[int, str, str
                 text = rng.choice(templates).format(thing=rng.choice(things), n=rng.randint(1000, 9999))
                 if rng.random() < 0.3:
                     text = f"{rng.choice(['hi', 'hello', 'hey'])} {customer}, {text}"
-                rows.append((len(rows) + 1, customer, text, intent))
+                label = rng.choice(list(INTENTS)) if rng.random() < 0.08 else intent  # mislabelled by hand
+                rows.append((len(rows) + 1, customer, text, label))
     return rows
 
 

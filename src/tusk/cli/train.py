@@ -145,14 +145,18 @@ def _print_report(report: Any) -> None:
     out = console()
     if report.jobs:
         rows = [(j.name, _styled(j.status), f"v{j.version}" if j.version else "", f"{j.seconds:.1f}s",
-                 "production" if j.promoted else "", j.error) for j in report.jobs]
-        out.print(table(None, ["instance", "status", "version", "time", "", "error"], rows))
+                 "production" if j.promoted else "", _metrics(j.metrics), j.error) for j in report.jobs]
+        out.print(table(None, ["instance", "status", "version", "time", "", "metrics", "error"], rows))
     counts: dict[str, int] = {}
     for job in report.jobs:
         counts[job.status] = counts.get(job.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to do"
     out.print(f"data {short(report.data_commit)}: {summary}; {report.fresh} already fresh "
               f"({report.seconds:.1f}s)")
+
+
+def _metrics(metrics: dict[str, float], limit: int = 3) -> str:
+    return ", ".join(f"{k}={v:.3g}" for k, v in list(metrics.items())[:limit])
 
 
 @click.command()
