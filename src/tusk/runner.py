@@ -238,7 +238,7 @@ def _train(project: "Project", plan: Plan, todo: list[PlannedInstance], workers:
     jobs_dir = project.state_dir / "jobs" / stamp
     code = code_version(project.config.root, todo)
     by_name = {p.name: p for p in todo}
-    jobs = [_job(project.config, p, plan.data_commit, jobs_dir / p.name) for p in todo]
+    jobs = [make_job(project.config, p, plan.data_commit, jobs_dir / p.name) for p in todo]
     executor = project.executor(workers)
     try:
         with _deferred_interrupt(executor.cancel) as interrupted:
@@ -251,7 +251,7 @@ def _train(project: "Project", plan: Plan, todo: list[PlannedInstance], workers:
         executor.close()
 
 
-def _job(config: Config, planned: PlannedInstance, data_commit: str, job_dir: Path) -> Job:
+def make_job(config: Config, planned: PlannedInstance, data_commit: str, job_dir: Path) -> Job:
     instance = planned.instance
     assert instance is not None
     spec = instance.spec
@@ -270,14 +270,14 @@ def _record(project: "Project", planned: PlannedInstance, result: JobResult, dat
     if result.status != "succeeded":
         return JobOutcome(planned.name, result.status, None, result.seconds, result.error or result.status,
                           result.log_tail, log)
-    record = _train_record(planned, result, data_commit, code, jobs_dir)
+    record = train_record(planned, result, data_commit, code, jobs_dir)
     version = project.tracker.register(record, previous=planned.state)
     promoted = bool(record.state.production and record.state.production[-1] == version)
     return JobOutcome(planned.name, "succeeded", version, result.seconds, log=log,
                       metrics=record.metrics, promoted=promoted)
 
 
-def _train_record(planned: PlannedInstance, result: JobResult, data_commit: str, code: tuple[str, bool],
+def train_record(planned: PlannedInstance, result: JobResult, data_commit: str, code: tuple[str, bool],
                   jobs_dir: Path) -> TrainRecord:
     instance = planned.instance
     assert instance is not None

@@ -125,7 +125,7 @@ THINGS = ["parcel", "laptop", "sofa", "bike", "phone", "order", "subscription", 
 def intent_rows(per_intent: int = 15, seed: int = 7) -> list[tuple[int, str, str, str]]:
     """Deterministic synthetic utterances: every customer × intent, with customer-specific wording."""
     rng = random.Random(seed)
-    rows = []
+    rows: list[tuple[int, str, str, str]] = []
     for customer in CUSTOMERS:
         things = rng.sample(THINGS, 4)
         for intent, templates in INTENTS.items():

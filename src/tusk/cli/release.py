@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -210,6 +211,32 @@ def _render_release(d: dict[str, Any]) -> None:
 
 
 @click.command()
+@click.argument("target", metavar="NAME@VERSION")
+@json_option
+def reproduce(target: str, as_json: bool) -> None:
+    """Retrain NAME@VERSION from its recorded data commit and code commit, and compare.
+
+    The code is checked out in a temporary git worktree; the fingerprint must be equal. The reproduction
+    is recorded as an MLflow run tagged tusk.reproduces=<original run>; no version is registered.
+    """
+    from tusk.reproduce import reproduce as run_reproduce
+
+    result = run_reproduce(open_project(), target)
+    if as_json:
+        print_json(result.to_json())
+    else:
+        out = console()
+        verdict = "[green]equal[/]" if result.equal else "[red]DIFFERENT[/]"
+        out.print(f"{result.name} v{result.version}: data {short(result.data_commit)}, code {short(result.code_commit)}")
+        out.print(f"fingerprint {verdict}: {short(result.fingerprint, 12)} vs recorded "
+                  f"{short(result.recorded_fingerprint, 12)}")
+        out.print("metric deltas: " + (", ".join(f"{k} {v:+.4g}" for k, v in result.metric_deltas.items()) or "none"))
+        out.print(f"[dim]recorded as run {result.run_id}[/]")
+    if not result.equal:
+        sys.exit(1)
+
+
+@click.command()
 @json_option
 def cost(as_json: bool) -> None:
     """GPU- and CPU-hours of recorded training, priced self-hosted against cloud (prices in [cost])."""
@@ -234,4 +261,4 @@ def cost(as_json: bool) -> None:
         out.print(f"[dim]- {line}[/]")
 
 
-COMMANDS = [release, lineage, cost]
+COMMANDS = [release, lineage, reproduce, cost]

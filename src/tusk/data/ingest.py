@@ -279,14 +279,14 @@ def _check_keys(incoming: Incoming, keys: Sequence[str], existing: list[tuple[st
     first_seen: dict[tuple[Any, ...], int] = {}
     for index, row in enumerate(incoming.rows):
         number = incoming.first_row + index
-        key = tuple(row[p] for p in positions)
-        for name, value in zip(keys, key):
+        values = tuple(row[p] for p in positions)
+        for column, value in zip(keys, values):
             if value is None or (isinstance(value, str) and not value.strip()):
-                raise IngestError(f"{incoming.source}: row {number}, column {name!r}: empty key")
-        if key in first_seen:
-            shown = ", ".join(f"{k}={v}" for k, v in zip(keys, key))
-            raise IngestError(f"{incoming.source}: rows {first_seen[key]} and {number} have the same key {shown}")
-        first_seen[key] = number
+                raise IngestError(f"{incoming.source}: row {number}, column {column!r}: empty key")
+        if values in first_seen:
+            shown = ", ".join(f"{k}={v}" for k, v in zip(keys, values))
+            raise IngestError(f"{incoming.source}: rows {first_seen[values]} and {number} have the same key {shown}")
+        first_seen[values] = number
 
 
 def _check_columns(incoming: Incoming, columns: Sequence[str], table: str) -> None:

@@ -121,8 +121,11 @@ class _Worker:
         self.running: _Running | None = None
 
     def kill(self) -> None:
+        pid = self.process.pid
         try:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            if pid is None:
+                raise ProcessLookupError
+            os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             self.process.kill()
         self.process.join(5)

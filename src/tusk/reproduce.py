@@ -1,0 +1,142 @@
+"""``tusk reproduce NAME@VERSION``: retrain a version from its recorded data commit and code commit.
+
+The code comes from a ``git worktree`` at the recorded commit (so today's edits play no part), the data
+from a read-only snapshot at the recorded data commit. The result must have the same fingerprint; the
+metric deltas are reported, and the reproduction is recorded as an MLflow run tagged
+``tusk.reproduces=<original run id>``. No model version is registered. A version trained from code
+that was not committed cannot be reproduced exactly, and tusk says so instead of trying.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tusk.config import Config, load_config, url_path
+from tusk.errors import TuskError
+from tusk.lineage import parse_target
+from tusk.plan import PlannedInstance
+from tusk.spec import expand
+
+if TYPE_CHECKING:
+    from tusk.project import Project
+
+
+class ReproduceError(TuskError):
+    pass
+
+
+@dataclass
+class Reproduction:
+    name: str
+    version: str
+    data_commit: str
+    code_commit: str
+    fingerprint: str
+    recorded_fingerprint: str
+    metrics: dict[str, float]
+    metric_deltas: dict[str, float] = field(default_factory=dict)
+    run_id: str | None = None
+
+    @property
+    def equal(self) -> bool:
+        return self.fingerprint == self.recorded_fingerprint
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "fingerprint_equal": self.equal}
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=120)
+
+
+def _worktree(root: Path, commit: str, into: Path) -> Path:
+    """The project folder inside a worktree of the repository at ``commit``."""
+    top = _git(root, "rev-parse", "--show-toplevel")
+    if top.returncode != 0:
+        raise ReproduceError(f"{root} is not in a git repository; the recorded code cannot be checked out")
+    if _git(root, "cat-file", "-e", f"{commit}^{{commit}}").returncode != 0:
+        raise ReproduceError(f"code commit {commit[:12]} is not in this repository (was history rewritten?)")
+    added = _git(root, "worktree", "add", "--detach", str(into), commit)
+    if added.returncode != 0:
+        raise ReproduceError(f"git worktree failed: {added.stderr.strip().splitlines()[-1]}")
+    relative = root.resolve().relative_to(Path(top.stdout.strip()).resolve())
+    return into / relative
+
+
+def _pinned_config(old_root: Path, project: "Project") -> Config:
+    """The recorded commit's tusk.toml, reading data and tracking from the live project's stores."""
+    config = load_config(old_root / "tusk.toml")
+    live = project.config
+    config.data.url = "doltlite:///" + str(url_path(live.data.url, live.root))
+    return config
+
+
+def reproduce(project: "Project", target: str) -> Reproduction:
+    name, version = parse_target(target)
+    if not version:
+        raise ReproduceError("give the version to reproduce: NAME@VERSION")
+    tracker = project.tracker
+    info = tracker.version(name, version)
+    tags = info.tags
+    if tags.get("tusk.code_dirty") != "false" or not tags.get("tusk.code_commit"):
+        raise ReproduceError(f"{name} v{version} was trained from code that was not committed to git "
+                             "(tusk.code_dirty); it cannot be reproduced exactly")
+    code_commit, data_commit = tags["tusk.code_commit"], tags["tusk.data_commit"]
+    scratch = Path(tempfile.mkdtemp(prefix="tusk-reproduce-"))
+    worktree = scratch / "code"
+    try:
+        old_root = _worktree(project.root, code_commit, worktree)
+        config = _pinned_config(old_root, project)
+        jobs_dir = scratch / "jobs"
+        result = _retrain(project, config, name, tags.get("tusk.spec", ""), data_commit, jobs_dir)
+        result.code_commit, result.version = code_commit, version
+        result.recorded_fingerprint = tags.get("tusk.fingerprint", "")
+        result.metric_deltas = {k: result.metrics[k] - info.metrics[k] for k in result.metrics if k in info.metrics}
+        result.run_id = _record(project, result, info.run_id, jobs_dir / name)
+        return result
+    finally:
+        _git(project.root, "worktree", "remove", "--force", str(worktree))
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _retrain(project: "Project", config: Config, name: str, spec_name: str, data_commit: str,
+             jobs_dir: Path) -> Reproduction:
+    from tusk import runner
+    from tusk.execute.local import LocalExecutor
+
+    store = project.data
+    specs = [s for s in config.models if s.name == spec_name] or config.models
+    config.models = specs
+    instances = [i for i in expand(config, lambda sql: [r[0] for r in store.query(sql, None, ref=data_commit).rows])
+                 if i.name == name]
+    if not instances:
+        raise ReproduceError(f"the code at that commit does not declare an instance named {name!r}")
+    planned = PlannedInstance(name, "stale", instance=instances[0])
+    job = runner.make_job(config, planned, data_commit, jobs_dir / name)
+    executor = LocalExecutor("local://?workers=1", config)
+    try:
+        [outcome] = list(executor.run([job]))
+    finally:
+        executor.close()
+    if outcome.status != "succeeded":
+        raise ReproduceError(f"retraining {name} failed: {outcome.error} (log: {job.log_path})")
+    record = runner.train_record(planned, outcome, data_commit, ("", False), jobs_dir)
+    return Reproduction(name, "", data_commit, "", record.state.fingerprint, "", record.metrics)
+
+
+def _record(project: "Project", result: Reproduction, original_run: str | None, job_dir: Path) -> str:
+    from tusk.tracking.base import InstanceState, TrainRecord
+
+    state = InstanceState(name=result.name, version=result.version, fingerprint=result.fingerprint,
+                          data_commit=result.data_commit)
+    tags = {"tusk.reproduces": original_run or "", "tusk.reproduces.version": result.version,
+            "tusk.fingerprint": result.fingerprint, "tusk.data_commit": result.data_commit,
+            "tusk.code_commit": result.code_commit, "tusk.fingerprint_equal": str(result.equal).lower()}
+    record = TrainRecord(state=state, metrics=result.metrics, params={}, tags=tags, output_dir=job_dir / "model",
+                         log_file=job_dir / "job.log", seconds=0.0, resources={})
+    return project.tracker.log_run(record)
