@@ -165,3 +165,14 @@ def test_diff_shows_changed_cells_and_merge_conflicts_row_by_row(tmp_path: Path)
     result = tusk(root, "data", "merge", "fix", code=1)
     assert "conflicts in 1 row" in result.output and "id=2" in result.output
     assert json.loads(tusk(root, "data", "log", "--json").stdout)["commits"][0]["hash"] == head
+
+
+def test_type_inference_keeps_leading_zeros_and_quoted_newlines(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    CliRunner().invoke(cli, ["init", str(root)])
+    (root / "z.csv").write_text('id,zip,score,note\n1,01234,1.5,"two\nlines"\n2,99999,2,\n')
+    tusk(root, "data", "import", str(root / "z.csv"), "-t", "places", "-k", "id")
+    cols = json.loads(tusk(root, "data", "sql", "PRAGMA table_info(places)", "--json").stdout)["rows"]
+    assert [(c[1], c[2]) for c in cols] == [("id", "INTEGER"), ("zip", "TEXT"), ("score", "REAL"), ("note", "TEXT")]
+    rows = json.loads(tusk(root, "data", "sql", "SELECT * FROM places ORDER BY id", "--json").stdout)["rows"]
+    assert rows == [[1, "01234", 1.5, "two\nlines"], [2, "99999", 2.0, None]]
