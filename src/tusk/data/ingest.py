@@ -223,7 +223,7 @@ EMPTY = ("", None)
 # whole-column checks: one regex call over the joined column is far faster than one call per value.
 # Integers with a leading zero ("007", zip codes) stay text: converting them would lose the zero.
 _INT_COLUMN = re.compile(r"(?:[+-]?(?:0|[1-9]\d*)\n)*")
-_FLOAT_COLUMN = re.compile(r"(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\n)*")
+_FLOAT_COLUMN = re.compile(r"(?:[+-]?(?:(?:0|[1-9]\d*)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\n)*")
 
 
 def _present(values: Sequence[Any]) -> list[Any]:
