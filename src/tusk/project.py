@@ -15,7 +15,7 @@ from tusk.backends import backend_class
 from tusk.config import Config, find_config, load_config
 
 if TYPE_CHECKING:
-    from tusk.data.base import DataStore
+    from tusk.data.base import DataStore, SupportsRemotes
     from tusk.execute.base import Executor
     from tusk.plan import Plan
     from tusk.runner import RunReport
@@ -68,6 +68,20 @@ class Project:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # --- remotes (cli/remote.py) ---
+    def shared_data(self) -> "SupportsRemotes":
+        """The data store, with the remotes that tusk.toml names under ``[data.remotes]`` added to it."""
+        from tusk.data.base import SupportsRemotes
+        from tusk.errors import DataError
+
+        store = self.data
+        if not isinstance(store, SupportsRemotes):
+            raise DataError(f"data store {self.config.data.url} has no remotes")
+        for name, url in self.config.data.remotes.items():
+            local = "://" not in url and not Path(url).is_absolute()
+            store.add_remote(name, str((self.root / url).resolve()) if local else url)
+        return store
 
     # --- plan and run (cli/train.py) ---
     def plan(self, at: str | None = None) -> "Plan":

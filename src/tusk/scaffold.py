@@ -8,7 +8,7 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
-from tusk.config import CONFIG_NAME, load_config, url_path
+from tusk.config import CONFIG_NAME, Config, load_config, url_path
 from tusk.errors import ConfigError
 
 TEMPLATE = '''# tusk project. Relative paths resolve against this file's folder.
@@ -66,14 +66,45 @@ def init_project(folder: Path, example: str | None = None) -> Path:
     config_path = folder / CONFIG_NAME
     if config_path.exists():
         raise ConfigError(f"{config_path} already exists")
-    folder.mkdir(parents=True, exist_ok=True)
-    text = TEMPLATE.format(image=_image_name(folder)) + (INTENTS_MODEL if example else MODEL_EXAMPLE)
-    config_path.write_text(text)
-    (folder / ".gitignore").write_text(".tusk/\n") if not (folder / ".gitignore").exists() else None
+    _write_config(folder, INTENTS_MODEL if example else MODEL_EXAMPLE)
     if example == "intents":
         write_intents_example(folder)
     create_stores(config_path)
     return config_path
+
+
+def clone_project(url: str, folder: Path) -> Path:
+    """The data of a shared remote, cloned into the project in ``folder`` (a new one when it has none).
+
+    A project checked out from git has tusk.toml and the models but no data: the clone goes where its
+    ``[data] url`` says. A failed clone leaves nothing behind (and no tusk.toml it wrote itself)."""
+    from tusk.backends import backend_class
+    from tusk.errors import DataError
+
+    folder = folder.resolve()
+    config_path = folder / CONFIG_NAME
+    wrote_config = not config_path.exists()
+    if wrote_config:
+        _write_config(folder, MODEL_EXAMPLE)
+    try:
+        config = load_config(config_path)
+        store_class = backend_class("data", config.data.url)
+        if not hasattr(store_class, "clone"):
+            raise DataError(f"data store {config.data.url} cannot clone a remote")
+        store_class.clone(url, url_path(config.data.url, config.root), config.data.branch).close()
+    except BaseException:
+        if wrote_config:
+            config_path.unlink()
+        raise
+    _create_tracking(config)
+    return config_path
+
+
+def _write_config(folder: Path, models: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / CONFIG_NAME).write_text(TEMPLATE.format(image=_image_name(folder)) + models)
+    if not (folder / ".gitignore").exists():
+        (folder / ".gitignore").write_text(".tusk/\n")
 
 
 def _image_name(folder: Path) -> str:
@@ -82,13 +113,18 @@ def _image_name(folder: Path) -> str:
 
 
 def create_stores(config_path: Path) -> None:
-    from tusk.backends import backend_class
     from tusk.data.doltlite import DoltliteStore
 
     config = load_config(config_path)
     store = DoltliteStore(config.data.url, config)
     store.create()
     store.close()
+    _create_tracking(config)
+
+
+def _create_tracking(config: Config) -> None:
+    from tusk.backends import backend_class
+
     (config.root / ".tusk").mkdir(exist_ok=True)
     tracker = backend_class("tracking", config.tracking.url)(config.tracking.url, config)
     if config.tracking.url.startswith("sqlite:"):

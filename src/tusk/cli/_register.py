@@ -6,7 +6,7 @@ import importlib
 
 from tusk.cli import cli
 
-COMMAND_MODULES = ["data", "train", "release", "ops"]
+COMMAND_MODULES = ["data", "remote", "train", "release", "ops"]
 
 for _name in COMMAND_MODULES:
     try:

@@ -29,6 +29,12 @@ class Branch:
 
 
 @dataclass(frozen=True)
+class Remote:
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
 class Tag:
     name: str
     commit: str
@@ -124,3 +130,16 @@ class DataStore(Protocol):
     def writer(self, branch: str | None = None) -> AbstractContextManager[Any]: ...
     def gc(self) -> None: ...
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class SupportsRemotes(Protocol):
+    """A store that shares its commits with others through remotes (git's model: fetch, pull, push)."""
+
+    def remotes(self) -> list[Remote]: ...
+    def add_remote(self, name: str, url: str) -> Remote: ...
+    def remove_remote(self, name: str) -> None: ...
+    def remote_branches(self) -> list[Branch]: ...  # named "origin/main"
+    def fetch(self, remote: str) -> list[Branch]: ...
+    def pull(self, remote: str, branch: str | None = None) -> MergeResult: ...
+    def push(self, remote: str, branch: str | None = None, force: bool = False) -> str: ...

@@ -9,6 +9,7 @@ sqlite3 errors are mapped to ``tusk.errors`` in ``_errors`` and never leak.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
@@ -17,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from tusk.config import Config, url_path
-from tusk.data.base import (Branch, Commit, MergeResult, QueryResult, RowChange, TableDiff, Tag)
+from tusk.data.base import Branch, Commit, MergeResult, QueryResult, Remote, RowChange, TableDiff, Tag
 from tusk.errors import DataError, MergeConflict, RefNotFound
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}$")
 _HEX = re.compile(r"^[0-9a-f]{4,40}$")
+_REMOTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 BUSY_TIMEOUT = 30.0
 Params = Mapping[str, Any] | Sequence[Any] | None
 
@@ -38,6 +40,19 @@ def check_ref_name(name: str, what: str = "branch") -> str:
     if not _REF.match(name or "") or ".." in name or name.endswith((".", "/")):
         raise DataError(f"invalid {what} name {name!r}: use letters, digits, '.', '_', '-' and '/'")
     return name
+
+
+def remote_url(url: str, base: Path) -> str:
+    """``file://`` and ``http(s)://`` URLs as given; a plain or relative path becomes an absolute file URL."""
+    if url.startswith(("http://", "https://")):
+        return url
+    if url.startswith("file://"):
+        path = Path(url[len("file://"):])
+    elif "://" in url or not url:
+        raise DataError(f"remote url {url!r}: use file:///shared/folder/training.db, http(s)://host/db, or a path")
+    else:
+        path = Path(url).expanduser()
+    return "file://" + str(path if path.is_absolute() else (base / path).resolve())
 
 
 def quote(name: str) -> str:
@@ -126,6 +141,9 @@ class DoltliteStore:
         for tag in self.tags():
             if tag.name == ref:
                 return tag.commit
+        for branch in self.remote_branches() if "/" in ref else []:
+            if ref in (branch.name, f"remotes/{branch.name}"):
+                return branch.head
         if _HEX.match(ref):
             matches = {c for c in self._all_commits() if c.startswith(ref)}
             if len(matches) == 1:
@@ -136,7 +154,7 @@ class DoltliteStore:
 
     def _all_commits(self) -> set[str]:
         commits: set[str] = set()
-        for branch in self.branches():
+        for branch in [*self.branches(), *self.remote_branches()]:
             with _errors("cannot read history"):
                 rows = self.snapshot(branch.head).execute("SELECT commit_hash FROM dolt_log").fetchall()
             commits.update(r[0] for r in rows)
@@ -233,6 +251,103 @@ class DoltliteStore:
                 found.append({"table": table, "key": key, "ours": _image(values, "our_"),
                               "theirs": _image(values, "their_"), "base": _image(values, "base_")})
         return found
+
+    # ----- remotes -----------------------------------------------------------------------------
+    def remotes(self) -> list[Remote]:
+        with _errors("cannot list remotes"):
+            rows = self.main.execute("SELECT name, url FROM dolt_remotes ORDER BY name").fetchall()
+        return [Remote(name, url) for name, url in rows]
+
+    def add_remote(self, name: str, url: str) -> Remote:
+        """Add a remote (idempotent when it already points at the same URL)."""
+        if not _REMOTE.match(name or ""):
+            raise DataError(f"invalid remote name {name!r}: use letters, digits, '.', '_' and '-'")
+        remote = Remote(name, remote_url(url, Path.cwd()))
+        existing = {r.name: r for r in self.remotes()}
+        if name in existing:
+            if existing[name].url == remote.url:
+                return remote
+            raise DataError(f"remote {name!r} already points at {existing[name].url} (remove it first)")
+        with _errors(f"cannot add remote {name!r}"):
+            self.main.execute("SELECT dolt_remote('add', ?, ?)", (name, remote.url))
+        return remote
+
+    def remove_remote(self, name: str) -> None:
+        self._remote(name)
+        with _errors(f"cannot remove remote {name!r}"):
+            self.main.execute("SELECT dolt_remote('remove', ?)", (name,))
+
+    def remote_branches(self) -> list[Branch]:
+        """The branches of every remote as of the last fetch, named ``origin/main``."""
+        with _errors("cannot list remote branches"):
+            rows = self.main.execute("SELECT name, hash FROM dolt_remote_branches ORDER BY name").fetchall()
+        return [Branch(name.removeprefix("remotes/"), head) for name, head in rows]
+
+    def _remote(self, name: str) -> Remote:
+        found = {r.name: r for r in self.remotes()}
+        if name not in found:
+            known = ", ".join(found) or "none; add one with 'tusk data remote add NAME URL'"
+            raise RefNotFound(f"unknown remote {name!r} (known: {known})")
+        return found[name]
+
+    def fetch(self, remote: str) -> list[Branch]:
+        url = self._remote(remote).url
+        with _errors(f"cannot fetch from {remote} ({url})"):
+            self.main.execute("SELECT dolt_fetch(?)", (remote,)).fetchall()
+        return [b for b in self.remote_branches() if b.name.startswith(f"{remote}/")]
+
+    def pull(self, remote: str, branch: str | None = None) -> MergeResult:
+        """Fetch, then merge ``remote/branch`` into ``branch`` (created when missing); conflicts apply nothing."""
+        branch = branch or self.default_branch
+        source = f"{remote}/{branch}"
+        if source not in {b.name for b in self.fetch(remote)}:
+            raise RefNotFound(f"remote {remote!r} has no branch {branch!r}")
+        if branch not in {b.name for b in self.branches()}:
+            created = self.create_branch(branch, start=source)
+            return MergeResult(created.head, fast_forward=True, message=f"created {branch} from {source}")
+        return self.merge(source, into=branch, message=f"Merge {source} into {branch}")
+
+    def push(self, remote: str, branch: str | None = None, force: bool = False) -> str:
+        """Send ``branch`` to ``remote``; refused (nothing sent) unless it fast-forwards, or ``force``."""
+        branch = branch or self.default_branch
+        url = self._remote(remote).url
+        if branch not in {b.name for b in self.branches()}:
+            raise RefNotFound(f"unknown branch {branch!r}")
+        if url.startswith("file://"):
+            Path(url[len("file://"):]).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.main.execute("SELECT dolt_push(?, ?, '--force')" if force else "SELECT dolt_push(?, ?)",
+                              (remote, branch)).fetchall()
+        except sqlite3.Error as exc:
+            if "fast-forward" in str(exc):
+                raise DataError(f"push rejected: {remote}/{branch} has commits that {branch} lacks; run "
+                                f"'tusk data pull {remote} --branch {branch}' first") from exc
+            raise DataError(f"cannot push {branch} to {remote} ({url}): {str(exc).splitlines()[0]}") from exc
+        return self.resolve(branch)
+
+    @classmethod
+    def clone(cls, url: str, path: Path, default_branch: str = "main") -> "DoltliteStore":
+        """A new store at ``path`` holding the remote's history, with the remote as ``origin``.
+
+        Cloned into a hidden file beside ``path`` and renamed when done: a failed clone leaves nothing."""
+        if path.exists():
+            raise DataError(f"{path} already exists; use 'tusk data pull' to update it")
+        source = remote_url(url, Path.cwd())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.cloning")
+        _remove_store_file(partial)
+        try:
+            conn = sqlite3.connect(partial, isolation_level=None)
+            try:
+                conn.execute("SELECT dolt_clone(?)", (source,)).fetchall()
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            _remove_store_file(partial)
+            raise DataError(f"cannot clone {source}: {str(exc).splitlines()[0]}") from exc
+        os.replace(partial, path)
+        _remove_store_file(partial)
+        return cls(f"doltlite:///{path}", path=path, default_branch=default_branch)
 
     # ----- reading -----------------------------------------------------------------------------
     def _reader(self, ref: str | None) -> sqlite3.Connection:
@@ -346,6 +461,12 @@ class DoltliteStore:
     def gc(self) -> None:
         with _errors("gc failed"):
             self.main.execute("SELECT dolt_gc()").fetchall()
+
+
+def _remove_store_file(path: Path) -> None:
+    """A store file and the lock file doltlite keeps beside it."""
+    for leftover in (path, path.with_name(f".{path.name}-lock")):
+        leftover.unlink(missing_ok=True)
 
 
 def _image(values: Mapping[str, Any], prefix: str) -> dict[str, Any]:

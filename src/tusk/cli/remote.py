@@ -1,0 +1,145 @@
+"""``tusk data remote | fetch | pull | push | clone``: share the training data through Dolt remotes.
+
+The team's flow is git's: an analyst clones the shared remote, imports on a branch and pushes it; a
+reviewer pulls, diffs and plans that branch (``tusk plan --at origin/fix``), merges and pushes; the
+trainer pulls and runs. A remote is a ``file://`` path on a shared folder or an ``http(s)://`` remote.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tusk.cli._common import console, json_option, open_project, print_json, short, table
+from tusk.cli.data import data
+
+DEFAULT_REMOTE = "origin"
+
+
+@data.group("remote", invoke_without_command=True)
+@json_option
+@click.pass_context
+def remote(ctx: click.Context, as_json: bool) -> None:
+    """List remotes, or add/remove one.
+
+    \b
+      tusk data remote add origin /mnt/shared/tusk/training.db
+      tusk data remote add origin https://data.example.com/tusk/training
+    Or declare it once for the whole team in tusk.toml:
+      [data.remotes]
+      origin = "file:///mnt/shared/tusk/training.db"
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    store = open_project().shared_data()
+    remotes = store.remotes()
+    if as_json:
+        print_json({"remotes": [{"name": r.name, "url": r.url} for r in remotes]})
+        return
+    if not remotes:
+        console().print("no remotes; add one with 'tusk data remote add NAME URL'")
+        return
+    console().print(table(None, ["remote", "url"], [(r.name, r.url) for r in remotes]))
+
+
+@remote.command("add")
+@click.argument("name")
+@click.argument("url")
+def remote_add(name: str, url: str) -> None:
+    """Add remote NAME at URL (file:///shared/training.db, a path, or http(s)://...)."""
+    added = open_project().shared_data().add_remote(name, url)
+    console().print(f"remote {added.name} → {added.url}")
+
+
+@remote.command("remove")
+@click.argument("name")
+def remote_remove(name: str) -> None:
+    """Forget remote NAME (the remote itself is untouched)."""
+    open_project().shared_data().remove_remote(name)
+    console().print(f"removed remote {name}")
+
+
+@data.command("fetch")
+@click.argument("remote_name", default=DEFAULT_REMOTE, metavar="[REMOTE]")
+@json_option
+def data_fetch(remote_name: str, as_json: bool) -> None:
+    """Download the remote's branches as REMOTE/BRANCH refs; no local branch changes."""
+    branches = open_project().shared_data().fetch(remote_name)
+    _print_branches(branches, as_json)
+
+
+@data.command("pull")
+@click.argument("remote_name", default=DEFAULT_REMOTE, metavar="[REMOTE]")
+@click.option("--branch", "-b", help="Branch to update (default: the main branch).")
+@json_option
+def data_pull(remote_name: str, branch: str | None, as_json: bool) -> None:
+    """Fetch, then merge REMOTE/BRANCH into BRANCH. A conflict is reported row by row; nothing is merged.
+
+    Other branches on the remote become refs you can diff, plan and merge:
+      tusk data pull && tusk plan --at origin/fix && tusk data merge origin/fix
+    """
+    project = open_project()
+    store = project.shared_data()
+    result = store.pull(remote_name, branch)
+    name = branch or project.config.data.branch
+    others = [b for b in store.remote_branches() if b.name.startswith(f"{remote_name}/")]
+    if as_json:
+        print_json({"branch": name, "commit": result.commit or store.resolve(name),
+                    "fast_forward": result.fast_forward, "changed": result.commit is not None,
+                    "remote_branches": [{"name": b.name, "head": b.head} for b in others]})
+        return
+    head = short(result.commit or store.resolve(name))
+    console().print(f"{name} is up to date at {head}" if result.commit is None else f"{result.message} → {head}")
+    console().print("remote branches: " + ", ".join(b.name for b in others))
+
+
+@data.command("push")
+@click.argument("remote_name", default=DEFAULT_REMOTE, metavar="[REMOTE]")
+@click.option("--branch", "-b", help="Branch to push (default: the main branch).")
+@click.option("--force", is_flag=True, help="Overwrite the remote branch even if that drops its commits.")
+@json_option
+def data_push(remote_name: str, branch: str | None, force: bool, as_json: bool) -> None:
+    """Send BRANCH to REMOTE. Refused unless the remote branch is an ancestor (pull first), or --force."""
+    project = open_project()
+    name = branch or project.config.data.branch
+    head = project.shared_data().push(remote_name, name, force)
+    if as_json:
+        print_json({"remote": remote_name, "branch": name, "commit": head})
+        return
+    console().print(f"pushed {name} ({short(head)}) to {remote_name}")
+
+
+@data.command("clone")
+@click.argument("url")
+@click.argument("directory", type=click.Path(file_okay=False))
+@json_option
+def data_clone(url: str, directory: str, as_json: bool) -> None:
+    """Clone the data at URL into the project in DIRECTORY (a new project when it has no tusk.toml).
+
+    \b
+    A project checked out with git has tusk.toml and models but no data; clone the data into it:
+      git clone git@example.com:team/models.git && tusk data clone /mnt/shared/tusk/training.db models
+    """
+    from tusk.project import Project
+    from tusk.scaffold import clone_project
+
+    config_path = clone_project(url, Path(directory))
+    with Project.open(config_path) as project:
+        head = project.data.resolve(project.config.data.branch)
+        data_file = project.config.data.url
+    if as_json:
+        print_json({"config": str(config_path), "data": data_file, "head": head})
+        return
+    console().print(f"cloned {url} into {config_path.parent} ({project.config.data.branch} at {short(head)})")
+
+
+def _print_branches(branches: list[Any], as_json: bool) -> None:
+    if as_json:
+        print_json({"remote_branches": [{"name": b.name, "head": b.head} for b in branches]})
+        return
+    console().print(table(None, ["remote branch", "head"], [(b.name, short(b.head)) for b in branches]))
+
+
+COMMANDS: list[click.Command] = []  # attached to ``tusk data`` above
