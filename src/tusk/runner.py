@@ -271,6 +271,7 @@ def _record(project: "Project", planned: PlannedInstance, result: JobResult, dat
         return JobOutcome(planned.name, result.status, None, result.seconds, result.error or result.status,
                           result.log_tail, log)
     record = train_record(planned, result, data_commit, code, jobs_dir)
+    record.tags["tusk.executor"] = project.config.executor.url.split("?", 1)[0]
     version = project.tracker.register(record, previous=planned.state)
     promoted = bool(record.state.production and record.state.production[-1] == version)
     return JobOutcome(planned.name, "succeeded", version, result.seconds, log=log,

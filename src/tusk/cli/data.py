@@ -31,7 +31,7 @@ def init(directory: str, example: str | None, as_json: bool) -> None:
     if example:
         out.print("next: tusk data import data/examples.csv --table examples --key id, then tusk plan / tusk run")
     else:
-        out.print("next: tusk data import FILE --table T --key COL, then declare [[models]] in tusk.toml")
+        out.print("next: tusk data import FILE --table T --key COL, then declare [[models]] in tusk.toml", markup=False)
 
 
 @click.group()

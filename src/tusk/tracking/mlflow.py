@@ -61,9 +61,12 @@ class MlflowTracker:
     # ----- setup -------------------------------------------------------------------------------
     @cached_property
     def client(self) -> Any:
+        import logging
         import os
 
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        for chatty in ("mlflow.store.db.utils", "alembic"):  # "Creating initial MLflow database tables..."
+            logging.getLogger(chatty).setLevel(logging.WARNING)
         from mlflow.tracking import MlflowClient
 
         if self.sqlite_path is not None:
