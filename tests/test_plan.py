@@ -106,3 +106,19 @@ def test_plan_json_errors(trained: TrainProject) -> None:
     result = trained.tusk("plan", "--at", "no-such-branch", code=1)
     assert result.output.startswith("error: ") and "no-such-branch" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_recorded_commit_this_store_lacks_is_rehashed_not_an_error(trained: TrainProject, tmp_path: Path) -> None:
+    """A second store that shares the tracker (a gc'd history, or a team's other clone): inputs are compared
+    by digest; equal data is fresh, different data is stale and says why."""
+    other = make_project(tmp_path / "other")
+    config = (other.root / "tusk.toml").read_text()
+    shared = f'url = "sqlite:///{trained.root / ".tusk" / "mlflow.db"}"'
+    (other.root / "tusk.toml").write_text(config.replace('url = "sqlite:///.tusk/mlflow.db"', shared))
+    assert other.head() != trained.head()
+    assert {p["status"] for p in other.plan().values()} == {"fresh"}
+    other.import_rows([[2, "c2", "changed elsewhere", "l0"]])
+    plan = other.plan()
+    assert {n for n, p in plan.items() if p["status"] != "fresh"} == {"m-c2"}
+    assert plan["m-c2"]["reasons"] == [f"examples: changed since {trained.head()[:7]} "
+                                       "(a commit this data store does not have)"]

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from tusk.config import Config
 from tusk.data.base import DataStore, RowChange
 from tusk.spec import CodeHasher, Instance, InputQuery, canonical, expand, fingerprint
+from tusk.errors import DataError
 from tusk.tracking.base import InputRecord, InstanceState
 
 Status = Literal["new", "stale", "fresh", "reuse", "orphaned"]
@@ -86,6 +87,7 @@ class Planner:
         self.store = store
         self.states = states
         self._stats: dict[str, set[str]] = {}  # from commit → tables changed since it
+        self._unknown: set[str] = set()  # recorded commits this store lacks (gc'd, or another store's)
         self._changes: dict[tuple[str, str], list[RowChange] | None] = {}
         self._scratch: dict[tuple[str, str], sqlite3.Connection] = {}
         self.commit = ""
@@ -139,6 +141,8 @@ class Planner:
         record = self._rehash(query)
         if record.digest == recorded.digest:
             return record, []
+        if state.data_commit in self._unknown:
+            return record, [f"{name}: changed since {state.data_commit[:7]} (a commit this data store does not have)"]
         return record, [f"{name}: {_counts(touched)} since {state.data_commit[:7]}"]
 
     def _rehash(self, query: InputQuery) -> InputRecord:
@@ -168,12 +172,15 @@ class Planner:
         if since not in self._stats:
             try:
                 stat = self.store.diff_stat(since, self.commit)
-            except Exception:  # an unknown old commit (gc'd, other store): treat every table as changed
+            except DataError:  # an unknown old commit (gc'd, other store): treat every table as changed
+                self._unknown.add(since)
                 stat = {t: None for t in self.store.tables(self.commit)}  # type: ignore[misc]
             self._stats[since] = {t for t, d in stat.items() if d is None or d.total or d.schema_changed}
         return self._stats[since]
 
     def _scratch_table(self, since: str, table: str) -> sqlite3.Connection | None:
+        if since in self._unknown:
+            return None
         key = (since, table)
         if key not in self._scratch:
             self._scratch[key] = self._load_changes(since, table)  # type: ignore[assignment]

@@ -166,7 +166,7 @@ class ReleaseStore:
             if not self._model_exists():
                 client.create_registered_model(RELEASE_MODEL, description="tusk releases: one version per manifest")
             version = client.create_model_version(RELEASE_MODEL, f"{run.info.artifact_uri}", run_id=run.info.run_id,
-                                                  tags=tags)
+                                                  tags=tags, await_creation_for=0)
             self._point(str(version.version))
         return Release(str(version.version), md5, sha256, image, manifest, int(version.creation_timestamp or 0),
                        code_commit, built, True, run.info.run_id)

@@ -65,6 +65,7 @@ class MlflowTracker:
         import os
 
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # stdout is for tusk's --json
         for chatty in ("mlflow.store.db.utils", "alembic"):  # "Creating initial MLflow database tables..."
             logging.getLogger(chatty).setLevel(logging.WARNING)
         from mlflow.tracking import MlflowClient
@@ -195,7 +196,7 @@ class MlflowTracker:
                                                     description=f"tusk instance of {state.spec}")
             source = f"{record.artifact_uri or self.client.get_run(record.run_id).info.artifact_uri}/model"
             version = str(self.client.create_model_version(state.name, source, run_id=record.run_id,
-                                                           tags=record.tags).version)
+                                                           tags=record.tags, await_creation_for=0).version)
             if promote:
                 self.client.set_registered_model_alias(state.name, PRODUCTION, version)
             if not first or version != "1":
