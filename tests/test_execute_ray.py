@@ -29,8 +29,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.fixture(scope="module", autouse=True)
+def no_ray_token() -> Iterator[None]:
+    """Ray turns token authentication on once a token file exists in ~/.ray (any earlier ``ray.init()``
+    writes one); the loopback test cluster and its clients run without it."""
+    saved = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    yield
+    if saved is None:
+        os.environ.pop("RAY_AUTH_MODE", None)
+    else:
+        os.environ["RAY_AUTH_MODE"] = saved
+
+
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def cluster(tmp_path_factory: pytest.TempPathFactory, no_ray_token: None) -> Iterator[str]:
     """A two-CPU Ray head on 127.0.0.1; yields the executor URL (Ray Client)."""
     ray_cli = shutil.which("ray", path=str(Path(sys.executable).parent))
     assert ray_cli, "the ray extra installs the ray command"
@@ -85,6 +98,15 @@ def test_tusk_run_on_the_cluster_trains_and_registers(cluster: str, tmp_path: Pa
     logs = list((project.root / ".tusk" / "jobs").glob("*/m-c0/job.log"))
     assert len(logs) == 1 and "training m-c0 on 10 rows" in logs[0].read_text()
     assert all(p["status"] == "fresh" for p in project.plan().values())
+
+
+def test_ray_local_starts_a_cluster_for_the_run_and_stops_it(tmp_path: Path) -> None:
+    if ray.is_initialized():
+        ray.shutdown()
+    project = make_project(tmp_path, customers=2, executor="ray://local")
+    jobs = project.run()
+    assert {n: j["status"] for n, j in jobs.items()} == {"m-c0": "succeeded", "m-c1": "succeeded"}
+    assert not ray.is_initialized(), "the cluster tusk started is gone after the run"
 
 
 def test_ray_urls() -> None:
