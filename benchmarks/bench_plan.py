@@ -2,7 +2,9 @@
 state (every instance's input read and digested at the new commit), in the same run.
 
     python benchmarks/bench_plan.py [ROWS] [PARTITIONS]   (default 1,000,000 rows, 1000 partitions)
-Goals: planner time <= 10% of the full re-hash; the whole `tusk plan` process <= 3 s.
+Goals: planner time <= 10% of the full re-hash; the whole `tusk plan` process <= 3 s. Two full re-hashes
+are measured: each instance's input query read and digested (what a planner without diffs does), and
+the cheapest possible one, a single ordered scan of the table digesting every partition.
 """
 
 from __future__ import annotations
@@ -32,6 +34,27 @@ def full_rehash(root: Path) -> float:
     return time.perf_counter() - started
 
 
+def single_pass_rehash(root: Path) -> float:
+    """The cheapest full re-hash: one ordered scan of the whole table, digesting each partition's rows."""
+    import hashlib
+
+    from tusk import Project
+
+    project = Project.open(root)
+    commit = project.data.resolve(project.config.data.branch)
+    started = time.perf_counter()
+    digests: dict[str, object] = {}
+    rows = project.data.iter_query("SELECT customer, id, text, label FROM examples ORDER BY customer, id", None,
+                                   ref=commit)
+    for customer, *rest in rows:
+        digest = digests.get(customer)
+        if digest is None:
+            digest = digests[customer] = hashlib.sha256()
+        digest.update(repr(rest).encode())  # type: ignore[attr-defined]
+    assert len(digests) > 0
+    return time.perf_counter() - started
+
+
 def planner_only(root: Path) -> float:
     from tusk import Project
 
@@ -57,8 +80,10 @@ def main(rows: int, partitions: int) -> None:
         process = min(tusk(root, "plan", "--json") for _ in range(3))
         planner = min(planner_only(root) for _ in range(3))
         rehash = min(full_rehash(root) for _ in range(2))
+        single = min(single_pass_rehash(root) for _ in range(2))
         print(f"| {rows:,} rows, {partitions} instances, 1 row changed | planner {planner:.3f} s "
-              f"| full re-hash {rehash:.2f} s | ratio {planner / rehash:.1%} | `tusk plan` process {process:.2f} s |")
+              f"| re-hash per instance {rehash:.2f} s ({planner / rehash:.1%}) "
+              f"| re-hash in one scan {single:.2f} s ({planner / single:.1%}) | `tusk plan` process {process:.2f} s |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -14,12 +14,13 @@ import hashlib
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 from tusk.config import Config
 from tusk.data.base import DataStore, RowChange
-from tusk.spec import CodeHasher, Instance, InputQuery, canonical, expand, fingerprint
 from tusk.errors import DataError
+from tusk.spec import CodeHasher, Instance, InputQuery, canonical, expand, fingerprint
 from tusk.tracking.base import InputRecord, InstanceState
 
 Status = Literal["new", "stale", "fresh", "reuse", "orphaned"]
@@ -214,7 +215,8 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _tables_of(query: str) -> set[str] | None:
+@lru_cache(maxsize=1024)  # 1000 instances of one spec share one query text: parse it once
+def _tables_of(query: str) -> frozenset[str] | None:
     from sqlglot import exp, parse_one
     from sqlglot.errors import SqlglotError
 
@@ -223,9 +225,10 @@ def _tables_of(query: str) -> set[str] | None:
     except SqlglotError:
         return None
     ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
-    return {t.name for t in tree.find_all(exp.Table) if t.name not in ctes}
+    return frozenset(t.name for t in tree.find_all(exp.Table) if t.name not in ctes)
 
 
+@lru_cache(maxsize=1024)
 def _filter_query(query: str) -> str | None:
     """``SELECT kind, count FROM t WHERE <the input's WHERE> GROUP BY kind`` for a plain one-table filter."""
     from sqlglot import exp, parse_one
