@@ -19,25 +19,11 @@ from _project import env
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
-def register(root: Path, n: int) -> None:
+def register(root: Path, n: int, fingerprint: str = "f") -> None:
     """N registered instances with a production version each, recorded as tusk records them."""
-    from train_fixtures import TrainProject  # noqa: F401  (tests' helpers: same tags as a run)
-    from tusk import Project
-    from tusk.tracking.base import InputRecord, InstanceState, TrainRecord
+    from train_fixtures import register_instances
 
-    project = Project.open(root)
-    tracker = project.tracker
-    tracker.ensure_ready()
-    job = root / ".tusk" / "bench-job"
-    (job / "model").mkdir(parents=True, exist_ok=True)
-    (job / "model" / "weights.txt").write_text("w")
-    (job / "job.log").write_text("log\n")
-    for i in range(n):
-        state = InstanceState(name=f"m-c{i:04d}", version="", fingerprint=f"f{i}", data_commit="c" * 40,
-                              inputs={"examples": InputRecord("SELECT 1", {}, "d", 1)}, spec="m-{customer}")
-        tracker.register(TrainRecord(state=state, metrics={"accuracy": 0.9}, params={}, tags={"tusk.seconds": "0.01"},
-                                     output_dir=job / "model", log_file=job / "job.log", seconds=0.01,
-                                     resources={"cpus": 1, "gpus": 0}))
+    register_instances(root, [f"m-c{i:04d}" for i in range(n)], fingerprint)
 
 
 def timed(root: Path, *args: str) -> tuple[float, dict]:
@@ -67,7 +53,7 @@ def main(n: int) -> None:
                             "m-c0000", "--to", "1"], env=env(), capture_output=True)
             (root / "tusk.toml").write_text(config + "\n")
             # a different manifest is needed for a new release: retrain one instance's version
-            register(root, 1)
+            register(root, 1, fingerprint="g")
             build_seconds, built = timed(root, "release", "create")
             print(f"| image build of {n} model folders (buildah, vfs, FROM scratch) | {build_seconds:.1f} s "
                   f"| built: {built['built']} |")

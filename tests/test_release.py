@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from train_fixtures import TrainProject, make_project, rows
+from train_fixtures import TrainProject, make_project, register_instances, rows
 from tusk.release.manifest import canonical, diff, hashes
 
 
@@ -130,3 +130,33 @@ def test_image_build_with_buildah_and_a_failed_build_records_nothing(tmp_path: P
                              capture_output=True, text=True).stdout
     assert built["md5"] in inspect and built["sha256"] in inspect
     subprocess.run(["buildah", "--storage-driver", "vfs", "rmi", built["image"]], capture_output=True)
+
+
+@pytest.mark.slow
+def test_a_release_of_1000_models(tmp_path: Path) -> None:
+    project = make_project(tmp_path, customers=1)
+    config = (project.root / "tusk.toml").read_text()
+    (project.root / "tusk.toml").write_text(config.replace('base_image = "python:3.11-slim"', 'base_image = "scratch"'))
+    names = [f"m-c{i:04d}" for i in range(1000)]
+    register_instances(project.root, names)
+
+    first = project.json("release", "create")  # an image with buildah when it is here, else the context only
+    if first["built"]:
+        subprocess.run(["buildah", "--storage-driver", "vfs", "rmi", first["image"]], capture_output=True)
+    assert first["created"] and first["models"] == {name: "1" for name in names}
+    context = project.root / ".tusk" / "releases" / first["md5"] / "models"
+    assert json.loads((context / "manifest.json").read_text()) == first["models"]
+    assert sorted(p.name for p in context.iterdir() if p.is_dir()) == names
+    assert all((context / name / "weights.txt").is_file() for name in names[:: 97])
+    assert project.json("release", "create", "--no-build")["id"] == first["id"], "no duplicate"
+
+    register_instances(project.root, ["m-c0007"], fingerprint="retrained")
+    second = project.json("release", "create", "--no-build")
+    assert second["id"] != first["id"] and second["models"] == {**first["models"], "m-c0007": "2"}
+    changed = project.json("release", "diff", f"v{first['version']}", f"v{second['version']}")
+    assert changed["added"] == {} and changed["removed"] == {}
+    assert [c["name"] for c in changed["changed"]] == ["m-c0007"]
+
+    project.tusk("models", "rollback", "m-c0007")
+    again = project.json("release", "create", "--no-build")
+    assert again["id"] == first["id"] and not again["created"], "the older manifest's release comes back"

@@ -134,3 +134,26 @@ def make_project(tmp_path: Path, customers: int = 4, per_customer: int = 10, exe
     project.set_models(model_block(**block))
     project.import_rows(rows(customers, per_customer), mode="replace", message="load")
     return project
+
+
+def register_instances(root: Path, names: list[str], fingerprint: str = "f") -> None:
+    """Instances registered (and promoted) through the tracker exactly as a run records them, without
+    training: for tests and benchmarks of what happens after training, at scale."""
+    from tusk import Project
+    from tusk.tracking.base import InputRecord, InstanceState, TrainRecord
+
+    with Project.open(root) as project:
+        tracker = project.tracker
+        tracker.ensure_ready()
+        states = tracker.states()
+        job = root / ".tusk" / "registered-job"
+        (job / "model").mkdir(parents=True, exist_ok=True)
+        (job / "model" / "weights.txt").write_text("w")
+        (job / "job.log").write_text("log\n")
+        for name in names:
+            state = InstanceState(name=name, version="", fingerprint=f"{fingerprint}-{name}", data_commit="c" * 40,
+                                  inputs={"examples": InputRecord("SELECT 1", {}, "d", 1)}, spec="m-{customer}")
+            record = TrainRecord(state=state, metrics={"accuracy": 0.9}, params={}, tags={"tusk.seconds": "0.01"},
+                                 output_dir=job / "model", log_file=job / "job.log", seconds=0.01,
+                                 resources={"cpus": 1, "gpus": 0})
+            tracker.register(record, previous=states.get(name))
