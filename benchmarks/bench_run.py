@@ -48,7 +48,7 @@ def main(n: int) -> None:
         (work / "baseline.py").write_text(BASELINE)
         started = time.perf_counter()
         subprocess.run([sys.executable, str(work / "baseline.py"), str(n), str(plain_db), str(work / "base.db")],
-                       check=True, env=env(), capture_output=True)
+                       check=True, env=env(), capture_output=True, cwd=work)  # its artifacts go under work/
         baseline = time.perf_counter() - started
         tusk_seconds = tusk(root, "run", "--json")
         ratio = tusk_seconds / baseline
