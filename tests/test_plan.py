@@ -122,3 +122,51 @@ def test_a_recorded_commit_this_store_lacks_is_rehashed_not_an_error(trained: Tr
     assert {n for n, p in plan.items() if p["status"] != "fresh"} == {"m-c2"}
     assert plan["m-c2"]["reasons"] == [f"examples: changed since {trained.head()[:7]} "
                                        "(a commit this data store does not have)"]
+
+
+class CountingStore:
+    """The real store, counting the queries that would scan a whole table for matrix values."""
+
+    def __init__(self, store: object) -> None:
+        self.store, self.distinct_queries = store, 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+    def query(self, sql: str, params: object = None, ref: str | None = None) -> object:
+        self.distinct_queries += "DISTINCT" in sql.upper()
+        return self.store.query(sql, params, ref=ref)
+
+
+@pytest.mark.parametrize("matrix", ["SELECT DISTINCT customer FROM examples ORDER BY customer",
+                                    "SELECT DISTINCT customer FROM examples WHERE label != 'skip' ORDER BY customer DESC"])
+def test_matrix_values_follow_the_diff_and_equal_a_full_query(tmp_path: Path, matrix: str) -> None:
+    """Matrix values come from the cached values plus the changed rows; after every kind of edit they
+    equal what the query returns on the whole table, without re-running it."""
+    import random
+
+    from tusk import Project
+    from tusk.plan import Planner
+
+    project = make_project(tmp_path, customers=5, matrix=f'matrix.customer = "{matrix}"')
+    cache: dict = {}
+    data = rows(5)
+    chance = random.Random(5)
+    edits = [
+        lambda d: d.append([1000, "c9", "new customer", "l0"]),                  # a new value
+        lambda d: [r for r in d if r[1] != "c3"],                                # a value's rows all removed
+        lambda d: [[*r[:1], "c7", *r[2:]] if r[0] == 1 else r for r in d],       # a row moves to a new value
+        lambda d: [[*r[:3], "skip"] if r[1] == "c2" else r for r in d],          # filtered out by the WHERE
+        lambda d: [[*r[:2], f"text {chance.random()}", r[3]] for r in d],        # many rows, no value changes
+    ]
+    for number, edit in enumerate(edits):
+        data = edit(data) or data
+        project.import_rows(data, mode="replace", message=f"edit {number}")
+        with Project.open(project.root) as opened:
+            full = [r[0] for r in opened.data.query(matrix).rows]
+            counting = CountingStore(opened.data)
+            plan = Planner(opened.config, counting, opened.tracker.states(), matrix_cache=cache).plan()  # type: ignore[arg-type]
+            names = [p.name for p in plan.instances if p.status != "orphaned"]
+            if number > 0:
+                assert counting.distinct_queries == 0, "the matrix query was not re-run"
+            assert names == [f"m-{value}" for value in full], f"after edit {number}"

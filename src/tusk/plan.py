@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
@@ -82,11 +82,16 @@ def read_input(store: DataStore, query: InputQuery, commit: str) -> tuple[list[s
     return result.columns, result.rows, rows_digest(result.columns, result.rows)
 
 
+MatrixCache = MutableMapping[str, tuple[str, list[Any]]]  # matrix SQL → (commit, its values there)
+
+
 class Planner:
-    def __init__(self, config: Config, store: DataStore, states: Mapping[str, InstanceState]) -> None:
+    def __init__(self, config: Config, store: DataStore, states: Mapping[str, InstanceState],
+                 matrix_cache: MatrixCache | None = None) -> None:
         self.config = config
         self.store = store
         self.states = states
+        self.matrix_cache = matrix_cache
         self._stats: dict[str, set[str]] = {}  # from commit → tables changed since it
         self._unknown: set[str] = set()  # recorded commits this store lacks (gc'd, or another store's)
         self._changes: dict[tuple[str, str], list[RowChange] | None] = {}
@@ -104,7 +109,64 @@ class Planner:
         return Plan(ref=ref, data_commit=self.commit, instances=planned)
 
     def _matrix_query(self, sql: str) -> list[Any]:
-        return [row[0] for row in self.store.query(sql, None, ref=self.commit).rows]
+        """A matrix query's values; from the cache plus the rows changed since, when its shape allows."""
+        cached = self.matrix_cache.get(sql) if self.matrix_cache is not None else None
+        values = None
+        if cached is not None:
+            values = cached[1] if cached[0] == self.commit else self._matrix_since(sql, *cached)
+        if values is None:
+            values = [row[0] for row in self.store.query(sql, None, ref=self.commit).rows]
+        if self.matrix_cache is not None:
+            self.matrix_cache[sql] = (self.commit, values)
+        return values
+
+    def _matrix_since(self, sql: str, since: str, values: list[Any]) -> list[Any] | None:
+        """``SELECT DISTINCT col FROM t [WHERE …] ORDER BY col`` at this commit, from its values at ``since``:
+        values of changed rows are added; a value that only changed rows had is kept if a row still has it."""
+        shape = _distinct_shape(sql)
+        if shape is None:
+            return None
+        table, column, where, descending = shape
+        if table not in self._changed_tables(since):
+            return list(values)
+        if since in self._unknown:
+            return None
+        sides = self._changed_values(since, table, column, where)
+        if sides is None:
+            return None
+        found = set(values) | sides["after"]
+        for gone in sides["before"] - sides["after"]:
+            check = f"SELECT 1 FROM {_quote(table)} WHERE {_quote(column)} = ?" + (f" AND ({where})" if where else "")
+            if not self.store.query(check + " LIMIT 1", [gone], ref=self.commit).rows:
+                found.discard(gone)
+        kinds = {type(v) for v in found}
+        if None in found or not (kinds <= {str} or kinds <= {int, float}):
+            return None  # SQLite's order of NULLs and mixed types: leave it to SQLite
+        return sorted(found, reverse=descending)
+
+    def _changed_values(self, since: str, table: str, column: str, where: str | None) -> dict[str, set[Any]] | None:
+        """The column's values in the before and after images of the rows changed since ``since``."""
+        diffs = self.store.diff(since, self.commit, table=table, with_rows=True, limit=ROW_FILTER_LIMIT + 1)
+        changes = [row for d in diffs for row in d.rows]
+        if len(changes) > ROW_FILTER_LIMIT or any(d.schema_changed for d in diffs):
+            return None
+        columns = sorted({c for ch in changes for image in (ch.before, ch.after) if image for c in image})
+        if column not in columns and changes:
+            return None
+        conn = sqlite3.connect(":memory:")
+        try:
+            conn.execute(f"CREATE TABLE {_quote(table)} ({', '.join(_quote(c) for c in columns + ['__tusk_side'])})")
+            marks = ", ".join("?" for _ in range(len(columns) + 1))
+            images = [(*[image.get(c) for c in columns], side) for ch in changes
+                      for side, image in (("before", ch.before), ("after", ch.after)) if image is not None]
+            conn.executemany(f"INSERT INTO {_quote(table)} VALUES ({marks})", images)
+            query = f"SELECT __tusk_side, {_quote(column)} FROM {_quote(table)}" + (f" WHERE {where}" if where else "")
+            rows = conn.execute(query).fetchall()
+        except sqlite3.Error:
+            return None
+        finally:
+            conn.close()
+        return {side: {value for s, value in rows if s == side} for side in ("before", "after")}
 
     def _plan_one(self, instance: Instance) -> PlannedInstance:
         state = self.states.get(instance.name)
@@ -251,6 +313,32 @@ def _filter_query(query: str) -> str | None:
     if where is not None:
         select = select.where(where.this.copy())
     return select.group_by("__tusk_diff").sql(dialect="sqlite")
+
+
+@lru_cache(maxsize=256)
+def _distinct_shape(query: str) -> tuple[str, str, str | None, bool] | None:
+    """``SELECT DISTINCT col FROM t [WHERE w] ORDER BY col [DESC]`` → (t, col, w, descending); else None."""
+    from sqlglot import exp, parse_one
+    from sqlglot.errors import SqlglotError
+
+    try:
+        tree = parse_one(query, read="sqlite")
+    except SqlglotError:
+        return None
+    if not isinstance(tree, exp.Select) or not tree.args.get("distinct") or len(tree.expressions) != 1:
+        return None
+    if any(tree.args.get(k) for k in ("joins", "group", "having", "limit", "offset", "with", "qualify")):
+        return None
+    source, selected, order = _from(tree), tree.expressions[0], tree.args.get("order")
+    if not (isinstance(source, exp.From) and isinstance(source.this, exp.Table) and isinstance(selected, exp.Column)):
+        return None
+    if order is None or len(order.expressions) != 1 or order.expressions[0].this != selected:
+        return None
+    where = tree.args.get("where")
+    if where is not None and (where.find(exp.Subquery) or where.find(exp.AggFunc) or where.find(exp.Placeholder)):
+        return None
+    return (source.this.name, selected.name, where.this.sql(dialect="sqlite") if where is not None else None,
+            bool(order.expressions[0].args.get("desc")))
 
 
 def _from(tree: Any) -> Any:

@@ -186,7 +186,12 @@ def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
 
 # ----- the calling half ------------------------------------------------------------------------------
 def make_plan(project: "Project", at: str | None = None) -> Plan:
-    return Planner(project.config, project.data, project.tracker.states()).plan(at)
+    from tusk._cache import JsonFileCache
+
+    cache = JsonFileCache(project.state_dir / "cache" / "matrix.json")
+    plan = Planner(project.config, project.data, project.tracker.states(), matrix_cache=cache).plan(at)
+    cache.save()
+    return plan
 
 
 def run(project: "Project", at: str | None = None, only: str | None = None, shard: tuple[int, int] | None = None,
