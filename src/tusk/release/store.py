@@ -8,6 +8,7 @@ to the new (or identical, already existing) release, ``rollback`` moves it back 
 
 from __future__ import annotations
 
+import builtins
 import json
 import tempfile
 import time
@@ -54,6 +55,16 @@ class Release:
                 "code_commit": self.code_commit, "built": self.built, "current": self.current}
 
 
+def _from_tags(version: str, tags: Mapping[str, str], created_ms: int, run_id: str | None, current: bool,
+               models: dict[str, str] | None = None) -> Release:
+    if models is None:
+        models = json.loads(tags["tusk.release.manifest"])
+    return Release(version=version, md5=tags.get("tusk.release.md5", ""), sha256=tags.get("tusk.release.sha256", ""),
+                   image=tags.get("tusk.release.image", ""), models=models, created_ms=created_ms,
+                   code_commit=tags.get("tusk.code_commit", ""), built=tags.get("tusk.release.built") == "true",
+                   current=current, run_id=run_id)
+
+
 def _iso(ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(ms / 1000)) if ms else ""
 
@@ -69,12 +80,39 @@ class ReleaseStore:
     # ----- reading -----------------------------------------------------------------------------
     def list(self) -> list[Release]:
         """Every release, oldest first."""
+        local = self._list_local()
+        if local is not None:
+            return local
         with mlflow_errors("cannot list releases"):
             if not self._model_exists():
                 return []
             versions = self.client.search_model_versions(f"name = '{RELEASE_MODEL}'", max_results=100_000)
             current = self._current_version()
         releases = [self._release(v, current) for v in versions]
+        return sorted(releases, key=lambda r: int(r.version))
+
+    def _list_local(self) -> "builtins.list[Release] | None":
+        """On a local sqlite store, read the releases straight from MLflow's registry tables (read-only):
+        no ``import mlflow``. None when a manifest is only in an artifact (then MLflow reads it)."""
+        conn = self.tracker._local_registry()
+        if conn is None:
+            return None
+        with conn:
+            versions = conn.execute("SELECT version, creation_time, run_id FROM model_versions WHERE name = ? "
+                                    "AND current_stage != 'Deleted_Internal'", (RELEASE_MODEL,)).fetchall()
+            tags: dict[int, dict[str, str]] = {}
+            for version, key, value in conn.execute("SELECT version, key, value FROM model_version_tags "
+                                                    "WHERE name = ?", (RELEASE_MODEL,)):
+                tags.setdefault(int(version), {})[key] = value
+            alias = conn.execute("SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
+                                 (RELEASE_MODEL, PRODUCTION)).fetchone()
+        releases = []
+        for version, created, run_id in versions:
+            found = tags.get(int(version), {})
+            if "tusk.release.manifest" not in found:
+                return None
+            releases.append(_from_tags(str(version), found, int(created or 0), run_id,
+                                       current=alias is not None and int(alias[0]) == int(version)))
         return sorted(releases, key=lambda r: int(r.version))
 
     def current(self) -> Release | None:
@@ -110,13 +148,9 @@ class ReleaseStore:
 
     def _release(self, version: Any, current: str | None) -> Release:
         tags = dict(version.tags or {})
-        models = json.loads(tags["tusk.release.manifest"]) if "tusk.release.manifest" in tags else \
-            self._manifest_artifact(version.run_id)
-        return Release(version=str(version.version), md5=tags.get("tusk.release.md5", ""),
-                       sha256=tags.get("tusk.release.sha256", ""), image=tags.get("tusk.release.image", ""),
-                       models=models, created_ms=int(version.creation_timestamp or 0),
-                       code_commit=tags.get("tusk.code_commit", ""), built=tags.get("tusk.release.built") == "true",
-                       current=str(version.version) == current, run_id=version.run_id)
+        models = None if "tusk.release.manifest" in tags else self._manifest_artifact(version.run_id)
+        return _from_tags(str(version.version), tags, int(version.creation_timestamp or 0), version.run_id,
+                          current=str(version.version) == current, models=models)
 
     def _manifest_artifact(self, run_id: str) -> dict[str, str]:
         import mlflow.artifacts
@@ -139,7 +173,8 @@ class ReleaseStore:
         md5, sha256 = hashes(manifest)
         existing = next((r for r in self.list() if r.md5 == md5), None)
         if existing is not None:
-            self._point(existing.version)
+            if not existing.current:
+                self._point(existing.version)
             existing.current = True
             return existing, False
         image = f"{image_repo}:{md5}"
