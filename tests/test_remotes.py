@@ -122,8 +122,11 @@ def test_clone_failures_leave_nothing_behind(tmp_path: Path) -> None:
     target = tmp_path / "new"
     out = cli("data", "clone", str(tmp_path / "missing" / "training.db"), str(target), code=1)
     assert out.startswith("error: cannot clone") and out.count("\n") == 1
-    assert not (target / "tusk.toml").exists()
-    assert not list((target / "data").glob("*training.db*")) if (target / "data").exists() else True
+    assert not target.exists(), "the folder the clone made is gone"
+    existing = tmp_path / "checkout"
+    (existing / "models").mkdir(parents=True)
+    out = cli("data", "clone", str(tmp_path / "missing" / "training.db"), str(existing), code=1)
+    assert sorted(p.name for p in existing.iterdir()) == ["models"], "only what was there before"
 
     trainer, remote = shared_trainer(tmp_path)
     head = trainer.head()

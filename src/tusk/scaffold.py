@@ -83,8 +83,8 @@ def clone_project(url: str, folder: Path) -> Path:
 
     folder = folder.resolve()
     config_path = folder / CONFIG_NAME
-    wrote_config = not config_path.exists()
-    if wrote_config:
+    before = set(folder.iterdir()) if folder.is_dir() else None
+    if not config_path.exists():
         _write_config(folder, MODEL_EXAMPLE)
     try:
         config = load_config(config_path)
@@ -93,11 +93,19 @@ def clone_project(url: str, folder: Path) -> Path:
             raise DataError(f"data store {config.data.url} cannot clone a remote")
         store_class.clone(url, url_path(config.data.url, config.root), config.data.branch).close()
     except BaseException:
-        if wrote_config:
-            config_path.unlink()
+        _remove_new(folder, before)
         raise
     _create_tracking(config)
     return config_path
+
+
+def _remove_new(folder: Path, before: set[Path] | None) -> None:
+    """Undo a failed clone: what it added to ``folder`` (all of it, if it made the folder)."""
+    if before is None:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    for path in set(folder.iterdir()) - before:
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
 def _write_config(folder: Path, models: str) -> None:

@@ -75,7 +75,7 @@ def _child(write_fd: int, function: str, payload: Any, log_path: str, gpu_env: s
     try:
         os.setpgrp()
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the task's worker dies → so does the job
+        _die_with_parent()
         outcome = _execute(function, payload, log_path, gpu_env, attempt)
         try:
             data = pickle.dumps(outcome)
@@ -87,6 +87,14 @@ def _child(write_fd: int, function: str, payload: Any, log_path: str, gpu_env: s
         code = 70
     finally:
         os._exit(code)
+
+
+def _die_with_parent() -> None:
+    """Linux: if Ray's worker is killed (a forced cancel), the job goes with it. Elsewhere: best effort."""
+    try:
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (AttributeError, OSError):
+        pass
 
 
 def _wait_for_child(pid: int, read_fd: int, timeout: float | None) -> tuple[str, Any, str]:
@@ -233,6 +241,8 @@ class RayExecutor:
         except Exception as exc:  # the task's worker died, or Ray lost the task
             status, value, error = "lost", None, f"Ray task failed: {str(exc).strip().splitlines()[0][:300]}"
         if status == "ok":
+            if isinstance(value, dict) and isinstance(value.get("device"), str):
+                device = value["device"]  # what the job saw: cuda:N on the node Ray chose
             return JobResult(running.job.name, "succeeded", value, seconds=seconds, attempts=running.attempt,
                              device=device)
         return JobResult(running.job.name, "failed", error=error, log_tail=log_tail(running.job.log_path),
