@@ -94,7 +94,6 @@ class Planner:
         self.matrix_cache = matrix_cache
         self._stats: dict[str, set[str]] = {}  # from commit → tables changed since it
         self._unknown: set[str] = set()  # recorded commits this store lacks (gc'd, or another store's)
-        self._changes: dict[tuple[str, str], list[RowChange] | None] = {}
         self._scratch: dict[tuple[str, str], sqlite3.Connection] = {}
         self.commit = ""
 
@@ -146,26 +145,14 @@ class Planner:
 
     def _changed_values(self, since: str, table: str, column: str, where: str | None) -> dict[str, set[Any]] | None:
         """The column's values in the before and after images of the rows changed since ``since``."""
-        diffs = self.store.diff(since, self.commit, table=table, with_rows=True, limit=ROW_FILTER_LIMIT + 1)
-        changes = [row for d in diffs for row in d.rows]
-        if len(changes) > ROW_FILTER_LIMIT or any(d.schema_changed for d in diffs):
+        scratch = self._scratch_table(since, table)
+        if scratch is None:
             return None
-        columns = sorted({c for ch in changes for image in (ch.before, ch.after) if image for c in image})
-        if column not in columns and changes:
-            return None
-        conn = sqlite3.connect(":memory:")
+        query = f"SELECT __tusk_side, {_quote(column)} FROM {_quote(table)}" + (f" WHERE {where}" if where else "")
         try:
-            conn.execute(f"CREATE TABLE {_quote(table)} ({', '.join(_quote(c) for c in columns + ['__tusk_side'])})")
-            marks = ", ".join("?" for _ in range(len(columns) + 1))
-            images = [(*[image.get(c) for c in columns], side) for ch in changes
-                      for side, image in (("before", ch.before), ("after", ch.after)) if image is not None]
-            conn.executemany(f"INSERT INTO {_quote(table)} VALUES ({marks})", images)
-            query = f"SELECT __tusk_side, {_quote(column)} FROM {_quote(table)}" + (f" WHERE {where}" if where else "")
-            rows = conn.execute(query).fetchall()
-        except sqlite3.Error:
+            rows = scratch.execute(query).fetchall()
+        except sqlite3.Error:  # the column is not in the changed rows' images: ask the table instead
             return None
-        finally:
-            conn.close()
         return {side: {value for s, value in rows if s == side} for side in ("before", "after")}
 
     def _plan_one(self, instance: Instance) -> PlannedInstance:
@@ -258,8 +245,8 @@ class Planner:
         conn = sqlite3.connect(":memory:")
         quoted = ", ".join(_quote(c) for c in columns)
         extra = ", " if columns else ""
-        conn.execute(f"CREATE TABLE {_quote(table)} ({quoted}{extra}__tusk_diff, __tusk_key)")
-        marks = ", ".join("?" for _ in range(len(columns) + 2))
+        conn.execute(f"CREATE TABLE {_quote(table)} ({quoted}{extra}__tusk_diff, __tusk_key, __tusk_side)")
+        marks = ", ".join("?" for _ in range(len(columns) + 3))
         conn.executemany(f"INSERT INTO {_quote(table)} VALUES ({marks})", _images(changes, columns))
         return conn
 
@@ -267,9 +254,9 @@ class Planner:
 def _images(changes: Sequence[RowChange], columns: Sequence[str]) -> list[tuple[Any, ...]]:
     rows = []
     for number, change in enumerate(changes):
-        for image in (change.before, change.after):
+        for side, image in (("before", change.before), ("after", change.after)):
             if image is not None:
-                rows.append((*[image.get(c) for c in columns], change.diff_type, number))
+                rows.append((*[image.get(c) for c in columns], change.diff_type, number, side))
     return rows
 
 
