@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,19 +13,13 @@ from pathlib import Path
 import pytest
 
 from conformance.executor import ExecutorSuite, job, results
-from train_fixtures import make_project
+from train_fixtures import free_port, make_project
 from tusk._sqlite import child_env
 from tusk.errors import ConfigError
 
 ray = pytest.importorskip("ray")
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 TESTS = Path(__file__).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module", autouse=True)

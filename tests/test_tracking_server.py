@@ -7,7 +7,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,17 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from train_fixtures import make_project
+from train_fixtures import free_port, make_project
 from tusk._sqlite import child_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def as_postgres(*command: str) -> list[str]:

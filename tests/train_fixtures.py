@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import socket
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -157,3 +158,10 @@ def register_instances(root: Path, names: list[str], fingerprint: str = "f") -> 
                                  output_dir=job / "model", log_file=job / "job.log", seconds=0.01,
                                  resources={"cpus": 1, "gpus": 0})
             tracker.register(record, previous=states.get(name))
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now, for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
