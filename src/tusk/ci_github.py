@@ -47,7 +47,8 @@ def _data_step(config: Config) -> list[dict[str, Any]]:
     store = url_path(config.data.url, config.root).resolve().relative_to(config.root.resolve()).as_posix()
     return [{"name": "Get the training data", "run": (
         f'[ -f "{store}" ] || tusk data clone "{config.data.remotes["origin"]}" .\n'
-        'tusk data pull origin --branch "$TUSK_DATA_REF" 2>/dev/null || tusk data fetch origin\n')}]
+        '# a branch is pulled; a commit hash is found in the fetched history\n'
+        'tusk data pull origin --branch "$TUSK_DATA_REF" || tusk data fetch origin\n')}]
 
 
 def workflow(config: Config, shards: int = 4, runs_on: list[str] | None = None, max_parallel: int | None = None,
