@@ -36,7 +36,7 @@ def init(directory: str, example: str | None, as_json: bool) -> None:
 
 @click.group()
 def data() -> None:
-    """Versioned training data: import files, branch, diff, merge, query any commit."""
+    """Versioned training data: import files, branch, diff, merge, query any commit, share through remotes."""
 
 
 @data.command("import")

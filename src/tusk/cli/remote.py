@@ -77,6 +77,7 @@ def data_fetch(remote_name: str, as_json: bool) -> None:
 def data_pull(remote_name: str, branch: str | None, as_json: bool) -> None:
     """Fetch, then merge REMOTE/BRANCH into BRANCH. A conflict is reported row by row; nothing is merged.
 
+    \b
     Other branches on the remote become refs you can diff, plan and merge:
       tusk data pull && tusk plan --at origin/fix && tusk data merge origin/fix
     """
