@@ -277,9 +277,9 @@ def _tables_of(query: str) -> frozenset[str] | None:
     return frozenset(t.name for t in tree.find_all(exp.Table) if t.name not in ctes)
 
 
-@lru_cache(maxsize=1024)
-def _filter_query(query: str) -> str | None:
-    """``SELECT kind, count FROM t WHERE <the input's WHERE> GROUP BY kind`` for a plain one-table filter."""
+def _plain_select(query: str) -> Any:
+    """The parsed query when it is one SELECT from one table with no joins, grouping, aggregates, windows,
+    subqueries, limits or CTEs (a row is in its result by its own values alone); else None."""
     from sqlglot import exp, parse_one
     from sqlglot.errors import SqlglotError
 
@@ -290,12 +290,20 @@ def _filter_query(query: str) -> str | None:
     plain = (isinstance(tree, exp.Select) and not tree.args.get("joins") and not tree.args.get("group")
              and not tree.args.get("limit") and not tree.args.get("offset") and not tree.args.get("having")
              and not tree.args.get("with") and tree.find(exp.AggFunc) is None and tree.find(exp.Window) is None
-             and not any(isinstance(node, exp.Subquery) for node in tree.find_all(exp.Subquery))
+             and tree.find(exp.Subquery) is None
              and isinstance(_from(tree), exp.From) and isinstance(_from(tree).this, exp.Table))
-    if not plain:
+    return tree if plain else None
+
+
+@lru_cache(maxsize=1024)
+def _filter_query(query: str) -> str | None:
+    """``SELECT kind, count FROM t WHERE <the input's WHERE> GROUP BY kind`` for a plain one-table filter."""
+    from sqlglot import exp
+
+    tree = _plain_select(query)
+    if tree is None:
         return None
-    table = _from(tree).this
-    select = exp.select("__tusk_diff", "COUNT(DISTINCT __tusk_key)").from_(table.copy())
+    select = exp.select("__tusk_diff", "COUNT(DISTINCT __tusk_key)").from_(_from(tree).this.copy())
     where = tree.args.get("where")
     if where is not None:
         select = select.where(where.this.copy())
@@ -305,26 +313,18 @@ def _filter_query(query: str) -> str | None:
 @lru_cache(maxsize=256)
 def _distinct_shape(query: str) -> tuple[str, str, str | None, bool] | None:
     """``SELECT DISTINCT col FROM t [WHERE w] ORDER BY col [DESC]`` → (t, col, w, descending); else None."""
-    from sqlglot import exp, parse_one
-    from sqlglot.errors import SqlglotError
+    from sqlglot import exp
 
-    try:
-        tree = parse_one(query, read="sqlite")
-    except SqlglotError:
+    tree = _plain_select(query)
+    if tree is None or not tree.args.get("distinct") or len(tree.expressions) != 1:
         return None
-    if not isinstance(tree, exp.Select) or not tree.args.get("distinct") or len(tree.expressions) != 1:
+    selected, order, where = tree.expressions[0], tree.args.get("order"), tree.args.get("where")
+    if not isinstance(selected, exp.Column) or order is None or len(order.expressions) != 1 \
+            or order.expressions[0].this != selected:
         return None
-    if any(tree.args.get(k) for k in ("joins", "group", "having", "limit", "offset", "with", "qualify")):
+    if where is not None and where.find(exp.Placeholder):
         return None
-    source, selected, order = _from(tree), tree.expressions[0], tree.args.get("order")
-    if not (isinstance(source, exp.From) and isinstance(source.this, exp.Table) and isinstance(selected, exp.Column)):
-        return None
-    if order is None or len(order.expressions) != 1 or order.expressions[0].this != selected:
-        return None
-    where = tree.args.get("where")
-    if where is not None and (where.find(exp.Subquery) or where.find(exp.AggFunc) or where.find(exp.Placeholder)):
-        return None
-    return (source.this.name, selected.name, where.this.sql(dialect="sqlite") if where is not None else None,
+    return (_from(tree).this.name, selected.name, where.this.sql(dialect="sqlite") if where is not None else None,
             bool(order.expressions[0].args.get("desc")))
 
 
