@@ -79,8 +79,7 @@ class Project:
         if not isinstance(store, SupportsRemotes):
             raise DataError(f"data store {self.config.data.url} has no remotes")
         for name, url in self.config.data.remotes.items():
-            local = "://" not in url and not Path(url).is_absolute()
-            store.add_remote(name, str((self.root / url).resolve()) if local else url)
+            store.add_remote(name, url, base=self.root)
         return store
 
     # --- plan and run (cli/train.py) ---

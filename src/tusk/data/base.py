@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 DiffType = Literal["added", "modified", "removed"]
@@ -137,7 +138,7 @@ class SupportsRemotes(Protocol):
     """A store that shares its commits with others through remotes (git's model: fetch, pull, push)."""
 
     def remotes(self) -> list[Remote]: ...
-    def add_remote(self, name: str, url: str) -> Remote: ...
+    def add_remote(self, name: str, url: str, base: Path | None = None) -> Remote: ...  # relative to base
     def remove_remote(self, name: str) -> None: ...
     def remote_branches(self) -> list[Branch]: ...  # named "origin/main"
     def fetch(self, remote: str) -> list[Branch]: ...

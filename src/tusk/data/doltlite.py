@@ -258,11 +258,12 @@ class DoltliteStore:
             rows = self.main.execute("SELECT name, url FROM dolt_remotes ORDER BY name").fetchall()
         return [Remote(name, url) for name, url in rows]
 
-    def add_remote(self, name: str, url: str) -> Remote:
-        """Add a remote (idempotent when it already points at the same URL)."""
+    def add_remote(self, name: str, url: str, base: Path | None = None) -> Remote:
+        """Add a remote (idempotent when it already points at the same URL); a relative path is relative to
+        ``base`` (default: the working directory)."""
         if not _REMOTE.match(name or ""):
             raise DataError(f"invalid remote name {name!r}: use letters, digits, '.', '_' and '-'")
-        remote = Remote(name, remote_url(url, Path.cwd()))
+        remote = Remote(name, remote_url(url, base or Path.cwd()))
         existing = {r.name: r for r in self.remotes()}
         if name in existing:
             if existing[name].url == remote.url:
