@@ -108,6 +108,151 @@ class ModelSpec(_Section):
         return self
 
 
+_SOURCE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _identifier(value: str, what: str) -> str:
+    if not _IDENTIFIER.match(value or "") or value.lower().startswith(("dolt_", "sqlite_", "tusk_")):
+        raise ValueError(f"{what} {value!r}: use letters, digits and _ (not starting with a digit)")
+    return value
+
+
+def _key_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class SourceConfig(_Section):
+    """A ``[[sources]]`` entry: where edits come from; ``tusk data sync`` brings them to ``sync/<name>``."""
+
+    name: str
+    url: str  # gsheet://ID/TAB, a file or glob (relative to tusk.toml), or an http(s):// CSV/Parquet URL
+    table: str
+    key: list[str] = Field(default_factory=list)
+    mode: str = "replace"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _SOURCE_NAME.match(value) or ".." in value or value.endswith("."):
+            raise ValueError(f"{value!r}: use letters, digits, '.', '_' and '-' (it names the branch sync/<name>)")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, value: str) -> str:
+        return _identifier(value, "table")
+
+    @field_validator("key", mode="before")
+    @classmethod
+    def _keys(cls, value: Any) -> Any:
+        return _key_list(value)
+
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, value: str) -> str:
+        if value not in ("replace", "upsert", "append"):
+            raise ValueError(f"{value!r}: use replace, upsert or append")
+        return value
+
+    @property
+    def branch(self) -> str:
+        return f"sync/{self.name}"
+
+
+CHECK_KINDS = ("not_null", "unique", "accepted_values", "range", "row_count", "max_changed_rows", "sql")
+
+
+class AcceptedValues(_Section):
+    column: str
+    values: list[str | int | float | bool]
+
+
+class RangeRule(_Section):
+    column: str
+    min: float | None = None
+    max: float | None = None
+
+
+class Bounds(_Section):
+    min: int | None = None
+    max: int | None = None
+
+
+class CheckConfig(_Section):
+    """A ``[[checks]]`` entry: one rule over one table (or an ``sql`` query whose rows are violations)."""
+
+    name: str
+    table: str | None = None
+    not_null: list[str] | None = None
+    unique: list[str] | None = None
+    accepted_values: AcceptedValues | None = None
+    range: RangeRule | None = None
+    row_count: Bounds | None = None
+    max_changed_rows: int | None = None
+    sql: str | None = None
+
+    @field_validator("not_null", "unique", mode="before")
+    @classmethod
+    def _columns(cls, value: Any) -> Any:
+        return _key_list(value)
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "CheckConfig":
+        given = [kind for kind in CHECK_KINDS if getattr(self, kind) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of {', '.join(CHECK_KINDS)} (found {', '.join(given) or 'none'})")
+        if self.table is not None:
+            _identifier(self.table, "table")
+        if given[0] not in ("sql", "max_changed_rows") and self.table is None:
+            raise ValueError(f"{given[0]} needs 'table'")
+        if self.max_changed_rows is not None and self.max_changed_rows < 0:
+            raise ValueError("max_changed_rows must not be negative")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(kind for kind in CHECK_KINDS if getattr(self, kind) is not None)
+
+
+class ReviewConfig(_Section):
+    """``[review]``: ``gate`` must hold for every candidate model of a review before it merges."""
+
+    gate: str | None = None
+
+    @field_validator("gate")
+    @classmethod
+    def _gate(cls, value: str | None) -> str | None:
+        if value:
+            from tusk.errors import TuskError
+            from tusk.promote import parse
+
+            try:
+                parse(value, allow_production=True)
+            except TuskError as exc:
+                raise ValueError(str(exc)) from exc
+        return value
+
+
+class WatchConfig(_Section):
+    """``[watch]``: ``sync = true`` makes ``tusk watch`` sync every source on each poll."""
+
+    sync: bool = False
+    interval: float | None = None
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float | None:
+        return parse_duration(value)
+
+
 class CostConfig(_Section):
     """Prices for ``tusk cost``; every figure is editable in ``[cost]``."""
 
@@ -133,7 +278,21 @@ class Config(_Section):
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
     cost: CostConfig = Field(default_factory=CostConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
+    watch: WatchConfig = Field(default_factory=WatchConfig)
     models: list[ModelSpec] = Field(default_factory=list)
+    sources: list[SourceConfig] = Field(default_factory=list)
+    checks: list[CheckConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "Config":
+        for what, entries in (("sources", self.sources), ("checks", self.checks)):
+            seen: set[str] = set()
+            for entry in entries:
+                if entry.name in seen:
+                    raise ValueError(f"[[{what}]]: the name {entry.name!r} is used twice")
+                seen.add(entry.name)
+        return self
 
     def resolve(self, relative: str | Path) -> Path:
         path = Path(relative)
@@ -183,10 +342,12 @@ def _describe(path: Path, raw: dict[str, Any], exc: ValidationError) -> str:
     error = exc.errors()[0]
     loc = list(error["loc"])
     where = ""
-    if len(loc) >= 2 and loc[0] == "models" and isinstance(loc[1], int):
-        models = raw.get("models") or []
-        name = models[loc[1]].get("name", "?") if loc[1] < len(models) and isinstance(models[loc[1]], dict) else "?"
-        where = f"model {name!r} ([[models]] #{loc[1] + 1}): "
+    if len(loc) >= 2 and loc[0] in ("models", "sources", "checks") and isinstance(loc[1], int):
+        entries = raw.get(str(loc[0])) or []
+        entry = entries[loc[1]] if loc[1] < len(entries) and isinstance(entries[loc[1]], dict) else {}
+        name = entry.get("name", "?")
+        what = {"models": "model", "sources": "source", "checks": "check"}[str(loc[0])]
+        where = f"{what} {name!r} ([[{loc[0]}]] #{loc[1] + 1}): "
         loc = loc[2:]
     key = ".".join(str(part) for part in loc) or "(model)"
     message = error["msg"].removeprefix("Value error, ")

@@ -7,6 +7,7 @@ methods here only wire the project's backends into them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from tusk.execute.base import Executor
     from tusk.plan import Plan
     from tusk.runner import RunReport
+    from tusk.sync import SyncReport
     from tusk.tracking.base import Tracker
 
 
@@ -81,6 +83,14 @@ class Project:
         for name, url in self.config.data.remotes.items():
             store.add_remote(name, url, base=self.root)
         return store
+
+    # --- sources (cli/data.py) ---
+    def sync(self, names: "Sequence[str]" = ()) -> "SyncReport":
+        """Bring each named source (default: every ``[[sources]]``) onto its review branch ``sync/<name>``:
+        one commit when it changed, none when not. A failing source is reported; the others still sync."""
+        from tusk.sync import sync
+
+        return sync(self, names)
 
     # --- plan and run (cli/train.py) ---
     def plan(self, at: str | None = None) -> "Plan":

@@ -2,6 +2,9 @@
 
 Only names (metrics), numbers, comparisons, ``and``/``or``/``not`` and arithmetic are allowed; a metric the
 run did not log makes the expression false (a model that did not report it is not promoted).
+
+A review's ``gate`` is the same language plus ``production.<metric>``: the metric of the instance's current
+production version (``accuracy >= production.accuracy - 0.01``).
 """
 
 from __future__ import annotations
@@ -22,16 +25,29 @@ class _Missing(Exception):
     pass
 
 
-def parse(expression: str) -> ast.Expression:
+PRODUCTION = "production"
+
+
+def parse(expression: str, allow_production: bool = False) -> ast.Expression:
+    what = "gate" if allow_production else "promote_if"
     try:
         tree = ast.parse(expression, mode="eval")
     except SyntaxError as exc:
-        raise ConfigError(f"promote_if {expression!r}: not a valid expression") from exc
+        raise ConfigError(f"{what} {expression!r}: not a valid expression") from exc
+    dotted = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
     for node in ast.walk(tree):
+        if allow_production and isinstance(node, ast.Attribute):
+            if not isinstance(node.value, ast.Name) or node.value.id != PRODUCTION:
+                raise ConfigError(f"{what} {expression!r}: only production.<metric> may use a dot")
+            continue
+        if allow_production and isinstance(node, ast.Name) and node.id == PRODUCTION:
+            if id(node) not in dotted:
+                raise ConfigError(f"{what} {expression!r}: use production.<metric>, e.g. production.accuracy")
+            continue
         if not isinstance(node, (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub,
                                  ast.Compare, ast.Name, ast.Load, ast.Constant, ast.BinOp,
                                  *_BINARY, *_COMPARE)):
-            raise ConfigError(f"promote_if {expression!r}: {type(node).__name__} is not allowed")
+            raise ConfigError(f"{what} {expression!r}: {type(node).__name__} is not allowed")
     return tree
 
 
@@ -44,11 +60,37 @@ def should_promote(expression: str | None, metrics: Mapping[str, float]) -> bool
         return False
 
 
-def _eval(node: ast.AST, metrics: Mapping[str, float]) -> Any:
+def uses_production(expression: str) -> bool:
+    """Whether a gate compares with the production version (``production.<metric>``)."""
+    return any(isinstance(node, ast.Attribute) for node in ast.walk(parse(expression, allow_production=True)))
+
+
+def holds(expression: str, metrics: Mapping[str, float],
+          production: Mapping[str, float] | None = None) -> tuple[bool, str | None]:
+    """(whether a gate holds, the name of a metric that is missing when that made it fail).
+
+    ``production`` is the production version's metrics, offered to the expression as ``production.<metric>``."""
+    scope: dict[str, Any] = dict(metrics)
+    scope[_PRODUCTION_SCOPE] = dict(production or {})
+    try:
+        return bool(_eval(parse(expression, allow_production=True).body, scope)), None
+    except _Missing as missing:
+        return False, str(missing)
+
+
+_PRODUCTION_SCOPE = "\0production"  # not a valid metric name, so it cannot clash with one
+
+
+def _eval(node: ast.AST, metrics: Mapping[str, Any]) -> Any:
     if isinstance(node, ast.Constant):
         return node.value
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == PRODUCTION:
+        production = metrics.get(_PRODUCTION_SCOPE) or {}
+        if node.attr not in production:
+            raise _Missing(f"production.{node.attr}")
+        return production[node.attr]
     if isinstance(node, ast.Name):
-        if node.id not in metrics:
+        if node.id not in metrics or node.id == _PRODUCTION_SCOPE:
             raise _Missing(node.id)
         return metrics[node.id]
     if isinstance(node, ast.BoolOp):

@@ -19,7 +19,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,13 +41,14 @@ class Tick:
     failed: int = 0
     release: str | None = None
     error: str | None = None
+    synced: list[dict[str, Any]] = field(default_factory=list)  # [watch] sync = true: each source's sync
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
 @contextmanager
-def project_lock(path: Path) -> Iterator[None]:
+def project_lock(path: Path, what: str = "watcher") -> Iterator[None]:
     """Hold ``path`` exclusively; a second holder gets LockHeld naming the first one's pid and host."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(path, "a+")
@@ -57,7 +58,7 @@ def project_lock(path: Path) -> Iterator[None]:
         handle.seek(0)
         holder = handle.read().strip() or "another process"
         handle.close()
-        raise LockHeld(f"another watcher runs for this project ({holder}); lock file {path}") from exc
+        raise LockHeld(f"another {what} runs for this project ({holder}); lock file {path}") from exc
     handle.seek(0)
     handle.truncate()
     handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
@@ -111,9 +112,10 @@ class Watcher:
     def poll(self) -> Tick:
         project = self._project()
         try:
+            synced = self._sync(project) if project.config.watch.sync else []
             head = project.data.resolve(project.config.data.branch)
             code = code_state(project)
-            tick = Tick(head, code, changed=(head, code) != self.last)
+            tick = Tick(head, code, changed=(head, code) != self.last, synced=synced)
             if tick.changed:
                 self.last = (head, code)
                 self._handle(project, tick)
@@ -122,6 +124,21 @@ class Watcher:
             return tick
         finally:
             project.close()
+
+    def _sync(self, project: "Project") -> list[dict[str, Any]]:
+        """Each source onto its review branch; a failing source is logged and the watcher goes on."""
+        try:
+            report = project.sync()
+        except TuskError as exc:
+            self.say(f"sync: {exc}")
+            return []
+        for result in report.sources:
+            if result.status == "committed":
+                self.say(f"sync {result.name}: {result.added} added, {result.modified} modified, {result.removed} "
+                         f"removed → {result.branch} {(result.commit or '')[:7]}")
+            elif result.status == "failed":
+                self.say(f"sync {result.name} failed: {result.error}")
+        return [r.to_json() for r in report.sources]
 
     def _handle(self, project: "Project", tick: Tick) -> None:
         self.say(f"data {tick.data_head[:7]}, code {tick.code[:7]}: planning")

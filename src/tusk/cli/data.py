@@ -242,6 +242,46 @@ def data_tags(name: str | None, at: str | None, message: str, as_json: bool) -> 
     console().print(table(None, ["tag", "commit", "message"], [(t.name, short(t.commit), t.message) for t in tags]))
 
 
+@data.command("sync")
+@click.argument("names", nargs=-1, metavar="[SOURCE]...")
+@json_option
+def data_sync(names: tuple[str, ...], as_json: bool) -> None:
+    """Bring each [[sources]] entry (default: all) onto its review branch sync/<name>.
+
+    \b
+    A source is a Google Sheet (gsheet://ID/TAB), a file or glob, or an http(s) CSV/Parquet URL:
+      [[sources]]
+      name = "edits"
+      url = "gsheet://1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms/Examples"
+      table = "examples"
+      key = ["id"]
+      mode = "replace"
+    A changed source makes one commit on sync/<name> (started again from the data branch when that moved
+    on); an unchanged one makes none. Review it with tusk review show sync/<name>, merge it with
+    tusk data merge sync/<name>. A failing source is reported and the others still sync (exit code 1).
+    """
+    from tusk.cli._common import fail
+
+    project = open_project()
+    report = project.sync(names)
+    if as_json:
+        print_json(report.to_json())
+    else:
+        out = console()
+        for result in report.sources:
+            if result.status == "committed":
+                how = "new branch" if result.created else ("rebased onto the data branch" if result.rebased else "")
+                out.print(f"{result.name}: {result.added} added, {result.modified} modified, {result.removed} "
+                          f"removed → {result.branch} {short(result.commit)}" + (f" ({how})" if how else ""))
+            elif result.status == "unchanged":
+                out.print(f"{result.name}: unchanged, no commit")
+            else:
+                console(stderr=True).print(f"[red]{result.name}: failed[/]: {result.error}", markup=True)
+    if report.failed:
+        names_failed = ", ".join(f"{r.name} ({r.error})" for r in report.failed)
+        fail(f"{len(report.failed)} of {len(report.sources)} source(s) failed: {names_failed}")
+
+
 def _done(as_json: bool, data: dict[str, Any], message: str) -> None:
     if as_json:
         print_json(data)

@@ -11,19 +11,22 @@ from tusk.cli._common import EXIT_JOBS_FAILED, console, json_option, open_projec
 
 
 @click.command()
-@click.option("--interval", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
-              help="Seconds between polls.")
+@click.option("--interval", type=click.FloatRange(min=0.1), default=None,
+              help="Seconds between polls (default: [watch] interval in tusk.toml, else 30).")
 @click.option("--once", is_flag=True, help="Poll once, handle a change, and exit (for cron).")
 @json_option
-def watch(interval: float, once: bool, as_json: bool) -> None:
+def watch(interval: float | None, once: bool, as_json: bool) -> None:
     """Poll the data branch and the code; on a change, plan → run → release ([release] auto = true).
 
-    One watcher per project (a lock under .tusk/); its log is .tusk/watch.log. A failed run is logged and
-    the watcher waits for the next change. Exit code 3 with --once when jobs failed.
+    With [watch] sync = true each poll also syncs every [[sources]] entry onto its review branch
+    sync/<name> (tusk data sync). One watcher per project (a lock under .tusk/); its log is
+    .tusk/watch.log. A failed run or sync is logged and the watcher goes on. Exit code 3 with --once when
+    jobs failed.
     """
     from tusk.triggers import watch as run_watch
 
     project = open_project()
+    interval = interval or project.config.watch.interval or 30.0
     out = console(stderr=True)
     ticks = run_watch(project, interval, once, say=None if as_json else out.print)
     if as_json:

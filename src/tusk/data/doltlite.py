@@ -184,6 +184,17 @@ class DoltliteStore:
         with _errors(f"cannot delete branch {name!r}"):
             self.main.execute("SELECT dolt_branch('-D' , ?)" if force else "SELECT dolt_branch('-d', ?)", (name,))
 
+    def move_branch(self, name: str, commit: str) -> Branch:
+        """Point branch ``name`` at ``commit``, creating it if needed: one step, so a reader sees the old head
+        or the new one, never a branch half made."""
+        check_ref_name(name)
+        if name == self.default_branch:
+            raise DataError(f"cannot move the main branch {name!r}")
+        target = self.resolve(commit)
+        with _errors(f"cannot move branch {name!r}"):
+            self.main.execute("SELECT dolt_branch('-f', ?, ?)", (name, target))
+        return Branch(name, target)
+
     def tag(self, name: str, ref: str | None = None, message: str = "") -> Tag:
         check_ref_name(name, "tag")
         if any(t.name == name for t in self.tags()):

@@ -283,6 +283,19 @@ def _transpose(incoming: Incoming) -> list[Sequence[Any]]:
 
 
 # ----- writing ---------------------------------------------------------------------------------------
+@dataclass
+class PreparedImport:
+    """A source's rows checked and converted for one table: everything that can fail before writing."""
+
+    incoming: Incoming
+    table: str
+    keys: list[str]
+    types: dict[str, str]  # column → SQL type, in the table's column order when it exists
+    mode: str
+    create: bool
+    columns: list[list[Any]]  # converted, in incoming.columns order
+
+
 def import_file(store: DoltliteStore, source: str, table: str, keys: Sequence[str] = (), mode: str = "replace",
                 branch: str | None = None, message: str | None = None) -> ImportResult:
     """Import ``source`` into ``table`` on ``branch`` (created from the main branch if missing)."""
@@ -290,8 +303,39 @@ def import_file(store: DoltliteStore, source: str, table: str, keys: Sequence[st
     if mode not in MODES:
         raise IngestError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
     incoming = read_source(source)
+    return import_incoming(store, incoming, table, keys, mode, branch,
+                           message or f"import {Path(source).name} into {table} ({mode})")
+
+
+def import_incoming(store: DoltliteStore, incoming: Incoming, table: str, keys: Sequence[str] = (),
+                    mode: str = "replace", branch: str | None = None, message: str | None = None) -> ImportResult:
+    """Write rows already read (from a file, a sheet, a URL) into ``table`` on ``branch`` as one commit."""
     branch = branch or store.default_branch
-    existing = _existing_schema(store, table, branch)
+    prepared = prepare_import(store, incoming, table, keys, mode, branch)
+    message = message or f"import {incoming.source} into {table} ({mode})"
+    created_branch = _ensure_branch(store, branch)
+    try:
+        with store.writer(branch) as conn:
+            counts = write_prepared(conn, prepared)
+            commit = store.commit(conn, message)
+            if commit is None:
+                conn.execute("ROLLBACK")
+    except BaseException:
+        if created_branch:
+            store.delete_branch(branch, force=True)
+        raise
+    return ImportResult(table, branch, commit, prepared.create, *counts,
+                        message=message if commit else "nothing changed: no commit made")
+
+
+def prepare_import(store: DoltliteStore, incoming: Incoming, table: str, keys: Sequence[str], mode: str,
+                   ref: str) -> PreparedImport:
+    """Check and convert ``incoming`` for ``table`` as it is at ``ref`` (a branch, or the main branch when
+    ``ref`` does not exist yet). Raises IngestError naming the file, row and column."""
+    check_identifier(table)
+    if mode not in MODES:
+        raise IngestError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
+    existing = _existing_schema(store, table, ref)
     keys = list(keys) or [name for name, _, pk in existing if pk]
     _check_key_names(incoming, keys, existing)
     if existing:
@@ -301,15 +345,7 @@ def import_file(store: DoltliteStore, source: str, table: str, keys: Sequence[st
         {c: infer_type(raw[i], incoming.text_only) for i, c in enumerate(incoming.columns)}
     columns = [_convert_column(incoming, i, raw[i], types[c]) for i, c in enumerate(incoming.columns)]
     _check_key_values(incoming, keys, columns)
-    rows = zip(*columns)
-    created_branch = _ensure_branch(store, branch)
-    try:
-        return _write(store, incoming, rows, table, keys, types, mode, branch, existing == [],
-                      message or f"import {Path(source).name} into {table} ({mode})")
-    except BaseException:
-        if created_branch:
-            store.delete_branch(branch, force=True)
-        raise
+    return PreparedImport(incoming, table, keys, types, mode, existing == [], columns)
 
 
 def _existing_schema(store: DoltliteStore, table: str, branch: str) -> list[tuple[str, str, bool]]:
@@ -374,31 +410,28 @@ def _ensure_branch(store: DoltliteStore, branch: str) -> bool:
     return True
 
 
-def _write(store: DoltliteStore, incoming: Incoming, rows: Iterable[tuple[Any, ...]], table: str, keys: Sequence[str],
-           types: dict[str, str], mode: str, branch: str, create: bool, message: str) -> ImportResult:
-    columns = incoming.columns if create else [c for c in types]
+def write_prepared(conn: sqlite3.Connection, prepared: PreparedImport) -> tuple[int, int, int]:
+    """Apply a prepared import inside the caller's transaction (no commit). → (added, modified, removed)."""
+    incoming, table, keys, types = prepared.incoming, prepared.table, prepared.keys, prepared.types
+    rows: Iterable[tuple[Any, ...]] = zip(*prepared.columns)
+    columns = incoming.columns if prepared.create else [c for c in types]
     order = [incoming.columns.index(c) for c in columns]
     if order != list(range(len(columns))):
         rows = [tuple(row[i] for i in order) for row in rows]
     qt, qcols = quote(table), ", ".join(quote(c) for c in columns)
     marks = ", ".join("?" for _ in columns)
-    with store.writer(branch) as conn, _errors(f"cannot import into {table}"):
-        if create:  # a new table: no comparison needed, every row is added
+    with _errors(f"cannot import into {table}"):
+        if prepared.create:  # a new table: no comparison needed, every row is added
             definition = ", ".join(f"{quote(c)} {types[c]}" + (" NOT NULL" if c in keys else "") for c in columns)
             conn.execute(f"CREATE TABLE {qt} ({definition}, PRIMARY KEY ({', '.join(quote(k) for k in keys)}))")
             conn.executemany(f"INSERT INTO {qt} ({qcols}) VALUES ({marks})", rows)
-            commit = store.commit(conn, message)
-            return ImportResult(table, branch, commit, True, incoming.count, 0, 0, message=message)
+            return incoming.count, 0, 0
         conn.execute("DROP TABLE IF EXISTS temp._tusk_incoming")
         conn.execute(f"CREATE TEMP TABLE _tusk_incoming AS SELECT {qcols} FROM {qt} WHERE 0")
         conn.executemany(f"INSERT INTO temp._tusk_incoming VALUES ({marks})", rows)
-        counts = _apply(conn, qt, columns, keys, mode, incoming.source)
+        counts = _apply(conn, qt, columns, keys, prepared.mode, incoming.source)
         conn.execute("DROP TABLE temp._tusk_incoming")
-        commit = store.commit(conn, message)
-        if commit is None:
-            conn.execute("ROLLBACK")
-    return ImportResult(table, branch, commit, create, *counts,
-                        message=message if commit else "nothing changed: no commit made")
+        return counts
 
 
 def _apply(conn: sqlite3.Connection, qt: str, columns: Sequence[str], keys: Sequence[str], mode: str,

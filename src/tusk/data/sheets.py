@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -17,7 +19,9 @@ from tusk.backends import require
 from tusk.errors import IngestError
 
 CREDENTIALS_ENV = "TUSK_GSHEETS_CREDENTIALS"
-SCOPES = ["https://www.googleapis.com/auth/spreadsheets.readonly"]
+SCOPES = ["https://www.googleapis.com/auth/spreadsheets.readonly",
+          "https://www.googleapis.com/auth/drive.metadata.readonly"]  # the file's version, for tusk data sync
+DRIVE_FILES = "https://www.googleapis.com/drive/v3/files/"
 
 
 def parse_url(url: str) -> tuple[str, str | None]:
@@ -67,14 +71,47 @@ def client(transport: Any = None) -> Any:
 TRANSPORT: Any = None  # a requests adapter to use instead of the network (tests)
 
 
+def sheet_revision(url: str, transport: Any = None) -> str:
+    """The spreadsheet's Drive version and modifiedTime (``"17 2026-11-25T10:00:00.000Z"``), or "" when Drive
+    does not say (the Drive API not enabled for the service account's project, or no access to metadata):
+    then a sync compares the content alone."""
+    gspread = require("gspread")
+    spreadsheet_id, _ = parse_url(url)
+    with _mapped(url, gspread):
+        try:
+            response = client(transport or TRANSPORT).http_client.request(
+                "get", DRIVE_FILES + spreadsheet_id, params={"fields": "id,modifiedTime,version",
+                                                             "supportsAllDrives": True})
+        except gspread.exceptions.APIError:
+            return ""
+        meta = response.json()
+    return " ".join(str(meta[k]) for k in ("version", "modifiedTime") if meta.get(k))
+
+
+@contextmanager
+def _mapped(url: str, gspread: Any) -> Iterator[None]:
+    """Transport and auth errors (requests, google-auth) become one-line IngestErrors."""
+    try:
+        yield
+    except IngestError:
+        raise
+    except Exception as exc:
+        if isinstance(exc, gspread.exceptions.GSpreadException):
+            raise
+        if type(exc).__module__.split(".")[0] in ("requests", "google", "urllib3"):
+            raise IngestError(f"{url}: cannot reach Google Sheets: {str(exc).splitlines()[0]}") from exc
+        raise
+
+
 def read_sheet(url: str, transport: Any = None) -> tuple[list[str], list[list[Any]]]:
     """(header, rows) of the tab; rows padded to the header's width, empty cells as None."""
     gspread = require("gspread")
     spreadsheet_id, tab = parse_url(url)
     try:
-        book = client(transport or TRANSPORT).open_by_key(spreadsheet_id)
-        sheet = book.worksheet(tab) if tab else book.sheet1
-        values = sheet.get_all_values()
+        with _mapped(url, gspread):
+            book = client(transport or TRANSPORT).open_by_key(spreadsheet_id)
+            sheet = book.worksheet(tab) if tab else book.sheet1
+            values = sheet.get_all_values()
     except gspread.exceptions.WorksheetNotFound as exc:
         raise IngestError(f"{url}: no tab named {tab!r}") from exc
     except gspread.exceptions.SpreadsheetNotFound as exc:
@@ -82,10 +119,6 @@ def read_sheet(url: str, transport: Any = None) -> tuple[list[str], list[list[An
                           "with the service account)") from exc
     except gspread.exceptions.APIError as exc:
         raise IngestError(f"{url}: Google Sheets refused: {_api_message(exc)}") from exc
-    except Exception as exc:  # transport and auth errors from requests / google-auth
-        if type(exc).__module__.split(".")[0] in ("requests", "google", "urllib3"):
-            raise IngestError(f"{url}: cannot reach Google Sheets: {str(exc).splitlines()[0]}") from exc
-        raise
     if not values:
         raise IngestError(f"{url}: the tab is empty (a header row is needed)")
     header = [str(h) for h in values[0]]
