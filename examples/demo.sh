@@ -39,10 +39,10 @@ print(f"relabelled {changed} rows of {customer}")
 PY
 tusk data import data/examples-fixed.csv --table examples --key id --mode upsert --branch relabel -m "relabel 3 rows"
 
-say "review the change row by row"
-tusk data diff main relabel --table examples
+say "review the change row by row: what relabel changed since it left main (three dots, as in git)"
+tusk data diff main...relabel --table examples
 
-say "plan --at relabel: what merging it would retrain (main is untouched)"
+say "plan --at relabel: what merging it into main would retrain (a merge preview; main is untouched)"
 tusk plan --at relabel
 
 say "merge it"

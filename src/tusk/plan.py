@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from tusk.config import Config
-from tusk.data.base import DataStore, RowChange
+from tusk.data.base import DataStore, MergePreview, RowChange
 from tusk.errors import DataError
 from tusk.spec import CodeHasher, Instance, InputQuery, canonical, expand, fingerprint
 from tusk.tracking.base import InputRecord, InstanceState
@@ -49,6 +49,7 @@ class Plan:
     ref: str
     data_commit: str
     instances: list[PlannedInstance]
+    preview: MergePreview | None = None  # set when ``ref`` is a branch planned as merged into the data branch
 
     def count(self, status: str) -> int:
         return sum(1 for p in self.instances if p.status == status)
@@ -60,6 +61,7 @@ class Plan:
 
     def to_json(self) -> dict[str, Any]:
         return {"ref": self.ref, "data_commit": self.data_commit,
+                "preview": self.preview.to_json() if self.preview else None,
                 "instances": [p.to_json() for p in self.instances],
                 "summary": {s: self.count(s) for s in ("new", "stale", "reuse", "fresh", "orphaned")}}
 

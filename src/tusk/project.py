@@ -7,7 +7,8 @@ methods here only wire the project's backends into them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from tusk.backends import backend_class
 from tusk.config import Config, find_config, load_config
 
 if TYPE_CHECKING:
-    from tusk.data.base import DataStore, SupportsRemotes
+    from tusk.data.base import DataStore, DiffReport, MergePreview, SupportsRemotes
     from tusk.execute.base import Executor
     from tusk.plan import Plan
     from tusk.runner import RunReport
@@ -49,7 +50,15 @@ class Project:
 
     @cached_property
     def data(self) -> "DataStore":
-        return backend_class("data", self.config.data.url)(self.config.data.url, self.config)
+        """The data store; scratch refs a crashed merge preview left behind are removed on opening."""
+        from tusk.errors import DataError
+
+        store: DataStore = backend_class("data", self.config.data.url)(self.config.data.url, self.config)
+        try:
+            store.clean_scratch()
+        except DataError:  # no store yet, or unreadable: the command that reads it says so
+            pass
+        return store
 
     @cached_property
     def tracker(self) -> "Tracker":
@@ -92,12 +101,88 @@ class Project:
 
         return sync(self, names)
 
+    # --- review: merge previews (cli/train.py, cli/data.py) ---
+    def is_review_branch(self, ref: str | None) -> bool:
+        """A branch (local, or a remote's as ``origin/fix``) other than the data branch: what a review merges."""
+        if not ref or ref == self.config.data.branch:
+            return False
+        store = self.data
+        if any(b.name == ref for b in store.branches()):
+            return True
+        remote_branches = getattr(store, "remote_branches", None)
+        return "/" in ref and remote_branches is not None and any(b.name == ref for b in remote_branches())
+
+    @contextmanager
+    def merge_preview(self, branch: str) -> Iterator["MergePreview"]:
+        """The data branch with ``branch`` merged, for as long as the ``with`` block runs (main is untouched;
+        the scratch ref is removed after). A conflict raises MergeConflict naming the rows."""
+        with self.data.merge_preview(branch, self.config.data.branch) as preview:
+            yield preview
+
+    def diff(self, first: str | None = None, second: str | None = None, table: str | None = None,
+             limit: int | None = None) -> "DiffReport":
+        """Row-level changes. ``A...B``: what B changed since it left A (from their merge base: the review
+        view). ``A..B`` or ``A B``: A's commit against B's. ``A`` alone: the data branch against A. Nothing: the
+        data branch's last commit."""
+        from tusk.data.base import DiffReport
+        from tusk.errors import DataError
+
+        store = self.data
+        base = None
+        if first and "..." in first:
+            if second:
+                raise DataError(f"give either {first!r} or two refs, not both")
+            start, end = first.split("...", 1)
+            start, end = start or store.default_branch, end or store.default_branch
+            base = store.merge_base(start, end)
+        elif first and ".." in first:
+            if second:
+                raise DataError(f"give either {first!r} or two refs, not both")
+            start, end = first.split("..", 1)
+            start, end = start or store.default_branch, end or store.default_branch
+        elif first and second:
+            start, end = first, second
+        elif first:
+            start, end = store.default_branch, first
+        else:
+            commits = store.log(store.default_branch, 2)
+            start, end = commits[-1].hash, commits[0].hash
+        from_commit = base or store.resolve(start)
+        to_commit = store.resolve(end)
+        tables = store.diff(from_commit, to_commit, table=table, with_rows=True, limit=limit)
+        return DiffReport(start, end, from_commit, to_commit, tables, base)
+
     # --- plan and run (cli/train.py) ---
     def plan(self, at: str | None = None) -> "Plan":
-        """Which instances are new, stale, fresh, reusable or orphaned at ``at`` (default: the data branch)."""
+        """Which instances are new, stale, fresh, reusable or orphaned at ``at`` (default: the data branch).
+
+        ``at`` a branch other than the data branch plans the merge preview: what merging it would retrain."""
         from tusk.runner import make_plan
 
-        return make_plan(self, at)
+        if not self.is_review_branch(at):
+            return make_plan(self, at)
+        assert at is not None
+        with self.merge_preview(at) as preview:
+            plan = make_plan(self, preview.commit, keep_cache=preview.persists)
+        plan.ref, plan.preview = at, preview
+        return plan
+
+    def training_ref(self, at: str | None) -> str | None:
+        """The ref a run at ``at`` trains from. A review branch trains only when merging it needs no merge
+        commit (a fast-forward, or already merged): versions are pinned to a commit that persists, never to a
+        preview that is deleted after; otherwise a clear error says to merge first."""
+        from tusk.errors import DataError
+
+        if not self.is_review_branch(at):
+            return at
+        assert at is not None
+        with self.merge_preview(at) as preview:
+            if preview.persists:
+                return preview.commit
+        into = self.config.data.branch
+        raise DataError(f"{into} has moved on since {at} left it, so what merging {at} would train is only a "
+                        f"preview that is not kept: merge it first (tusk data merge {at}), then tusk run; "
+                        f"tusk plan --at {at} shows what it would retrain")
 
     def run(self, at: str | None = None, only: str | None = None, shard: tuple[int, int] | None = None,
             workers: int | None = None, force: bool = False, **callbacks: Any) -> "RunReport":

@@ -185,12 +185,15 @@ def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 # ----- the calling half ------------------------------------------------------------------------------
-def make_plan(project: "Project", at: str | None = None) -> Plan:
+def make_plan(project: "Project", at: str | None = None, keep_cache: bool = True) -> Plan:
+    """The plan at ``at``; ``keep_cache=False`` for a commit that will not last (a merge preview): the matrix
+    cache is read but not saved, so it never points at a commit the store loses."""
     from tusk._cache import JsonFileCache
 
     cache = JsonFileCache(project.state_dir / "cache" / "matrix.json")
     plan = Planner(project.config, project.data, project.tracker.states(), matrix_cache=cache).plan(at)
-    cache.save()
+    if keep_cache:
+        cache.save()
     return plan
 
 
@@ -201,7 +204,8 @@ def run(project: "Project", at: str | None = None, only: str | None = None, shar
     started = time.perf_counter()
     tracker = project.tracker
     tracker.ensure_ready()
-    plan = make_plan(project, at)
+    plan = make_plan(project, project.training_ref(at))
+    plan.ref = at or plan.ref
     chosen = set(select([p.name for p in plan.instances if p.instance], only, shard))
     todo = [p for p in plan.instances if p.name in chosen and (p.status in ("new", "stale", "reuse") or force)]
     report = RunReport(data_commit=plan.data_commit, ref=plan.ref,

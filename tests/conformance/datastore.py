@@ -91,6 +91,40 @@ class DataStoreSuite:
         assert store.resolve(store.default_branch) == head
         assert store.query("SELECT label FROM ex WHERE id = 1").rows == [("ours",)]
 
+    def test_merge_base_and_merge_preview(self, store: Any) -> None:
+        base = seed(store)
+        main = store.default_branch
+        store.create_branch("fix")
+        assert store.merge_base(main, "fix") == base
+        write(store, ["UPDATE ex SET label = 'fix' WHERE id = 0"], "fix", branch="fix")
+        fix = store.resolve("fix")
+        with store.merge_preview("fix") as preview:  # main has not moved: a fast-forward to fix
+            assert (preview.kind, preview.commit, preview.persists) == ("fast-forward", fix, True)
+        moved = write(store, ["UPDATE ex SET label = 'main' WHERE id = 1"], "main moves on")
+        assert store.merge_base(main, "fix") == store.merge_base("fix", main) == base
+        with store.merge_preview("fix") as preview:
+            assert (preview.kind, preview.into_head, preview.branch_head, preview.merge_base) == (
+                "merge", moved, fix, base)
+            assert not preview.persists
+            assert store.query("SELECT label FROM ex WHERE id IN (0, 1) ORDER BY id", ref=preview.commit).rows == [
+                ("fix",), ("main",)]
+            assert len(store.branches()) == 3, "the merge is made on a scratch branch"
+        assert sorted(b.name for b in store.branches()) == sorted([main, "fix"]), "the scratch branch is gone"
+        assert store.resolve(main) == moved, "the data branch is untouched"
+        store.merge("fix")
+        with store.merge_preview("fix") as preview:
+            assert (preview.kind, preview.commit) == ("up-to-date", store.resolve(main))
+        assert store.merge("fix").commit is None, "merging again changes nothing"
+        write(store, ["UPDATE ex SET label = 'x' WHERE id = 2"], "ours")
+        write(store, ["UPDATE ex SET label = 'y' WHERE id = 2"], "theirs", branch="fix")
+        with pytest.raises(MergeConflict) as caught, store.merge_preview("fix"):
+            pass
+        assert [c["key"] for c in caught.value.conflicts] == [{"id": 2}]
+        assert sorted(b.name for b in store.branches()) == sorted([main, "fix"])
+        assert store.clean_scratch() == []
+        with pytest.raises(DataError):
+            store.create_branch("tusk-preview/mine")
+
     def test_snapshots_are_pinned_and_read_only(self, store: Any) -> None:
         first = seed(store)
         write(store, ["UPDATE ex SET label = 'later' WHERE id = 1"], "later")

@@ -28,8 +28,8 @@ def cli(ctx: click.Context, debug: bool, project_dir: str | None) -> None:
     A typical day:
       tusk init                       a project: tusk.toml, a data store, a tracking database
       tusk data import edits.csv --table examples --key id --branch fix
-      tusk data diff main fix         review the change row by row
-      tusk plan --at fix              which models would retrain, and why
+      tusk data diff main...fix       review what fix changed since it left main, row by row
+      tusk plan --at fix              which models merging fix would retrain, and why
       tusk data merge fix             accept it
       tusk run                        train what is stale, in parallel, tracked in MLflow
       tusk release create             one image with every production model, tagged with its hash

@@ -89,37 +89,34 @@ def data_log(ref: str | None, limit: int | None, as_json: bool) -> None:
 
 
 @data.command("diff")
-@click.argument("from_ref", required=False, metavar="[FROM]")
-@click.argument("to_ref", required=False, metavar="[TO]")
+@click.argument("from_ref", required=False, metavar="[A | A...B | A..B]")
+@click.argument("to_ref", required=False, metavar="[B]")
 @click.option("--table", "-t", "table_name", help="Only this table.")
 @click.option("--limit", type=int, default=ROW_LIMIT, show_default=True, help="Rows to show per table (0: all).")
 @json_option
 def data_diff(from_ref: str | None, to_ref: str | None, table_name: str | None, limit: int, as_json: bool) -> None:
-    """Row-level changes from FROM to TO (default: the main branch's last commit against its parent;
-    with one ref: the main branch against it)."""
+    """Row-level changes between two refs (branches, tags, commits), as git diff counts them.
+
+    \b
+      tusk data diff main...fix    three dots: what fix changed since it left main (from their merge
+                                   base to fix): the change a review merges. Use this to review a branch.
+      tusk data diff main..fix     two dots (same as `main fix`): main's commit against fix's. After main
+                                   moved on, main's own new changes show up too, reversed.
+      tusk data diff fix           the main branch against fix (two dots)
+      tusk data diff               the main branch's last commit against its parent
+    """
     project = open_project()
-    store = project.data
-    start, end = _diff_refs(store, from_ref, to_ref)
-    diffs = store.diff(start, end, table=table_name, with_rows=True, limit=None if as_json or not limit else limit)
+    if to_ref and from_ref and ".." in from_ref:
+        raise click.UsageError(f"give either {from_ref!r} or two refs, not both")
+    report = project.diff(from_ref, to_ref, table=table_name, limit=None if as_json or not limit else limit)
     if as_json:
-        print_json({"from": store.resolve(start), "to": store.resolve(end), "tables": [
-            {"table": d.table, "added": d.added, "modified": d.modified, "removed": d.removed,
-             "schema_changed": d.schema_changed,
-             "rows": [{"diff_type": r.diff_type, "key": r.key, "before": r.before, "after": r.after} for r in d.rows]}
-            for d in diffs]})
+        print_json(report.to_json())
         return
-    _print_diffs(start, end, diffs, limit)
-
-
-def _diff_refs(store: Any, from_ref: str | None, to_ref: str | None) -> tuple[str, str]:
-    if from_ref and to_ref:
-        return from_ref, to_ref
-    if from_ref:
-        return store.default_branch, from_ref
-    commits = store.log(store.default_branch, 2)
-    if len(commits) < 2:
-        return commits[0].hash, commits[0].hash
-    return commits[1].hash, commits[0].hash
+    if report.merge_base is not None:
+        console().print(f"[dim]{report.to_ref} since it left {report.from_ref} (merge base "
+                        f"{short(report.merge_base)}):[/]")
+    _print_diffs(report.from_ref if report.merge_base is None else short(report.merge_base), report.to_ref,
+                 report.tables, limit)
 
 
 def _print_diffs(start: str, end: str, diffs: list[Any], limit: int) -> None:
@@ -178,7 +175,9 @@ def data_branch(name: str | None, start: str | None, delete: bool, as_json: bool
         branch = store.create_branch(name, start)
         _done(as_json, {"name": branch.name, "head": branch.head}, f"created branch {name} at {short(branch.head)}")
         return
-    branches = store.branches()
+    from tusk.data.base import SCRATCH_PREFIX
+
+    branches = [b for b in store.branches() if not b.name.startswith(SCRATCH_PREFIX)]  # live previews' scratch
     if as_json:
         print_json({"branches": [{"name": b.name, "head": b.head} for b in branches]})
         return

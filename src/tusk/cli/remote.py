@@ -79,7 +79,8 @@ def data_pull(remote_name: str, branch: str | None, as_json: bool) -> None:
 
     \b
     Other branches on the remote become refs you can diff, plan and merge:
-      tusk data pull && tusk plan --at origin/fix && tusk data merge origin/fix
+      tusk data pull && tusk data diff main...origin/fix && tusk plan --at origin/fix
+      tusk data merge origin/fix
     """
     project = open_project()
     store = project.shared_data()

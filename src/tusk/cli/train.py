@@ -19,7 +19,8 @@ def _styled(status: str) -> str:
 
 
 @click.command()
-@click.option("--at", "at", metavar="REF", help="Plan against this branch, tag or commit instead of the data branch.")
+@click.option("--at", "at", metavar="REF",
+              help="A branch: plan the result of merging it into the data branch. A tag or commit: plan at it.")
 @click.option("--all", "show_all", is_flag=True, help="List fresh instances too.")
 @json_option
 def plan(at: str | None, show_all: bool, as_json: bool) -> None:
@@ -28,10 +29,25 @@ def plan(at: str | None, show_all: bool, as_json: bool) -> None:
     \b
     Planning reads only what a change can have touched: for each model it asks the data store which
     rows changed since the commit the model was trained from, and re-reads an input only when its
-    partition was touched. `tusk plan --at fix` answers "what would merging fix retrain?".
+    partition was touched.
+    \b
+    `tusk plan --at fix` answers "what would merging fix retrain?": it plans a merge preview, the data
+    branch with fix merged (made on a scratch branch that is removed after; the data branch is untouched),
+    so changes made on main since fix left it are kept, not undone. A conflicting merge names the
+    conflicting rows and plans nothing (exit 1). --at a tag or a commit plans exactly that commit.
     """
+    from tusk.errors import MergeConflict
+
     project = open_project()
-    result = project.plan(at)
+    try:
+        result = project.plan(at)
+    except MergeConflict as conflict:
+        if as_json:
+            print_json({"ref": at, "data_commit": None, "preview": None, "conflicts": conflict.conflicts,
+                        "instances": [], "error": str(conflict)})
+        else:
+            _print_conflicts(conflict)
+        raise
     if as_json:
         print_json(result.to_json())
         return
@@ -42,12 +58,31 @@ def plan(at: str | None, show_all: bool, as_json: bool) -> None:
         out.print(table(None, ["instance", "status", "why"], rows))
     summary = ", ".join(f"{result.count(s)} {s}" for s in ("new", "stale", "reuse", "orphaned", "fresh")
                         if result.count(s))
-    out.print(f"{result.ref} @ {short(result.data_commit)}: {len(result.instances)} instances"
+    out.print(f"{_planned_at(result)}: {len(result.instances)} instances"
               f" ({summary or 'none'}); {len(result.work)} to run")
 
 
+def _planned_at(result: Any) -> str:
+    preview = result.preview
+    if preview is None:
+        return f"{result.ref} @ {short(result.data_commit)}"
+    what = {"merge": f"merging {preview.branch} into {preview.into} (preview {short(preview.commit)}, not kept)",
+            "fast-forward": f"merging {preview.branch} into {preview.into} (a fast-forward to "
+                            f"{short(preview.commit)})",
+            "up-to-date": f"{preview.branch} is already merged into {preview.into} @ {short(preview.commit)}"}
+    return f"{what[preview.kind]}; {preview.branch} @ {short(preview.branch_head)}, " \
+           f"{preview.into} @ {short(preview.into_head)}"
+
+
+def _print_conflicts(conflict: Any) -> None:
+    rows = [(c["table"], ", ".join(f"{k}={v}" for k, v in c["key"].items())) for c in conflict.conflicts]
+    console(stderr=True).print(table("conflicts", ["table", "key"], rows))
+
+
 @click.command()
-@click.option("--at", "at", metavar="REF", help="Train from this branch, tag or commit (default: the data branch).")
+@click.option("--at", "at", metavar="REF",
+              help="Train from this tag or commit, or a branch that merges into the data branch without a merge "
+                   "commit (default: the data branch).")
 @click.option("--only", metavar="GLOB", help="Only instances whose name matches, e.g. 'intent-a*'.")
 @click.option("--shard", metavar="I/N", help="Only the I-th of N deterministic slices (for CI matrices).")
 @click.option("--workers", type=click.IntRange(min=1), help="Parallel jobs (default: the executor URL's).")
@@ -61,6 +96,10 @@ def run(at: str | None, only: str | None, shard: str | None, workers: int | None
     Each job reads its inputs at the planned commit (a merge during the run changes nothing), and each
     success becomes an MLflow run and a registered model version tagged with the data and code commits.
     A failed job registers nothing and does not stop the others (exit code 3). Ctrl-C cancels cleanly.
+    \b
+    --at a branch other than the data branch trains it only when merging it needs no merge commit (the
+    data branch has not moved since the branch left it): versions are pinned to commits that persist.
+    Otherwise merge it first; `tusk plan --at BRANCH` shows what the merge would retrain.
     """
     from tusk.spec import parse_shard
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 DiffType = Literal["added", "modified", "removed"]
+PreviewKind = Literal["merge", "fast-forward", "up-to-date"]
+SCRATCH_PREFIX = "tusk-preview/"  # scratch branches of merge previews: never a user's, removed when stale
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,31 @@ class TableDiff:
 
 
 @dataclass
+class DiffReport:
+    """A diff as asked for: ``A..B`` (or ``A B``) compares the two commits; ``A...B`` shows what B changed since
+    it left A, the diff from their merge base (``merge_base`` is set) to B."""
+
+    from_ref: str
+    to_ref: str
+    from_commit: str
+    to_commit: str
+    tables: list[TableDiff]
+    merge_base: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"from": self.from_commit, "to": self.to_commit,
+                                "from_ref": self.from_ref, "to_ref": self.to_ref}
+        if self.merge_base is not None:
+            data["merge_base"] = self.merge_base
+        data["tables"] = [
+            {"table": d.table, "added": d.added, "modified": d.modified, "removed": d.removed,
+             "schema_changed": d.schema_changed,
+             "rows": [{"diff_type": r.diff_type, "key": r.key, "before": r.before, "after": r.after} for r in d.rows]}
+            for d in self.tables]
+        return data
+
+
+@dataclass
 class QueryResult:
     columns: list[str]
     rows: list[tuple[Any, ...]]
@@ -83,6 +110,31 @@ class MergeResult:
     commit: str | None  # None when there was nothing to merge
     fast_forward: bool = False
     message: str = ""
+
+
+@dataclass(frozen=True)
+class MergePreview:
+    """What the data branch ``into`` would hold with ``branch`` merged: ``commit`` is a real merge on a scratch
+    branch (kind "merge": it exists only while the preview is held), ``branch``'s head (kind "fast-forward")
+    or ``into``'s head (kind "up-to-date": the branch is already merged)."""
+
+    branch: str
+    branch_head: str
+    into: str
+    into_head: str
+    merge_base: str
+    commit: str
+    kind: PreviewKind
+
+    @property
+    def persists(self) -> bool:
+        """Whether ``commit`` outlives the preview (a fast-forward or an already merged branch)."""
+        return self.kind != "merge"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"branch": self.branch, "branch_head": self.branch_head, "into": self.into,
+                "into_head": self.into_head, "merge_base": self.merge_base, "commit": self.commit,
+                "kind": self.kind, "persists": self.persists}
 
 
 @dataclass
@@ -111,6 +163,11 @@ class DataStore(Protocol):
     def create_branch(self, name: str, start: str | None = None) -> Branch: ...
     def delete_branch(self, name: str, force: bool = False) -> None: ...
     def merge(self, branch: str, into: str | None = None, message: str | None = None) -> MergeResult: ...
+    def merge_base(self, left: str, right: str) -> str: ...  # the newest common ancestor's hash
+    # the data ``into`` (default: the main branch) would hold with ``branch`` merged; a conflict raises
+    # MergeConflict; a scratch ref it needs is removed on exit, and by ``clean_scratch`` after a crash
+    def merge_preview(self, branch: str, into: str | None = None) -> AbstractContextManager[MergePreview]: ...
+    def clean_scratch(self) -> list[str]: ...  # scratch refs left by dead processes, removed → their names
     def tags(self) -> list[Tag]: ...
     def tag(self, name: str, ref: str | None = None, message: str = "") -> Tag: ...
 

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
+import socket
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from tusk.config import Config, url_path
-from tusk.data.base import Branch, Commit, MergeResult, QueryResult, Remote, RowChange, TableDiff, Tag
+from tusk.data.base import (SCRATCH_PREFIX, Branch, Commit, MergePreview, MergeResult, PreviewKind, QueryResult,
+                            Remote, RowChange, TableDiff, Tag)
 from tusk.errors import DataError, MergeConflict, RefNotFound
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -26,6 +30,7 @@ _REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}$")
 _HEX = re.compile(r"^[0-9a-f]{4,40}$")
 _REMOTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 BUSY_TIMEOUT = 30.0
+SCRATCH_MAX_AGE = 6 * 3600.0  # a scratch branch this old is stale even if its process id is alive (reused)
 Params = Mapping[str, Any] | Sequence[Any] | None
 
 
@@ -39,7 +44,39 @@ def check_identifier(name: str, what: str = "table") -> str:
 def check_ref_name(name: str, what: str = "branch") -> str:
     if not _REF.match(name or "") or ".." in name or name.endswith((".", "/")):
         raise DataError(f"invalid {what} name {name!r}: use letters, digits, '.', '_', '-' and '/'")
+    if name.startswith(SCRATCH_PREFIX):
+        raise DataError(f"invalid {what} name {name!r}: {SCRATCH_PREFIX} is kept for tusk's merge previews")
     return name
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
+
+
+def scratch_name() -> str:
+    """``tusk-preview/<host>-<pid>-<unix time>-<random>``: enough to tell a dead owner's branch from a live one."""
+    return f"{SCRATCH_PREFIX}{_host()}-{os.getpid()}-{int(time.time())}-{secrets.token_hex(3)}"
+
+
+def scratch_is_stale(name: str, now: float | None = None) -> bool:
+    """A scratch branch whose process is gone (same host), or older than SCRATCH_MAX_AGE."""
+    try:
+        host, pid, started, _ = name[len(SCRATCH_PREFIX):].rsplit("-", 3)
+        age = (now or time.time()) - int(started)
+        owner = int(pid)
+    except ValueError:
+        return True
+    if age > SCRATCH_MAX_AGE:
+        return True
+    if host != _host():
+        return False
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def remote_url(url: str, base: Path) -> str:
@@ -211,7 +248,7 @@ class DoltliteStore:
         """Merge ``branch`` into ``into``; a conflict raises MergeConflict (row by row) and applies nothing."""
         target = into or self.default_branch
         source_head, before = self.resolve(branch), self.resolve(target)
-        if source_head == before:
+        if source_head == before or self.merge_base(source_head, before) == source_head:
             return MergeResult(None, message=f"{target} already has {branch}")
         conn = self.branch_connection(target)
         try:
@@ -227,6 +264,65 @@ class DoltliteStore:
             conn.close()
         after = self.resolve(target)
         return MergeResult(after, fast_forward=after == source_head, message=f"merged {branch} into {target}")
+
+    def merge_base(self, left: str, right: str) -> str:
+        """The newest commit both ``left`` and ``right`` descend from."""
+        a, b = self.resolve(left), self.resolve(right)
+        with _errors(f"cannot find the merge base of {left} and {right}"):
+            row = self.main.execute("SELECT dolt_merge_base(?, ?)", (a, b)).fetchone()
+        if not row or not row[0]:
+            raise DataError(f"{left} and {right} have no common history")
+        return str(row[0])
+
+    @contextmanager
+    def merge_preview(self, branch: str, into: str | None = None) -> Iterator[MergePreview]:
+        """What ``into`` would hold with ``branch`` merged. A real merge happens on a scratch branch, which is
+        deleted on the way out whatever happens (and by ``clean_scratch`` if this process dies)."""
+        into = into or self.default_branch
+        self.clean_scratch()
+        head, target = self.resolve(branch), self.resolve(into)
+        base = self.merge_base(head, target)
+        if base == head or base == target:
+            kind: PreviewKind = "up-to-date" if base == head else "fast-forward"
+            yield MergePreview(branch, head, into, target, base, target if base == head else head, kind)
+            return
+        scratch = scratch_name()
+        with _errors("cannot create the preview's scratch branch"):
+            self.main.execute("SELECT dolt_branch(?, ?)", (scratch, target))
+        try:
+            self._merge_on(scratch, branch, into, f"preview: merge {branch} into {into}")
+            yield MergePreview(branch, head, into, target, base, self.resolve(scratch), "merge")
+        finally:
+            self._drop_scratch(scratch)
+
+    def _merge_on(self, scratch: str, branch: str, into: str, message: str) -> None:
+        conn = self.branch_connection(scratch)
+        try:
+            with _errors(f"cannot preview merging {branch} into {into}"):
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._merge_in_transaction(conn, branch, into, message)
+                    conn.execute("COMMIT")
+                finally:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+
+    def _drop_scratch(self, name: str) -> None:
+        with _errors(f"cannot remove the scratch branch {name}"):
+            self.main.execute("SELECT dolt_branch('-D', ?)", (name,))
+
+    def clean_scratch(self) -> list[str]:
+        """Remove the scratch branches of previews whose process died (a crash, kill -9) → their names."""
+        with _errors("cannot list branches"):
+            names = [r[0] for r in self.main.execute(
+                "SELECT name FROM dolt_branches WHERE substr(name, 1, ?) = ?",
+                (len(SCRATCH_PREFIX), SCRATCH_PREFIX)).fetchall()]
+        stale = [name for name in names if scratch_is_stale(name)]
+        for name in stale:
+            self._drop_scratch(name)
+        return stale
 
     def _merge_in_transaction(self, conn: sqlite3.Connection, branch: str, target: str,
                                message: str | None) -> None:
