@@ -120,3 +120,31 @@ def test_plan_run_release_and_lineage_against_the_server(mlflow_server: str, tmp
     assert str(client.get_model_version_by_alias("m-c1", "production").version) == "2"
     model_files = client.list_artifacts(client.get_model_version("m-c1", "2").run_id)
     assert {f.path for f in model_files} >= {"model", "job.log"}
+
+
+def test_logged_models_load_and_logs_read_through_the_server(mlflow_server: str, tmp_path: Path) -> None:
+    """ctx.log_model's files go through the server's artifact proxy: MLflow's own API loads the production
+    version from models:/NAME@production, and `tusk logs` reads the job's log back from the run."""
+    from train_fixtures import SKLEARN_CODE
+
+    project = make_project(tmp_path, customers=2, name="served-{customer}")  # names the other test does not use
+    (project.root / "models" / "m.py").write_text(SKLEARN_CODE)
+    config = (project.root / "tusk.toml").read_text()
+    (project.root / "tusk.toml").write_text(config.replace('url = "sqlite:///.tusk/mlflow.db"',
+                                                           f'url = "{mlflow_server}"'))
+    assert {j["status"] for j in project.run().values()} == {"succeeded"}
+    import mlflow.pyfunc
+    import pandas as pd
+
+    mlflow.set_tracking_uri(mlflow_server)
+    mlflow.set_registry_uri(mlflow_server)
+    try:
+        model = mlflow.pyfunc.load_model("models:/served-c1@production")
+    finally:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+    assert float(model.predict(pd.DataFrame({"id": [4.0]}))[0]) == pytest.approx(9.0)
+    shutil.rmtree(project.root / ".tusk" / "jobs")  # the log comes from the server, not from this machine
+    log = project.json("logs", "served-c1")
+    assert log["source"] == "run" and log["version"] == "1" and "fitted served-c1" in log["log"]
+    assert log["location"].startswith("mlflow-artifacts:")

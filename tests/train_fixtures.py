@@ -43,6 +43,20 @@ MODEL_CODE = textwrap.dedent('''
 ''')
 
 
+SKLEARN_CODE = textwrap.dedent('''
+    import os
+    from sklearn.linear_model import LinearRegression
+
+    def train(ctx):
+        x = ctx.inputs["examples"][["id"]].astype(float)
+        model = LinearRegression().fit(x, x["id"] * 2 + 1)
+        (ctx.output_dir / "notes.txt").write_text("plain files stay beside the model")
+        print("fitted", ctx.name, "in", os.getpid())
+        ctx.log_model(model, flavor="sklearn", input_example=x.head(2))
+        return {"r2": float(model.score(x, x["id"] * 2 + 1))}
+''')
+
+
 def rows(customers: int = 4, per_customer: int = 10) -> list[list[Any]]:
     return [[i, f"c{i % customers}", f"text {i}", f"l{i % 3}"] for i in range(customers * per_customer)]
 
@@ -158,6 +172,21 @@ def register_instances(root: Path, names: list[str], fingerprint: str = "f") -> 
                                  output_dir=job / "model", log_file=job / "job.log", seconds=0.01,
                                  resources={"cpus": 1, "gpus": 0})
             tracker.register(record, previous=states.get(name))
+
+
+def git_commit(root: Path, message: str = "models") -> str:
+    """Commit the project folder to git (a repository made on first use); → the commit."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    if not (root / ".git").exists():
+        git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", message, "--allow-empty")
+    return git("rev-parse", "HEAD")
 
 
 def free_port() -> int:

@@ -56,6 +56,19 @@ class ReleaseConfig(_Section):
     auto: bool = False
 
 
+class JobsConfig(_Section):
+    """Job folders under .tusk/jobs (one per ``tusk run``): the newest ``keep`` are kept, none older than
+    ``max_age``. A registered version's log is an artifact of its MLflow run, so pruning loses nothing."""
+
+    keep: int = Field(default=20, ge=0)
+    max_age: float | None = 30 * 86400.0
+
+    @field_validator("max_age", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float | None:
+        return parse_duration(value)
+
+
 class Resources(_Section):
     cpus: float = 1.0
     gpus: float = 0.0
@@ -280,6 +293,7 @@ class Config(_Section):
     cost: CostConfig = Field(default_factory=CostConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     watch: WatchConfig = Field(default_factory=WatchConfig)
+    jobs: JobsConfig = Field(default_factory=JobsConfig)
     models: list[ModelSpec] = Field(default_factory=list)
     sources: list[SourceConfig] = Field(default_factory=list)
     checks: list[CheckConfig] = Field(default_factory=list)

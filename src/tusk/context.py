@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class TrainContext:
-    """``inputs`` are pandas DataFrames read at the pinned data commit; write the model to ``output_dir``."""
+    """``inputs`` are pandas DataFrames read at the pinned data commit. Save the model with ``log_model``
+    (MLflow's own format, loadable with ``mlflow.pyfunc.load_model``) or write files to ``output_dir``."""
 
     name: str
     inputs: Mapping[str, "pd.DataFrame"]
@@ -29,3 +30,15 @@ class TrainContext:
         self._metrics[key] = float(value)
         if self._on_metric:
             self._on_metric(key, float(value))
+
+    def log_model(self, model: Any, flavor: str = "sklearn", input_example: Any = None, **options: Any) -> Path:
+        """Save ``model`` with MLflow's ``save_model`` of ``flavor`` into ``output_dir``.
+
+        ``flavor`` is ``"sklearn"``, ``"pytorch"``, ``"transformers"`` or ``"pyfunc"`` (anything with a
+        ``predict`` method, or an ``mlflow.pyfunc.PythonModel``). With an ``input_example`` the model gets a
+        signature and an example request; requirements are pinned to the versions installed here. Other
+        ``options`` go to MLflow's ``save_model`` (``pip_requirements``, ``code_paths``, ``metadata``, ...).
+        """
+        from tusk.mlmodel import save_model
+
+        return save_model(model, flavor, self.output_dir, input_example, **options)

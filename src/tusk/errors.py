@@ -9,6 +9,8 @@
      │    └── MergeConflict   a merge would conflict; nothing was applied
      ├── TrackingError        the tracker (MLflow) refused something or has no such model/version
      ├── ExecutionError       the executor could not run jobs at all (a failed job is a result, not an error)
+     ├── JobError             a job failed in a way another attempt cannot fix (bad entry point, return
+     │                        value or metrics): the job fails at once, without retries
      ├── ReleaseError         a release cannot be created, found or rolled back
      │    └── BuildError      the image build failed; no release was recorded
      └── LockHeld             another process holds the project's lock (names it)
@@ -55,6 +57,10 @@ class TrackingError(TuskError):
 
 class ExecutionError(TuskError):
     pass
+
+
+class JobError(TuskError):
+    retryable = False
 
 
 class ReleaseError(TuskError):

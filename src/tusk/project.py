@@ -17,8 +17,11 @@ from tusk.backends import backend_class
 from tusk.config import Config, find_config, load_config
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from tusk.data.base import DataStore, DiffReport, MergePreview, SupportsRemotes
     from tusk.execute.base import Executor
+    from tusk.logs import JobLog
     from tusk.plan import Plan
     from tusk.runner import RunReport
     from tusk.sync import SyncReport
@@ -153,17 +156,18 @@ class Project:
         return DiffReport(start, end, from_commit, to_commit, tables, base)
 
     # --- plan and run (cli/train.py) ---
-    def plan(self, at: str | None = None) -> "Plan":
+    def plan(self, at: str | None = None, check: bool = True) -> "Plan":
         """Which instances are new, stale, fresh, reusable or orphaned at ``at`` (default: the data branch).
 
-        ``at`` a branch other than the data branch plans the merge preview: what merging it would retrain."""
+        ``at`` a branch other than the data branch plans the merge preview: what merging it would retrain.
+        With ``check``, a train entry point that is missing or does not import is refused (ConfigError)."""
         from tusk.runner import make_plan
 
         if not self.is_review_branch(at):
-            return make_plan(self, at)
+            return make_plan(self, at, check=check)
         assert at is not None
         with self.merge_preview(at) as preview:
-            plan = make_plan(self, preview.commit, keep_cache=preview.persists)
+            plan = make_plan(self, preview.commit, keep_cache=preview.persists, check=check)
         plan.ref, plan.preview = at, preview
         return plan
 
@@ -193,7 +197,7 @@ class Project:
 
     def status(self) -> list[dict[str, Any]]:
         """Each instance's current version, fingerprint, data commit, production version and plan status."""
-        plan = self.plan()
+        plan = self.plan(check=False)
         production = self.tracker.aliases()
         rows = []
         for planned in plan.instances:
@@ -206,3 +210,45 @@ class Project:
                          "reasons": planned.reasons})
         return rows
     # --- end plan and run ---
+
+    # --- logs (cli/train.py) ---
+    def logs(self, target: str) -> "JobLog":
+        """The log of NAME@VERSION (from its MLflow run), or of NAME's running or latest job.
+
+        Without a version: a job of NAME that is running now, else the newer of NAME's last local job and
+        its current version's run (a failed job after the last success shows the failure)."""
+        from tusk import logs
+        from tusk.errors import TrackingError
+        from tusk.lineage import parse_target
+
+        name, version = parse_target(target)
+        local = logs.newest_job_log(self.state_dir / "jobs", name) if version is None else None
+        if local is not None and local.live:
+            return self._local_log(name, local)
+        if version is None:
+            state = self.tracker.states().get(name)
+            version = state.version if state else self.tracker.aliases().get(name)
+        if version is None:
+            if local is not None:
+                return self._local_log(name, local)
+            raise TrackingError(f"no log for {name!r}: it has no registered version and no job on this machine")
+        if local is not None and not local.succeeded and \
+                local.modified * 1000 > self.tracker.version(name, version).created_ms:
+            return self._local_log(name, local)
+        text, where = self.tracker.run_log(name, version)
+        return logs.JobLog(name, version, "run", where, text)
+
+    @staticmethod
+    def _local_log(name: str, found: Any) -> "JobLog":
+        from tusk import logs
+
+        data = found.path.read_bytes()
+        return logs.JobLog(name, None, "job folder", str(found.path), data.decode("utf-8", "replace"),
+                           live=found.live, size=len(data))
+
+    def follow_log(self, log: "JobLog") -> "Iterator[str]":
+        """What a live job's log gains after ``log.text``, as it is written, until the job ends."""
+        from tusk import logs
+
+        path = Path(log.location)
+        return logs.follow(path, lambda: logs.running(path.parent.parent), offset=log.size)

@@ -110,3 +110,42 @@ def _eval(node: ast.AST, metrics: Mapping[str, Any]) -> Any:
             left = right
         return True
     raise ConfigError(f"promote_if: {type(node).__name__} is not allowed")
+
+
+_NEGATED = {ast.Lt: ">=", ast.LtE: ">", ast.Gt: "<=", ast.GtE: "<", ast.Eq: "!=", ast.NotEq: "=="}
+
+
+def explain_refusal(expression: str | None, metrics: Mapping[str, float]) -> str | None:
+    """Why ``expression`` keeps a version out of production ("accuracy 0.41 < 0.5"); None when it holds."""
+    if should_promote(expression, metrics):
+        return None
+    assert expression
+    return _why(parse(expression).body, metrics) or f"{expression} is false"
+
+
+def _why(node: ast.AST, metrics: Mapping[str, float]) -> str:
+    missing = sorted({n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id not in metrics})
+    if missing:
+        return f"{', '.join(missing)} not reported"
+    if isinstance(node, ast.BoolOp):
+        failing = [v for v in node.values if not _eval(v, metrics)]
+        reasons = [_why(v, metrics) for v in failing]
+        return reasons[0] if isinstance(node.op, ast.And) else " and ".join(reasons)
+    if isinstance(node, ast.Compare):
+        left = node.left
+        for op, right in zip(node.ops, node.comparators):
+            if not _COMPARE[type(op)](_eval(left, metrics), _eval(right, metrics)):
+                return f"{_side(left, metrics)} {_NEGATED[type(op)]} {_side(right, metrics)}"
+            left = right
+        return ""
+    value = _eval(node, metrics)
+    return f"{ast.unparse(node)} is {'false' if isinstance(value, bool) else _number(value)}"
+
+
+def _side(node: ast.AST, metrics: Mapping[str, float]) -> str:
+    text = _number(_eval(node, metrics))
+    return text if isinstance(node, ast.Constant) else f"{ast.unparse(node)} {text}"
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)

@@ -13,22 +13,26 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tusk import logs
 from tusk.config import Config
 from tusk.context import TrainContext
-from tusk.errors import TuskError
+from tusk.entry import check_entries
+from tusk.errors import JobError, TuskError
 from tusk.execute.base import EventHandler, Job, JobResult
 from tusk.plan import Plan, PlannedInstance, Planner, rows_digest
+from tusk.promote import explain_refusal
 from tusk.spec import Instance, fingerprint, select
 from tusk.tracking.base import InputRecord, InstanceState, TrainRecord
 
@@ -49,11 +53,12 @@ class JobOutcome:
     log: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
     promoted: bool = False
+    promotion: str | None = None  # why promote_if kept the version out of production
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "status": self.status, "version": self.version,
                 "seconds": round(self.seconds, 3), "error": self.error or None, "log": self.log or None,
-                "metrics": self.metrics}
+                "metrics": self.metrics, "promoted": self.promoted, "promotion": self.promotion}
 
 
 @dataclass
@@ -123,31 +128,44 @@ def _device() -> str:
 
 
 def _load_function(root: Path, entry: str) -> Callable[..., Any]:
-    """``models/intent.py:train`` → the function, loaded from the file (cached by path and mtime)."""
+    """``models/intent.py:train`` → the function, loaded from the file (cached by path and mtime).
+
+    A missing file or function, or a module that does not import, is a JobError: another attempt would
+    fail the same way, so the job is not retried."""
     file_part, _, function = entry.rpartition(":")
     path = (root / file_part).resolve()
     key = (str(path), function, path.stat().st_mtime if path.exists() else 0.0)
     if key not in _FUNCTIONS:
-        if not path.is_file():
-            raise TuskError(f"train entry {entry!r}: {path} not found")
-        if str(path.parent) not in sys.path:
-            sys.path.insert(0, str(path.parent))
-        spec = importlib.util.spec_from_file_location(f"tusk_user_{abs(hash(str(path)))}", path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        if not callable(getattr(module, function, None)):
-            raise TuskError(f"train entry {entry!r}: {path.name} has no function {function!r}")
-        _FUNCTIONS[key] = getattr(module, function)
+        _FUNCTIONS[key] = load_entry(path, entry, function)
     return _FUNCTIONS[key]
 
 
+def load_entry(path: Path, entry: str, function: str) -> Callable[..., Any]:
+    if not path.is_file():
+        raise JobError(f"train entry {entry!r}: {path} not found")
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+    spec = importlib.util.spec_from_file_location(f"tusk_user_{abs(hash(str(path)))}", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except (ImportError, SyntaxError) as exc:
+        raise JobError(f"train entry {entry!r}: {path.name} does not import: {type(exc).__name__}: {exc}") from exc
+    if not callable(getattr(module, function, None)):
+        raise JobError(f"train entry {entry!r}: {path.name} has no function {function!r}")
+    return getattr(module, function)  # type: ignore[no-any-return]
+
+
 def _call_train(config: Config, payload: dict[str, Any], frames: dict[str, Any], output_dir: Path,
-                device: str, commit: str) -> dict[str, float]:
+                device: str, commit: str) -> dict[str, Any]:
     function = _load_function(config.root, payload["train"])
     ctx = TrainContext(name=payload["name"], inputs=frames, params=dict(payload["params"]),
                        output_dir=output_dir, device=device, data_commit=commit)
     returned = function(ctx)
+    if returned is not None and not isinstance(returned, Mapping):
+        raise JobError(f"{payload['train']} returned {type(returned).__name__}; return a dict of metrics "
+                       "(or None)")
     return {**ctx._metrics, **dict(returned or {})}
 
 
@@ -180,20 +198,31 @@ def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
         try:
             out[str(key)] = float(value)
         except (TypeError, ValueError) as exc:
-            raise TuskError(f"metric {key!r} is not a number: {value!r}") from exc
+            raise JobError(f"metric {key!r} is not a number: {value!r}"[:300]) from exc
     return out
 
 
 # ----- the calling half ------------------------------------------------------------------------------
-def make_plan(project: "Project", at: str | None = None, keep_cache: bool = True) -> Plan:
+def make_plan(project: "Project", at: str | None = None, keep_cache: bool = True, check: bool = False) -> Plan:
     """The plan at ``at``; ``keep_cache=False`` for a commit that will not last (a merge preview): the matrix
-    cache is read but not saved, so it never points at a commit the store loses."""
+    cache is read but not saved, so it never points at a commit the store loses. With ``check``, every train
+    entry point is imported meanwhile (see tusk.entry) and a missing or broken one is refused with one line."""
     from tusk._cache import JsonFileCache
 
-    cache = JsonFileCache(project.state_dir / "cache" / "matrix.json")
-    plan = Planner(project.config, project.data, project.tracker.states(), matrix_cache=cache).plan(at)
-    if keep_cache:
-        cache.save()
+    entries = check_entries(project.config, project.state_dir / "cache" / "entries.json") if check else None
+    try:
+        if entries and entries.problems:  # a missing file is known at once: say so before planning
+            entries.finish()
+        cache = JsonFileCache(project.state_dir / "cache" / "matrix.json")
+        plan = Planner(project.config, project.data, project.tracker.states(), matrix_cache=cache).plan(at)
+        if keep_cache:
+            cache.save()
+    except BaseException:
+        if entries:
+            entries.cancel()
+        raise
+    if entries:
+        entries.finish()
     return plan
 
 
@@ -202,9 +231,7 @@ def run(project: "Project", at: str | None = None, only: str | None = None, shar
         on_outcome: Callable[[JobOutcome], None] | None = None,
         on_start: Callable[[Plan, int], None] | None = None) -> RunReport:
     started = time.perf_counter()
-    tracker = project.tracker
-    tracker.ensure_ready()
-    plan = make_plan(project, project.training_ref(at))
+    plan = make_plan(project, project.training_ref(at), check=True)
     plan.ref = at or plan.ref
     chosen = set(select([p.name for p in plan.instances if p.instance], only, shard))
     todo = [p for p in plan.instances if p.name in chosen and (p.status in ("new", "stale", "reuse") or force)]
@@ -219,6 +246,7 @@ def run(project: "Project", at: str | None = None, only: str | None = None, shar
         emit(outcome)
     training = [p for p in todo if p.status != "reuse" or force]
     if training:
+        project.tracker.ensure_ready()
         _train(project, plan, training, workers, on_event, report, emit)
     report.seconds = time.perf_counter() - started
     return report
@@ -243,8 +271,9 @@ def _state(instance: Instance, fp: str, data_commit: str, inputs: dict[str, Inpu
 
 def _train(project: "Project", plan: Plan, todo: list[PlannedInstance], workers: int | None,
            on_event: EventHandler | None, report: RunReport, emit: Callable[[JobOutcome], None]) -> None:
-    stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
-    jobs_dir = project.state_dir / "jobs" / stamp
+    root = project.state_dir / "jobs"
+    logs.prune(root, max(0, project.config.jobs.keep - 1), project.config.jobs.max_age)  # room for this run's
+    jobs_dir = root / logs.run_stamp()
     code = code_version(project.config.root, todo)
     by_name = {p.name: p for p in todo}
     jobs = [make_job(project.config, p, plan.data_commit, jobs_dir / p.name) for p in todo]
@@ -258,6 +287,7 @@ def _train(project: "Project", plan: Plan, todo: list[PlannedInstance], workers:
             report.interrupted = interrupted.is_set()
     finally:
         executor.close()
+        logs.mark_done(jobs_dir)
 
 
 def make_job(config: Config, planned: PlannedInstance, data_commit: str, job_dir: Path) -> Job:
@@ -275,16 +305,41 @@ def make_job(config: Config, planned: PlannedInstance, data_commit: str, job_dir
 
 def _record(project: "Project", planned: PlannedInstance, result: JobResult, data_commit: str,
             code: tuple[str, bool], jobs_dir: Path) -> JobOutcome:
-    log = str(jobs_dir / planned.name / "job.log")
+    job_dir = jobs_dir / planned.name
+    log = job_dir / logs.LOG
     if result.status != "succeeded":
+        logs.finish(log, f"{result.status}: {result.error or result.status}")
         return JobOutcome(planned.name, result.status, None, result.seconds, result.error or result.status,
-                          result.log_tail, log)
+                          result.log_tail, str(log))
+    logs.finish(log, f"succeeded in {result.seconds:.1f}s ({result.attempts} attempt(s)); registering")
     record = train_record(planned, result, data_commit, code, jobs_dir)
     record.tags["tusk.executor"] = project.config.executor.url.split("?", 1)[0]
+    record.run_tags.update(source_tags(planned, code[0]))
     version = project.tracker.register(record, previous=planned.state)
+    shutil.rmtree(job_dir / "model", ignore_errors=True)  # the registered version holds it; no second copy
     promoted = bool(record.state.production and record.state.production[-1] == version)
-    return JobOutcome(planned.name, "succeeded", version, result.seconds, log=log,
-                      metrics=record.metrics, promoted=promoted)
+    refusal = None if promoted else explain_refusal(record.promote_if, record.metrics)
+    return JobOutcome(planned.name, "succeeded", version, result.seconds, log=str(log),
+                      metrics=record.metrics, promoted=promoted, promotion=refusal)
+
+
+def source_tags(planned: PlannedInstance, commit: str) -> dict[str, str]:
+    """MLflow's own run tags, so its UI shows the code's commit, the entry file and who trained."""
+    spec = planned.instance.spec if planned.instance else None
+    source = (spec.train.rsplit(":", 1)[0] if spec.train else (spec.cmd or "")) if spec else ""
+    tags = {"mlflow.source.type": "LOCAL", "mlflow.source.name": source[:500], "mlflow.user": _user()}
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+    return tags
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
 
 
 def train_record(planned: PlannedInstance, result: JobResult, data_commit: str, code: tuple[str, bool],

@@ -82,7 +82,7 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
 
     out = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for column in columns:
-        out.add_column(column)
+        out.add_column(column, overflow="fold")  # a long value wraps; it is never cut short with "…"
     for row in rows:
         out.add_row(*["" if cell is None else str(cell) for cell in row])
     return out

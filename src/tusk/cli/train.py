@@ -181,17 +181,30 @@ class _Display:
 
 
 def _print_report(report: Any) -> None:
+    from rich.markup import escape
+
     out = console()
     if report.jobs:
         rows = [(j.name, _styled(j.status), f"v{j.version}" if j.version else "", f"{j.seconds:.1f}s",
-                 "production" if j.promoted else "", _metrics(j.metrics), j.error) for j in report.jobs]
-        out.print(table(None, ["instance", "status", "version", "time", "", "metrics", "error"], rows))
+                 _promotion(j), _metrics(j.metrics)) for j in report.jobs]
+        out.print(table(None, ["instance", "status", "version", "time", "production", "metrics"], rows))
+        for job in report.jobs:  # the long texts on lines of their own: readable in 80 columns
+            if job.error:
+                out.print(f"[red]{job.name}[/]: {escape(job.error)}", soft_wrap=True)
+            elif job.promotion:
+                out.print(f"[yellow]{job.name}[/] kept out of production: {escape(job.promotion)}", soft_wrap=True)
     counts: dict[str, int] = {}
     for job in report.jobs:
         counts[job.status] = counts.get(job.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to do"
     out.print(f"data {short(report.data_commit)}: {summary}; {report.fresh} already fresh "
               f"({report.seconds:.1f}s)")
+
+
+def _promotion(job: Any) -> str:
+    if job.status not in ("succeeded", "reused"):
+        return ""
+    return "yes" if job.promoted else "[yellow]no[/]"
 
 
 def _metrics(metrics: dict[str, float], limit: int = 3) -> str:
@@ -285,4 +298,30 @@ def models_rollback(name: str, to: str | None, as_json: bool) -> None:
         console().print(f"{name}: production v{before} → v{after}")
 
 
-COMMANDS = [plan, run, status, models]
+@click.command()
+@click.argument("target", metavar="NAME[@VERSION]")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing a running job's log until the job ends.")
+@json_option
+def logs(target: str, follow: bool, as_json: bool) -> None:
+    """Print the training log of a model: its running job, NAME@VERSION, or its latest.
+
+    \b
+      tusk logs intent-acme        a job of it running now, else the newer of its last job here and
+                                   its current version's log (a failure after the last success shows)
+      tusk logs intent-acme@3      version 3's log, kept with its MLflow run (artifact job.log)
+      tusk logs intent-acme -f     follow a running job until it ends
+    """
+    project = open_project()
+    found = project.logs(target)
+    if as_json:
+        print_json(found.to_json())
+        return
+    what = f"{found.name} v{found.version}" if found.version else f"{found.name}, {'running' if found.live else 'last'} job"
+    click.echo(f"# {what}: {found.location}", err=True)
+    click.echo(found.text, nl=False)
+    if follow and found.live:
+        for chunk in project.follow_log(found):
+            click.echo(chunk, nl=False)
+
+
+COMMANDS = [plan, run, status, models, logs]

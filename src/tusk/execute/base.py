@@ -6,7 +6,8 @@ stderr (file descriptors 1 and 2, so child processes too) sent to ``log_path``, 
 ``CUDA_VISIBLE_DEVICES`` set to the GPU slot it was given ("" when it asked for none).
 
 A job that raises, exits, is killed or times out is *failed* after its retries, with the tail of its
-log; the others go on. ``cancel()`` (e.g. on Ctrl-C) stops running jobs and marks the rest cancelled.
+log; the others go on. An exception that another attempt cannot fix (an ``ImportError``, or one whose
+class says ``retryable = False``, such as tusk's ``JobError``) fails the job at once, without retries. ``cancel()`` (e.g. on Ctrl-C) stops running jobs and marks the rest cancelled.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class JobResult:
     seconds: float = 0.0
     attempts: int = 1
     device: str = "cpu"
+    retryable: bool = True  # False: another attempt would fail the same way (see ``retryable``)
 
 
 @dataclass
@@ -67,6 +69,13 @@ class Executor(Protocol):
 
     def cancel(self) -> None: ...
     def close(self) -> None: ...
+
+
+def retryable(exc: BaseException) -> bool:
+    """Whether another attempt might succeed where this exception was raised."""
+    if getattr(exc, "retryable", True) is False:
+        return False
+    return not isinstance(exc, (ImportError, SyntaxError))
 
 
 def log_tail(path: Path, lines: int = 20) -> str:

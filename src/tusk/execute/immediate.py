@@ -15,7 +15,7 @@ from importlib import import_module
 from typing import Any
 
 from tusk.config import Config
-from tusk.execute.base import EventHandler, Job, JobEvent, JobResult, log_tail
+from tusk.execute.base import EventHandler, Job, JobEvent, JobResult, log_tail, retryable
 
 
 class ImmediateExecutor:
@@ -52,10 +52,11 @@ class ImmediateExecutor:
                 except Exception as exc:  # a failed job is a result
                     log.write(traceback.format_exc())
                     error = f"{type(exc).__name__}: {exc}"
-            if attempts > job.retries:
+                    again = retryable(exc)
+            if attempts > job.retries or not again:
                 log.close()
                 return JobResult(job.name, "failed", error=error, log_tail=log_tail(job.log_path),
-                                 seconds=time.perf_counter() - started, attempts=attempts)
+                                 seconds=time.perf_counter() - started, attempts=attempts, retryable=again)
 
     def cancel(self) -> None:
         self._cancelled = True

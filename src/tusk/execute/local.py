@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from tusk.config import Config
 from tusk.errors import ConfigError
-from tusk.execute.base import EventHandler, Job, JobEvent, JobResult, log_tail
+from tusk.execute.base import EventHandler, Job, JobEvent, JobResult, log_tail, retryable
 from tusk.execute.gpus import GpuSlots, devices
 
 _CONTEXT = mp.get_context("fork")
@@ -71,8 +71,12 @@ def _execute(function: str, payload: Any, log_path: str, gpu_env: str, attempt: 
                 outcome = ("ok", value, "")
             except BaseException as exc:  # the job's failure is a result
                 traceback.print_exc()
-                outcome = ("error", None, f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500])
-        log.write(f"[tusk] attempt {attempt} {'succeeded' if outcome[0] == 'ok' else 'failed: ' + outcome[2]}\n")
+                status = "error" if retryable(exc) else "fatal"
+                outcome = (status, None, f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500])
+        verdict = "succeeded" if outcome[0] == "ok" else "failed: " + outcome[2]
+        if outcome[0] == "fatal":
+            verdict += " (not retried: another attempt would fail the same way)"
+        log.write(f"[tusk] attempt {attempt} {verdict}\n")
     return outcome
 
 
@@ -234,7 +238,7 @@ class LocalExecutor:
             worker.running = None
             slots.give_back(running.gpus, running.job.gpus)
             result = self._result(running, *outcome)
-            if result.status == "failed" and running.attempt <= running.job.retries:
+            if result.status == "failed" and result.retryable and running.attempt <= running.job.retries:
                 emit(JobEvent("retrying", running.job.name, running.attempt + 1, result))
                 pending.append((running.job, running.attempt + 1, running.first_started))
                 continue
@@ -275,7 +279,7 @@ class LocalExecutor:
             with open(running.job.log_path, "a", encoding="utf-8") as log:
                 log.write(f"[tusk] attempt {running.attempt} failed: {error}\n")
         return JobResult(running.job.name, "failed", error=error, log_tail=log_tail(running.job.log_path),
-                         seconds=seconds, attempts=running.attempt, device=device)
+                         seconds=seconds, attempts=running.attempt, device=device, retryable=status != "fatal")
 
     def _cancel_all(self, pending: deque[tuple[Job, int, float]]) -> Iterator[JobResult]:
         for worker in list(self._pool):

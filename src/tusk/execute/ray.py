@@ -226,7 +226,7 @@ class RayExecutor:
             for ref in ready:
                 running = flight.pop(ref)
                 result = self._result(ray, ref, running)
-                if result.status == "failed" and running.attempt <= running.job.retries:
+                if result.status == "failed" and result.retryable and running.attempt <= running.job.retries:
                     emit(JobEvent("retrying", running.job.name, running.attempt + 1, result))
                     queue.append((running.job, running.attempt + 1))
                     continue
@@ -246,7 +246,7 @@ class RayExecutor:
             return JobResult(running.job.name, "succeeded", value, seconds=seconds, attempts=running.attempt,
                              device=device)
         return JobResult(running.job.name, "failed", error=error, log_tail=log_tail(running.job.log_path),
-                         seconds=seconds, attempts=running.attempt, device=device)
+                         seconds=seconds, attempts=running.attempt, device=device, retryable=status != "fatal")
 
     def _cancel_all(self, ray: Any, flight: dict[Any, _InFlight], queue: list[tuple[Job, int]]) -> Iterator[JobResult]:
         for ref in flight:

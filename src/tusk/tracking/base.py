@@ -68,6 +68,7 @@ class TrainRecord:
     seconds: float
     resources: dict[str, float]
     promote_if: str | None = None
+    run_tags: dict[str, str] = field(default_factory=dict)  # on the run only (MLflow's mlflow.source.* etc.)
     run_id: str | None = None  # set once the run is logged
     artifact_uri: str | None = None
 
@@ -100,3 +101,4 @@ class Tracker(Protocol):
     def set_alias(self, name: str, version: str, alias: str = PRODUCTION) -> None: ...
     def rollback(self, name: str, to: str | None = None) -> tuple[str | None, str]: ...  # → (from, to)
     def models(self) -> list[str]: ...
+    def run_log(self, name: str, version: str) -> tuple[str, str]: ...  # the job's log of a version → (text, where)

@@ -157,8 +157,9 @@ class MlflowTracker:
         self.ensure_ready()
         now = int(time.time() * 1000)
         with mlflow_errors(f"cannot log the run of {record.state.name}"):
+            tags = {**record.tags, **record.run_tags}
             run = self.client.create_run(self.experiment_id, run_name=record.state.name,
-                                         tags={k: v[:8000] for k, v in record.tags.items()})
+                                         tags={k: v[:8000] for k, v in tags.items()})
             run_id = run.info.run_id
             self.client.log_batch(
                 run_id,
@@ -315,6 +316,36 @@ class MlflowTracker:
                                                                tracking_uri=self.url))
             shutil.copytree(fetched, dest, dirs_exist_ok=True)
         return dest
+
+    def run_log(self, name: str, version: str) -> tuple[str, str]:
+        """The job log recorded with a version's run (``job.log`` beside ``model/``) → (text, its URI)."""
+        info = self.version(name, version)
+        if not info.run_id:
+            raise TrackingError(f"{name} v{version} has no run, so no log")
+        with mlflow_errors(f"cannot read the log of {name} v{version}"):
+            root = str(self.client.get_run(info.run_id).info.artifact_uri).rstrip("/")
+            for relative in ("job.log", "logs/job.log"):
+                text = self._artifact_text(f"{root}/{relative}")
+                if text is not None:
+                    return text, f"{root}/{relative}"
+        raise TrackingError(f"{name} v{version}: its run {info.run_id} has no job.log artifact")
+
+    def _artifact_text(self, uri: str) -> str | None:
+        from urllib.parse import unquote, urlsplit
+
+        if uri.startswith("file:"):
+            local = Path(unquote(urlsplit(uri).path))
+            return local.read_text(encoding="utf-8", errors="replace") if local.is_file() else None
+        import mlflow.artifacts
+
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp, tracking_uri=self.url)
+                return Path(path).read_text(encoding="utf-8", errors="replace")
+        except Exception as exc:  # a missing artifact is an MlflowException or an HTTP 404 alike
+            if type(exc).__name__ in ("MlflowException", "RestException", "HTTPError", "OSError", "FileNotFoundError"):
+                return None
+            raise
 
     def close(self) -> None:
         pass
