@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from tusk.execute.base import Executor
     from tusk.logs import JobLog
     from tusk.plan import Plan
+    from tusk.release.history import ReleaseEvent
+    from tusk.release.store import Release, ReleaseStore
     from tusk.runner import RunReport
     from tusk.sync import SyncReport
     from tusk.tracking.base import Tracker
@@ -65,7 +67,35 @@ class Project:
 
     @cached_property
     def tracker(self) -> "Tracker":
-        return backend_class("tracking", self.config.tracking.url)(self.config.tracking.url, self.config)
+        """The tracker; a release event a crash left half-done (aliases half-moved) is finished first, so
+        every command sees production aliases and the current release agree."""
+        from tusk.release.store import ReleaseStore
+
+        tracker: Tracker = backend_class("tracking", self.config.tracking.url)(self.config.tracking.url, self.config)
+        ReleaseStore(tracker).settle()  # type: ignore[arg-type]
+        return tracker
+
+    # --- releases (cli/release.py) ---
+    @property
+    def releases(self) -> "ReleaseStore":
+        from tusk.release.store import ReleaseStore
+
+        return ReleaseStore(self.tracker)  # type: ignore[arg-type]
+
+    def rollback_release(self, ident: str | None = None) -> "tuple[Release | None, Release]":
+        """Release ``ident`` (default: the one before the current) becomes current, and every production alias
+        moves to its versions. Logged as rolled_back / rolled_forward with time, user and code commit."""
+        from tusk.release.create import code_commit
+
+        return self.releases.rollback(ident, code_commit(self.root))
+
+    def release_log(self) -> "list[ReleaseEvent]":
+        """Every release event (created, rolled_back, rolled_forward), newest first."""
+        return self.releases.log()
+
+    def current_release(self, at: str | None = None) -> "Release | None":
+        """The deployed release, or the one that was current at time ``at`` (ISO 8601 or Unix seconds)."""
+        return self.releases.current_at(at) if at else self.releases.current()
 
     def executor(self, workers: int | None = None) -> "Executor":
         url = self.config.executor.url

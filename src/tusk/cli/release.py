@@ -77,15 +77,39 @@ def release_show(ident: str, as_json: bool) -> None:
 
 
 @release.command("current")
+@click.option("--at", "at", metavar="TIME",
+              help="What was current at this time: ISO 8601 (2026-11-25T14:30, local time unless a zone is "
+                   "given) or Unix seconds.")
 @json_option
-def release_current(as_json: bool) -> None:
-    """The deployed release."""
+def release_current(at: str | None, as_json: bool) -> None:
+    """The deployed release, or the one deployed at TIME (from the release log)."""
     from tusk.errors import ReleaseError
 
-    current = _store(open_project()).current()
+    current = open_project().current_release(at)
     if current is None:
         raise ReleaseError("no release yet (run 'tusk release create')")
     _show(current, as_json)
+
+
+@release.command("log")
+@json_option
+def release_log(as_json: bool) -> None:
+    """Every release event, newest first: created, rolled_back, rolled_forward, with time, user and code commit.
+
+    The log is append-only (runs in the MLflow experiment tusk-releases). An event a crash left half-done
+    shows as pending until the next command finishes it.
+    """
+    events = open_project().release_log()
+    if as_json:
+        print_json({"events": [e.to_json() for e in events]})
+        return
+    rows = []
+    for event in events:
+        data = event.to_json()
+        rows.append((data["time"][:19].replace("T", " "), data["event"] + ("" if event.status == "done" else " (pending)"),
+                     f"{data['release']} {event.md5[:8]}", data["user"], short(data["code_commit"])))
+    console().print(table(None, ["time", "event", "release", "user", "code"], rows) if rows else
+                    "no release events yet (run 'tusk release create')")
 
 
 @release.command("diff")
@@ -131,13 +155,20 @@ def _changed(project: Any, name: str, before: str, after: str) -> dict[str, Any]
 @click.argument("ident", metavar="[ID]", required=False)
 @json_option
 def release_rollback(ident: str | None, as_json: bool) -> None:
-    """Make release ID (default: the one before the current) current again. Nothing is rebuilt."""
-    before, after = _store(open_project()).rollback(ident)
+    """Make release ID (default: the one before the current) current again. Nothing is rebuilt.
+
+    Every model's production alias moves to the version the release holds, and models it did not hold lose
+    theirs, so `tusk status`, `tusk models list` and the next `tusk release create` agree with it: a
+    rolled-back release is not re-shipped until a newer version is promoted. An ID newer than the current
+    release rolls forward. Logged in `tusk release log`; if it is cut short, the next command finishes it.
+    """
+    before, after = open_project().rollback_release(ident)
     if as_json:
         print_json({**after.to_json(), "from": before.md5 if before else None})
         return
     out = console()
     out.print(f"current release: v{after.version} {after.md5}" + (f" (was {before.md5})" if before else ""))
+    out.print(f"production aliases moved to its {len(after.models)} models' versions")
     out.print(f"ship: {after.image}")
 
 

@@ -235,8 +235,10 @@ def models() -> None:
 def models_list(as_json: bool) -> None:
     """Every registered instance with its current and production versions."""
     project = open_project()
+    from tusk.release.store import RELEASE_MODEL
+
     states, production = project.tracker.states(), project.tracker.aliases()
-    names = sorted(set(states) | set(production))
+    names = sorted((set(states) | set(production)) - {RELEASE_MODEL})  # releases: tusk release list
     data = [{"name": n, "version": states[n].version if n in states else None, "production": production.get(n),
              "spec": states[n].spec if n in states else None} for n in names]
     if as_json:

@@ -3,7 +3,11 @@
 A release is a run in experiment ``tusk-releases`` (``manifest.json`` as artifact) and a version of the
 registered model ``tusk-release`` tagged with the manifest's md5 and sha256, the image, and the
 manifest itself. The ``production`` alias of ``tusk-release`` is the deployed release: ``create`` moves it
-to the new (or identical, already existing) release, ``rollback`` moves it back without a rebuild.
+to the new (or identical, already existing) release, ``rollback`` moves it back without a rebuild and points
+every instance's production alias at the release's versions (removing the alias of instances it did not
+hold), so the next ``create`` makes the same manifest and re-ships nothing. Each move is an event of the
+release log (``history``), recorded before anything moves and marked done after: ``settle`` finishes an
+event a crash left half-done, and every command that opens the tracker calls it first.
 """
 
 from __future__ import annotations
@@ -18,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from tusk.errors import ReleaseError
+from tusk.release.history import RELEASE_EXPERIMENT, ReleaseEvent, ReleaseLog, current_user, parse_time
 from tusk.release.manifest import canonical, hashes, normalise
 from tusk.tracking.base import PRODUCTION
 from tusk.tracking.mlflow import MlflowTracker, mlflow_errors
 
 RELEASE_MODEL = "tusk-release"
-RELEASE_EXPERIMENT = "tusk-releases"
 MANIFEST_TAG_LIMIT = 100_000
 
 
@@ -72,6 +76,7 @@ def _iso(ms: int) -> str:
 class ReleaseStore:
     def __init__(self, tracker: MlflowTracker) -> None:
         self.tracker = tracker
+        self.history = ReleaseLog(tracker)
 
     @property
     def client(self) -> Any:
@@ -170,39 +175,55 @@ class ReleaseStore:
         """
         if not manifest:
             raise ReleaseError("nothing to release: no model has a production version (run 'tusk run')")
+        self.settle()
         md5, sha256 = hashes(manifest)
-        existing = next((r for r in self.list() if r.md5 == md5), None)
+        releases = self.list()
+        existing = next((r for r in releases if r.md5 == md5), None)
+        current = next((r for r in releases if r.current), None)
         if existing is not None:
             if not existing.current:
-                self._point(existing.version)
+                self._move_pointer(existing, current, code_commit)
             existing.current = True
             return existing, False
         image = f"{image_repo}:{md5}"
         built = build(image, md5) if build else False
-        return self._record(normalise(manifest), md5, sha256, image, code_commit, built), True
+        return self._record(normalise(manifest), md5, sha256, image, code_commit, built, current), True
+
+    def _move_pointer(self, target: Release, current: Release | None, code_commit: str) -> None:
+        """``create`` found an identical earlier release: it becomes current again (the aliases already are
+        its versions, so only the pointer moves), logged as a roll back or forward."""
+        run_id = self.history.start(_direction(target, current), target.md5, current.md5 if current else "",
+                                    code_commit)
+        self._point(target.version)
+        self.history.finish(run_id)
 
     def _record(self, manifest: dict[str, str], md5: str, sha256: str, image: str, code_commit: str,
-                built: bool) -> Release:
+                built: bool, current: Release | None = None) -> Release:
+        """The release's run (its ``created`` event: RUNNING until the release is current), its manifest, its
+        version of ``tusk-release``, the pointer moved to it, then the run FINISHED."""
         client = self.client
         text = canonical(manifest)
         tags = {"tusk.release.md5": md5, "tusk.release.sha256": sha256, "tusk.release.image": image,
                 "tusk.release.models": str(len(manifest)), "tusk.release.built": "true" if built else "false",
                 "tusk.code_commit": code_commit}
+        event_tags = {"tusk.release.event": "created", "tusk.release.from": current.md5 if current else "",
+                      "mlflow.user": current_user()}
         if len(text) <= MANIFEST_TAG_LIMIT:
             tags["tusk.release.manifest"] = text
         with mlflow_errors("cannot record the release"):
             experiment = self.tracker._experiment(RELEASE_EXPERIMENT)
-            run = client.create_run(experiment, run_name=f"release-{md5[:12]}",
-                                    tags={k: v for k, v in tags.items() if k != "tusk.release.manifest"})
+            run = client.create_run(experiment, run_name=f"release-{md5[:12]}", start_time=int(time.time() * 1000),
+                                    tags={**{k: v for k, v in tags.items() if k != "tusk.release.manifest"},
+                                          **event_tags})
             with tempfile.TemporaryDirectory() as tmp:
                 (Path(tmp) / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
                 client.log_artifact(run.info.run_id, str(Path(tmp) / "manifest.json"))
-            client.set_terminated(run.info.run_id)
             if not self._model_exists():
                 client.create_registered_model(RELEASE_MODEL, description="tusk releases: one version per manifest")
             version = client.create_model_version(RELEASE_MODEL, f"{run.info.artifact_uri}", run_id=run.info.run_id,
                                                   tags=tags, await_creation_for=0)
             self._point(str(version.version))
+            client.set_terminated(run.info.run_id)
         return Release(str(version.version), md5, sha256, image, manifest, int(version.creation_timestamp or 0),
                        code_commit, built, True, run.info.run_id)
 
@@ -210,8 +231,11 @@ class ReleaseStore:
         with mlflow_errors("cannot move the current release"):
             self.client.set_registered_model_alias(RELEASE_MODEL, PRODUCTION, version)
 
-    def rollback(self, ident: str | None = None) -> tuple[Release | None, Release]:
-        """Make release ``ident`` current, or the one before the current release. → (from, to)"""
+    def rollback(self, ident: str | None = None, code_commit: str = "") -> tuple[Release | None, Release]:
+        """Make release ``ident`` current, or the one before the current release, and point every
+        instance's production alias at its versions (removing the alias of instances it did not hold).
+        A release holding a version that no longer exists is refused before anything moves. → (from, to)"""
+        self.settle()
         releases = self.list()
         current = next((r for r in releases if r.current), None)
         if ident:
@@ -223,8 +247,71 @@ class ReleaseStore:
             if not older:
                 raise ReleaseError(f"release {current.md5} (v{current.version}) is the first; nothing to roll back to")
             target = older[-1]
-        self._point(target.version)
+        missing = self.tracker.missing_versions(target.models.items())
+        if missing:
+            shown = ", ".join(f"{name} v{version}" for name, version in missing[:3])
+            raise ReleaseError(f"release v{target.version} holds {shown}{' …' if len(missing) > 3 else ''}, which "
+                               f"no longer exist{'s' if len(missing) == 1 else ''}; nothing was moved")
+        run_id = self.history.start(_direction(target, current), target.md5, current.md5 if current else "",
+                                    code_commit)
+        self._apply(target)
+        self.history.finish(run_id)
         target.current = True
-        if current is not None:
+        if current is not None and current is not target:
             current.current = False
         return current, target
+
+    def _apply(self, target: Release) -> None:
+        """Every production alias on ``target``'s versions, then the current pointer on ``target``. Safe to
+        repeat: a second run after a crash moves only what the first did not."""
+        instances = set(self.tracker.states())
+        holding = set(self.tracker.aliases()) & instances
+        targets: dict[str, str | None] = {name: None for name in holding}
+        targets.update(target.models)
+        self.tracker.move_production(targets)
+        self._point(target.version)
+
+    # ----- the release log ---------------------------------------------------------------------
+    def settle(self) -> "builtins.list[ReleaseEvent]":
+        """Finish the events a crash left half-done (oldest first) → them. Nothing to do is one cheap read."""
+        pending = self.history.pending()
+        if not pending:
+            return []
+        by_md5 = {r.md5: r for r in self.list()}
+        for event in pending:
+            target = by_md5.get(event.md5)
+            if target is None:  # a release whose version was never recorded: it did not happen
+                self.history.finish(event.run_id, done=False)
+                continue
+            if event.event == "created":
+                self._point(target.version)
+            else:
+                self._apply(target)
+            self.history.finish(event.run_id)
+        return pending
+
+    def log(self) -> "builtins.list[ReleaseEvent]":
+        """Every release event, newest first (``release`` filled in as vN)."""
+        self.settle()
+        versions = {r.md5: r.version for r in self.list()}
+        events = self.history.events()
+        for event in events:
+            event.version = versions.get(event.md5, "")
+        return events
+
+    def current_at(self, when: str) -> Release:
+        """The release that was current at ``when`` (ISO 8601 or Unix seconds): the last event before it."""
+        moment = parse_time(when)
+        done = [e for e in self.log() if e.status == "done"]
+        before = [e for e in done if e.time_ms <= moment]
+        if not before:
+            first = f" (the first event was at {done[-1].to_json()['time']})" if done else ""
+            raise ReleaseError(f"no release was current at {when}{first}")
+        release = self.find(before[0].md5)
+        deployed = self.current()
+        release.current = deployed is not None and release.md5 == deployed.md5
+        return release
+
+
+def _direction(target: Release, current: Release | None) -> str:
+    return "rolled_forward" if current is None or int(target.version) > int(current.version) else "rolled_back"

@@ -9,7 +9,7 @@ registered model so that one registry query returns the state of every instance)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -100,5 +100,9 @@ class Tracker(Protocol):
     def version(self, name: str, version: str) -> VersionInfo: ...
     def set_alias(self, name: str, version: str, alias: str = PRODUCTION) -> None: ...
     def rollback(self, name: str, to: str | None = None) -> tuple[str | None, str]: ...  # → (from, to)
+    # production aliases moved to these versions (None: alias removed), each instance's production history
+    # kept in step; idempotent, so a move interrupted half-way is finished by running it again
+    def move_production(self, targets: Mapping[str, str | None]) -> list[str]: ...  # → names moved
+    def missing_versions(self, wanted: Iterable[tuple[str, str]]) -> list[tuple[str, str]]: ...
     def models(self) -> list[str]: ...
     def run_log(self, name: str, version: str) -> tuple[str, str]: ...  # the job's log of a version → (text, where)

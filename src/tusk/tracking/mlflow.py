@@ -16,7 +16,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -262,6 +262,46 @@ class MlflowTracker:
                     state.production.append(target)
                 self._write_state(state)
         return current, target
+
+    def move_production(self, targets: Mapping[str, str | None]) -> list[str]:
+        """Point each named model's production alias at its target version, or remove it (None). Idempotent:
+        an alias already in place is not moved again, a history already ending in the target is not extended,
+        so running it again after a crash half-way finishes the job. → the names whose alias moved."""
+        states, aliases = self.states(), self.aliases()
+        moved = []
+        for name in sorted(targets):
+            target = targets[name]
+            with mlflow_errors(f"cannot move {name}'s production alias"):
+                if aliases.get(name) != target:
+                    if target is None:
+                        self.client.delete_registered_model_alias(name, PRODUCTION)
+                    else:
+                        self.client.set_registered_model_alias(name, PRODUCTION, target)
+                    moved.append(name)
+                state = states.get(name)
+                if target is not None and state is not None and state.production[-1:] != [target]:
+                    state.production = (state.production + [target])[-50:]
+                    self._write_state(state)
+        return moved
+
+    def missing_versions(self, wanted: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The (model, version) pairs the registry does not hold (deleted, or never there)."""
+        pairs = sorted(set(wanted))
+        local = self._local_registry()
+        if local is not None:
+            with local:
+                held = {(n, str(v)) for n, v in local.execute(
+                    "SELECT name, version FROM model_versions WHERE current_stage != 'Deleted_Internal'")}
+            return [p for p in pairs if p not in held]
+        missing = []
+        for name, version in pairs:
+            try:
+                self.client.get_model_version(name, version)
+            except Exception as exc:
+                if type(exc).__name__ not in ("MlflowException", "RestException"):
+                    raise
+                missing.append((name, version))
+        return missing
 
     def find_fingerprint(self, name: str, fingerprint: str) -> str | None:
         state = self.states().get(name)
