@@ -110,6 +110,8 @@ def test_a_file_source_commits_each_change_once(proj: Proj) -> None:
     assert (second["status"], second["added"], second["modified"], second["rebased"]) == ("committed", 1, 1, False)
     assert len(proj.log("sync/edits")) == len(main) + 2
     assert "tusk-sync/edits" not in proj.branches()
+    listed = proj.json("review", "list")["reviews"]
+    assert [(r["branch"], r["source"], r["commits"], r["merged"]) for r in listed] == [("sync/edits", "edits", 2, False)]
 
 
 def test_a_glob_source_reads_every_file(proj: Proj) -> None:

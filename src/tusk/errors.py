@@ -6,7 +6,8 @@
      ├── DataError            the data store refused something
      │    ├── RefNotFound     an unknown branch, tag or commit
      │    ├── IngestError     a file to import is unreadable or does not fit the table (names file/row/column)
-     │    └── MergeConflict   a merge would conflict; nothing was applied
+     │    ├── MergeConflict   a merge would conflict; nothing was applied
+     │    └── MergeBlocked    a review's data checks or model gate fail; nothing was merged (--force --reason)
      ├── TrackingError        the tracker (MLflow) refused something or has no such model/version
      ├── ExecutionError       the executor could not run jobs at all (a failed job is a result, not an error)
      ├── JobError             a job failed in a way another attempt cannot fix (bad entry point, return
@@ -49,6 +50,14 @@ class MergeConflict(DataError):
     def __init__(self, message: str, conflicts: list[dict] | None = None) -> None:
         super().__init__(message)
         self.conflicts = conflicts or []
+
+
+class MergeBlocked(DataError):
+    """A review's merge refused by its data checks or its model gate; ``gate`` is the ``MergeGate``."""
+
+    def __init__(self, message: str, gate: object = None) -> None:
+        super().__init__(message)
+        self.gate = gate
 
 
 class TrackingError(TuskError):

@@ -21,7 +21,7 @@ from tusk.config import Config
 from tusk.data.base import DataStore, MergePreview, RowChange
 from tusk.errors import DataError
 from tusk.spec import CodeHasher, Instance, InputQuery, canonical, expand, fingerprint
-from tusk.tracking.base import InputRecord, InstanceState
+from tusk.tracking.base import CandidateRef, InputRecord, InstanceState
 
 Status = Literal["new", "stale", "fresh", "reuse", "orphaned"]
 ROW_FILTER_LIMIT = 50_000  # above this many changed rows in a table, re-hash instead of filtering rows
@@ -89,10 +89,12 @@ MatrixCache = MutableMapping[str, tuple[str, list[Any]]]  # matrix SQL → (comm
 
 class Planner:
     def __init__(self, config: Config, store: DataStore, states: Mapping[str, InstanceState],
-                 matrix_cache: MatrixCache | None = None) -> None:
+                 matrix_cache: MatrixCache | None = None,
+                 candidates: Mapping[str, Mapping[str, CandidateRef]] | None = None) -> None:
         self.config = config
         self.store = store
         self.states = states
+        self.candidates = candidates or {}  # review candidates by model and fingerprint: reused, not retrained
         self.matrix_cache = matrix_cache
         self._stats: dict[str, set[str]] = {}  # from commit → tables changed since it
         self._unknown: set[str] = set()  # recorded commits this store lacks (gc'd, or another store's)
@@ -160,7 +162,7 @@ class Planner:
     def _plan_one(self, instance: Instance) -> PlannedInstance:
         state = self.states.get(instance.name)
         if state is None:
-            return PlannedInstance(instance.name, "new", ["new instance" + _describe(instance.matrix)], instance)
+            return self._plan_new(instance)
         reasons = code_reasons(instance, state) + params_reasons(instance.params, state.params)
         records: dict[str, InputRecord] = {}
         for input_name, query in instance.inputs.items():
@@ -175,8 +177,25 @@ class Planner:
             planned.status, planned.reuse_version = "reuse", older
             planned.reasons = [f"reuse v{older}: it was trained from exactly these inputs"] + reasons
             return planned
+        candidate = self.candidates.get(instance.name, {}).get(current)
+        if candidate is not None and candidate.version != state.version:
+            planned.status, planned.reuse_version = "reuse", candidate.version
+            planned.reasons = [_candidate_reason(candidate)] + reasons
+            return planned
         planned.status, planned.reasons = "stale", reasons or ["fingerprint changed"]
         return planned
+
+    def _plan_new(self, instance: Instance) -> PlannedInstance:
+        """A new instance, or one a review's candidate was trained for on exactly these inputs (then reused)."""
+        why = ["new instance" + _describe(instance.matrix)]
+        candidates = self.candidates.get(instance.name)
+        if candidates:
+            records = {name: self._rehash(query) for name, query in instance.inputs.items()}
+            current = input_fingerprint(instance, records)
+            if current in candidates:
+                return PlannedInstance(instance.name, "reuse", [_candidate_reason(candidates[current])] + why,
+                                       instance, None, current, candidates[current].version, records)
+        return PlannedInstance(instance.name, "new", why, instance)
 
     def _input_record(self, name: str, query: InputQuery, state: InstanceState) -> tuple[InputRecord, list[str]]:
         """The input at the planned commit, re-read only when it can have changed since the state's commit."""
@@ -251,6 +270,10 @@ class Planner:
         marks = ", ".join("?" for _ in range(len(columns) + 3))
         conn.executemany(f"INSERT INTO {_quote(table)} VALUES ({marks})", _images(changes, columns))
         return conn
+
+
+def _candidate_reason(candidate: CandidateRef) -> str:
+    return f"reuse v{candidate.version}: the candidate trained for review {candidate.review} from exactly these inputs"
 
 
 def _images(changes: Sequence[RowChange], columns: Sequence[str]) -> list[tuple[Any, ...]]:

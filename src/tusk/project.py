@@ -19,12 +19,14 @@ from tusk.config import Config, find_config, load_config
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from tusk.checks import CheckReport
     from tusk.data.base import DataStore, DiffReport, MergePreview, SupportsRemotes
     from tusk.execute.base import Executor
     from tusk.logs import JobLog
     from tusk.plan import Plan
     from tusk.release.history import ReleaseEvent
     from tusk.release.store import Release, ReleaseStore
+    from tusk.review import MergeOutcome, Review, ReviewSummary
     from tusk.runner import RunReport
     from tusk.sync import SyncReport
     from tusk.tracking.base import Tracker
@@ -185,6 +187,32 @@ class Project:
         tables = store.diff(from_commit, to_commit, table=table, with_rows=True, limit=limit)
         return DiffReport(start, end, from_commit, to_commit, tables, base)
 
+    # --- data checks, reviews and gated merges (cli/data.py, cli/review.py) ---
+    def check(self, ref: str | None = None) -> "CheckReport":
+        """Run the ``[[checks]]`` at ``ref`` (default: the data branch); a review branch on its merge preview."""
+        from tusk import review
+
+        return review.check(self, ref)
+
+    def reviews(self) -> "list[ReviewSummary]":
+        """Every open (and merged) review branch, with the source it syncs from if any."""
+        from tusk import review
+
+        return review.reviews(self)
+
+    def review(self, branch: str) -> "Review":
+        """A review on its merge preview: its change, the models it retrains, checks, candidates vs production."""
+        from tusk import review
+
+        return review.show(self, branch)
+
+    def merge(self, branch: str, into: str | None = None, message: str | None = None, force: bool = False,
+              reason: str | None = None) -> "MergeOutcome":
+        """Merge ``branch``; a review whose checks or gate fail is refused unless ``force`` with a ``reason``."""
+        from tusk import review
+
+        return review.merge(self, branch, into, message, force, reason)
+
     # --- plan and run (cli/train.py) ---
     def plan(self, at: str | None = None, check: bool = True) -> "Plan":
         """Which instances are new, stale, fresh, reusable or orphaned at ``at`` (default: the data branch).
@@ -219,11 +247,16 @@ class Project:
                         f"tusk plan --at {at} shows what it would retrain")
 
     def run(self, at: str | None = None, only: str | None = None, shard: tuple[int, int] | None = None,
-            workers: int | None = None, force: bool = False, **callbacks: Any) -> "RunReport":
-        """Train what the plan says, in parallel, pinned to the data commit; record each in the tracker."""
+            workers: int | None = None, force: bool = False, candidates: bool = False,
+            **callbacks: Any) -> "RunReport":
+        """Train what the plan says, in parallel, pinned to the data commit; record each in the tracker.
+
+        ``candidates``: train the blast radius of review branch ``at`` on its merge preview as candidate
+        versions for the review (no alias moves, nothing becomes current, no release)."""
         from tusk import runner
 
-        return runner.run(self, at=at, only=only, shard=shard, workers=workers, force=force, **callbacks)
+        return runner.run(self, at=at, only=only, shard=shard, workers=workers, force=force, candidates=candidates,
+                          **callbacks)
 
     def status(self) -> list[dict[str, Any]]:
         """Each instance's current version, fingerprint, data commit, production version and plan status."""

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,6 +69,7 @@ class RunReport:
     fresh: int = 0
     seconds: float = 0.0
     interrupted: bool = False
+    candidates: "CandidateFor | None" = None  # set when the run trained candidates for a review
 
     @property
     def failed(self) -> int:
@@ -76,7 +77,8 @@ class RunReport:
 
     def to_json(self) -> dict[str, Any]:
         return {"data_commit": self.data_commit, "ref": self.ref, "jobs": [j.to_json() for j in self.jobs],
-                "fresh": self.fresh, "seconds": round(self.seconds, 3), "interrupted": self.interrupted}
+                "fresh": self.fresh, "seconds": round(self.seconds, 3), "interrupted": self.interrupted,
+                "candidates_for": dict(self.candidates.__dict__) if self.candidates else None}
 
 
 # ----- the worker half ------------------------------------------------------------------------------
@@ -214,7 +216,9 @@ def make_plan(project: "Project", at: str | None = None, keep_cache: bool = True
         if entries and entries.problems:  # a missing file is known at once: say so before planning
             entries.finish()
         cache = JsonFileCache(project.state_dir / "cache" / "matrix.json")
-        plan = Planner(project.config, project.data, project.tracker.states(), matrix_cache=cache).plan(at)
+        tracker = project.tracker
+        plan = Planner(project.config, project.data, tracker.states(), matrix_cache=cache,
+                       candidates=tracker.candidates()).plan(at)
         if keep_cache:
             cache.save()
     except BaseException:
@@ -226,36 +230,90 @@ def make_plan(project: "Project", at: str | None = None, keep_cache: bool = True
     return plan
 
 
+@dataclass(frozen=True)
+class CandidateFor:
+    """Candidates are trained for a review on its merge preview: registered, tagged, never promoted."""
+
+    review: str  # the review branch
+    review_head: str
+    base: str  # the data branch's head the preview merged into
+    preview: str  # the preview's commit (the data commit the candidates are pinned to)
+
+    def tags(self) -> dict[str, str]:
+        return {"tusk.candidate": "true", "tusk.review": self.review, "tusk.review_head": self.review_head,
+                "tusk.review_base": self.base}
+
+
 def run(project: "Project", at: str | None = None, only: str | None = None, shard: tuple[int, int] | None = None,
         workers: int | None = None, force: bool = False, on_event: EventHandler | None = None,
         on_outcome: Callable[[JobOutcome], None] | None = None,
-        on_start: Callable[[Plan, int], None] | None = None) -> RunReport:
+        on_start: Callable[[Plan, int], None] | None = None, candidates: bool = False) -> RunReport:
+    """Train what the plan says. ``candidates``: ``at`` is a review branch, trained on its merge preview (kept
+    for the whole run) as candidate versions: no alias moves, no instance's current state changes."""
     started = time.perf_counter()
-    plan = make_plan(project, project.training_ref(at), check=True)
-    plan.ref = at or plan.ref
-    chosen = set(select([p.name for p in plan.instances if p.instance], only, shard))
-    todo = [p for p in plan.instances if p.name in chosen and (p.status in ("new", "stale", "reuse") or force)]
-    report = RunReport(data_commit=plan.data_commit, ref=plan.ref,
-                       fresh=sum(1 for p in plan.instances if p.name in chosen) - len(todo))
-    if on_start:
-        on_start(plan, len(todo))
-    emit = on_outcome or (lambda outcome: None)
-    for planned in [p for p in todo if p.status == "reuse" and not force]:
-        outcome = _reuse(project, planned, plan.data_commit)
-        report.jobs.append(outcome)
-        emit(outcome)
-    training = [p for p in todo if p.status != "reuse" or force]
-    if training:
-        project.tracker.ensure_ready()
-        _train(project, plan, training, workers, on_event, report, emit)
+    with ExitStack() as stack:
+        review = None
+        if candidates:
+            plan, review = _candidate_plan(project, at, stack)
+        else:
+            plan = make_plan(project, project.training_ref(at), check=True)
+            plan.ref = at or plan.ref
+        chosen = set(select([p.name for p in plan.instances if p.instance], only, shard))
+        if review is not None:  # candidates: only what the review changes, not the data branch's own backlog
+            chosen &= _review_radius(project, plan, force)
+        todo = [p for p in plan.instances if p.name in chosen and (p.status in ("new", "stale", "reuse") or force)]
+        report = RunReport(data_commit=plan.data_commit, ref=plan.ref,
+                           fresh=sum(1 for p in plan.instances if p.name in chosen) - len(todo), candidates=review)
+        if on_start:
+            on_start(plan, len(todo))
+        emit = on_outcome or (lambda outcome: None)
+        for planned in [p for p in todo if p.status == "reuse" and not force]:
+            outcome = _reuse(project, planned, plan.data_commit, review)
+            report.jobs.append(outcome)
+            emit(outcome)
+        training = [p for p in todo if p.status != "reuse" or force]
+        if training:
+            project.tracker.ensure_ready()
+            _train(project, plan, training, workers, on_event, report, emit, review)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _reuse(project: "Project", planned: PlannedInstance, data_commit: str) -> JobOutcome:
-    assert planned.instance and planned.state and planned.reuse_version and planned.fingerprint
+def _candidate_plan(project: "Project", at: str | None, stack: ExitStack) -> tuple[Plan, CandidateFor]:
+    """The plan of the review's merge preview; the preview (its scratch ref) lives until ``stack`` closes, so
+    every job can read the commit while the run lasts."""
+    from tusk.errors import ConfigError
+
+    if at and not project.is_review_branch(at):
+        project.data.resolve(at)  # an unknown ref says so
+    if not at or not project.is_review_branch(at):
+        raise ConfigError(f"--candidates trains a review: give --at BRANCH, a branch other than the data branch "
+                          f"{project.config.data.branch!r}" + (f" ({at!r} is not one)" if at else ""))
+    preview = stack.enter_context(project.merge_preview(at))
+    plan = make_plan(project, preview.commit, keep_cache=preview.persists, check=True)
+    plan.ref, plan.preview = at, preview
+    return plan, CandidateFor(at, preview.branch_head, preview.into_head, preview.commit)
+
+
+def _review_radius(project: "Project", plan: Plan, force: bool) -> set[str]:
+    from tusk.review import blast_radius
+
+    if force:
+        return {p.name for p in plan.instances if p.instance}
+    assert plan.preview is not None
+    return {p.name for p in blast_radius(project, plan, plan.preview)}
+
+
+def _reuse(project: "Project", planned: PlannedInstance, data_commit: str,
+           review: CandidateFor | None = None) -> JobOutcome:
+    """Make the version that already has the planned fingerprint current and production (a data revert, or a
+    review's candidate after its merge). For candidates: that version is the candidate; nothing moves."""
+    assert planned.instance and planned.reuse_version and planned.fingerprint
+    if review is not None:
+        return JobOutcome(planned.name, "reused", planned.reuse_version)
     state = _state(planned.instance, planned.fingerprint, data_commit, planned.inputs, planned.state)
     state.version = planned.reuse_version
+    state.fingerprints[planned.fingerprint] = planned.reuse_version
     project.tracker.reuse(state)
     return JobOutcome(planned.name, "reused", planned.reuse_version, promoted=True)
 
@@ -270,7 +328,8 @@ def _state(instance: Instance, fp: str, data_commit: str, inputs: dict[str, Inpu
 
 
 def _train(project: "Project", plan: Plan, todo: list[PlannedInstance], workers: int | None,
-           on_event: EventHandler | None, report: RunReport, emit: Callable[[JobOutcome], None]) -> None:
+           on_event: EventHandler | None, report: RunReport, emit: Callable[[JobOutcome], None],
+           review: CandidateFor | None = None) -> None:
     root = project.state_dir / "jobs"
     logs.prune(root, max(0, project.config.jobs.keep - 1), project.config.jobs.max_age)  # room for this run's
     jobs_dir = root / logs.run_stamp()
@@ -281,7 +340,7 @@ def _train(project: "Project", plan: Plan, todo: list[PlannedInstance], workers:
     try:
         with _deferred_interrupt(executor.cancel) as interrupted:
             for result in executor.run(jobs, on_event):
-                outcome = _record(project, by_name[result.name], result, plan.data_commit, code, jobs_dir)
+                outcome = _record(project, by_name[result.name], result, plan.data_commit, code, jobs_dir, review)
                 report.jobs.append(outcome)
                 emit(outcome)
             report.interrupted = interrupted.is_set()
@@ -304,7 +363,7 @@ def make_job(config: Config, planned: PlannedInstance, data_commit: str, job_dir
 
 
 def _record(project: "Project", planned: PlannedInstance, result: JobResult, data_commit: str,
-            code: tuple[str, bool], jobs_dir: Path) -> JobOutcome:
+            code: tuple[str, bool], jobs_dir: Path, review: CandidateFor | None = None) -> JobOutcome:
     job_dir = jobs_dir / planned.name
     log = job_dir / logs.LOG
     if result.status != "succeeded":
@@ -315,6 +374,11 @@ def _record(project: "Project", planned: PlannedInstance, result: JobResult, dat
     record = train_record(planned, result, data_commit, code, jobs_dir)
     record.tags["tusk.executor"] = project.config.executor.url.split("?", 1)[0]
     record.run_tags.update(source_tags(planned, code[0]))
+    if review is not None:
+        record.tags.update(review.tags())
+        version = project.tracker.register_candidate(record, review.review)
+        shutil.rmtree(job_dir / "model", ignore_errors=True)
+        return JobOutcome(planned.name, "succeeded", version, result.seconds, log=str(log), metrics=record.metrics)
     version = project.tracker.register(record, previous=planned.state)
     shutil.rmtree(job_dir / "model", ignore_errors=True)  # the registered version holds it; no second copy
     promoted = bool(record.state.production and record.state.production[-1] == version)

@@ -189,14 +189,25 @@ def data_branch(name: str | None, start: str | None, delete: bool, as_json: bool
 @click.argument("branch")
 @click.option("--into", help="Target branch (default: the main branch).")
 @click.option("-m", "--message", help="Merge commit message.")
+@click.option("--force", is_flag=True, help="Merge although data checks or the review gate fail (needs --reason).")
+@click.option("--reason", metavar="TEXT", help="Why --force: recorded in the merge commit's message.")
 @json_option
-def data_merge(branch: str, into: str | None, message: str | None, as_json: bool) -> None:
-    """Merge BRANCH into the main branch. A conflict is reported row by row and nothing is merged."""
-    from tusk.errors import MergeConflict
+def data_merge(branch: str, into: str | None, message: str | None, force: bool, reason: str | None,
+               as_json: bool) -> None:
+    """Merge BRANCH into the main branch. A conflict is reported row by row and nothing is merged.
 
+    \b
+    A review branch merges only when its [[checks]] pass on the merge preview and, with a [review] gate,
+    every model it retrains has a candidate that passes the gate (tusk review show BRANCH says why not).
+    --force --reason TEXT merges anyway, as a merge commit whose message records the reason.
+    """
+    from tusk.errors import MergeBlocked, MergeConflict
+
+    if force and not (reason or "").strip():
+        raise click.UsageError("--force needs --reason TEXT (it is recorded in the merge commit)")
     project = open_project()
     try:
-        result = project.data.merge(branch, into, message)
+        result = project.merge(branch, into, message, force=force, reason=reason)
     except MergeConflict as conflict:
         if as_json:
             print_json({"merged": False, "conflicts": conflict.conflicts})
@@ -204,8 +215,67 @@ def data_merge(branch: str, into: str | None, message: str | None, as_json: bool
             rows = [(c["table"], ", ".join(f"{k}={v}" for k, v in c["key"].items())) for c in conflict.conflicts]
             console(stderr=True).print(table("conflicts", ["table", "key"], rows))
         raise
-    _done(as_json, {"merged": True, "commit": result.commit, "fast_forward": result.fast_forward},
-          f"{result.message}" + (f" → {short(result.commit)}" if result.commit else ""))
+    except MergeBlocked as blocked:
+        if as_json:
+            review = blocked.gate
+            print_json({"merged": False, "blocking": getattr(review, "blocking", []),
+                        "review": review.to_json() if hasattr(review, "to_json") else None})
+        raise
+    if as_json:
+        print_json(result.to_json())
+        return
+    text = result.message + (f" → {short(result.commit)}" if result.commit else "")
+    if result.forced:
+        text += f" (forced past {len(result.overridden)} failure(s): {result.reason})"
+    console().print(text)
+
+
+@data.command("check")
+@click.argument("ref", required=False)
+@json_option
+def data_check(ref: str | None, as_json: bool) -> None:
+    """Run the [[checks]] of tusk.toml at REF (default: the main branch), printing each violation's rows.
+
+    \b
+    A review branch is checked on its merge preview (the main branch with it merged), which is what a
+    merge would bring; max_changed_rows counts the rows that merge changes. Exit code 1 when any fails.
+      [[checks]]
+      name = "labels"
+      table = "examples"
+      accepted_values = { column = "label", values = ["l0", "l1"] }
+    Rules: not_null, unique (a column or a list), accepted_values, range = { column, min, max },
+    row_count = { min, max }, max_changed_rows = N, or sql = "SELECT ... (rows returned are violations)".
+    """
+    from tusk.cli._common import fail
+
+    project = open_project()
+    report = project.check(ref)
+    if as_json:
+        print_json(report.to_json())
+    else:
+        _print_checks(report)
+    if report.failed:
+        fail(f"{len(report.failed)} of {len(report.checks)} check(s) failed at {report.ref}: {report.summary()}")
+
+
+def _print_checks(report: Any, shown: int = 10) -> None:
+    out = console()
+    where = f"{report.ref} @ {short(report.commit)}"
+    if report.preview:
+        where = f"{report.ref} merged into {report.preview['into']} (preview {short(report.commit)})"
+    if not report.checks:
+        out.print(f"{where}: no [[checks]] in tusk.toml")
+        return
+    out.print(f"{where}: {len(report.checks) - len(report.failed)} of {len(report.checks)} check(s) pass")
+    marks = {"passed": "[green]ok[/]", "failed": "[red]FAILED[/]", "skipped": "[dim]skipped[/]"}
+    from rich.markup import escape
+
+    for result in report.checks:
+        out.print(f"{marks[result.status]} {escape(result.name)} ({result.kind}): {escape(result.message)}")
+        if result.failed and result.rows:
+            out.print(table(None, result.columns, result.rows[:shown]))
+            if result.violations > shown and result.kind not in ("row_count", "max_changed_rows"):
+                out.print(f"[dim]… {result.violations - shown} more (--json lists up to 100)[/]")
 
 
 @data.command("sql")

@@ -87,8 +87,11 @@ def _print_conflicts(conflict: Any) -> None:
 @click.option("--shard", metavar="I/N", help="Only the I-th of N deterministic slices (for CI matrices).")
 @click.option("--workers", type=click.IntRange(min=1), help="Parallel jobs (default: the executor URL's).")
 @click.option("--force", is_flag=True, help="Retrain the selected instances even when fresh.")
+@click.option("--candidates", is_flag=True,
+              help="With --at BRANCH: train what merging the review would retrain, on its merge preview, as "
+                   "candidates for the review (production untouched).")
 @json_option
-def run(at: str | None, only: str | None, shard: str | None, workers: int | None, force: bool,
+def run(at: str | None, only: str | None, shard: str | None, workers: int | None, force: bool, candidates: bool,
         as_json: bool) -> None:
     """Train every new or stale model, in parallel, pinned to one data commit.
 
@@ -100,6 +103,12 @@ def run(at: str | None, only: str | None, shard: str | None, workers: int | None
     --at a branch other than the data branch trains it only when merging it needs no merge commit (the
     data branch has not moved since the branch left it): versions are pinned to commits that persist.
     Otherwise merge it first; `tusk plan --at BRANCH` shows what the merge would retrain.
+    \b
+    --at BRANCH --candidates trains the review's blast radius on its merge preview (kept while the run
+    lasts) as candidate versions tagged for the review: no production alias moves, main's plan does not
+    take them as current, nothing is released. `tusk review show BRANCH` compares them with production;
+    a [review] gate must hold for each before `tusk data merge BRANCH`. After the merge, `tusk run`
+    promotes them without retraining (their fingerprints equal the merged inputs').
     """
     from tusk.spec import parse_shard
 
@@ -107,7 +116,7 @@ def run(at: str | None, only: str | None, shard: str | None, workers: int | None
     shard_range = parse_shard(shard) if shard else None
     display = _Display(quiet=as_json)
     try:
-        report = project.run(at=at, only=only, shard=shard_range, workers=workers, force=force,
+        report = project.run(at=at, only=only, shard=shard_range, workers=workers, force=force, candidates=candidates,
                              on_start=display.start, on_outcome=display.outcome, on_event=display.event)
     finally:
         display.stop()
@@ -197,6 +206,9 @@ def _print_report(report: Any) -> None:
     for job in report.jobs:
         counts[job.status] = counts.get(job.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to do"
+    if report.candidates is not None:
+        out.print(f"candidates for review {report.candidates.review} (merge preview {short(report.data_commit)}): "
+                  f"no alias moved; tusk review show {report.candidates.review} compares them with production")
     out.print(f"data {short(report.data_commit)}: {summary}; {report.fresh} already fresh "
               f"({report.seconds:.1f}s)")
 

@@ -244,8 +244,10 @@ class DoltliteStore:
                 self.main.execute("SELECT dolt_tag(?, ?)", (name, commit))
         return Tag(name, commit, message)
 
-    def merge(self, branch: str, into: str | None = None, message: str | None = None) -> MergeResult:
-        """Merge ``branch`` into ``into``; a conflict raises MergeConflict (row by row) and applies nothing."""
+    def merge(self, branch: str, into: str | None = None, message: str | None = None,
+              no_ff: bool = False) -> MergeResult:
+        """Merge ``branch`` into ``into``; a conflict raises MergeConflict (row by row) and applies nothing.
+        ``no_ff`` makes a merge commit (holding ``message``) even where a fast-forward would do."""
         target = into or self.default_branch
         source_head, before = self.resolve(branch), self.resolve(target)
         if source_head == before or self.merge_base(source_head, before) == source_head:
@@ -255,7 +257,7 @@ class DoltliteStore:
             with _errors(f"cannot merge {branch} into {target}"):
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    self._merge_in_transaction(conn, branch, target, message)
+                    self._merge_in_transaction(conn, branch, target, message, no_ff)
                     conn.execute("COMMIT")
                 finally:
                     if conn.in_transaction:
@@ -325,8 +327,8 @@ class DoltliteStore:
         return stale
 
     def _merge_in_transaction(self, conn: sqlite3.Connection, branch: str, target: str,
-                               message: str | None) -> None:
-        args = ("-m", message) if message else ()
+                               message: str | None, no_ff: bool = False) -> None:
+        args = (("-m", message) if message else ()) + (("--no-ff",) if no_ff else ())
         marks = ", ".join("?" for _ in (branch, *args))
         try:
             conn.execute(f"SELECT dolt_merge({marks})", (branch, *args)).fetchall()

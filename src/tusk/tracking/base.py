@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 PRODUCTION = "production"
 TAG_PREFIX = "tusk."
 STATE_TAG = "tusk.state"  # registered-model tag: JSON of InstanceState (the instance's current version)
+CANDIDATES_TAG = "tusk.candidates"  # registered-model tag: JSON {fingerprint: [version, review]}, newest last
 
 
 @dataclass
@@ -53,6 +54,15 @@ class InstanceState:
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         fields["inputs"] = {k: InputRecord(**v) for k, v in (data.get("inputs") or {}).items()}
         return cls(**fields)
+
+
+@dataclass(frozen=True)
+class CandidateRef:
+    """A version trained for a review on its merge preview, never promoted: found by its fingerprint when the
+    merged data reaches the same inputs, then promoted instead of retrained."""
+
+    version: str
+    review: str
 
 
 @dataclass
@@ -95,6 +105,9 @@ class Tracker(Protocol):
     def log_run(self, record: TrainRecord) -> str: ...  # a run with params, metrics, tags, artifacts; → run_id
     def register(self, record: TrainRecord, previous: InstanceState | None = None) -> str: ...  # → version
     def reuse(self, state: InstanceState) -> None: ...  # make an existing version current (+ production alias)
+    # a candidate version for a review: registered and tagged, no alias, the instance's state untouched → version
+    def register_candidate(self, record: TrainRecord, review: str) -> str: ...
+    def candidates(self) -> dict[str, dict[str, CandidateRef]]: ...  # model → fingerprint → candidate, one query
     def find_fingerprint(self, name: str, fingerprint: str) -> str | None: ...  # version with it, if any
     def versions(self, name: str) -> list[VersionInfo]: ...  # newest first
     def version(self, name: str, version: str) -> VersionInfo: ...

@@ -26,10 +26,12 @@ from tusk._sqlite import create_plain_sqlite
 from tusk.config import Config, url_path
 from tusk.errors import TrackingError
 from tusk.promote import should_promote
-from tusk.tracking.base import PRODUCTION, STATE_TAG, InstanceState, TrainRecord, VersionInfo
+from tusk.tracking.base import (CANDIDATES_TAG, PRODUCTION, STATE_TAG, CandidateRef, InstanceState, TrainRecord,
+                                VersionInfo)
 
 EXPERIMENT = "tusk"
 MAX_FINGERPRINTS = 500
+CANDIDATES_TAG_SIZE = 4000  # registered-model tag values hold 5000 characters on a SQL server
 
 
 @contextmanager
@@ -114,6 +116,12 @@ class MlflowTracker:
             except (ValueError, TypeError):
                 continue  # not a tusk-trained model, or a damaged tag: planned as new
         return states
+
+    def candidates(self) -> dict[str, dict[str, CandidateRef]]:
+        found: dict[str, dict[str, CandidateRef]] = {}
+        for name, value in self._registered_model_tags(CANDIDATES_TAG).items():
+            found[name] = _candidates(value)
+        return found
 
     def _registered_model_tags(self, key: str) -> dict[str, str]:
         local = self._local_registry()
@@ -225,6 +233,29 @@ class MlflowTracker:
 
     def _write_state(self, state: InstanceState) -> None:
         self.client.set_registered_model_tag(state.name, STATE_TAG, _state_json(state))
+
+    def register_candidate(self, record: TrainRecord, review: str) -> str:
+        """A version trained for ``review`` on its merge preview: no alias, the instance's state tag untouched
+        (the data branch's plan does not see it as current); listed by fingerprint in ``tusk.candidates``."""
+        state = record.state
+        if record.run_id is None:
+            self.log_run(record)
+        with mlflow_errors(f"cannot register the candidate of {state.name}"):
+            if not self._exists(state.name):
+                try:
+                    self.client.create_registered_model(state.name, description=f"tusk instance of {state.spec}")
+                except Exception as exc:  # created meanwhile by another run
+                    if "RESOURCE_ALREADY_EXISTS" not in str(getattr(exc, "error_code", "")) + str(exc):
+                        raise
+            source = f"{record.artifact_uri or self.client.get_run(record.run_id).info.artifact_uri}/model"
+            version = str(self.client.create_model_version(state.name, source, run_id=record.run_id,
+                                                           tags=record.tags, await_creation_for=0).version)
+            tags = self.client.get_registered_model(state.name).tags or {}
+            entries = _candidate_entries(tags.get(CANDIDATES_TAG, ""))
+            entries.pop(state.fingerprint, None)
+            entries[state.fingerprint] = [version, review]
+            self.client.set_registered_model_tag(state.name, CANDIDATES_TAG, _fit(entries))
+        return version
 
     def reuse(self, state: InstanceState) -> None:
         """Make ``state.version`` (an older version with the current fingerprint) current and production."""
@@ -389,6 +420,31 @@ class MlflowTracker:
 
     def close(self) -> None:
         pass
+
+
+def _candidate_entries(value: str) -> dict[str, list[str]]:
+    try:
+        raw = json.loads(value) if value else {}
+    except ValueError:
+        return {}
+    if not isinstance(raw, dict):
+        return {}
+    return {str(fp): [str(v) for v in entry] for fp, entry in raw.items()
+            if isinstance(entry, list) and len(entry) == 2}
+
+
+def _candidates(value: str) -> dict[str, CandidateRef]:
+    return {fp: CandidateRef(version, review) for fp, (version, review) in _candidate_entries(value).items()}
+
+
+def _fit(entries: dict[str, list[str]]) -> str:
+    """The newest candidates that fit in one registered-model tag."""
+    items = list(entries.items())
+    while True:
+        text = json.dumps(dict(items), separators=(",", ":"))
+        if len(text) <= CANDIDATES_TAG_SIZE or len(items) <= 1:
+            return text
+        items = items[1:]
 
 
 def _state_json(state: InstanceState) -> str:
