@@ -157,7 +157,7 @@ def _commit(store: "DoltliteStore", source: SourceConfig, content: Any, branch_e
     start = data_head
     if branch_exists:
         head = store.resolve(source.branch)
-        result.rebased = store_merge_base(store, head, data_head) != data_head
+        result.rebased = store.merge_base(head, data_head) != data_head
         start = data_head if result.rebased else head
     result.created = not branch_exists
     staging = STAGING_PREFIX + source.name
@@ -197,14 +197,6 @@ def _store(project: "Project") -> "DoltliteStore":
     if not isinstance(store, DoltliteStore):
         raise DataError(f"data store {project.config.data.url} cannot sync sources")
     return store
-
-
-def store_merge_base(store: "DoltliteStore", left: str, right: str) -> str:
-    merge_base = getattr(store, "merge_base", None)
-    if merge_base is not None:
-        return str(merge_base(left, right))
-    row = store.query("SELECT dolt_merge_base(?, ?)", [left, right]).rows
-    return str(row[0][0]) if row and row[0][0] else ""
 
 
 def _drop_staging(store: "DoltliteStore", source: SourceConfig) -> None:
