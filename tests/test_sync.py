@@ -380,3 +380,15 @@ def test_watch_syncs_on_its_interval_when_asked(proj: Proj) -> None:
         {"edits": "unchanged", "broken": "failed"}
     log = (proj.root / ".tusk" / "watch.log").read_text()
     assert "sync edits: 0 added, 1 modified, 0 removed → sync/edits" in log and "sync broken failed" in log
+
+
+def test_two_syncs_at_once_are_kept_apart(proj: Proj) -> None:
+    from tusk.triggers import project_lock
+
+    proj.add_sources(source("edits", "edits.csv"))
+    (proj.root / "edits.csv").write_text(csv_text(table_rows(relabel={2: "l9"})))
+    with project_lock(proj.root / ".tusk" / "sync.lock", what="sync"):
+        err = proj.tusk("data", "sync", code=1).stderr
+    assert "another sync runs for this project (pid" in err
+    assert "sync/edits" not in proj.branches()
+    assert proj.sync()["edits"]["status"] == "committed"
