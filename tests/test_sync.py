@@ -265,25 +265,25 @@ class Files(BaseHTTPRequestHandler):
     files: dict[str, tuple[bytes, str]] = {}
     hits: list[tuple[str, int]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name); each hit is noted before the client can go on
         if self.path not in self.files:
-            self.send_error(404, "Not Found")
             self.hits.append((self.path, 404))
+            self.send_error(404, "Not Found")
             return
         body, kind = self.files[self.path]
         etag = '"' + hashlib.md5(body).hexdigest() + '"'
         if self.headers.get("If-None-Match") == etag:
+            self.hits.append((self.path, 304))
             self.send_response(304)
             self.end_headers()
-            self.hits.append((self.path, 304))
             return
+        self.hits.append((self.path, 200))
         self.send_response(200)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("ETag", etag)
         self.end_headers()
         self.wfile.write(body)
-        self.hits.append((self.path, 200))
 
     def log_message(self, *args: Any) -> None:
         pass
