@@ -12,11 +12,14 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# The distribution was called "tusk" before it became "tusk-mlops": drop the old name from an older venv.
 $(VENV)/.installed-base: $(BIN)/python pyproject.toml
+	$(BIN)/pip uninstall -q -y tusk 2>/dev/null || true; rm -rf src/tusk.egg-info
 	$(BIN)/pip install -q -e .
 	touch $@
 
 $(VENV)/.installed-test: $(BIN)/python pyproject.toml
+	$(BIN)/pip uninstall -q -y tusk 2>/dev/null || true; rm -rf src/tusk.egg-info
 	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
 	touch $@ $(VENV)/.installed-base
 

@@ -1,5 +1,5 @@
 """Per-job overhead of the executors: N no-op jobs on local workers and on a Ray cluster started for the
-run (``ray://local``, extra ``tusk[ray]``), each after a warm-up batch, in the same run.
+run (``ray://local``, extra ``tusk-mlops[ray]``), each after a warm-up batch, in the same run.
 
     python benchmarks/bench_executors.py [N]     (default 300)
 """

@@ -42,3 +42,40 @@ def test_example_intents_is_deterministic_and_declares_the_model(tmp_path: Path)
     assert (tmp_path / "a" / "models" / "intent.py").is_file()
     bad = CliRunner().invoke(cli, ["init", str(tmp_path / "c"), "--example", "nope"])
     assert bad.exit_code == 2
+
+
+def test_git_add_all_leaves_the_data_store_and_its_lock_out(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    assert CliRunner().invoke(cli, ["init", str(root), "--example", "intents"]).exit_code == 0
+    from tusk import Project
+
+    with Project.open(root) as project:  # touch the store so its lock file exists
+        project.data.resolve("main")
+    assert (root / "data" / ".training.db-lock").exists()
+    subprocess.run(["git", "-C", str(root), "init", "-q"], check=True)
+    subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
+    added = set(subprocess.run(["git", "-C", str(root), "ls-files"], capture_output=True, text=True).stdout.split())
+    assert added == {".gitignore", "tusk.toml", "requirements.txt", "models/intent.py", "data/examples.csv"}
+    assert "share it through remotes" in (root / ".gitignore").read_text()
+    assert (root / "requirements.txt").read_text().splitlines()[-1] == "tusk-mlops==0.1.0"
+
+
+def test_init_adds_its_lines_to_an_existing_gitignore_once(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / ".gitignore").write_text("*.pyc\n/data/training.db\n")
+    (root / "requirements.txt").write_text("tusk-mlops==0.0.9\n")
+    assert CliRunner().invoke(cli, ["init", str(root)]).exit_code == 0
+    lines = (root / ".gitignore").read_text().splitlines()
+    assert lines[0] == "*.pyc" and lines.count("/data/training.db") == 1 and ".tusk/" in lines
+    assert "/data/.training.db-lock" in lines
+    assert (root / "requirements.txt").read_text() == "tusk-mlops==0.0.9\n", "the project's own pins are kept"
+
+
+def test_the_distribution_is_ours_and_the_command_stays_tusk(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    project_file = Path(__file__).parent.parent / "pyproject.toml"
+    assert tomllib.loads(project_file.read_text())["project"]["name"] == "tusk-mlops"
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0 and version("tusk-mlops") in result.output

@@ -151,3 +151,40 @@ def test_remote_commands_refuse_bad_input(tmp_path: Path) -> None:
     project.tusk("data", "remote", "remove", "up")
     assert project.json("data", "remote")["remotes"] == []
     assert project.head() == head
+
+
+def test_remote_add_and_remove_write_tusk_toml_and_keep_its_comments(tmp_path: Path) -> None:
+    import tomllib
+
+    project = make_project(tmp_path)
+    config = project.root / "tusk.toml"
+    config.write_text(config.read_text().replace('branch = "main"', 'branch = "main"   # the branch tusk trains from'))
+    before = config.read_text()
+    shared = tmp_path / "shared" / "training.db"
+    added = project.json("data", "remote", "add", "origin", str(shared))
+    assert added["url"] == f"file://{shared}"
+    text = config.read_text()
+    assert "# the branch tusk trains from" in text and text.startswith(before.split("[tracking]")[0].rstrip())
+    assert tomllib.loads(text)["data"]["remotes"] == {"origin": f"file://{shared}"}
+    project.tusk("data", "push")  # commands after it read the remote from tusk.toml
+    project.tusk("data", "remote", "add", "backup", "https://data.example.com/tusk/training")
+    assert set(tomllib.loads(config.read_text())["data"]["remotes"]) == {"origin", "backup"}
+
+    for bad in (["bad name", "/x"], ["up", "ftp://x/y"], ["origin", "/elsewhere.db"]):
+        unchanged = config.read_text()
+        project.tusk("data", "remote", "add", *bad, code=1)
+        assert config.read_text() == unchanged, f"a refused add leaves tusk.toml alone: {bad}"
+    assert "no remote named 'nope'" in project.tusk("data", "remote", "remove", "nope", code=1).output
+
+    project.tusk("data", "remote", "remove", "backup")
+    project.tusk("data", "remote", "remove", "origin")
+    assert config.read_text() == before, "removing both gives the file back as it was"
+    assert project.json("data", "remote")["remotes"] == []
+
+
+def test_an_inline_remotes_table_stays_inline(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    config = project.root / "tusk.toml"
+    config.write_text(config.read_text().replace('branch = "main"\n', 'branch = "main"\nremotes = { }\n', 1))
+    project.tusk("data", "remote", "add", "origin", str(tmp_path / "r.db"))
+    assert f'remotes = {{ origin = "file://{tmp_path / "r.db"}"' in config.read_text().replace("{  ", "{ ")

@@ -112,7 +112,7 @@ def test_the_generated_workflow_runs_under_act_and_trains_every_shard(tmp_path: 
     config = config.replace('base_image = "python:3.11-slim"', 'base_image = "scratch"')
     (project.root / "tusk.toml").write_text(config)
     project.tusk("data", "push")
-    project.tusk("ci", "github", "--shards", "2", "--install", "tusk --version")
+    project.tusk("ci", "github", "--shards", "2")  # installs requirements.txt: here, this venv already has it
     (project.root / ".gitignore").write_text(".tusk/\ndata/\nedit.csv\n")
     git = ["git", "-C", str(project.root), "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
     subprocess.run([*git, "init", "-q"], check=True)
@@ -126,6 +126,7 @@ def test_the_generated_workflow_runs_under_act_and_trains_every_shard(tmp_path: 
                             cwd=project.root, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert result.stdout.count("Train shard") >= 2 and "Job succeeded" in result.stdout
+    assert "Requirement already satisfied: tusk-mlops==0.1.0" in result.stdout, "the install step ran for real"
 
     from mlflow.tracking import MlflowClient
 
@@ -136,3 +137,44 @@ def test_the_generated_workflow_runs_under_act_and_trains_every_shard(tmp_path: 
         assert str(client.get_model_version_by_alias(f"m-c{customer}", "production").version) == "1"
     releases = client.search_model_versions("name = 'tusk-release'")
     assert len(releases) == 1
+
+
+def test_workflow_installs_from_the_project_requirements_or_a_pinned_version(tmp_path: Path) -> None:
+    from tusk._dist import requirement
+
+    project = make_project(tmp_path, customers=1)
+    assert "tusk-mlops==" in (project.root / "requirements.txt").read_text(), "tusk init pins tusk"
+    config = load_config(project.root / "tusk.toml")
+    install = workflow(config)["jobs"]["plan"]["steps"][1]
+    assert install == {"name": "Install tusk", "run": "python3 -m pip install -r requirements.txt"}
+    (project.root / "requirements.txt").unlink()
+    assert workflow(config)["jobs"]["train"]["steps"][1]["run"] == f'python3 -m pip install "{requirement()}"'
+    assert requirement().startswith("tusk-mlops==")
+    assert workflow(config, install="uv pip install .")["jobs"]["release"]["steps"][1]["run"] == "uv pip install ."
+
+
+def test_workflow_warns_when_runners_cannot_share_tracking_or_data(tmp_path: Path) -> None:
+    project = make_project(tmp_path, customers=1)
+    path = project.root / ".github" / "workflows" / "tusk.yml"
+    result = project.json("ci", "github")
+    tracking, data = result["warnings"]
+    assert "tracking is a local SQLite file" in tracking and "inside the project" in tracking
+    assert "no shared remote named origin" in data
+    assert path.read_text().count("# WARNING:") == 2
+    plain = project.tusk("ci", "github")
+    assert plain.stderr.count("warning:") == 2
+    path.unlink()
+    refused = project.tusk("ci", "github", "--strict", code=1)
+    assert "tracking is a local SQLite file" in refused.output and len(refused.output.strip().splitlines()) == 1
+    assert not path.exists(), "--strict writes nothing"
+
+    # a tracking server and a remote known only to the data store (added by an older tusk): nothing to warn
+    config = project.root / "tusk.toml"
+    config.write_text(config.read_text().replace('url = "sqlite:///.tusk/mlflow.db"', 'url = "http://mlflow:5000"'))
+    from tusk import Project
+
+    with Project.open(project.root) as opened:
+        opened.data.add_remote("origin", str(tmp_path / "shared.db"))
+    result = project.json("ci", "github", "--strict")
+    assert result["warnings"] == [] and "# WARNING" not in path.read_text()
+    assert f"tusk data clone \"file://{tmp_path / 'shared.db'}\"" in path.read_text()

@@ -28,8 +28,8 @@ REGISTRY: dict[str, dict[str, str]] = {
 }
 
 INSTALL_HINTS: dict[str, str] = {
-    "ray": "pip install 'tusk[ray]'",
-    "gspread": "pip install 'tusk[sheets]'",
+    "ray": "pip install 'tusk-mlops[ray]'",
+    "gspread": "pip install 'tusk-mlops[sheets]'",
 }
 
 

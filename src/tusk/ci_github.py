@@ -5,19 +5,36 @@ an ``only`` glob); ``repository_dispatch`` of type ``tusk-data-push`` (a webhook
 to the shared remote, with ``client_payload.ref``). Jobs: plan (says whether there is work) → a matrix of
 ``tusk run --shard i/N`` on the given runner labels → ``tusk release create``. The output is
 deterministic: the same project and options give the same bytes.
+
+Each job installs tusk from the project's own ``requirements.txt`` (``tusk init`` writes one pinning
+``tusk-mlops``), or else the pinned version of the tusk that wrote the workflow. Runners share nothing but
+what the workflow names, so a tracking store or data that only this machine has is warned about (in the
+output and at the top of the file), or refused with ``strict``.
 """
 
 from __future__ import annotations
 
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tusk._dist import requirement
 from tusk.config import Config, url_path
 from tusk.errors import ConfigError
 
 MAX_MATRIX = 256  # GitHub's limit of jobs per matrix
 DISPATCH_TYPE = "tusk-data-push"
+REQUIREMENTS = "requirements.txt"
+
+
+@dataclass
+class WrittenWorkflow:
+    path: Path
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"workflow": str(self.path), "warnings": self.warnings}
 
 
 def _relative_root(config: Config) -> str:
@@ -40,26 +57,52 @@ def _paths(config: Config, root: str) -> list[str]:
     return sorted(prefix + g for g in globs)
 
 
-def _data_step(config: Config) -> list[dict[str, Any]]:
-    """With a shared remote in tusk.toml, a fresh checkout clones the data; a kept workspace pulls it."""
-    if "origin" not in config.data.remotes:
+def install_command(config: Config) -> str:
+    """The project's own requirements when it has them, else the tusk that writes the workflow, pinned."""
+    if (config.root / REQUIREMENTS).is_file():
+        return f"python3 -m pip install -r {REQUIREMENTS}"
+    return f'python3 -m pip install "{requirement()}"'
+
+
+def sharing_problems(config: Config, remotes: dict[str, str]) -> list[str]:
+    """What runners on other machines could not share: a local tracking file, data with no remote."""
+    problems = []
+    tracking = config.tracking.url
+    if tracking.startswith("sqlite:"):
+        path = url_path(tracking, config.root).resolve()
+        inside = path.is_relative_to(config.root.resolve())
+        problems.append(f"tracking is a local SQLite file ({path}){' inside the project, not in git' if inside else ''}"
+                        ": runners on other machines cannot share it, so each would register its own versions"
+                        ' — use an MLflow server: [tracking] url = "http://HOST:5000"')
+    if "origin" not in remotes:
+        problems.append("the data has no shared remote named origin: runners get no training data (the data "
+                        "store is not in git) — tusk data remote add origin URL, then tusk data push")
+    return problems
+
+
+def _data_step(config: Config, remotes: dict[str, str]) -> list[dict[str, Any]]:
+    """With a shared remote, a fresh checkout clones the data; a kept workspace pulls it."""
+    if "origin" not in remotes:
         return []
     store = url_path(config.data.url, config.root).resolve().relative_to(config.root.resolve()).as_posix()
     return [{"name": "Get the training data", "run": (
-        f'[ -f "{store}" ] || tusk data clone "{config.data.remotes["origin"]}" .\n'
+        f'[ -f "{store}" ] || tusk data clone "{remotes["origin"]}" .\n'
         '# a branch is pulled; a commit hash is found in the fetched history\n'
         'tusk data pull origin --branch "$TUSK_DATA_REF" || tusk data fetch origin\n')}]
 
 
 def workflow(config: Config, shards: int = 4, runs_on: list[str] | None = None, max_parallel: int | None = None,
-             timeout_minutes: int = 360, install: str = "pip install tusk") -> dict[str, Any]:
+             timeout_minutes: int = 360, install: str | None = None,
+             remotes: dict[str, str] | None = None) -> dict[str, Any]:
     if not 1 <= shards <= MAX_MATRIX:
         raise ConfigError(f"--shards {shards}: GitHub runs at most {MAX_MATRIX} jobs per matrix")
     labels = list(runs_on or ["self-hosted"])
     plan_labels = [label for label in labels if label.lower() != "gpu"] or ["self-hosted"]
     root = _relative_root(config)
     ref = "${{ github.event.inputs.data_ref || github.event.client_payload.ref || '" + config.data.branch + "' }}"
-    setup = [{"uses": "actions/checkout@v4"}, {"name": "Install tusk", "run": install}, *_data_step(config)]
+    remotes = dict(config.data.remotes) if remotes is None else remotes
+    setup = [{"uses": "actions/checkout@v4"}, {"name": "Install tusk", "run": install or install_command(config)},
+             *_data_step(config, remotes)]
     return {
         "name": "tusk",
         "on": {
@@ -74,7 +117,7 @@ def workflow(config: Config, shards: int = 4, runs_on: list[str] | None = None, 
         },
         "concurrency": {"group": "tusk-${{ github.ref }}", "cancel-in-progress": False},
         "env": {"TUSK_DATA_REF": ref, "TUSK_ONLY": "${{ github.event.inputs.only || '' }}",
-                "MLFLOW_DISABLE_TELEMETRY": "true"},
+                "MLFLOW_DISABLE_TELEMETRY": "true", "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
         "defaults": {"run": {"working-directory": root, "shell": "bash"}},
         "jobs": {
             "plan": {
@@ -110,7 +153,7 @@ def workflow(config: Config, shards: int = 4, runs_on: list[str] | None = None, 
     }
 
 
-def render(data: dict[str, Any]) -> str:
+def render(data: dict[str, Any], warnings: list[str] | None = None) -> str:
     import yaml
 
     class _Dumper(yaml.SafeDumper):
@@ -118,11 +161,19 @@ def render(data: dict[str, Any]) -> str:
             return True
 
     header = "# Written by `tusk ci github`; edit the options there and run it again.\n"
+    header += "".join(f"# WARNING: {warning}\n" for warning in warnings or [])
     return header + yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=120, default_flow_style=False)
 
 
-def write(config: Config, output: Path | None = None, **options: Any) -> Path:
+def write(config: Config, output: Path | None = None, remotes: dict[str, str] | None = None, strict: bool = False,
+          **options: Any) -> tuple[Path, list[str]]:
+    """Write the workflow; → (its path, what runners could not share). ``strict`` refuses those instead."""
+    remotes = dict(config.data.remotes) if remotes is None else remotes
+    warnings = sharing_problems(config, remotes)
+    if strict and warnings:
+        raise ConfigError(f"{warnings[0]} (--strict; {len(warnings)} problem(s), nothing written)")
+    data = workflow(config, remotes=remotes, **options)
     path = output or config.root / ".github" / "workflows" / "tusk.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(workflow(config, **options)))
-    return path
+    path.write_text(render(data, warnings))
+    return path, warnings

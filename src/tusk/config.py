@@ -269,7 +269,7 @@ class WatchConfig(_Section):
 class CostConfig(_Section):
     """Prices for ``tusk cost``; every figure is editable in ``[cost]``."""
 
-    owned_gpus: int = 8
+    owned_gpus: int | None = Field(default=None, ge=0)  # None: follow the recorded jobs (none used a GPU → 0)
     gpu_hardware_price: float = 3500.0
     cpu_hardware_price: float = 2000.0
     hardware_life_years: float = 3.0

@@ -8,8 +8,8 @@ month that had training, times twelve. Failed and cancelled jobs register no ver
 
 from __future__ import annotations
 
+import math
 import time
-
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -85,13 +85,25 @@ def collect(versions: list[Any], releases: dict[str, dict[str, str]]) -> CostRep
     return report
 
 
-def price(report: CostReport, cost: CostConfig) -> None:
+def owned_gpus(report: CostReport, cost: CostConfig, largest_job: float = 0.0) -> tuple[int, str]:
+    """GPUs a self-hosted setup would buy, and why: ``[cost] owned_gpus``, else what the recorded jobs used
+    (a CPU-only project is priced without GPUs)."""
+    if cost.owned_gpus is not None:
+        return cost.owned_gpus, "set in [cost] owned_gpus"
+    if report.total.gpu_hours <= 0:
+        return 0, "no recorded job used a GPU; set owned_gpus in [cost] to price some"
+    count = max(1, math.ceil(largest_job))
+    return count, f"the most one recorded job asked for; set owned_gpus in [cost] to change it"
+
+
+def price(report: CostReport, cost: CostConfig, largest_job: float = 0.0) -> None:
     """The article's table: fixed, variable per year, year 1 and year 2 (cumulative), per option."""
+    gpus, why = owned_gpus(report, cost, largest_job)
     months = max(1, len(report.by_month))
     gpu_year = report.total.gpu_hours / months * 12
     cpu_year = report.total.cpu_hours / months * 12
     power = (gpu_year * cost.gpu_watts + cpu_year * cost.cpu_watts) / 1000 * cost.power_price_kwh
-    fixed = cost.owned_gpus * cost.gpu_hardware_price + cost.cpu_hardware_price
+    fixed = gpus * cost.gpu_hardware_price + cost.cpu_hardware_price
     self_variable = power + cost.self_hosted_yearly
     cloud_variable = gpu_year * cost.cloud_gpu_hour + cpu_year * cost.cloud_cpu_hour
     options = [("self-hosted", fixed, self_variable), ("cloud", 0.0, cloud_variable)]
@@ -104,9 +116,9 @@ def price(report: CostReport, cost: CostConfig) -> None:
     report.assumptions = [
         f"usage per year: {gpu_year:.2f} GPU-hours, {cpu_year:.2f} CPU-hours "
         f"(the average of {months} month(s) with training, times 12)",
-        f"self-hosted fixed: {cost.owned_gpus} GPUs at {cost.currency}{cost.gpu_hardware_price:,.0f} plus a "
-        f"{cost.currency}{cost.cpu_hardware_price:,.0f} host, bought in year 1, lasting {cost.hardware_life_years:g} "
-        "years (amortised column)",
+        f"self-hosted fixed: {gpus} GPU(s) ({why}) at {cost.currency}{cost.gpu_hardware_price:,.0f} each, plus "
+        f"a {cost.currency}{cost.cpu_hardware_price:,.0f} host, bought in year 1, lasting "
+        f"{cost.hardware_life_years:g} years (amortised column)",
         f"self-hosted variable: power at {cost.gpu_watts:g} W per GPU and {cost.cpu_watts:g} W per CPU, "
         f"{cost.currency}{cost.power_price_kwh}/kWh, plus {cost.currency}{cost.self_hosted_yearly:,.0f}/year "
         "for hosted services (e.g. the data remote)",
@@ -131,7 +143,8 @@ def cost_report(project: "Project") -> CostReport:
             break
     releases = {r.md5: r.models for r in ReleaseStore(project.tracker).list()}  # type: ignore[arg-type]
     report = collect(versions, releases)
-    price(report, project.config.cost)
+    largest = max((_float((v.tags or {}).get("tusk.gpus"), 0) for v in versions), default=0.0)
+    price(report, project.config.cost, largest)
     return report
 
 

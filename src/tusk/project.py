@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tusk.backends import backend_class
-from tusk.config import Config, find_config, load_config
+from tusk.config import Config, find_config, load_config, url_path
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from tusk.checks import CheckReport
-    from tusk.data.base import DataStore, DiffReport, MergePreview, SupportsRemotes
+    from tusk.ci_github import WrittenWorkflow
+    from tusk.data.base import DataStore, DiffReport, MergePreview, Remote, SupportsRemotes
     from tusk.execute.base import Executor
     from tusk.logs import JobLog
     from tusk.plan import Plan
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
     from tusk.review import MergeOutcome, Review, ReviewSummary
     from tusk.runner import RunReport
     from tusk.sync import SyncReport
-    from tusk.tracking.base import Tracker
+    from tusk.tracking.base import ModelSummary, Tracker
 
 
 class Project:
@@ -127,6 +126,57 @@ class Project:
         for name, url in self.config.data.remotes.items():
             store.add_remote(name, url, base=self.root)
         return store
+
+    def add_remote(self, name: str, url: str, base: Path | None = None) -> "Remote":
+        """Remote NAME at URL, written to ``[data.remotes]`` in tusk.toml (comments kept) so that every
+        clone of the project, and the CI workflow, knows it. A relative path is relative to ``base``."""
+        from tusk.config_edit import set_remote
+
+        store = self.shared_data()
+        known = {r.name for r in store.remotes()}
+        added = store.add_remote(name, url, base=base or Path.cwd())  # checks the name, the URL, a clash
+        try:
+            set_remote(self.config.path, name, added.url)  # atomic: written whole or not at all
+        except BaseException:
+            if name not in known:
+                store.remove_remote(name)
+            raise
+        self.config.data.remotes[name] = added.url
+        return added
+
+    def remove_remote(self, name: str) -> None:
+        """Forget remote NAME: from tusk.toml and from the data store (the remote itself is untouched)."""
+        from tusk.config_edit import remove_remote
+
+        store = self.shared_data()
+        if name not in {r.name for r in store.remotes()}:
+            from tusk.errors import DataError
+
+            raise DataError(f"no remote named {name!r}")
+        remove_remote(self.config.path, name)
+        self.config.data.remotes.pop(name, None)
+        store.remove_remote(name)
+
+    def shared_remotes(self) -> dict[str, str]:
+        """Remotes runners can reach: tusk.toml's, and any only in the data store (added by older tusk)."""
+        remotes = dict(self.config.data.remotes)
+        path = url_path(self.config.data.url, self.root)
+        if path.exists():
+            from tusk.data.base import SupportsRemotes
+
+            store = self.data
+            if isinstance(store, SupportsRemotes):
+                for remote in store.remotes():
+                    remotes.setdefault(remote.name, remote.url)
+        return remotes
+
+    # --- CI (cli/ops.py) ---
+    def ci_github(self, output: Path | None = None, strict: bool = False, **options: Any) -> "WrittenWorkflow":
+        """Write the GitHub Actions workflow; its warnings say what runners could not share."""
+        from tusk.ci_github import WrittenWorkflow, write
+
+        path, warnings = write(self.config, output, remotes=self.shared_remotes(), strict=strict, **options)
+        return WrittenWorkflow(path, warnings)
 
     # --- sources (cli/data.py) ---
     def sync(self, names: "Sequence[str]" = ()) -> "SyncReport":
@@ -273,6 +323,15 @@ class Project:
                          "reasons": planned.reasons})
         return rows
     # --- end plan and run ---
+
+    def models(self) -> list["ModelSummary"]:
+        """Every registered model but tusk's own (the release log): current and production versions."""
+        from tusk.tracking.base import INTERNAL_MODELS, ModelSummary
+
+        states, production = self.tracker.states(), self.tracker.aliases()
+        names = sorted((set(states) | set(production)) - INTERNAL_MODELS)
+        return [ModelSummary(n, states[n].version if n in states else None, production.get(n),
+                             states[n].spec if n in states else None) for n in names]
 
     # --- logs (cli/train.py) ---
     def logs(self, target: str) -> "JobLog":

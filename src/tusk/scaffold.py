@@ -108,11 +108,41 @@ def _remove_new(folder: Path, before: set[Path] | None) -> None:
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
+GITIGNORE = """# tusk's own state: the tracking database, job logs, caches, build contexts
+.tusk/
+# The training data is versioned in its data store: share it through remotes (tusk data remote add,
+# tusk data push, tusk data pull), not through git. The lock file beside it belongs to this machine.
+/data/training.db
+/data/training.db-*
+/data/.training.db-lock
+"""
+
+REQUIREMENTS = """# What CI runners install (tusk ci github): tusk, and the packages your train functions import.
+# Pin them, so every runner trains with the same code.
+{requirement}
+"""
+
+
 def _write_config(folder: Path, models: str) -> None:
+    from tusk._dist import requirement
+
     folder.mkdir(parents=True, exist_ok=True)
     (folder / CONFIG_NAME).write_text(TEMPLATE.format(image=_image_name(folder)) + models)
-    if not (folder / ".gitignore").exists():
-        (folder / ".gitignore").write_text(".tusk/\n")
+    _ignore(folder / ".gitignore")
+    if not (folder / "requirements.txt").exists():
+        (folder / "requirements.txt").write_text(REQUIREMENTS.format(requirement=requirement()))
+
+
+def _ignore(path: Path) -> None:
+    """Our lines in .gitignore: the whole file when there is none, else the ones it lacks."""
+    if not path.exists():
+        path.write_text(GITIGNORE)
+        return
+    text = path.read_text()
+    have = {line.strip() for line in text.splitlines()}
+    missing = [line for line in GITIGNORE.splitlines() if line.startswith("#") or line not in have]
+    if any(not line.startswith("#") for line in missing):
+        path.write_text(text + ("" if text.endswith("\n") or not text else "\n") + "\n".join(missing) + "\n")
 
 
 def _image_name(folder: Path) -> str:

@@ -19,7 +19,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 @click.option("--debug", is_flag=True, envvar="TUSK_DEBUG", help="Show tracebacks for errors.")
 @click.option("-C", "--project", "project_dir", type=click.Path(file_okay=False), default=None,
               help="Run as if started in this folder (where tusk.toml is, or below it).")
-@click.version_option(package_name="tusk")
+@click.version_option(package_name="tusk-mlops")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool, project_dir: str | None) -> None:
     """tusk trains many models from versioned data, retraining only what a change makes stale.

@@ -81,8 +81,10 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     from rich.table import Table
 
     out = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-    for column in columns:
-        out.add_column(column, overflow="fold")  # a long value wraps; it is never cut short with "…"
+    for number, column in enumerate(columns):
+        # A long value wraps and is never cut short with "…"; the other columns give way before the first
+        # (the row's name), which folds only when nothing else can.
+        out.add_column(column, overflow="fold", no_wrap=number == 0)
     for row in rows:
         out.add_row(*["" if cell is None else str(cell) for cell in row])
     return out

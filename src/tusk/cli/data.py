@@ -133,9 +133,9 @@ def _print_diffs(start: str, end: str, diffs: list[Any], limit: int) -> None:
             continue
         columns = list((diff.rows[0].after or diff.rows[0].before or {}).keys())
         grid = Table(show_edge=False, pad_edge=False)
-        grid.add_column("")
+        grid.add_column("±")  # + added, - removed, ~ modified
         for column in columns:
-            grid.add_column(column)
+            grid.add_column(column, overflow="fold")
         for change in diff.rows:
             grid.add_row(*_diff_cells(change, columns))
         out.print(grid)
@@ -153,8 +153,8 @@ def _diff_cells(change: Any, columns: list[str]) -> list[str]:
     cells = ["[yellow]~[/]"]
     for column in columns:
         old, new = change.before.get(column), change.after.get(column)
-        cells.append(escape(str(new)) if old == new else
-                     f"[red strike]{escape(str(old))}[/] [bold green]{escape(str(new))}[/]")
+        cells.append(escape(str(new)) if old == new else  # "old → new": readable without colour too
+                     f"[red strike]{escape(str(old))}[/] → [bold green]{escape(str(new))}[/]")
     return cells
 
 

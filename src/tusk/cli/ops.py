@@ -46,25 +46,32 @@ def ci() -> None:
               help="Runner labels for training, e.g. --runs-on self-hosted --runs-on gpu (default: self-hosted).")
 @click.option("--max-parallel", type=int, help="At most this many shards at once (default: all).")
 @click.option("--timeout-minutes", type=int, default=360, show_default=True, help="Per training shard.")
-@click.option("--install", default="pip install tusk", show_default=True, help="The step that installs tusk.")
+@click.option("--install", metavar="COMMAND",
+              help="The step that installs tusk (default: pip install -r requirements.txt when the project has "
+                   "one, else the pinned version of this tusk).")
+@click.option("--strict", is_flag=True, help="Refuse, instead of warning, when runners could not share the "
+              "tracking store or the data.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Default: .github/workflows/tusk.yml")
 @json_option
-def ci_github(shards: int, runs_on: tuple[str, ...], max_parallel: int | None, timeout_minutes: int, install: str,
-              output: Path | None, as_json: bool) -> None:
+def ci_github(shards: int, runs_on: tuple[str, ...], max_parallel: int | None, timeout_minutes: int,
+              install: str | None, strict: bool, output: Path | None, as_json: bool) -> None:
     """Write a GitHub Actions workflow: plan → `tusk run --shard i/N` matrix → release.
 
     It runs on a push to tusk.toml or the models' code, on a manual dispatch (data ref, only-glob), and
-    on a `tusk-data-push` repository dispatch sent when data reaches the shared remote.
+    on a `tusk-data-push` repository dispatch sent when data reaches the shared remote. Runners need a
+    tracking server ([tracking] url = "http://...") and a data remote (tusk data remote add origin URL):
+    without them the workflow is written with a warning (or refused with --strict).
     """
-    from tusk.ci_github import write
-
     project = open_project()
-    path = write(project.config, output, shards=shards, runs_on=list(runs_on) or None, max_parallel=max_parallel,
-                 timeout_minutes=timeout_minutes, install=install)
+    written = project.ci_github(output, strict=strict, shards=shards, runs_on=list(runs_on) or None,
+                                max_parallel=max_parallel, timeout_minutes=timeout_minutes, install=install)
     if as_json:
-        print_json({"workflow": str(path), "shards": shards, "runs_on": list(runs_on) or ["self-hosted"]})
-    else:
-        console().print(f"wrote {path} ({shards} shards on {', '.join(runs_on) or 'self-hosted'})")
+        print_json({"workflow": str(written.path), "shards": shards, "runs_on": list(runs_on) or ["self-hosted"],
+                    "warnings": written.warnings})
+        return
+    for warning in written.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    console().print(f"wrote {written.path} ({shards} shards on {', '.join(runs_on) or 'self-hosted'})")
 
 
 COMMANDS = [watch, ci]

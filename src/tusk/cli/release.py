@@ -48,14 +48,19 @@ def release_create(no_build: bool, as_json: bool) -> None:
 @release.command("list")
 @json_option
 def release_list(as_json: bool) -> None:
-    """Every release, oldest first; * marks the current one."""
+    """Every release, oldest first; * marks the current one. (The image is tagged with the md5; an md5
+    prefix of 4 or more characters names a release in the other commands.)"""
     releases = _store(open_project()).list()
     if as_json:
         print_json({"releases": [r.to_json() for r in releases]})
         return
-    console().print(table(None, ["", "release", "md5", "models", "created", "image"],
-                          [("*" if r.current else "", f"v{r.version}", r.md5, len(r.models),
-                            r.to_json()["created"], r.image) for r in releases]))
+    out = console()
+    images = sorted({r.image.removesuffix(f":{r.md5}") for r in releases})
+    if images:
+        out.print(f"image: {', '.join(images)}, tagged with each release's md5")
+    out.print(table(None, ["current", "release", "md5", "models", "created"],
+                    [("*" if r.current else "", f"v{r.version}", r.md5, len(r.models),
+                      r.to_json()["created"].replace("T", " ")[:16]) for r in releases]))
 
 
 def _show(release_obj: Any, as_json: bool) -> None:
@@ -131,14 +136,16 @@ def release_diff(a: str, b: str, as_json: bool) -> None:
         return
     out = console()
     out.print(f"{old.md5} (v{old.version}) → {new.md5} (v{new.version})")
-    rows = [(n, "added", "", f"v{v}", "", "", "") for n, v in sorted(changes.added.items())]
-    rows += [(n, "removed", f"v{v}", "", "", "", "") for n, v in sorted(changes.removed.items())]
-    rows += [(c["name"], "changed", f"v{c['old']}", f"v{c['new']}",
-              f"{short(c['data_commit'][0])}→{short(c['data_commit'][1])}",
-              f"{short(c['code_commit'][0])}→{short(c['code_commit'][1])}",
+    rows = [(n, "added", f"v{v}", "", "", "") for n, v in sorted(changes.added.items())]
+    rows += [(n, "removed", f"v{v} → none", "", "", "") for n, v in sorted(changes.removed.items())]
+    rows += [(c["name"], "changed", f"v{c['old']} → v{c['new']}", _arrow(*c["data_commit"]), _arrow(*c["code_commit"]),
               ", ".join(f"{k} {d:+.4g}" for k, d in c["metric_deltas"].items())) for c in changed]
-    out.print(table(None, ["model", "change", "from", "to", "data", "code", "metrics"], rows) if rows else
+    out.print(table(None, ["model", "change", "version", "data", "code", "metrics"], rows) if rows else
               "the two releases hold the same models")
+
+
+def _arrow(old: str, new: str) -> str:
+    return short(new) if old == new else f"{short(old) or 'none'} → {short(new) or 'none'}"
 
 
 def _changed(project: Any, name: str, before: str, after: str) -> dict[str, Any]:
@@ -288,8 +295,10 @@ def cost(as_json: bool) -> None:
                     [(r["option"], f"{currency}{r['fixed']:,.0f}", f"{currency}{r['variable_per_year']:,.0f}",
                       f"{currency}{r['year_1']:,.0f}", f"{currency}{r['year_2']:,.0f}",
                       f"{currency}{r['amortised_per_year']:,.0f}") for r in report.rows]))
+    from rich.markup import escape
+
     for line in report.assumptions:
-        out.print(f"[dim]- {line}[/]")
+        out.print(f"[dim]- {escape(line)}[/]")
 
 
 COMMANDS = [release, lineage, reproduce, cost]

@@ -47,17 +47,30 @@ def remote(ctx: click.Context, as_json: bool) -> None:
 @remote.command("add")
 @click.argument("name")
 @click.argument("url")
-def remote_add(name: str, url: str) -> None:
-    """Add remote NAME at URL (file:///shared/training.db, a path, or http(s)://...)."""
-    added = open_project().shared_data().add_remote(name, url)
-    console().print(f"remote {added.name} → {added.url}")
+@json_option
+def remote_add(name: str, url: str, as_json: bool) -> None:
+    """Add remote NAME at URL (file:///shared/training.db, a path, or http(s)://...).
+
+    It is written to [data.remotes] in tusk.toml (your comments kept): commit that, and every clone of
+    the project and the CI workflow (tusk ci github) use the same remote.
+    """
+    project = open_project()
+    added = project.add_remote(name, url)
+    if as_json:
+        print_json({"name": added.name, "url": added.url, "config": str(project.config.path)})
+        return
+    console().print(f"remote {added.name} → {added.url} (in {project.config.path.name})")
 
 
 @remote.command("remove")
 @click.argument("name")
-def remote_remove(name: str) -> None:
-    """Forget remote NAME (the remote itself is untouched)."""
-    open_project().shared_data().remove_remote(name)
+@json_option
+def remote_remove(name: str, as_json: bool) -> None:
+    """Forget remote NAME, in tusk.toml and in the data store (the remote itself is untouched)."""
+    open_project().remove_remote(name)
+    if as_json:
+        print_json({"removed": name})
+        return
     console().print(f"removed remote {name}")
 
 

@@ -194,9 +194,9 @@ def _print_report(report: Any) -> None:
 
     out = console()
     if report.jobs:
-        rows = [(j.name, _styled(j.status), f"v{j.version}" if j.version else "", f"{j.seconds:.1f}s",
-                 _promotion(j), _metrics(j.metrics)) for j in report.jobs]
-        out.print(table(None, ["instance", "status", "version", "time", "production", "metrics"], rows))
+        rows = [(j.name, _styled(j.status), f"v{j.version}" if j.version else "", _promotion(j), _metrics(j.metrics))
+                for j in report.jobs]  # each job's time is in --json and in the progress lines
+        out.print(table(None, ["instance", "status", "version", "promoted", "metrics"], rows))
         for job in report.jobs:  # the long texts on lines of their own: readable in 80 columns
             if job.error:
                 out.print(f"[red]{job.name}[/]: {escape(job.error)}", soft_wrap=True)
@@ -246,13 +246,7 @@ def models() -> None:
 @json_option
 def models_list(as_json: bool) -> None:
     """Every registered instance with its current and production versions."""
-    project = open_project()
-    from tusk.release.store import RELEASE_MODEL
-
-    states, production = project.tracker.states(), project.tracker.aliases()
-    names = sorted((set(states) | set(production)) - {RELEASE_MODEL})  # releases: tusk release list
-    data = [{"name": n, "version": states[n].version if n in states else None, "production": production.get(n),
-             "spec": states[n].spec if n in states else None} for n in names]
+    data = [m.to_json() for m in open_project().models()]
     if as_json:
         print_json({"models": data})
         return
@@ -276,7 +270,7 @@ def models_show(name: str, as_json: bool) -> None:
         return
     console().print(table(name, ["version", "aliases", "data commit", "code commit", "fingerprint", "created"],
                           [(d["version"], ",".join(d["aliases"]), short(d["data_commit"]), short(d["code_commit"]),
-                            short(d["fingerprint"], 12), d["created"]) for d in data]))
+                            short(d["fingerprint"], 12), d["created"][:16]) for d in data]))
 
 
 @models.command("promote")

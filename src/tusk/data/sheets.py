@@ -1,4 +1,4 @@
-"""Google Sheets as an import source: ``gsheet://SPREADSHEET_ID/TAB`` (extra ``tusk[sheets]``).
+"""Google Sheets as an import source: ``gsheet://SPREADSHEET_ID/TAB`` (extra ``tusk-mlops[sheets]``).
 
 Credentials are a service account's JSON key, given in the environment: ``TUSK_GSHEETS_CREDENTIALS``
 holds either the JSON itself or the path of the key file. Share the sheet with the service account's

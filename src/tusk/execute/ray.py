@@ -1,4 +1,4 @@
-"""``ray://…``: jobs as Ray tasks on a Ray cluster (extra ``tusk[ray]``).
+"""``ray://…``: jobs as Ray tasks on a Ray cluster (extra ``tusk-mlops[ray]``).
 
 URLs:
     ray://HOST:PORT    a running cluster through Ray Client (``ray start --head`` listens on 10001)

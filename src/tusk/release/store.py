@@ -24,10 +24,9 @@ from typing import Any
 from tusk.errors import ReleaseError
 from tusk.release.history import RELEASE_EXPERIMENT, ReleaseEvent, ReleaseLog, current_user, parse_time
 from tusk.release.manifest import canonical, hashes, normalise
-from tusk.tracking.base import PRODUCTION
+from tusk.tracking.base import PRODUCTION, RELEASE_MODEL
 from tusk.tracking.mlflow import MlflowTracker, mlflow_errors
 
-RELEASE_MODEL = "tusk-release"
 MANIFEST_TAG_LIMIT = 100_000
 
 

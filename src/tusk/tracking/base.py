@@ -18,6 +18,8 @@ PRODUCTION = "production"
 TAG_PREFIX = "tusk."
 STATE_TAG = "tusk.state"  # registered-model tag: JSON of InstanceState (the instance's current version)
 CANDIDATES_TAG = "tusk.candidates"  # registered-model tag: JSON {fingerprint: [version, review]}, newest last
+RELEASE_MODEL = "tusk-release"  # its versions are the releases (see tusk.release.store)
+INTERNAL_MODELS = frozenset({RELEASE_MODEL})  # registered models tusk keeps for itself, not instances
 
 
 @dataclass
@@ -81,6 +83,19 @@ class TrainRecord:
     run_tags: dict[str, str] = field(default_factory=dict)  # on the run only (MLflow's mlflow.source.* etc.)
     run_id: str | None = None  # set once the run is logged
     artifact_uri: str | None = None
+
+
+@dataclass
+class ModelSummary:
+    """One registered model as ``tusk models list`` shows it."""
+
+    name: str
+    version: str | None  # the instance's current version (last trained or reused)
+    production: str | None
+    spec: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
 @dataclass
