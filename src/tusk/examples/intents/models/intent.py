@@ -14,8 +14,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 
+from tusk import TrainContext
 
-def train(ctx):
+
+def train(ctx: TrainContext) -> dict[str, float]:
     examples = ctx.inputs["examples"]
     texts, labels = examples[["text"]], examples["label"].tolist()
     stratify = labels if min(labels.count(label) for label in set(labels)) >= 2 else None
