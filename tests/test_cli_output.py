@@ -58,7 +58,7 @@ def narrow(project: TrainProject, *args: str) -> str:
 
 def test_tables_fit_80_columns_with_every_column_headed_and_nothing_cut(released: TrainProject) -> None:
     commands = [["status"], ["plan", "--all"], ["models", "list"], ["models", "show", "customer-intent-model-c1"],
-                ["release", "list"], ["release", "show", "v1"], ["release", "diff", "v1", "v2"], ["data", "log"],
+                ["release", "list"], ["release", "show", "v1"], ["release", "diff", "v1", "v2"], ["release", "log"], ["data", "log"],
                 ["cost"], ["lineage", "customer-intent-model-c1@2"], ["data", "diff"]]
     for command in commands:
         text = narrow(released, *command)
