@@ -4,6 +4,7 @@ with a reason, on a real doltlite store."""
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -81,15 +82,21 @@ def base_rows() -> list[list[Any]]:
     return [[i, f"c{i % 2}", f"text {i}", f"l{i % 2}", 0.5] for i in range(12)]
 
 
-@pytest.fixture
-def proj(tmp_path: Path) -> Proj:
-    root = tmp_path / "p"
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One initialised project with the rows loaded and the checks declared, copied for each test."""
+    root = tmp_path_factory.mktemp("template") / "p"
     assert CliRunner().invoke(cli, ["init", str(root)]).exit_code == 0
-    project = Proj(root)
-    project.load(base_rows(), mode="replace", message="load")
+    Proj(root).load(base_rows(), mode="replace", message="load")
     with (root / "tusk.toml").open("a") as handle:
         handle.write(CHECKS)
-    return project
+    return root
+
+
+@pytest.fixture
+def proj(template: Path, tmp_path: Path) -> Proj:
+    shutil.copytree(template, tmp_path / "p")
+    return Proj(tmp_path / "p")
 
 
 def test_every_rule_at_a_ref(proj: Proj) -> None:

@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -78,14 +79,20 @@ def source(name: str, url: str, table: str = "examples", mode: str = "replace") 
     return f'[[sources]]\nname = "{name}"\nurl = "{url}"\ntable = "{table}"\nkey = ["id"]\nmode = "{mode}"\n'
 
 
-@pytest.fixture
-def proj(tmp_path: Path) -> Proj:
-    root = tmp_path / "p"
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One initialised project with the table loaded (nothing trained), copied for each test: init is slow."""
+    root = tmp_path_factory.mktemp("template") / "p"
     assert CliRunner().invoke(cli, ["init", str(root)]).exit_code == 0
-    project = Proj(root)
     (root / "load.csv").write_text(csv_text(table_rows()))
-    project.tusk("data", "import", str(root / "load.csv"), "--table", "examples", "--key", "id", "-m", "load")
-    return project
+    Proj(root).tusk("data", "import", str(root / "load.csv"), "--table", "examples", "--key", "id", "-m", "load")
+    return root
+
+
+@pytest.fixture
+def proj(template: Path, tmp_path: Path) -> Proj:
+    shutil.copytree(template, tmp_path / "p")
+    return Proj(tmp_path / "p")
 
 
 # ----- a local file -----------------------------------------------------------------------------------------
