@@ -11,72 +11,24 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
-import socket
 import sqlite3
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from tusk.config import Config, url_path
-from tusk.data.base import (SCRATCH_PREFIX, Branch, Commit, MergePreview, MergeResult, PreviewKind, QueryResult,
-                            Remote, RowChange, TableDiff, Tag)
-from tusk.errors import DataError, MergeConflict, RefNotFound
+from tusk.data._sql import _errors, check_identifier, check_ref_name, image, quote
+from tusk.data.base import Branch, Commit, MergeResult, QueryResult, Remote, RowChange, TableDiff, Tag
+from tusk.data.doltlite_merge import MergeOps
+from tusk.errors import DataError, RefNotFound
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}$")
+__all__ = ["DoltliteStore", "_errors", "check_identifier", "check_ref_name", "quote", "remote_url"]
+
 _HEX = re.compile(r"^[0-9a-f]{4,40}$")
 _REMOTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 BUSY_TIMEOUT = 30.0
-SCRATCH_MAX_AGE = 6 * 3600.0  # a scratch branch this old is stale even if its process id is alive (reused)
 Params = Mapping[str, Any] | Sequence[Any] | None
-
-
-def check_identifier(name: str, what: str = "table") -> str:
-    """Table and column names: letters, digits and underscores, not starting with a digit."""
-    if not isinstance(name, str) or not _NAME.match(name) or name.lower().startswith(("dolt_", "sqlite_")):
-        raise DataError(f"invalid {what} name {name!r}: use letters, digits and _ (not starting with a digit)")
-    return name
-
-
-def check_ref_name(name: str, what: str = "branch") -> str:
-    if not _REF.match(name or "") or ".." in name or name.endswith((".", "/")):
-        raise DataError(f"invalid {what} name {name!r}: use letters, digits, '.', '_', '-' and '/'")
-    if name.startswith(SCRATCH_PREFIX):
-        raise DataError(f"invalid {what} name {name!r}: {SCRATCH_PREFIX} is kept for tusk's merge previews")
-    return name
-
-
-def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
-
-
-def scratch_name() -> str:
-    """``tusk-preview/<host>-<pid>-<unix time>-<random>``: enough to tell a dead owner's branch from a live one."""
-    return f"{SCRATCH_PREFIX}{_host()}-{os.getpid()}-{int(time.time())}-{secrets.token_hex(3)}"
-
-
-def scratch_is_stale(name: str, now: float | None = None) -> bool:
-    """A scratch branch whose process is gone (same host), or older than SCRATCH_MAX_AGE."""
-    try:
-        host, pid, started, _ = name[len(SCRATCH_PREFIX):].rsplit("-", 3)
-        age = (now or time.time()) - int(started)
-        owner = int(pid)
-    except ValueError:
-        return True
-    if age > SCRATCH_MAX_AGE:
-        return True
-    if host != _host():
-        return False
-    try:
-        os.kill(owner, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def remote_url(url: str, base: Path) -> str:
@@ -92,24 +44,7 @@ def remote_url(url: str, base: Path) -> str:
     return "file://" + str(path if path.is_absolute() else (base / path).resolve())
 
 
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-@contextmanager
-def _errors(action: str) -> Iterator[None]:
-    try:
-        yield
-    except sqlite3.Error as exc:
-        message = str(exc).splitlines()[0]
-        if "not found" in message and ("branch" in message or "revision" in message):
-            raise RefNotFound(f"{action}: {message}") from exc
-        if "no such table" in message:
-            raise RefNotFound(f"{action}: {message}") from exc
-        raise DataError(f"{action}: {message}") from exc
-
-
-class DoltliteStore:
+class DoltliteStore(MergeOps):
     def __init__(self, url: str, config: Config | None = None, *, path: Path | None = None,
                  default_branch: str = "main") -> None:
         self.url = url
@@ -243,123 +178,6 @@ class DoltliteStore:
             else:
                 self.main.execute("SELECT dolt_tag(?, ?)", (name, commit))
         return Tag(name, commit, message)
-
-    def merge(self, branch: str, into: str | None = None, message: str | None = None,
-              no_ff: bool = False) -> MergeResult:
-        """Merge ``branch`` into ``into``; a conflict raises MergeConflict (row by row) and applies nothing.
-        ``no_ff`` makes a merge commit (holding ``message``) even where a fast-forward would do."""
-        target = into or self.default_branch
-        source_head, before = self.resolve(branch), self.resolve(target)
-        if source_head == before or self.merge_base(source_head, before) == source_head:
-            return MergeResult(None, message=f"{target} already has {branch}")
-        conn = self.branch_connection(target)
-        try:
-            with _errors(f"cannot merge {branch} into {target}"):
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    self._merge_in_transaction(conn, branch, target, message, no_ff)
-                    conn.execute("COMMIT")
-                finally:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-        finally:
-            conn.close()
-        after = self.resolve(target)
-        return MergeResult(after, fast_forward=after == source_head, message=f"merged {branch} into {target}")
-
-    def merge_base(self, left: str, right: str) -> str:
-        """The newest commit both ``left`` and ``right`` descend from."""
-        a, b = self.resolve(left), self.resolve(right)
-        with _errors(f"cannot find the merge base of {left} and {right}"):
-            row = self.main.execute("SELECT dolt_merge_base(?, ?)", (a, b)).fetchone()
-        if not row or not row[0]:
-            raise DataError(f"{left} and {right} have no common history")
-        return str(row[0])
-
-    @contextmanager
-    def merge_preview(self, branch: str, into: str | None = None) -> Iterator[MergePreview]:
-        """What ``into`` would hold with ``branch`` merged. A real merge happens on a scratch branch, which is
-        deleted on the way out whatever happens (and by ``clean_scratch`` if this process dies)."""
-        into = into or self.default_branch
-        self.clean_scratch()
-        head, target = self.resolve(branch), self.resolve(into)
-        base = self.merge_base(head, target)
-        if base == head or base == target:
-            kind: PreviewKind = "up-to-date" if base == head else "fast-forward"
-            yield MergePreview(branch, head, into, target, base, target if base == head else head, kind)
-            return
-        scratch = scratch_name()
-        with _errors("cannot create the preview's scratch branch"):
-            self.main.execute("SELECT dolt_branch(?, ?)", (scratch, target))
-        try:
-            self._merge_on(scratch, branch, into, f"preview: merge {branch} into {into}")
-            yield MergePreview(branch, head, into, target, base, self.resolve(scratch), "merge")
-        finally:
-            self._drop_scratch(scratch)
-
-    def _merge_on(self, scratch: str, branch: str, into: str, message: str) -> None:
-        conn = self.branch_connection(scratch)
-        try:
-            with _errors(f"cannot preview merging {branch} into {into}"):
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    self._merge_in_transaction(conn, branch, into, message)
-                    conn.execute("COMMIT")
-                finally:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-        finally:
-            conn.close()
-
-    def _drop_scratch(self, name: str) -> None:
-        with _errors(f"cannot remove the scratch branch {name}"):
-            self.main.execute("SELECT dolt_branch('-D', ?)", (name,))
-
-    def clean_scratch(self) -> list[str]:
-        """Remove the scratch branches of previews whose process died (a crash, kill -9) → their names."""
-        with _errors("cannot list branches"):
-            names = [r[0] for r in self.main.execute(
-                "SELECT name FROM dolt_branches WHERE substr(name, 1, ?) = ?",
-                (len(SCRATCH_PREFIX), SCRATCH_PREFIX)).fetchall()]
-        stale = [name for name in names if scratch_is_stale(name)]
-        for name in stale:
-            self._drop_scratch(name)
-        return stale
-
-    def _merge_in_transaction(self, conn: sqlite3.Connection, branch: str, target: str,
-                               message: str | None, no_ff: bool = False) -> None:
-        args = (("-m", message) if message else ()) + (("--no-ff",) if no_ff else ())
-        marks = ", ".join("?" for _ in (branch, *args))
-        try:
-            conn.execute(f"SELECT dolt_merge({marks})", (branch, *args)).fetchall()
-            conflicts = self._conflicts(conn)
-        except sqlite3.Error as exc:
-            if "conflict" not in str(exc).lower():
-                raise
-            conflicts = self._conflicts(conn)
-        if conflicts:
-            first = conflicts[0]
-            shown = ", ".join(f"{k}={v}" for k, v in first["key"].items())
-            raise MergeConflict(f"merging {branch} into {target} conflicts in {len(conflicts)} row(s), first: "
-                                f"table {first['table']} {shown}; nothing was merged", conflicts)
-
-    def _conflicts(self, conn: sqlite3.Connection) -> list[dict[str, Any]]:
-        try:
-            tables = [r[0] for r in conn.execute('SELECT "table" FROM dolt_conflicts').fetchall()]
-        except sqlite3.Error:
-            return []
-        found = []
-        for table in tables:
-            keys = [r[1] for r in conn.execute(f"PRAGMA table_info({quote(table)})").fetchall() if r[5]]
-            cursor = conn.execute(f"SELECT * FROM dolt_conflicts_{table}")
-            columns = [d[0] for d in cursor.description]
-            for row in cursor.fetchall():
-                values = dict(zip(columns, row))
-                key = {k: next((values.get(f"{side}_{k}") for side in ("our", "their", "base")
-                                if values.get(f"{side}_{k}") is not None), None) for k in keys}
-                found.append({"table": table, "key": key, "ours": _image(values, "our_"),
-                              "theirs": _image(values, "their_"), "base": _image(values, "base_")})
-        return found
 
     # ----- remotes -----------------------------------------------------------------------------
     def remotes(self) -> list[Remote]:
@@ -535,10 +353,10 @@ class DoltliteStore:
             for row in cursor:
                 values = dict(zip(names, row))
                 kind = values["diff_type"]
-                before = _image(values, "from_") if kind != "added" else None
-                after = _image(values, "to_") if kind != "removed" else None
-                image = after or before or {}
-                changes.append(RowChange(kind, {k: image.get(k) for k in keys}, before, after))
+                before = image(values, "from_") if kind != "added" else None
+                after = image(values, "to_") if kind != "removed" else None
+                row_image = after or before or {}
+                changes.append(RowChange(kind, {k: row_image.get(k) for k in keys}, before, after))
         return changes
 
     # ----- writing -----------------------------------------------------------------------------
@@ -578,7 +396,3 @@ def _remove_store_file(path: Path) -> None:
     for leftover in (path, path.with_name(f".{path.name}-lock")):
         leftover.unlink(missing_ok=True)
 
-
-def _image(values: Mapping[str, Any], prefix: str) -> dict[str, Any]:
-    skip = {f"{prefix}commit", f"{prefix}commit_date", f"{prefix}diff_type"}
-    return {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix) and k not in skip}
