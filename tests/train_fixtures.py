@@ -104,9 +104,10 @@ class TrainProject:
         return json.loads(result.stdout)
 
     def import_rows(self, data: list[list[Any]], mode: str = "upsert", branch: str | None = None,
-                    message: str = "edit") -> None:
+                    message: str = "edit", yes: bool = True) -> None:
+        """Tests edit on purpose: ``yes`` confirms a large change to the data branch (test_undo tests asking)."""
         path = write_csv(self.root / "edit.csv", data)
-        extra = ["--branch", branch] if branch else []
+        extra = (["--branch", branch] if branch else []) + (["--yes"] if yes else [])
         self.tusk("data", "import", str(path), "--table", "examples", "--key", "id", "--mode", mode,
                   "-m", message, *extra)
 

@@ -38,6 +38,10 @@ class DataConfig(_Section):
     url: str = "doltlite:///data/training.db"
     branch: str = "main"
     remotes: dict[str, str] = Field(default_factory=dict)
+    # an import onto the data branch that would modify or remove more than this share of a table's rows (and
+    # at least confirm_min_rows rows) asks for --yes: a stale file re-imported would silently undo a merged fix
+    confirm_fraction: float = Field(default=0.1, ge=0.0, le=1.0)
+    confirm_min_rows: int = Field(default=10, ge=0)
 
 
 class TrackingConfig(_Section):

@@ -6,6 +6,7 @@
      ├── DataError            the data store refused something
      │    ├── RefNotFound     an unknown branch, tag or commit
      │    ├── IngestError     a file to import is unreadable or does not fit the table (names file/row/column)
+     │    │    └── NeedsConfirmation  an import onto the data branch would change many rows: --yes applies it
      │    ├── MergeConflict   a merge would conflict; nothing was applied
      │    └── MergeBlocked    a review's data checks or model gate fail; nothing was merged (--force --reason)
      ├── TrackingError        the tracker (MLflow) refused something or has no such model/version
@@ -44,6 +45,14 @@ class RefNotFound(DataError):
 
 class IngestError(DataError):
     pass
+
+
+class NeedsConfirmation(IngestError):
+    """Nothing was written; ``counts`` are (added, modified, removed) the import would make."""
+
+    def __init__(self, message: str, counts: tuple[int, int, int] = (0, 0, 0)) -> None:
+        super().__init__(message)
+        self.counts = counts
 
 
 class MergeConflict(DataError):

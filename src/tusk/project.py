@@ -19,7 +19,9 @@ from tusk.config import Config, find_config, load_config, url_path
 if TYPE_CHECKING:
     from tusk.checks import CheckReport
     from tusk.ci_github import WrittenWorkflow
-    from tusk.data.base import DataStore, DiffReport, MergePreview, Remote, SupportsRemotes
+    from tusk.data.base import (DataStore, DiffReport, ImportResult, MergePreview, MergeResult, Remote, Resolution,
+                                SupportsRemotes)
+    from tusk.data.export import ExportResult
     from tusk.execute.base import Executor
     from tusk.logs import JobLog
     from tusk.plan import Plan
@@ -198,11 +200,38 @@ class Project:
         return "/" in ref and remote_branches is not None and any(b.name == ref for b in remote_branches())
 
     @contextmanager
-    def merge_preview(self, branch: str) -> Iterator["MergePreview"]:
+    def merge_preview(self, branch: str, resolve: "Resolution | None" = None) -> Iterator["MergePreview"]:
         """The data branch with ``branch`` merged, for as long as the ``with`` block runs (main is untouched;
-        the scratch ref is removed after). A conflict raises MergeConflict naming the rows."""
-        with self.data.merge_preview(branch, self.config.data.branch) as preview:
+        the scratch ref is removed after). A conflict raises MergeConflict naming the rows, unless ``resolve``
+        settles it as a merge would."""
+        with self.data.merge_preview(branch, self.config.data.branch, resolve=resolve) as preview:
             yield preview
+
+    def import_file(self, source: str, table: str, keys: "Sequence[str]" = (), mode: str = "replace",
+                    branch: str | None = None, message: str | None = None, yes: bool = False,
+                    expect: tuple[int, int, int] | None = None) -> "ImportResult":
+        """Import a file (or sheet) into ``table`` on ``branch`` (default: the data branch) as one commit. Onto
+        the data branch, a change over ``[data] confirm_fraction`` / ``confirm_min_rows`` raises
+        NeedsConfirmation (nothing written) unless ``yes``; ``expect`` is the confirmed (added, modified,
+        removed), refused if the table moved meanwhile."""
+        from tusk.data.ingest import Guard, import_file
+
+        data = self.config.data
+        onto_data_branch = (branch or data.branch) == data.branch
+        guard = None if yes or not onto_data_branch else Guard(data.confirm_fraction, data.confirm_min_rows)
+        return import_file(self.data, source, table, keys, mode, branch, message,  # type: ignore[arg-type]
+                           guard=guard, expect=expect)
+
+    def export(self, table: str, at: str | None = None, fmt: str | None = None,
+               output: str | None = None) -> "ExportResult":
+        """``table`` at ``at`` as a CSV, XLSX or Parquet file, byte-stable, that imports back unchanged."""
+        from tusk.data.export import export_table
+
+        return export_table(self.data, table, at, fmt, output)
+
+    def revert(self, commit: str, branch: str | None = None, mainline: int | None = None) -> "MergeResult":
+        """A new commit on ``branch`` (default: the data branch) undoing ``commit``; conflicts apply nothing."""
+        return self.data.revert(commit, branch, mainline)
 
     def diff(self, first: str | None = None, second: str | None = None, table: str | None = None,
              limit: int | None = None) -> "DiffReport":
@@ -257,11 +286,32 @@ class Project:
         return review.show(self, branch)
 
     def merge(self, branch: str, into: str | None = None, message: str | None = None, force: bool = False,
-              reason: str | None = None) -> "MergeOutcome":
-        """Merge ``branch``; a review whose checks or gate fail is refused unless ``force`` with a ``reason``."""
+              reason: str | None = None, take: str | None = None, resolutions: Path | None = None,
+              conflicts_file: Path | None = None) -> "MergeOutcome":
+        """Merge ``branch`` into ``into`` (default: the data branch) as one commit. A review whose checks or gate
+        fail is refused unless ``force`` with a ``reason``. Conflicting rows are settled by ``take`` ("ours" /
+        "theirs") or by a filled-in conflicts file (``resolutions``); otherwise MergeConflict names them,
+        nothing is merged, and ``conflicts_file`` receives them as a CSV to fill in."""
         from tusk import review
+        from tusk.data.conflicts import read_resolutions, write_conflicts
+        from tusk.errors import DataError, MergeConflict
 
-        return review.merge(self, branch, into, message, force, reason)
+        store = self.data
+        target = into or store.default_branch
+        if take and resolutions:
+            raise DataError("give --ours/--theirs or --resolve FILE, not both")
+        heads = (store.resolve(target), store.resolve(branch))
+        resolve = read_resolutions(resolutions, heads) if resolutions else take
+        try:
+            return review.merge(self, branch, into, message, force, reason, resolve=resolve)
+        except MergeConflict as conflict:
+            if conflicts_file is None:
+                raise
+            write_conflicts(conflict.conflicts, conflicts_file, heads)
+            raise MergeConflict(f"merging {branch} into {target} conflicts in {len(conflict.conflicts)} row(s), "
+                                f"written to {conflicts_file}: set each row's resolution to ours or theirs, then run "
+                                f"tusk data merge {branch} --resolve {conflicts_file}; nothing was merged",
+                                conflict.conflicts) from conflict
 
     # --- plan and run (cli/train.py) ---
     def plan(self, at: str | None = None, check: bool = True) -> "Plan":

@@ -26,7 +26,7 @@ from tusk.checks import CheckReport, run_checks
 from tusk.errors import DataError, MergeBlocked, RefNotFound, TuskError
 
 if TYPE_CHECKING:
-    from tusk.data.base import MergePreview
+    from tusk.data.base import MergePreview, Resolution
     from tusk.plan import Plan, PlannedInstance
     from tusk.project import Project
 
@@ -120,6 +120,7 @@ class MergeOutcome:
     forced: bool = False
     reason: str | None = None
     overridden: list[str] = field(default_factory=list)  # what --force merged past
+    resolved: int = 0  # conflicting rows settled by --ours / --theirs / --resolve FILE
 
     def to_json(self) -> dict[str, Any]:
         return {"merged": True, **self.__dict__}
@@ -166,8 +167,9 @@ def _preview_checks(project: "Project", ref: str, preview: "MergePreview") -> Ch
     return CheckReport(ref, preview.commit, results, base=preview.into_head, preview=preview.to_json())
 
 
-def show(project: "Project", branch: str) -> Review:
-    """The review of ``branch``: change, blast radius, checks and the gate, on its merge preview."""
+def show(project: "Project", branch: str, resolve: "Resolution | None" = None) -> Review:
+    """The review of ``branch``: change, blast radius, checks and the gate, on its merge preview (conflicts
+    settled by ``resolve``, as the merge will settle them)."""
     from tusk.errors import MergeConflict
     from tusk.runner import make_plan
 
@@ -185,7 +187,7 @@ def show(project: "Project", branch: str) -> Review:
                "schema_changed": t.schema_changed} for t in (stats[name] for name in sorted(stats))
               if t.total or t.schema_changed]
     try:
-        with project.merge_preview(branch) as preview:
+        with project.merge_preview(branch, resolve=resolve) as preview:
             if preview.kind == "up-to-date":  # already merged: merging changes nothing, nothing to judge
                 empty = CheckReport(branch, preview.commit, [], base=preview.into_head, preview=preview.to_json())
                 return Review(branch, into, preview.to_json(), tables, [], empty, [], project.config.review.gate,
@@ -293,7 +295,7 @@ def _numbers(verdict: ModelVerdict) -> str:
 
 # ----- merging --------------------------------------------------------------------------------------------
 def merge(project: "Project", branch: str, into: str | None = None, message: str | None = None,
-          force: bool = False, reason: str | None = None) -> MergeOutcome:
+          force: bool = False, reason: str | None = None, resolve: "Resolution | None" = None) -> MergeOutcome:
     """Merge ``branch`` into ``into`` (default: the data branch). A review whose checks or gate fail is refused
     (MergeBlocked, naming each failure) unless ``force`` with a ``reason``: then the merge is a merge commit
     whose message records the reason and what it overrode."""
@@ -305,7 +307,7 @@ def merge(project: "Project", branch: str, into: str | None = None, message: str
     text = message or f"Merge {branch} into {target}"
     if target == project.config.data.branch and project.is_review_branch(branch) and _gated(project):
         heads = (store.resolve(branch), store.resolve(target))
-        review = show(project, branch)  # nothing to judge (so nothing blocks) when the branch is merged already
+        review = show(project, branch, resolve)  # nothing to judge (so nothing blocks) when merged already
         if review.blocking and not force:
             raise MergeBlocked(f"merge of {branch} refused: {'; '.join(review.blocking)} "
                                f"(tusk review show {branch}; --force --reason TEXT merges anyway)", review)
@@ -315,9 +317,9 @@ def merge(project: "Project", branch: str, into: str | None = None, message: str
         if (store.resolve(branch), store.resolve(target)) != heads:
             raise DataError(f"{branch} or {target} moved while the review was checked: run the merge again")
     forced = force and bool(overridden)
-    result = store.merge(branch, target, text, no_ff=forced)
+    result = store.merge(branch, target, text, no_ff=forced, resolve=resolve)
     return MergeOutcome(branch, target, result.commit, result.fast_forward, result.message, forced,
-                        reason if forced else None, overridden)
+                        reason if forced else None, overridden, result.resolved)
 
 
 MERGE_MESSAGE_MAX = 255  # doltlite cuts a merge commit's message here

@@ -125,6 +125,48 @@ class DataStoreSuite:
         with pytest.raises(DataError):
             store.create_branch("tusk-preview/mine")
 
+    def test_revert(self, store: Any) -> None:
+        seed(store)
+        oops = write(store, ["UPDATE ex SET label = 'oops' WHERE id = 1"], "oops")
+        write(store, ["UPDATE ex SET label = 'later' WHERE id = 2"], "later")
+        result = store.revert(oops)
+        assert result.commit == store.resolve(store.default_branch)
+        assert store.query("SELECT label FROM ex WHERE id IN (1, 2) ORDER BY id").rows == [("a",), ("later",)]
+        with pytest.raises(DataError):
+            store.revert(oops)  # already undone: nothing to commit
+        again = write(store, ["UPDATE ex SET label = 'again' WHERE id = 2"], "again")
+        later = store.log()[2].hash
+        with pytest.raises(MergeConflict) as caught:
+            store.revert(later)
+        assert [c["key"] for c in caught.value.conflicts] == [{"id": 2}]
+        assert store.resolve(store.default_branch) == again
+        with pytest.raises(DataError):
+            store.revert(store.log()[-1].hash)  # the first commit
+
+    @pytest.mark.parametrize("take", ["ours", "theirs", "by row"])
+    def test_conflicts_resolved(self, store: Any, take: str) -> None:
+        seed(store)
+        store.create_branch("fix")
+        write(store, ["UPDATE ex SET label = 'fix' WHERE id IN (1, 2)", "UPDATE ex SET label = 'f3' WHERE id = 3"],
+              "fix", branch="fix")
+        write(store, ["UPDATE ex SET label = 'main' WHERE id = 1", "DELETE FROM ex WHERE id = 2"], "main")
+        seen: list[dict[str, Any]] = []
+
+        def by_row(conflicts: list[dict[str, Any]]) -> list[str]:
+            seen.extend(conflicts)
+            return ["ours" if c["key"] == {"id": 1} else "theirs" for c in conflicts]
+
+        result = store.merge("fix", resolve=by_row if take == "by row" else take)
+        assert result.resolved == 2 and result.commit == store.resolve(store.default_branch)
+        got = dict(store.query("SELECT id, label FROM ex WHERE id IN (1, 2, 3)").rows)
+        expected = {"ours": {1: "main", 3: "f3"}, "theirs": {1: "fix", 2: "fix", 3: "f3"},
+                    "by row": {1: "main", 2: "fix", 3: "f3"}}[take]
+        assert got == expected
+        if seen:
+            assert {(c["ours_change"], c["theirs_change"]) for c in seen} == {("modified", "modified"),
+                                                                              ("removed", "modified")}
+        assert store.merge("fix").commit is None
+
     def test_snapshots_are_pinned_and_read_only(self, store: Any) -> None:
         first = seed(store)
         write(store, ["UPDATE ex SET label = 'later' WHERE id = 1"], "later")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -47,20 +48,39 @@ def data() -> None:
               help="replace: the table becomes the file; upsert: update by key; append: add rows.")
 @click.option("--branch", "-b", help="Target branch (created from the main branch if missing).")
 @click.option("-m", "--message", help="Commit message.")
+@click.option("--yes", "-y", is_flag=True, help="Apply a large change to the main branch without asking.")
 @json_option
 def data_import(source: str, table_name: str, keys: tuple[str, ...], mode: str, branch: str | None,
-                message: str | None, as_json: bool) -> None:
+                message: str | None, yes: bool, as_json: bool) -> None:
     """Import FILE (.csv .tsv .xlsx .jsonl .parquet, or gsheet://ID/TAB) as one commit.
 
     \b
     Nothing is written unless the whole file is valid; an import that changes nothing makes no commit.
       tusk data import examples.csv --table examples --key id
       tusk data import fixes.csv --table examples --key id --mode upsert --branch fix -m "relabel"
+    \b
+    An import onto the main branch that would modify or remove more than [data] confirm_fraction of the
+    table's rows (default 10%, and at least confirm_min_rows = 10) shows what it would change and asks
+    first; with --json or without a terminal it is refused unless --yes is given. (A stale copy of a
+    file re-imported in replace mode would otherwise silently undo merged fixes.)
     """
-    from tusk.data.ingest import import_file
+    from tusk.errors import NeedsConfirmation
 
     project = open_project()
-    result = import_file(project.data, source, table_name, keys, mode, branch, message)
+    try:
+        result = project.import_file(source, table_name, keys, mode, branch, message, yes=yes)
+    except NeedsConfirmation as asked:
+        if as_json or not sys.stdin.isatty():
+            raise
+        added, modified, removed = asked.counts
+        err = console(stderr=True)
+        err.print(str(asked).split("; nothing was imported")[0], markup=False)
+        err.print(f"[dim]see the rows first: import with --branch review, then tusk data diff "
+                  f"{project.config.data.branch}...review[/]")
+        if not click.confirm(f"apply {added} added, {modified} modified, {removed} removed to "
+                             f"{branch or project.config.data.branch}?", default=False, err=True):
+            raise NeedsConfirmation("not confirmed: nothing was imported", asked.counts) from None
+        result = project.import_file(source, table_name, keys, mode, branch, message, yes=True, expect=asked.counts)
     if as_json:
         print_json({"table": result.table, "branch": result.branch, "commit": result.commit,
                     "created_table": result.created_table, "added": result.added, "modified": result.modified,
@@ -191,29 +211,50 @@ def data_branch(name: str | None, start: str | None, delete: bool, as_json: bool
 @click.option("-m", "--message", help="Merge commit message.")
 @click.option("--force", is_flag=True, help="Merge although data checks or the review gate fail (needs --reason).")
 @click.option("--reason", metavar="TEXT", help="Why --force: recorded in the merge commit's message.")
+@click.option("--ours", "take", flag_value="ours", help="Conflicting rows keep the target branch's version.")
+@click.option("--theirs", "take", flag_value="theirs", help="Conflicting rows take BRANCH's version.")
+@click.option("--conflicts-file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="If the merge conflicts, write the conflicting rows to FILE (CSV) to resolve row by row.")
+@click.option("--resolve", "resolutions", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              metavar="FILE", help="Merge, settling each conflicting row as FILE's resolution column says.")
 @json_option
 def data_merge(branch: str, into: str | None, message: str | None, force: bool, reason: str | None,
-               as_json: bool) -> None:
-    """Merge BRANCH into the main branch. A conflict is reported row by row and nothing is merged.
+               take: str | None, conflicts_file: Path | None, resolutions: Path | None, as_json: bool) -> None:
+    """Merge BRANCH into the main branch as one commit. A conflict is reported row by row and nothing is merged.
 
     \b
     A review branch merges only when its [[checks]] pass on the merge preview and, with a [review] gate,
     every model it retrains has a candidate that passes the gate (tusk review show BRANCH says why not).
     --force --reason TEXT merges anyway, as a merge commit whose message records the reason.
+    \b
+    Settle conflicting rows (rows both branches changed since BRANCH left):
+      tusk data merge fix --theirs                           take fix's version of every conflicting row
+      tusk data merge fix --ours                             keep main's version of every one
+      tusk data merge fix --conflicts-file conflicts.csv     write them to a CSV (nothing merged) ...
+      tusk data merge fix --resolve conflicts.csv            ... fill its resolution column with ours or
+                                                             theirs per row, and merge with it
+    A resolution file is refused if either branch moved since it was written.
     """
     from tusk.errors import MergeBlocked, MergeConflict
 
     if force and not (reason or "").strip():
         raise click.UsageError("--force needs --reason TEXT (it is recorded in the merge commit)")
+    if resolutions and (take or conflicts_file):
+        raise click.UsageError("--resolve FILE goes alone (not with --ours, --theirs or --conflicts-file)")
     project = open_project()
     try:
-        result = project.merge(branch, into, message, force=force, reason=reason)
+        result = project.merge(branch, into, message, force=force, reason=reason, take=take,
+                               resolutions=resolutions, conflicts_file=conflicts_file)
     except MergeConflict as conflict:
         if as_json:
-            print_json({"merged": False, "conflicts": conflict.conflicts})
+            print_json({"merged": False, "conflicts": conflict.conflicts,
+                        "conflicts_file": str(conflicts_file) if conflicts_file else None})
         else:
             rows = [(c["table"], ", ".join(f"{k}={v}" for k, v in c["key"].items())) for c in conflict.conflicts]
             console(stderr=True).print(table("conflicts", ["table", "key"], rows))
+            if conflicts_file is None:
+                console(stderr=True).print("settle them with --ours, --theirs, or row by row with "
+                                           "--conflicts-file FILE then --resolve FILE", markup=False)
         raise
     except MergeBlocked as blocked:
         if as_json:
@@ -276,6 +317,50 @@ def _print_checks(report: Any, shown: int = 10) -> None:
             out.print(table(None, result.columns, result.rows[:shown]))
             if result.violations > shown and result.kind not in ("row_count", "max_changed_rows"):
                 out.print(f"[dim]… {result.violations - shown} more (--json lists up to 100)[/]")
+
+
+@data.command("revert")
+@click.argument("commit", metavar="COMMIT")
+@click.option("--branch", "-b", help="The branch to add the undoing commit to (default: the main branch).")
+@click.option("--mainline", type=click.IntRange(1, 1), help="COMMIT is a merge: undo what it brought into "
+                                                             "the branch it merged into (parent 1).")
+@json_option
+def data_revert(commit: str, branch: str | None, mainline: int | None, as_json: bool) -> None:
+    """Undo COMMIT with a new commit (history is kept; the undo can be undone too).
+
+    \b
+      tusk data revert main          undo the main branch's last commit
+      tusk data revert 1a2b3c4       undo an older one; rows later commits changed again conflict and
+                                     nothing is applied
+      tusk data revert 9f8e7d6 --mainline 1    undo a merge (what it brought into main)
+    """
+    result = open_project().revert(commit, branch, mainline)
+    _done(as_json, {"reverted": commit, "commit": result.commit}, f"{result.message} → {short(result.commit)}")
+
+
+@data.command("export")
+@click.argument("table_name", metavar="TABLE")
+@click.option("--at", "at", metavar="REF", help="Export the table as it is at this branch, tag or commit.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "parquet"]),
+              help="File format (default: from -o's extension, else csv).")
+@click.option("-o", "--output", metavar="FILE", help="Where to write (default: TABLE.FORMAT here; - : stdout, csv).")
+@json_option
+def data_export(table_name: str, at: str | None, fmt: str | None, output: str | None, as_json: bool) -> None:
+    """Write TABLE (at REF, default: the main branch) as a file to edit and import again.
+
+    \b
+    Rows in key order, NULL as an empty cell, no timestamps: an unchanged table exports to the same bytes,
+    and importing the file back makes no commit.
+      tusk data export examples -o examples.xlsx            edit it in a spreadsheet, then
+      tusk data import examples.xlsx --table examples --branch fix
+      tusk data export examples --at v1 --format parquet    the table as tag v1 had it
+    """
+    result = open_project().export(table_name, at, fmt, output)
+    if as_json and result.path is not None:
+        print_json(result.to_json())
+    elif result.path is not None:
+        console(stderr=True).print(f"{result.table} @ {result.ref} ({short(result.commit)}): {result.rows} rows → "
+                                   f"{result.path}", markup=False)
 
 
 @data.command("sql")

@@ -6,7 +6,7 @@ Every write happens in one transaction on one branch and ends in at most one com
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +110,12 @@ class MergeResult:
     commit: str | None  # None when there was nothing to merge
     fast_forward: bool = False
     message: str = ""
+    resolved: int = 0  # conflicting rows settled by a resolution
+
+
+# How a merge settles conflicting rows: "ours" / "theirs" for all, or a function given the conflicts (dicts with
+# table, key, ours, theirs, base, ours_change, theirs_change) returning "ours" or "theirs" for each, in order.
+Resolution = str | Callable[[list[dict[str, Any]]], Sequence[str]]
 
 
 @dataclass(frozen=True)
@@ -163,11 +169,13 @@ class DataStore(Protocol):
     def create_branch(self, name: str, start: str | None = None) -> Branch: ...
     def delete_branch(self, name: str, force: bool = False) -> None: ...
     def merge(self, branch: str, into: str | None = None, message: str | None = None,
-              no_ff: bool = False) -> MergeResult: ...
+              no_ff: bool = False, resolve: Resolution | None = None) -> MergeResult: ...
+    def revert(self, commit: str, branch: str | None = None, mainline: int | None = None) -> MergeResult: ...
     def merge_base(self, left: str, right: str) -> str: ...  # the newest common ancestor's hash
     # the data ``into`` (default: the main branch) would hold with ``branch`` merged; a conflict raises
     # MergeConflict; a scratch ref it needs is removed on exit, and by ``clean_scratch`` after a crash
-    def merge_preview(self, branch: str, into: str | None = None) -> AbstractContextManager[MergePreview]: ...
+    def merge_preview(self, branch: str, into: str | None = None,
+                      resolve: Resolution | None = None) -> AbstractContextManager[MergePreview]: ...
     def clean_scratch(self) -> list[str]: ...  # scratch refs left by dead processes, removed → their names
     def tags(self) -> list[Tag]: ...
     def tag(self, name: str, ref: str | None = None, message: str = "") -> Tag: ...

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from tusk.data._sql import _errors, image, quote
-from tusk.data.base import SCRATCH_PREFIX, MergePreview, MergeResult, PreviewKind
+from tusk.data.base import SCRATCH_PREFIX, MergePreview, MergeResult, PreviewKind, Resolution
 from tusk.errors import DataError, MergeConflict
 
 SCRATCH_MAX_AGE = 6 * 3600.0  # a scratch branch this old is stale even if its process id is alive (reused)
@@ -68,8 +68,10 @@ class MergeOps:
         def branch_connection(self, branch: str) -> sqlite3.Connection: ...
 
     def merge(self, branch: str, into: str | None = None, message: str | None = None,
-              no_ff: bool = False) -> MergeResult:
-        """Merge ``branch`` into ``into``; a conflict raises MergeConflict (row by row) and applies nothing.
+              no_ff: bool = False, resolve: Resolution | None = None) -> MergeResult:
+        """Merge ``branch`` into ``into`` as one commit. A conflict raises MergeConflict (row by row) and applies
+        nothing, unless ``resolve`` settles it: "ours" or "theirs" for every conflicting row, or a function
+        that is given the conflicts and returns "ours" or "theirs" for each (it may raise to apply nothing).
         ``no_ff`` makes a merge commit (holding ``message``) even where a fast-forward would do."""
         target = into or self.default_branch
         source_head, before = self.resolve(branch), self.resolve(target)
@@ -80,7 +82,7 @@ class MergeOps:
             with _errors(f"cannot merge {branch} into {target}"):
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    self._merge_in_transaction(conn, branch, target, message, no_ff)
+                    resolved = self._merge_in_transaction(conn, branch, target, message, no_ff, resolve)
                     conn.execute("COMMIT")
                 finally:
                     if conn.in_transaction:
@@ -88,7 +90,9 @@ class MergeOps:
         finally:
             conn.close()
         after = self.resolve(target)
-        return MergeResult(after, fast_forward=after == source_head, message=f"merged {branch} into {target}")
+        note = f" ({resolved} conflicting row(s) resolved)" if resolved else ""
+        return MergeResult(after, fast_forward=after == source_head, message=f"merged {branch} into {target}{note}",
+                           resolved=resolved)
 
     def merge_base(self, left: str, right: str) -> str:
         """The newest commit both ``left`` and ``right`` descend from."""
@@ -100,9 +104,11 @@ class MergeOps:
         return str(row[0])
 
     @contextmanager
-    def merge_preview(self, branch: str, into: str | None = None) -> Iterator[MergePreview]:
-        """What ``into`` would hold with ``branch`` merged. A real merge happens on a scratch branch, which is
-        deleted on the way out whatever happens (and by ``clean_scratch`` if this process dies)."""
+    def merge_preview(self, branch: str, into: str | None = None,
+                      resolve: Resolution | None = None) -> Iterator[MergePreview]:
+        """What ``into`` would hold with ``branch`` merged (conflicts settled by ``resolve``, as ``merge`` does).
+        A real merge happens on a scratch branch, which is deleted on the way out whatever happens (and by
+        ``clean_scratch`` if this process dies)."""
         into = into or self.default_branch
         self.clean_scratch()
         head, target = self.resolve(branch), self.resolve(into)
@@ -115,18 +121,19 @@ class MergeOps:
         with _errors("cannot create the preview's scratch branch"):
             self.main.execute("SELECT dolt_branch(?, ?)", (scratch, target))
         try:
-            self._merge_on(scratch, branch, into, f"preview: merge {branch} into {into}")
+            self._merge_on(scratch, branch, into, f"preview: merge {branch} into {into}", resolve)
             yield MergePreview(branch, head, into, target, base, self.resolve(scratch), "merge")
         finally:
             self._drop_scratch(scratch)
 
-    def _merge_on(self, scratch: str, branch: str, into: str, message: str) -> None:
+    def _merge_on(self, scratch: str, branch: str, into: str, message: str,
+                  resolve: Resolution | None = None) -> None:
         conn = self.branch_connection(scratch)
         try:
             with _errors(f"cannot preview merging {branch} into {into}"):
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    self._merge_in_transaction(conn, branch, into, message)
+                    self._merge_in_transaction(conn, branch, into, message, resolve=resolve)
                     conn.execute("COMMIT")
                 finally:
                     if conn.in_transaction:
@@ -150,7 +157,9 @@ class MergeOps:
         return stale
 
     def _merge_in_transaction(self, conn: sqlite3.Connection, branch: str, target: str,
-                               message: str | None, no_ff: bool = False) -> None:
+                               message: str | None, no_ff: bool = False, resolve: Resolution | None = None) -> int:
+        """dolt_merge in the open transaction → the number of conflicting rows resolved (a conflict without a
+        resolution raises MergeConflict; the caller rolls back)."""
         args = (("-m", message) if message else ()) + (("--no-ff",) if no_ff else ())
         marks = ", ".join("?" for _ in (branch, *args))
         try:
@@ -160,11 +169,90 @@ class MergeOps:
             if "conflict" not in str(exc).lower():
                 raise
             conflicts = self._conflicts(conn)
-        if conflicts:
+        if not conflicts:
+            return 0
+        if resolve is None:
             first = conflicts[0]
             shown = ", ".join(f"{k}={v}" for k, v in first["key"].items())
             raise MergeConflict(f"merging {branch} into {target} conflicts in {len(conflicts)} row(s), first: "
                                 f"table {first['table']} {shown}; nothing was merged", conflicts)
+        self._resolve(conn, conflicts, resolve)
+        conn.execute("SELECT dolt_commit('-A', '-m', ?)", (message or f"Merge {branch} into {target}",)).fetchall()
+        return len(conflicts)
+
+    def _resolve(self, conn: sqlite3.Connection, conflicts: list[dict[str, Any]], resolve: Resolution) -> None:
+        """Settle every conflict in the open transaction: a row resolved "theirs" gets their image (or goes, if
+        they removed it); "ours" keeps the row as the target branch has it."""
+        tables = sorted({c["table"] for c in conflicts})
+        if isinstance(resolve, str):
+            if resolve not in ("ours", "theirs"):
+                raise DataError(f"unknown resolution {resolve!r} (use ours or theirs)")
+            for table in tables:
+                conn.execute("SELECT dolt_conflicts_resolve(?, ?)", (f"--{resolve}", table)).fetchall()
+            return
+        choices = list(resolve(conflicts))
+        if len(choices) != len(conflicts) or any(c not in ("ours", "theirs") for c in choices):
+            raise DataError("a resolution must say ours or theirs for every conflicting row")
+        for conflict, choice in zip(conflicts, choices):
+            if choice == "theirs":
+                _write_row(conn, conflict["table"], conflict["key"],
+                           None if conflict["theirs_change"] == "removed" else conflict["theirs"])
+        for table in tables:
+            conn.execute("SELECT dolt_conflicts_resolve('--ours', ?)", (table,)).fetchall()
+
+    def revert(self, commit: str, branch: str | None = None, mainline: int | None = None) -> MergeResult:
+        """A new commit on ``branch`` (default: the main branch) undoing ``commit``. A merge commit needs
+        ``mainline=1`` (undo what the merge brought into its first parent's branch). Rows that later commits
+        changed again conflict: MergeConflict names them and nothing is applied."""
+        target = branch or self.default_branch
+        full, head = self.resolve(commit), self.resolve(target)
+        label = full[:7]
+        if self.merge_base(full, head) != full:
+            raise DataError(f"{commit} ({label}) is not in the history of {target}")
+        with _errors(f"cannot read the parents of {label}"):
+            parents = [r[0] for r in self.main.execute(
+                "SELECT parent_hash FROM dolt_commit_ancestors WHERE commit_hash = ? ORDER BY parent_index",
+                (full,)).fetchall() if r[0]]
+        if not parents:
+            raise DataError(f"{label} is the data store's first commit: there is nothing before it to go back to")
+        if len(parents) > 1 and mainline != 1:
+            raise DataError(f"{label} is a merge commit: to undo what it brought into {target}, run "
+                            f"tusk data revert {commit} --mainline 1")
+        if len(parents) == 1 and mainline is not None:
+            raise DataError(f"{label} is not a merge commit: --mainline is only for merge commits")
+        conn = self.branch_connection(target)
+        try:
+            with _errors(f"cannot revert {label} on {target}"):
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._revert_in_transaction(conn, full, target)
+                    conn.execute("COMMIT")
+                finally:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+        return MergeResult(self.resolve(target), message=f"reverted {label} on {target}")
+
+    def _revert_in_transaction(self, conn: sqlite3.Connection, full: str, target: str) -> None:
+        label = full[:7]
+        try:
+            conn.execute("SELECT dolt_revert(?)", (full,)).fetchall()
+        except sqlite3.Error as exc:
+            text = str(exc).lower()
+            if "schema conflict" in text:
+                raise DataError(f"reverting {label} would undo a table being created or dropped that later commits "
+                                f"build on; nothing was applied") from exc
+            if "conflict" in text:
+                conflicts = self._conflicts(conn)
+                first = (f", first: table {conflicts[0]['table']} "
+                         + ", ".join(f"{k}={v}" for k, v in conflicts[0]["key"].items())) if conflicts else ""
+                raise MergeConflict(f"reverting {label} on {target} conflicts in {len(conflicts)} row(s) that later "
+                                    f"commits changed again{first}; nothing was applied", conflicts) from exc
+            if "nothing to commit" in text:
+                raise DataError(f"reverting {label} changes nothing on {target}: its change is already undone") \
+                    from exc
+            raise
 
     def _conflicts(self, conn: sqlite3.Connection) -> list[dict[str, Any]]:
         try:
@@ -181,6 +269,17 @@ class MergeOps:
                 key = {k: next((values.get(f"{side}_{k}") for side in ("our", "their", "base")
                                 if values.get(f"{side}_{k}") is not None), None) for k in keys}
                 found.append({"table": table, "key": key, "ours": image(values, "our_"),
-                              "theirs": image(values, "their_"), "base": image(values, "base_")})
+                              "theirs": image(values, "their_"), "base": image(values, "base_"),
+                              "ours_change": values.get("our_diff_type"), "theirs_change": values.get("their_diff_type")})
         return found
+
+
+def _write_row(conn: sqlite3.Connection, table: str, key: dict[str, Any], row: dict[str, Any] | None) -> None:
+    """Make the row with ``key`` equal to ``row`` (None: no such row)."""
+    where = " AND ".join(f"{quote(k)} = ?" for k in key)
+    conn.execute(f"DELETE FROM {quote(table)} WHERE {where}", list(key.values()))
+    if row is not None:
+        columns = list(row)
+        conn.execute(f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
+                     f"VALUES ({', '.join('?' for _ in columns)})", [row[c] for c in columns])
 

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from tusk.data.base import ImportResult
 from tusk.data.doltlite import DoltliteStore, _errors, check_identifier, quote
-from tusk.errors import IngestError
+from tusk.errors import IngestError, NeedsConfirmation
 
 Mode = Literal["replace", "upsert", "append"]
 MODES = ("replace", "upsert", "append")
@@ -296,20 +296,34 @@ class PreparedImport:
     columns: list[list[Any]]  # converted, in incoming.columns order
 
 
+@dataclass(frozen=True)
+class Guard:
+    """An import that would modify or remove more than ``fraction`` of a table's rows, and at least
+    ``min_rows`` rows, is not applied without confirmation (``NeedsConfirmation``)."""
+
+    fraction: float = 0.1
+    min_rows: int = 10
+
+
 def import_file(store: DoltliteStore, source: str, table: str, keys: Sequence[str] = (), mode: str = "replace",
-                branch: str | None = None, message: str | None = None) -> ImportResult:
+                branch: str | None = None, message: str | None = None, guard: Guard | None = None,
+                expect: tuple[int, int, int] | None = None) -> ImportResult:
     """Import ``source`` into ``table`` on ``branch`` (created from the main branch if missing)."""
     check_identifier(table)
     if mode not in MODES:
         raise IngestError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
     incoming = read_source(source)
     return import_incoming(store, incoming, table, keys, mode, branch,
-                           message or f"import {Path(source).name} into {table} ({mode})")
+                           message or f"import {Path(source).name} into {table} ({mode})", guard, expect)
 
 
 def import_incoming(store: DoltliteStore, incoming: Incoming, table: str, keys: Sequence[str] = (),
-                    mode: str = "replace", branch: str | None = None, message: str | None = None) -> ImportResult:
-    """Write rows already read (from a file, a sheet, a URL) into ``table`` on ``branch`` as one commit."""
+                    mode: str = "replace", branch: str | None = None, message: str | None = None,
+                    guard: Guard | None = None, expect: tuple[int, int, int] | None = None) -> ImportResult:
+    """Write rows already read (from a file, a sheet, a URL) into ``table`` on ``branch`` as one commit.
+
+    ``guard``: refuse (NeedsConfirmation, nothing written) a change over its threshold. ``expect``: the
+    (added, modified, removed) a person confirmed; anything else is refused (the table moved meanwhile)."""
     branch = branch or store.default_branch
     prepared = prepare_import(store, incoming, table, keys, mode, branch)
     message = message or f"import {incoming.source} into {table} ({mode})"
@@ -317,6 +331,7 @@ def import_incoming(store: DoltliteStore, incoming: Incoming, table: str, keys: 
     try:
         with store.writer(branch) as conn:
             counts = write_prepared(conn, prepared)
+            _check_guard(conn, prepared, branch, counts, guard, expect)
             commit = store.commit(conn, message)
             if commit is None:
                 conn.execute("ROLLBACK")
@@ -326,6 +341,29 @@ def import_incoming(store: DoltliteStore, incoming: Incoming, table: str, keys: 
         raise
     return ImportResult(table, branch, commit, prepared.create, *counts,
                         message=message if commit else "nothing changed: no commit made")
+
+
+def _check_guard(conn: sqlite3.Connection, prepared: PreparedImport, branch: str, counts: tuple[int, int, int],
+                 guard: Guard | None, expect: tuple[int, int, int] | None) -> None:
+    """Inside the import's transaction, before its commit: raising here rolls everything back."""
+    added, modified, removed = counts
+    source, table = prepared.incoming.source, prepared.table
+    if expect is not None and counts != expect:
+        raise IngestError(f"{source}: {table} on {branch} changed meanwhile: the import would now add {added}, "
+                          f"modify {modified} and remove {removed} rows (confirmed: {expect[0]}, {expect[1]}, "
+                          f"{expect[2]}); nothing was imported, run it again")
+    changed = modified + removed
+    if guard is None or prepared.create or changed < max(guard.min_rows, 1):
+        return
+    after = conn.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()[0]
+    before = after - added + removed
+    if changed <= guard.fraction * before:
+        return
+    raise NeedsConfirmation(
+        f"{source}: this import would modify {modified} and remove {removed} of the {before} rows of {table} on "
+        f"{branch} ({changed / max(before, 1):.0%}, over the {guard.fraction:.0%} that needs confirming) and add "
+        f"{added}; nothing was imported: check it on a branch (--branch B, then tusk data diff {branch}...B) or "
+        f"pass --yes", counts)
 
 
 def prepare_import(store: DoltliteStore, incoming: Incoming, table: str, keys: Sequence[str], mode: str,
