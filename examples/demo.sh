@@ -56,6 +56,7 @@ tusk status
 
 say "release: every production model in one manifest, its md5 the image tag (--no-build: no image here)"
 tusk release create --no-build
+tusk release log
 
 say "lineage: where the retrained model came from, and which release holds it"
 tusk lineage "$(tusk models list --json | python3 -c 'import json,sys; print([m["name"] for m in json.load(sys.stdin)["models"] if m["version"] == "2"][0])')"

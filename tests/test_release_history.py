@@ -58,7 +58,9 @@ def test_a_rollback_sticks(two_releases: tuple[TrainProject, dict, dict]) -> Non
     assert project.json("run")["jobs"] == []
     assert project.json("release", "create", "--no-build")["md5"] == a["md5"]
     state = project.client().get_registered_model("m-c1").tags["tusk.state"]
-    assert '"production": ["1", "2", "1"]' in state, "the instance's production history records the rollback"
+    assert '"production": ["1"]' in state, "the production history is back where the release was"
+    assert project.json("models", "rollback", "m-c1")["production"] == "1", "a model rollback goes no further"
+    assert project.json("release", "create", "--no-build")["md5"] == a["md5"]
 
 
 def test_a_newer_version_after_a_rollback_ships(two_releases: tuple[TrainProject, dict, dict]) -> None:
@@ -72,6 +74,26 @@ def test_a_newer_version_after_a_rollback_ships(two_releases: tuple[TrainProject
     assert sorted(project.run()) == ["m-c2"]
     c = project.json("release", "create", "--no-build")
     assert c["created"] and c["models"] == {**a["models"], "m-c2": "2"}, "m-c1 stays rolled back, m-c9 unaliased"
+    back = project.json("release", "rollback")
+    assert back["md5"] == a["md5"], "back to the release deployed before C (A), not to B, which was rolled back"
+    assert production(project) == a["models"]
+    assert "nothing to roll back to" in project.tusk("release", "rollback", code=1).output
+
+
+def test_rollback_twice_goes_back_two_deployments(two_releases: tuple[TrainProject, dict, dict]) -> None:
+    project, a, b = two_releases
+    data = rows(3)
+    data[1][3] = "changed"
+    data.append([900, "c9", "a new customer", "l0"])
+    data[0][3] = "c0 changes"
+    project.import_rows(data, message="edit c0")
+    project.run()
+    c = project.json("release", "create", "--no-build")
+    assert project.json("release", "rollback")["md5"] == b["md5"] and production(project) == b["models"]
+    assert project.json("release", "rollback")["md5"] == a["md5"] and production(project) == a["models"]
+    assert project.json("release", "create", "--no-build")["md5"] == a["md5"]
+    assert project.json("release", "rollback", f"v{c['version']}")["md5"] == c["md5"], "and forward again"
+    assert production(project) == c["models"]
 
 
 def test_rollback_twice_forward_and_the_log(two_releases: tuple[TrainProject, dict, dict]) -> None:

@@ -162,7 +162,11 @@ def _changed(project: Any, name: str, before: str, after: str) -> dict[str, Any]
 @click.argument("ident", metavar="[ID]", required=False)
 @json_option
 def release_rollback(ident: str | None, as_json: bool) -> None:
-    """Make release ID (default: the one before the current) current again. Nothing is rebuilt.
+    """Make release ID current again (default: the one deployed before the current). Nothing is rebuilt.
+
+    \b
+    Without ID it goes back one deployment as the release log tells (A, B, rollback to A, then C: a rollback
+    goes to A; B, once rolled back from, is not gone back to); twice goes back two.
 
     Every model's production alias moves to the version the release holds, and models it did not hold lose
     theirs, so `tusk status`, `tusk models list` and the next `tusk release create` agree with it: a

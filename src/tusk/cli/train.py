@@ -295,13 +295,19 @@ def models_promote(name: str, version: str, as_json: bool) -> None:
 def models_rollback(name: str, to: str | None, as_json: bool) -> None:
     """Move NAME's production alias back to its previous production version (or --to VERSION).
 
+    Each rollback goes one step further back (after a release rollback too); on the first production version
+    there is nothing earlier and nothing moves.
+
     The model stays rolled back until a change trains a new version; the next `tusk release create`
     ships it.
     """
     project = open_project()
     before, after = project.tracker.rollback(name, to.lstrip("v") if to else None)
     if as_json:
-        print_json({"name": name, "from": before, "production": after})
+        print_json({"name": name, "from": before, "production": after, "moved": before != after})
+    elif before == after:
+        console().print(f"{name}: production stays on v{after}, its first production version: nothing earlier to "
+                        f"roll back to")
     else:
         console().print(f"{name}: production v{before} → v{after}")
 

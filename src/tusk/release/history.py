@@ -67,6 +67,21 @@ def parse_time(text: str) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def deployments(events: list[ReleaseEvent]) -> list[str]:
+    """The releases deployed one over the other, as a stack (md5s, oldest first), from events newest first:
+    making a release current pushes it, unless it is already on the stack, when everything deployed over it
+    is popped (a rollback to it)."""
+    stack: list[str] = []
+    for event in reversed(events):
+        if event.status != "done":
+            continue
+        if event.md5 in stack:
+            del stack[stack.index(event.md5) + 1:]
+        else:
+            stack.append(event.md5)
+    return stack
+
+
 def current_user() -> str:
     try:
         return getpass.getuser()

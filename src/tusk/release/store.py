@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from tusk.errors import ReleaseError
-from tusk.release.history import RELEASE_EXPERIMENT, ReleaseEvent, ReleaseLog, current_user, parse_time
+from tusk.release.history import (RELEASE_EXPERIMENT, ReleaseEvent, ReleaseLog, current_user, deployments,
+                                  parse_time)
 from tusk.release.manifest import canonical, hashes, normalise
 from tusk.tracking.base import PRODUCTION, RELEASE_MODEL
 from tusk.tracking.mlflow import MlflowTracker, mlflow_errors
@@ -240,12 +241,7 @@ class ReleaseStore:
         if ident:
             target = self.find(ident)
         else:
-            if current is None:
-                raise ReleaseError("no current release to roll back from")
-            older = [r for r in releases if int(r.version) < int(current.version)]
-            if not older:
-                raise ReleaseError(f"release {current.md5} (v{current.version}) is the first; nothing to roll back to")
-            target = older[-1]
+            target = self._previous(releases, current)
         missing = self.tracker.missing_versions(target.models.items())
         if missing:
             shown = ", ".join(f"{name} v{version}" for name, version in missing[:3])
@@ -259,6 +255,24 @@ class ReleaseStore:
         if current is not None and current is not target:
             current.current = False
         return current, target
+
+    def _previous(self, releases: "builtins.list[Release]", current: Release | None) -> Release:
+        """The release deployed before the current one, as the log tells: a release that was rolled back from
+        is not gone back to (A, B, rollback to A, C: C's previous is A). Without a log that agrees with the
+        current pointer (releases made before the log existed), the release numbered before the current."""
+        if current is None:
+            raise ReleaseError("no current release to roll back from")
+        stack = deployments(self.history.events())
+        by_md5 = {r.md5: r for r in releases}
+        if stack and stack[-1] == current.md5:
+            if len(stack) < 2 or stack[-2] not in by_md5:
+                raise ReleaseError(f"release {current.md5} (v{current.version}) is the first deployed; nothing to "
+                                   f"roll back to")
+            return by_md5[stack[-2]]
+        older = [r for r in releases if int(r.version) < int(current.version)]
+        if not older:
+            raise ReleaseError(f"release {current.md5} (v{current.version}) is the first; nothing to roll back to")
+        return older[-1]
 
     def _apply(self, target: Release) -> None:
         """Every production alias on ``target``'s versions, then the current pointer on ``target``. Safe to

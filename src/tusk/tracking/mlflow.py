@@ -275,15 +275,18 @@ class MlflowTracker:
                     self._write_state(state)
 
     def rollback(self, name: str, to: str | None = None) -> tuple[str | None, str]:
-        """Move production back: to ``to``, or to the version it pointed to before. → (from, to)."""
+        """Move production back: to ``to``, or to the version it pointed to before (the production history is a
+        stack: each rollback pops one). Nothing earlier: nothing moves, → (current, current). → (from, to)."""
         state = self.states().get(name)
         current = self.aliases().get(name)
         history = list(state.production) if state else []
         while history and history[-1] == current:
             history.pop()
         target = str(to) if to else (history[-1] if history else None)
+        if target is None and current is not None:
+            return current, current  # already on its first production version (a release rollback put it there)
         if target is None:
-            raise TrackingError(f"{name}: no earlier production version to roll back to (give --to VERSION)")
+            raise TrackingError(f"{name}: no production version to roll back to (give --to VERSION)")
         with mlflow_errors(f"cannot roll {name} back to v{target}"):
             self.client.get_model_version(name, target)
             self.client.set_registered_model_alias(name, PRODUCTION, target)
@@ -295,8 +298,10 @@ class MlflowTracker:
         return current, target
 
     def move_production(self, targets: Mapping[str, str | None]) -> list[str]:
-        """Point each named model's production alias at its target version, or remove it (None). Idempotent:
-        an alias already in place is not moved again, a history already ending in the target is not extended,
+        """Point each named model's production alias at its target version, or remove it (None). The production
+        history is kept as ``rollback`` keeps it: going back to a version in it pops what came after (a later
+        ``models rollback`` goes further back, never forward again), a version not in it is pushed. Idempotent:
+        an alias already in place is not moved again, a history already ending in the target is not changed,
         so running it again after a crash half-way finishes the job. → the names whose alias moved."""
         states, aliases = self.states(), self.aliases()
         moved = []
@@ -311,7 +316,7 @@ class MlflowTracker:
                     moved.append(name)
                 state = states.get(name)
                 if target is not None and state is not None and state.production[-1:] != [target]:
-                    state.production = (state.production + [target])[-50:]
+                    state.production = _moved_to(state.production, target)
                     self._write_state(state)
         return moved
 
@@ -457,6 +462,13 @@ def _param_text(value: Any) -> str:
 
 def _quote(name: str) -> str:
     return name.replace("'", "''")
+
+
+def _moved_to(history: list[str], target: str) -> list[str]:
+    """A production history (a stack, oldest first) after production moved to ``target``."""
+    if target in history:
+        return history[:len(history) - history[::-1].index(target)]
+    return (history + [target])[-50:]
 
 
 def _trim(fingerprints: dict[str, str]) -> dict[str, str]:
