@@ -134,7 +134,7 @@ def test_promote_if_gates_production_and_manual_rollback_sticks(tmp_path: Path) 
     project.run()
     assert str(client.get_model_version_by_alias("m-c0", "production").version) == "3"
     rolled = project.json("models", "rollback", "m-c0")
-    assert rolled == {"name": "m-c0", "from": "3", "production": "1"}
+    assert rolled == {"name": "m-c0", "from": "3", "production": "1", "moved": True}
     assert all(i["status"] == "fresh" for i in project.plan().values()), "a rollback by hand stays rolled back"
     result = project.tusk("models", "rollback", "m-c0", "--to", "99", code=1)
     assert result.output.startswith("error:")
