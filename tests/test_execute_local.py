@@ -58,9 +58,26 @@ def test_gpu_slots_share_fractions_and_take_whole_devices() -> None:
     assert not GpuSlots([]).possible(0.5) and GpuSlots([]).possible(0)
 
 
+def fake_nvidia_smi(folder: Path, script: str) -> Path:
+    """A stand-in for nvidia-smi on PATH (this machine has no GPU): prints what the real one prints."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tool = folder / "nvidia-smi"
+    tool.write_text(f"#!/bin/sh\n{script}\n")
+    tool.chmod(0o755)
+    return folder
+
+
+def test_auto_devices_are_what_nvidia_smi_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert devices("auto") == [], "no nvidia-smi: no GPUs"
+    monkeypatch.setenv("PATH", str(fake_nvidia_smi(tmp_path / "two", "printf '0\\n1\\n'")))
+    assert devices("auto") == [0, 1] and devices(None) == [0, 1]
+    monkeypatch.setenv("PATH", str(fake_nvidia_smi(tmp_path / "broken", "echo 'driver mismatch' >&2; exit 9")))
+    assert devices("auto") == [], "a failing nvidia-smi: no GPUs"
+
+
 def test_device_settings_and_urls() -> None:
     assert devices(2) == [0, 1] and devices([3]) == [3] and devices("1") == [0]
-    assert devices("auto") == []  # no nvidia-smi on this machine
     with pytest.raises(ConfigError):
         devices("some")
     assert parse_workers("local://?workers=4") == 4 and parse_workers("local://") is None
