@@ -102,7 +102,8 @@ class Project:
 
     def executor(self, workers: int | None = None) -> "Executor":
         url = self.config.executor.url
-        return backend_class("executor", url)(url, self.config, workers=workers)
+        executor: Executor = backend_class("executor", url)(url, self.config, workers=workers)
+        return executor
 
     def close(self) -> None:
         for name in ("data", "tracker"):
