@@ -88,6 +88,25 @@ def test_lineage_both_ways(released: tuple) -> None:
     assert project.tusk("lineage", code=2).exit_code == 2
 
 
+def test_a_version_deleted_in_mlflow_is_a_one_line_error(tmp_path: Path) -> None:
+    """Someone deletes a released model version in MLflow's UI: lineage, release diff and rollback say so in one
+    line (exit 1); nothing tusk reads leaks an MlflowException."""
+    project = make_project(tmp_path, customers=2)
+    project.run()
+    first = project.json("release", "create", "--no-build")
+    project.import_rows([[0, "c0", "changed", "l1"]], message="edit c0")
+    project.run()
+    second = project.json("release", "create", "--no-build")
+    project.client().delete_model_version("m-c0", "1")
+    for args in (["lineage", "--release", first["md5"]], ["lineage", "m-c0@1"], ["release", "rollback", first["md5"]],
+                 ["models", "promote", "m-c0", "1"], ["logs", "m-c0@1"], ["reproduce", "m-c0@1"]):
+        result = project.tusk(*args, code=1)
+        assert result.output.startswith("error: ") and len(result.output.strip().splitlines()) == 1, args
+        assert "Traceback" not in result.output and "MlflowException" not in result.output, args
+    assert "m-c0 v1" in project.tusk("lineage", "--release", first["md5"], code=1).output
+    assert project.json("lineage", "m-c1@1")["releases"] == [first["md5"], second["md5"]], "the rest still answers"
+
+
 def test_cost_counts_recorded_jobs(released: tuple) -> None:
     project, a, b = released
     report = project.json("cost")

@@ -14,7 +14,6 @@ output and at the top of the file), or refused with ``strict``.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from tusk._dist import requirement
 from tusk.config import Config, url_path
 from tusk.errors import ConfigError
+from tusk.git import relative_root
 
 MAX_MATRIX = 256  # GitHub's limit of jobs per matrix
 DISPATCH_TYPE = "tusk-data-push"
@@ -35,18 +35,6 @@ class WrittenWorkflow:
 
     def to_json(self) -> dict[str, Any]:
         return {"workflow": str(self.path), "warnings": self.warnings}
-
-
-def _relative_root(config: Config) -> str:
-    try:
-        top = subprocess.run(["git", "-C", str(config.root), "rev-parse", "--show-toplevel"], capture_output=True,
-                             text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return "."
-    if top.returncode != 0:
-        return "."
-    relative = config.root.resolve().relative_to(Path(top.stdout.strip()).resolve()).as_posix()
-    return relative or "."
 
 
 def _paths(config: Config, root: str) -> list[str]:
@@ -98,7 +86,7 @@ def workflow(config: Config, shards: int = 4, runs_on: list[str] | None = None, 
         raise ConfigError(f"--shards {shards}: GitHub runs at most {MAX_MATRIX} jobs per matrix")
     labels = list(runs_on or ["self-hosted"])
     plan_labels = [label for label in labels if label.lower() != "gpu"] or ["self-hosted"]
-    root = _relative_root(config)
+    root = relative_root(config.root)
     ref = "${{ github.event.inputs.data_ref || github.event.client_payload.ref || '" + config.data.branch + "' }}"
     remotes = dict(config.data.remotes) if remotes is None else remotes
     setup = [{"uses": "actions/checkout@v4"}, {"name": "Install tusk", "run": install or install_command(config)},

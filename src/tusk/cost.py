@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tusk.config import CostConfig
-
-if TYPE_CHECKING:
-    from tusk.project import Project
+from tusk.tracking import tags as T
+from tusk.tracking.base import VersionInfo
 
 
 @dataclass
@@ -58,25 +58,24 @@ def _float(text: str | None, default: float) -> float:
         return default
 
 
-def collect(versions: list[Any], releases: dict[str, dict[str, str]]) -> CostReport:
-    """Usage per model, month and release from registered versions (MLflow ModelVersion objects)."""
+def collect(versions: Sequence[VersionInfo], releases: Mapping[str, Mapping[str, str]]) -> CostReport:
+    """Usage per model, month and release from registered versions."""
     report = CostReport(total=Usage())
     by_version: dict[tuple[str, str], Usage] = {}
     for version in versions:
-        tags = dict(version.tags or {})
-        if "tusk.seconds" not in tags:
+        tags = version.tags
+        if T.SECONDS not in tags:
             continue
-        seconds, cpus, gpus = _float(tags["tusk.seconds"], 0), _float(tags.get("tusk.cpus"), 1), \
-            _float(tags.get("tusk.gpus"), 0)
-        month = time.strftime("%Y-%m", time.localtime(int(version.creation_timestamp or 0) / 1000))
+        seconds, cpus, gpus = _float(tags[T.SECONDS], 0), _float(tags.get(T.CPUS), 1), _float(tags.get(T.GPUS), 0)
+        month = time.strftime("%Y-%m", time.localtime(version.created_ms / 1000))
         for bucket in (report.total, report.by_model.setdefault(version.name, Usage()),
                        report.by_month.setdefault(month, Usage()),
-                       by_version.setdefault((version.name, str(version.version)), Usage())):
+                       by_version.setdefault((version.name, version.version), Usage())):
             bucket.add(seconds, cpus, gpus)
     for md5, manifest in releases.items():
         usage = Usage()
-        for name, version in manifest.items():
-            held = by_version.get((name, str(version)))
+        for name, number in manifest.items():
+            held = by_version.get((name, str(number)))
             if held:
                 usage.jobs += held.jobs
                 usage.cpu_hours += held.cpu_hours
@@ -129,22 +128,10 @@ def price(report: CostReport, cost: CostConfig, largest_job: float = 0.0) -> Non
     ]
 
 
-def cost_report(project: "Project") -> CostReport:
-    from tusk.release.store import ReleaseStore
-
-    client = project.tracker.client  # type: ignore[attr-defined]
-    versions: list[Any] = []
-    token = None
-    while True:
-        page = client.search_model_versions("", max_results=10_000, page_token=token)
-        versions.extend(page)
-        token = page.token
-        if not token:
-            break
-    releases = {r.md5: r.models for r in ReleaseStore(project.tracker).list()}  # type: ignore[arg-type]
+def cost_report(versions: Sequence[VersionInfo], releases: Mapping[str, Mapping[str, str]],
+                cost: CostConfig) -> CostReport:
+    """The whole report from every registered version and every release's manifest (md5 → manifest)."""
     report = collect(versions, releases)
-    largest = max((_float((v.tags or {}).get("tusk.gpus"), 0) for v in versions), default=0.0)
-    price(report, project.config.cost, largest)
+    largest = max((_float(v.tags.get(T.GPUS), 0) for v in versions), default=0.0)
+    price(report, cost, largest)
     return report
-
-

@@ -9,7 +9,8 @@
      │    │    └── NeedsConfirmation  an import onto the data branch would change many rows: --yes applies it
      │    ├── MergeConflict   a merge would conflict; nothing was applied
      │    └── MergeBlocked    a review's data checks or model gate fail; nothing was merged (--force --reason)
-     ├── TrackingError        the tracker (MLflow) refused something or has no such model/version
+     ├── TrackingError        the tracker (MLflow) refused something or cannot be reached
+     │    └── ModelNotFound   no such registered model, or no such version of it
      ├── ExecutionError       the executor could not run jobs at all (a failed job is a result, not an error)
      ├── JobError             a job failed in a way another attempt cannot fix (bad entry point, return
      │                        value or metrics): the job fails at once, without retries
@@ -70,6 +71,10 @@ class MergeBlocked(DataError):
 
 
 class TrackingError(TuskError):
+    pass
+
+
+class ModelNotFound(TrackingError):
     pass
 
 

@@ -1,16 +1,22 @@
 """Lineage both ways: a model version → its data commit, code commit, inputs and releases; a data commit →
-the versions trained from it → the releases that hold them; a release → every model's commits."""
+the versions trained from it → the releases that hold them; a release → every model's commits.
+
+Use cases over the ports: the tracker (versions and their tags), the releases, and the data store (what
+changed in the data between two versions)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tusk.errors import TrackingError
-from tusk.release.store import ReleaseStore
+from tusk.errors import DataError, ModelNotFound, ReleaseError
+from tusk.tracking import tags as T
 
 if TYPE_CHECKING:
-    from tusk.project import Project
+    from tusk.data.base import DataStore
+    from tusk.release.store import Release, ReleaseStore
+    from tusk.tracking.base import Tracker, VersionInfo
 
 
 @dataclass
@@ -32,78 +38,121 @@ class VersionLineage:
         return dict(self.__dict__)
 
 
+@dataclass
+class TrainedVersion:
+    name: str
+    version: str
+    releases: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class DataCommitLineage:
+    data_commit: str
+    versions: list[TrainedVersion]
+
+    @property
+    def releases(self) -> list[str]:
+        return sorted({md5 for v in self.versions for md5 in v.releases})
+
+    def to_json(self) -> dict[str, Any]:
+        return {"data_commit": self.data_commit, "versions": [v.to_json() for v in self.versions],
+                "releases": self.releases}
+
+
+@dataclass
+class ReleasedModel:
+    name: str
+    version: str
+    data_commit: str
+    code_commit: str
+    fingerprint: str
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class ReleaseLineage:
+    release: "Release"
+    models: list[ReleasedModel]
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.release.to_json(), "models": [m.to_json() for m in self.models]}
+
+
 def parse_target(text: str) -> tuple[str, str | None]:
     name, _, version = text.partition("@")
     return name, (version.lstrip("v") or None)
 
 
-def of_version(project: "Project", target: str) -> VersionLineage:
+def of_version(tracker: "Tracker", releases: "ReleaseStore", data: "DataStore", target: str) -> VersionLineage:
     name, version = parse_target(target)
-    tracker = project.tracker
     versions = tracker.versions(name)
     if not versions:
-        raise TrackingError(f"no registered model {name!r}")
+        raise ModelNotFound(f"no registered model {name!r}")
     chosen = next((v for v in versions if v.version == version), None) if version else \
         next((v for v in versions if "production" in v.aliases), versions[0])
     if chosen is None:
-        raise TrackingError(f"{name} has no version {version} (versions: {', '.join(v.version for v in versions)})")
+        raise ModelNotFound(f"{name} has no version {version} (versions: {', '.join(v.version for v in versions)})")
     info = tracker.version(name, chosen.version)
     tags = info.tags
     older = [v for v in versions if int(v.version) < int(chosen.version)]
     previous = older[0] if older else None
     lineage = VersionLineage(
-        name=name, version=chosen.version, data_commit=tags.get("tusk.data_commit", ""),
-        code_commit=tags.get("tusk.code_commit", ""), code_dirty=tags.get("tusk.code_dirty") == "true",
-        fingerprint=tags.get("tusk.fingerprint", ""), metrics=info.metrics,
-        inputs={key.split(".")[2]: {"digest": tags[key], "rows": tags.get(key.replace(".digest", ".rows"), "")}
-                for key in tags if key.startswith("tusk.inputs.") and key.endswith(".digest")},
-        params=_json(tags.get("tusk.params")), releases=releases_holding(project, name, chosen.version),
+        name=name, version=chosen.version, data_commit=tags.get(T.DATA_COMMIT, ""),
+        code_commit=tags.get(T.CODE_COMMIT, ""), code_dirty=tags.get(T.CODE_DIRTY) == "true",
+        fingerprint=tags.get(T.FINGERPRINT, ""), metrics=info.metrics, inputs=T.inputs_of(tags),
+        params=_json(tags.get(T.PARAMS)), releases=releases_holding(releases, name, chosen.version),
         previous=previous.version if previous else None)
-    before = previous.tags.get("tusk.data_commit") if previous else None
+    before = previous.tags.get(T.DATA_COMMIT) if previous else None
     if before and lineage.data_commit and before != lineage.data_commit:
         try:
-            stats = project.data.diff_stat(before, lineage.data_commit)
+            stats = data.diff_stat(before, lineage.data_commit)
             lineage.data_changes = {t: {"added": d.added, "modified": d.modified, "removed": d.removed}
                                     for t, d in stats.items()}
-        except Exception:  # a commit that the store no longer has: lineage still answers the rest
+        except DataError:  # a commit that the store no longer has: lineage still answers the rest
             lineage.data_changes = {}
     return lineage
 
 
 def _json(text: str | None) -> dict[str, Any]:
-    import json
-
     try:
         return dict(json.loads(text)) if text else {}
     except ValueError:
         return {}
 
 
-def releases_holding(project: "Project", name: str, version: str) -> list[str]:
-    return [r.md5 for r in ReleaseStore(project.tracker).list()  # type: ignore[arg-type]
-            if r.models.get(name) == str(version)]
+def releases_holding(releases: "ReleaseStore", name: str, version: str) -> list[str]:
+    return [r.md5 for r in releases.list() if r.models.get(name) == str(version)]
 
 
-def of_data_commit(project: "Project", ref: str) -> dict[str, Any]:
-    commit = project.data.resolve(ref)
-    client = project.tracker.client  # type: ignore[attr-defined]
-    found = client.search_model_versions(f"tags.`tusk.data_commit` = '{commit}'", max_results=100_000)
-    releases = ReleaseStore(project.tracker).list()  # type: ignore[arg-type]
-    versions = []
-    for version in sorted(found, key=lambda v: (v.name, int(v.version))):
-        held = [r.md5 for r in releases if r.models.get(version.name) == str(version.version)]
-        versions.append({"name": version.name, "version": str(version.version), "releases": held})
-    return {"data_commit": commit, "versions": versions,
-            "releases": sorted({md5 for v in versions for md5 in v["releases"]})}
+def of_data_commit(tracker: "Tracker", releases: "ReleaseStore", data: "DataStore", ref: str) -> DataCommitLineage:
+    commit = data.resolve(ref)
+    found = tracker.search_versions(T.DATA_COMMIT, commit)
+    known = releases.list()
+    versions = [TrainedVersion(v.name, v.version, [r.md5 for r in known if r.models.get(v.name) == v.version])
+                for v in sorted(found, key=lambda v: (v.name, int(v.version)))]
+    return DataCommitLineage(commit, versions)
 
 
-def of_release(project: "Project", ident: str) -> dict[str, Any]:
-    release = ReleaseStore(project.tracker).find(ident)  # type: ignore[arg-type]
-    client = project.tracker.client  # type: ignore[attr-defined]
+def of_release(tracker: "Tracker", releases: "ReleaseStore", ident: str) -> ReleaseLineage:
+    """Every model of a release with its commits. A release holding a version since deleted from the registry
+    says which (one line), instead of half an answer."""
+    release = releases.find(ident)
+    wanted = set(release.models.items())
+    held: dict[tuple[str, str], VersionInfo] = {(v.name, v.version): v for v in tracker.all_versions()
+                                                 if (v.name, v.version) in wanted}
+    missing = sorted(wanted - set(held))
+    if missing:
+        shown = ", ".join(f"{name} v{version}" for name, version in missing[:3]) + (" …" if len(missing) > 3 else "")
+        raise ReleaseError(f"release v{release.version} ({release.md5[:12]}) holds {shown}, which no longer "
+                           f"exist{'s' if len(missing) == 1 else ''} in the registry (deleted?)")
     models = []
     for name, version in sorted(release.models.items()):
-        tags = dict(client.get_model_version(name, version).tags or {})
-        models.append({"name": name, "version": version, "data_commit": tags.get("tusk.data_commit", ""),
-                       "code_commit": tags.get("tusk.code_commit", ""),
-                       "fingerprint": tags.get("tusk.fingerprint", "")})
-    return {**release.to_json(), "models": models}
+        tags = held[(name, version)].tags
+        models.append(ReleasedModel(name, version, tags.get(T.DATA_COMMIT, ""), tags.get(T.CODE_COMMIT, ""),
+                                    tags.get(T.FINGERPRINT, "")))
+    return ReleaseLineage(release, models)

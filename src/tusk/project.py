@@ -18,15 +18,18 @@ from tusk.config import Config, find_config, load_config, url_path
 
 if TYPE_CHECKING:
     from tusk.checks import CheckReport
+    from tusk.cost import CostReport
     from tusk.ci_github import WrittenWorkflow
     from tusk.data.base import (DataStore, DiffReport, ImportResult, MergePreview, MergeResult, Remote, Resolution,
                                 SupportsRemotes)
     from tusk.data.export import ExportResult
     from tusk.execute.base import Executor
+    from tusk.lineage import DataCommitLineage, ReleaseLineage, VersionLineage
     from tusk.logs import JobLog
     from tusk.plan import Plan
     from tusk.release.history import ReleaseEvent
     from tusk.release.store import Release, ReleaseStore
+    from tusk.reproduce import Reproduction
     from tusk.review import MergeOutcome, Review, ReviewSummary
     from tusk.runner import RunReport
     from tusk.sync import SyncReport
@@ -425,3 +428,36 @@ class Project:
 
         path = Path(log.location)
         return logs.follow(path, lambda: logs.running(path.parent.parent), offset=log.size)
+
+    # --- lineage, reproduction, cost (cli/release.py) ---
+    def lineage(self, target: str) -> "VersionLineage":
+        """Where NAME[@VERSION] came from (default: its production version, else its newest): data and code
+        commits, inputs, metrics, what changed in the data since the version before, releases holding it."""
+        from tusk.lineage import of_version
+
+        return of_version(self.tracker, self.releases, self.data, target)
+
+    def data_lineage(self, ref: str) -> "DataCommitLineage":
+        """The versions trained from data commit ``ref`` (any ref), and the releases holding them."""
+        from tusk.lineage import of_data_commit
+
+        return of_data_commit(self.tracker, self.releases, self.data, ref)
+
+    def release_lineage(self, ident: str) -> "ReleaseLineage":
+        """Every model of release ``ident`` with its data and code commits."""
+        from tusk.lineage import of_release
+
+        return of_release(self.tracker, self.releases, ident)
+
+    def reproduce(self, target: str) -> "Reproduction":
+        """Retrain NAME@VERSION from its recorded data and code commits (a git worktree) and compare."""
+        from tusk.reproduce import reproduce
+
+        return reproduce(self.config, self.data, self.tracker, target)
+
+    def cost(self) -> "CostReport":
+        """CPU- and GPU-hours of every recorded job, per model, month and release, priced by ``[cost]``."""
+        from tusk.cost import cost_report
+
+        releases = {r.md5: r.models for r in self.releases.list()}
+        return cost_report(self.tracker.all_versions(), releases, self.config.cost)

@@ -10,7 +10,6 @@ that was not committed cannot be reproduced exactly, and tusk says so instead of
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from tusk.config import Config, load_config, url_path
 from tusk.errors import TuskError
+from tusk.git import add_worktree, remove_worktree
 from tusk.lineage import parse_target
 from tusk.plan import PlannedInstance
 from tusk.spec import expand
+from tusk.tracking import tags as T
 
 if TYPE_CHECKING:
-    from tusk.project import Project
+    from tusk.data.base import DataStore
+    from tusk.tracking.base import Tracker
 
 
 class ReproduceError(TuskError):
@@ -50,66 +52,46 @@ class Reproduction:
         return {**self.__dict__, "fingerprint_equal": self.equal}
 
 
-def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=120)
-
-
-def _worktree(root: Path, commit: str, into: Path) -> Path:
-    """The project folder inside a worktree of the repository at ``commit``."""
-    top = _git(root, "rev-parse", "--show-toplevel")
-    if top.returncode != 0:
-        raise ReproduceError(f"{root} is not in a git repository; the recorded code cannot be checked out")
-    if _git(root, "cat-file", "-e", f"{commit}^{{commit}}").returncode != 0:
-        raise ReproduceError(f"code commit {commit[:12]} is not in this repository (was history rewritten?)")
-    added = _git(root, "worktree", "add", "--detach", str(into), commit)
-    if added.returncode != 0:
-        raise ReproduceError(f"git worktree failed: {added.stderr.strip().splitlines()[-1]}")
-    relative = root.resolve().relative_to(Path(top.stdout.strip()).resolve())
-    return into / relative
-
-
-def _pinned_config(old_root: Path, project: "Project") -> Config:
+def _pinned_config(old_root: Path, live: Config) -> Config:
     """The recorded commit's tusk.toml, reading data and tracking from the live project's stores."""
     config = load_config(old_root / "tusk.toml")
-    live = project.config
     config.data.url = "doltlite:///" + str(url_path(live.data.url, live.root))
     return config
 
 
-def reproduce(project: "Project", target: str) -> Reproduction:
+def reproduce(live: Config, data: "DataStore", tracker: "Tracker", target: str) -> Reproduction:
+    """Retrain ``target`` (NAME@VERSION) from its recorded commits on a local worker and record the comparison."""
     name, version = parse_target(target)
     if not version:
         raise ReproduceError("give the version to reproduce: NAME@VERSION")
-    tracker = project.tracker
     info = tracker.version(name, version)
     tags = info.tags
-    if tags.get("tusk.code_dirty") != "false" or not tags.get("tusk.code_commit"):
+    if tags.get(T.CODE_DIRTY) != "false" or not tags.get(T.CODE_COMMIT):
         raise ReproduceError(f"{name} v{version} was trained from code that was not committed to git "
-                             "(tusk.code_dirty); it cannot be reproduced exactly")
-    code_commit, data_commit = tags["tusk.code_commit"], tags["tusk.data_commit"]
+                             f"({T.CODE_DIRTY}); it cannot be reproduced exactly")
+    code_commit, data_commit = tags[T.CODE_COMMIT], tags[T.DATA_COMMIT]
     scratch = Path(tempfile.mkdtemp(prefix="tusk-reproduce-"))
     worktree = scratch / "code"
     try:
-        old_root = _worktree(project.root, code_commit, worktree)
-        config = _pinned_config(old_root, project)
+        old_root = add_worktree(live.root, code_commit, worktree)
+        config = _pinned_config(old_root, live)
         jobs_dir = scratch / "jobs"
-        result = _retrain(project, config, name, tags.get("tusk.spec", ""), data_commit, jobs_dir)
+        result = _retrain(data, config, name, tags.get(T.SPEC, ""), data_commit, jobs_dir)
         result.code_commit, result.version = code_commit, version
-        result.recorded_fingerprint = tags.get("tusk.fingerprint", "")
+        result.recorded_fingerprint = tags.get(T.FINGERPRINT, "")
         result.metric_deltas = {k: result.metrics[k] - info.metrics[k] for k in result.metrics if k in info.metrics}
-        result.run_id = _record(project, result, info.run_id, jobs_dir / name)
+        result.run_id = _record(tracker, result, info.run_id, jobs_dir / name)
         return result
     finally:
-        _git(project.root, "worktree", "remove", "--force", str(worktree))
+        remove_worktree(live.root, worktree)
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _retrain(project: "Project", config: Config, name: str, spec_name: str, data_commit: str,
+def _retrain(store: "DataStore", config: Config, name: str, spec_name: str, data_commit: str,
              jobs_dir: Path) -> Reproduction:
     from tusk import runner
     from tusk.execute.local import LocalExecutor
 
-    store = project.data
     specs = [s for s in config.models if s.name == spec_name] or config.models
     config.models = specs
     instances = [i for i in expand(config, lambda sql: [r[0] for r in store.query(sql, None, ref=data_commit).rows])
@@ -129,14 +111,14 @@ def _retrain(project: "Project", config: Config, name: str, spec_name: str, data
     return Reproduction(name, "", data_commit, "", record.state.fingerprint, "", record.metrics)
 
 
-def _record(project: "Project", result: Reproduction, original_run: str | None, job_dir: Path) -> str:
+def _record(tracker: "Tracker", result: Reproduction, original_run: str | None, job_dir: Path) -> str:
     from tusk.tracking.base import InstanceState, TrainRecord
 
     state = InstanceState(name=result.name, version=result.version, fingerprint=result.fingerprint,
                           data_commit=result.data_commit)
-    tags = {"tusk.reproduces": original_run or "", "tusk.reproduces.version": result.version,
-            "tusk.fingerprint": result.fingerprint, "tusk.data_commit": result.data_commit,
-            "tusk.code_commit": result.code_commit, "tusk.fingerprint_equal": str(result.equal).lower()}
+    tags = {T.REPRODUCES: original_run or "", T.REPRODUCES_VERSION: result.version, T.FINGERPRINT: result.fingerprint,
+            T.DATA_COMMIT: result.data_commit, T.CODE_COMMIT: result.code_commit,
+            T.FINGERPRINT_EQUAL: str(result.equal).lower()}
     record = TrainRecord(state=state, metrics=result.metrics, params={}, tags=tags, output_dir=job_dir / "model",
                          log_file=job_dir / "job.log", seconds=0.0, resources={})
-    return project.tracker.log_run(record)
+    return tracker.log_run(record)

@@ -196,19 +196,15 @@ def lineage(target: str | None, data_commit: str | None, release_id: str | None,
       tusk lineage --data-commit 1a2b3c4  versions trained from that commit, and their releases
       tusk lineage --release 9f8e7d6      every model of a release with its data and code commits
     """
-    from tusk import lineage as lin
-
     if sum(x is not None for x in (target, data_commit, release_id)) != 1:
         raise click.UsageError("give exactly one of NAME[@VERSION], --data-commit REF or --release ID")
     project = open_project()
     if target:
-        found = lin.of_version(project, target)
-        data: dict[str, Any] = found.to_json()
-        render = _render_version
+        data, render = project.lineage(target).to_json(), _render_version
     elif data_commit:
-        data, render = lin.of_data_commit(project, data_commit), _render_data
+        data, render = project.data_lineage(data_commit).to_json(), _render_data
     else:
-        data, render = lin.of_release(project, release_id or ""), _render_release
+        data, render = project.release_lineage(release_id or "").to_json(), _render_release
     if as_json:
         print_json(data)
     else:
@@ -261,9 +257,7 @@ def reproduce(target: str, as_json: bool) -> None:
     The code is checked out in a temporary git worktree; the fingerprint must be equal. The reproduction
     is recorded as an MLflow run tagged tusk.reproduces=<original run>; no version is registered.
     """
-    from tusk.reproduce import reproduce as run_reproduce
-
-    result = run_reproduce(open_project(), target)
+    result = open_project().reproduce(target)
     if as_json:
         print_json(result.to_json())
     else:
@@ -282,10 +276,8 @@ def reproduce(target: str, as_json: bool) -> None:
 @json_option
 def cost(as_json: bool) -> None:
     """GPU- and CPU-hours of recorded training, priced self-hosted against cloud (prices in [cost])."""
-    from tusk.cost import cost_report
-
     project = open_project()
-    report = cost_report(project)
+    report = project.cost()
     if as_json:
         print_json(report.to_json())
         return

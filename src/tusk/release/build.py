@@ -16,7 +16,7 @@ from pathlib import Path
 from tusk.errors import BuildError, ConfigError
 
 BUILDERS = ("docker", "podman", "buildah")
-Fetch = Callable[[str, str, Path], None]  # (instance, version, destination folder)
+Fetch = Callable[[str, str, Path], object]  # (instance, version, destination folder)
 
 
 def containerfile(base_image: str, md5: str, sha256: str, code_commit: str, image: str) -> str:

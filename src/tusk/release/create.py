@@ -53,7 +53,7 @@ def create_release(project: "Project", build: bool = True) -> CreateOutcome:
         if not build:
             return False
         _, sha256 = hashes(manifest)
-        context = builds.write_context(project.state_dir / "releases" / md5, manifest, tracker.download,  # type: ignore[attr-defined]
+        context = builds.write_context(project.state_dir / "releases" / md5, manifest, tracker.download,
                                        config.base_image, md5, sha256, commit, image)
         used["context"] = context
         if builder is None:

@@ -134,3 +134,45 @@ class Tracker(Protocol):
     def missing_versions(self, wanted: Iterable[tuple[str, str]]) -> list[tuple[str, str]]: ...
     def models(self) -> list[str]: ...
     def run_log(self, name: str, version: str) -> tuple[str, str]: ...  # the job's log of a version → (text, where)
+    # ----- what lineage, cost and releases ask of the registry -----
+    def search_versions(self, tag: str, value: str) -> list[VersionInfo]: ...  # versions whose tag equals value
+    def all_versions(self) -> list[VersionInfo]: ...  # every version of every model (no metrics)
+    def download(self, name: str, version: str, dest: Path) -> Path: ...  # a version's model files → dest
+    def release_registry(self) -> "ReleaseRegistry": ...  # where this tracker keeps releases and their log
+
+
+@dataclass
+class ReleaseRecord:
+    """A release as the registry keeps it: its number, tags (``tusk.release.*``), manifest and current flag."""
+
+    version: str
+    tags: dict[str, str]
+    manifest: dict[str, str]
+    created_ms: int = 0
+    run_id: str | None = None
+    current: bool = False
+
+
+@dataclass
+class EventRecord:
+    """One entry of the release log as the registry keeps it: ``status`` is ``done``, ``pending`` (under way,
+    or cut short by a crash) or ``void`` (it never took place)."""
+
+    id: str
+    status: str
+    time_ms: int
+    tags: dict[str, str]
+
+
+@runtime_checkable
+class ReleaseRegistry(Protocol):
+    """Releases (manifests of production versions) and the append-only log of which release was current."""
+
+    def releases(self) -> list[ReleaseRecord]: ...  # every release, oldest first
+    # a release recorded whole (its manifest, its tags, its ``created`` event, current once recorded) → it
+    def record_release(self, manifest: Mapping[str, str], tags: Mapping[str, str],
+                       event_tags: Mapping[str, str]) -> ReleaseRecord: ...
+    def point(self, version: str) -> None: ...  # make release ``version`` the current one
+    def events(self, pending_only: bool = False) -> list[EventRecord]: ...  # the release log, any order
+    def start_event(self, tags: Mapping[str, str]) -> str: ...  # an event under way (pending) → its id
+    def finish_event(self, event_id: str, done: bool = True) -> None: ...  # done, or void (never took place)

@@ -20,33 +20,51 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tusk._sqlite import create_plain_sqlite
 from tusk.config import Config, url_path
-from tusk.errors import TrackingError
+from tusk.errors import ModelNotFound, TrackingError
 from tusk.promote import should_promote
 from tusk.tracking.base import (CANDIDATES_TAG, PRODUCTION, STATE_TAG, CandidateRef, InstanceState, TrainRecord,
                                 VersionInfo)
+
+if TYPE_CHECKING:
+    from tusk.tracking.mlflow_releases import MlflowReleases
 
 EXPERIMENT = "tusk"
 MAX_FINGERPRINTS = 500
 CANDIDATES_TAG_SIZE = 4000  # registered-model tag values hold 5000 characters on a SQL server
 
 
+def driver_errors() -> tuple[type[BaseException], ...]:
+    """The exception types MLflow's client raises: its own, its SQL store's, its HTTP client's, sqlite's."""
+    import requests
+    import sqlalchemy.exc
+    from mlflow.exceptions import MlflowException
+
+    return MlflowException, sqlalchemy.exc.SQLAlchemyError, requests.RequestException, sqlite3.Error
+
+
+def not_found(exc: BaseException) -> bool:
+    """Whether MLflow says what was asked for does not exist (a typed error code, over REST and SQL alike)."""
+    return getattr(exc, "error_code", None) == "RESOURCE_DOES_NOT_EXIST"
+
+
 @contextmanager
 def mlflow_errors(action: str) -> Iterator[None]:
-    """MLflow's exceptions become one-line TrackingErrors."""
+    """The one place MLflow's exceptions become tusk's: ModelNotFound when MLflow says the model or version does
+    not exist, TrackingError for the rest; each one line."""
     try:
         yield
     except TrackingError:
         raise
-    except Exception as exc:  # MlflowException, SQLAlchemy and HTTP errors alike
-        if type(exc).__name__ not in ("MlflowException", "RestException", "OperationalError",
-                                      "IntegrityError", "ConnectionError", "MlflowHttpException"):
+    except Exception as exc:
+        if not isinstance(exc, driver_errors()):
             raise
-        message = str(getattr(exc, "message", exc)).strip().splitlines()[0][:300]
-        raise TrackingError(f"{action}: {message}") from exc
+        message = str(getattr(exc, "message", exc)).strip().splitlines()
+        text = f"{action}: {message[0][:300] if message else type(exc).__name__}"
+        raise (ModelNotFound(text) if not_found(exc) else TrackingError(text)) from exc
 
 
 class MlflowTracker:
@@ -225,11 +243,7 @@ class MlflowTracker:
         if local is not None:
             with local:
                 return local.execute("SELECT 1 FROM registered_models WHERE name = ?", (name,)).fetchone() is not None
-        try:
-            self.client.get_registered_model(name)
-            return True
-        except Exception:
-            return False
+        return self.registered_model(name) is not None
 
     def _write_state(self, state: InstanceState) -> None:
         self.client.set_registered_model_tag(state.name, STATE_TAG, _state_json(state))
@@ -242,10 +256,12 @@ class MlflowTracker:
             self.log_run(record)
         with mlflow_errors(f"cannot register the candidate of {state.name}"):
             if not self._exists(state.name):
+                from mlflow.exceptions import MlflowException
+
                 try:
                     self.client.create_registered_model(state.name, description=f"tusk instance of {state.spec}")
-                except Exception as exc:  # created meanwhile by another run
-                    if "RESOURCE_ALREADY_EXISTS" not in str(getattr(exc, "error_code", "")) + str(exc):
+                except MlflowException as exc:  # created meanwhile by another run
+                    if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                         raise
             source = f"{record.artifact_uri or self.client.get_run(record.run_id).info.artifact_uri}/model"
             version = str(self.client.create_model_version(state.name, source, run_id=record.run_id,
@@ -329,12 +345,14 @@ class MlflowTracker:
                 held = {(n, str(v)) for n, v in local.execute(
                     "SELECT name, version FROM model_versions WHERE current_stage != 'Deleted_Internal'")}
             return [p for p in pairs if p not in held]
+        from mlflow.exceptions import MlflowException
+
         missing = []
         for name, version in pairs:
             try:
                 self.client.get_model_version(name, version)
-            except Exception as exc:
-                if type(exc).__name__ not in ("MlflowException", "RestException"):
+            except MlflowException as exc:
+                if not not_found(exc):
                     raise
                 missing.append((name, version))
         return missing
@@ -418,8 +436,72 @@ class MlflowTracker:
             with tempfile.TemporaryDirectory() as tmp:
                 path = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp, tracking_uri=self.url)
                 return Path(path).read_text(encoding="utf-8", errors="replace")
-        except Exception as exc:  # a missing artifact is an MlflowException or an HTTP 404 alike
-            if type(exc).__name__ in ("MlflowException", "RestException", "HTTPError", "OSError", "FileNotFoundError"):
+        except Exception as exc:  # a missing artifact: an MlflowException or an HTTP 404 alike
+            if isinstance(exc, (*driver_errors(), OSError)):
+                return None
+            raise
+
+    # ----- what lineage, cost and releases ask of the registry ------------------------------------------
+    def search_versions(self, tag: str, value: str) -> list[VersionInfo]:
+        """Every version whose ``tag`` equals ``value`` (no metrics, no aliases)."""
+        local = self.local_registry()
+        if local is not None:
+            with local:
+                keys = local.execute("SELECT name, version FROM model_version_tags WHERE key = ? AND value = ?",
+                                     (tag, value)).fetchall()
+            wanted = {(name, str(version)) for name, version in keys}
+            return [v for v in self.all_versions() if (v.name, v.version) in wanted]
+        with mlflow_errors(f"cannot search versions by {tag}"):
+            found = self._search_versions(f"tags.`{tag}` = '{_quote(value)}'")
+        return [self._info(v, {}) for v in found]
+
+    def all_versions(self) -> list[VersionInfo]:
+        """Every version of every model, oldest model first (no metrics, no aliases)."""
+        local = self.local_registry()
+        if local is not None:
+            with local:
+                rows = local.execute("SELECT name, version, run_id, source, creation_time FROM model_versions "
+                                     "WHERE current_stage != 'Deleted_Internal'").fetchall()
+                tags: dict[tuple[str, str], dict[str, str]] = {}
+                for name, version, key, value in local.execute(
+                        "SELECT name, version, key, value FROM model_version_tags"):
+                    tags.setdefault((name, str(version)), {})[key] = value
+            return [VersionInfo(name, str(version), run_id, source or "", tags.get((name, str(version)), {}),
+                                created_ms=int(created or 0)) for name, version, run_id, source, created in rows]
+        with mlflow_errors("cannot list model versions"):
+            return [self._info(v, {}) for v in self._search_versions("")]
+
+    def _search_versions(self, query: str) -> list[Any]:
+        found: list[Any] = []
+        token = None
+        while True:
+            page = self.client.search_model_versions(query, max_results=10_000, page_token=token)
+            found.extend(page)
+            token = page.token
+            if not token:
+                return found
+
+    def release_registry(self) -> "MlflowReleases":
+        from tusk.tracking.mlflow_releases import MlflowReleases
+
+        return MlflowReleases(self)
+
+    def local_registry(self) -> sqlite3.Connection | None:
+        """A read-only connection to a local sqlite store that MLflow has already migrated (None otherwise)."""
+        return self._local_registry()
+
+    def experiment(self, name: str) -> str:
+        """The id of experiment ``name``, created when missing."""
+        return self._experiment(name)
+
+    def registered_model(self, name: str) -> Any | None:
+        """MLflow's registered model ``name``, or None when there is none."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_registered_model(name)
+        except MlflowException as exc:
+            if not_found(exc):
                 return None
             raise
 

@@ -1,0 +1,170 @@
+"""The Tracker conformance suite: every tracker backend subclasses ``TrackerSuite`` and provides a ``tracker``
+fixture (a ready store; it may already hold other tests' models, so each test names its own with ``names``)
+and ``delete_version`` (what a user does in the backend's own UI: the suite checks tusk copes).
+
+Every refusal must be tusk's own error type (``TrackingError`` or its subclass ``ModelNotFound``), never the
+backend's driver exception: the CLI prints those on one line.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tusk.errors import ModelNotFound, TrackingError
+from tusk.tracking.base import InputRecord, InstanceState, Tracker, TrainRecord
+
+Names = Callable[[str], str]
+
+
+def record(tmp_path: Path, name: str, fingerprint: str, accuracy: float = 0.9,
+           promote_if: str | None = None) -> TrainRecord:
+    """A finished job of instance ``name``: a model file, a log, one metric."""
+    job = tmp_path / "jobs" / f"{name}-{fingerprint}-{uuid.uuid4().hex[:6]}"
+    (job / "model").mkdir(parents=True)
+    (job / "model" / "weights.txt").write_text(fingerprint)
+    (job / "job.log").write_text(f"trained {name} {fingerprint}\n")
+    state = InstanceState(name=name, version="", fingerprint=fingerprint, data_commit="c" * 40,
+                          inputs={"examples": InputRecord("SELECT 1", {}, "d" * 64, 3)}, spec="m-{c}")
+    return TrainRecord(state=state, metrics={"accuracy": accuracy}, params={"C": 1.0},
+                       tags={"tusk.fingerprint": fingerprint, "tusk.data_commit": "c" * 40},
+                       output_dir=job / "model", log_file=job / "job.log", seconds=1.0,
+                       resources={"cpus": 1, "gpus": 0}, promote_if=promote_if)
+
+
+def train(tracker: Any, tmp_path: Path, name: str, *fingerprints: str, **options: Any) -> list[str]:
+    """Register one version per fingerprint, each on top of the state before it → their versions."""
+    versions = []
+    for fp in fingerprints:
+        versions.append(tracker.register(record(tmp_path, name, fp, **options), previous=tracker.states().get(name)))
+    return versions
+
+
+class TrackerSuite:
+    @pytest.fixture
+    def tracker(self) -> Tracker:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def delete_version(self, tracker: Any, name: str, version: str) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @pytest.fixture
+    def names(self) -> Names:
+        prefix = f"t{uuid.uuid4().hex[:8]}"
+        return lambda name: f"{prefix}-{name}"
+
+    def test_is_a_tracker(self, tracker: Tracker) -> None:
+        assert isinstance(tracker, Tracker)
+
+    def test_register_records_the_state_the_alias_and_the_version(self, tracker: Any, tmp_path: Path,
+                                                                   names: Names) -> None:
+        name = names("a")
+        assert train(tracker, tmp_path, name, "f1") == ["1"]
+        state = tracker.states()[name]
+        assert (state.version, state.fingerprint, state.fingerprints) == ("1", "f1", {"f1": "1"})
+        assert state.inputs["examples"].rows == 3 and state.production == ["1"]
+        assert tracker.aliases()[name] == "1" and name in tracker.models()
+        info = tracker.version(name, "1")
+        assert info.tags["tusk.fingerprint"] == "f1" and info.metrics == {"accuracy": 0.9} and info.run_id
+        assert train(tracker, tmp_path, name, "f2") == ["2"]
+        assert [v.version for v in tracker.versions(name)] == ["2", "1"], "newest first"
+        assert tracker.versions(name)[0].aliases == ["production"]
+        assert tracker.find_fingerprint(name, "f1") == "1" and tracker.find_fingerprint(name, "zz") is None
+
+    def test_a_version_below_promote_if_becomes_current_but_not_production(self, tracker: Any, tmp_path: Path,
+                                                                            names: Names) -> None:
+        name = names("b")
+        train(tracker, tmp_path, name, "f1")
+        train(tracker, tmp_path, name, "f2", accuracy=0.1, promote_if="accuracy > 0.5")
+        state = tracker.states()[name]
+        assert tracker.aliases()[name] == "1" and state.version == "2" and state.production == ["1"]
+        assert state.fingerprints == {"f1": "1", "f2": "2"}
+
+    def test_reuse_makes_an_older_version_current_and_production(self, tracker: Any, tmp_path: Path,
+                                                                 names: Names) -> None:
+        name = names("c")
+        train(tracker, tmp_path, name, "f1", "f2")
+        state = tracker.states()[name]
+        state.version, state.fingerprint = "1", "f1"
+        tracker.reuse(state)
+        assert tracker.aliases()[name] == "1" and tracker.states()[name].version == "1"
+        assert len(tracker.versions(name)) == 2, "a reuse registers nothing"
+
+    def test_rollback_walks_back_through_the_production_history(self, tracker: Any, tmp_path: Path,
+                                                                names: Names) -> None:
+        name = names("d")
+        train(tracker, tmp_path, name, "f1", "f2", "f3")
+        assert tracker.rollback(name) == ("3", "2")
+        assert tracker.rollback(name) == ("2", "1")
+        assert tracker.rollback(name) == ("1", "1"), "nothing earlier: nothing moves"
+        assert tracker.aliases()[name] == "1"
+        assert tracker.rollback(name, to="3") == ("1", "3")
+        with pytest.raises(ModelNotFound):
+            tracker.rollback(name, to="42")
+        assert tracker.aliases()[name] == "3", "a refused rollback moves nothing"
+        never = names("never")
+        train(tracker, tmp_path, never, "f1", accuracy=0.1, promote_if="accuracy > 0.5")
+        with pytest.raises(TrackingError, match="no production version"):
+            tracker.rollback(never)
+
+    def test_set_alias_needs_an_existing_version(self, tracker: Any, tmp_path: Path, names: Names) -> None:
+        name = names("e")
+        train(tracker, tmp_path, name, "f1", "f2")
+        tracker.set_alias(name, "1")
+        assert tracker.aliases()[name] == "1" and tracker.states()[name].production[-1] == "1"
+        with pytest.raises(ModelNotFound):
+            tracker.set_alias(name, "9")
+        assert tracker.aliases()[name] == "1"
+
+    def test_move_production_is_idempotent_and_removes_aliases(self, tracker: Any, tmp_path: Path,
+                                                               names: Names) -> None:
+        a, b = names("f"), names("g")
+        train(tracker, tmp_path, a, "f1", "f2")
+        train(tracker, tmp_path, b, "f1")
+        assert tracker.move_production({a: "1", b: None}) == [a, b]
+        assert tracker.aliases().get(a) == "1" and b not in tracker.aliases()
+        assert tracker.move_production({a: "1", b: None}) == [], "a second pass moves nothing"
+        assert tracker.states()[a].production[-1] == "1"
+
+    def test_a_candidate_is_registered_without_becoming_current(self, tracker: Any, tmp_path: Path,
+                                                                names: Names) -> None:
+        name, fresh = names("h"), names("i")
+        train(tracker, tmp_path, name, "f1")
+        version = tracker.register_candidate(record(tmp_path, name, "f2"), "fix")
+        assert version == "2"
+        assert tracker.states()[name].version == "1" and tracker.aliases()[name] == "1"
+        found = tracker.candidates()[name]["f2"]
+        assert (found.version, found.review) == ("2", "fix")
+        assert tracker.register_candidate(record(tmp_path, fresh, "f1"), "fix") == "1", "a new model's candidate"
+        assert fresh not in tracker.states() and fresh not in tracker.aliases()
+
+    def test_a_deleted_version_is_missing_and_not_found(self, tracker: Any, tmp_path: Path, names: Names) -> None:
+        name = names("j")
+        train(tracker, tmp_path, name, "f1", "f2")
+        self.delete_version(tracker, name, "1")
+        assert tracker.missing_versions([(name, "1"), (name, "2"), (names("none"), "1")]) == \
+            sorted([(name, "1"), (names("none"), "1")])
+        assert [v.version for v in tracker.versions(name)] == ["2"]
+        with pytest.raises(ModelNotFound):
+            tracker.version(name, "1")
+
+    def test_logs_and_files_of_a_version(self, tracker: Any, tmp_path: Path, names: Names) -> None:
+        name = names("k")
+        train(tracker, tmp_path, name, "f1")
+        text, where = tracker.run_log(name, "1")
+        assert text == f"trained {name} f1\n" and where.endswith("job.log")
+        files = tracker.download(name, "1", tmp_path / "download")
+        assert (files / "weights.txt").read_text() == "f1"
+
+    def test_what_does_not_exist_is_not_found(self, tracker: Any, tmp_path: Path, names: Names) -> None:
+        ghost = names("ghost")
+        for attempt in (lambda: tracker.version(ghost, "1"), lambda: tracker.versions(ghost),
+                        lambda: tracker.set_alias(ghost, "1"), lambda: tracker.rollback(ghost, to="1"),
+                        lambda: tracker.run_log(ghost, "1"), lambda: tracker.download(ghost, "1", tmp_path / "d")):
+            with pytest.raises(ModelNotFound):
+                attempt()
+        assert ghost not in tracker.states() and ghost not in tracker.aliases()
