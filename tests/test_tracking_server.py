@@ -14,11 +14,15 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from conformance.tracker import TrackerSuite
 from train_fixtures import free_port, make_project
 from tusk._sqlite import child_env
+from tusk.config import Config
+from tusk.tracking.mlflow import MlflowTracker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
@@ -148,3 +152,19 @@ def test_logged_models_load_and_logs_read_through_the_server(mlflow_server: str,
     log = project.json("logs", "served-c1")
     assert log["source"] == "run" and log["version"] == "1" and "fitted served-c1" in log["log"]
     assert log["location"].startswith("mlflow-artifacts:")
+
+
+class TestMlflowServer(TrackerSuite):
+    """The Tracker conformance suite through the MLflow server on PostgreSQL (each test names its own models).
+    Last in this file: the projects above plan against the same server and expect to find only their models."""
+
+    @pytest.fixture
+    def tracker(self, mlflow_server: str, tmp_path: Path) -> MlflowTracker:
+        tracker = MlflowTracker(mlflow_server, Config(root=tmp_path, path=tmp_path / "tusk.toml"))
+        tracker.ensure_ready()
+        return tracker
+
+    def delete_version(self, tracker: Any, name: str, version: str) -> None:
+        from mlflow.tracking import MlflowClient
+
+        MlflowClient(tracking_uri=tracker.url, registry_uri=tracker.url).delete_model_version(name, version)
