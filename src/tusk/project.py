@@ -7,7 +7,7 @@ methods here only wire the project's backends into them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +18,9 @@ from tusk.config import Config, find_config, load_config, url_path
 
 if TYPE_CHECKING:
     from tusk.checks import CheckReport
+    from tusk.results import (BranchCreated, Cloned, Initialised, BranchDeleted, BranchList, CommitLog, Fetched, ModelList, ModelVersions,
+                              Promoted, Pulled, Pushed, QueryResult, ReleaseDiff, ReleaseList, ReleaseLogView,
+                              RemoteAdded, RemoteList, RemoteRemoved, ReviewList, Status, TagCreated, TagList, Watched, Workflow)
     from tusk.cost import CostReport
     from tusk.ci_github import WrittenWorkflow
     from tusk.data.base import (DataStore, DiffReport, ImportResult, MergePreview, MergeResult, Remote, Resolution,
@@ -34,6 +37,25 @@ if TYPE_CHECKING:
     from tusk.runner import RunReport
     from tusk.sync import SyncReport
     from tusk.tracking.base import ModelSummary, Tracker
+
+
+def init(directory: Path | str = ".", example: str | None = None) -> "Initialised":
+    """A new project in ``directory``: tusk.toml, a data store, a tracking database (and the example's files)."""
+    from tusk.results import Initialised
+    from tusk.scaffold import init_project
+
+    return Initialised(init_project(Path(directory), example), example)
+
+
+def clone(url: str, directory: Path | str) -> "Cloned":
+    """The data at ``url`` cloned into the project in ``directory`` (a new project when it has no tusk.toml)."""
+    from tusk.results import Cloned
+    from tusk.scaffold import clone_project
+
+    config_path = clone_project(url, Path(directory))
+    with Project.open(config_path) as project:
+        branch = project.config.data.branch
+        return Cloned(config_path, project.config.data.url, branch, project.data.resolve(branch))
 
 
 class Project:
@@ -95,13 +117,20 @@ class Project:
 
         return self.releases.rollback(ident, code_commit(self.root))
 
-    def release_log(self) -> "list[ReleaseEvent]":
+    def release_log(self) -> "ReleaseLogView":
         """Every release event (created, rolled_back, rolled_forward), newest first."""
-        return self.releases.log()
+        from tusk.results import ReleaseLogView
 
-    def current_release(self, at: str | None = None) -> "Release | None":
+        return ReleaseLogView(self.releases.log())
+
+    def current_release(self, at: str | None = None) -> "Release":
         """The deployed release, or the one that was current at time ``at`` (ISO 8601 or Unix seconds)."""
-        return self.releases.current_at(at) if at else self.releases.current()
+        from tusk.errors import ReleaseError
+
+        current = self.releases.current_at(at) if at else self.releases.current()
+        if current is None:
+            raise ReleaseError("no release yet (run 'tusk release create')")
+        return current
 
     def executor(self, workers: int | None = None) -> "Executor":
         url = self.config.executor.url
@@ -133,7 +162,7 @@ class Project:
             store.add_remote(name, url, base=self.root)
         return store
 
-    def add_remote(self, name: str, url: str, base: Path | None = None) -> "Remote":
+    def add_remote(self, name: str, url: str, base: Path | None = None) -> "RemoteAdded":
         """Remote NAME at URL, written to ``[data.remotes]`` in tusk.toml (comments kept) so that every
         clone of the project, and the CI workflow, knows it. A relative path is relative to ``base``."""
         from tusk.config_edit import set_remote
@@ -148,9 +177,11 @@ class Project:
                 store.remove_remote(name)
             raise
         self.config.data.remotes[name] = added.url
-        return added
+        from tusk.results import RemoteAdded
 
-    def remove_remote(self, name: str) -> None:
+        return RemoteAdded(added.name, added.url, self.config.path)
+
+    def remove_remote(self, name: str) -> "RemoteRemoved":
         """Forget remote NAME: from tusk.toml and from the data store (the remote itself is untouched)."""
         from tusk.config_edit import remove_remote
 
@@ -162,6 +193,9 @@ class Project:
         remove_remote(self.config.path, name)
         self.config.data.remotes.pop(name, None)
         store.remove_remote(name)
+        from tusk.results import RemoteRemoved
+
+        return RemoteRemoved(name)
 
     def shared_remotes(self) -> dict[str, str]:
         """Remotes runners can reach: tusk.toml's, and any only in the data store (added by older tusk)."""
@@ -177,12 +211,19 @@ class Project:
         return remotes
 
     # --- CI (cli/ops.py) ---
-    def ci_github(self, output: Path | None = None, strict: bool = False, **options: Any) -> "WrittenWorkflow":
-        """Write the GitHub Actions workflow; its warnings say what runners could not share."""
-        from tusk.ci_github import WrittenWorkflow, write
+    def ci_github(self, output: Path | None = None, strict: bool = False, shards: int = 4,
+                  runs_on: "Sequence[str]" = (), max_parallel: int | None = None, timeout_minutes: int = 360,
+                  install: str | None = None) -> "Workflow":
+        """Write the GitHub Actions workflow (plan → ``tusk run --shard i/N`` matrix → release); its warnings say
+        what runners could not share (``strict``: refused instead, nothing written)."""
+        from tusk.ci_github import write
+        from tusk.results import Workflow
 
-        path, warnings = write(self.config, output, remotes=self.shared_remotes(), strict=strict, **options)
-        return WrittenWorkflow(path, warnings)
+        labels = list(runs_on) or ["self-hosted"]
+        path, warnings = write(self.config, output, remotes=self.shared_remotes(), strict=strict, shards=shards,
+                               runs_on=labels, max_parallel=max_parallel, timeout_minutes=timeout_minutes,
+                               install=install)
+        return Workflow(path, shards, labels, warnings)
 
     # --- sources (cli/data.py) ---
     def sync(self, names: "Sequence[str]" = ()) -> "SyncReport":
@@ -277,11 +318,12 @@ class Project:
 
         return review.check(self, ref)
 
-    def reviews(self) -> "list[ReviewSummary]":
+    def reviews(self) -> "ReviewList":
         """Every open (and merged) review branch, with the source it syncs from if any."""
         from tusk import review
+        from tusk.results import ReviewList
 
-        return review.reviews(self)
+        return ReviewList(review.reviews(self))
 
     def review(self, branch: str) -> "Review":
         """A review on its merge preview: its change, the models it retrains, checks, candidates vs production."""
@@ -362,30 +404,30 @@ class Project:
         return runner.run(self, at=at, only=only, shard=shard, workers=workers, force=force, candidates=candidates,
                           **callbacks)
 
-    def status(self) -> list[dict[str, Any]]:
+    def status(self) -> "Status":
         """Each instance's current version, fingerprint, data commit, production version and plan status."""
+        from tusk.results import InstanceStatus, Status
+
         plan = self.plan(check=False)
         production = self.tracker.aliases()
         rows = []
         for planned in plan.instances:
             state = planned.state
-            rows.append({"name": planned.name, "status": planned.status,
-                         "version": state.version if state else None,
-                         "production": production.get(planned.name),
-                         "fingerprint": state.fingerprint if state else None,
-                         "data_commit": state.data_commit if state else None,
-                         "reasons": planned.reasons})
-        return rows
+            rows.append(InstanceStatus(planned.name, planned.status, state.version if state else None,
+                                       production.get(planned.name), state.fingerprint if state else None,
+                                       state.data_commit if state else None, planned.reasons))
+        return Status(rows)
     # --- end plan and run ---
 
-    def models(self) -> list["ModelSummary"]:
+    def models(self) -> "ModelList":
         """Every registered model but tusk's own (the release log): current and production versions."""
+        from tusk.results import ModelList
         from tusk.tracking.base import INTERNAL_MODELS, ModelSummary
 
         states, production = self.tracker.states(), self.tracker.aliases()
         names = sorted((set(states) | set(production)) - INTERNAL_MODELS)
-        return [ModelSummary(n, states[n].version if n in states else None, production.get(n),
-                             states[n].spec if n in states else None) for n in names]
+        return ModelList([ModelSummary(n, states[n].version if n in states else None, production.get(n),
+                                       states[n].spec if n in states else None) for n in names])
 
     # --- logs (cli/train.py) ---
     def logs(self, target: str) -> "JobLog":
@@ -461,3 +503,141 @@ class Project:
 
         releases = {r.md5: r.models for r in self.releases.list()}
         return cost_report(self.tracker.all_versions(), releases, self.config.cost)
+
+    # --- data: history, branches, tags, queries (cli/data.py) ---
+    def log(self, ref: str | None = None, limit: int | None = None) -> "CommitLog":
+        """Commits of ``ref`` (default: the data branch), newest first."""
+        from tusk.results import CommitLog
+
+        return CommitLog(self.data.log(ref, limit))
+
+    def branches(self) -> "BranchList":
+        """Every branch (not the scratch refs of merge previews under way)."""
+        from tusk.data.base import SCRATCH_PREFIX
+        from tusk.results import BranchList
+
+        store = self.data
+        return BranchList([b for b in store.branches() if not b.name.startswith(SCRATCH_PREFIX)],
+                          store.default_branch)
+
+    def create_branch(self, name: str, start: str | None = None) -> "BranchCreated":
+        """Branch ``name`` at ``start`` (default: the data branch)."""
+        from tusk.results import BranchCreated
+
+        branch = self.data.create_branch(name, start)
+        return BranchCreated(branch.name, branch.head)
+
+    def delete_branch(self, name: str) -> "BranchDeleted":
+        from tusk.results import BranchDeleted
+
+        self.data.delete_branch(name, force=True)
+        return BranchDeleted(name)
+
+    def sql(self, query: str, at: str | None = None) -> "QueryResult":
+        """A read-only query at ``at`` (default: the data branch)."""
+        from tusk.results import QueryResult
+
+        result = self.data.query(query, None, ref=at)
+        return QueryResult(list(result.columns), [list(row) for row in result.rows])
+
+    def tags(self) -> "TagList":
+        from tusk.results import TagList
+
+        return TagList(self.data.tags())
+
+    def tag(self, name: str, at: str | None = None, message: str = "") -> "TagCreated":
+        """Tag the commit at ``at`` (default: the data branch) as ``name``."""
+        from tusk.results import TagCreated
+
+        created = self.data.tag(name, at, message)
+        return TagCreated(created.name, created.commit)
+
+    # --- remotes: list, fetch, pull, push (cli/remote.py) ---
+    def remotes(self) -> "RemoteList":
+        from tusk.results import RemoteList
+
+        return RemoteList(self.shared_data().remotes())
+
+    def fetch(self, remote: str = "origin") -> "Fetched":
+        """The remote's branches as REMOTE/BRANCH refs; no local branch changes."""
+        from tusk.results import Fetched
+
+        return Fetched(self.shared_data().fetch(remote))
+
+    def pull(self, remote: str = "origin", branch: str | None = None) -> "Pulled":
+        """Fetch, then merge REMOTE/BRANCH into ``branch`` (default: the data branch); conflicts apply nothing."""
+        from tusk.results import Pulled
+
+        store = self.shared_data()
+        result = store.pull(remote, branch)
+        name = branch or self.config.data.branch
+        others = [b for b in store.remote_branches() if b.name.startswith(f"{remote}/")]
+        return Pulled(name, result.commit or self.data.resolve(name), result.fast_forward, result.commit is not None,
+                      result.message, others)
+
+    def push(self, remote: str = "origin", branch: str | None = None, force: bool = False) -> "Pushed":
+        """Send ``branch`` (default: the data branch); refused unless the remote's is an ancestor, or ``force``."""
+        from tusk.results import Pushed
+
+        name = branch or self.config.data.branch
+        return Pushed(remote, name, self.shared_data().push(remote, name, force))
+
+    # --- models (cli/train.py) ---
+    def model_versions(self, name: str) -> "ModelVersions":
+        """Every version of model ``name``, newest first: commits, fingerprint, aliases, when."""
+        import time
+
+        from tusk.results import ModelVersion, ModelVersions
+        from tusk.tracking import tags as T
+
+        versions = [ModelVersion(v.version, v.aliases, v.tags.get(T.DATA_COMMIT), v.tags.get(T.CODE_COMMIT),
+                                 v.tags.get(T.FINGERPRINT), v.run_id,
+                                 time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v.created_ms / 1000)))
+                    for v in self.tracker.versions(name)]
+        return ModelVersions(name, versions)
+
+    def promote(self, name: str, version: str) -> "Promoted":
+        """Point ``name``'s production alias at ``version`` (``3`` or ``v3``)."""
+        from tusk.results import Promoted
+
+        number = version.lstrip("v")
+        self.tracker.set_alias(name, number)
+        return Promoted(name, number)
+
+    # --- releases: list, show, diff (cli/release.py) ---
+    def release_list(self) -> "ReleaseList":
+        """Every release, oldest first (the current one flagged)."""
+        from tusk.results import ReleaseList
+
+        return ReleaseList(self.releases.list())
+
+    def release(self, ident: str) -> "Release":
+        """A release by md5, an md5 prefix of 4+ characters, or ``vN``."""
+        return self.releases.find(ident)
+
+    def release_diff(self, first: str, second: str) -> "ReleaseDiff":
+        """Models added, removed and changed from release ``first`` to ``second``, with commits and metric deltas."""
+        from tusk.release.manifest import diff
+        from tusk.results import ModelChange, ReleaseDiff
+        from tusk.tracking import tags as T
+
+        old, new = self.releases.find(first), self.releases.find(second)
+        changes = diff(old.models, new.models)
+        changed = []
+        for name, (before, after) in sorted(changes.changed.items()):
+            was, now = self.tracker.version(name, before), self.tracker.version(name, after)
+            deltas = {k: now.metrics[k] - was.metrics[k] for k in sorted(now.metrics) if k in was.metrics}
+            changed.append(ModelChange(name, before, after,
+                                       (was.tags.get(T.DATA_COMMIT, ""), now.tags.get(T.DATA_COMMIT, "")),
+                                       (was.tags.get(T.CODE_COMMIT, ""), now.tags.get(T.CODE_COMMIT, "")), deltas))
+        return ReleaseDiff(old, new, changes.added, changes.removed, changed)
+
+    # --- triggers (cli/ops.py) ---
+    def watch(self, interval: float | None = None, once: bool = False,
+              say: "Callable[[str], None] | None" = None) -> "Watched":
+        """Poll the data branch and the code; on a change plan → run → release ([release] auto). ``say`` gets each
+        line of the watch log; one watcher per project (LockHeld names the other)."""
+        from tusk.results import Watched
+        from tusk.triggers import watch
+
+        return Watched(watch(self, interval or self.config.watch.interval or 30.0, once, say=say))

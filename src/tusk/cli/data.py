@@ -19,16 +19,16 @@ ROW_LIMIT = 200
 @json_option
 def init(directory: str, example: str | None, as_json: bool) -> None:
     """Create a project in DIRECTORY (default: here): tusk.toml, a data store and a tracking database."""
-    from tusk.scaffold import init_project
+    from tusk.project import init as init_project
 
-    path = init_project(Path(directory), example)
+    made = init_project(directory, example)
     if as_json:
-        print_json({"config": str(path), "example": example})
+        print_json(made.to_json())
         return
     out = console()
-    out.print(f"created {path}")
-    out.print(f"  data store      {path.parent / 'data' / 'training.db'}")
-    out.print(f"  tracking (MLflow) {path.parent / '.tusk' / 'mlflow.db'}")
+    out.print(f"created {made.config}")
+    out.print(f"  data store      {made.data_store}")
+    out.print(f"  tracking (MLflow) {made.tracking}")
     if example:
         out.print("next: tusk data import data/examples.csv --table examples --key id, then tusk plan / tusk run")
     else:
@@ -100,12 +100,12 @@ def data_import(source: str, table_name: str, keys: tuple[str, ...], mode: str, 
 @json_option
 def data_log(ref: str | None, limit: int | None, as_json: bool) -> None:
     """Commits of REF (default: the main branch), newest first."""
-    project = open_project()
-    commits = project.data.log(ref, limit)
+    history = open_project().log(ref, limit)
     if as_json:
-        print_json({"commits": [{"hash": c.hash, "message": c.message, "date": c.date} for c in commits]})
+        print_json(history.to_json())
         return
-    console().print(table(None, ["commit", "date", "message"], [(short(c.hash), c.date, c.message) for c in commits]))
+    console().print(table(None, ["commit", "date", "message"],
+                          [(short(c.hash), c.date, c.message) for c in history.commits]))
 
 
 @data.command("diff")
@@ -186,23 +186,20 @@ def _diff_cells(change: Any, columns: list[str]) -> list[str]:
 def data_branch(name: str | None, start: str | None, delete: bool, as_json: bool) -> None:
     """List branches, create NAME, or delete it with -d."""
     project = open_project()
-    store = project.data
     if name and delete:
-        store.delete_branch(name, force=True)
-        _done(as_json, {"deleted": name}, f"deleted branch {name}")
+        deleted = project.delete_branch(name)
+        _done(as_json, deleted.to_json(), f"deleted branch {deleted.name}")
         return
     if name:
-        branch = store.create_branch(name, start)
-        _done(as_json, {"name": branch.name, "head": branch.head}, f"created branch {name} at {short(branch.head)}")
+        created = project.create_branch(name, start)
+        _done(as_json, created.to_json(), f"created branch {created.name} at {short(created.head)}")
         return
-    from tusk.data.base import SCRATCH_PREFIX
-
-    branches = [b for b in store.branches() if not b.name.startswith(SCRATCH_PREFIX)]  # live previews' scratch
+    listed = project.branches()
     if as_json:
-        print_json({"branches": [{"name": b.name, "head": b.head} for b in branches]})
+        print_json(listed.to_json())
         return
-    console().print(table(None, ["branch", "head"], [(b.name + (" *" if b.name == store.default_branch else ""),
-                                                        short(b.head)) for b in branches]))
+    console().print(table(None, ["branch", "head"], [(b.name + (" *" if b.name == listed.default else ""),
+                                                        short(b.head)) for b in listed.branches]))
 
 
 @data.command("merge")
@@ -369,10 +366,9 @@ def data_export(table_name: str, at: str | None, fmt: str | None, output: str | 
 @json_option
 def data_sql(query: str, at: str | None, as_json: bool) -> None:
     """Run a read-only QUERY at a ref (default: the main branch)."""
-    project = open_project()
-    result = project.data.query(query, None, ref=at)
+    result = open_project().sql(query, at)
     if as_json:
-        print_json({"columns": result.columns, "rows": [list(r) for r in result.rows]})
+        print_json(result.to_json())
         return
     console().print(table(None, result.columns, result.rows))
 
@@ -386,14 +382,15 @@ def data_tags(name: str | None, at: str | None, message: str, as_json: bool) -> 
     """List tags, or tag a commit NAME."""
     project = open_project()
     if name:
-        tag = project.data.tag(name, at, message)
-        _done(as_json, {"name": tag.name, "commit": tag.commit}, f"tagged {short(tag.commit)} as {name}")
+        tagged = project.tag(name, at, message)
+        _done(as_json, tagged.to_json(), f"tagged {short(tagged.commit)} as {tagged.name}")
         return
-    tags = project.data.tags()
+    listed = project.tags()
     if as_json:
-        print_json({"tags": [{"name": t.name, "commit": t.commit, "message": t.message} for t in tags]})
+        print_json(listed.to_json())
         return
-    console().print(table(None, ["tag", "commit", "message"], [(t.name, short(t.commit), t.message) for t in tags]))
+    console().print(table(None, ["tag", "commit", "message"],
+                          [(t.name, short(t.commit), t.message) for t in listed.tags]))
 
 
 @data.command("sync")

@@ -23,15 +23,11 @@ def watch(interval: float | None, once: bool, as_json: bool) -> None:
     .tusk/watch.log. A failed run or sync is logged and the watcher goes on. Exit code 3 with --once when
     jobs failed.
     """
-    from tusk.triggers import watch as run_watch
-
-    project = open_project()
-    interval = interval or project.config.watch.interval or 30.0
     out = console(stderr=True)
-    ticks = run_watch(project, interval, once, say=None if as_json else out.print)
+    watched = open_project().watch(interval, once, say=None if as_json else out.print)
     if as_json:
-        print_json({"ticks": [t.to_json() for t in ticks]})
-    if once and ticks and (ticks[-1].failed or ticks[-1].error):
+        print_json(watched.to_json())
+    if once and watched.failed:
         sys.exit(EXIT_JOBS_FAILED)
 
 
@@ -62,16 +58,14 @@ def ci_github(shards: int, runs_on: tuple[str, ...], max_parallel: int | None, t
     tracking server ([tracking] url = "http://...") and a data remote (tusk data remote add origin URL):
     without them the workflow is written with a warning (or refused with --strict).
     """
-    project = open_project()
-    written = project.ci_github(output, strict=strict, shards=shards, runs_on=list(runs_on) or None,
-                                max_parallel=max_parallel, timeout_minutes=timeout_minutes, install=install)
+    written = open_project().ci_github(output, strict=strict, shards=shards, runs_on=runs_on,
+                                       max_parallel=max_parallel, timeout_minutes=timeout_minutes, install=install)
     if as_json:
-        print_json({"workflow": str(written.path), "shards": shards, "runs_on": list(runs_on) or ["self-hosted"],
-                    "warnings": written.warnings})
+        print_json(written.to_json())
         return
     for warning in written.warnings:
         click.echo(f"warning: {warning}", err=True)
-    console().print(f"wrote {written.path} ({shards} shards on {', '.join(runs_on) or 'self-hosted'})")
+    console().print(f"wrote {written.path} ({written.shards} shards on {', '.join(written.runs_on)})")
 
 
 COMMANDS = [watch, ci]

@@ -10,12 +10,6 @@ import click
 from tusk.cli._common import console, json_option, open_project, print_json, short, table
 
 
-def _store(project: Any) -> Any:
-    from tusk.release.store import ReleaseStore
-
-    return ReleaseStore(project.tracker)
-
-
 @click.group()
 def release() -> None:
     """One image holding every production model, tagged with the md5 of its manifest."""
@@ -50,10 +44,11 @@ def release_create(no_build: bool, as_json: bool) -> None:
 def release_list(as_json: bool) -> None:
     """Every release, oldest first; * marks the current one. (The image is tagged with the md5; an md5
     prefix of 4 or more characters names a release in the other commands.)"""
-    releases = _store(open_project()).list()
+    listed = open_project().release_list()
     if as_json:
-        print_json({"releases": [r.to_json() for r in releases]})
+        print_json(listed.to_json())
         return
+    releases = listed.releases
     out = console()
     images = sorted({r.image.removesuffix(f":{r.md5}") for r in releases})
     if images:
@@ -78,7 +73,7 @@ def _show(release_obj: Any, as_json: bool) -> None:
 @json_option
 def release_show(ident: str, as_json: bool) -> None:
     """One release by md5, an md5 prefix, or vN."""
-    _show(_store(open_project()).find(ident), as_json)
+    _show(open_project().release(ident), as_json)
 
 
 @release.command("current")
@@ -88,12 +83,7 @@ def release_show(ident: str, as_json: bool) -> None:
 @json_option
 def release_current(at: str | None, as_json: bool) -> None:
     """The deployed release, or the one deployed at TIME (from the release log)."""
-    from tusk.errors import ReleaseError
-
-    current = open_project().current_release(at)
-    if current is None:
-        raise ReleaseError("no release yet (run 'tusk release create')")
-    _show(current, as_json)
+    _show(open_project().current_release(at), as_json)
 
 
 @release.command("log")
@@ -104,12 +94,12 @@ def release_log(as_json: bool) -> None:
     The log is append-only (runs in the MLflow experiment tusk-releases). An event a crash left half-done
     shows as pending until the next command finishes it.
     """
-    events = open_project().release_log()
+    log = open_project().release_log()
     if as_json:
-        print_json({"events": [e.to_json() for e in events]})
+        print_json(log.to_json())
         return
     rows = []
-    for event in events:
+    for event in log.events:
         data = event.to_json()
         rows.append((data["time"][:19].replace("T", " "), data["event"] + ("" if event.status == "done" else " (pending)"),
                      f"{data['release']} {event.md5[:8]}", data["user"], short(data["code_commit"])))
@@ -123,39 +113,23 @@ def release_log(as_json: bool) -> None:
 @json_option
 def release_diff(a: str, b: str, as_json: bool) -> None:
     """Models added, removed and changed from release A to B, with data/code commits and metric deltas."""
-    from tusk.release.manifest import diff
-
-    project = open_project()
-    store = _store(project)
-    old, new = store.find(a), store.find(b)
-    changes = diff(old.models, new.models)
-    changed = [_changed(project, name, before, after) for name, (before, after) in sorted(changes.changed.items())]
-    data = {"from": old.md5, "to": new.md5, "added": changes.added, "removed": changes.removed, "changed": changed}
+    changes = open_project().release_diff(a, b)
     if as_json:
-        print_json(data)
+        print_json(changes.to_json())
         return
+    old, new = changes.old, changes.new
     out = console()
     out.print(f"{old.md5} (v{old.version}) → {new.md5} (v{new.version})")
     rows = [(n, "added", f"v{v}", "", "", "") for n, v in sorted(changes.added.items())]
     rows += [(n, "removed", f"v{v} → none", "", "", "") for n, v in sorted(changes.removed.items())]
-    rows += [(c["name"], "changed", f"v{c['old']} → v{c['new']}", _arrow(*c["data_commit"]), _arrow(*c["code_commit"]),
-              ", ".join(f"{k} {d:+.4g}" for k, d in c["metric_deltas"].items())) for c in changed]
+    rows += [(c.name, "changed", f"v{c.old} → v{c.new}", _arrow(*c.data_commit), _arrow(*c.code_commit),
+              ", ".join(f"{k} {d:+.4g}" for k, d in c.metric_deltas.items())) for c in changes.changed]
     out.print(table(None, ["model", "change", "version", "data", "code", "metrics"], rows) if rows else
               "the two releases hold the same models")
 
 
 def _arrow(old: str, new: str) -> str:
     return short(new) if old == new else f"{short(old) or 'none'} → {short(new) or 'none'}"
-
-
-def _changed(project: Any, name: str, before: str, after: str) -> dict[str, Any]:
-    tracker = project.tracker
-    old, new = tracker.version(name, before), tracker.version(name, after)
-    deltas = {k: new.metrics[k] - old.metrics[k] for k in sorted(new.metrics) if k in old.metrics}
-    return {"name": name, "old": before, "new": after,
-            "data_commit": [old.tags.get("tusk.data_commit", ""), new.tags.get("tusk.data_commit", "")],
-            "code_commit": [old.tags.get("tusk.code_commit", ""), new.tags.get("tusk.code_commit", "")],
-            "metric_deltas": deltas}
 
 
 @release.command("rollback")

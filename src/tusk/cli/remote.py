@@ -8,7 +8,6 @@ trainer pulls and runs. A remote is a ``file://`` path on a shared folder or an 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -33,11 +32,11 @@ def remote(ctx: click.Context, as_json: bool) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    store = open_project().shared_data()
-    remotes = store.remotes()
+    found = open_project().remotes()
     if as_json:
-        print_json({"remotes": [{"name": r.name, "url": r.url} for r in remotes]})
+        print_json(found.to_json())
         return
+    remotes = found.remotes
     if not remotes:
         console().print("no remotes; add one with 'tusk data remote add NAME URL'")
         return
@@ -54,12 +53,11 @@ def remote_add(name: str, url: str, as_json: bool) -> None:
     It is written to [data.remotes] in tusk.toml (your comments kept): commit that, and every clone of
     the project and the CI workflow (tusk ci github) use the same remote.
     """
-    project = open_project()
-    added = project.add_remote(name, url)
+    added = open_project().add_remote(name, url)
     if as_json:
-        print_json({"name": added.name, "url": added.url, "config": str(project.config.path)})
+        print_json(added.to_json())
         return
-    console().print(f"remote {added.name} → {added.url} (in {project.config.path.name})")
+    console().print(f"remote {added.name} → {added.url} (in {added.config.name})")
 
 
 @remote.command("remove")
@@ -67,9 +65,9 @@ def remote_add(name: str, url: str, as_json: bool) -> None:
 @json_option
 def remote_remove(name: str, as_json: bool) -> None:
     """Forget remote NAME, in tusk.toml and in the data store (the remote itself is untouched)."""
-    open_project().remove_remote(name)
+    removed = open_project().remove_remote(name)
     if as_json:
-        print_json({"removed": name})
+        print_json(removed.to_json())
         return
     console().print(f"removed remote {name}")
 
@@ -79,8 +77,11 @@ def remote_remove(name: str, as_json: bool) -> None:
 @json_option
 def data_fetch(remote_name: str, as_json: bool) -> None:
     """Download the remote's branches as REMOTE/BRANCH refs; no local branch changes."""
-    branches = open_project().shared_data().fetch(remote_name)
-    _print_branches(branches, as_json)
+    fetched = open_project().fetch(remote_name)
+    if as_json:
+        print_json(fetched.to_json())
+        return
+    console().print(table(None, ["remote branch", "head"], [(b.name, short(b.head)) for b in fetched.remote_branches]))
 
 
 @data.command("pull")
@@ -95,19 +96,13 @@ def data_pull(remote_name: str, branch: str | None, as_json: bool) -> None:
       tusk data pull && tusk data diff main...origin/fix && tusk plan --at origin/fix
       tusk data merge origin/fix
     """
-    project = open_project()
-    store = project.shared_data()
-    result = store.pull(remote_name, branch)
-    name = branch or project.config.data.branch
-    others = [b for b in store.remote_branches() if b.name.startswith(f"{remote_name}/")]
+    pulled = open_project().pull(remote_name, branch)
     if as_json:
-        print_json({"branch": name, "commit": result.commit or store.resolve(name),
-                    "fast_forward": result.fast_forward, "changed": result.commit is not None,
-                    "remote_branches": [{"name": b.name, "head": b.head} for b in others]})
+        print_json(pulled.to_json())
         return
-    head = short(result.commit or store.resolve(name))
-    console().print(f"{name} is up to date at {head}" if result.commit is None else f"{result.message} → {head}")
-    console().print("remote branches: " + ", ".join(b.name for b in others))
+    head = short(pulled.commit)
+    console().print(f"{pulled.message} → {head}" if pulled.changed else f"{pulled.branch} is up to date at {head}")
+    console().print("remote branches: " + ", ".join(b.name for b in pulled.remote_branches))
 
 
 @data.command("push")
@@ -117,13 +112,11 @@ def data_pull(remote_name: str, branch: str | None, as_json: bool) -> None:
 @json_option
 def data_push(remote_name: str, branch: str | None, force: bool, as_json: bool) -> None:
     """Send BRANCH to REMOTE. Refused unless the remote branch is an ancestor (pull first), or --force."""
-    project = open_project()
-    name = branch or project.config.data.branch
-    head = project.shared_data().push(remote_name, name, force)
+    pushed = open_project().push(remote_name, branch, force)
     if as_json:
-        print_json({"remote": remote_name, "branch": name, "commit": head})
+        print_json(pushed.to_json())
         return
-    console().print(f"pushed {name} ({short(head)}) to {remote_name}")
+    console().print(f"pushed {pushed.branch} ({short(pushed.commit)}) to {pushed.remote}")
 
 
 @data.command("clone")
@@ -137,24 +130,13 @@ def data_clone(url: str, directory: str, as_json: bool) -> None:
     A project checked out with git has tusk.toml and models but no data; clone the data into it:
       git clone git@example.com:team/models.git && tusk data clone /mnt/shared/tusk/training.db models
     """
-    from tusk.project import Project
-    from tusk.scaffold import clone_project
+    from tusk.project import clone
 
-    config_path = clone_project(url, Path(directory))
-    with Project.open(config_path) as project:
-        head = project.data.resolve(project.config.data.branch)
-        data_file = project.config.data.url
+    cloned = clone(url, Path(directory))
     if as_json:
-        print_json({"config": str(config_path), "data": data_file, "head": head})
+        print_json(cloned.to_json())
         return
-    console().print(f"cloned {url} into {config_path.parent} ({project.config.data.branch} at {short(head)})")
-
-
-def _print_branches(branches: list[Any], as_json: bool) -> None:
-    if as_json:
-        print_json({"remote_branches": [{"name": b.name, "head": b.head} for b in branches]})
-        return
-    console().print(table(None, ["remote branch", "head"], [(b.name, short(b.head)) for b in branches]))
+    console().print(f"cloned {url} into {cloned.config.parent} ({cloned.branch} at {short(cloned.head)})")
 
 
 COMMANDS: list[click.Command] = []  # attached to ``tusk data`` above

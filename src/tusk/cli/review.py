@@ -18,11 +18,11 @@ def review() -> None:
 @json_option
 def review_list(as_json: bool) -> None:
     """Every review branch: open ones first, with its commits since it left the data branch."""
-    project = open_project()
-    found = project.reviews()
+    listed = open_project().reviews()
     if as_json:
-        print_json({"reviews": [r.to_json() for r in found]})
+        print_json(listed.to_json())
         return
+    found = listed.reviews
     if not found:
         console().print("no review branches (tusk data sync makes sync/<name>; tusk data branch NAME makes one)")
         return

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from typing import Any
 
 import click
@@ -227,14 +226,13 @@ def _metrics(metrics: dict[str, float], limit: int = 3) -> str:
 @json_option
 def status(as_json: bool) -> None:
     """Every instance: its current version, the production version, and whether it is fresh."""
-    project = open_project()
-    rows = project.status()
+    found = open_project().status()
     if as_json:
-        print_json({"instances": rows})
+        print_json(found.to_json())
         return
     console().print(table(None, ["instance", "status", "version", "production", "data commit", "fingerprint"],
-                          [(r["name"], _styled(r["status"]), r["version"] or "", r["production"] or "",
-                            short(r["data_commit"]), short(r["fingerprint"], 12)) for r in rows]))
+                          [(r.name, _styled(r.status), r.version or "", r.production or "", short(r.data_commit),
+                            short(r.fingerprint, 12)) for r in found.instances]))
 
 
 @click.group()
@@ -246,12 +244,12 @@ def models() -> None:
 @json_option
 def models_list(as_json: bool) -> None:
     """Every registered instance with its current and production versions."""
-    data = [m.to_json() for m in open_project().models()]
+    listed = open_project().models()
     if as_json:
-        print_json({"models": data})
+        print_json(listed.to_json())
         return
     console().print(table(None, ["model", "current", "production", "spec"],
-                          [(d["name"], d["version"], d["production"], d["spec"]) for d in data]))
+                          [(m.name, m.version, m.production, m.spec) for m in listed.models]))
 
 
 @models.command("show")
@@ -259,18 +257,13 @@ def models_list(as_json: bool) -> None:
 @json_option
 def models_show(name: str, as_json: bool) -> None:
     """Every version of one model: data and code commits, fingerprint, aliases."""
-    project = open_project()
-    versions = project.tracker.versions(name)
-    data = [{"version": v.version, "aliases": v.aliases, "data_commit": v.tags.get("tusk.data_commit"),
-             "code_commit": v.tags.get("tusk.code_commit"), "fingerprint": v.tags.get("tusk.fingerprint"),
-             "run_id": v.run_id, "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v.created_ms / 1000))}
-            for v in versions]
+    shown = open_project().model_versions(name)
     if as_json:
-        print_json({"name": name, "versions": data})
+        print_json(shown.to_json())
         return
     console().print(table(name, ["version", "aliases", "data commit", "code commit", "fingerprint", "created"],
-                          [(d["version"], ",".join(d["aliases"]), short(d["data_commit"]), short(d["code_commit"]),
-                            short(d["fingerprint"], 12), d["created"][:16]) for d in data]))
+                          [(v.version, ",".join(v.aliases), short(v.data_commit), short(v.code_commit),
+                            short(v.fingerprint, 12), v.created[:16]) for v in shown.versions]))
 
 
 @models.command("promote")
@@ -279,13 +272,11 @@ def models_show(name: str, as_json: bool) -> None:
 @json_option
 def models_promote(name: str, version: str, as_json: bool) -> None:
     """Point NAME's production alias at VERSION."""
-    project = open_project()
-    version = version.lstrip("v")
-    project.tracker.set_alias(name, version)
+    promoted = open_project().promote(name, version)
     if as_json:
-        print_json({"name": name, "production": version})
+        print_json(promoted.to_json())
     else:
-        console().print(f"{name}: production → v{version}")
+        console().print(f"{promoted.name}: production → v{promoted.production}")
 
 
 @models.command("rollback")
