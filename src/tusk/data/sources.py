@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import glob as globbing
 import hashlib
-import http.client
 import json
 import shutil
 import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from http import client as http_client
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -184,7 +184,7 @@ def _read_http(url: str) -> tuple[Incoming, str]:
         try:
             with path.open("wb") as handle:
                 shutil.copyfileobj(response, handle, 1 << 20)
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, http_client.HTTPException) as exc:
             raise IngestError(f"{url}: download interrupted: {exc!r}") from exc
         try:
             incoming = read_source(str(path))
