@@ -7,11 +7,14 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from tusk.errors import TuskError
+
+if TYPE_CHECKING:
+    from tusk.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,7 +50,8 @@ def json_option(function: F) -> F:
     )
 
 
-def open_project() -> Any:
+def open_project() -> "Project":
+    """The project of ``-C DIR`` (default: the working directory), found by its tusk.toml."""
     from tusk.project import Project
 
     ctx = click.get_current_context()
