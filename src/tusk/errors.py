@@ -23,6 +23,8 @@ Driver errors (sqlite3, MLflow, Ray) are mapped to these at the backend boundary
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class TuskError(Exception):
     """Base of every error tusk raises for a user to read."""
@@ -57,7 +59,7 @@ class NeedsConfirmation(IngestError):
 
 
 class MergeConflict(DataError):
-    def __init__(self, message: str, conflicts: list[dict] | None = None) -> None:
+    def __init__(self, message: str, conflicts: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.conflicts = conflicts or []
 
