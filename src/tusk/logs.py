@@ -75,16 +75,36 @@ def run_folders(jobs_dir: Path) -> list[Path]:
 
 def prune(jobs_dir: Path, keep: int, max_age: float | None, now: float | None = None) -> list[Path]:
     """Remove run folders beyond the newest ``keep`` or older than ``max_age`` seconds; → those removed."""
+    removed = prunable(jobs_dir, keep, max_age, now)
+    for folder in removed:
+        shutil.rmtree(folder, ignore_errors=True)
+    return removed
+
+
+def prunable(jobs_dir: Path, keep: int, max_age: float | None, now: float | None = None) -> list[Path]:
+    """The run folders ``prune`` would remove (a listing: cheap; the removal is the slow part)."""
     now = time.time() if now is None else now
     folders = run_folders(jobs_dir)
     surplus = set(folders[:max(0, len(folders) - keep)])
-    removed = []
-    for folder in folders:
-        too_old = max_age is not None and now - _mtime(folder) > max_age
-        if (folder in surplus or too_old) and not running(folder):
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
-    return removed
+    return [folder for folder in folders
+            if (folder in surplus or (max_age is not None and now - _mtime(folder) > max_age)) and not running(folder)]
+
+
+class Cleaner:
+    """Removes folders on a background thread while the run goes on (unlinking is I/O the run need not wait
+    for: a registered model's job copy, old run folders). ``close`` waits for what is queued."""
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tusk-cleaner")
+
+    def remove(self, *paths: Path) -> None:
+        for path in paths:
+            self._pool.submit(shutil.rmtree, path, True)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
 
 
 def _mtime(path: Path) -> float:

@@ -10,10 +10,10 @@ only for the recording in progress, so no version is left half-registered.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -331,7 +331,8 @@ def _train(project: "Project", plan: Plan, todo: list[PlannedInstance], workers:
            on_event: EventHandler | None, report: RunReport, emit: Callable[[JobOutcome], None],
            review: CandidateFor | None = None) -> None:
     root = project.state_dir / "jobs"
-    logs.prune(root, max(0, project.config.jobs.keep - 1), project.config.jobs.max_age)  # room for this run's
+    cleaner = logs.Cleaner()
+    cleaner.remove(*logs.prunable(root, max(0, project.config.jobs.keep - 1), project.config.jobs.max_age))
     jobs_dir = root / logs.run_stamp()
     code = code_version(project.config.root, todo)
     by_name = {p.name: p for p in todo}
@@ -341,11 +342,14 @@ def _train(project: "Project", plan: Plan, todo: list[PlannedInstance], workers:
         with _deferred_interrupt(executor.cancel) as interrupted:
             for result in executor.run(jobs, on_event):
                 outcome = _record(project, by_name[result.name], result, plan.data_commit, code, jobs_dir, review)
+                if outcome.version:  # registered: the version holds the model, the job folder needs no copy
+                    cleaner.remove(jobs_dir / result.name / "model")
                 report.jobs.append(outcome)
                 emit(outcome)
             report.interrupted = interrupted.is_set()
     finally:
         executor.close()
+        cleaner.close()
         logs.mark_done(jobs_dir)
 
 
@@ -377,10 +381,8 @@ def _record(project: "Project", planned: PlannedInstance, result: JobResult, dat
     if review is not None:
         record.tags.update(review.tags())
         version = project.tracker.register_candidate(record, review.review)
-        shutil.rmtree(job_dir / "model", ignore_errors=True)
         return JobOutcome(planned.name, "succeeded", version, result.seconds, log=str(log), metrics=record.metrics)
     version = project.tracker.register(record, previous=planned.state)
-    shutil.rmtree(job_dir / "model", ignore_errors=True)  # the registered version holds it; no second copy
     promoted = bool(record.state.production and record.state.production[-1] == version)
     refusal = None if promoted else explain_refusal(record.promote_if, record.metrics)
     return JobOutcome(planned.name, "succeeded", version, result.seconds, log=str(log),
@@ -397,6 +399,7 @@ def source_tags(planned: PlannedInstance, commit: str) -> dict[str, str]:
     return tags
 
 
+@functools.cache
 def _user() -> str:
     import getpass
 
