@@ -179,6 +179,32 @@ def test_pytorch_flavor(tmp_path: Path) -> None:
     assert float(load_production(project, "m-c0").predict(np.array([[3.0]], dtype=np.float32))[0][0]) == 7.0
 
 
+def test_transformers_flavor(tmp_path: Path) -> None:
+    """A tiny text classifier made here (no download): the pipeline is saved with MLflow's transformers flavor."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("torch")
+    code = textwrap.dedent('''
+        import torch
+        from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast, pipeline
+
+        def train(ctx):
+            vocab = ctx.output_dir.parent / "vocab.txt"
+            vocab.write_text("\\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "where", "is", "refund"]))
+            config = BertConfig(vocab_size=8, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                intermediate_size=16, num_labels=2, id2label={0: "track", 1: "refund"},
+                                label2id={"track": 0, "refund": 1})
+            torch.manual_seed(0)
+            classify = pipeline("text-classification", model=BertForSequenceClassification(config),
+                                tokenizer=BertTokenizerFast(vocab_file=str(vocab)))
+            ctx.log_model(classify, flavor="transformers", input_example=["where is"])
+            return {}
+    ''')
+    project = sklearn_project(tmp_path, customers=1, code=code)
+    project.run()
+    predicted = load_production(project, "m-c0").predict(["refund"])
+    assert set(predicted["label"]) <= {"track", "refund"}
+
+
 @pytest.mark.slow
 def test_a_released_model_serves_predictions_through_mlflow_scoring_server(tmp_path: Path) -> None:
     """The release's build context holds /models/<instance>/ as MLflow models: `mlflow models serve` on

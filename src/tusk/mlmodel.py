@@ -65,7 +65,8 @@ def _move_into(staging: Path, output_dir: Path) -> None:
 @contextmanager
 def _quiet() -> Iterator[None]:
     """MLflow's save notes (pickle caveats, type-hint hints) are not the job's news: warnings and worse only."""
-    chatty = [logging.getLogger(name) for name in ("mlflow", "mlflow.pyfunc", "mlflow.sklearn", "mlflow.models")]
+    names = ["mlflow"] + [name for name in logging.root.manager.loggerDict if name.startswith("mlflow.")]
+    chatty = [logging.getLogger(name) for name in names]
     levels = [log.level for log in chatty]
     for log in chatty:
         log.setLevel(logging.ERROR)
