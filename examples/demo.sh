@@ -59,5 +59,18 @@ tusk release create --no-build
 tusk release log
 
 say "lineage: where the retrained model came from, and which release holds it"
-tusk lineage "$(tusk models list --json | python3 -c 'import json,sys; print([m["name"] for m in json.load(sys.stdin)["models"] if m["version"] == "2"][0])')"
+retrained="$(tusk models list --json | python3 -c 'import json,sys; print([m["name"] for m in json.load(sys.stdin)["models"] if m["version"] == "2"][0])')"
+tusk lineage "$retrained"
+
+say "its training log (an artifact of its MLflow run)"
+tusk logs "$retrained"
+
+say "MLflow's own API loads it: the model was saved with ctx.log_model in MLflow's format"
+python3 - "$PWD/.tusk/mlflow.db" "$retrained" <<'PY'
+import sys, mlflow, pandas as pd
+mlflow.set_tracking_uri(f"sqlite:///{sys.argv[1]}"); mlflow.set_registry_uri(f"sqlite:///{sys.argv[1]}")
+model = mlflow.pyfunc.load_model(f"models:/{sys.argv[2]}@production")
+texts = ["has my order shipped yet", "i want my money back"]
+print(dict(zip(texts, (str(p) for p in model.predict(pd.DataFrame({"text": texts}))))))
+PY
 say "done: browse runs and versions with: mlflow ui --backend-store-uri sqlite:///$PWD/.tusk/mlflow.db"
