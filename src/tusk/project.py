@@ -23,8 +23,8 @@ if TYPE_CHECKING:
                               RemoteAdded, RemoteList, RemoteRemoved, ReviewList, Status, TagCreated, TagList, Watched, Workflow)
     from tusk.cost import CostReport
     from tusk.ci_github import WrittenWorkflow
-    from tusk.data.base import (DataStore, DiffReport, ImportResult, MergePreview, MergeResult, Remote, Resolution,
-                                SupportsRemotes)
+    from tusk.data.base import (DataStore, DiffReport, ImportResult, MergePreview, MergeResult, Remote,
+                                Resolution, SupportsRemotes)
     from tusk.data.export import ExportResult
     from tusk.execute.base import Executor
     from tusk.lineage import DataCommitLineage, ReleaseLineage, VersionLineage

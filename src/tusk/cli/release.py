@@ -101,8 +101,9 @@ def release_log(as_json: bool) -> None:
     rows = []
     for event in log.events:
         data = event.to_json()
-        rows.append((data["time"][:19].replace("T", " "), data["event"] + ("" if event.status == "done" else " (pending)"),
-                     f"{data['release']} {event.md5[:8]}", data["user"], short(data["code_commit"])))
+        what = data["event"] + ("" if event.status == "done" else " (pending)")
+        rows.append((data["time"][:19].replace("T", " "), what, f"{data['release']} {event.md5[:8]}", data["user"],
+                     short(data["code_commit"])))
     console().print(table(None, ["time", "event", "release", "user", "code"], rows) if rows else
                     "no release events yet (run 'tusk release create')")
 

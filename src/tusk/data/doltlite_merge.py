@@ -270,7 +270,8 @@ class MergeOps:
                                 if values.get(f"{side}_{k}") is not None), None) for k in keys}
                 found.append({"table": table, "key": key, "ours": image(values, "our_"),
                               "theirs": image(values, "their_"), "base": image(values, "base_"),
-                              "ours_change": values.get("our_diff_type"), "theirs_change": values.get("their_diff_type")})
+                              "ours_change": values.get("our_diff_type"),
+                              "theirs_change": values.get("their_diff_type")})
         return found
 
 

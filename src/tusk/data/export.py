@@ -76,7 +76,8 @@ def export_table(store: DataStore, table: str, ref: str | None = None, fmt: str 
         raise DataError(f"{fmt} cannot go to standard output; give -o FILE")
     names = [name for name, _, _ in columns]
     keys = [name for name, _, pk in columns if pk] or names
-    sql = f"SELECT {', '.join(quote(n) for n in names)} FROM {quote(table)} ORDER BY {', '.join(quote(k) for k in keys)}"
+    order = ", ".join(quote(k) for k in keys)
+    sql = f"SELECT {', '.join(quote(n) for n in names)} FROM {quote(table)} ORDER BY {order}"
     rows = store.iter_query(sql, None, ref=commit)
     if output == "-":
         count = _write_csv(sys.stdout, names, rows)

@@ -7,19 +7,19 @@ every production alias and the current pointer are where it says: a crash half-w
 which the next command finishes (``ReleaseStore.settle``). Runs carry time, user (``mlflow.user``) and the
 code commit, so the log answers "what was in production at time T".
 
-On a local sqlite store the log is read from MLflow's tables directly (read-only), without importing MLflow.
+On a local sqlite store the tracker reads the log from MLflow's tables directly (read-only), without importing
+MLflow.
 """
 
 from __future__ import annotations
 
 import getpass
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from tusk.errors import ReleaseError
-from tusk.tracking.mlflow import MlflowTracker, mlflow_errors
+from tusk.tracking.mlflow import MlflowTracker
 
 RELEASE_EXPERIMENT = "tusk-releases"
 EVENT_TAG = "tusk.release.event"
@@ -106,46 +106,7 @@ class ReleaseLog:
         return sorted(events, key=lambda e: (e.time_ms, e.run_id))
 
     def _runs(self, running_only: bool = False) -> list[tuple[str, str, int, dict[str, str]]]:
-        if self.tracker.sqlite_path is None:
-            return self._runs_remote(running_only)
-        return self._runs_local(running_only)
-
-    def _runs_local(self, running_only: bool = False) -> list[tuple[str, str, int, dict[str, str]]]:
-        conn = self.tracker._local_registry()
-        if conn is None:  # no store or not migrated yet: nothing was ever released
-            return []
-        with conn:
-            try:
-                found = conn.execute(
-                    "SELECT r.run_uuid, r.status, r.start_time FROM runs r JOIN experiments e "
-                    "ON r.experiment_id = e.experiment_id WHERE e.name = ? AND r.lifecycle_stage = 'active'"
-                    + (" AND r.status = 'RUNNING'" if running_only else ""), (RELEASE_EXPERIMENT,)).fetchall()
-                tags: dict[str, dict[str, str]] = {}
-                if found:
-                    for run_id, key, value in conn.execute(
-                            "SELECT t.run_uuid, t.key, t.value FROM tags t JOIN runs r ON t.run_uuid = r.run_uuid "
-                            "JOIN experiments e ON r.experiment_id = e.experiment_id WHERE e.name = ?",
-                            (RELEASE_EXPERIMENT,)):
-                        tags.setdefault(run_id, {})[key] = value
-            except Exception:  # an unmigrated store has no runs table yet: nothing was ever released
-                return []
-        return [(run_id, status, int(start or 0), tags.get(run_id, {})) for run_id, status, start in found]
-
-    def _runs_remote(self, running_only: bool = False) -> list[tuple[str, str, int, dict[str, str]]]:
-        client = self.tracker.client
-        with mlflow_errors("cannot read the release log"):
-            experiment = client.get_experiment_by_name(RELEASE_EXPERIMENT)
-            if experiment is None:
-                return []
-            runs, token = [], None
-            while True:
-                page = client.search_runs([experiment.experiment_id], max_results=1000, page_token=token,
-                                          filter_string="attributes.status = 'RUNNING'" if running_only else "")
-                runs.extend(page)
-                token = page.token
-                if not token:
-                    break
-        return [(r.info.run_id, r.info.status, int(r.info.start_time or 0), dict(r.data.tags)) for r in runs]
+        return self.tracker.experiment_runs(RELEASE_EXPERIMENT, running_only)
 
     # ----- writing -----------------------------------------------------------------------------
     def start(self, event: str, md5: str, previous: str, code_commit: str) -> str:
@@ -153,16 +114,11 @@ class ReleaseLog:
         assert event in EVENTS
         tags = {EVENT_TAG: event, MD5_TAG: md5, FROM_TAG: previous, "tusk.code_commit": code_commit,
                 USER_TAG: current_user()}
-        with mlflow_errors("cannot record the release event"):
-            experiment = self.tracker._experiment(RELEASE_EXPERIMENT)
-            run = self.tracker.client.create_run(experiment, run_name=f"{event}-{md5[:12]}", tags=tags,
-                                                 start_time=int(time.time() * 1000))
-        return str(run.info.run_id)
+        return self.tracker.start_run(RELEASE_EXPERIMENT, f"{event}-{md5[:12]}", tags)
 
     def finish(self, run_id: str, done: bool = True) -> None:
         """The event's moves are all made (FINISHED), or it never took place (FAILED: left out of the log)."""
-        with mlflow_errors("cannot record the release event"):
-            self.tracker.client.set_terminated(run_id, status="FINISHED" if done else "FAILED")
+        self.tracker.end_run(run_id, "FINISHED" if done else "FAILED")
 
 
 def _event(run_id: str, status: str, start_ms: int, tags: dict[str, str]) -> ReleaseEvent | None:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from tusk.tracking.mlflow_releases import MlflowReleases
 
 EXPERIMENT = "tusk"
+RunRow = tuple[str, str, int, dict[str, str]]  # run id, status, start time (ms), tags
 MAX_FINGERPRINTS = 500
 CANDIDATES_TAG_SIZE = 4000  # registered-model tag values hold 5000 characters on a SQL server
 
@@ -356,6 +357,59 @@ class MlflowTracker:
                     raise
                 missing.append((name, version))
         return missing
+
+    # ----- the runs of one experiment (the release log: tusk.release.history) ---------------------------
+    def experiment_runs(self, experiment: str, running_only: bool = False) -> list[RunRow]:
+        """(run id, status, start time in ms, tags) of the active runs of ``experiment``, RUNNING ones only if
+        asked. A local store is read directly (read-only, no ``import mlflow``); one that MLflow has not set up
+        yet has none."""
+        if self.sqlite_path is None:
+            return self._experiment_runs_remote(experiment, running_only)
+        local = self._local_registry()
+        if local is None:
+            return []
+        with local:
+            try:
+                found = local.execute(
+                    "SELECT r.run_uuid, r.status, r.start_time FROM runs r JOIN experiments e "
+                    "ON r.experiment_id = e.experiment_id WHERE e.name = ? AND r.lifecycle_stage = 'active'"
+                    + (" AND r.status = 'RUNNING'" if running_only else ""), (experiment,)).fetchall()
+                tags: dict[str, dict[str, str]] = {}
+                if found:
+                    for run_id, key, value in local.execute(
+                            "SELECT t.run_uuid, t.key, t.value FROM tags t JOIN runs r ON t.run_uuid = r.run_uuid "
+                            "JOIN experiments e ON r.experiment_id = e.experiment_id WHERE e.name = ?", (experiment,)):
+                        tags.setdefault(run_id, {})[key] = value
+            except sqlite3.Error:  # no runs table yet: nothing was ever recorded
+                return []
+        return [(run_id, status, int(start or 0), tags.get(run_id, {})) for run_id, status, start in found]
+
+    def _experiment_runs_remote(self, experiment: str, running_only: bool) -> list[RunRow]:
+        with mlflow_errors(f"cannot read the runs of {experiment}"):
+            found = self.client.get_experiment_by_name(experiment)
+            if found is None:
+                return []
+            runs: list[Any] = []
+            token = None
+            while True:
+                page = self.client.search_runs([found.experiment_id], max_results=1000, page_token=token,
+                                               filter_string="attributes.status = 'RUNNING'" if running_only else "")
+                runs.extend(page)
+                token = page.token
+                if not token:
+                    break
+        return [(r.info.run_id, r.info.status, int(r.info.start_time or 0), dict(r.data.tags)) for r in runs]
+
+    def start_run(self, experiment: str, name: str, tags: Mapping[str, str]) -> str:
+        """A RUNNING run in ``experiment`` (created if missing) with these tags → its id."""
+        with mlflow_errors(f"cannot record a run in {experiment}"):
+            run = self.client.create_run(self._experiment(experiment), run_name=name, tags=dict(tags),
+                                         start_time=int(time.time() * 1000))
+        return str(run.info.run_id)
+
+    def end_run(self, run_id: str, status: str = "FINISHED") -> None:
+        with mlflow_errors("cannot finish the run"):
+            self.client.set_terminated(run_id, status=status)
 
     def find_fingerprint(self, name: str, fingerprint: str) -> str | None:
         state = self.states().get(name)
