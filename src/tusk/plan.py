@@ -79,9 +79,20 @@ def input_fingerprint(instance: Instance, records: Mapping[str, InputRecord]) ->
                        {k: (r.query, r.params, r.digest) for k, r in records.items()})
 
 
-def read_input(store: DataStore, query: InputQuery, commit: str) -> tuple[list[str], list[tuple[Any, ...]], str]:
+@dataclass
+class InputRead:
+    """An input as read at a commit: its rows (for training) and its record (for fingerprints and tags)."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    record: InputRecord
+
+
+def read_input(store: DataStore, query: InputQuery, commit: str) -> InputRead:
+    """The one way an input is read, by the planner (to re-hash it) and by a job (to train on it)."""
     result = store.query(query.query, query.bound, ref=commit)
-    return result.columns, result.rows, rows_digest(result.columns, result.rows)
+    digest = rows_digest(result.columns, result.rows)
+    return InputRead(result.columns, result.rows, InputRecord(query.query, dict(query.bound), digest, len(result.rows)))
 
 
 MatrixCache = MutableMapping[str, tuple[str, list[Any]]]  # matrix SQL → (commit, its values there)
@@ -217,8 +228,7 @@ class Planner:
         return record, [f"{name}: {_counts(touched)} since {state.data_commit[:7]}"]
 
     def _rehash(self, query: InputQuery) -> InputRecord:
-        columns, rows, digest = read_input(self.store, query, self.commit)
-        return InputRecord(query.query, dict(query.bound), digest, len(rows))
+        return read_input(self.store, query, self.commit).record
 
     def _touched(self, query: InputQuery, since: str) -> dict[str, int] | None:
         """Changed rows of this input's partition since ``since`` by kind; None when unknown (re-hash)."""

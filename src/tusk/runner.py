@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,9 +31,9 @@ from tusk.context import TrainContext
 from tusk.entry import check_entries
 from tusk.errors import JobError, TuskError
 from tusk.execute.base import EventHandler, Job, JobResult
-from tusk.plan import Plan, PlannedInstance, Planner, rows_digest
+from tusk.plan import Plan, PlannedInstance, Planner, input_fingerprint, read_input
 from tusk.promote import explain_refusal
-from tusk.spec import Instance, fingerprint, select
+from tusk.spec import Instance, InputQuery, select
 from tusk.tracking.base import InputRecord, InstanceState, TrainRecord
 
 if TYPE_CHECKING:
@@ -117,10 +117,9 @@ def _read_inputs(config: Config, inputs: dict[str, Any], commit: str) -> tuple[d
     store = _store(config)
     frames, records = {}, {}
     for name, query in inputs.items():
-        result = store.query(query["query"], query["bound"], ref=commit)
-        frames[name] = pd.DataFrame.from_records(result.rows, columns=result.columns)
-        records[name] = {"query": query["query"], "params": query["bound"],
-                         "digest": rows_digest(result.columns, result.rows), "rows": len(result.rows)}
+        read = read_input(store, InputQuery(query["query"], query["bound"]), commit)
+        frames[name] = pd.DataFrame.from_records(read.rows, columns=read.columns)
+        records[name] = asdict(read.record)
     return frames, records
 
 
@@ -415,8 +414,7 @@ def train_record(planned: PlannedInstance, result: JobResult, data_commit: str, 
     assert instance is not None
     value = result.value or {}
     inputs = {k: InputRecord(**v) for k, v in value.get("inputs", {}).items()}
-    fp = fingerprint(instance.code_digest, instance.params,
-                     {k: (r.query, r.params, r.digest) for k, r in inputs.items()})
+    fp = input_fingerprint(instance, inputs)
     state = _state(instance, fp, data_commit, inputs, planned.state)
     resources = {"cpus": instance.spec.resources.cpus, "gpus": instance.spec.resources.gpus}
     tags = version_tags(state, code, result, resources)
