@@ -30,6 +30,7 @@ REGISTRY: dict[str, dict[str, str]] = {
 INSTALL_HINTS: dict[str, str] = {
     "ray": "pip install 'tusk-mlops[ray]'",
     "gspread": "pip install 'tusk-mlops[sheets]'",
+    "google": "pip install 'tusk-mlops[sheets]'",
 }
 
 

@@ -11,14 +11,14 @@ re-hash their input. Planning cost grows with the diff, not with the table.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
 from tusk.config import Config
-from tusk.data.base import DataStore, MergePreview, RowChange
+from tusk.data.base import DataStore, MergePreview, RowChange, RowFilter
+from tusk.data.names import quote_identifier
 from tusk.errors import DataError
 from tusk.spec import CodeHasher, Instance, InputQuery, canonical, expand, fingerprint
 from tusk.tracking.base import CandidateRef, InputRecord, InstanceState
@@ -109,7 +109,8 @@ class Planner:
         self.matrix_cache = matrix_cache
         self._stats: dict[str, set[str]] = {}  # from commit → tables changed since it
         self._unknown: set[str] = set()  # recorded commits this store lacks (gc'd, or another store's)
-        self._scratch: dict[tuple[str, str], sqlite3.Connection] = {}
+        self._scratch: dict[tuple[str, str], RowFilter | None] = {}
+        self.dialect = store.dialect
         self.commit = ""
 
     def plan(self, ref: str | None = None) -> Plan:
@@ -137,7 +138,7 @@ class Planner:
     def _matrix_since(self, sql: str, since: str, values: list[Any]) -> list[Any] | None:
         """``SELECT DISTINCT col FROM t [WHERE …] ORDER BY col`` at this commit, from its values at ``since``:
         values of changed rows are added; a value that only changed rows had is kept if a row still has it."""
-        shape = _distinct_shape(sql)
+        shape = _distinct_shape(sql, self.dialect)
         if shape is None:
             return None
         table, column, where, descending = shape
@@ -149,8 +150,9 @@ class Planner:
         if sides is None:
             return None
         found = set(values) | sides["after"]
+        quote = self._quote
         for gone in sides["before"] - sides["after"]:
-            check = f"SELECT 1 FROM {_quote(table)} WHERE {_quote(column)} = ?" + (f" AND ({where})" if where else "")
+            check = f"SELECT 1 FROM {quote(table)} WHERE {quote(column)} = ?" + (f" AND ({where})" if where else "")
             if not self.store.query(check + " LIMIT 1", [gone], ref=self.commit).rows:
                 found.discard(gone)
         kinds = {type(v) for v in found}
@@ -163,10 +165,11 @@ class Planner:
         scratch = self._scratch_table(since, table)
         if scratch is None:
             return None
-        query = f"SELECT __tusk_side, {_quote(column)} FROM {_quote(table)}" + (f" WHERE {where}" if where else "")
+        query = f"SELECT __tusk_side, {self._quote(column)} FROM {self._quote(table)}" + (
+            f" WHERE {where}" if where else "")
         try:
-            rows = scratch.execute(query).fetchall()
-        except sqlite3.Error:  # the column is not in the changed rows' images: ask the table instead
+            rows = scratch.select(query)
+        except DataError:  # the column is not in the changed rows' images: ask the table instead
             return None
         return {side: {value for s, value in rows if s == side} for side in ("before", "after")}
 
@@ -232,11 +235,11 @@ class Planner:
 
     def _touched(self, query: InputQuery, since: str) -> dict[str, int] | None:
         """Changed rows of this input's partition since ``since`` by kind; None when unknown (re-hash)."""
-        tables = _tables_of(query.query)
+        tables = _tables_of(query.query, self.dialect)
         changed = self._changed_tables(since)
         if tables is not None and not (tables & changed):
             return {}
-        filter_sql = _filter_query(query.query)
+        filter_sql = _filter_query(query.query, self.dialect)
         if filter_sql is None or tables is None or len(tables) != 1:
             return None
         table = next(iter(tables))
@@ -244,8 +247,8 @@ class Planner:
         if scratch is None:
             return None
         try:
-            rows = scratch.execute(filter_sql, dict(query.bound)).fetchall()
-        except sqlite3.Error:
+            rows = scratch.select(filter_sql, dict(query.bound))
+        except DataError:
             return None
         return {kind: count for kind, count in rows}
 
@@ -259,27 +262,34 @@ class Planner:
             self._stats[since] = {t for t, d in stat.items() if d is None or d.total or d.schema_changed}
         return self._stats[since]
 
-    def _scratch_table(self, since: str, table: str) -> sqlite3.Connection | None:
+    def _quote(self, identifier: str) -> str:
+        return quote_identifier(identifier, self.dialect)
+
+    def _scratch_table(self, since: str, table: str) -> RowFilter | None:
         if since in self._unknown:
             return None
         key = (since, table)
         if key not in self._scratch:
-            self._scratch[key] = self._load_changes(since, table)  # type: ignore[assignment]
+            self._scratch[key] = self._load_changes(since, table)
         return self._scratch[key]
 
-    def _load_changes(self, since: str, table: str) -> sqlite3.Connection | None:
+    def _load_changes(self, since: str, table: str) -> RowFilter | None:
+        """The before and after images of the rows of ``table`` changed since ``since``, as a table the store's
+        SQL can filter (columns ``__tusk_diff``, ``__tusk_key``, ``__tusk_side`` say which change and side)."""
         diffs = self.store.diff(since, self.commit, table=table, with_rows=True, limit=ROW_FILTER_LIMIT + 1)
         changes = [row for d in diffs for row in d.rows]
         if len(changes) > ROW_FILTER_LIMIT or any(d.schema_changed for d in diffs):
             return None
         columns = sorted({c for ch in changes for image in (ch.before, ch.after) if image for c in image})
-        conn = sqlite3.connect(":memory:")
-        quoted = ", ".join(_quote(c) for c in columns)
-        extra = ", " if columns else ""
-        conn.execute(f"CREATE TABLE {_quote(table)} ({quoted}{extra}__tusk_diff, __tusk_key, __tusk_side)")
-        marks = ", ".join("?" for _ in range(len(columns) + 3))
-        conn.executemany(f"INSERT INTO {_quote(table)} VALUES ({marks})", _images(changes, columns))
-        return conn
+        return self.store.row_filter(table, [*columns, "__tusk_diff", "__tusk_key", "__tusk_side"],
+                                     _images(changes, columns))
+
+    def close(self) -> None:
+        """Let go of the scratch tables of changed rows."""
+        for scratch in self._scratch.values():
+            if scratch is not None:
+                scratch.close()
+        self._scratch.clear()
 
 
 def _candidate_reason(candidate: CandidateRef) -> str:
@@ -295,31 +305,27 @@ def _images(changes: Sequence[RowChange], columns: Sequence[str]) -> list[tuple[
     return rows
 
 
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 @lru_cache(maxsize=1024)  # 1000 instances of one spec share one query text: parse it once
-def _tables_of(query: str) -> frozenset[str] | None:
+def _tables_of(query: str, dialect: str) -> frozenset[str] | None:
     from sqlglot import exp, parse_one
     from sqlglot.errors import SqlglotError
 
     try:
-        tree = parse_one(query, read="sqlite")
+        tree = parse_one(query, read=dialect)
     except SqlglotError:
         return None
     ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
     return frozenset(t.name for t in tree.find_all(exp.Table) if t.name not in ctes)
 
 
-def _plain_select(query: str) -> Any:
+def _plain_select(query: str, dialect: str) -> Any:
     """The parsed query when it is one SELECT from one table with no joins, grouping, aggregates, windows,
     subqueries, limits or CTEs (a row is in its result by its own values alone); else None."""
     from sqlglot import exp, parse_one
     from sqlglot.errors import SqlglotError
 
     try:
-        tree = parse_one(query, read="sqlite")
+        tree = parse_one(query, read=dialect)
     except SqlglotError:
         return None
     plain = (isinstance(tree, exp.Select) and not tree.args.get("joins") and not tree.args.get("group")
@@ -331,26 +337,26 @@ def _plain_select(query: str) -> Any:
 
 
 @lru_cache(maxsize=1024)
-def _filter_query(query: str) -> str | None:
+def _filter_query(query: str, dialect: str) -> str | None:
     """``SELECT kind, count FROM t WHERE <the input's WHERE> GROUP BY kind`` for a plain one-table filter."""
     from sqlglot import exp
 
-    tree = _plain_select(query)
+    tree = _plain_select(query, dialect)
     if tree is None:
         return None
     select = exp.select("__tusk_diff", "COUNT(DISTINCT __tusk_key)").from_(_from(tree).this.copy())
     where = tree.args.get("where")
     if where is not None:
         select = select.where(where.this.copy())
-    return select.group_by("__tusk_diff").sql(dialect="sqlite")
+    return select.group_by("__tusk_diff").sql(dialect=dialect)
 
 
 @lru_cache(maxsize=256)
-def _distinct_shape(query: str) -> tuple[str, str, str | None, bool] | None:
+def _distinct_shape(query: str, dialect: str) -> tuple[str, str, str | None, bool] | None:
     """``SELECT DISTINCT col FROM t [WHERE w] ORDER BY col [DESC]`` → (t, col, w, descending); else None."""
     from sqlglot import exp
 
-    tree = _plain_select(query)
+    tree = _plain_select(query, dialect)
     if tree is None or not tree.args.get("distinct") or len(tree.expressions) != 1:
         return None
     selected, order, where = tree.expressions[0], tree.args.get("order"), tree.args.get("where")
@@ -359,7 +365,7 @@ def _distinct_shape(query: str) -> tuple[str, str, str | None, bool] | None:
         return None
     if where is not None and where.find(exp.Placeholder):
         return None
-    return (_from(tree).this.name, selected.name, where.this.sql(dialect="sqlite") if where is not None else None,
+    return (_from(tree).this.name, selected.name, where.this.sql(dialect=dialect) if where is not None else None,
             bool(order.expressions[0].args.get("desc")))
 
 

@@ -1,38 +1,21 @@
-"""SQL helpers shared by the doltlite store's modules: names checked before they reach SQL, quoting, and
-sqlite3 errors mapped to ``tusk.errors`` (``_errors``) so that driver errors never leak."""
+"""SQL helpers shared by the doltlite store's modules: names checked before they reach SQL (tusk.data.names),
+quoting, and sqlite3 errors mapped to ``tusk.errors`` (``_errors``) so that driver errors never leak."""
 
 from __future__ import annotations
 
-import re
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from tusk.data.base import SCRATCH_PREFIX
+from tusk.data.base import Params
+from tusk.data.names import check_identifier, check_ref_name, quote_identifier
 from tusk.errors import DataError, RefNotFound
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}$")
+__all__ = ["SqliteRowFilter", "_errors", "check_identifier", "check_ref_name", "image", "quote"]
 
 
-def check_identifier(name: str, what: str = "table") -> str:
-    """Table and column names: letters, digits and underscores, not starting with a digit."""
-    if not isinstance(name, str) or not _NAME.match(name) or name.lower().startswith(("dolt_", "sqlite_")):
-        raise DataError(f"invalid {what} name {name!r}: use letters, digits and _ (not starting with a digit)")
-    return name
-
-
-def check_ref_name(name: str, what: str = "branch") -> str:
-    if not _REF.match(name or "") or ".." in name or name.endswith((".", "/")):
-        raise DataError(f"invalid {what} name {name!r}: use letters, digits, '.', '_', '-' and '/'")
-    if name.startswith(SCRATCH_PREFIX):
-        raise DataError(f"invalid {what} name {name!r}: {SCRATCH_PREFIX} is kept for tusk's merge previews")
-    return name
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+quote = quote_identifier  # SQLite's dialect is its default
 
 
 @contextmanager
@@ -52,3 +35,22 @@ def image(values: Mapping[str, Any], prefix: str) -> dict[str, Any]:
     """One side of a dolt_diff or dolt_conflicts row: the ``prefix``ed columns, without Dolt's own."""
     skip = {f"{prefix}commit", f"{prefix}commit_date", f"{prefix}diff_type"}
     return {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix) and k not in skip}
+
+
+class SqliteRowFilter:
+    """``RowFilter`` on SQLite: the rows in an in-memory table, queried with SQLite's own SQL."""
+
+    def __init__(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        self.conn = sqlite3.connect(":memory:")
+        names = ", ".join(quote(c) for c in columns)
+        marks = ", ".join("?" for _ in columns)
+        with _errors(f"cannot hold rows of {table}"):
+            self.conn.execute(f"CREATE TABLE {quote(table)} ({names})")
+            self.conn.executemany(f"INSERT INTO {quote(table)} VALUES ({marks})", rows)
+
+    def select(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
+        with _errors("cannot filter rows"):
+            return self.conn.execute(sql, params or ()).fetchall()
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,12 +1,15 @@
 """The DataStore port: versioned tables with commits, branches, diffs and snapshots at any ref.
 
 A *ref* is a branch name, a tag, or a commit hash (full, or a unique prefix of at least 7 hex digits).
-Every write happens in one transaction on one branch and ends in at most one commit.
+Every write happens in one transaction on one branch (``writer`` → ``Transaction``) and ends in at most one
+commit. A backend raises tusk's errors, never its driver's: ``RefNotFound`` for an unknown ref,
+``MergeConflict`` (with the conflicting rows) for a merge that would conflict, ``IngestError`` for rows that do
+not fit (an appended key already there), ``DataError`` for anything else the store refuses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,10 +160,57 @@ class ImportResult:
     message: str = ""
 
 
+Params = Mapping[str, Any] | Sequence[Any] | None
+LoadMode = Literal["replace", "upsert", "append"]
+
+
+@dataclass(frozen=True)
+class LoadCounts:
+    """What ``Transaction.load_rows`` changed in its table."""
+
+    added: int = 0
+    modified: int = 0
+    removed: int = 0
+
+    def __iter__(self) -> Iterator[int]:
+        return iter((self.added, self.modified, self.removed))
+
+
+class Transaction(Protocol):
+    """One write on one branch (``DataStore.writer``): everything or nothing. ``commit`` makes the one
+    commit and keeps the changes; leaving the block without it, or by an exception, keeps nothing. Driver
+    errors come out as ``DataError``."""
+
+    branch: str
+
+    def execute(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]: ...  # → the rows it returns
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+    # Bring ``table`` to hold ``rows`` (tuples in ``columns`` order) by ``keys``: "replace" (the rows are the
+    # whole table), "upsert" (add and change), "append" (add; a key already there is an IngestError). With
+    # ``create`` (column → SQL type), the table is new: made with ``keys`` as its primary key.
+    def load_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], keys: Sequence[str],
+                  mode: LoadMode = "replace", create: Mapping[str, str] | None = None) -> LoadCounts: ...
+    def commit(self, message: str) -> str | None: ...  # → the new commit; None (and nothing kept) if no change
+
+
+class RowFilter(Protocol):
+    """Rows that are not in the store — the planner's images of changed rows — as a table the store's own SQL
+    can query, so an input's WHERE clause means there what it means on the store."""
+
+    def select(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]: ...  # DataError if it cannot
+    def close(self) -> None: ...
+
+
 @runtime_checkable
 class DataStore(Protocol):
     url: str
     default_branch: str
+    dialect: str  # the sqlglot name of its SQL dialect ("sqlite"): how the planner reads and writes queries
+
+    # the store itself
+    def create(self) -> None: ...  # an empty store with one commit on the default branch (idempotent)
+    @classmethod
+    def clone(cls, url: str, path: Path, default_branch: str = "main") -> DataStore: ...  # a copy of a remote
 
     # refs and history
     def resolve(self, ref: str) -> str: ...  # ref → full commit hash; RefNotFound if unknown
@@ -168,6 +218,7 @@ class DataStore(Protocol):
     def branches(self) -> list[Branch]: ...
     def create_branch(self, name: str, start: str | None = None) -> Branch: ...
     def delete_branch(self, name: str, force: bool = False) -> None: ...
+    def move_branch(self, name: str, commit: str) -> Branch: ...  # create or move, in one step
     def merge(self, branch: str, into: str | None = None, message: str | None = None,
               no_ff: bool = False, resolve: Resolution | None = None) -> MergeResult: ...
     def revert(self, commit: str, branch: str | None = None, mainline: int | None = None) -> MergeResult: ...
@@ -183,10 +234,10 @@ class DataStore(Protocol):
     # reading
     def tables(self, ref: str | None = None) -> list[str]: ...
     def columns(self, table: str, ref: str | None = None) -> list[tuple[str, str, bool]]: ...  # name, type, pk
-    def query(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None,
-              ref: str | None = None) -> QueryResult: ...
-    def iter_query(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None,
-                   ref: str | None = None) -> Iterator[tuple[Any, ...]]: ...
+    def query(self, sql: str, params: Params = None, ref: str | None = None) -> QueryResult: ...
+    def iter_query(self, sql: str, params: Params = None, ref: str | None = None) -> Iterator[tuple[Any, ...]]: ...
+    # ``rows`` (tuples in ``columns`` order) as table ``table``, for queries in the store's dialect
+    def row_filter(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> RowFilter: ...
 
     # diffs (from → to); counts are cheap, rows are read only when asked for
     def diff_stat(self, from_ref: str, to_ref: str) -> dict[str, TableDiff]: ...
@@ -194,7 +245,7 @@ class DataStore(Protocol):
              with_rows: bool = True, limit: int | None = None) -> list[TableDiff]: ...
 
     # writing: one transaction on one branch, at most one commit
-    def writer(self, branch: str | None = None) -> AbstractContextManager[Any]: ...
+    def writer(self, branch: str | None = None) -> AbstractContextManager[Transaction]: ...
     def gc(self) -> None: ...
     def close(self) -> None: ...
 

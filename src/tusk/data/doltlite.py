@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from tusk.config import Config, url_path
-from tusk.data._sql import _errors, check_identifier, check_ref_name, image, quote
+from tusk.data._sql import SqliteRowFilter, _errors, check_identifier, check_ref_name, image, quote
 from tusk.data.base import Branch, Commit, MergeResult, QueryResult, Remote, RowChange, TableDiff, Tag
 from tusk.data.doltlite_merge import MergeOps
 from tusk.errors import DataError, RefNotFound
@@ -45,6 +45,8 @@ def remote_url(url: str, base: Path) -> str:
 
 
 class DoltliteStore(MergeOps):
+    dialect = "sqlite"
+
     def __init__(self, url: str, config: Config | None = None, *, path: Path | None = None,
                  default_branch: str = "main") -> None:
         self.url = url
@@ -307,6 +309,9 @@ class DoltliteStore(MergeOps):
             cursor = self._reader(ref).execute(sql, params or ())
             while rows := cursor.fetchmany(10_000):
                 yield from rows
+
+    def row_filter(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> SqliteRowFilter:
+        return SqliteRowFilter(table, columns, rows)
 
     # ----- diffs -------------------------------------------------------------------------------
     def diff_stat(self, from_ref: str, to_ref: str) -> dict[str, TableDiff]:

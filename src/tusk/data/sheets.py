@@ -53,17 +53,17 @@ def client(transport: Any = None) -> Any:
     Sheets API calls; tests pass one that replays the API's documented responses.
     """
     gspread = require("gspread")
-    from google.auth.transport.requests import AuthorizedSession, Request
-    from google.oauth2.service_account import Credentials
+    auth_requests = require("google.auth.transport.requests")  # google-auth comes with gspread
+    service_account = require("google.oauth2.service_account")
 
-    credentials = Credentials.from_service_account_info(credentials_info(), scopes=SCOPES)
+    credentials = service_account.Credentials.from_service_account_info(credentials_info(), scopes=SCOPES)
     if transport is None:
         return gspread.Client(credentials)
     import requests
 
     token_session = requests.Session()
     token_session.mount("https://", transport)
-    session = AuthorizedSession(credentials, auth_request=Request(token_session))
+    session = auth_requests.AuthorizedSession(credentials, auth_request=auth_requests.Request(token_session))
     session.mount("https://", transport)
     return gspread.Client(credentials, session=session)
 
