@@ -16,6 +16,7 @@ from typing import Any
 
 from tusk.config import CheckConfig
 from tusk.data.base import DataStore
+from tusk.data.names import quote_identifier
 from tusk.errors import DataError
 
 ROW_LIMIT = 100  # violating rows kept per check (the count is always exact)
@@ -85,7 +86,7 @@ def run_check(store: DataStore, check: CheckConfig, commit: str, base: str | Non
         else:
             if check.table is not None:
                 _check_columns(store, check, commit)
-            query, params, what = _violations_query(check)
+            query, params, what = _violations_query(check, store.dialect)
             _violating_rows(store, query, params, commit, result, what)
     except DataError as exc:
         result.status, result.message = "failed", f"cannot run: {str(exc).splitlines()[0]}"
@@ -105,12 +106,12 @@ def _check_columns(store: DataStore, check: CheckConfig, commit: str) -> None:
             raise DataError(f"table {check.table!r} has no column {column!r} (columns: {', '.join(columns)})")
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def _violations_query(check: CheckConfig, dialect: str = "sqlite") -> tuple[str, list[Any], str]:
+    """(the query whose rows break the rule, its parameters, what a violating row is), in ``dialect``."""
 
+    def _q(name: str) -> str:
+        return quote_identifier(name, dialect)
 
-def _violations_query(check: CheckConfig) -> tuple[str, list[Any], str]:
-    """(the query whose rows break the rule, its parameters, what a violating row is)."""
     table = _q(check.table or "")
     if check.not_null is not None:
         where = " OR ".join(f"{_q(c)} IS NULL" for c in check.not_null)
@@ -161,7 +162,7 @@ def _row_count(store: DataStore, check: CheckConfig, commit: str, result: CheckR
     assert check.row_count is not None and check.table is not None
     if check.table not in store.tables(commit):
         raise DataError(f"no table {check.table!r} at {commit[:7]}")
-    count = int(store.query(f"SELECT count(*) FROM {_q(check.table)}", None, ref=commit).rows[0][0])
+    count = int(store.query(f"SELECT count(*) FROM {quote_identifier(check.table, store.dialect)}", None, ref=commit).rows[0][0])
     low, high = check.row_count.min, check.row_count.max
     result.columns, result.rows = ["rows"], [[count]]
     bounds = f"[{'…' if low is None else low}, {'…' if high is None else high}]"
