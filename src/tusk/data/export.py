@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import sys
 import tempfile
 import zipfile
@@ -27,6 +28,8 @@ from tusk.errors import DataError
 FORMATS = ("csv", "xlsx", "parquet")
 FIXED_TIME = datetime(2000, 1, 1)
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+# openpyxl stamps the time of saving into docProps/core.xml whatever the workbook says: put FIXED_TIME back
+_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 
 
 @dataclass
@@ -150,7 +153,11 @@ def _fixed_zip(data: bytes, out: Any) -> None:
             entry = zipfile.ZipInfo(info.filename, date_time=ZIP_TIME)
             entry.compress_type = zipfile.ZIP_DEFLATED
             entry.external_attr = info.external_attr
-            target.writestr(entry, source.read(info.filename))
+            content = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+                content = _MODIFIED.sub(rb"\g<1>" + stamp + rb"\g<2>", content)
+            target.writestr(entry, content)
 
 
 def _parquet_file(handle: Any, names: list[str], rows: Iterable[tuple[Any, ...]], columns: Any, table: str) -> int:
