@@ -1,7 +1,8 @@
 """``promote_if`` expressions (``accuracy >= 0.8 and f1 > 0.5``), evaluated safely over a run's metrics.
 
 Only names (metrics), numbers, comparisons, ``and``/``or``/``not`` and arithmetic are allowed; a metric the
-run did not log makes the expression false (a model that did not report it is not promoted).
+run did not log makes the expression false (a model that did not report it is not promoted). A run that
+logged a NaN or infinite metric is never promoted, whatever the expression says.
 
 A review's ``gate`` is the same language plus ``production.<metric>``: the metric of the instance's current
 production version (``accuracy >= production.accuracy - 0.01``).
@@ -10,6 +11,7 @@ production version (``accuracy >= production.accuracy - 0.01``).
 from __future__ import annotations
 
 import ast
+import math
 import operator
 from collections.abc import Mapping
 from typing import Any
@@ -49,6 +51,16 @@ def parse(expression: str, allow_production: bool = False) -> ast.Expression:
                                  *_BINARY, *_COMPARE)):
             raise ConfigError(f"{what} {expression!r}: {type(node).__name__} is not allowed")
     return tree
+
+
+def promotion(expression: str | None, metrics: Mapping[str, float]) -> tuple[bool, str]:
+    """(promote?, why not, in words)."""
+    bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
+    if bad:
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        return False, f"metric {bad[0]} is {metrics[bad[0]]}{more}"
+    why = explain_refusal(expression, metrics)
+    return why is None, why or ""
 
 
 def should_promote(expression: str | None, metrics: Mapping[str, float]) -> bool:

@@ -29,14 +29,17 @@ def release_create(no_build: bool, as_json: bool) -> None:
     project = open_project()
     outcome = create_release(project, build=not no_build)
     if as_json:
-        print_json({**outcome.release.to_json(), "created": outcome.created, "note": outcome.note})
+        print_json({**outcome.release.to_json(), "created": outcome.created, "note": outcome.note,
+                    "unreleased": outcome.unreleased, "recovered": outcome.recovered})
         return
     out = console()
+    for note in outcome.recovered:
+        console(stderr=True).print(f"recovered: {note}", markup=False)
     verb = "created" if outcome.created else "existing"
     out.print(f"{verb} release v{outcome.release.version} {outcome.release.md5} "
               f"({len(outcome.release.models)} models)")
     out.print(f"image: {outcome.release.image}")
-    out.print(f"[dim]{outcome.note}[/]")
+    out.print(outcome.note, style="dim", markup=False)
 
 
 @release.command("list")

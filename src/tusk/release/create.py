@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tusk._crash import crash_point
 from tusk.release import build as builds
 from tusk.release.manifest import hashes
 from tusk.release.store import Release, ReleaseStore
@@ -23,6 +24,8 @@ class CreateOutcome:
     builder: str | None
     context: Path | None
     note: str
+    unreleased: list[str] = field(default_factory=list)  # trained instances with no production version
+    recovered: list[str] = field(default_factory=list)  # half-done registrations finished first
 
 
 def production_manifest(tracker: Tracker) -> dict[str, str]:
@@ -44,7 +47,10 @@ def create_release(project: "Project", build: bool = True) -> CreateOutcome:
     config = project.config.release
     tracker = project.tracker
     store = ReleaseStore(tracker)  # type: ignore[arg-type]
+    recovered = tracker.recover()
     manifest = production_manifest(tracker)
+    unreleased = sorted(set(tracker.states()) - set(manifest))
+    crash_point("release.manifest")
     commit = code_commit(project.root)
     builder = builds.choose_builder(config.builder) if build else None
     used: dict[str, Path | None] = {"context": None}
@@ -56,9 +62,11 @@ def create_release(project: "Project", build: bool = True) -> CreateOutcome:
         context = builds.write_context(project.state_dir / "releases" / md5, manifest, tracker.download,
                                        config.base_image, md5, sha256, commit, image)
         used["context"] = context
+        crash_point("release.context")
         if builder is None:
             return False
         builds.build(builder, context, image, context / "build.log")
+        crash_point("release.built")
         return True
 
     release, created = store.create(manifest, config.image, commit, make_image)
@@ -70,4 +78,7 @@ def create_release(project: "Project", build: bool = True) -> CreateOutcome:
         note = f"no image builder found (docker, podman, buildah): build context left in {used['context']}"
     else:
         note = f"built {release.image} with {builder}"
-    return CreateOutcome(release, created, builder, used["context"], note)
+    if unreleased:
+        shown = ", ".join(unreleased[:5]) + (f" and {len(unreleased) - 5} more" if len(unreleased) > 5 else "")
+        note += f"; not in this release (no production version): {shown}"
+    return CreateOutcome(release, created, builder, used["context"], note, unreleased, recovered)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tusk._crash import crash_point
 from tusk.errors import ReleaseError
 from tusk.release.history import (RELEASE_EXPERIMENT, ReleaseEvent, ReleaseLog, current_user, deployments,
                                   parse_time)
@@ -215,14 +216,19 @@ class ReleaseStore:
             run = client.create_run(experiment, run_name=f"release-{md5[:12]}", start_time=int(time.time() * 1000),
                                     tags={**{k: v for k, v in tags.items() if k != "tusk.release.manifest"},
                                           **event_tags})
+            crash_point("release.run")
             with tempfile.TemporaryDirectory() as tmp:
                 (Path(tmp) / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
                 client.log_artifact(run.info.run_id, str(Path(tmp) / "manifest.json"))
+            crash_point("release.artifact")
             if not self._model_exists():
                 client.create_registered_model(RELEASE_MODEL, description="tusk releases: one version per manifest")
+                crash_point("release.model")
             version = client.create_model_version(RELEASE_MODEL, f"{run.info.artifact_uri}", run_id=run.info.run_id,
                                                   tags=tags, await_creation_for=0)
+            crash_point("release.version")
             self._point(str(version.version))
+            crash_point("release.current")
             client.set_terminated(run.info.run_id)
         return Release(str(version.version), md5, sha256, image, manifest, int(version.creation_timestamp or 0),
                        code_commit, built, True, run.info.run_id)
@@ -282,7 +288,9 @@ class ReleaseStore:
         targets: dict[str, str | None] = {name: None for name in holding}
         targets.update(target.models)
         self.tracker.move_production(targets)
+        crash_point("release.rollback.models")
         self._point(target.version)
+        crash_point("release.rollback")
 
     # ----- the release log ---------------------------------------------------------------------
     def settle(self) -> "builtins.list[ReleaseEvent]":

@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 PRODUCTION = "production"
 TAG_PREFIX = "tusk."
-STATE_TAG = "tusk.state"  # registered-model tag: JSON of InstanceState (the instance's current version)
+STATE_TAG = "tusk.state"  # JSON of InstanceState, on each version and on the registered model (see state.py)
 CANDIDATES_TAG = "tusk.candidates"  # registered-model tag: JSON {fingerprint: [version, review]}, newest last
 RELEASE_MODEL = "tusk-release"  # its versions are the releases (see tusk.release.store)
 INTERNAL_MODELS = frozenset({RELEASE_MODEL})  # registered models tusk keeps for itself, not instances
@@ -45,6 +45,7 @@ class InstanceState:
     spec: str = ""  # the spec's name template
     fingerprints: dict[str, str] = field(default_factory=dict)  # every fingerprint trained → its version
     production: list[str] = field(default_factory=list)  # versions the production alias pointed to, oldest first
+    latest: str = ""  # the newest version this state has seen (a pointer older than a version is outdated)
 
     def to_json(self) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -83,6 +84,8 @@ class TrainRecord:
     run_tags: dict[str, str] = field(default_factory=dict)  # on the run only (MLflow's mlflow.source.* etc.)
     run_id: str | None = None  # set once the run is logged
     artifact_uri: str | None = None
+    promoted: bool = False  # set by register()
+    not_promoted: str = ""  # why not, when not promoted
 
 
 @dataclass
@@ -123,6 +126,7 @@ class Tracker(Protocol):
     # a candidate version for a review: registered and tagged, no alias, the instance's state untouched → version
     def register_candidate(self, record: TrainRecord, review: str) -> str: ...
     def candidates(self) -> dict[str, dict[str, CandidateRef]]: ...  # model → fingerprint → candidate, one query
+    def recover(self) -> list[str]: ...  # finish registrations a killed process left half-done; → what it did
     def find_fingerprint(self, name: str, fingerprint: str) -> str | None: ...  # version with it, if any
     def versions(self, name: str) -> list[VersionInfo]: ...  # newest first
     def version(self, name: str, version: str) -> VersionInfo: ...

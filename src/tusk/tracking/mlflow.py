@@ -12,7 +12,9 @@ before any parallel work, so a plain ``mlflow ui --backend-store-uri sqlite:///.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import sqlite3
 import tempfile
 import time
@@ -22,19 +24,22 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tusk._crash import crash_point
 from tusk._sqlite import create_plain_sqlite
 from tusk.config import Config, url_path
 from tusk.errors import ModelNotFound, TrackingError
-from tusk.promote import should_promote
+from tusk.promote import promotion
 from tusk.tracking.base import (CANDIDATES_TAG, PRODUCTION, STATE_TAG, CandidateRef, InstanceState, TrainRecord,
                                 VersionInfo)
+from tusk.tracking.state import (MAX_PRODUCTION, RegistryView, advance, pointer_json, resolve,
+                                 version_state)
 
 if TYPE_CHECKING:
     from tusk.tracking.mlflow_releases import MlflowReleases
 
 EXPERIMENT = "tusk"
 RunRow = tuple[str, str, int, dict[str, str]]  # run id, status, start time (ms), tags
-MAX_FINGERPRINTS = 500
+OWNER_TAG = "tusk.owner"  # host:pid of the tusk process that made a run
 CANDIDATES_TAG_SIZE = 4000  # registered-model tag values hold 5000 characters on a SQL server
 
 
@@ -127,14 +132,8 @@ class MlflowTracker:
 
     # ----- reads for every instance at once ------------------------------------------------------
     def states(self) -> dict[str, InstanceState]:
-        raw = self._registered_model_tags(STATE_TAG)
-        states = {}
-        for name, value in raw.items():
-            try:
-                states[name] = InstanceState.from_json(json.loads(value))
-            except (ValueError, TypeError):
-                continue  # not a tusk-trained model, or a damaged tag: planned as new
-        return states
+        """Every instance's current state (see ``tusk.tracking.state`` for how a crash is read back)."""
+        return resolve(self._view(with_aliases=False)).states
 
     def candidates(self) -> dict[str, dict[str, CandidateRef]]:
         found: dict[str, dict[str, CandidateRef]] = {}
@@ -150,12 +149,46 @@ class MlflowTracker:
                 return dict(rows.fetchall())
         return {m.name: m.tags[key] for m in self._all_registered_models() if key in (m.tags or {})}
 
+    def _view(self, with_aliases: bool = True) -> RegistryView:
+        """Pointers, newest versions with their state, production aliases: one pass over the registry."""
+        local = self._local_registry()
+        if local is None:
+            view = RegistryView()
+            for model in self._all_registered_models():
+                if STATE_TAG in (model.tags or {}):
+                    view.pointers[model.name] = model.tags[STATE_TAG]
+                latest = max(model.latest_versions or [], key=lambda v: int(v.version), default=None)
+                if latest is not None:
+                    view.top[model.name] = str(latest.version)
+                    if STATE_TAG in (latest.tags or {}):
+                        view.newest[model.name] = (str(latest.version), latest.tags[STATE_TAG])
+                if PRODUCTION in (model.aliases or {}):
+                    view.aliases[model.name] = str(model.aliases[PRODUCTION])
+            return view
+        with local:
+            pointers = dict(local.execute("SELECT name, value FROM registered_model_tags WHERE key = ?",
+                                          (STATE_TAG,)).fetchall())
+            newest = local.execute(  # the newest version that carries a state: two index lookups per model
+                "SELECT t.name, t.version, t.value FROM (SELECT workspace, name, max(version) AS version "
+                "FROM model_version_tags WHERE key = ? GROUP BY workspace, name) m JOIN model_version_tags t "
+                "ON t.workspace = m.workspace AND t.key = ? AND t.name = m.name AND t.version = m.version",
+                (STATE_TAG, STATE_TAG)).fetchall()
+            top = local.execute("SELECT name, max(version) FROM model_versions "
+                                "WHERE current_stage != 'Deleted_Internal' GROUP BY workspace, name").fetchall()
+            aliases = self._local_aliases(local, PRODUCTION) if with_aliases else {}
+        return RegistryView(pointers, {name: (str(version), value) for name, version, value in newest}, aliases,
+                            {name: str(version) for name, version in top})
+
+    @staticmethod
+    def _local_aliases(local: sqlite3.Connection, alias: str) -> dict[str, str]:
+        rows = local.execute("SELECT name, version FROM registered_model_aliases WHERE alias = ?", (alias,))
+        return {name: str(version) for name, version in rows.fetchall()}
+
     def aliases(self, alias: str = PRODUCTION) -> dict[str, str]:
         local = self._local_registry()
         if local is not None:
             with local:
-                rows = local.execute("SELECT name, version FROM registered_model_aliases WHERE alias = ?", (alias,))
-                return {name: str(version) for name, version in rows.fetchall()}
+                return self._local_aliases(local, alias)
         return {m.name: str(m.aliases[alias]) for m in self._all_registered_models() if alias in (m.aliases or {})}
 
     def models(self) -> list[str]:
@@ -186,7 +219,7 @@ class MlflowTracker:
         with mlflow_errors(f"cannot log the run of {record.state.name}"):
             tags = {**record.tags, **record.run_tags}
             run = self.client.create_run(self.experiment_id, run_name=record.state.name,
-                                         tags={k: v[:8000] for k, v in tags.items()})
+                                         tags={**{k: v[:8000] for k, v in tags.items()}, OWNER_TAG: owner()})
             run_id = run.info.run_id
             self.client.log_batch(
                 run_id,
@@ -211,33 +244,41 @@ class MlflowTracker:
             self.client.log_artifact(run_id, str(record.log_file), "logs")
 
     def register(self, record: TrainRecord, previous: InstanceState | None = None) -> str:
-        """A new model version with the record's tags; production alias per the promotion rule."""
+        """A new model version carrying its state; production alias per the promotion rule.
+
+        Two calls after the run on a local store (three for a new model; one more on a server): the version
+        (with its ``tusk.state`` tag) and the alias. A kill between any two leaves something the next reader
+        understands (``tracking.state``)."""
         state = record.state
         if record.run_id is None:
             self.log_run(record)
-        promote = should_promote(record.promote_if, record.metrics)
+        crash_point("register.run")
+        promote, why = promotion(record.promote_if, record.metrics)
+        tags = {**record.tags, STATE_TAG: version_state(state, previous, promote)}
+        if why:
+            tags["tusk.not_promoted"] = why
         with mlflow_errors(f"cannot register {state.name}"):
-            first = previous is None and not self._exists(state.name)
-            if first:  # a new model's first version is 1: its state tag goes in with the model (one call less)
-                self._next_state(state, "1", previous, promote)
-                self.client.create_registered_model(state.name, tags={STATE_TAG: _state_json(state)},
-                                                    description=f"tusk instance of {state.spec}")
+            existed = previous is not None or self._exists(state.name)
+            if not existed:
+                self.client.create_registered_model(state.name, description=f"tusk instance of {state.spec}")
+                crash_point("register.model")
             source = f"{record.artifact_uri or self.client.get_run(record.run_id).info.artifact_uri}/model"
             version = str(self.client.create_model_version(state.name, source, run_id=record.run_id,
-                                                           tags=record.tags, await_creation_for=0).version)
+                                                           tags=tags, await_creation_for=0).version)
+            crash_point("register.version")
+            if previous is not None:
+                state.fingerprints, state.production = dict(previous.fingerprints), list(previous.production)
+            advance(state, version, promote)
             if promote:
                 self.client.set_registered_model_alias(state.name, PRODUCTION, version)
-            if not first or version != "1":
-                self._next_state(state, version, previous, promote)
+                crash_point("register.alias")
+            if (previous is None and existed) or self.sqlite_path is None:
+                # a model without a readable state (its pointer may be a phantom); or a server, whose registry
+                # lists only each model's newest version, which may be a review's candidate without a state
                 self._write_state(state)
+                crash_point("register.pointer")
+        record.promoted, record.not_promoted = promote, why
         return state.version
-
-    @staticmethod
-    def _next_state(state: InstanceState, version: str, previous: InstanceState | None, promote: bool) -> None:
-        carried = previous or InstanceState(name=state.name, version="", fingerprint="", data_commit="")
-        state.version = version
-        state.fingerprints = _trim({**carried.fingerprints, state.fingerprint: version})
-        state.production = (list(carried.production) + ([version] if promote else []))[-50:]
 
     def _exists(self, name: str) -> bool:
         local = self._local_registry()
@@ -247,7 +288,9 @@ class MlflowTracker:
         return self.registered_model(name) is not None
 
     def _write_state(self, state: InstanceState) -> None:
-        self.client.set_registered_model_tag(state.name, STATE_TAG, _state_json(state))
+        """The registered model's pointer (moves that create no version); it has seen ``state.latest``."""
+        state.latest = str(max(int(state.latest or 0), int(state.version or 0)))
+        self.client.set_registered_model_tag(state.name, STATE_TAG, pointer_json(state))
 
     def register_candidate(self, record: TrainRecord, review: str) -> str:
         """A version trained for ``review`` on its merge preview: no alias, the instance's state tag untouched
@@ -278,8 +321,44 @@ class MlflowTracker:
         """Make ``state.version`` (an older version with the current fingerprint) current and production."""
         with mlflow_errors(f"cannot reuse {state.name} v{state.version}"):
             self.client.set_registered_model_alias(state.name, PRODUCTION, state.version)
-            state.production = (state.production + [state.version])[-50:]
+            crash_point("reuse.alias")
+            state.production = (state.production + [state.version])[-MAX_PRODUCTION:]
             self._write_state(state)
+
+    def recover(self) -> list[str]:
+        """Finish what a killed registration left half-done; → one line per repair.
+
+        A version created without its production alias gets the alias (when nobody moved production since);
+        a pointer naming a version that does not exist is removed, so the instance is planned as new.
+        MLflow runs a killed tusk left RUNNING on this machine are marked KILLED."""
+        view = self._view()
+        resolved, aliases = resolve(view), view.aliases
+        notes = []
+        with mlflow_errors("cannot repair the registry"):
+            for item in resolved.unfinished:
+                if aliases.get(item.name) == item.alias_before:
+                    self.client.set_registered_model_alias(item.name, PRODUCTION, item.version)
+                    notes.append(f"{item.name}: finished the registration of v{item.version} (production alias)")
+            for name, version in resolved.phantoms.items():
+                self.client.delete_registered_model_tag(name, STATE_TAG)
+                notes.append(f"{name}: its state named v{version}, which was never registered; planned as new")
+            for run_id in self._abandoned_runs():
+                self.client.set_terminated(run_id, status="KILLED")
+            if notes:
+                notes.append("(a tusk command was killed while registering; nothing was trained twice)")
+        return notes
+
+    def _abandoned_runs(self) -> list[str]:
+        """Runs left RUNNING by a tusk process of this machine that is gone (local store only)."""
+        local = self._local_registry()
+        if local is None:
+            return []
+        host = socket.gethostname()
+        with local:  # training runs only: a release event's RUNNING run is finished by ReleaseStore.settle
+            rows = local.execute("SELECT r.run_uuid, t.value FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid "
+                                 "AND t.key = ? JOIN experiments e ON e.experiment_id = r.experiment_id "
+                                 "WHERE r.status = 'RUNNING' AND e.name = ?", (OWNER_TAG, EXPERIMENT)).fetchall()
+        return [run_id for run_id, owner in rows if _gone(owner, host)]
 
     def set_alias(self, name: str, version: str, alias: str = PRODUCTION) -> None:
         with mlflow_errors(f"cannot point {name} {alias} at v{version}"):
@@ -288,7 +367,7 @@ class MlflowTracker:
             if alias == PRODUCTION:
                 state = self.states().get(name)
                 if state is not None:
-                    state.production = (state.production + [str(version)])[-50:]
+                    state.production = (state.production + [str(version)])[-MAX_PRODUCTION:]
                     self._write_state(state)
 
     def rollback(self, name: str, to: str | None = None) -> tuple[str | None, str]:
@@ -332,9 +411,10 @@ class MlflowTracker:
                         self.client.set_registered_model_alias(name, PRODUCTION, target)
                     moved.append(name)
                 state = states.get(name)
-                if target is not None and state is not None and state.production[-1:] != [target]:
-                    state.production = _moved_to(state.production, target)
-                    self._write_state(state)
+                if state is not None and (target is None or state.production[-1:] != [target]):
+                    if target is not None:
+                        state.production = _moved_to(state.production, target)
+                    self._write_state(state)  # also marks a removal as seen: recover() does not undo it
         return moved
 
     def missing_versions(self, wanted: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -588,8 +668,22 @@ def _fit(entries: dict[str, list[str]]) -> str:
         items = items[1:]
 
 
-def _state_json(state: InstanceState) -> str:
-    return json.dumps(state.to_json(), sort_keys=True)
+def owner() -> str:
+    """``host:pid``, tagged on runs so that a later tusk can tell an abandoned RUNNING run from a live one."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _gone(owner_tag: str, host: str) -> bool:
+    where, _, pid = owner_tag.rpartition(":")
+    if where != host or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _param_text(value: Any) -> str:
@@ -604,9 +698,4 @@ def _moved_to(history: list[str], target: str) -> list[str]:
     """A production history (a stack, oldest first) after production moved to ``target``."""
     if target in history:
         return history[:len(history) - history[::-1].index(target)]
-    return (history + [target])[-50:]
-
-
-def _trim(fingerprints: dict[str, str]) -> dict[str, str]:
-    items = sorted(fingerprints.items(), key=lambda kv: int(kv[1]) if kv[1].isdigit() else 0)
-    return dict(items[-MAX_FINGERPRINTS:])
+    return (history + [target])[-MAX_PRODUCTION:]

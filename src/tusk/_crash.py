@@ -1,0 +1,51 @@
+"""Kill points for the crash-safety suite.
+
+``TUSK_CRASH_AT=NAME[:N]`` makes the process SIGKILL its own process group the N-th time (default: the
+first) it reaches ``crash_point("NAME")``, as ``kill -9 -- -PGID`` would from outside, at an exact moment
+instead of a lucky one. Without the variable a crash point is one global test: inert and cheap. A process
+that does not lead its own group kills only itself, so a test runner that forgot ``setsid`` survives.
+
+The points are named ``<command>.<moment>``: ``register.version`` (a model version was just created),
+``import.before-commit``, ``merge.after-merge``, ``release.recorded``, ... ``POINTS`` lists them all.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+_SPEC = os.environ.get("TUSK_CRASH_AT", "")
+_SEEN: dict[str, int] = {}
+
+POINTS = (
+    # tusk run
+    "run.locked", "run.planned", "run.started", "run.result", "register.run", "register.model",
+    "register.version", "register.alias", "register.pointer", "run.recorded", "reuse.alias",
+    # tusk data import / merge / revert
+    "import.read", "import.staged", "import.applied", "import.before-commit", "import.committed",
+    "merge.begin", "merge.merged", "merge.committed", "gc.before", "gc.after",
+    # tusk release create / rollback
+    "release.manifest", "release.context", "release.built", "release.run", "release.artifact",
+    "release.model", "release.version", "release.current", "release.log", "release.rollback",
+    "release.rollback.models",
+    # tusk watch
+    "watch.poll", "watch.ran", "watch.released", "watch.saved",
+)
+
+
+def crash_point(name: str) -> None:
+    """SIGKILL this process group here if ``TUSK_CRASH_AT`` names this point (and this occurrence)."""
+    if _SPEC:
+        _maybe_kill(name)
+
+
+def _maybe_kill(name: str) -> None:
+    target, _, nth = _SPEC.partition(":")
+    if name != target:
+        return
+    _SEEN[name] = _SEEN.get(name, 0) + 1
+    if _SEEN[name] != int(nth or 1):
+        return
+    if os.getpgrp() == os.getpid():
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
