@@ -15,7 +15,7 @@ from train_fixtures import make_project, rows
 from tusk.ci_github import workflow
 from tusk.config import load_config
 from tusk.errors import ConfigError, LockHeld
-from tusk.triggers import project_lock
+from tusk.lock import hold
 
 
 def test_watch_once_trains_new_commits_and_survives_failures(tmp_path: Path) -> None:
@@ -47,16 +47,16 @@ def test_watch_releases_only_when_auto(tmp_path: Path) -> None:
 
 def test_one_watcher_per_project(tmp_path: Path) -> None:
     lock = tmp_path / "watch.lock"
-    with project_lock(lock):
-        script = ("import sys; from tusk.triggers import project_lock\n"
+    with hold(lock, "tusk watch"):
+        script = ("import sys; from tusk.lock import hold\n"
                   "from pathlib import Path\n"
-                  "try:\n    project_lock(Path(sys.argv[1])).__enter__()\nexcept Exception as e:\n    print(e)")
+                  "try:\n    hold(Path(sys.argv[1]), 'tusk watch').__enter__()\nexcept Exception as e:\n    print(e)")
         out = subprocess.run([sys.executable, "-c", script, str(lock)], capture_output=True, text=True).stdout
-        assert "another watcher runs for this project" in out and f"pid {__import__('os').getpid()}" in out
+        assert "tusk watch (pid" in out and f"pid {__import__('os').getpid()}" in out and "holds this project" in out
         with pytest.raises(LockHeld):
-            with project_lock(lock):
+            with hold(lock, "tusk watch"):
                 pass
-    with project_lock(lock):
+    with hold(lock, "tusk watch"):
         pass  # free again once released
 
 

@@ -8,7 +8,7 @@ methods here only wire the project's backends into them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -359,6 +359,13 @@ class Project:
                                 f"tusk data merge {branch} --resolve {conflicts_file}; nothing was merged",
                                 conflict.conflicts) from conflict
 
+    def lock(self, what: str = "tusk run", wait: bool = True,
+             on_wait: "Callable[[str], None] | None" = None) -> "AbstractContextManager[None]":
+        """The project's run lock: one run (or watcher's run) at a time; a second waits or gets LockHeld."""
+        from tusk.lock import hold
+
+        return hold(self.state_dir / "project.lock", what, wait=wait, on_wait=on_wait, reentrant=True)
+
     # --- plan and run (cli/train.py) ---
     def plan(self, at: str | None = None, check: bool = True) -> "Plan":
         """Which instances are new, stale, fresh, reusable or orphaned at ``at`` (default: the data branch).
@@ -398,7 +405,10 @@ class Project:
         """Train what the plan says, in parallel, pinned to the data commit; record each in the tracker.
 
         ``candidates``: train the blast radius of review branch ``at`` on its merge preview as candidate
-        versions for the review (no alias moves, nothing becomes current, no release)."""
+        versions for the review (no alias moves, nothing becomes current, no release).
+
+        Holds the project's run lock (``wait=False`` refuses instead of waiting for another run), finishes
+        what a killed run left half-done first, then plans."""
         from tusk import runner
 
         return runner.run(self, at=at, only=only, shard=shard, workers=workers, force=force, candidates=candidates,

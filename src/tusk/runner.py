@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import math
 import os
 import signal
 import subprocess
@@ -26,13 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tusk import logs
+from tusk._crash import crash_point
 from tusk.config import Config
 from tusk.context import TrainContext
 from tusk.entry import check_entries
 from tusk.errors import JobError, TuskError
 from tusk.execute.base import EventHandler, Job, JobResult
 from tusk.plan import Plan, PlannedInstance, Planner, input_fingerprint, read_input
-from tusk.promote import explain_refusal
 from tusk.spec import Instance, InputQuery, select
 from tusk.tracking.base import InputRecord, InstanceState, TrainRecord
 
@@ -58,7 +59,8 @@ class JobOutcome:
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "status": self.status, "version": self.version,
                 "seconds": round(self.seconds, 3), "error": self.error or None, "log": self.log or None,
-                "metrics": self.metrics, "promoted": self.promoted, "promotion": self.promotion}
+                "metrics": {k: (v if math.isfinite(v) else str(v)) for k, v in self.metrics.items()},
+                "promoted": self.promoted, "promotion": self.promotion}
 
 
 @dataclass
@@ -70,6 +72,7 @@ class RunReport:
     seconds: float = 0.0
     interrupted: bool = False
     candidates: "CandidateFor | None" = None  # set when the run trained candidates for a review
+    recovered: list[str] = field(default_factory=list)  # what a killed earlier command left, and was finished
 
     @property
     def failed(self) -> int:
@@ -78,7 +81,8 @@ class RunReport:
     def to_json(self) -> dict[str, Any]:
         return {"data_commit": self.data_commit, "ref": self.ref, "jobs": [j.to_json() for j in self.jobs],
                 "fresh": self.fresh, "seconds": round(self.seconds, 3), "interrupted": self.interrupted,
-                "candidates_for": dict(self.candidates.__dict__) if self.candidates else None}
+                "candidates_for": dict(self.candidates.__dict__) if self.candidates else None,
+                "recovered": self.recovered}
 
 
 # ----- the worker half ------------------------------------------------------------------------------
@@ -246,9 +250,26 @@ class CandidateFor:
 def run(project: "Project", at: str | None = None, only: str | None = None, shard: tuple[int, int] | None = None,
         workers: int | None = None, force: bool = False, on_event: EventHandler | None = None,
         on_outcome: Callable[[JobOutcome], None] | None = None,
-        on_start: Callable[[Plan, int], None] | None = None, candidates: bool = False) -> RunReport:
+        on_start: Callable[[Plan, int], None] | None = None, candidates: bool = False, wait: bool = True,
+        on_wait: Callable[[str], None] | None = None) -> RunReport:
     """Train what the plan says. ``candidates``: ``at`` is a review branch, trained on its merge preview (kept
-    for the whole run) as candidate versions: no alias moves, no instance's current state changes."""
+    for the whole run) as candidate versions: no alias moves, no instance's current state changes.
+
+    Holds the project's run lock (``wait=False`` refuses instead of waiting for another run), and finishes
+    what a killed run left half-done before planning."""
+    with project.lock("tusk run", wait=wait, on_wait=on_wait):
+        crash_point("run.locked")
+        recovered = project.tracker.recover()
+        _remove_abandoned_jobs(project.state_dir / "jobs")
+        report = _run_locked(project, at, only, shard, workers, force, on_event, on_outcome, on_start, candidates)
+        report.recovered = recovered
+        return report
+
+
+def _run_locked(project: "Project", at: str | None, only: str | None, shard: tuple[int, int] | None,
+                workers: int | None, force: bool, on_event: EventHandler | None,
+                on_outcome: Callable[[JobOutcome], None] | None,
+                on_start: Callable[[Plan, int], None] | None, candidates: bool) -> RunReport:
     started = time.perf_counter()
     with ExitStack() as stack:
         review = None
@@ -257,6 +278,7 @@ def run(project: "Project", at: str | None = None, only: str | None = None, shar
         else:
             plan = make_plan(project, project.training_ref(at), check=True)
             plan.ref = at or plan.ref
+        crash_point("run.planned")
         chosen = set(select([p.name for p in plan.instances if p.instance], only, shard))
         if review is not None:  # candidates: only what the review changes, not the data branch's own backlog
             chosen &= _review_radius(project, plan, force)
@@ -323,7 +345,8 @@ def _state(instance: Instance, fp: str, data_commit: str, inputs: dict[str, Inpu
                          code_digest=instance.code_digest, code_files=dict(instance.code_files),
                          params=dict(instance.params), inputs=dict(inputs), spec=instance.spec.name,
                          fingerprints=dict(previous.fingerprints) if previous else {},
-                         production=list(previous.production) if previous else [])
+                         production=list(previous.production) if previous else [],
+                         latest=previous.latest if previous else "")
 
 
 def _train(project: "Project", plan: Plan, todo: list[PlannedInstance], workers: int | None,
@@ -335,14 +358,17 @@ def _train(project: "Project", plan: Plan, todo: list[PlannedInstance], workers:
     jobs_dir = root / logs.run_stamp()
     code = code_version(project.config.root, todo)
     by_name = {p.name: p for p in todo}
+    jobs_dir.mkdir(parents=True, exist_ok=True)
     jobs = [make_job(project.config, p, plan.data_commit, jobs_dir / p.name) for p in todo]
     executor = project.executor(workers)
     try:
         with _deferred_interrupt(executor.cancel) as interrupted:
             for result in executor.run(jobs, on_event):
+                crash_point("run.result")
                 outcome = _record(project, by_name[result.name], result, plan.data_commit, code, jobs_dir, review)
                 if outcome.version:  # registered: the version holds the model, the job folder needs no copy
                     cleaner.remove(jobs_dir / result.name / "model")
+                crash_point("run.recorded")
                 report.jobs.append(outcome)
                 emit(outcome)
             report.interrupted = interrupted.is_set()
@@ -350,6 +376,13 @@ def _train(project: "Project", plan: Plan, todo: list[PlannedInstance], workers:
         executor.close()
         cleaner.close()
         logs.mark_done(jobs_dir)
+
+
+def _remove_abandoned_jobs(jobs_root: Path) -> None:
+    """Job folders of a run that was killed: never marked done, and their process is gone."""
+    for folder in logs.run_folders(jobs_root):
+        if not (folder / logs.DONE).exists() and not logs.running(folder):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def make_job(config: Config, planned: PlannedInstance, data_commit: str, job_dir: Path) -> Job:
@@ -382,10 +415,8 @@ def _record(project: "Project", planned: PlannedInstance, result: JobResult, dat
         version = project.tracker.register_candidate(record, review.review)
         return JobOutcome(planned.name, "succeeded", version, result.seconds, log=str(log), metrics=record.metrics)
     version = project.tracker.register(record, previous=planned.state)
-    promoted = bool(record.state.production and record.state.production[-1] == version)
-    refusal = None if promoted else explain_refusal(record.promote_if, record.metrics)
     return JobOutcome(planned.name, "succeeded", version, result.seconds, log=str(log),
-                      metrics=record.metrics, promoted=promoted, promotion=refusal)
+                      metrics=record.metrics, promoted=record.promoted, promotion=record.not_promoted or None)
 
 
 def source_tags(planned: PlannedInstance, commit: str) -> dict[str, str]:
@@ -467,7 +498,7 @@ def code_version(root: Path, todo: list[PlannedInstance]) -> tuple[str, bool]:
 
 @contextmanager
 def _deferred_interrupt(cancel: Callable[[], None]) -> Iterator[threading.Event]:
-    """Ctrl-C cancels the jobs but never interrupts the recording of one that finished."""
+    """Ctrl-C (or SIGTERM) cancels the jobs but never interrupts the recording of one that finished."""
     interrupted = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield interrupted
@@ -480,8 +511,9 @@ def _deferred_interrupt(cancel: Callable[[], None]) -> Iterator[threading.Event]
         print("\ninterrupted: cancelling running jobs (nothing half-registered)", file=sys.stderr)
         cancel()
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield interrupted
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)

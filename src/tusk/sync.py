@@ -105,11 +105,11 @@ def chosen_sources(sources: Sequence[SourceConfig], names: Sequence[str]) -> lis
 
 def sync(project: "Project", names: Sequence[str] = ()) -> SyncReport:
     """Sync the named sources (default: all). A failing source is reported; the others still sync."""
-    from tusk.triggers import project_lock
+    from tusk.lock import hold
 
     sources = chosen_sources(project.config.sources, names)
     report = SyncReport()
-    with project_lock(project.state_dir / "sync.lock", what="sync"):
+    with hold(project.state_dir / "sync.lock", "tusk data sync"):
         for source in sources:
             report.sources.append(sync_one(project, source))
     return report

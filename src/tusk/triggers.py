@@ -4,26 +4,27 @@ It polls the head of the data branch and a digest of the project's code (git HEA
 spec's code files, so an uncommitted edit counts too). On a change it runs plan → run → release (the
 release only with ``[release] auto = true``). The state it last handled is remembered whether the run
 succeeded or not: a failing model is logged once, not retried in a hot loop, and the next change is
-handled as usual. One watcher per project, held by a lock file naming its process.
+handled as usual. One watcher per project (``.tusk/watch.lock``); a change is handled under the project's
+run lock, so a watcher and a ``tusk run`` never train at once: the later one waits.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tusk.errors import LockHeld, TuskError
+from tusk._cache import atomic_write
+from tusk._crash import crash_point
+from tusk.errors import TuskError
+from tusk.lock import hold
 from tusk.spec import CodeHasher
 
 if TYPE_CHECKING:
@@ -45,31 +46,6 @@ class Tick:
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-@contextmanager
-def project_lock(path: Path, what: str = "watcher") -> Iterator[None]:
-    """Hold ``path`` exclusively; a second holder gets LockHeld naming the first one's pid and host."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as exc:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise LockHeld(f"another {what} runs for this project ({holder}); lock file {path}") from exc
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
-    handle.flush()
-    try:
-        yield
-    finally:
-        handle.seek(0)
-        handle.truncate()
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
 
 
 def code_state(project: "Project") -> str:
@@ -112,6 +88,7 @@ class Watcher:
     def poll(self) -> Tick:
         project = self._project()
         try:
+            crash_point("watch.poll")
             synced = self._sync(project) if project.config.watch.sync else []
             head = project.data.resolve(project.config.data.branch)
             code = code_state(project)
@@ -119,8 +96,9 @@ class Watcher:
             if tick.changed:
                 self.last = (head, code)
                 self._handle(project, tick)
-                self.state_file.write_text(json.dumps({"data_head": head, "code": code, "failed": tick.failed,
-                                                       "error": tick.error}))
+                atomic_write(self.state_file, json.dumps({"data_head": head, "code": code, "failed": tick.failed,
+                                                          "error": tick.error}))
+                crash_point("watch.saved")
             return tick
         finally:
             project.close()
@@ -143,18 +121,26 @@ class Watcher:
     def _handle(self, project: "Project", tick: Tick) -> None:
         self.say(f"data {tick.data_head[:7]}, code {tick.code[:7]}: planning")
         try:
-            report = project.run()
-            tick.jobs, tick.failed = len(report.jobs), report.failed
-            self.say(f"ran {tick.jobs} job(s), {tick.failed} failed" if tick.jobs else "everything is fresh")
-            if project.config.release.auto and not tick.failed and tick.jobs:
-                from tusk.release.create import create_release
-
-                outcome = create_release(project, build=True)
-                tick.release = outcome.release.md5
-                self.say(f"release {outcome.release.md5}: {outcome.note}")
+            with project.lock("tusk watch", wait=True, on_wait=self.say):
+                self._run_and_release(project, tick)
         except TuskError as exc:
             tick.error = str(exc)
             self.say(f"error: {exc} (waiting for the next change)")
+
+    def _run_and_release(self, project: "Project", tick: Tick) -> None:
+        report = project.run()
+        crash_point("watch.ran")
+        for note in report.recovered:
+            self.say(f"recovered: {note}")
+        tick.jobs, tick.failed = len(report.jobs), report.failed
+        self.say(f"ran {tick.jobs} job(s), {tick.failed} failed" if tick.jobs else "everything is fresh")
+        if project.config.release.auto and not tick.failed and tick.jobs:
+            from tusk.release.create import create_release
+
+            outcome = create_release(project, build=True)
+            crash_point("watch.released")
+            tick.release = outcome.release.md5
+            self.say(f"release {outcome.release.md5}: {outcome.note}")
 
     def loop(self, interval: float, on_tick: Callable[[Tick], None]) -> None:
         previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -191,7 +177,7 @@ def watch(project: "Project", interval: float = 30.0, once: bool = False, say: S
         if on_tick:
             on_tick(tick)
 
-    with project_lock(project.state_dir / "watch.lock"):
+    with hold(project.state_dir / "watch.lock", "tusk watch"):
         watcher = Watcher(project.root, project.state_dir / "watch.json", log)
         if once:
             record(watcher.poll())

@@ -39,6 +39,9 @@ class TuskGroup(click.Group):
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    from tusk._text import printable
+
+    message = printable(message)
     first = message.strip().splitlines()[0] if message.strip() else "error"
     click.echo(f"error: {first}", err=True)
     sys.exit(code)
@@ -83,14 +86,15 @@ def console(stderr: bool = False) -> Any:
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Any:
     from rich.table import Table
+    from rich.text import Text
 
     out = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for number, column in enumerate(columns):
         # A long value wraps and is never cut short with "…"; the other columns give way before the first
         # (the row's name), which folds only when nothing else can.
         out.add_column(column, overflow="fold", no_wrap=number == 0)
-    for row in rows:
-        out.add_row(*["" if cell is None else str(cell) for cell in row])
+    for row in rows:  # a rich Text cell is shown as it is; other cells as text with rich markup
+        out.add_row(*["" if cell is None else cell if isinstance(cell, Text) else str(cell) for cell in row])
     return out
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from tusk._text import printable
 from tusk.cli._common import EXIT_JOBS_FAILED, console, json_option, open_project, print_json, short, table
 
 STATUS_STYLE = {"new": "cyan", "stale": "yellow", "reuse": "magenta", "fresh": "green", "orphaned": "dim",
@@ -89,9 +90,10 @@ def _print_conflicts(conflict: Any) -> None:
 @click.option("--candidates", is_flag=True,
               help="With --at BRANCH: train what merging the review would retrain, on its merge preview, as "
                    "candidates for the review (production untouched).")
+@click.option("--no-wait", is_flag=True, help="If another run holds the project, fail at once instead of waiting.")
 @json_option
 def run(at: str | None, only: str | None, shard: str | None, workers: int | None, force: bool, candidates: bool,
-        as_json: bool) -> None:
+        no_wait: bool, as_json: bool) -> None:
     """Train every new or stale model, in parallel, pinned to one data commit.
 
     \b
@@ -108,6 +110,9 @@ def run(at: str | None, only: str | None, shard: str | None, workers: int | None
     take them as current, nothing is released. `tusk review show BRANCH` compares them with production;
     a [review] gate must hold for each before `tusk data merge BRANCH`. After the merge, `tusk run`
     promotes them without retraining (their fingerprints equal the merged inputs').
+
+    One run per project at a time: a second one waits for the first (or fails with --no-wait), and a
+    run killed half-way is finished by the next one, never trained twice.
     """
     from tusk.spec import parse_shard
 
@@ -116,7 +121,8 @@ def run(at: str | None, only: str | None, shard: str | None, workers: int | None
     display = _Display(quiet=as_json)
     try:
         report = project.run(at=at, only=only, shard=shard_range, workers=workers, force=force, candidates=candidates,
-                             on_start=display.start, on_outcome=display.outcome, on_event=display.event)
+                             on_start=display.start, on_outcome=display.outcome, on_event=display.event,
+                             wait=not no_wait, on_wait=display.note)
     finally:
         display.stop()
     if as_json:
@@ -139,6 +145,9 @@ class _Display:
         self.progress: Any = None
         self.task: Any = None
         self.done = self.failed = self.running = 0
+
+    def note(self, message: str) -> None:
+        self.err.print(printable(message), markup=False, highlight=False)
 
     def start(self, plan: Any, count: int) -> None:
         if self.quiet:
@@ -167,11 +176,13 @@ class _Display:
         self.done += 1
         if outcome.status in ("failed", "cancelled"):
             self.failed += 1
-            if not self.quiet:
-                self.err.print(f"[red]{outcome.status}[/] {outcome.name}: {outcome.error}")
+            if not self.quiet:  # a job's error and log are the job's text: no markup, no escape sequences
+                from rich.text import Text
+
+                self.err.print(Text.assemble((outcome.status, "red"), f" {outcome.name}: {printable(outcome.error)}"))
                 if outcome.log_tail and outcome.status == "failed":
-                    self.err.print(f"[dim]{outcome.log_tail}[/]")
-                    self.err.print(f"[dim]log: {outcome.log}[/]")
+                    self.err.print(printable(outcome.log_tail), style="dim", markup=False)
+                    self.err.print(f"log: {outcome.log}", style="dim", markup=False)
         elif not self.live and not self.quiet:
             self.err.print(f"{outcome.status} {outcome.name} v{outcome.version} ({outcome.seconds:.1f}s)")
         if self.progress is not None:
@@ -192,15 +203,18 @@ def _print_report(report: Any) -> None:
     from rich.markup import escape
 
     out = console()
+    for note in report.recovered:
+        console(stderr=True).print(f"recovered: {printable(note)}", markup=False)
     if report.jobs:
         rows = [(j.name, _styled(j.status), f"v{j.version}" if j.version else "", _promotion(j), _metrics(j.metrics))
                 for j in report.jobs]  # each job's time is in --json and in the progress lines
         out.print(table(None, ["instance", "status", "version", "promoted", "metrics"], rows))
         for job in report.jobs:  # the long texts on lines of their own: readable in 80 columns
             if job.error:
-                out.print(f"[red]{job.name}[/]: {escape(job.error)}", soft_wrap=True)
+                out.print(f"[red]{job.name}[/]: {escape(printable(job.error))}", soft_wrap=True)
             elif job.promotion:
-                out.print(f"[yellow]{job.name}[/] kept out of production: {escape(job.promotion)}", soft_wrap=True)
+                out.print(f"[yellow]{job.name}[/] kept out of production: {escape(printable(job.promotion))}",
+                          soft_wrap=True)
     counts: dict[str, int] = {}
     for job in report.jobs:
         counts[job.status] = counts.get(job.status, 0) + 1
@@ -216,6 +230,13 @@ def _promotion(job: Any) -> str:
     if job.status not in ("succeeded", "reused"):
         return ""
     return "yes" if job.promoted else "[yellow]no[/]"
+
+
+def _plain(text: str | None) -> Any:
+    """A cell shown as it is (no rich markup), without escape sequences."""
+    from rich.text import Text
+
+    return Text(printable(text or ""))
 
 
 def _metrics(metrics: dict[str, float], limit: int = 3) -> str:

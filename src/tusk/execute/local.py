@@ -7,16 +7,22 @@ inherits doltlite's "already bootstrapped" mark and would skip loading it.
 Each worker leads its own process group and ignores SIGINT: Ctrl-C reaches only tusk, which cancels
 by killing the groups, so a job's own child processes go too. A job that times out, or whose worker
 dies (``os._exit``, a signal, a segfault), costs that worker, which is replaced; the other jobs go on.
+
+Workers die with tusk, however tusk dies: a worker holds no end of any pipe but its own (so an idle
+worker reads EOF when tusk is gone), and on Linux the kernel sends it SIGTERM when tusk dies
+(``PR_SET_PDEATHSIG``), on which it kills its own process group: itself and the job's children.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
 import os
 import signal
 import sys
 import time
 import traceback
+import weakref
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -32,6 +38,8 @@ from tusk.execute.base import EventHandler, Job, JobEvent, JobResult, log_tail, 
 from tusk.execute.gpus import GpuSlots, devices
 
 _CONTEXT = mp.get_context("fork")
+PR_SET_PDEATHSIG = 1
+_PARENT_ENDS: "weakref.WeakSet[Connection]" = weakref.WeakSet()  # tusk's pipe ends: closed in every worker
 
 
 def parse_workers(url: str) -> int | None:
@@ -45,9 +53,27 @@ def parse_workers(url: str) -> int | None:
 
 
 # ----- inside a worker ---------------------------------------------------------------------------------
-def _worker_main(conn: Connection) -> None:
+def die_with_parent(parent: int, sig: int = signal.SIGKILL) -> None:
+    """Linux: the kernel sends ``sig`` to this process when its parent dies. Elsewhere: best effort."""
+    try:
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, sig)
+    except (AttributeError, OSError):
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os.kill(os.getpid(), sig)
+
+
+def _kill_own_group(signum: int, frame: Any) -> None:
+    os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def _worker_main(conn: Connection, parent: int) -> None:
     os.setpgrp()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _kill_own_group)
+    for end in list(_PARENT_ENDS):
+        end.close()
+    die_with_parent(parent, signal.SIGTERM)
     while True:
         try:
             message = conn.recv()
@@ -119,7 +145,8 @@ class _Running:
 class _Worker:
     def __init__(self) -> None:
         self.conn, child = _CONTEXT.Pipe()
-        self.process = _CONTEXT.Process(target=_worker_main, args=(child,), daemon=True)
+        _PARENT_ENDS.add(self.conn)
+        self.process = _CONTEXT.Process(target=_worker_main, args=(child, os.getpid()), daemon=True)
         self.process.start()
         child.close()
         self.running: _Running | None = None
@@ -152,6 +179,7 @@ class LocalExecutor:
         self.workers = workers or parse_workers(url) or os.cpu_count() or 1
         self.gpu_ids = devices(config.executor.gpus if config else "auto")
         self._wake_read, self._wake_write = _CONTEXT.Pipe(duplex=False)
+        _PARENT_ENDS.update((self._wake_read, self._wake_write))
         self._cancelled = False
         self._pool: list[_Worker] = []
         self._limit = self.workers
