@@ -55,5 +55,15 @@ def test_missing_or_wrong_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path:
     with pytest.raises(sheets.IngestError, match="not a service-account key"):
         sheets.read_sheet(f"gsheet://{SHEET_ID}/Examples")
     monkeypatch.setenv(sheets.CREDENTIALS_ENV, str(tmp_path / "missing.json"))
-    with pytest.raises(sheets.IngestError, match="not a readable service-account JSON key"):
+    with pytest.raises(sheets.IngestError, match="neither a JSON key nor the path of a key file"):
         sheets.read_sheet(f"gsheet://{SHEET_ID}/Examples")
+
+
+@pytest.mark.parametrize("secret", ["sk-live-0123456789abcdef", '{"private_key": "-----BEGIN sk-live-0123456789abcdef',
+                                    "sk-live-0123456789abcdef\n-----END", "[\"sk-live-0123456789abcdef\"]"])
+def test_a_credentials_value_is_never_echoed(monkeypatch: pytest.MonkeyPatch, secret: str) -> None:
+    monkeypatch.setenv(sheets.CREDENTIALS_ENV, secret)
+    with pytest.raises(sheets.IngestError) as caught:
+        sheets.read_sheet(f"gsheet://{SHEET_ID}/Examples")
+    shown = str(caught.value) + repr(caught.value.__cause__ or "")
+    assert "0123456789abcdef" not in shown and "\n" not in str(caught.value)

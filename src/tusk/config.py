@@ -103,6 +103,15 @@ class ModelSpec(_Section):
     resources: Resources = Field(default_factory=Resources)
     promote_if: str | None = None
 
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        literal = re.sub(r"\{[A-Za-z_][A-Za-z0-9_]*\}", "x", value)
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}", literal) or ".." in literal:
+            raise ValueError(f"name {value!r}: use letters, digits, '_', '.', '-' and {{matrix keys}}, "
+                             "starting with a letter or digit (it names registry models and folders)")
+        return value
+
     @field_validator("code", mode="before")
     @classmethod
     def _code_list(cls, value: Any) -> Any:

@@ -254,7 +254,7 @@ class Project:
 
     def import_file(self, source: str, table: str, keys: "Sequence[str]" = (), mode: str = "replace",
                     branch: str | None = None, message: str | None = None, yes: bool = False,
-                    expect: tuple[int, int, int] | None = None) -> "ImportResult":
+                    expect: tuple[int, int, int] | None = None, allow_empty: bool = False) -> "ImportResult":
         """Import a file (or sheet) into ``table`` on ``branch`` (default: the data branch) as one commit. Onto
         the data branch, a change over ``[data] confirm_fraction`` / ``confirm_min_rows`` raises
         NeedsConfirmation (nothing written) unless ``yes``; ``expect`` is the confirmed (added, modified,
@@ -265,7 +265,7 @@ class Project:
         onto_data_branch = (branch or data.branch) == data.branch
         guard = None if yes or not onto_data_branch else Guard(data.confirm_fraction, data.confirm_min_rows)
         return import_file(self.data, source, table, keys, mode, branch, message,  # type: ignore[arg-type]
-                           guard=guard, expect=expect)
+                           guard=guard, expect=expect, allow_empty=allow_empty)
 
     def export(self, table: str, at: str | None = None, fmt: str | None = None,
                output: str | None = None) -> "ExportResult":

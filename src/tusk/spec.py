@@ -24,6 +24,7 @@ from tusk.config import Config, ModelSpec
 from tusk.errors import ConfigError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+MAX_NAME = 200  # instance names: registry names (PostgreSQL: 256), file names (255 bytes), image paths
 _PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
 
 MatrixQuery = Callable[[str], list[Any]]  # SQL → the values of its first column
@@ -66,6 +67,13 @@ def safe_name(value: Any) -> str:
     text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode()
     text = _UNSAFE.sub("-", text).strip("-.")
     return text or "x" + hashlib.sha256(str(value).encode()).hexdigest()[:8]
+
+
+def bounded_name(name: str) -> str:
+    """``name`` if it is at most MAX_NAME characters, else its start and a digest of the whole of it."""
+    if len(name) <= MAX_NAME:
+        return name
+    return name[:MAX_NAME - 9].rstrip("-.") + "-" + hashlib.sha256(name.encode()).hexdigest()[:8]
 
 
 def template_fields(template: str) -> list[str]:
@@ -120,6 +128,9 @@ def matrix_values(spec: ModelSpec, run_query: MatrixQuery) -> list[dict[str, Any
     for key in keys:
         source = spec.matrix[key]
         values = run_query(source) if isinstance(source, str) else list(source)
+        if any(value is None for value in values):
+            raise ConfigError(f"model {spec.name!r}: matrix.{key} has a NULL value; leave NULLs out of the "
+                              f"query (e.g. WHERE {key} IS NOT NULL)")
         columns.append(values)
     return [dict(zip(keys, combo)) for combo in itertools.product(*columns)]
 
@@ -129,18 +140,30 @@ def expand(config: Config, run_query: MatrixQuery, hasher: CodeHasher | None = N
     hasher = hasher or CodeHasher(config.root)
     instances: list[Instance] = []
     origin: dict[str, str] = {}
+    folded: dict[str, str] = {}
     for spec in config.models:
         check_spec(spec)
         code_files = hasher.files(spec)
         for values in matrix_values(spec, run_query):
             instance = make_instance(spec, values, code_files)
-            where = f"model {spec.name!r} with {values}" if values else f"model {spec.name!r}"
+            where = f"model {spec.name!r} with {_shown(values)}" if values else f"model {spec.name!r}"
             if instance.name in origin:
                 raise ConfigError(f"instance name {instance.name!r} is produced twice: by {origin[instance.name]}"
                                   f" and by {where}")
+            other = folded.get(instance.name.casefold())
+            if other is not None:
+                raise ConfigError(f"instance names {other!r} and {instance.name!r} differ only in case (by "
+                                  f"{origin[other]} and by {where}): they would share a folder on many file "
+                                  "systems; make the values differ by more than case")
             origin[instance.name] = where
+            folded[instance.name.casefold()] = instance.name
             instances.append(instance)
     return instances
+
+
+def _shown(values: Mapping[str, Any], limit: int = 60) -> str:
+    text = ", ".join(f"{k}={v!r}" for k, v in values.items())
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def check_spec(spec: ModelSpec) -> None:
@@ -160,7 +183,7 @@ def check_spec(spec: ModelSpec) -> None:
 
 
 def make_instance(spec: ModelSpec, values: Mapping[str, Any], code_files: dict[str, str]) -> Instance:
-    name = spec.name.format(**{k: safe_name(v) for k, v in values.items()})
+    name = bounded_name(spec.name.format(**{k: safe_name(v) for k, v in values.items()}))
     params = {**spec.params, **values}
     inputs = {
         input_name: InputQuery(query, {p: params[p] for p in placeholders(query)})

@@ -49,13 +49,16 @@ def data() -> None:
 @click.option("--branch", "-b", help="Target branch (created from the main branch if missing).")
 @click.option("-m", "--message", help="Commit message.")
 @click.option("--yes", "-y", is_flag=True, help="Apply a large change to the main branch without asking.")
+@click.option("--allow-empty", is_flag=True, help="Let a file with no rows empty the table in replace mode.")
 @json_option
 def data_import(source: str, table_name: str, keys: tuple[str, ...], mode: str, branch: str | None,
-                message: str | None, yes: bool, as_json: bool) -> None:
+                message: str | None, yes: bool, allow_empty: bool, as_json: bool) -> None:
     """Import FILE (.csv .tsv .xlsx .jsonl .parquet, or gsheet://ID/TAB) as one commit.
 
     \b
     Nothing is written unless the whole file is valid; an import that changes nothing makes no commit.
+    A file with a header and no rows is refused in replace mode (it would empty the table) unless
+    --allow-empty.
       tusk data import examples.csv --table examples --key id
       tusk data import fixes.csv --table examples --key id --mode upsert --branch fix -m "relabel"
     \b
@@ -68,7 +71,7 @@ def data_import(source: str, table_name: str, keys: tuple[str, ...], mode: str, 
 
     project = open_project()
     try:
-        result = project.import_file(source, table_name, keys, mode, branch, message, yes=yes)
+        result = project.import_file(source, table_name, keys, mode, branch, message, yes=yes, allow_empty=allow_empty)
     except NeedsConfirmation as asked:
         if as_json or not sys.stdin.isatty():
             raise
@@ -80,7 +83,8 @@ def data_import(source: str, table_name: str, keys: tuple[str, ...], mode: str, 
         if not click.confirm(f"apply {added} added, {modified} modified, {removed} removed to "
                              f"{branch or project.config.data.branch}?", default=False, err=True):
             raise NeedsConfirmation("not confirmed: nothing was imported", asked.counts) from None
-        result = project.import_file(source, table_name, keys, mode, branch, message, yes=True, expect=asked.counts)
+        result = project.import_file(source, table_name, keys, mode, branch, message, yes=True, expect=asked.counts,
+                                     allow_empty=allow_empty)
     if as_json:
         print_json({"table": result.table, "branch": result.branch, "commit": result.commit,
                     "created_table": result.created_table, "added": result.added, "modified": result.modified,

@@ -12,7 +12,33 @@ from tusk.data.base import Params
 from tusk.data.names import check_identifier, check_ref_name, quote_identifier
 from tusk.errors import DataError, RefNotFound
 
-__all__ = ["SqliteRowFilter", "_errors", "check_identifier", "check_ref_name", "image", "quote"]
+__all__ = ["SqliteRowFilter", "_errors", "check_identifier", "check_ref_name", "image", "quote", "read_only"]
+
+
+_READ_PRAGMAS = frozenset({"table_info", "table_xinfo", "index_list", "index_info", "index_xinfo",
+                           "foreign_key_list", "collation_list", "function_list", "pragma_list"})
+_READ_DOLT_FUNCTIONS = frozenset({"dolt_hashof", "dolt_version", "dolt_merge_base", "dolt_branch_status"})
+_DENIED_FUNCTIONS = frozenset({"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"})
+
+
+def _authorize(action: int, arg1: str | None, arg2: str | None, database: str | None, trigger: str | None) -> int:
+    """sqlite3 authorizer of read-only connections: no ATTACH, no pragma that sets anything, no function
+    that changes the store (``dolt_gc``, ``dolt_commit``, ``dolt_push``...) or touches files."""
+    if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_PRAGMA:
+        return sqlite3.SQLITE_OK if arg2 is None or (arg1 or "").lower() in _READ_PRAGMAS else sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_FUNCTION:
+        name = (arg2 or "").lower()
+        if name in _DENIED_FUNCTIONS or (name.startswith("dolt_") and name not in _READ_DOLT_FUNCTIONS):
+            return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
+
+def read_only(conn: sqlite3.Connection) -> None:
+    """Make ``conn`` refuse every write: ``query_only`` for the database, an authorizer for the rest."""
+    conn.execute("PRAGMA query_only = ON")
+    conn.set_authorizer(_authorize)
 
 
 quote = quote_identifier  # SQLite's dialect is its default
@@ -28,6 +54,8 @@ def _errors(action: str) -> Iterator[None]:
             raise RefNotFound(f"{action}: {message}") from exc
         if "no such table" in message:
             raise RefNotFound(f"{action}: {message}") from exc
+        if "not authorized" in message or "readonly database" in message:
+            message += " (queries are read-only: change data with tusk data import, merge or revert)"
         raise DataError(f"{action}: {message}") from exc
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tusk.config import Config, url_path
-from tusk.data._sql import SqliteRowFilter, _errors, check_identifier, check_ref_name, image, quote
+from tusk.data._sql import SqliteRowFilter, _errors, check_identifier, check_ref_name, image, quote, read_only
 from tusk.data.base import Branch, Commit, MergeResult, QueryResult, Remote, RowChange, TableDiff, Tag
 from tusk.data.doltlite_merge import MergeOps
 from tusk.errors import DataError, RefNotFound
@@ -80,9 +80,12 @@ class DoltliteStore(MergeOps):
         return self._main
 
     def snapshot(self, commit: str) -> sqlite3.Connection:
-        """A read-only connection at ``commit`` (a full hash), cached."""
+        """A read-only connection at ``commit`` (a full hash), cached. Every query of the store's tables
+        (``tusk data sql``, the queries of tusk.toml) runs on one: nothing it runs can write."""
         if commit not in self._snapshots:
-            self._snapshots[commit] = self._open(commit)
+            conn = self._open(commit)
+            read_only(conn)
+            self._snapshots[commit] = conn
         return self._snapshots[commit]
 
     def branch_connection(self, branch: str) -> sqlite3.Connection:

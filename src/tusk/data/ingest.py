@@ -6,6 +6,11 @@ naming the file, row and column. Writing is one transaction on the target branch
 to a temporary table, SQL compares them with the table (added / modified / removed), applies the
 change, and makes one Dolt commit, or none when nothing changed.
 
+Hostile files are refused before they can cost much: a sheet is read row by row as stored (its own
+claim of its size is ignored, so one cell at XFD1048576 costs nothing), archives and Parquet files are
+bounded by what they would unpack to, and a file is refused with more than ``MAX_COLUMNS`` columns,
+``MAX_CELLS`` cells, a cell longer than ``MAX_CELL_CHARS`` characters, or a NUL character in a cell.
+
 Row numbers are the ones a person sees: the header is row 1 of a CSV, TSV or sheet, so the first data
 row is row 2; JSON Lines count lines from 1; Parquet counts records from 1.
 """
@@ -22,12 +27,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from tusk._crash import crash_point
 from tusk.data.base import ImportResult
 from tusk.data.doltlite import DoltliteStore, _errors, check_identifier, quote
 from tusk.errors import IngestError, NeedsConfirmation
 
 Mode = Literal["replace", "upsert", "append"]
 MODES = ("replace", "upsert", "append")
+MAX_COLUMNS = 1000
+MAX_CELLS = 20_000_000
+MAX_CELL_CHARS = 1_000_000
+MAX_UNPACKED_BYTES = 1 << 30  # an XLSX part, or the data of a Parquet file, once decompressed
 
 
 @dataclass
@@ -130,28 +140,75 @@ def _read_delimited_python(path: Path) -> Incoming:
 def _read_xlsx(path: Path) -> Incoming:
     from openpyxl import load_workbook
 
+    _check_archive(path)
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors for a damaged file
         raise IngestError(f"{path}: not a readable XLSX workbook ({type(exc).__name__})") from exc
-    sheet = book.worksheets[0]
-    records = [list(row) for row in sheet.iter_rows(values_only=True)]
-    book.close()
-    while records and all(cell is None for cell in records[-1]):
-        records.pop()
-    if not records:
+    try:
+        sheet = book.worksheets[0]
+        sheet.reset_dimensions()  # the file's own claim of its size (A1:XFD1048576) is not to be trusted
+        header, rows = _sheet_rows(path, sheet.iter_rows(values_only=True))
+    except IngestError:
+        raise
+    except Exception as exc:
+        raise IngestError(f"{path}: not a readable XLSX workbook ({type(exc).__name__})") from exc
+    finally:
+        book.close()
+    return Incoming(str(path), header, rows, 2)
+
+
+def _sheet_rows(path: Path, stream: Iterable[Sequence[Any]]) -> tuple[list[str], list[list[Any]]]:
+    """The header and the data rows of a sheet read as stored: empty rows are skipped as they come, so
+    a million empty rows before one cell cost a million empty tuples, not a million rows of cells."""
+    header: list[str] | None = None
+    width = 0
+    rows: list[list[Any]] = []
+    pending_empty = 0  # empty rows seen since the last row with a value (kept only if a value follows)
+    for number, row in enumerate(stream, start=1):
+        if header is None:
+            if not any(cell is not None for cell in row):
+                continue
+            header, width = _sheet_header(path, row)
+            continue
+        if any(cell is not None for cell in row[width:]):
+            raise IngestError(f"{path}: row {number} has values beyond the header's {width} columns")
+        if not any(cell is not None for cell in row[:width]):
+            pending_empty += 1
+            continue
+        if (len(rows) + pending_empty + 1) * width > MAX_CELLS:
+            raise IngestError(f"{path}: more than {MAX_CELLS:,} cells; split the sheet")
+        rows.extend([None] * width for _ in range(pending_empty))
+        pending_empty = 0
+        rows.append([_cell(cell) for cell in list(row[:width]) + [None] * (width - len(row))])
+    if header is None:
         raise IngestError(f"{path}: the first sheet is empty (a header row is needed)")
-    header = [str(cell) if cell is not None else "" for cell in records[0]]
+    return header, rows
+
+
+def _sheet_header(path: Path, row: Sequence[Any]) -> tuple[list[str], int]:
+    header = [str(cell) if cell is not None else "" for cell in row]
     width = len(header)
     while width and header[width - 1] == "":
         width -= 1
-    rows = []
-    for number, row in enumerate(records[1:], start=2):
-        extra = [cell for cell in row[width:] if cell is not None]
-        if extra:
-            raise IngestError(f"{path}: row {number} has values beyond the header's {width} columns")
-        rows.append([_cell(cell) for cell in list(row[:width]) + [None] * (width - len(row))])
-    return Incoming(str(path), header[:width], rows, 2)
+    if width > MAX_COLUMNS:
+        raise IngestError(f"{path}: the header has {width:,} columns (at most {MAX_COLUMNS:,})")
+    return header[:width], width
+
+
+def _check_archive(path: Path) -> None:
+    """An XLSX is a zip: refuse one that would unpack to more than MAX_UNPACKED_BYTES (a zip bomb)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            sizes = [(info.filename, info.file_size) for info in archive.infolist()]
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise IngestError(f"{path}: not a readable XLSX workbook (not a zip archive)") from exc
+    big = [name for name, size in sizes if size > MAX_UNPACKED_BYTES]
+    if big or sum(size for _, size in sizes) > 2 * MAX_UNPACKED_BYTES:
+        raise IngestError(f"{path}: unpacks to more than {MAX_UNPACKED_BYTES >> 20:,} MiB "
+                          f"({big[0] if big else 'in all'}); refused as a possible zip bomb")
 
 
 def _cell(value: Any) -> Any:
@@ -196,9 +253,20 @@ def _read_parquet(path: Path) -> Incoming:
     import pyarrow.parquet as pq
 
     try:
+        meta = pq.ParquetFile(path).metadata
+        unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        if meta.num_columns > MAX_COLUMNS:
+            raise IngestError(f"{path}: {meta.num_columns:,} columns (at most {MAX_COLUMNS:,})")
+        if meta.num_rows * max(1, meta.num_columns) > MAX_CELLS or unpacked > MAX_UNPACKED_BYTES:
+            raise IngestError(f"{path}: {meta.num_rows:,} rows of {meta.num_columns} columns "
+                              f"({unpacked >> 20:,} MiB unpacked): more than tusk imports at once "
+                              f"({MAX_CELLS:,} cells, {MAX_UNPACKED_BYTES >> 20:,} MiB)")
         table = pq.read_table(path)
+    except IngestError:
+        raise
     except Exception as exc:  # pyarrow raises ArrowInvalid and OSError for damaged files
-        raise IngestError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})") from exc
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise IngestError(f"{path}: not a readable Parquet file ({first})") from exc
     columns = table.column_names
     data = table.to_pydict()
     rows = [[_json_cell(data[c][i]) for c in columns] for i in range(table.num_rows)]
@@ -206,6 +274,36 @@ def _read_parquet(path: Path) -> Incoming:
 
 
 def _checked(incoming: Incoming) -> Incoming:
+    if len(incoming.columns) > MAX_COLUMNS:
+        raise IngestError(f"{incoming.source}: the header has {len(incoming.columns):,} columns "
+                          f"(at most {MAX_COLUMNS:,})")
+    _check_header(incoming)
+    columns = _transpose(incoming)
+    for index, values in enumerate(columns):
+        _check_cells(incoming, index, values)
+    if columns and incoming.by_column is None:
+        incoming.by_column, incoming.rows = [list(c) for c in columns], []
+    return incoming
+
+
+def _check_cells(incoming: Incoming, index: int, values: Sequence[Any]) -> None:
+    """No NUL character (SQLite and most tools cut text there) and no cell over MAX_CELL_CHARS."""
+    texts = values if incoming.text_only else [v for v in values if type(v) is str]
+    if not texts:
+        return
+    joined = "".join(v for v in texts if v)
+    if "\x00" in joined:
+        number = next(i for i, v in enumerate(values) if type(v) is str and "\x00" in v)
+        raise IngestError(f"{incoming.source}: row {incoming.first_row + number}, column "
+                          f"{incoming.columns[index]!r}: a NUL character (\\x00); remove it from the file")
+    if len(joined) > MAX_CELL_CHARS and max(len(v) for v in texts if v) > MAX_CELL_CHARS:
+        number = next(i for i, v in enumerate(values) if type(v) is str and len(v) > MAX_CELL_CHARS)
+        raise IngestError(f"{incoming.source}: row {incoming.first_row + number}, column "
+                          f"{incoming.columns[index]!r}: a cell of {len(values[number]):,} characters "
+                          f"(at most {MAX_CELL_CHARS:,})")
+
+
+def _check_header(incoming: Incoming) -> None:
     seen: set[str] = set()
     for column in incoming.columns:
         if column in seen:
@@ -215,7 +313,6 @@ def _checked(incoming: Incoming) -> Incoming:
             check_identifier(column, "column")
         except Exception as exc:
             raise IngestError(f"{incoming.source}: header: {exc}") from exc
-    return incoming
 
 
 # ----- types -----------------------------------------------------------------------------------------
@@ -307,24 +404,32 @@ class Guard:
 
 def import_file(store: DoltliteStore, source: str, table: str, keys: Sequence[str] = (), mode: str = "replace",
                 branch: str | None = None, message: str | None = None, guard: Guard | None = None,
-                expect: tuple[int, int, int] | None = None) -> ImportResult:
-    """Import ``source`` into ``table`` on ``branch`` (created from the main branch if missing)."""
+                expect: tuple[int, int, int] | None = None, allow_empty: bool = False) -> ImportResult:
+    """Import ``source`` into ``table`` on ``branch`` (created from the main branch if missing).
+
+    A file with no rows does not empty a table in replace mode unless ``allow_empty``."""
     check_identifier(table)
     if mode not in MODES:
         raise IngestError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
     incoming = read_source(source)
+    crash_point("import.read")
     return import_incoming(store, incoming, table, keys, mode, branch,
-                           message or f"import {Path(source).name} into {table} ({mode})", guard, expect)
+                           message or f"import {Path(source).name} into {table} ({mode})", guard, expect,
+                           allow_empty)
 
 
 def import_incoming(store: DoltliteStore, incoming: Incoming, table: str, keys: Sequence[str] = (),
                     mode: str = "replace", branch: str | None = None, message: str | None = None,
-                    guard: Guard | None = None, expect: tuple[int, int, int] | None = None) -> ImportResult:
+                    guard: Guard | None = None, expect: tuple[int, int, int] | None = None,
+                    allow_empty: bool = False) -> ImportResult:
     """Write rows already read (from a file, a sheet, a URL) into ``table`` on ``branch`` as one commit.
 
     ``guard``: refuse (NeedsConfirmation, nothing written) a change over its threshold. ``expect``: the
-    (added, modified, removed) a person confirmed; anything else is refused (the table moved meanwhile)."""
+    (added, modified, removed) a person confirmed; anything else is refused (the table moved meanwhile).
+    Rows that would empty a table in replace mode are refused unless ``allow_empty``."""
     branch = branch or store.default_branch
+    if mode == "replace" and incoming.count == 0 and not allow_empty:
+        _refuse_emptying(store, incoming, table, branch)
     prepared = prepare_import(store, incoming, table, keys, mode, branch)
     message = message or f"import {incoming.source} into {table} ({mode})"
     created_branch = _ensure_branch(store, branch)
@@ -332,9 +437,11 @@ def import_incoming(store: DoltliteStore, incoming: Incoming, table: str, keys: 
         with store.writer(branch) as conn:
             counts = write_prepared(conn, prepared)
             _check_guard(conn, prepared, branch, counts, guard, expect)
+            crash_point("import.before-commit")
             commit = store.commit(conn, message)
             if commit is None:
                 conn.execute("ROLLBACK")
+        crash_point("import.committed")
     except BaseException:
         if created_branch:
             store.delete_branch(branch, force=True)
@@ -384,6 +491,16 @@ def prepare_import(store: DoltliteStore, incoming: Incoming, table: str, keys: S
     columns = [_convert_column(incoming, i, raw[i], types[c]) for i, c in enumerate(incoming.columns)]
     _check_key_values(incoming, keys, columns)
     return PreparedImport(incoming, table, keys, types, mode, existing == [], columns)
+
+
+def _refuse_emptying(store: DoltliteStore, incoming: Incoming, table: str, branch: str) -> None:
+    ref = branch if any(b.name == branch for b in store.branches()) else store.default_branch
+    if table not in store.tables(ref):
+        return
+    count = store.query(f"SELECT count(*) FROM {quote(table)}", None, ref=ref).rows[0][0]
+    if count:
+        raise IngestError(f"{incoming.source}: the file has a header and no rows; replacing {table} with it "
+                          f"would remove all {count:,} rows (pass --allow-empty to do that)")
 
 
 def _existing_schema(store: DoltliteStore, table: str, branch: str) -> list[tuple[str, str, bool]]:
@@ -467,7 +584,12 @@ def write_prepared(conn: sqlite3.Connection, prepared: PreparedImport) -> tuple[
         conn.execute("DROP TABLE IF EXISTS temp._tusk_incoming")
         conn.execute(f"CREATE TEMP TABLE _tusk_incoming AS SELECT {qcols} FROM {qt} WHERE 0")
         conn.executemany(f"INSERT INTO temp._tusk_incoming VALUES ({marks})", rows)
+        # by key, so that finding the table's rows the file lacks (replace) is a lookup, not a scan per row
+        conn.execute(f"CREATE UNIQUE INDEX temp._tusk_incoming_key ON _tusk_incoming "
+                     f"({', '.join(quote(k) for k in keys)})")
+        crash_point("import.staged")
         counts = _apply(conn, qt, columns, keys, prepared.mode, incoming.source)
+        crash_point("import.applied")
         conn.execute("DROP TABLE temp._tusk_incoming")
         return counts
 

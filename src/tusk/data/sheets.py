@@ -36,11 +36,27 @@ def credentials_info() -> dict[str, Any]:
     raw = os.environ.get(CREDENTIALS_ENV, "").strip()
     if not raw:
         raise IngestError(f"Google Sheets import needs a service-account key in ${CREDENTIALS_ENV} (JSON or a path)")
+    # the value may be the secret itself: no message below ever shows it, not even a part of it
+    if raw.startswith("{"):
+        text = raw
+    else:
+        path = Path(raw)
+        if len(raw) > 4096 or "\n" in raw or not path.is_file():
+            raise IngestError(f"${CREDENTIALS_ENV}: neither a JSON key nor the path of a key file "
+                              f"({len(raw)} characters; the value is not shown)")
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise IngestError(f"${CREDENTIALS_ENV}: cannot read the key file "
+                              f"({getattr(exc, 'strerror', None) or type(exc).__name__})") from exc
     try:
-        text = raw if raw.startswith("{") else Path(raw).read_text()
         info = json.loads(text)
-    except (OSError, ValueError) as exc:
-        raise IngestError(f"${CREDENTIALS_ENV}: not a readable service-account JSON key ({exc})") from exc
+    except ValueError as exc:
+        raise IngestError(f"${CREDENTIALS_ENV}: not valid JSON (line {getattr(exc, 'lineno', '?')}, column "
+                          f"{getattr(exc, 'colno', '?')}; the value is not shown)") from None
+    if not isinstance(info, dict) or info.get("type") != "service_account":
+        kind = info.get("type") if isinstance(info, dict) else type(info).__name__
+        raise IngestError(f"${CREDENTIALS_ENV}: not a service-account key (type is {str(kind)[:40]!r})")
     if info.get("type") != "service_account":
         raise IngestError(f"${CREDENTIALS_ENV}: not a service-account key (type is {info.get('type')!r})")
     return dict(info)
