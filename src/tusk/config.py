@@ -30,6 +30,20 @@ def parse_duration(value: str | int | float | None) -> float | None:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12}
+
+
+def parse_size(value: str | int | float | None) -> float | None:
+    """``"256MB"`` → 256e6; numbers are bytes; None stays None."""
+    if value is None or isinstance(value, (int, float)):
+        return None if value is None else float(value)
+    match = _SIZE.match(value)
+    if not match:
+        raise ValueError(f"not a size: {value!r} (use e.g. 500MB, 2GB)")
+    return float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower()]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -78,11 +92,17 @@ class Resources(_Section):
     gpus: float = 0.0
     timeout: float | None = None
     retries: int = 0
+    max_log: float | None = 1e9  # bytes of a job's log (stdout and stderr); a job that writes more is stopped
 
     @field_validator("timeout", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> float | None:
         return parse_duration(value)
+
+    @field_validator("max_log", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> float | None:
+        return parse_size(value)
 
     @field_validator("cpus", "gpus", "retries")
     @classmethod

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from tusk.config import Config
 from tusk.data.base import DataStore, MergePreview, RowChange, RowFilter
 from tusk.data.names import quote_identifier
-from tusk.errors import DataError
+from tusk.errors import ConfigError, DataError
 from tusk.spec import CodeHasher, Instance, InputQuery, canonical, expand, fingerprint
 from tusk.tracking.base import CandidateRef, InputRecord, InstanceState
 
@@ -117,11 +117,27 @@ class Planner:
         ref = ref or self.config.data.branch
         self.commit = self.store.resolve(ref)
         instances = expand(self.config, self._matrix_query, CodeHasher(self.config.root))
+        self._check_inputs(instances)
         planned = [self._plan_one(instance) for instance in instances]
         known = {p.name for p in planned}
         planned += [PlannedInstance(name, "orphaned", ["no [[models]] entry produces it any more"], state=state)
                     for name, state in sorted(self.states.items()) if name not in known]
         return Plan(ref=ref, data_commit=self.commit, instances=planned)
+
+    def _check_inputs(self, instances: Sequence[Instance]) -> None:
+        """Every input query compiles (EXPLAIN, not run), once per query: a mistake in tusk.toml is an error
+        now, not a failed job per instance later."""
+        checked: set[str] = set()
+        for instance in instances:
+            for name, query in instance.inputs.items():
+                if query.query in checked:
+                    continue
+                checked.add(query.query)
+                try:
+                    self.store.query(f"EXPLAIN {query.query}", query.bound, ref=self.commit)
+                except DataError as exc:
+                    detail = str(exc).split(": ", 1)[-1]
+                    raise ConfigError(f"model {instance.spec.name!r}: inputs.{name}: {detail}") from exc
 
     def _matrix_query(self, sql: str) -> list[Any]:
         """A matrix query's values; from the cache plus the rows changed since, when its shape allows."""

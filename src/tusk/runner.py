@@ -395,7 +395,7 @@ def make_job(config: Config, planned: PlannedInstance, data_commit: str, job_dir
     job_dir.mkdir(parents=True, exist_ok=True)
     return Job(name=instance.name, function=JOB_FUNCTION, payload=payload, log_path=job_dir / "job.log",
                cpus=spec.resources.cpus, gpus=spec.resources.gpus, timeout=spec.resources.timeout,
-               retries=spec.resources.retries)
+               retries=spec.resources.retries, max_log=spec.resources.max_log)
 
 
 def _record(project: "Project", planned: PlannedInstance, result: JobResult, data_commit: str,

@@ -25,6 +25,7 @@ from tusk.errors import ConfigError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 MAX_NAME = 200  # instance names: registry names (PostgreSQL: 256), file names (255 bytes), image paths
+MAX_INSTANCES = 50_000  # per project: a matrix query that lists more is a mistake (a join, a wrong column)
 _PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
 
 MatrixQuery = Callable[[str], list[Any]]  # SQL → the values of its first column
@@ -131,7 +132,16 @@ def matrix_values(spec: ModelSpec, run_query: MatrixQuery) -> list[dict[str, Any
         if any(value is None for value in values):
             raise ConfigError(f"model {spec.name!r}: matrix.{key} has a NULL value; leave NULLs out of the "
                               f"query (e.g. WHERE {key} IS NOT NULL)")
+        if not values:
+            raise ConfigError(f"model {spec.name!r}: matrix.{key} has no values, so the model has no instances "
+                              "(an empty table, or a filter that keeps nothing?)")
         columns.append(values)
+    count = 1
+    for values in columns:
+        count *= len(values)
+    if count > MAX_INSTANCES:
+        raise ConfigError(f"model {spec.name!r}: its matrix makes {count:,} instances (at most "
+                          f"{MAX_INSTANCES:,}); check the matrix queries")
     return [dict(zip(keys, combo)) for combo in itertools.product(*columns)]
 
 

@@ -52,7 +52,7 @@ def plan(at: str | None, show_all: bool, as_json: bool) -> None:
         print_json(result.to_json())
         return
     out = console()
-    rows = [(p.name, _styled(p.status + (f" v{p.reuse_version}" if p.reuse_version else "")), "; ".join(p.reasons))
+    rows = [(p.name, _styled(p.status + (f" v{p.reuse_version}" if p.reuse_version else "")), _plain("; ".join(p.reasons)))
             for p in result.instances if show_all or p.status != "fresh"]
     if rows:
         out.print(table(None, ["instance", "status", "why"], rows))

@@ -121,10 +121,16 @@ def _read_delimited_python(path: Path) -> Incoming:
     if path.suffix.lower() == ".txt":
         delimiter = "\t" if "\t" in text.split("\n", 1)[0] else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    limit = csv.field_size_limit(MAX_CELL_CHARS + 1)
     try:
         records = list(reader)
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise IngestError(f"{path}: row {reader.line_num}: a cell of more than {MAX_CELL_CHARS:,} characters "
+                              f"(at most {MAX_CELL_CHARS:,})") from exc
         raise IngestError(f"{path}: row {reader.line_num}: {exc}") from exc
+    finally:
+        csv.field_size_limit(limit)
     if not records:
         raise IngestError(f"{path}: the file is empty (a header row is needed)")
     header, body = records[0], records[1:]

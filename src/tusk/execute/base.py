@@ -30,6 +30,7 @@ class Job:
     gpus: float = 0.0
     timeout: float | None = None  # seconds per attempt
     retries: int = 0
+    max_log: float | None = None  # bytes: a job whose log grows past this is stopped (and failed)
 
 
 @dataclass

@@ -129,6 +129,16 @@ def _redirected(fd: int) -> Iterator[None]:
 
 
 # ----- in tusk -----------------------------------------------------------------------------------------
+LOG_CHECK = 0.25  # seconds between looks at the size of running jobs' logs
+
+
+def _log_too_big(job: Job) -> bool:
+    try:
+        return bool(job.max_log) and job.log_path.stat().st_size > (job.max_log or 0)
+    except OSError:
+        return False
+
+
 @dataclass
 class _Running:
     job: Job
@@ -253,6 +263,8 @@ class LocalExecutor:
             return
         deadlines = [w.running.deadline for w in busy if w.running and w.running.deadline]
         timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+        if any(w.running and w.running.job.max_log for w in busy):  # look at the logs' sizes now and then
+            timeout = LOG_CHECK if timeout is None else min(timeout, LOG_CHECK)
         handles: list[Any] = [self._wake_read] + [w.conn for w in busy] + [w.process.sentinel for w in busy]
         ready = wait(handles, timeout)
         if self._wake_read in ready:
@@ -281,6 +293,9 @@ class LocalExecutor:
             except (EOFError, OSError):
                 pass
         elif worker.process.sentinel not in ready:
+            if _log_too_big(running.job):
+                self._replace(worker)
+                return ("lost", None, f"stopped: its log passed {running.job.max_log / 1e6:g} MB (resources.max_log)")
             deadline = running.deadline
             if deadline is None or time.monotonic() < deadline:
                 return None

@@ -1,0 +1,283 @@
+"""The hostile-input corpus: bad files, ``tusk.toml`` mistakes, hostile names and values, misbehaving train
+functions. Each case is refused with one line (exit 1; a failed job is exit 3 with a one-line error) and
+leaves the data (every branch head and tag), the registry and the releases exactly as they were.
+
+One project serves every case: data on main, two trained instances, a release. A case writes its file or
+its ``tusk.toml`` into the project; the fixture puts ``tusk.toml`` and the models back after it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from train_fixtures import TrainProject, make_project, model_block
+
+pytestmark = pytest.mark.slow
+
+HEADER = "id,customer,text,label\n"
+GOOD_ROW = "1,c0,hello,l0\n"
+
+
+@dataclass
+class Case:
+    id: str
+    args: list[str]  # tusk arguments; {dir} is the case's scratch folder
+    files: dict[str, bytes | str | Callable[[Path], None]] = field(default_factory=dict)  # written into {dir}
+    toml: str | None = None  # replaces the [[models]] part of tusk.toml
+    code_files: dict[str, str] = field(default_factory=dict)  # written under models/
+    exit_code: int = 1
+    says: str = ""  # a part of the one line
+
+
+def _csv(body: str) -> bytes:
+    return (HEADER + body).encode()
+
+
+def _xlsx(path: Path, cells: dict[str, Any]) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    for ref, value in cells.items():
+        sheet[ref] = value
+    book.save(path)
+
+
+def _zip_bomb(path: Path) -> None:
+    """An XLSX whose sheet declares 4 GiB unpacked (a bomb is refused from its directory, before reading)."""
+    _xlsx(path, {"A1": "id", "B1": "customer", "A2": 1, "B2": "c0"})
+    data = path.read_bytes()
+    marker = b"xl/worksheets/sheet1.xml"
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        size = archive.getinfo(marker.decode()).file_size
+    central = data.rindex(b"PK\x01\x02", 0, data.index(marker, data.index(b"PK\x01\x02")) + 1)
+    declared = central + 24  # uncompressed size in the central directory entry
+    assert int.from_bytes(data[declared:declared + 4], "little") == size
+    path.write_bytes(data[:declared] + (0xFFFFFFF0).to_bytes(4, "little") + data[declared + 4:])
+
+
+def _parquet(path: Path, columns: int = 3, rows: int = 2) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({f"c{i}": list(range(rows)) for i in range(columns)}), path)
+
+
+def _wide_parquet(path: Path) -> None:
+    _parquet(path, columns=2000, rows=1)
+
+
+def _rle_bomb_parquet(path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"id": pa.array([1] * 3_000_000, pa.int64()), "customer": pa.array(["c"] * 3_000_000),
+                      "text": pa.array(["t"] * 3_000_000), "label": pa.array(["l"] * 3_000_000),
+                      "x": pa.array([0] * 3_000_000), "y": pa.array([0] * 3_000_000),
+                      "z": pa.array([0] * 3_000_000)})
+    pq.write_table(table, path, compression="zstd")
+
+
+IMPORT = ["data", "import"]
+EX = ["--table", "examples", "--key", "id"]
+
+FILE_CASES = [
+    Case("ragged-row", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": _csv("9,c0,a,b\n10,c0,a,b,EXTRA\n")}, says="row 3"),
+    Case("ragged-tsv", [*IMPORT, "{dir}/f.tsv", *EX], {"f.tsv": b"id\tcustomer\ttext\tlabel\n9\tc0\ta\n"}),
+    Case("bad-quotes", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": _csv('9,c0,"unterminated,l0\n10,c0,x,l0\n')}),
+    Case("nul-byte", [*IMPORT, "{dir}/f.csv", *EX, "--mode", "upsert"], {"f.csv": _csv("9,c0,a\x00b,l0\n")},
+         says="NUL"),
+    Case("nul-in-header", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": b"id,cust\x00omer,text,label\n1,c0,a,l0\n"}),
+    Case("invalid-utf8", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": HEADER.encode() + b"9,c0,caf\xe9\xff,l0\n"},
+         says="UTF-8"),
+    Case("utf16-bom", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": (HEADER + GOOD_ROW).encode("utf-16")}),
+    Case("bom-only", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": b"\xef\xbb\xbf"}),
+    Case("empty", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": b""}, says="empty"),
+    Case("header-only-replace", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": HEADER.encode()}, says="--allow-empty"),
+    Case("header-only-xlsx", [*IMPORT, "{dir}/f.xlsx", *EX],
+         {"f.xlsx": lambda p: _xlsx(p, {"A1": "id", "B1": "customer", "C1": "text", "D1": "label"})},
+         says="--allow-empty"),
+    Case("duplicate-columns", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": b"id,text,text,label\n1,a,b,c\n"},
+         says="twice"),
+    Case("duplicate-keys", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": _csv("9,c0,a,l0\n9,c0,b,l0\n")}),
+    Case("empty-key", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": _csv("9,c0,a,l0\n,c0,b,l0\n")}),
+    Case("blank-key", [*IMPORT, "{dir}/f.csv", *EX, "--mode", "upsert"], {"f.csv": _csv("   ,c0,a,l0\n")}),
+    Case("ten-megabyte-cell", [*IMPORT, "{dir}/f.csv", *EX, "--mode", "upsert"],
+         {"f.csv": _csv("9,c0," + "x" * 10_000_000 + ",l0\n")}, says="characters"),
+    Case("two-thousand-columns", [*IMPORT, "{dir}/f.csv", "--table", "wide", "--key", "c0"],
+         {"f.csv": (",".join(f"c{i}" for i in range(2000)) + "\n" + ",".join("1" for _ in range(2000)) + "\n")
+          .encode()}, says="columns"),
+    Case("sql-in-column", [*IMPORT, "{dir}/f.csv", *EX],
+         {"f.csv": b'id,customer,text,"label; DROP TABLE examples; --"\n1,c0,a,l0\n'}),
+    Case("sql-in-table", [*IMPORT, "{dir}/f.csv", "--table", "x; DROP TABLE examples", "--key", "id"],
+         {"f.csv": _csv(GOOD_ROW)}),
+    Case("dolt-table", [*IMPORT, "{dir}/f.csv", "--table", "dolt_log", "--key", "id"], {"f.csv": _csv(GOOD_ROW)}),
+    Case("digit-table", [*IMPORT, "{dir}/f.csv", "--table", "1abc", "--key", "id"], {"f.csv": _csv(GOOD_ROW)}),
+    Case("unknown-column", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": b"id,customer,text,label,mood\n1,c0,a,l0,x\n"}),
+    Case("missing-column", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": b"id,customer,text\n1,c0,a\n"}),
+    Case("type-mismatch", [*IMPORT, "{dir}/f.csv", *EX, "--mode", "upsert"], {"f.csv": _csv("ten,c0,a,l0\n")}),
+    Case("key-differs", [*IMPORT, "{dir}/f.csv", "--table", "examples", "--key", "text"], {"f.csv": _csv(GOOD_ROW)}),
+    Case("append-existing-key", [*IMPORT, "{dir}/f.csv", *EX, "--mode", "append"], {"f.csv": _csv("0,c0,a,l0\n")}),
+    Case("new-table-no-key", [*IMPORT, "{dir}/f.csv", "--table", "fresh"], {"f.csv": _csv(GOOD_ROW)}),
+    Case("corrupt-xlsx", [*IMPORT, "{dir}/f.xlsx", *EX], {"f.xlsx": b"PK\x03\x04 this is not a workbook"}),
+    Case("xlsx-not-zip", [*IMPORT, "{dir}/f.xlsx", *EX], {"f.xlsx": b"id,customer\n1,c0\n"}),
+    Case("xlsx-cell-at-XFD1048576", [*IMPORT, "{dir}/f.xlsx", *EX],
+         {"f.xlsx": lambda p: _xlsx(p, {"A1": "id", "B1": "customer", "C1": "text", "D1": "label",
+                                        "XFD1048576": "x"})}, says="beyond the header"),
+    Case("xlsx-header-at-XFD1", [*IMPORT, "{dir}/f.xlsx", *EX],
+         {"f.xlsx": lambda p: _xlsx(p, {"A1": "id", "XFD1": "far"})}, says="columns"),
+    Case("zip-bomb", [*IMPORT, "{dir}/f.xlsx", *EX], {"f.xlsx": _zip_bomb}, says="zip bomb"),
+    Case("corrupt-parquet", [*IMPORT, "{dir}/f.parquet", *EX], {"f.parquet": b"PAR1 garbage garbage PAR1"}),
+    Case("parquet-2000-columns", [*IMPORT, "{dir}/f.parquet", "--table", "wide", "--key", "c0"],
+         {"f.parquet": _wide_parquet}, says="columns"),
+    Case("parquet-rle-bomb", [*IMPORT, "{dir}/f.parquet", *EX], {"f.parquet": _rle_bomb_parquet}, says="cells"),
+    Case("jsonl-not-json", [*IMPORT, "{dir}/f.jsonl", *EX], {"f.jsonl": b'{"id": 1}\n{not json\n'}),
+    Case("jsonl-array", [*IMPORT, "{dir}/f.jsonl", *EX], {"f.jsonl": b"[1, 2, 3]\n"}),
+    Case("unknown-extension", [*IMPORT, "{dir}/f.exe", *EX], {"f.exe": b"MZ"}),
+    Case("missing-file", [*IMPORT, "{dir}/nope.csv", *EX]),
+    Case("directory-as-file", [*IMPORT, "{dir}/d.csv", *EX], {"d.csv/x": b""}),
+]
+
+REF_CASES = [
+    Case(f"branch-{i}", [*IMPORT, "{dir}/f.csv", *EX, "--branch", name], {"f.csv": _csv(GOOD_ROW)})
+    for i, name in enumerate(["../..", "a..b", "-rf", "; rm -rf /", "x/", "main^", "a b", "x" * 300, "refs/../x",
+                              "@{-1}", ".hidden", "ümlaut"])
+] + [
+    Case("merge-unknown", ["data", "merge", "no-such-branch"]),
+    Case("diff-unknown", ["data", "diff", "main", "no-such-ref"]),
+    Case("log-unknown", ["data", "log", "no-such-ref"]),
+    Case("plan-at-unknown", ["plan", "--at", "deadbeef0"]),
+    Case("sql-syntax", ["data", "sql", "SELEC nonsense"]),
+    Case("sql-write", ["data", "sql", "SELECT dolt_gc()"]),
+    Case("sql-attach", ["data", "sql", "ATTACH DATABASE '{dir}/x.db' AS x"]),
+    Case("branch-delete-main", ["data", "branch", "main", "-d"]),
+    Case("release-rollback-unknown", ["release", "rollback", "v999"]),
+    Case("models-promote-unknown", ["models", "promote", "m-c0", "999"]),
+    Case("models-promote-no-model", ["models", "promote", "no-such-model", "1"]),
+]
+
+SPEC = 'train = "models/m.py:train"\ninputs.examples = "SELECT id, text, label FROM examples ORDER BY id"\n'
+TOML_CASES = [
+    Case("toml-syntax", ["plan"], toml="[[models]\nname = 'x'\n"),
+    Case("toml-unknown-key", ["plan"], toml='[[models]]\nname = "x"\nlearning_rate = 3\n' + SPEC),
+    Case("toml-wrong-type", ["plan"], toml='[[models]]\nname = "x-{c}"\nmatrix.c = 5\n' + SPEC),
+    Case("toml-bad-sql-input", ["plan"], toml='[[models]]\nname = "x"\ntrain = "models/m.py:train"\n'
+                                              'inputs.examples = "SELEKT * FROM examples"\n'),
+    Case("toml-bad-sql-matrix", ["plan"], toml='[[models]]\nname = "x-{c}"\nmatrix.c = "SELECT nope FROM nothing"\n'
+                                               + SPEC),
+    Case("toml-write-in-matrix", ["plan"], toml='[[models]]\nname = "x-{c}"\nmatrix.c = "SELECT dolt_gc()"\n' + SPEC),
+    Case("toml-matrix-of-zero", ["plan"], toml='[[models]]\nname = "x-{c}"\n'
+                                               'matrix.c = "SELECT customer FROM examples WHERE 0"\n' + SPEC,
+         says="no values"),
+    Case("toml-matrix-of-100k", ["plan"], toml='[[models]]\nname = "x-{c}"\nmatrix.c = "WITH RECURSIVE n(i) AS '
+                                               '(SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) '
+                                               'SELECT i FROM n"\n' + SPEC, says="instances"),
+    Case("toml-colliding-names", ["plan"], toml=f'[[models]]\nname = "x"\n{SPEC}\n[[models]]\nname = "x"\n{SPEC}',
+         says="twice"),
+    Case("toml-case-only", ["plan"], toml=f'[[models]]\nname = "x-{{c}}"\nmatrix.c = ["Acme", "acme"]\n{SPEC}',
+         says="case"),
+    Case("toml-unicode-normalisation", ["plan"],
+         toml=f'[[models]]\nname = "x-{{c}}"\nmatrix.c = ["caf\u00e9", "cafe\u0301"]\n{SPEC}', says="twice"),
+    Case("toml-null-matrix", ["plan"], toml='[[models]]\nname = "x-{c}"\nmatrix.c = "SELECT NULL UNION ALL '
+                                            'SELECT \'a\'"\n' + SPEC, says="NULL"),
+    Case("toml-missing-train-file", ["run"], toml='[[models]]\nname = "x"\ntrain = "models/nope.py:train"\n'),
+    Case("toml-escaping-name", ["plan"], toml='[[models]]\nname = "../../x"\n' + SPEC),
+    Case("toml-unknown-placeholder", ["plan"], toml='[[models]]\nname = "x"\ntrain = "models/m.py:train"\n'
+                                                    'inputs.e = "SELECT * FROM examples WHERE id = :nope"\n'),
+    Case("toml-field-not-in-matrix", ["plan"], toml='[[models]]\nname = "x-{c}"\n' + SPEC),
+    Case("toml-bad-promote-if", ["plan"], toml='[[models]]\nname = "x"\npromote_if = "__import__(1)"\n' + SPEC),
+    Case("toml-negative-cpus", ["plan"], toml='[[models]]\nname = "x"\nresources = { cpus = -1 }\n' + SPEC),
+    Case("toml-bad-timeout", ["plan"], toml='[[models]]\nname = "x"\nresources = { timeout = "soon" }\n' + SPEC),
+    Case("toml-train-and-cmd", ["plan"], toml='[[models]]\nname = "x"\ncmd = "true"\n' + SPEC),
+]
+
+BAD_TRAIN = {
+    "raises": "def train(ctx):\n    raise ValueError('no good')\n",
+    "hangs": "import time\ndef train(ctx):\n    time.sleep(600)\n",
+    "exits": "import os\ndef train(ctx):\n    os._exit(7)\n",
+    "segfaults": "import os, signal\ndef train(ctx):\n    os.kill(os.getpid(), signal.SIGSEGV)\n",
+    "non-numeric-metric": "def train(ctx):\n    return {'accuracy': 'high'}\n",
+    "returns-a-string": "def train(ctx):\n    return 'done'\n",
+    "binary-garbage": "import os\ndef train(ctx):\n    os.write(1, bytes(range(256)) * 64)\n    raise SystemExit(3)\n",
+    "huge-output": "import os\ndef train(ctx):\n    chunk = b'y' * (1 << 20)\n    while True:\n        os.write(1, chunk)\n",
+    "import-error": "import no_such_module_at_all\ndef train(ctx):\n    return {}\n",
+}
+TRAIN_CASES = [
+    Case(f"train-{name}", ["run", "--only", "bad-*", "--json"], exit_code=3,
+         toml='[[models]]\nname = "bad-{customer}"\ntrain = "models/bad.py:train"\n'
+              'matrix.customer = ["c0"]\nresources = { retries = 0, timeout = "4s", max_log = "8MB" }\n'
+              'inputs.examples = "SELECT id FROM examples WHERE customer = :customer"\n',
+         code_files={"bad.py": code})
+    for name, code in BAD_TRAIN.items()
+]
+
+CASES = FILE_CASES + REF_CASES + TOML_CASES + TRAIN_CASES
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> TrainProject:
+    project = make_project(tmp_path_factory.mktemp("hostile"), customers=2)
+    config = project.root / "tusk.toml"
+    config.write_text(config.read_text().replace('builder = "auto"', 'builder = "none"'))
+    project.tusk("run")
+    project.tusk("data", "tags", "v1")
+    project.tusk("release", "create")
+    return project
+
+
+def snapshot(project: TrainProject) -> dict[str, Any]:
+    db = sqlite3.connect(f"file:{project.root / '.tusk' / 'mlflow.db'}?mode=ro", uri=True)
+    try:
+        registry = {table: sorted(map(repr, db.execute(f"SELECT * FROM {table}").fetchall()))
+                    for table in ("registered_models", "model_versions", "registered_model_aliases",
+                                  "registered_model_tags", "model_version_tags")}
+    finally:
+        db.close()
+    return {"branches": project.json("data", "branch")["branches"], "tags": project.json("data", "tags")["tags"],
+            "rows": project.json("data", "sql", "SELECT * FROM examples ORDER BY id")["rows"],
+            "registry": registry, "releases": project.json("release", "list")["releases"]}
+
+
+def test_the_corpus_is_large_enough() -> None:
+    assert len(CASES) >= 60 and len({c.id for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_is_refused_and_changes_nothing(world: TrainProject, case: Case, tmp_path: Path) -> None:
+    for name, content in case.files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if callable(content):
+            content(path)
+        else:
+            path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    config = world.root / "tusk.toml"
+    original = config.read_text()
+    before = snapshot(world)
+    try:
+        if case.toml is not None:
+            config.write_text(original.split("\n[[models]]", 1)[0].rstrip() + "\n\n" + case.toml)
+        for name, code in case.code_files.items():
+            (world.root / "models" / name).write_text(code)
+        result = world.tusk(*[a.replace("{dir}", str(tmp_path)) for a in case.args], code=None)
+    finally:
+        config.write_text(original)
+    assert result.exit_code == case.exit_code, result.output[-3000:]
+    if case.exit_code == 3:
+        job = json.loads(result.stdout)["jobs"][0]
+        assert job["status"] == "failed" and job["error"] and "\n" not in job["error"], job
+    else:
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr[-3000:]
+        assert case.says in lines[0], lines[0]
+    assert "Traceback" not in result.output
+    assert snapshot(world) == before
