@@ -295,7 +295,7 @@ class LocalExecutor:
         elif worker.process.sentinel not in ready:
             if _log_too_big(running.job):
                 self._replace(worker)
-                return ("lost", None, f"stopped: its log passed {running.job.max_log / 1e6:g} MB (resources.max_log)")
+                return ("lost", None, f"stopped: its log passed {(running.job.max_log or 0) / 1e6:g} MB (resources.max_log)")
             deadline = running.deadline
             if deadline is None or time.monotonic() < deadline:
                 return None
