@@ -212,7 +212,7 @@ BAD_TRAIN = {
     "import-error": "import no_such_module_at_all\ndef train(ctx):\n    return {}\n",
 }
 TRAIN_CASES = [
-    Case(f"train-{name}", ["run", "--only", "bad-*", "--json"], exit_code=3,
+    Case(f"train-{name}", ["run", "--only", "bad-*", "--json"], exit_code=1 if name == "import-error" else 3,
          toml='[[models]]\nname = "bad-{customer}"\ntrain = "models/bad.py:train"\n'
               'matrix.customer = ["c0"]\nresources = { retries = 0, timeout = "4s", max_log = "8MB" }\n'
               'inputs.examples = "SELECT id FROM examples WHERE customer = :customer"\n',

@@ -24,6 +24,8 @@ POINTS = (
     # tusk data import / merge / revert
     "import.read", "import.staged", "import.applied", "import.before-commit", "import.committed",
     "merge.begin", "merge.merged", "merge.committed", "gc.before", "gc.after",
+    # tusk data sync
+    "sync.staging", "sync.committed", "sync.moved",
     # tusk release create / rollback
     "release.manifest", "release.context", "release.built", "release.run", "release.artifact",
     "release.model", "release.version", "release.current", "release.log", "release.rollback",

@@ -115,7 +115,8 @@ class Project:
         moves to its versions. Logged as rolled_back / rolled_forward with time, user and code commit."""
         from tusk.release.create import code_commit
 
-        return self.releases.rollback(ident, code_commit(self.root))
+        with self.release_lock("tusk release rollback"):
+            return self.releases.rollback(ident, code_commit(self.root))
 
     def release_log(self) -> "ReleaseLogView":
         """Every release event (created, rolled_back, rolled_forward), newest first."""
@@ -365,6 +366,13 @@ class Project:
         from tusk.lock import hold
 
         return hold(self.state_dir / "project.lock", what, wait=wait, on_wait=on_wait, reentrant=True)
+
+    def release_lock(self, what: str) -> "AbstractContextManager[None]":
+        """One release create or rollback at a time (two creates of one manifest would record it twice); a
+        run does not wait for it, nor it for a run."""
+        from tusk.lock import hold
+
+        return hold(self.state_dir / "release.lock", what, wait=True, reentrant=True)
 
     # --- plan and run (cli/train.py) ---
     def plan(self, at: str | None = None, check: bool = True) -> "Plan":

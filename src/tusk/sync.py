@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tusk._crash import crash_point
 from tusk.config import SourceConfig
 from tusk.errors import ConfigError, DataError, TuskError
 
@@ -162,6 +163,7 @@ def _commit(store: "DoltliteStore", source: SourceConfig, content: Any, branch_e
     result.created = not branch_exists
     staging = STAGING_PREFIX + source.name
     store.move_branch(staging, start)
+    crash_point("sync.staging")
     try:
         prepared = prepare_import(store, content.incoming, source.table, source.key, source.mode, staging)
         record = SourceRecord(source.name, source.url, source.table, list(prepared.keys), source.mode,
@@ -172,9 +174,11 @@ def _commit(store: "DoltliteStore", source: SourceConfig, content: Any, branch_e
             write_record(conn, record)
             message = commit_message(source, record, counts)
             commit = store.commit(conn, message)
+        crash_point("sync.committed")
         if commit is None:  # cannot happen: the record row always changes
             raise DataError(f"source {source.name}: nothing to commit")
         store.move_branch(source.branch, commit)
+        crash_point("sync.moved")
     finally:
         _drop_staging(store, source)
     result.status, result.commit, result.message = "committed", commit, message

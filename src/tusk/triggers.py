@@ -134,13 +134,14 @@ class Watcher:
             self.say(f"recovered: {note}")
         tick.jobs, tick.failed = len(report.jobs), report.failed
         self.say(f"ran {tick.jobs} job(s), {tick.failed} failed" if tick.jobs else "everything is fresh")
-        if project.config.release.auto and not tick.failed and tick.jobs:
-            from tusk.release.create import create_release
+        if project.config.release.auto and not tick.failed:  # also when a killed watcher trained but did not
+            from tusk.release.create import create_release  # release: an identical manifest costs a read
 
             outcome = create_release(project, build=True)
             crash_point("watch.released")
-            tick.release = outcome.release.md5
-            self.say(f"release {outcome.release.md5}: {outcome.note}")
+            if outcome.created or tick.jobs:
+                tick.release = outcome.release.md5
+                self.say(f"release {outcome.release.md5}: {outcome.note}")
 
     def loop(self, interval: float, on_tick: Callable[[Tick], None]) -> None:
         previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from tusk._crash import crash_point
 from tusk.data._sql import _errors, image, quote
 from tusk.data.base import SCRATCH_PREFIX, MergePreview, MergeResult, PreviewKind, Resolution
 from tusk.errors import DataError, MergeConflict
@@ -81,9 +82,12 @@ class MergeOps:
         try:
             with _errors(f"cannot merge {branch} into {target}"):
                 conn.execute("BEGIN IMMEDIATE")
+                crash_point("merge.begin")
                 try:
                     resolved = self._merge_in_transaction(conn, branch, target, message, no_ff, resolve)
+                    crash_point("merge.merged")
                     conn.execute("COMMIT")
+                    crash_point("merge.committed")
                 finally:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")

@@ -44,6 +44,11 @@ def code_commit(root: Path) -> str:
 
 
 def create_release(project: "Project", build: bool = True) -> CreateOutcome:
+    with project.release_lock("tusk release create"):
+        return _create(project, build)
+
+
+def _create(project: "Project", build: bool) -> CreateOutcome:
     config = project.config.release
     tracker = project.tracker
     store = ReleaseStore(tracker)  # type: ignore[arg-type]

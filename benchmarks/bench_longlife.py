@@ -1,0 +1,135 @@
+"""Long life: a project after 2,000 consecutive small commits against the same project at 20 commits.
+
+At each point every model is trained (``tusk run``), one more row changes, and then ``tusk plan``, ``tusk
+data log`` and ``tusk status`` are timed as whole processes (median of 5), so the only difference is the
+length of the history. Also the data store's size: bytes per commit, and what ``dolt_gc`` reclaims.
+
+    python benchmarks/bench_longlife.py [COMMITS]      (default 2,000; goal: each command <= 1.5x)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import tusk  # noqa: F401  (doltlite first)
+
+from tusk.data.ingest import import_file
+from tusk.project import Project
+
+CUSTOMERS = 20
+ROWS = 1000
+TUSK = str(Path(sys.executable).parent / "tusk")
+MODEL = 'def train(ctx):\n    (ctx.output_dir / "m.txt").write_text("x")\n    return {"n": float(len(ctx.inputs["e"]))}\n'
+SPEC = '''
+[[models]]
+name = "m-{customer}"
+train = "models/m.py:train"
+matrix.customer = "SELECT DISTINCT customer FROM examples ORDER BY customer"
+inputs.e = "SELECT id, text FROM examples WHERE customer = :customer ORDER BY id"
+'''
+
+
+def env() -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if k != "_DOLTLITE_BOOTSTRAPPED"},
+            "MLFLOW_DISABLE_TELEMETRY": "true"}
+
+
+def tusk_cli(root: Path, *args: str) -> str:
+    done = subprocess.run([TUSK, "-C", str(root), *args], capture_output=True, text=True, env=env())
+    if done.returncode != 0:
+        raise SystemExit(f"tusk {' '.join(args)}: {done.stderr.strip()[-300:]}")
+    return done.stdout
+
+
+def timed(root: Path, *args: str, repeats: int = 5) -> float:
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        tusk_cli(root, *args)
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
+
+
+def write(path: Path, rows: list[tuple[Any, ...]]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "customer", "text"])
+        writer.writerows(rows)
+    return path
+
+
+class Project_:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.commits = 1  # the store's first commit
+        self.edit = root / "edit.csv"
+
+    def commit_one(self, project: Project) -> None:
+        k = self.commits
+        row = (k * 7919) % ROWS
+        write(self.edit, [(row, f"c{row % CUSTOMERS:02d}", f"edit {k}")])
+        import_file(project.data, str(self.edit), "examples", ["id"], "upsert", message=f"edit {k}")  # type: ignore[arg-type]
+        self.commits += 1
+
+    def grow_to(self, commits: int) -> None:
+        with Project.open(self.root) as project:
+            while self.commits < commits - 1:
+                self.commit_one(project)
+        tusk_cli(self.root, "run")  # everything fresh
+        with Project.open(self.root) as project:
+            self.commit_one(project)  # then one row changes: one instance is stale
+
+    def measure(self) -> dict[str, float]:
+        plan = json.loads(tusk_cli(self.root, "plan", "--json"))
+        assert sum(1 for i in plan["instances"] if i["status"] != "fresh") == 1, "one stale instance"
+        return {"plan": timed(self.root, "plan", "--json"), "data log": timed(self.root, "data", "log", "--json"),
+                "status": timed(self.root, "status", "--json"),
+                "size": float((self.root / "data" / "training.db").stat().st_size)}
+
+
+def main(commits: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="tusk-bench-longlife-"))
+    try:
+        root = work / "proj"
+        subprocess.run([TUSK, "init", str(root)], check=True, capture_output=True, env=env())
+        (root / "models").mkdir()
+        (root / "models" / "m.py").write_text(MODEL)
+        (root / "tusk.toml").write_text((root / "tusk.toml").read_text() + SPEC)
+        with Project.open(root) as project:
+            path = write(root / "base.csv", [(i, f"c{i % CUSTOMERS:02d}", f"text {i}") for i in range(ROWS)])
+            import_file(project.data, str(path), "examples", ["id"], "replace", message="load")  # type: ignore[arg-type]
+        state = Project_(root)
+        state.commits = 2
+        state.grow_to(20)
+        small = state.measure()
+        started = time.perf_counter()
+        state.grow_to(commits)
+        growing = time.perf_counter() - started
+        large = state.measure()
+        with Project.open(root) as project:
+            before = (root / "data" / "training.db").stat().st_size
+            project.data.gc()
+        after = (root / "data" / "training.db").stat().st_size
+        for name in ("plan", "data log", "status"):
+            print(f"| `tusk {name}` after {commits:,} commits vs 20 | {large[name]:.2f} s | {small[name]:.2f} s | "
+                  f"ratio {large[name] / small[name]:.2f} |")
+        per_commit = (large["size"] - small["size"]) / (commits - 20)
+        print(f"| data store at 20 / {commits:,} commits | {small['size'] / 1e6:.1f} MB | {large['size'] / 1e6:.1f} MB "
+              f"| {per_commit / 1e3:.1f} KB per commit; dolt_gc: {before / 1e6:.1f} → {after / 1e6:.1f} MB |")
+        print(f"| {commits - 20:,} small commits (one import each, in-process) | {growing:.0f} s | | |")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)
