@@ -1,11 +1,12 @@
 # make demo: a virtualenv with tusk, then the intents example end to end on the embedded defaults.
 # make test: what the tests need (Python extras, Debian packages via .ci/install), then the tests.
+# make reliability: the crash-safety suite at full size and the reliability figures (docs/reliability.md).
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRAS ?= test,ray
 
-.PHONY: demo test venv test-venv system-deps bench clean
+.PHONY: demo test venv test-venv system-deps bench reliability clean
 
 # doltlite needs a Python whose sqlite3 links SQLite dynamically: the machine's python3, not a uv one.
 $(BIN)/python:
@@ -38,6 +39,11 @@ test: test-venv system-deps
 
 bench: test-venv
 	PATH="$(abspath $(BIN)):$$PATH" bash benchmarks/run-all
+
+# kill -9 at MOMENTS moments of every command, the case suites and the long-life figures → docs/reliability.md
+MOMENTS ?= 20
+reliability: test-venv system-deps
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python tests/reliability_report.py --moments $(MOMENTS)
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache

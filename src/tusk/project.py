@@ -360,6 +360,17 @@ class Project:
                                 f"tusk data merge {branch} --resolve {conflicts_file}; nothing was merged",
                                 conflict.conflicts) from conflict
 
+    def collect_garbage(self) -> str | None:
+        """After a write: the data store's gc when it is due (the file has doubled since the last one);
+        → a line saying what it did, or None."""
+        maybe_gc = getattr(self.data, "maybe_gc", None)
+        done = maybe_gc(self.state_dir / "gc.json") if maybe_gc else None
+        if done is None:
+            return None
+        before, after = done
+        return (f"data store: collected garbage, {before / 1e6:.1f} MB → {after / 1e6:.1f} MB (tusk does when the "
+                "file has doubled since the last time)")
+
     def lock(self, what: str = "tusk run", wait: bool = True,
              on_wait: "Callable[[str], None] | None" = None) -> "AbstractContextManager[None]":
         """The project's run lock: one run (or watcher's run) at a time; a second waits or gets LockHeld."""

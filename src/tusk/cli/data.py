@@ -85,6 +85,7 @@ def data_import(source: str, table_name: str, keys: tuple[str, ...], mode: str, 
             raise NeedsConfirmation("not confirmed: nothing was imported", asked.counts) from None
         result = project.import_file(source, table_name, keys, mode, branch, message, yes=True, expect=asked.counts,
                                      allow_empty=allow_empty)
+    _collect_garbage(project)
     if as_json:
         print_json({"table": result.table, "branch": result.branch, "commit": result.commit,
                     "created_table": result.created_table, "added": result.added, "modified": result.modified,
@@ -263,6 +264,7 @@ def data_merge(branch: str, into: str | None, message: str | None, force: bool, 
             print_json({"merged": False, "blocking": getattr(review, "blocking", []),
                         "review": review.to_json() if hasattr(review, "to_json") else None})
         raise
+    _collect_garbage(project)
     if as_json:
         print_json(result.to_json())
         return
@@ -419,6 +421,7 @@ def data_sync(names: tuple[str, ...], as_json: bool) -> None:
 
     project = open_project()
     report = project.sync(names)
+    _collect_garbage(project)
     if as_json:
         print_json(report.to_json())
     else:
@@ -435,6 +438,12 @@ def data_sync(names: tuple[str, ...], as_json: bool) -> None:
     if report.failed:
         names_failed = ", ".join(f"{r.name} ({r.error})" for r in report.failed)
         fail(f"{len(report.failed)} of {len(report.sources)} source(s) failed: {names_failed}")
+
+
+def _collect_garbage(project: Any) -> None:
+    note = project.collect_garbage()
+    if note:
+        console(stderr=True).print(note, markup=False)
 
 
 def _done(as_json: bool, data: dict[str, Any], message: str) -> None:

@@ -9,6 +9,7 @@ sqlite3 errors are mapped to ``tusk.errors`` in ``_errors`` and never leak.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -17,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tusk._cache import atomic_write
+from tusk._crash import crash_point
 from tusk.config import Config, url_path
 from tusk.data._sql import SqliteRowFilter, _errors, check_identifier, check_ref_name, image, quote, read_only
 from tusk.data.base import Branch, Commit, MergeResult, QueryResult, Remote, RowChange, TableDiff, Tag
@@ -28,6 +31,8 @@ __all__ = ["DoltliteStore", "_errors", "check_identifier", "check_ref_name", "qu
 _HEX = re.compile(r"^[0-9a-f]{4,40}$")
 _REMOTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 BUSY_TIMEOUT = 30.0
+GC_GROWTH = 2.0  # tusk collects the store's garbage when the file has doubled since the last collection...
+GC_FLOOR = 64 << 20  # ...and is at least this big
 Params = Mapping[str, Any] | Sequence[Any] | None
 
 
@@ -397,6 +402,32 @@ class DoltliteStore(MergeOps):
     def gc(self) -> None:
         with _errors("gc failed"):
             self.main.execute("SELECT dolt_gc()").fetchall()
+
+    def maybe_gc(self, record: Path) -> tuple[int, int] | None:
+        """``dolt_gc`` when the file has grown GC_GROWTH times since the last one (and is at least GC_FLOOR
+        bytes), as tusk does after its writes; → (bytes before, after), or None when not due. The sizes are
+        kept in ``record``. Safe under kill -9 (the file is the old one or the new one) and under other
+        processes (gc refuses while one writes: then it is simply due next time)."""
+        size = self.path.stat().st_size
+        try:
+            last = int(json.loads(record.read_text())["size"])
+        except (OSError, ValueError, KeyError, TypeError):
+            atomic_write(record, json.dumps({"size": size}))
+            return None
+        if size < max(GC_FLOOR, GC_GROWTH * last):
+            return None
+        crash_point("gc.before")
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=1)
+        try:
+            conn.execute("SELECT dolt_gc()").fetchall()
+        except sqlite3.Error:
+            return None
+        finally:
+            conn.close()
+        crash_point("gc.after")
+        after = self.path.stat().st_size
+        atomic_write(record, json.dumps({"size": after}))
+        return size, after
 
 
 def _remove_store_file(path: Path) -> None:
