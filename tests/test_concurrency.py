@@ -101,25 +101,32 @@ def test_a_run_stays_pinned_while_an_import_lands(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("second", [["run"], ["watch", "--once"]])
 def test_two_trainers_at_once_train_each_instance_once(tmp_path: Path, second: list[str]) -> None:
-    project = make_project(tmp_path, customers=4, params={"sleep": 0.5})
+    project = make_project(tmp_path, customers=4, params={"sleep": 3})  # the first holds the lock ~6 s
     root = project.root
-    results = _all([start(root, "run", "--json"), start(root, *second, "--json")])
+    first = start(root, "run", "--json")
+    _wait_for_holder(root, "tusk run")
+    results = _all([first, start(root, *second, "--json")])
     assert [code for code, _, _ in results] == [0, 0], [err for _, _, err in results]
     assert duplicate_fingerprints(mlflow_db(root)) == {}
     versions = project.client().search_model_versions("name LIKE 'm-%'")
     assert sorted(v.name for v in versions) == ["m-c0", "m-c1", "m-c2", "m-c3"], "each instance trained once"
-    waited = " ".join(err for _, _, err in results)
-    assert "waiting for" in waited and "holds" not in waited
+    watch_log = root / ".tusk" / "watch.log"
+    waited = " ".join(err for _, _, err in results) + (watch_log.read_text() if watch_log.exists() else "")
+    assert "waiting for" in waited, "the later one waited for the other (on stderr, or in the watch log)"
     assert wait_gone(root) == []
+
+
+def _wait_for_holder(root: Path, what: str) -> None:
+    lock, deadline = root / ".tusk" / "project.lock", time.monotonic() + 120
+    while time.monotonic() < deadline and not (lock.exists() and what in lock.read_text(errors="replace")):
+        time.sleep(0.05)
 
 
 def test_a_second_run_with_no_wait_is_refused_naming_the_holder(tmp_path: Path) -> None:
     project = make_project(tmp_path, customers=2, params={"sleep": 2})
     root = project.root
     first = start(root, "run")
-    lock, deadline = root / ".tusk" / "project.lock", time.monotonic() + 60
-    while time.monotonic() < deadline and not (lock.exists() and "tusk run" in lock.read_text(errors="replace")):
-        time.sleep(0.05)
+    _wait_for_holder(root, "tusk run")
     refused = tusk(root, "run", "--no-wait")
     first.wait(timeout=300)
     output(first)

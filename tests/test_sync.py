@@ -390,12 +390,12 @@ def test_watch_syncs_on_its_interval_when_asked(proj: Proj) -> None:
 
 
 def test_two_syncs_at_once_are_kept_apart(proj: Proj) -> None:
-    from tusk.triggers import project_lock
+    from tusk.lock import hold
 
     proj.add_sources(source("edits", "edits.csv"))
     (proj.root / "edits.csv").write_text(csv_text(table_rows(relabel={2: "l9"})))
-    with project_lock(proj.root / ".tusk" / "sync.lock", what="sync"):
+    with hold(proj.root / ".tusk" / "sync.lock", "tusk data sync"):
         err = proj.tusk("data", "sync", code=1).stderr
-    assert "another sync runs for this project (pid" in err
+    assert "tusk data sync (pid" in err and "holds this project" in err
     assert "sync/edits" not in proj.branches()
     assert proj.sync()["edits"]["status"] == "committed"
