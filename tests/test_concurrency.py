@@ -83,7 +83,7 @@ def test_a_run_stays_pinned_while_an_import_lands(tmp_path: Path) -> None:
         time.sleep(0.05)
     path = write_csv(tmp_path / "moved.csv", [[i, f"c{i % 3}", f"moved {i}", "l1"] for i in range(30)])
     landed = tusk(root, "data", "import", str(path), "--table", "examples", "--key", "id", "--mode", "upsert",
-                  "-m", "moved while training")
+                  "--yes", "-m", "moved while training")
     assert landed.returncode == 0, landed.stderr
     proc.wait(timeout=300)
     out, err = output(proc)
