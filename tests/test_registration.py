@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from test_tracking_mlflow import record
+from conformance.tracker import record
 from tusk.config import Config
 from tusk.tracking.base import STATE_TAG, InstanceState
 from tusk.tracking.mlflow import MlflowTracker
