@@ -24,7 +24,7 @@ from tusk.config import load_config
 from tusk.data.doltlite import DoltliteStore
 from tusk.plan import Planner, read_input
 from tusk.spec import CodeHasher, expand, fingerprint
-from tusk.tracking.base import InputRecord, InstanceState
+from tusk.tracking.base import InstanceState
 
 pytestmark = pytest.mark.slow
 
@@ -67,8 +67,7 @@ def oracle(config: Any, store: DoltliteStore, commit: str, states: dict[str, Ins
     for instance in expand(config, matrix, CodeHasher(config.root)):
         records = {}
         for name, query in instance.inputs.items():
-            _, rows, digest = read_input(store, query, commit)
-            records[name] = InputRecord(query.query, dict(query.bound), digest, len(rows))
+            records[name] = read_input(store, query, commit).record
         fp = fingerprint(instance.code_digest, instance.params,
                          {k: (r.query, r.params, r.digest) for k, r in records.items()})
         state = states.get(instance.name)
