@@ -100,7 +100,7 @@ class Project:
         from tusk.release.store import ReleaseStore
 
         tracker: Tracker = backend_class("tracking", self.config.tracking.url)(self.config.tracking.url, self.config)
-        ReleaseStore(tracker).settle()  # type: ignore[arg-type]
+        ReleaseStore(tracker).settle()
         return tracker
 
     # --- releases (cli/release.py) ---
@@ -108,7 +108,7 @@ class Project:
     def releases(self) -> "ReleaseStore":
         from tusk.release.store import ReleaseStore
 
-        return ReleaseStore(self.tracker)  # type: ignore[arg-type]
+        return ReleaseStore(self.tracker)
 
     def rollback_release(self, ident: str | None = None) -> "tuple[Release | None, Release]":
         """Release ``ident`` (default: the one before the current) becomes current, and every production alias

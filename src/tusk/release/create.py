@@ -51,7 +51,7 @@ def create_release(project: "Project", build: bool = True) -> CreateOutcome:
 def _create(project: "Project", build: bool) -> CreateOutcome:
     config = project.config.release
     tracker = project.tracker
-    store = ReleaseStore(tracker)  # type: ignore[arg-type]
+    store = ReleaseStore(tracker)
     recovered = tracker.recover()
     manifest = production_manifest(tracker)
     unreleased = sorted(set(tracker.states()) - set(manifest))

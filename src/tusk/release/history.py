@@ -1,14 +1,11 @@
-"""The release log: every move of the current release, append-only, kept as runs in experiment ``tusk-releases``.
+"""The release log: every move of the current release, append-only, kept by the tracker's ``ReleaseRegistry``.
 
-A release's own run is its ``created`` event. Each later move of the current pointer (``release rollback``, or
-``release create`` finding an identical earlier release) is a run of its own tagged ``tusk.release.event`` =
-``rolled_back`` | ``rolled_forward``. An event run is RUNNING while its moves are under way and FINISHED once
-every production alias and the current pointer are where it says: a crash half-way leaves a RUNNING event,
-which the next command finishes (``ReleaseStore.settle``). Runs carry time, user (``mlflow.user``) and the
-code commit, so the log answers "what was in production at time T".
-
-On a local sqlite store the tracker reads the log from MLflow's tables directly (read-only), without importing
-MLflow.
+A release's own record is its ``created`` event. Each later move of the current pointer (``release rollback``, or
+``release create`` finding an identical earlier release) is an event of its own, tagged ``tusk.release.event`` =
+``rolled_back`` | ``rolled_forward``. An event is *pending* while its moves are under way and *done* once every
+production alias and the current pointer are where it says: a crash half-way leaves a pending event, which
+the next command finishes (``ReleaseStore.settle``). Events carry time, user and the code commit, so the log
+answers "what was in production at time T". Everything here but ``ReleaseLog``'s four calls is pure.
 """
 
 from __future__ import annotations
@@ -19,15 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from tusk.errors import ReleaseError
-from tusk.tracking.mlflow import MlflowTracker
+from tusk.tracking import tags as T
+from tusk.tracking.base import EventRecord, ReleaseRegistry
 
-RELEASE_EXPERIMENT = "tusk-releases"
-EVENT_TAG = "tusk.release.event"
-MD5_TAG = "tusk.release.md5"
-FROM_TAG = "tusk.release.from"
-USER_TAG = "mlflow.user"
 EVENTS = ("created", "rolled_back", "rolled_forward")
-STATUS = {"RUNNING": "pending", "FINISHED": "done"}  # FAILED/KILLED runs are events that never happened
 
 
 @dataclass
@@ -90,43 +82,37 @@ def current_user() -> str:
 
 
 class ReleaseLog:
-    def __init__(self, tracker: MlflowTracker) -> None:
-        self.tracker = tracker
+    def __init__(self, registry: ReleaseRegistry) -> None:
+        self.registry = registry
 
-    # ----- reading -----------------------------------------------------------------------------
     def events(self) -> list[ReleaseEvent]:
         """Every event that happened or is under way, newest first."""
-        events = [e for e in (_event(*run) for run in self._runs()) if e is not None]
+        events = [e for e in (_event(record) for record in self.registry.events()) if e is not None]
         return sorted(events, key=lambda e: (e.time_ms, e.run_id), reverse=True)
 
     def pending(self) -> list[ReleaseEvent]:
         """Events a crash left half-done, oldest first. Cheap: one read-only query on a local store."""
-        runs = self._runs(running_only=True)
-        events = [e for e in (_event(*run) for run in runs) if e is not None and e.status == "pending"]
-        return sorted(events, key=lambda e: (e.time_ms, e.run_id))
+        events = [e for e in (_event(r) for r in self.registry.events(pending_only=True)) if e is not None]
+        return sorted([e for e in events if e.status == "pending"], key=lambda e: (e.time_ms, e.run_id))
 
-    def _runs(self, running_only: bool = False) -> list[tuple[str, str, int, dict[str, str]]]:
-        return self.tracker.experiment_runs(RELEASE_EXPERIMENT, running_only)
-
-    # ----- writing -----------------------------------------------------------------------------
     def start(self, event: str, md5: str, previous: str, code_commit: str) -> str:
-        """Record that ``event`` is under way (a RUNNING run): before anything moves. → its run id."""
+        """Record that ``event`` is under way (pending): before anything moves. → its id."""
         assert event in EVENTS
-        tags = {EVENT_TAG: event, MD5_TAG: md5, FROM_TAG: previous, "tusk.code_commit": code_commit,
-                USER_TAG: current_user()}
-        return self.tracker.start_run(RELEASE_EXPERIMENT, f"{event}-{md5[:12]}", tags)
+        return self.registry.start_event({T.RELEASE_EVENT: event, T.RELEASE_MD5: md5, T.RELEASE_FROM: previous,
+                                          T.CODE_COMMIT: code_commit, T.USER: current_user()})
 
-    def finish(self, run_id: str, done: bool = True) -> None:
-        """The event's moves are all made (FINISHED), or it never took place (FAILED: left out of the log)."""
-        self.tracker.end_run(run_id, "FINISHED" if done else "FAILED")
+    def finish(self, event_id: str, done: bool = True) -> None:
+        """The event's moves are all made (done), or it never took place (left out of the log)."""
+        self.registry.finish_event(event_id, done)
 
 
-def _event(run_id: str, status: str, start_ms: int, tags: dict[str, str]) -> ReleaseEvent | None:
-    if status not in STATUS:
+def _event(record: EventRecord) -> ReleaseEvent | None:
+    if record.status not in ("done", "pending"):
         return None
-    kind = tags.get(EVENT_TAG) or ("created" if MD5_TAG in tags else "")  # older release runs: created
-    if kind not in EVENTS or not tags.get(MD5_TAG):
+    tags = record.tags
+    kind = tags.get(T.RELEASE_EVENT) or ("created" if T.RELEASE_MD5 in tags else "")  # older release runs: created
+    if kind not in EVENTS or not tags.get(T.RELEASE_MD5):
         return None
-    return ReleaseEvent(event=kind, md5=tags[MD5_TAG], time_ms=start_ms, user=tags.get(USER_TAG, ""),
-                        code_commit=tags.get("tusk.code_commit", ""), previous=tags.get(FROM_TAG, ""),
-                        status=STATUS[status], run_id=run_id)
+    return ReleaseEvent(event=kind, md5=tags[T.RELEASE_MD5], time_ms=record.time_ms, user=tags.get(T.USER, ""),
+                        code_commit=tags.get(T.CODE_COMMIT, ""), previous=tags.get(T.RELEASE_FROM, ""),
+                        status=record.status, run_id=record.id)

@@ -1,35 +1,32 @@
-"""Releases recorded in MLflow.
+"""Releases: manifests of production versions, hashed, recorded, made current and rolled back.
 
-A release is a run in experiment ``tusk-releases`` (``manifest.json`` as artifact) and a version of the
-registered model ``tusk-release`` tagged with the manifest's md5 and sha256, the image, and the
-manifest itself. The ``production`` alias of ``tusk-release`` is the deployed release: ``create`` moves it
-to the new (or identical, already existing) release, ``rollback`` moves it back without a rebuild and points
-every instance's production alias at the release's versions (removing the alias of instances it did not
-hold), so the next ``create`` makes the same manifest and re-ships nothing. Each move is an event of the
-release log (``history``), recorded before anything moves and marked done after: ``settle`` finishes an
-event a crash left half-done, and every command that opens the tracker calls it first.
+A release is kept by the tracker's ``ReleaseRegistry`` (in MLflow: a version of the registered model
+``tusk-release`` whose run holds ``manifest.json``, see ``tusk.tracking.mlflow_releases``) with the manifest's
+md5 and sha256 and the image; the registry's *current* pointer is the deployed release. ``create`` moves it to
+the new (or identical, already existing) release; ``rollback`` moves it back without a rebuild and points every
+instance's production alias at the release's versions (removing the alias of instances it did not hold), so
+the next ``create`` makes the same manifest and re-ships nothing. Each move is an event of the release log
+(``history``), recorded before anything moves and marked done after: ``settle`` finishes an event a crash left
+half-done, and every command that opens the tracker calls it first.
+
+A use case over two ports (the tracker's production aliases, the release registry); the rules (which release
+is the previous one, which way a move goes) are pure functions at the bottom.
 """
 
 from __future__ import annotations
 
 import builtins
-import json
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from tusk._crash import crash_point
 from tusk.errors import ReleaseError
-from tusk.release.history import (RELEASE_EXPERIMENT, ReleaseEvent, ReleaseLog, current_user, deployments,
-                                  parse_time)
-from tusk.release.manifest import canonical, hashes, normalise
-from tusk.tracking.base import PRODUCTION, RELEASE_MODEL
-from tusk.tracking.mlflow import MlflowTracker, mlflow_errors
-
-MANIFEST_TAG_LIMIT = 100_000
+from tusk.release.history import ReleaseEvent, ReleaseLog, current_user, deployments, parse_time
+from tusk.release.manifest import hashes, normalise
+from tusk.tracking import tags as T
+from tusk.tracking.base import ReleaseRecord, ReleaseRegistry, Tracker
 
 
 @dataclass
@@ -60,14 +57,12 @@ class Release:
                 "code_commit": self.code_commit, "built": self.built, "current": self.current}
 
 
-def _from_tags(version: str, tags: Mapping[str, str], created_ms: int, run_id: str | None, current: bool,
-               models: dict[str, str] | None = None) -> Release:
-    if models is None:
-        models = json.loads(tags["tusk.release.manifest"])
-    return Release(version=version, md5=tags.get("tusk.release.md5", ""), sha256=tags.get("tusk.release.sha256", ""),
-                   image=tags.get("tusk.release.image", ""), models=models, created_ms=created_ms,
-                   code_commit=tags.get("tusk.code_commit", ""), built=tags.get("tusk.release.built") == "true",
-                   current=current, run_id=run_id)
+def _release(record: ReleaseRecord) -> Release:
+    tags = record.tags
+    return Release(version=record.version, md5=tags.get(T.RELEASE_MD5, ""), sha256=tags.get(T.RELEASE_SHA256, ""),
+                   image=tags.get(T.RELEASE_IMAGE, ""), models=dict(record.manifest), created_ms=record.created_ms,
+                   code_commit=tags.get(T.CODE_COMMIT, ""), built=tags.get(T.RELEASE_BUILT) == "true",
+                   current=record.current, run_id=record.run_id)
 
 
 def _iso(ms: int) -> str:
@@ -75,51 +70,15 @@ def _iso(ms: int) -> str:
 
 
 class ReleaseStore:
-    def __init__(self, tracker: MlflowTracker) -> None:
+    def __init__(self, tracker: Tracker, registry: ReleaseRegistry | None = None) -> None:
         self.tracker = tracker
-        self.history = ReleaseLog(tracker)
-
-    @property
-    def client(self) -> Any:
-        return self.tracker.client
+        self.registry = registry if registry is not None else tracker.release_registry()
+        self.history = ReleaseLog(self.registry)
 
     # ----- reading -----------------------------------------------------------------------------
-    def list(self) -> list[Release]:
+    def list(self) -> "builtins.list[Release]":
         """Every release, oldest first."""
-        local = self._list_local()
-        if local is not None:
-            return local
-        with mlflow_errors("cannot list releases"):
-            if not self._model_exists():
-                return []
-            versions = self.client.search_model_versions(f"name = '{RELEASE_MODEL}'", max_results=100_000)
-            current = self._current_version()
-        releases = [self._release(v, current) for v in versions]
-        return sorted(releases, key=lambda r: int(r.version))
-
-    def _list_local(self) -> "builtins.list[Release] | None":
-        """On a local sqlite store, read the releases straight from MLflow's registry tables (read-only):
-        no ``import mlflow``. None when a manifest is only in an artifact (then MLflow reads it)."""
-        conn = self.tracker._local_registry()
-        if conn is None:
-            return None
-        with conn:
-            versions = conn.execute("SELECT version, creation_time, run_id FROM model_versions WHERE name = ? "
-                                    "AND current_stage != 'Deleted_Internal'", (RELEASE_MODEL,)).fetchall()
-            tags: dict[int, dict[str, str]] = {}
-            for version, key, value in conn.execute("SELECT version, key, value FROM model_version_tags "
-                                                    "WHERE name = ?", (RELEASE_MODEL,)):
-                tags.setdefault(int(version), {})[key] = value
-            alias = conn.execute("SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
-                                 (RELEASE_MODEL, PRODUCTION)).fetchone()
-        releases = []
-        for version, created, run_id in versions:
-            found = tags.get(int(version), {})
-            if "tusk.release.manifest" not in found:
-                return None
-            releases.append(_from_tags(str(version), found, int(created or 0), run_id,
-                                       current=alias is not None and int(alias[0]) == int(version)))
-        return sorted(releases, key=lambda r: int(r.version))
+        return sorted((_release(r) for r in self.registry.releases()), key=lambda r: int(r.version))
 
     def current(self) -> Release | None:
         return next((r for r in self.list() if r.current), None)
@@ -138,33 +97,6 @@ class ReleaseStore:
         if len(found) != 1:
             raise ReleaseError(f"no release {ident!r}" if not found else f"release id {ident!r} is ambiguous")
         return found[0]
-
-    def _model_exists(self) -> bool:
-        try:
-            self.client.get_registered_model(RELEASE_MODEL)
-            return True
-        except Exception as exc:
-            if "RESOURCE_DOES_NOT_EXIST" in str(getattr(exc, "error_code", "")) or "not found" in str(exc).lower():
-                return False
-            raise
-
-    def _current_version(self) -> str | None:
-        aliases = self.client.get_registered_model(RELEASE_MODEL).aliases or {}
-        return str(aliases[PRODUCTION]) if PRODUCTION in aliases else None
-
-    def _release(self, version: Any, current: str | None) -> Release:
-        tags = dict(version.tags or {})
-        models = None if "tusk.release.manifest" in tags else self._manifest_artifact(version.run_id)
-        return _from_tags(str(version.version), tags, int(version.creation_timestamp or 0), version.run_id,
-                          current=str(version.version) == current, models=models)
-
-    def _manifest_artifact(self, run_id: str) -> dict[str, str]:
-        import mlflow.artifacts
-
-        with tempfile.TemporaryDirectory() as tmp:
-            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="manifest.json", dst_path=tmp,
-                                                       tracking_uri=self.tracker.url)
-            return normalise(json.loads(Path(path).read_text()))
 
     # ----- writing -----------------------------------------------------------------------------
     def create(self, manifest: Mapping[str, str], image_repo: str, code_commit: str = "",
@@ -188,54 +120,19 @@ class ReleaseStore:
             return existing, False
         image = f"{image_repo}:{md5}"
         built = build(image, md5) if build else False
-        return self._record(normalise(manifest), md5, sha256, image, code_commit, built, current), True
+        tags = {T.RELEASE_MD5: md5, T.RELEASE_SHA256: sha256, T.RELEASE_IMAGE: image,
+                T.RELEASE_MODELS: str(len(manifest)), T.RELEASE_BUILT: "true" if built else "false",
+                T.CODE_COMMIT: code_commit}
+        event = {T.RELEASE_EVENT: "created", T.RELEASE_FROM: current.md5 if current else "", T.USER: current_user()}
+        return _release(self.registry.record_release(normalise(manifest), tags, event)), True
 
     def _move_pointer(self, target: Release, current: Release | None, code_commit: str) -> None:
         """``create`` found an identical earlier release: it becomes current again (the aliases already are
         its versions, so only the pointer moves), logged as a roll back or forward."""
-        run_id = self.history.start(_direction(target, current), target.md5, current.md5 if current else "",
+        run_id = self.history.start(direction(target, current), target.md5, current.md5 if current else "",
                                     code_commit)
-        self._point(target.version)
+        self.registry.point(target.version)
         self.history.finish(run_id)
-
-    def _record(self, manifest: dict[str, str], md5: str, sha256: str, image: str, code_commit: str,
-                built: bool, current: Release | None = None) -> Release:
-        """The release's run (its ``created`` event: RUNNING until the release is current), its manifest, its
-        version of ``tusk-release``, the pointer moved to it, then the run FINISHED."""
-        client = self.client
-        text = canonical(manifest)
-        tags = {"tusk.release.md5": md5, "tusk.release.sha256": sha256, "tusk.release.image": image,
-                "tusk.release.models": str(len(manifest)), "tusk.release.built": "true" if built else "false",
-                "tusk.code_commit": code_commit}
-        event_tags = {"tusk.release.event": "created", "tusk.release.from": current.md5 if current else "",
-                      "mlflow.user": current_user()}
-        if len(text) <= MANIFEST_TAG_LIMIT:
-            tags["tusk.release.manifest"] = text
-        with mlflow_errors("cannot record the release"):
-            experiment = self.tracker._experiment(RELEASE_EXPERIMENT)
-            run = client.create_run(experiment, run_name=f"release-{md5[:12]}", start_time=int(time.time() * 1000),
-                                    tags={**{k: v for k, v in tags.items() if k != "tusk.release.manifest"},
-                                          **event_tags})
-            crash_point("release.run")
-            with tempfile.TemporaryDirectory() as tmp:
-                (Path(tmp) / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
-                client.log_artifact(run.info.run_id, str(Path(tmp) / "manifest.json"))
-            crash_point("release.artifact")
-            if not self._model_exists():
-                client.create_registered_model(RELEASE_MODEL, description="tusk releases: one version per manifest")
-                crash_point("release.model")
-            version = client.create_model_version(RELEASE_MODEL, f"{run.info.artifact_uri}", run_id=run.info.run_id,
-                                                  tags=tags, await_creation_for=0)
-            crash_point("release.version")
-            self._point(str(version.version))
-            crash_point("release.current")
-            client.set_terminated(run.info.run_id)
-        return Release(str(version.version), md5, sha256, image, manifest, int(version.creation_timestamp or 0),
-                       code_commit, built, True, run.info.run_id)
-
-    def _point(self, version: str) -> None:
-        with mlflow_errors("cannot move the current release"):
-            self.client.set_registered_model_alias(RELEASE_MODEL, PRODUCTION, version)
 
     def rollback(self, ident: str | None = None, code_commit: str = "") -> tuple[Release | None, Release]:
         """Make release ``ident`` current, or the one before the current release, and point every
@@ -244,16 +141,13 @@ class ReleaseStore:
         self.settle()
         releases = self.list()
         current = next((r for r in releases if r.current), None)
-        if ident:
-            target = self.find(ident)
-        else:
-            target = self._previous(releases, current)
+        target = self.find(ident) if ident else previous_release(releases, current, self.history.events())
         missing = self.tracker.missing_versions(target.models.items())
         if missing:
             shown = ", ".join(f"{name} v{version}" for name, version in missing[:3])
             raise ReleaseError(f"release v{target.version} holds {shown}{' …' if len(missing) > 3 else ''}, which "
                                f"no longer exist{'s' if len(missing) == 1 else ''}; nothing was moved")
-        run_id = self.history.start(_direction(target, current), target.md5, current.md5 if current else "",
+        run_id = self.history.start(direction(target, current), target.md5, current.md5 if current else "",
                                     code_commit)
         self._apply(target)
         self.history.finish(run_id)
@@ -261,24 +155,6 @@ class ReleaseStore:
         if current is not None and current is not target:
             current.current = False
         return current, target
-
-    def _previous(self, releases: "builtins.list[Release]", current: Release | None) -> Release:
-        """The release deployed before the current one, as the log tells: a release that was rolled back from
-        is not gone back to (A, B, rollback to A, C: C's previous is A). Without a log that agrees with the
-        current pointer (releases made before the log existed), the release numbered before the current."""
-        if current is None:
-            raise ReleaseError("no current release to roll back from")
-        stack = deployments(self.history.events())
-        by_md5 = {r.md5: r for r in releases}
-        if stack and stack[-1] == current.md5:
-            if len(stack) < 2 or stack[-2] not in by_md5:
-                raise ReleaseError(f"release {current.md5} (v{current.version}) is the first deployed; nothing to "
-                                   f"roll back to")
-            return by_md5[stack[-2]]
-        older = [r for r in releases if int(r.version) < int(current.version)]
-        if not older:
-            raise ReleaseError(f"release {current.md5} (v{current.version}) is the first; nothing to roll back to")
-        return older[-1]
 
     def _apply(self, target: Release) -> None:
         """Every production alias on ``target``'s versions, then the current pointer on ``target``. Safe to
@@ -289,7 +165,7 @@ class ReleaseStore:
         targets.update(target.models)
         self.tracker.move_production(targets)
         crash_point("release.rollback.models")
-        self._point(target.version)
+        self.registry.point(target.version)
         crash_point("release.rollback")
 
     # ----- the release log ---------------------------------------------------------------------
@@ -305,7 +181,7 @@ class ReleaseStore:
                 self.history.finish(event.run_id, done=False)
                 continue
             if event.event == "created":
-                self._point(target.version)
+                self.registry.point(target.version)
             else:
                 self._apply(target)
             self.history.finish(event.run_id)
@@ -334,5 +210,25 @@ class ReleaseStore:
         return release
 
 
-def _direction(target: Release, current: Release | None) -> str:
+# ----- the rules, pure ----------------------------------------------------------------------------
+def previous_release(releases: list[Release], current: Release | None, events: list[ReleaseEvent]) -> Release:
+    """The release deployed before the current one, as the log tells: a release that was rolled back from
+    is not gone back to (A, B, rollback to A, C: C's previous is A). Without a log that agrees with the
+    current pointer (releases made before the log existed), the release numbered before the current."""
+    if current is None:
+        raise ReleaseError("no current release to roll back from")
+    stack = deployments(events)
+    by_md5 = {r.md5: r for r in releases}
+    if stack and stack[-1] == current.md5:
+        if len(stack) < 2 or stack[-2] not in by_md5:
+            raise ReleaseError(f"release {current.md5} (v{current.version}) is the first deployed; nothing to "
+                               f"roll back to")
+        return by_md5[stack[-2]]
+    older = [r for r in releases if int(r.version) < int(current.version)]
+    if not older:
+        raise ReleaseError(f"release {current.md5} (v{current.version}) is the first; nothing to roll back to")
+    return older[-1]
+
+
+def direction(target: Release, current: Release | None) -> str:
     return "rolled_forward" if current is None or int(target.version) > int(current.version) else "rolled_back"
