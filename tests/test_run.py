@@ -156,3 +156,38 @@ def test_ctrl_c_cancels_cleanly(tmp_path: Path) -> None:
     assert project.client().search_registered_models() == []
     children = subprocess.run(["pgrep", "-f", str(project.root)], capture_output=True, text=True).stdout.split()
     assert children == [], "no worker outlives the run"
+
+
+def test_a_run_is_cancelled_from_another_thread_with_a_handle(tmp_path: Path) -> None:
+    """What the web face does: Project.run in a thread, progress as events, a RunCancel from another thread. The
+    running jobs are killed, nothing is registered for them, the report says interrupted; a run handed a handle
+    that is already cancelled trains nothing."""
+    import threading
+
+    from tusk import Project, RunCancel
+
+    marks = tmp_path / "marks"
+    project = make_project(tmp_path, customers=3, params={"sleep": 60, "marks": str(marks)})
+    cancel, started, events, outcomes, done = RunCancel(), [], [], [], {}
+    with Project.open(project.root) as opened:
+        def train() -> None:
+            done["report"] = opened.run(workers=2, cancel=cancel, on_start=lambda plan, count: started.append(count),
+                                        on_event=events.append, on_outcome=outcomes.append)
+
+        thread = threading.Thread(target=train)
+        thread.start()
+        for _ in range(600):  # until two jobs are in their train function
+            if len(list(marks.glob("*.start"))) >= 2 or not thread.is_alive():
+                break
+            time.sleep(0.1)
+        cancel.cancel()
+        thread.join(120)
+        assert not thread.is_alive(), "the run returned"
+        report = done["report"]
+        assert report.interrupted and report.jobs and {j.status for j in report.jobs} == {"cancelled"}
+        assert started == [3] and [o.name for o in outcomes] == [j.name for j in report.jobs]
+        assert "started" in {e.kind for e in events}
+        assert not list(marks.glob("*.end")), "no job ran to its end"
+        again = opened.run(cancel=cancel)
+        assert again.interrupted and again.jobs == []
+    assert project.client().search_registered_models() == []

@@ -22,7 +22,7 @@ from tusk.errors import (
     TrackingError,
     TuskError,
 )
-from tusk.project import Project
+from tusk.project import Project, RunCancel
 
 __all__ = [
     "BackendMissing",
@@ -38,6 +38,7 @@ __all__ = [
     "Project",
     "RefNotFound",
     "ReleaseError",
+    "RunCancel",
     "TrackingError",
     "TrainContext",
     "TuskError",

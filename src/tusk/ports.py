@@ -2,11 +2,15 @@
 
 ``Project`` is one (``tusk.project``); a test or another face can pass anything with these members. Use cases
 (``training``, ``review``, ``sync``, ``release.create``, ``triggers``) type their first argument as ``Ports``, so
-none of them imports ``tusk.project`` and the facade stays a switchboard over them.
+none of them imports ``tusk.project`` and the facade stays a switchboard over them. ``RunCancel`` is what a face
+hands a run to stop it.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -34,3 +38,46 @@ class Ports(Protocol):
     def tracker(self) -> "Tracker": ...  # runs, versions, aliases; ``tracker.release_registry()`` for releases
 
     def executor(self, workers: int | None = None) -> "Executor": ...  # a new executor for one run
+
+    def close(self) -> None: ...  # the backends opened so far
+
+    # one run (or watcher's run) at a time; a second waits (``on_wait`` hears who holds it) or gets LockHeld
+    def lock(self, what: str = "tusk run", wait: bool = True,
+             on_wait: "Callable[[str], None] | None" = None) -> "AbstractContextManager[None]": ...
+
+    def release_lock(self, what: str) -> "AbstractContextManager[None]": ...  # one release create or rollback
+
+
+class RunCancel:
+    """A handle that stops a run from any thread (a web request, a signal handler), as Ctrl-C does: the running
+    jobs are killed, nothing new starts, and a job that already finished is still recorded whole."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self._stops: list[Callable[[], None]] = []
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            stops = list(self._stops)
+        for stop in stops:
+            stop()
+
+    @contextmanager
+    def stopping(self, stop: Callable[[], None]) -> Iterator[None]:
+        """While the block runs, ``cancel()`` calls ``stop`` (at once if already cancelled)."""
+        with self._lock:
+            self._stops.append(stop)
+            already = self._cancelled
+        if already:
+            stop()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._stops.remove(stop)

@@ -8,18 +8,22 @@ methods here only wire the project's backends into them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tusk.backends import backend_class
 from tusk.config import Config, find_config, load_config, url_path
+from tusk.ports import RunCancel
 
 if TYPE_CHECKING:
     from tusk.checks import CheckReport
+    from tusk.execute.base import EventHandler
+    from tusk.release.create import CreateOutcome
+    from tusk.runner import JobOutcome
     from tusk.results import (BranchCreated, Cloned, Initialised, BranchDeleted, BranchList, CommitLog, Fetched, ModelList, ModelVersions,
-                              Promoted, Pulled, Pushed, QueryResult, ReleaseDiff, ReleaseList, ReleaseLogView,
+                              Promoted, Pulled, Pushed, ReleaseMoved, Reverted, RolledBack, QueryResult, ReleaseDiff, ReleaseList, ReleaseLogView,
                               RemoteAdded, RemoteList, RemoteRemoved, ReviewList, Status, TagCreated, TagList, Watched, Workflow)
     from tusk.cost import CostReport
     from tusk.ci_github import WrittenWorkflow
@@ -56,6 +60,9 @@ def clone(url: str, directory: Path | str) -> "Cloned":
     with Project.open(config_path) as project:
         branch = project.config.data.branch
         return Cloned(config_path, project.config.data.url, branch, project.data.resolve(branch))
+
+
+__all__ = ["Project", "RunCancel", "clone", "init"]
 
 
 class Project:
@@ -110,13 +117,24 @@ class Project:
 
         return ReleaseStore(self.tracker)
 
-    def rollback_release(self, ident: str | None = None) -> "tuple[Release | None, Release]":
-        """Release ``ident`` (default: the one before the current) becomes current, and every production alias
-        moves to its versions. Logged as rolled_back / rolled_forward with time, user and code commit."""
-        from tusk.release.create import code_commit
+    def create_release(self, build: bool = True) -> "CreateOutcome":
+        """Release every model's production version: manifest → md5/sha256 → image ``<image>:<md5>`` (``build``).
+        An identical manifest makes the existing release current instead of a duplicate; a failed build records
+        nothing."""
+        from tusk.release.create import create_release
+
+        return create_release(self, build=build)
+
+    def rollback_release(self, ident: str | None = None) -> "ReleaseMoved":
+        """Release ``ident`` (default: the one deployed before the current) becomes current, and every production
+        alias moves to its versions. Logged as rolled_back / rolled_forward with time, user and code commit. One
+        release create or rollback at a time (the release lock)."""
+        from tusk import git
+        from tusk.results import ReleaseMoved
 
         with self.release_lock("tusk release rollback"):
-            return self.releases.rollback(ident, code_commit(self.root))
+            before, after = self.releases.rollback(ident, git.head(self.root))
+        return ReleaseMoved(after, before)
 
     def release_log(self) -> "ReleaseLogView":
         """Every release event (created, rolled_back, rolled_forward), newest first."""
@@ -237,21 +255,17 @@ class Project:
     # --- review: merge previews (cli/train.py, cli/data.py) ---
     def is_review_branch(self, ref: str | None) -> bool:
         """A branch (local, or a remote's as ``origin/fix``) other than the data branch: what a review merges."""
-        if not ref or ref == self.config.data.branch:
-            return False
-        store = self.data
-        if any(b.name == ref for b in store.branches()):
-            return True
-        remote_branches = getattr(store, "remote_branches", None)
-        return "/" in ref and remote_branches is not None and any(b.name == ref for b in remote_branches())
+        from tusk.review import is_review_branch
 
-    @contextmanager
-    def merge_preview(self, branch: str, resolve: "Resolution | None" = None) -> Iterator["MergePreview"]:
+        return is_review_branch(self, ref)
+
+    def merge_preview(self, branch: str, resolve: "Resolution | None" = None) -> "AbstractContextManager[MergePreview]":
         """The data branch with ``branch`` merged, for as long as the ``with`` block runs (main is untouched;
         the scratch ref is removed after). A conflict raises MergeConflict naming the rows, unless ``resolve``
         settles it as a merge would."""
-        with self.data.merge_preview(branch, self.config.data.branch, resolve=resolve) as preview:
-            yield preview
+        from tusk.review import merge_preview
+
+        return merge_preview(self, branch, resolve)
 
     def import_file(self, source: str, table: str, keys: "Sequence[str]" = (), mode: str = "replace",
                     branch: str | None = None, message: str | None = None, yes: bool = False,
@@ -275,9 +289,12 @@ class Project:
 
         return export_table(self.data, table, at, fmt, output)
 
-    def revert(self, commit: str, branch: str | None = None, mainline: int | None = None) -> "MergeResult":
+    def revert(self, commit: str, branch: str | None = None, mainline: int | None = None) -> "Reverted":
         """A new commit on ``branch`` (default: the data branch) undoing ``commit``; conflicts apply nothing."""
-        return self.data.revert(commit, branch, mainline)
+        from tusk.results import Reverted
+
+        result = self.data.revert(commit, branch, mainline)
+        return Reverted(commit, result.commit, result.message)
 
     def diff(self, first: str | None = None, second: str | None = None, table: str | None = None,
              limit: int | None = None) -> "DiffReport":
@@ -402,36 +419,35 @@ class Project:
         return plan
 
     def training_ref(self, at: str | None) -> str | None:
-        """The ref a run at ``at`` trains from. A review branch trains only when merging it needs no merge
-        commit (a fast-forward, or already merged): versions are pinned to a commit that persists, never to a
-        preview that is deleted after; otherwise a clear error says to merge first."""
-        from tusk.errors import DataError
+        """The ref a run at ``at`` trains from: a review branch only when it merges without a merge commit."""
+        from tusk.review import training_ref
 
-        if not self.is_review_branch(at):
-            return at
-        assert at is not None
-        with self.merge_preview(at) as preview:
-            if preview.persists:
-                return preview.commit
-        into = self.config.data.branch
-        raise DataError(f"{into} has moved on since {at} left it, so what merging {at} would train is only a "
-                        f"preview that is not kept: merge it first (tusk data merge {at}), then tusk run; "
-                        f"tusk plan --at {at} shows what it would retrain")
+        return training_ref(self, at)
 
-    def run(self, at: str | None = None, only: str | None = None, shard: tuple[int, int] | None = None,
-            workers: int | None = None, force: bool = False, candidates: bool = False,
-            **callbacks: Any) -> "RunReport":
+    def run(self, at: str | None = None, only: str | None = None, shard: "str | tuple[int, int] | None" = None,
+            workers: int | None = None, force: bool = False, candidates: bool = False, *,
+            on_start: "Callable[[Plan, int], None] | None" = None, on_event: "EventHandler | None" = None,
+            on_outcome: "Callable[[JobOutcome], None] | None" = None, cancel: RunCancel | None = None,
+            wait: bool = True, on_wait: "Callable[[str], None] | None" = None) -> "RunReport":
         """Train what the plan says, in parallel, pinned to the data commit; record each in the tracker.
 
+        ``only`` a glob of instance names, ``shard`` ``"I/N"`` (or ``(I, N)``): a deterministic slice.
         ``candidates``: train the blast radius of review branch ``at`` on its merge preview as candidate
         versions for the review (no alias moves, nothing becomes current, no release).
 
-        Holds the project's run lock (``wait=False`` refuses instead of waiting for another run), finishes
-        what a killed run left half-done first, then plans."""
-        from tusk import runner
+        Holds the project's run lock (``wait=False`` refuses instead of waiting for another run, ``on_wait`` hears
+        who holds it), finishes what a killed run left half-done first, then plans.
 
-        return runner.run(self, at=at, only=only, shard=shard, workers=workers, force=force, candidates=candidates,
-                          **callbacks)
+        Progress comes as events: ``on_start(plan, jobs to run)``, ``on_event`` for each executor event (a job
+        started, retrying, finished), ``on_outcome`` for each job once recorded. ``cancel`` (a ``RunCancel``) stops
+        the run from another thread, as Ctrl-C does in the main one."""
+        from tusk import runner
+        from tusk.spec import parse_shard
+
+        shard_range = parse_shard(shard) if isinstance(shard, str) else shard
+        return runner.run(self, at=at, only=only, shard=shard_range, workers=workers, force=force,
+                          candidates=candidates, on_start=on_start, on_event=on_event, on_outcome=on_outcome,
+                          cancel=cancel, wait=wait, on_wait=on_wait)
 
     def status(self) -> "Status":
         """Each instance's current version, fingerprint, data commit, production version and plan status."""
@@ -625,6 +641,14 @@ class Project:
                     for v in self.tracker.versions(name)]
         return ModelVersions(name, versions)
 
+    def rollback_model(self, name: str, to: str | None = None) -> "RolledBack":
+        """Move ``name``'s production alias back one step of its production history (or to version ``to``). On
+        its first production version nothing moves (``moved`` is false)."""
+        from tusk.results import RolledBack
+
+        before, after = self.tracker.rollback(name, to.lstrip("v") if to else None)
+        return RolledBack(name, before, after)
+
     def promote(self, name: str, version: str) -> "Promoted":
         """Point ``name``'s production alias at ``version`` (``3`` or ``v3``)."""
         from tusk.results import Promoted
@@ -669,4 +693,6 @@ class Project:
         from tusk.results import Watched
         from tusk.triggers import watch
 
-        return Watched(watch(self, interval or self.config.watch.interval or 30.0, once, say=say))
+        root = self.root
+        return Watched(watch(self, lambda: Project.open(root), interval or self.config.watch.interval or 30.0, once,
+                             say=say))

@@ -19,6 +19,8 @@ Without ``[review] gate`` models never block; checks block whenever ``[[checks]]
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +30,46 @@ from tusk.errors import DataError, MergeBlocked, RefNotFound, TuskError
 if TYPE_CHECKING:
     from tusk.data.base import MergePreview, Resolution
     from tusk.plan import Plan, PlannedInstance
-    from tusk.project import Project
+    from tusk.ports import Ports
 
 INTERNAL_PREFIXES = ("tusk-preview/", "tusk-sync/")  # scratch and staging refs: never a review
+
+
+# ----- review branches and their merge previews ----------------------------------------------------------
+def is_review_branch(project: "Ports", ref: str | None) -> bool:
+    """A branch (local, or a remote's as ``origin/fix``) other than the data branch: what a review merges."""
+    if not ref or ref == project.config.data.branch:
+        return False
+    store = project.data
+    if any(b.name == ref for b in store.branches()):
+        return True
+    remote_branches = getattr(store, "remote_branches", None)
+    return "/" in ref and remote_branches is not None and any(b.name == ref for b in remote_branches())
+
+
+@contextmanager
+def merge_preview(project: "Ports", branch: str, resolve: "Resolution | None" = None) -> Iterator["MergePreview"]:
+    """The data branch with ``branch`` merged, for as long as the ``with`` block runs (main is untouched;
+    the scratch ref is removed after). A conflict raises MergeConflict naming the rows, unless ``resolve``
+    settles it as a merge would."""
+    with project.data.merge_preview(branch, project.config.data.branch, resolve=resolve) as preview:
+        yield preview
+
+
+def training_ref(project: "Ports", at: str | None) -> str | None:
+    """The ref a run at ``at`` trains from. A review branch trains only when merging it needs no merge
+    commit (a fast-forward, or already merged): versions are pinned to a commit that persists, never to a
+    preview that is deleted after; otherwise a clear error says to merge first."""
+    if not is_review_branch(project, at):
+        return at
+    assert at is not None
+    with merge_preview(project, at) as preview:
+        if preview.persists:
+            return preview.commit
+    into = project.config.data.branch
+    raise DataError(f"{into} has moved on since {at} left it, so what merging {at} would train is only a "
+                    f"preview that is not kept: merge it first (tusk data merge {at}), then tusk run; "
+                    f"tusk plan --at {at} shows what it would retrain")
 
 
 @dataclass
@@ -127,7 +166,7 @@ class MergeOutcome:
 
 
 # ----- listing --------------------------------------------------------------------------------------------
-def reviews(project: "Project") -> list[ReviewSummary]:
+def reviews(project: "Ports") -> list[ReviewSummary]:
     """Every branch other than the data branch (tusk's scratch refs left out), newest change first."""
     store = project.data
     into = project.config.data.branch
@@ -151,29 +190,29 @@ def reviews(project: "Project") -> list[ReviewSummary]:
 
 
 # ----- one review -----------------------------------------------------------------------------------------
-def check(project: "Project", ref: str | None = None) -> CheckReport:
+def check(project: "Ports", ref: str | None = None) -> CheckReport:
     """The data checks at ``ref`` (default: the data branch); a review branch is checked on its merge preview."""
     store = project.data
     ref = ref or project.config.data.branch
-    if not project.is_review_branch(ref):
+    if not is_review_branch(project, ref):
         commit = store.resolve(ref)
         return CheckReport(ref, commit, run_checks(store, project.config.checks, commit))
-    with project.merge_preview(ref) as preview:
+    with merge_preview(project, ref) as preview:
         return _preview_checks(project, ref, preview)
 
 
-def _preview_checks(project: "Project", ref: str, preview: "MergePreview") -> CheckReport:
+def _preview_checks(project: "Ports", ref: str, preview: "MergePreview") -> CheckReport:
     results = run_checks(project.data, project.config.checks, preview.commit, base=preview.into_head)
     return CheckReport(ref, preview.commit, results, base=preview.into_head, preview=preview.to_json())
 
 
-def show(project: "Project", branch: str, resolve: "Resolution | None" = None) -> Review:
+def show(project: "Ports", branch: str, resolve: "Resolution | None" = None) -> Review:
     """The review of ``branch``: change, blast radius, checks and the gate, on its merge preview (conflicts
     settled by ``resolve``, as the merge will settle them)."""
     from tusk.errors import MergeConflict
     from tusk.runner import make_plan
 
-    if not project.is_review_branch(branch):
+    if not is_review_branch(project, branch):
         if branch != project.config.data.branch and branch not in {b.name for b in project.data.branches()}:
             raise RefNotFound(f"unknown branch {branch!r} (tusk review list shows the reviews)")
         raise RefNotFound(f"{branch!r} is not a review: give a branch other than the data branch "
@@ -187,7 +226,7 @@ def show(project: "Project", branch: str, resolve: "Resolution | None" = None) -
                "schema_changed": t.schema_changed} for t in (stats[name] for name in sorted(stats))
               if t.total or t.schema_changed]
     try:
-        with project.merge_preview(branch, resolve=resolve) as preview:
+        with merge_preview(project, branch, resolve=resolve) as preview:
             if preview.kind == "up-to-date":  # already merged: merging changes nothing, nothing to judge
                 empty = CheckReport(branch, preview.commit, [], base=preview.into_head, preview=preview.to_json())
                 return Review(branch, into, preview.to_json(), tables, [], empty, [], project.config.review.gate,
@@ -204,7 +243,7 @@ def show(project: "Project", branch: str, resolve: "Resolution | None" = None) -
                   project.config.review.gate, source)
 
 
-def blast_radius(project: "Project", plan: "Plan", preview: "MergePreview") -> list["PlannedInstance"]:
+def blast_radius(project: "Ports", plan: "Plan", preview: "MergePreview") -> list["PlannedInstance"]:
     """The instances merging the review would train (or reuse) *because of the review*: new, stale or reusable
     at the preview with inputs other than the data branch's own. What is stale on the data branch already,
     and stays the same with the review merged, is the data branch's own work, not the review's."""
@@ -226,7 +265,7 @@ def blast_radius(project: "Project", plan: "Plan", preview: "MergePreview") -> l
     return radius
 
 
-def verdicts(project: "Project", branch: str, radius: "list[PlannedInstance]") -> list[ModelVerdict]:
+def verdicts(project: "Ports", branch: str, radius: "list[PlannedInstance]") -> list[ModelVerdict]:
     """Per model of the blast radius: its candidate against production, judged by ``[review] gate``."""
     tracker = project.tracker
     candidates = tracker.candidates()
@@ -235,7 +274,7 @@ def verdicts(project: "Project", branch: str, radius: "list[PlannedInstance]") -
             for planned in radius]
 
 
-def _verdict(project: "Project", branch: str, planned: "PlannedInstance", candidates: dict[str, Any],
+def _verdict(project: "Ports", branch: str, planned: "PlannedInstance", candidates: dict[str, Any],
              production: str | None) -> ModelVerdict:
     from tusk.promote import holds, uses_production
 
@@ -294,7 +333,7 @@ def _numbers(verdict: ModelVerdict) -> str:
 
 
 # ----- merging --------------------------------------------------------------------------------------------
-def merge(project: "Project", branch: str, into: str | None = None, message: str | None = None,
+def merge(project: "Ports", branch: str, into: str | None = None, message: str | None = None,
           force: bool = False, reason: str | None = None, resolve: "Resolution | None" = None) -> MergeOutcome:
     """Merge ``branch`` into ``into`` (default: the data branch). A review whose checks or gate fail is refused
     (MergeBlocked, naming each failure) unless ``force`` with a ``reason``: then the merge is a merge commit
@@ -305,7 +344,7 @@ def merge(project: "Project", branch: str, into: str | None = None, message: str
     target = into or project.config.data.branch
     overridden: list[str] = []
     text = message or f"Merge {branch} into {target}"
-    if target == project.config.data.branch and project.is_review_branch(branch) and _gated(project):
+    if target == project.config.data.branch and is_review_branch(project, branch) and _gated(project):
         heads = (store.resolve(branch), store.resolve(target))
         review = show(project, branch, resolve)  # nothing to judge (so nothing blocks) when merged already
         if review.blocking and not force:
@@ -335,5 +374,5 @@ def _forced_message(message: str, reason: str, past: list[str]) -> str:
                     f"most {MERGE_MESSAGE_MAX}): shorten them")
 
 
-def _gated(project: "Project") -> bool:
+def _gated(project: "Ports") -> bool:
     return bool(project.config.checks) or bool(project.config.review.gate)

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tusk import logs
+from tusk import git, logs
 from tusk._crash import crash_point
 from tusk.config import Config
 from tusk.context import TrainContext
@@ -38,8 +38,10 @@ from tusk.plan import Plan, PlannedInstance, Planner, input_fingerprint, read_in
 from tusk.spec import Instance, InputQuery, select
 from tusk.tracking.base import InputRecord, InstanceState, TrainRecord
 
+from tusk.ports import RunCancel
+
 if TYPE_CHECKING:
-    from tusk.project import Project
+    from tusk.ports import Ports
 
 JOB_FUNCTION = "tusk.runner:run_job"
 
@@ -209,7 +211,7 @@ def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 # ----- the calling half ------------------------------------------------------------------------------
-def make_plan(project: "Project", at: str | None = None, keep_cache: bool = True, check: bool = False) -> Plan:
+def make_plan(project: "Ports", at: str | None = None, keep_cache: bool = True, check: bool = False) -> Plan:
     """The plan at ``at``; ``keep_cache=False`` for a commit that will not last (a merge preview): the matrix
     cache is read but not saved, so it never points at a commit the store loses. With ``check``, every train
     entry point is imported meanwhile (see tusk.entry) and a missing or broken one is refused with one line."""
@@ -248,36 +250,41 @@ class CandidateFor:
                 "tusk.review_base": self.base}
 
 
-def run(project: "Project", at: str | None = None, only: str | None = None, shard: tuple[int, int] | None = None,
+def run(project: "Ports", at: str | None = None, only: str | None = None, shard: tuple[int, int] | None = None,
         workers: int | None = None, force: bool = False, on_event: EventHandler | None = None,
         on_outcome: Callable[[JobOutcome], None] | None = None,
         on_start: Callable[[Plan, int], None] | None = None, candidates: bool = False, wait: bool = True,
-        on_wait: Callable[[str], None] | None = None) -> RunReport:
+        on_wait: Callable[[str], None] | None = None, cancel: RunCancel | None = None) -> RunReport:
     """Train what the plan says. ``candidates``: ``at`` is a review branch, trained on its merge preview (kept
     for the whole run) as candidate versions: no alias moves, no instance's current state changes.
 
     Holds the project's run lock (``wait=False`` refuses instead of waiting for another run), and finishes
-    what a killed run left half-done before planning."""
+    what a killed run left half-done before planning. ``cancel``: a handle another thread may cancel (as Ctrl-C
+    does in the main thread): running jobs are killed, nothing new starts, a job already finished is still
+    recorded whole; the report says interrupted."""
     with project.lock("tusk run", wait=wait, on_wait=on_wait):
         crash_point("run.locked")
         recovered = project.tracker.recover()
         _remove_abandoned_jobs(project.state_dir / "jobs")
-        report = _run_locked(project, at, only, shard, workers, force, on_event, on_outcome, on_start, candidates)
+        report = _run_locked(project, at, only, shard, workers, force, on_event, on_outcome, on_start, candidates,
+                             cancel or RunCancel())
         report.recovered = recovered
         return report
 
 
-def _run_locked(project: "Project", at: str | None, only: str | None, shard: tuple[int, int] | None,
+def _run_locked(project: "Ports", at: str | None, only: str | None, shard: tuple[int, int] | None,
                 workers: int | None, force: bool, on_event: EventHandler | None,
                 on_outcome: Callable[[JobOutcome], None] | None,
-                on_start: Callable[[Plan, int], None] | None, candidates: bool) -> RunReport:
+                on_start: Callable[[Plan, int], None] | None, candidates: bool, cancel: RunCancel) -> RunReport:
+    from tusk.review import training_ref
+
     started = time.perf_counter()
     with ExitStack() as stack:
         review = None
         if candidates:
             plan, review = _candidate_plan(project, at, stack)
         else:
-            plan = make_plan(project, project.training_ref(at), check=True)
+            plan = make_plan(project, training_ref(project, at), check=True)
             plan.ref = at or plan.ref
         crash_point("run.planned")
         chosen = set(select([p.name for p in plan.instances if p.instance], only, shard))
@@ -294,30 +301,32 @@ def _run_locked(project: "Project", at: str | None, only: str | None, shard: tup
             report.jobs.append(outcome)
             emit(outcome)
         training = [p for p in todo if p.status != "reuse" or force]
-        if training:
+        if training and not cancel.cancelled:
             project.tracker.ensure_ready()
-            _train(project, plan, training, workers, on_event, report, emit, review)
+            _train(project, plan, training, workers, on_event, report, emit, review, cancel)
+        report.interrupted = report.interrupted or cancel.cancelled
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _candidate_plan(project: "Project", at: str | None, stack: ExitStack) -> tuple[Plan, CandidateFor]:
+def _candidate_plan(project: "Ports", at: str | None, stack: ExitStack) -> tuple[Plan, CandidateFor]:
     """The plan of the review's merge preview; the preview (its scratch ref) lives until ``stack`` closes, so
     every job can read the commit while the run lasts."""
     from tusk.errors import ConfigError
+    from tusk.review import is_review_branch, merge_preview
 
-    if at and not project.is_review_branch(at):
+    if at and not is_review_branch(project, at):
         project.data.resolve(at)  # an unknown ref says so
-    if not at or not project.is_review_branch(at):
+    if not at or not is_review_branch(project, at):
         raise ConfigError(f"--candidates trains a review: give --at BRANCH, a branch other than the data branch "
                           f"{project.config.data.branch!r}" + (f" ({at!r} is not one)" if at else ""))
-    preview = stack.enter_context(project.merge_preview(at))
+    preview = stack.enter_context(merge_preview(project, at))
     plan = make_plan(project, preview.commit, keep_cache=preview.persists, check=True)
     plan.ref, plan.preview = at, preview
     return plan, CandidateFor(at, preview.branch_head, preview.into_head, preview.commit)
 
 
-def _review_radius(project: "Project", plan: Plan, force: bool) -> set[str]:
+def _review_radius(project: "Ports", plan: Plan, force: bool) -> set[str]:
     from tusk.review import blast_radius
 
     if force:
@@ -326,7 +335,7 @@ def _review_radius(project: "Project", plan: Plan, force: bool) -> set[str]:
     return {p.name for p in blast_radius(project, plan, plan.preview)}
 
 
-def _reuse(project: "Project", planned: PlannedInstance, data_commit: str,
+def _reuse(project: "Ports", planned: PlannedInstance, data_commit: str,
            review: CandidateFor | None = None) -> JobOutcome:
     """Make the version that already has the planned fingerprint current and production (a data revert, or a
     review's candidate after its merge). For candidates: that version is the candidate; nothing moves."""
@@ -350,9 +359,9 @@ def _state(instance: Instance, fp: str, data_commit: str, inputs: dict[str, Inpu
                          latest=previous.latest if previous else "")
 
 
-def _train(project: "Project", plan: Plan, todo: list[PlannedInstance], workers: int | None,
+def _train(project: "Ports", plan: Plan, todo: list[PlannedInstance], workers: int | None,
            on_event: EventHandler | None, report: RunReport, emit: Callable[[JobOutcome], None],
-           review: CandidateFor | None = None) -> None:
+           review: CandidateFor | None, cancel: RunCancel) -> None:
     root = project.state_dir / "jobs"
     cleaner = logs.Cleaner()
     cleaner.remove(*logs.prunable(root, max(0, project.config.jobs.keep - 1), project.config.jobs.max_age))
@@ -363,7 +372,7 @@ def _train(project: "Project", plan: Plan, todo: list[PlannedInstance], workers:
     jobs = [make_job(project.config, p, plan.data_commit, jobs_dir / p.name) for p in todo]
     executor = project.executor(workers)
     try:
-        with _deferred_interrupt(executor.cancel) as interrupted:
+        with _deferred_interrupt(cancel), cancel.stopping(executor.cancel):
             for result in executor.run(jobs, on_event):
                 crash_point("run.result")
                 outcome = _record(project, by_name[result.name], result, plan.data_commit, code, jobs_dir, review)
@@ -372,7 +381,6 @@ def _train(project: "Project", plan: Plan, todo: list[PlannedInstance], workers:
                 crash_point("run.recorded")
                 report.jobs.append(outcome)
                 emit(outcome)
-            report.interrupted = interrupted.is_set()
     finally:
         executor.close()
         cleaner.close()
@@ -399,7 +407,7 @@ def make_job(config: Config, planned: PlannedInstance, data_commit: str, job_dir
                retries=spec.resources.retries, max_log=spec.resources.max_log)
 
 
-def _record(project: "Project", planned: PlannedInstance, result: JobResult, data_commit: str,
+def _record(project: "Ports", planned: PlannedInstance, result: JobResult, data_commit: str,
             code: tuple[str, bool], jobs_dir: Path, review: CandidateFor | None = None) -> JobOutcome:
     job_dir = jobs_dir / planned.name
     log = job_dir / logs.LOG
@@ -481,40 +489,25 @@ def version_tags(state: InstanceState, code: tuple[str, bool], result: JobResult
 
 def code_version(root: Path, todo: list[PlannedInstance]) -> tuple[str, bool]:
     """(git commit of the project folder, whether any model's code differs from it or is not in git)."""
-    files = sorted({f for p in todo if p.instance for f in p.instance.code_files} | {"tusk.toml"})
-
-    def git(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
-
-    try:
-        head = git("rev-parse", "HEAD")
-        if head.returncode != 0:
-            return "", True
-        tracked = set(git("ls-files", "--", *files).stdout.split())
-        changed = git("status", "--porcelain", "--", *files).stdout.strip()
-        return head.stdout.strip(), bool(changed) or not set(files) <= tracked
-    except (OSError, subprocess.TimeoutExpired):
-        return "", True
+    return git.code_version(root, {f for p in todo if p.instance for f in p.instance.code_files} | {"tusk.toml"})
 
 
 @contextmanager
-def _deferred_interrupt(cancel: Callable[[], None]) -> Iterator[threading.Event]:
+def _deferred_interrupt(cancel: RunCancel) -> Iterator[None]:
     """Ctrl-C (or SIGTERM) cancels the jobs but never interrupts the recording of one that finished."""
-    interrupted = threading.Event()
     if threading.current_thread() is not threading.main_thread():
-        yield interrupted
+        yield
         return
 
     def handler(signum: int, frame: Any) -> None:
-        if interrupted.is_set():
+        if cancel.cancelled:
             return
-        interrupted.set()
         print("\ninterrupted: cancelling running jobs (nothing half-registered)", file=sys.stderr)
-        cancel()
+        cancel.cancel()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield interrupted
+        yield
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)

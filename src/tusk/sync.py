@@ -33,7 +33,7 @@ from tusk.errors import ConfigError, DataError, TuskError
 
 if TYPE_CHECKING:
     from tusk.data.doltlite import DoltliteStore
-    from tusk.project import Project
+    from tusk.ports import Ports
 
 RECORD_TABLE = "tusk_sources"
 STAGING_PREFIX = "tusk-sync/"
@@ -104,7 +104,7 @@ def chosen_sources(sources: Sequence[SourceConfig], names: Sequence[str]) -> lis
     return [known[n] for n in dict.fromkeys(names)] if names else list(sources)
 
 
-def sync(project: "Project", names: Sequence[str] = ()) -> SyncReport:
+def sync(project: "Ports", names: Sequence[str] = ()) -> SyncReport:
     """Sync the named sources (default: all). A failing source is reported; the others still sync."""
     from tusk.lock import hold
 
@@ -116,7 +116,7 @@ def sync(project: "Project", names: Sequence[str] = ()) -> SyncReport:
     return report
 
 
-def sync_one(project: "Project", source: SourceConfig) -> SyncResult:
+def sync_one(project: "Ports", source: SourceConfig) -> SyncResult:
     result = SyncResult(source.name, source.url, source.branch, "failed")
     try:
         _sync(project, source, result)
@@ -125,7 +125,7 @@ def sync_one(project: "Project", source: SourceConfig) -> SyncResult:
     return result
 
 
-def _sync(project: "Project", source: SourceConfig, result: SyncResult) -> None:
+def _sync(project: "Ports", source: SourceConfig, result: SyncResult) -> None:
     from tusk.data import sources as reading
 
     store = _store(project)
@@ -194,7 +194,7 @@ def commit_message(source: SourceConfig, record: SourceRecord, counts: tuple[int
             f"into {source.table} ({source.mode}): {changes or 'no row changed'}")
 
 
-def _store(project: "Project") -> "DoltliteStore":
+def _store(project: "Ports") -> "DoltliteStore":
     from tusk.data.doltlite import DoltliteStore
 
     store = project.data

@@ -14,13 +14,13 @@ import hashlib
 import json
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tusk import git
 from tusk._cache import atomic_write
 from tusk._crash import crash_point
 from tusk.errors import TuskError
@@ -28,7 +28,7 @@ from tusk.lock import hold
 from tusk.spec import CodeHasher
 
 if TYPE_CHECKING:
-    from tusk.project import Project
+    from tusk.ports import Ports
 
 Say = Callable[[str], None]
 
@@ -48,15 +48,10 @@ class Tick:
         return dict(self.__dict__)
 
 
-def code_state(project: "Project") -> str:
+def code_state(project: "Ports") -> str:
     """git HEAD (if any) and the content of tusk.toml and every spec's code files."""
     digest = hashlib.sha256(project.config.path.read_bytes())
-    try:
-        head = subprocess.run(["git", "-C", str(project.root), "rev-parse", "HEAD"], capture_output=True,
-                              text=True, timeout=30).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        head = ""
-    digest.update(head.encode())
+    digest.update(git.head(project.root).encode())
     hasher = CodeHasher(project.root)
     for spec in project.config.models:
         try:
@@ -69,8 +64,8 @@ def code_state(project: "Project") -> str:
 class Watcher:
     """Remembers the last (data head, code) state it handled in ``.tusk/watch.json``, across runs."""
 
-    def __init__(self, project_dir: Path, state_file: Path, say: Say) -> None:
-        self.project_dir = project_dir
+    def __init__(self, reopen: "Callable[[], Ports]", state_file: Path, say: Say) -> None:
+        self.reopen = reopen  # the project opened afresh: tusk.toml is read again at each poll
         self.state_file = state_file
         self.say = say
         self.stopping = False
@@ -80,13 +75,8 @@ class Watcher:
         except (OSError, ValueError, KeyError):
             self.last = None
 
-    def _project(self) -> "Project":
-        from tusk.project import Project
-
-        return Project.open(self.project_dir)  # re-read tusk.toml each poll: the config may have changed
-
     def poll(self) -> Tick:
-        project = self._project()
+        project = self.reopen()
         try:
             crash_point("watch.poll")
             synced = self._sync(project) if project.config.watch.sync else []
@@ -103,10 +93,12 @@ class Watcher:
         finally:
             project.close()
 
-    def _sync(self, project: "Project") -> list[dict[str, Any]]:
+    def _sync(self, project: "Ports") -> list[dict[str, Any]]:
         """Each source onto its review branch; a failing source is logged and the watcher goes on."""
+        from tusk.sync import sync
+
         try:
-            report = project.sync()
+            report = sync(project)
         except TuskError as exc:
             self.say(f"sync: {exc}")
             return []
@@ -118,7 +110,7 @@ class Watcher:
                 self.say(f"sync {result.name} failed: {result.error}")
         return [r.to_json() for r in report.sources]
 
-    def _handle(self, project: "Project", tick: Tick) -> None:
+    def _handle(self, project: "Ports", tick: Tick) -> None:
         self.say(f"data {tick.data_head[:7]}, code {tick.code[:7]}: planning")
         try:
             with project.lock("tusk watch", wait=True, on_wait=self.say):
@@ -127,8 +119,10 @@ class Watcher:
             tick.error = str(exc)
             self.say(f"error: {exc} (waiting for the next change)")
 
-    def _run_and_release(self, project: "Project", tick: Tick) -> None:
-        report = project.run()
+    def _run_and_release(self, project: "Ports", tick: Tick) -> None:
+        from tusk.runner import run
+
+        report = run(project)
         crash_point("watch.ran")
         for note in report.recovered:
             self.say(f"recovered: {note}")
@@ -160,9 +154,10 @@ class Watcher:
         self.say("stopping after this poll")
 
 
-def watch(project: "Project", interval: float = 30.0, once: bool = False, say: Say | None = None,
-          on_tick: Callable[[Tick], None] | None = None) -> list[Tick]:
-    """Poll and handle changes until stopped (or once). → the ticks seen."""
+def watch(project: "Ports", reopen: "Callable[[], Ports]", interval: float = 30.0, once: bool = False,
+          say: Say | None = None, on_tick: Callable[[Tick], None] | None = None) -> list[Tick]:
+    """Poll and handle changes until stopped (or once), opening the project afresh (``reopen``) at each poll.
+    → the ticks seen."""
     log_path = project.state_dir / "watch.log"
     ticks: list[Tick] = []
 
@@ -179,7 +174,7 @@ def watch(project: "Project", interval: float = 30.0, once: bool = False, say: S
             on_tick(tick)
 
     with hold(project.state_dir / "watch.lock", "tusk watch"):
-        watcher = Watcher(project.root, project.state_dir / "watch.json", log)
+        watcher = Watcher(reopen, project.state_dir / "watch.json", log)
         if once:
             record(watcher.poll())
         else:

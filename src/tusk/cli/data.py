@@ -87,9 +87,7 @@ def data_import(source: str, table_name: str, keys: tuple[str, ...], mode: str, 
                                      allow_empty=allow_empty)
     _collect_garbage(project)
     if as_json:
-        print_json({"table": result.table, "branch": result.branch, "commit": result.commit,
-                    "created_table": result.created_table, "added": result.added, "modified": result.modified,
-                    "removed": result.removed, "message": result.message})
+        print_json(result.to_json())
         return
     counts = f"{result.added} added, {result.modified} modified, {result.removed} removed"
     if result.commit is None:
@@ -338,7 +336,7 @@ def data_revert(commit: str, branch: str | None, mainline: int | None, as_json: 
       tusk data revert 9f8e7d6 --mainline 1    undo a merge (what it brought into main)
     """
     result = open_project().revert(commit, branch, mainline)
-    _done(as_json, {"reverted": commit, "commit": result.commit}, f"{result.message} → {short(result.commit)}")
+    _done(as_json, result.to_json(), f"{result.message} → {short(result.commit)}")
 
 
 @data.command("export")

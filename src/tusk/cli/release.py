@@ -24,13 +24,9 @@ def release_create(no_build: bool, as_json: bool) -> None:
     An identical manifest returns the existing release (and makes it current) instead of a duplicate.
     A failed image build records nothing.
     """
-    from tusk.release.create import create_release
-
-    project = open_project()
-    outcome = create_release(project, build=not no_build)
+    outcome = open_project().create_release(build=not no_build)
     if as_json:
-        print_json({**outcome.release.to_json(), "created": outcome.created, "note": outcome.note,
-                    "unreleased": outcome.unreleased, "recovered": outcome.recovered})
+        print_json(outcome.to_json())
         return
     out = console()
     for note in outcome.recovered:
@@ -151,10 +147,11 @@ def release_rollback(ident: str | None, as_json: bool) -> None:
     rolled-back release is not re-shipped until a newer version is promoted. An ID newer than the current
     release rolls forward. Logged in `tusk release log`; if it is cut short, the next command finishes it.
     """
-    before, after = open_project().rollback_release(ident)
+    moved = open_project().rollback_release(ident)
     if as_json:
-        print_json({**after.to_json(), "from": before.md5 if before else None})
+        print_json(moved.to_json())
         return
+    before, after = moved.previous, moved.release
     out = console()
     out.print(f"current release: v{after.version} {after.md5}" + (f" (was {before.md5})" if before else ""))
     out.print(f"production aliases moved to its {len(after.models)} models' versions")

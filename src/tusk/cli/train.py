@@ -114,13 +114,10 @@ def run(at: str | None, only: str | None, shard: str | None, workers: int | None
     One run per project at a time: a second one waits for the first (or fails with --no-wait), and a
     run killed half-way is finished by the next one, never trained twice.
     """
-    from tusk.spec import parse_shard
-
     project = open_project()
-    shard_range = parse_shard(shard) if shard else None
     display = _Display(quiet=as_json)
     try:
-        report = project.run(at=at, only=only, shard=shard_range, workers=workers, force=force, candidates=candidates,
+        report = project.run(at=at, only=only, shard=shard, workers=workers, force=force, candidates=candidates,
                              on_start=display.start, on_outcome=display.outcome, on_event=display.event,
                              wait=not no_wait, on_wait=display.note)
     finally:
@@ -313,15 +310,14 @@ def models_rollback(name: str, to: str | None, as_json: bool) -> None:
     The model stays rolled back until a change trains a new version; the next `tusk release create`
     ships it.
     """
-    project = open_project()
-    before, after = project.tracker.rollback(name, to.lstrip("v") if to else None)
+    rolled = open_project().rollback_model(name, to)
     if as_json:
-        print_json({"name": name, "from": before, "production": after, "moved": before != after})
-    elif before == after:
-        console().print(f"{name}: production stays on v{after}, its first production version: nothing earlier to "
-                        f"roll back to")
+        print_json(rolled.to_json())
+    elif not rolled.moved:
+        console().print(f"{name}: production stays on v{rolled.production}, its first production version: nothing "
+                        f"earlier to roll back to")
     else:
-        console().print(f"{name}: production v{before} → v{after}")
+        console().print(f"{name}: production v{rolled.previous} → v{rolled.production}")
 
 
 @click.command()

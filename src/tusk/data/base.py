@@ -159,6 +159,9 @@ class ImportResult:
     removed: int
     message: str = ""
 
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
 
 Params = Mapping[str, Any] | Sequence[Any] | None
 LoadMode = Literal["replace", "upsert", "append"]

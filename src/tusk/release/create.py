@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from tusk import git
 from tusk._crash import crash_point
 from tusk.release import build as builds
 from tusk.release.manifest import hashes
@@ -14,7 +14,7 @@ from tusk.release.store import Release, ReleaseStore
 from tusk.tracking.base import Tracker
 
 if TYPE_CHECKING:
-    from tusk.project import Project
+    from tusk.ports import Ports
 
 
 @dataclass
@@ -27,6 +27,10 @@ class CreateOutcome:
     unreleased: list[str] = field(default_factory=list)  # trained instances with no production version
     recovered: list[str] = field(default_factory=list)  # half-done registrations finished first
 
+    def to_json(self) -> dict[str, Any]:
+        return {**self.release.to_json(), "created": self.created, "note": self.note, "unreleased": self.unreleased,
+                "recovered": self.recovered}
+
 
 def production_manifest(tracker: Tracker) -> dict[str, str]:
     """``{instance: production version}`` for every instance tusk trained: two registry queries in all."""
@@ -35,20 +39,15 @@ def production_manifest(tracker: Tracker) -> dict[str, str]:
 
 
 def code_commit(root: Path) -> str:
-    try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return out.stdout.strip() if out.returncode == 0 else ""
+    return git.head(root)
 
 
-def create_release(project: "Project", build: bool = True) -> CreateOutcome:
+def create_release(project: "Ports", build: bool = True) -> CreateOutcome:
     with project.release_lock("tusk release create"):
         return _create(project, build)
 
 
-def _create(project: "Project", build: bool) -> CreateOutcome:
+def _create(project: "Ports", build: bool) -> CreateOutcome:
     config = project.config.release
     tracker = project.tracker
     store = ReleaseStore(tracker)
