@@ -8,7 +8,7 @@ import pytest
 
 from tusk.config import Config, ModelSpec
 from tusk.errors import ConfigError
-from tusk.promote import should_promote
+from tusk.promote import moved_to, pushed, rollback_target, should_promote
 from tusk.spec import CodeHasher, expand, parse_shard, placeholders, safe_name, select, shard_of
 
 
@@ -96,3 +96,16 @@ def test_bad_promote_if_names_file_and_model(tmp_path: Path) -> None:
     path.write_text('[[models]]\nname = "m"\ntrain = "m.py:train"\npromote_if = "open(1)"\n')
     with pytest.raises(ConfigError, match=r"tusk.toml: model 'm' \(\[\[models\]\] #1\): .*Call is not allowed"):
         load_config(path)
+
+
+def test_production_history_rules() -> None:
+    """Pure rules of the production history (a stack, oldest first), whatever tracker keeps it."""
+    assert pushed(["1", "2"], "3") == ["1", "2", "3"] and len(pushed([str(i) for i in range(60)], "x")) == 50
+    assert moved_to(["1", "2", "3"], "2") == ["1", "2"], "back to a version in it: what came after is popped"
+    assert moved_to(["1", "2"], "5") == ["1", "2", "5"]
+    assert rollback_target(["1", "2", "3"], "3") == ("2", ["1", "2"])
+    assert rollback_target(["1", "2"], "2") == ("1", ["1"])
+    assert rollback_target(["1"], "1") == ("1", ["1"]), "nothing earlier: production stays"
+    assert rollback_target([], None) == (None, [])
+    assert rollback_target(["1", "2", "3"], "3", to="1") == ("1", ["1", "2", "1"])
+    assert rollback_target(["1", "3", "3"], "3") == ("1", ["1"]), "a version promoted twice in a row is one step"

@@ -161,3 +161,38 @@ def _side(node: ast.AST, metrics: Mapping[str, float]) -> str:
 
 def _number(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
+# ----- the production history: which version production goes back to ------------------------------------------
+# An instance's production history is a stack of the versions its production alias pointed to, oldest first
+# (``InstanceState.production``). These rules are the same whatever tracker keeps the stack.
+MAX_PRODUCTION_HISTORY = 50
+
+
+def pushed(history: list[str], version: str) -> list[str]:
+    """The history after production was pointed at ``version`` by hand, by a reuse or by a new promotion."""
+    return (list(history) + [str(version)])[-MAX_PRODUCTION_HISTORY:]
+
+
+def moved_to(history: list[str], target: str) -> list[str]:
+    """The history after a release rollback moved production to ``target``: going back to a version in it pops
+    what came after (a later rollback goes further back, never forward again); another version is pushed."""
+    if target in history:
+        return history[:len(history) - history[::-1].index(target)]
+    return pushed(history, target)
+
+
+def rollback_target(history: list[str], current: str | None, to: str | None = None) -> tuple[str | None, list[str]]:
+    """Where ``models rollback`` moves production, and the history after it. → (target, history).
+
+    Without ``to``: the version before the current one on the stack (the current one is popped); with nothing
+    earlier the target is the current version itself (nothing moves). With ``to``: that version, pushed. The
+    target is None when there is neither (no production version at all)."""
+    earlier = list(history)
+    while earlier and earlier[-1] == current:
+        earlier.pop()
+    if to:
+        return str(to), pushed(earlier, str(to))
+    if earlier:
+        return earlier[-1], earlier
+    return current, list(history)

@@ -28,11 +28,10 @@ from tusk._crash import crash_point
 from tusk._sqlite import create_plain_sqlite
 from tusk.config import Config, url_path
 from tusk.errors import ModelNotFound, TrackingError
-from tusk.promote import promotion
+from tusk.promote import moved_to, promotion, pushed, rollback_target
 from tusk.tracking.base import (CANDIDATES_TAG, PRODUCTION, STATE_TAG, CandidateRef, InstanceState, TrainRecord,
                                 VersionInfo)
-from tusk.tracking.state import (MAX_PRODUCTION, RegistryView, advance, pointer_json, resolve,
-                                 version_state)
+from tusk.tracking.state import RegistryView, advance, pointer_json, resolve, version_state
 
 if TYPE_CHECKING:
     from tusk.tracking.mlflow_releases import MlflowReleases
@@ -322,7 +321,7 @@ class MlflowTracker:
         with mlflow_errors(f"cannot reuse {state.name} v{state.version}"):
             self.client.set_registered_model_alias(state.name, PRODUCTION, state.version)
             crash_point("reuse.alias")
-            state.production = (state.production + [state.version])[-MAX_PRODUCTION:]
+            state.production = pushed(state.production, state.version)
             self._write_state(state)
 
     def recover(self) -> list[str]:
@@ -367,7 +366,7 @@ class MlflowTracker:
             if alias == PRODUCTION:
                 state = self.states().get(name)
                 if state is not None:
-                    state.production = (state.production + [str(version)])[-MAX_PRODUCTION:]
+                    state.production = pushed(state.production, str(version))
                     self._write_state(state)
 
     def rollback(self, name: str, to: str | None = None) -> tuple[str | None, str]:
@@ -375,21 +374,16 @@ class MlflowTracker:
         stack: each rollback pops one). Nothing earlier: nothing moves, → (current, current). → (from, to)."""
         state = self.states().get(name)
         current = self.aliases().get(name)
-        history = list(state.production) if state else []
-        while history and history[-1] == current:
-            history.pop()
-        target = str(to) if to else (history[-1] if history else None)
-        if target is None and current is not None:
-            return current, current  # already on its first production version (a release rollback put it there)
+        target, history = rollback_target(list(state.production) if state else [], current, to)
         if target is None:
             raise TrackingError(f"{name}: no production version to roll back to (give --to VERSION)")
+        if target == current and not to:
+            return current, current  # already on its first production version (a release rollback put it there)
         with mlflow_errors(f"cannot roll {name} back to v{target}"):
             self.client.get_model_version(name, target)
             self.client.set_registered_model_alias(name, PRODUCTION, target)
             if state is not None:
-                state.production = history if not to else history + [target]
-                if not state.production or state.production[-1] != target:
-                    state.production.append(target)
+                state.production = history
                 self._write_state(state)
         return current, target
 
@@ -413,7 +407,7 @@ class MlflowTracker:
                 state = states.get(name)
                 if state is not None and (target is None or state.production[-1:] != [target]):
                     if target is not None:
-                        state.production = _moved_to(state.production, target)
+                        state.production = moved_to(state.production, target)
                     self._write_state(state)  # also marks a removal as seen: recover() does not undo it
         return moved
 
@@ -694,8 +688,3 @@ def _quote(name: str) -> str:
     return name.replace("'", "''")
 
 
-def _moved_to(history: list[str], target: str) -> list[str]:
-    """A production history (a stack, oldest first) after production moved to ``target``."""
-    if target in history:
-        return history[:len(history) - history[::-1].index(target)]
-    return (history + [target])[-MAX_PRODUCTION:]

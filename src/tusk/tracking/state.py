@@ -22,10 +22,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from tusk.promote import pushed
 from tusk.tracking.base import InstanceState
 
 MAX_FINGERPRINTS = 500
-MAX_PRODUCTION = 50
 
 
 @dataclass
@@ -82,7 +82,7 @@ def advance(state: InstanceState, version: str, promote: bool) -> None:
     state.version = state.latest = version
     state.fingerprints = trim({**state.fingerprints, state.fingerprint: version})
     if promote:
-        state.production = (list(state.production) + [version])[-MAX_PRODUCTION:]
+        state.production = pushed(state.production, version)
 
 
 def pointer_json(state: InstanceState) -> str:
