@@ -39,7 +39,7 @@ class TuskGroup(click.Group):
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    from tusk._text import printable
+    from tusk.cli._text import printable
 
     message = printable(message)
     first = message.strip().splitlines()[0] if message.strip() else "error"

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from tusk._text import printable
 from tusk.cli._common import EXIT_JOBS_FAILED, console, json_option, open_project, print_json, short, table
+from tusk.cli._text import printable
 
 STATUS_STYLE = {"new": "cyan", "stale": "yellow", "reuse": "magenta", "fresh": "green", "orphaned": "dim",
                 "succeeded": "green", "failed": "red", "reused": "magenta", "cancelled": "red"}
