@@ -35,10 +35,9 @@ from tusk.entry import check_entries
 from tusk.errors import JobError, TuskError
 from tusk.execute.base import EventHandler, Job, JobResult
 from tusk.plan import Plan, PlannedInstance, Planner, input_fingerprint, read_input
+from tusk.ports import RunCancel
 from tusk.spec import Instance, InputQuery, select
 from tusk.tracking.base import InputRecord, InstanceState, TrainRecord
-
-from tusk.ports import RunCancel
 
 if TYPE_CHECKING:
     from tusk.ports import Ports
