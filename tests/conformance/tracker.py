@@ -168,3 +168,38 @@ class TrackerSuite:
             with pytest.raises(ModelNotFound):
                 attempt()
         assert ghost not in tracker.states() and ghost not in tracker.aliases()
+
+    def test_versions_are_found_by_tag_and_all_at_once(self, tracker: Any, tmp_path: Path, names: Names) -> None:
+        name = names("l")
+        train(tracker, tmp_path, name, "f1", "f2")
+        found = tracker.search_versions("tusk.fingerprint", "f2")
+        assert [(v.name, v.version) for v in found if v.name == name] == [(name, "2")]
+        assert found[0].tags["tusk.data_commit"] == "c" * 40
+        mine = sorted((v.name, v.version) for v in tracker.all_versions() if v.name == name)
+        assert mine == [(name, "1"), (name, "2")]
+
+    def test_releases_and_the_release_log(self, tracker: Any, tmp_path: Path, names: Names) -> None:
+        """The ReleaseRegistry port: a release recorded whole becomes current, the pointer moves, events are
+        pending until finished and void when they never took place. (A shared server may hold others' releases.)"""
+        from tusk.tracking.base import ReleaseRegistry
+
+        registry = tracker.release_registry()
+        assert isinstance(registry, ReleaseRegistry)
+        first, second = names("r1"), names("r2")
+        a = registry.record_release({"m": "1"}, {"tusk.release.md5": first}, {"tusk.release.event": "created",
+                                                                              "tusk.release.md5": first})
+        b = registry.record_release({"m": "2", "n": "1"}, {"tusk.release.md5": second},
+                                    {"tusk.release.event": "created", "tusk.release.md5": second})
+        by_md5 = {r.tags.get("tusk.release.md5"): r for r in registry.releases()}
+        assert by_md5[first].manifest == {"m": "1"} and by_md5[second].manifest == {"m": "2", "n": "1"}
+        assert by_md5[second].current and not by_md5[first].current and int(b.version) > int(a.version)
+        registry.point(a.version)
+        assert [r.version for r in registry.releases() if r.current] == [a.version]
+        moved = registry.start_event({"tusk.release.event": "rolled_back", "tusk.release.md5": first})
+        void = registry.start_event({"tusk.release.event": "rolled_forward", "tusk.release.md5": names("none")})
+        assert {moved, void} <= {e.id for e in registry.events(pending_only=True)}
+        registry.finish_event(moved)
+        registry.finish_event(void, done=False)
+        status = {e.id: e.status for e in registry.events()}
+        assert status[moved] == "done" and status[void] == "void"
+        assert not {moved, void} & {e.id for e in registry.events(pending_only=True)}
