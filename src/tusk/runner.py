@@ -37,6 +37,7 @@ from tusk.execute.base import EventHandler, Job, JobResult
 from tusk.plan import Plan, PlannedInstance, Planner, input_fingerprint, read_input
 from tusk.ports import RunCancel
 from tusk.spec import Instance, InputQuery, select
+from tusk.tracking import tags as T
 from tusk.tracking.base import InputRecord, InstanceState, TrainRecord
 
 if TYPE_CHECKING:
@@ -245,8 +246,7 @@ class CandidateFor:
     preview: str  # the preview's commit (the data commit the candidates are pinned to)
 
     def tags(self) -> dict[str, str]:
-        return {"tusk.candidate": "true", "tusk.review": self.review, "tusk.review_head": self.review_head,
-                "tusk.review_base": self.base}
+        return {T.CANDIDATE: "true", T.REVIEW: self.review, T.REVIEW_HEAD: self.review_head, T.REVIEW_BASE: self.base}
 
 
 def run(project: "Ports", at: str | None = None, only: str | None = None, shard: tuple[int, int] | None = None,
@@ -416,7 +416,7 @@ def _record(project: "Ports", planned: PlannedInstance, result: JobResult, data_
                           result.log_tail, str(log))
     logs.finish(log, f"succeeded in {result.seconds:.1f}s ({result.attempts} attempt(s)); registering")
     record = train_record(planned, result, data_commit, code, jobs_dir)
-    record.tags["tusk.executor"] = project.config.executor.url.split("?", 1)[0]
+    record.tags[T.EXECUTOR] = project.config.executor.url.split("?", 1)[0]
     record.run_tags.update(source_tags(planned, code[0]))
     if review is not None:
         record.tags.update(review.tags())
@@ -466,23 +466,23 @@ def train_record(planned: PlannedInstance, result: JobResult, data_commit: str, 
 def version_tags(state: InstanceState, code: tuple[str, bool], result: JobResult,
                  resources: dict[str, float]) -> dict[str, str]:
     tags = {
-        "tusk.instance": state.name,
-        "tusk.spec": state.spec,
-        "tusk.fingerprint": state.fingerprint,
-        "tusk.data_commit": state.data_commit,
-        "tusk.code_commit": code[0],
-        "tusk.code_dirty": "true" if code[1] else "false",
-        "tusk.code_digest": state.code_digest,
-        "tusk.params": json.dumps(state.params, sort_keys=True, default=str),
-        "tusk.seconds": f"{result.seconds:.3f}",
-        "tusk.attempts": str(result.attempts),
-        "tusk.device": result.device,
-        "tusk.cpus": str(resources["cpus"]),
-        "tusk.gpus": str(resources["gpus"]),
+        T.INSTANCE: state.name,
+        T.SPEC: state.spec,
+        T.FINGERPRINT: state.fingerprint,
+        T.DATA_COMMIT: state.data_commit,
+        T.CODE_COMMIT: code[0],
+        T.CODE_DIRTY: "true" if code[1] else "false",
+        T.CODE_DIGEST: state.code_digest,
+        T.PARAMS: json.dumps(state.params, sort_keys=True, default=str),
+        T.SECONDS: f"{result.seconds:.3f}",
+        T.ATTEMPTS: str(result.attempts),
+        T.DEVICE: result.device,
+        T.CPUS: str(resources["cpus"]),
+        T.GPUS: str(resources["gpus"]),
     }
     for name, record in state.inputs.items():
-        tags[f"tusk.inputs.{name}.digest"] = record.digest
-        tags[f"tusk.inputs.{name}.rows"] = str(record.rows)
+        tags[T.input_digest(name)] = record.digest
+        tags[T.input_rows(name)] = str(record.rows)
     return tags
 
 

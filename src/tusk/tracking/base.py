@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from tusk.tracking import tags as T
+
 PRODUCTION = "production"
-TAG_PREFIX = "tusk."
-STATE_TAG = "tusk.state"  # JSON of InstanceState, on each version and on the registered model (see state.py)
-CANDIDATES_TAG = "tusk.candidates"  # registered-model tag: JSON {fingerprint: [version, review]}, newest last
+TAG_PREFIX = T.PREFIX
+STATE_TAG = T.STATE  # JSON of InstanceState, on each version and on the registered model (see state.py)
+CANDIDATES_TAG = T.CANDIDATES  # registered-model tag: JSON {fingerprint: [version, review]}, newest last
 RELEASE_MODEL = "tusk-release"  # its versions are the releases (see tusk.release.store)
 INTERNAL_MODELS = frozenset({RELEASE_MODEL})  # registered models tusk keeps for itself, not instances
 

@@ -29,6 +29,7 @@ from tusk._sqlite import create_plain_sqlite
 from tusk.config import Config, url_path
 from tusk.errors import ModelNotFound, TrackingError
 from tusk.promote import moved_to, promotion, pushed, rollback_target
+from tusk.tracking import tags as T
 from tusk.tracking.base import (CANDIDATES_TAG, PRODUCTION, STATE_TAG, CandidateRef, InstanceState, TrainRecord,
                                 VersionInfo)
 from tusk.tracking.state import RegistryView, advance, pointer_json, resolve, version_state
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
 EXPERIMENT = "tusk"
 RunRow = tuple[str, str, int, dict[str, str]]  # run id, status, start time (ms), tags
-OWNER_TAG = "tusk.owner"  # host:pid of the tusk process that made a run
+OWNER_TAG = T.OWNER  # host:pid of the tusk process that made a run
 CANDIDATES_TAG_SIZE = 4000  # registered-model tag values hold 5000 characters on a SQL server
 
 
@@ -255,7 +256,7 @@ class MlflowTracker:
         promote, why = promotion(record.promote_if, record.metrics)
         tags = {**record.tags, STATE_TAG: version_state(state, previous, promote)}
         if why:
-            tags["tusk.not_promoted"] = why
+            tags[T.NOT_PROMOTED] = why
         with mlflow_errors(f"cannot register {state.name}"):
             existed = previous is not None or self._exists(state.name)
             if not existed:

@@ -34,6 +34,7 @@ CPUS = "tusk.cpus"
 GPUS = "tusk.gpus"
 EXECUTOR = "tusk.executor"
 NOT_PROMOTED = "tusk.not_promoted"
+OWNER = "tusk.owner"  # on a run: host:pid of the tusk process that made it (an abandoned RUNNING run is told apart)
 INPUTS_PREFIX = "tusk.inputs."
 
 # the instance's state: on the registered model (its pointer) and on each version it made current
