@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import tusk  # noqa: F401  (loads doltlite before anything imports sqlite3)
@@ -11,6 +13,22 @@ import tusk  # noqa: F401  (loads doltlite before anything imports sqlite3)
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
+
+
+def _private_image_store() -> None:
+    """Images the tests build go to a store of their own, removed at exit: the machine's buildah store
+    (what a user's `buildah images` lists) keeps only what people built."""
+    if "CONTAINERS_STORAGE_CONF" in os.environ or shutil.which("buildah") is None:
+        return
+    root = Path(tempfile.mkdtemp(prefix="tusk-test-images-"))
+    conf = root / "storage.conf"
+    conf.write_text(f'[storage]\ndriver = "vfs"\ngraphroot = "{root}/graph"\nrunroot = "{root}/run"\n')
+    os.environ["CONTAINERS_STORAGE_CONF"] = str(conf)
+    import atexit
+    atexit.register(shutil.rmtree, root, True)
+
+
+_private_image_store()
 
 
 def pytest_collection_modifyitems(config: object, items: list) -> None:
