@@ -56,3 +56,24 @@ def spawn_and_sleep(payload: dict[str, Any]) -> None:
     child = subprocess.Popen(["sleep", "300"])
     Path(payload["pidfile"]).write_text(f"{os.getpid()} {child.pid}")
     time.sleep(300)
+
+
+class Deterministic(Exception):
+    retryable = False  # another attempt would fail the same way
+
+
+def fails_the_same_way(payload: dict[str, Any]) -> None:
+    with open(payload["tries"], "a") as tries:
+        tries.write("x")
+    raise Deterministic("bad entry")
+
+
+def flood(payload: Any) -> None:
+    chunk = "y" * (1 << 20) + "\n"
+    while True:  # ~100 MB/s
+        sys.stdout.write(chunk)
+        time.sleep(0.01)
+
+
+def my_pid(payload: Any) -> int:
+    return os.getpid()

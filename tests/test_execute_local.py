@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from tusk.execute.local import LocalExecutor, parse_workers
 
 class TestLocal(ExecutorSuite):
     @pytest.fixture
-    def executor(self, tmp_path: Path) -> LocalExecutor:
+    def executor(self, tmp_path: Path) -> Iterator[LocalExecutor]:
         config = Config(root=tmp_path, path=tmp_path / "tusk.toml", executor=ExecutorConfig(gpus=0))
         executor = LocalExecutor("local://?workers=2", config)
         yield executor

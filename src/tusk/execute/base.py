@@ -7,7 +7,13 @@ stderr (file descriptors 1 and 2, so child processes too) sent to ``log_path``, 
 
 A job that raises, exits, is killed or times out is *failed* after its retries, with the tail of its
 log; the others go on. An exception that another attempt cannot fix (an ``ImportError``, or one whose
-class says ``retryable = False``, such as tusk's ``JobError``) fails the job at once, without retries. ``cancel()`` (e.g. on Ctrl-C) stops running jobs and marks the rest cancelled.
+class says ``retryable = False``, such as tusk's ``JobError``) fails the job at once, without retries.
+``cancel()`` (e.g. on Ctrl-C) stops running jobs and marks the rest cancelled.
+
+Two layers. ``Executor`` is what the runner uses. Every executor tusk ships is the one ``Scheduler``
+(tusk.execute.scheduler: retries, timeouts, cancel, events, log limits) driving a ``Backend``, the small
+per-backend part that starts an attempt somewhere (``submit``), says which attempts ended (``poll``) and
+stops them (``kill``). A backend says what it cannot do in its ``Capabilities``.
 """
 
 from __future__ import annotations
@@ -16,6 +22,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
+from urllib.parse import parse_qs, urlsplit
+
+from tusk.errors import ConfigError
 
 JobStatus = Literal["succeeded", "failed", "cancelled"]
 
@@ -48,7 +57,9 @@ class JobResult:
 
 @dataclass
 class JobEvent:
-    """Progress for a display: kind is 'started', 'retrying', or 'finished'."""
+    """Progress for a display. Each attempt is ``started``; it ends in ``retrying`` (another attempt follows)
+    or, for the job's last attempt, ``finished`` (with the result). A job that never started (refused, or
+    cancelled while waiting) has no events, only its result."""
 
     kind: Literal["started", "retrying", "finished"]
     job: str
@@ -60,16 +71,84 @@ class JobEvent:
 EventHandler = Callable[[JobEvent], None]
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What an executor can do; the conformance suite skips what a backend says it cannot."""
+
+    parallel: bool = True  # runs several jobs at once
+    isolated: bool = True  # a job that exits, segfaults or is killed costs only itself, not tusk
+    kill: bool = True  # a running attempt can be stopped: timeouts, log limits, cancelling running jobs
+    own_timeouts: bool = False  # the backend stops attempts at ``job.timeout`` itself, timed where they run
+
+
 @runtime_checkable
 class Executor(Protocol):
     url: str
+    capabilities: Capabilities
 
     def run(self, jobs: Sequence[Job], on_event: EventHandler | None = None) -> Iterator[JobResult]:
         """Yield one result per job, in the order they finish."""
         ...
 
-    def cancel(self) -> None: ...
+    def cancel(self) -> None: ...  # from any thread or a signal handler
     def close(self) -> None: ...
+
+
+# ----- the per-backend interface the scheduler drives -----------------------------------------------
+OutcomeKind = Literal["ok", "error", "fatal", "lost"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an attempt ended. ``ok``: it returned ``value``. ``error``: it raised (``error`` says what; another
+    attempt may do better). ``fatal``: it raised what another attempt would raise again. ``lost``: it could not
+    say (its worker died, or it was stopped): the scheduler writes the reason to the job's log."""
+
+    kind: OutcomeKind
+    value: Any = None
+    error: str = ""
+    device: str = ""  # what the attempt ran on, when the backend knows better than the scheduler ("cuda:1")
+
+
+@dataclass(eq=False)
+class Attempt:
+    """One try of a job. ``handle`` is the backend's own (a worker, a task reference, GPU slots held)."""
+
+    job: Job
+    number: int
+    started: float = 0.0  # time.monotonic() when submitted
+    handle: Any = None
+
+    @property
+    def deadline(self) -> float | None:
+        return self.started + self.job.timeout if self.job.timeout else None
+
+
+class Backend(Protocol):
+    """Where attempts run. The scheduler calls it from one thread, except ``wake`` (any thread, a signal
+    handler). ``poll`` never reports an attempt that ``kill`` stopped."""
+
+    capabilities: Capabilities
+
+    def start(self, jobs: int) -> None: ...  # a run of ``jobs`` jobs begins: connect, size the pool
+    def refuse(self, job: Job) -> str | None: ...  # why ``job`` can never run here (more GPUs than exist)
+    def free(self) -> int: ...  # how many more attempts ``submit`` could take now
+    def submit(self, attempt: Attempt) -> bool: ...  # start it now; False: it must wait (its GPUs are taken)
+    def poll(self, timeout: float | None) -> list[tuple[Attempt, Outcome]]: ...  # ended attempts; waits ≤ timeout
+    def kill(self, attempts: Sequence[Attempt]) -> None: ...  # stop them and everything they started
+    def wake(self) -> None: ...  # make a waiting ``poll`` return now
+    def close(self) -> None: ...
+
+
+def parse_workers(url: str) -> int | None:
+    """``…?workers=N`` → N (at most N jobs at once); None when the URL does not say."""
+    query = parse_qs(urlsplit(url).query)
+    if "workers" not in query:
+        return None
+    value = query["workers"][0]
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"executor url {url!r}: workers must be a positive integer")
+    return int(value)
 
 
 def retryable(exc: BaseException) -> bool:
@@ -79,9 +158,13 @@ def retryable(exc: BaseException) -> bool:
     return not isinstance(exc, (ImportError, SyntaxError))
 
 
-def log_tail(path: Path, lines: int = 20) -> str:
+def log_tail(path: Path, lines: int = 20, most: int = 64 * 1024) -> str:
+    """The last ``lines`` lines of a log, read from its last ``most`` bytes (a log can be huge)."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with open(path, "rb") as log:
+            size = log.seek(0, 2)
+            log.seek(max(0, size - most))
+            text = log.read().decode("utf-8", errors="replace")
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])

@@ -1,78 +1,58 @@
 """``immediate://``: run jobs one after another in this process (huey's immediate mode).
 
 For debugging a train function with a debugger or print statements, and for tests that need no
-workers. No timeouts, no isolation: a job that calls ``os._exit`` ends tusk too.
+workers. Its capabilities say what it cannot do: no parallel jobs, no timeouts or log limits, no
+isolation (a job that calls ``os._exit`` ends tusk too), and a cancel waits for the running job.
+Retries, events and logs are the scheduler's, as on every backend.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import time
-import traceback
-from collections.abc import Iterator, Sequence
-from importlib import import_module
-from typing import Any
+from collections.abc import Sequence
 
 from tusk.config import Config
-from tusk.execute.base import EventHandler, Job, JobEvent, JobResult, log_tail, retryable
+from tusk.execute.base import Attempt, Capabilities, Job, Outcome
+from tusk.execute.scheduler import Scheduler
+from tusk.execute.worker import outcome, run_attempt
 
 
-class ImmediateExecutor:
-    def __init__(self, url: str, config: Config | None = None, workers: int | None = None) -> None:
-        self.url = url
-        self._cancelled = False
+class ImmediateBackend:
+    capabilities = Capabilities(parallel=False, isolated=False, kill=False)
 
-    def run(self, jobs: Sequence[Job], on_event: EventHandler | None = None) -> Iterator[JobResult]:
-        for job in jobs:
-            if self._cancelled:
-                yield JobResult(job.name, "cancelled", error="cancelled")
-                continue
-            if on_event:
-                on_event(JobEvent("started", job.name))
-            result = self._run_one(job)
-            if on_event:
-                on_event(JobEvent("finished", job.name, result=result))
-            yield result
+    def __init__(self) -> None:
+        self._next: Attempt | None = None
 
-    def _run_one(self, job: Job) -> JobResult:
-        module_name, _, function_name = job.function.partition(":")
-        function = getattr(import_module(module_name), function_name)
-        started = time.perf_counter()
-        job.log_path.parent.mkdir(parents=True, exist_ok=True)
-        attempts = 0
-        while True:
-            attempts += 1
-            with open(job.log_path, "a", encoding="utf-8") as log, _cpu_only():
-                try:
-                    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-                        value: Any = function(job.payload)
-                    return JobResult(job.name, "succeeded", value, seconds=time.perf_counter() - started,
-                                     attempts=attempts)
-                except Exception as exc:  # a failed job is a result
-                    log.write(traceback.format_exc())
-                    error = f"{type(exc).__name__}: {exc}"
-                    again = retryable(exc)
-            if attempts > job.retries or not again:
-                log.close()
-                return JobResult(job.name, "failed", error=error, log_tail=log_tail(job.log_path),
-                                 seconds=time.perf_counter() - started, attempts=attempts, retryable=again)
+    def start(self, jobs: int) -> None:
+        pass
 
-    def cancel(self) -> None:
-        self._cancelled = True
+    def refuse(self, job: Job) -> str | None:
+        return None  # a job asking for GPUs runs on the CPU here, as it would in a debugger
+
+    def free(self) -> int:
+        return 0 if self._next is not None else 1
+
+    def submit(self, attempt: Attempt) -> bool:
+        self._next = attempt
+        return True
+
+    def poll(self, timeout: float | None) -> list[tuple[Attempt, Outcome]]:
+        attempt, self._next = self._next, None
+        if attempt is None:
+            return []
+        job = attempt.job
+        return [(attempt, outcome(run_attempt(job.function, job.payload, str(job.log_path), "", attempt.number)))]
+
+    def kill(self, attempts: Sequence[Attempt]) -> None:
+        pass
+
+    def wake(self) -> None:
+        pass
 
     def close(self) -> None:
         pass
 
 
-@contextlib.contextmanager
-def _cpu_only() -> Iterator[None]:
-    previous = os.environ.get("CUDA_VISIBLE_DEVICES")
-    os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("CUDA_VISIBLE_DEVICES", None)
-        else:
-            os.environ["CUDA_VISIBLE_DEVICES"] = previous
+class ImmediateExecutor(Scheduler):
+    def __init__(self, url: str = "immediate://", config: Config | None = None,
+                 workers: int | None = None) -> None:
+        super().__init__(url, ImmediateBackend())

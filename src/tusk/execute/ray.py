@@ -10,7 +10,9 @@ Each job is a task with ``num_cpus`` and fractional ``num_gpus`` from its resour
 and sets ``CUDA_VISIBLE_DEVICES``. Inside the task the job runs in a forked child that leads its own
 process group, exactly as on a local worker (same log file, same ``[tusk]`` lines): a job that exits or
 is killed costs the child, not Ray's worker; a timeout or a cancel kills the child's whole group.
-Retries are tusk's (one task per attempt), so the log and the attempt count read the same everywhere.
+Timeouts are enforced on the node, timed from the job's start there (a task can wait in Ray's queue for a
+GPU). Retries, cancel, events and log limits are the scheduler's (one task per attempt), so the log and the
+attempt count read the same everywhere.
 
 Jobs read the data store and write their output and log under the project folder, so on a cluster of
 several machines that folder must be on storage every node mounts at the same path.
@@ -18,7 +20,6 @@ several machines that folder must be on storage every node mounts at the same pa
 
 from __future__ import annotations
 
-import ctypes
 import os
 import pickle
 import select
@@ -26,42 +27,39 @@ import signal
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from tusk.backends import require
 from tusk.config import Config
 from tusk.errors import ConfigError, ExecutionError
-from tusk.execute.base import EventHandler, Job, JobEvent, JobResult, log_tail
-from tusk.execute.local import _execute, parse_workers
+from tusk.execute.base import Attempt, Capabilities, Job, Outcome, parse_workers
+from tusk.execute.scheduler import Scheduler
+from tusk.execute.worker import Wire, die_with_parent, exit_reason, lead_own_group, outcome, run_attempt
 
 POLL = 0.1  # seconds between checks for a cancel inside a task, and for results in tusk
-PR_SET_PDEATHSIG = 1
+CANCEL_GRACE = 10.0  # seconds a cancelled task has to kill its job before Ray is told to force it
 
 
 # ----- inside a Ray task -----------------------------------------------------------------------------
 def run_task(function: str, payload: Any, log_path: str, attempt: int, timeout: float | None,
-             gpu_ids: list[str] | None = None) -> tuple[str, Any, str]:
-    """Run one attempt in a forked child; → (status, value, error) like a local worker."""
+             gpu_ids: list[str] | None = None) -> Wire:
+    """Run one attempt in a forked child; → (kind, value, error) like a local worker."""
     gpu_env = ",".join(str(g) for g in (gpu_ids if gpu_ids is not None else _ray_gpu_ids()))
     read_fd, write_fd = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(read_fd)
-        _child(write_fd, function, payload, log_path, gpu_env, attempt)
+        _child(write_fd, parent, function, payload, log_path, gpu_env, attempt)
     os.close(write_fd)
     try:
-        outcome = _wait_for_child(pid, read_fd, timeout)
+        return _wait_for_child(pid, read_fd, timeout)
     except BaseException:  # Ray's cancel raises KeyboardInterrupt here: the job's whole group goes
         _kill_group(pid)
         raise
     finally:
         os.close(read_fd)
-    if outcome[0] == "lost":
-        with open(log_path, "a", encoding="utf-8") as log:
-            log.write(f"[tusk] attempt {attempt} failed: {outcome[2]}\n")
-    return outcome
 
 
 def _ray_gpu_ids() -> list[str]:
@@ -70,15 +68,15 @@ def _ray_gpu_ids() -> list[str]:
     return [str(g) for g in ray.get_runtime_context().get_accelerator_ids().get("GPU", [])]
 
 
-def _child(write_fd: int, function: str, payload: Any, log_path: str, gpu_env: str, attempt: int) -> None:
+def _child(write_fd: int, parent: int, function: str, payload: Any, log_path: str, gpu_env: str,
+           attempt: int) -> None:
     code = 0
     try:
-        os.setpgrp()
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        _die_with_parent()
-        outcome = _execute(function, payload, log_path, gpu_env, attempt)
+        lead_own_group()
+        die_with_parent(parent)  # if Ray's worker is killed (a forced cancel), the job goes with it
+        wire = run_attempt(function, payload, log_path, gpu_env, attempt)
         try:
-            data = pickle.dumps(outcome)
+            data = pickle.dumps(wire)
         except Exception as exc:
             data = pickle.dumps(("error", None, f"the job's result cannot be sent back: {exc}"))
         with os.fdopen(write_fd, "wb") as pipe:
@@ -89,15 +87,7 @@ def _child(write_fd: int, function: str, payload: Any, log_path: str, gpu_env: s
         os._exit(code)
 
 
-def _die_with_parent() -> None:
-    """Linux: if Ray's worker is killed (a forced cancel), the job goes with it. Elsewhere: best effort."""
-    try:
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (AttributeError, OSError):
-        pass
-
-
-def _wait_for_child(pid: int, read_fd: int, timeout: float | None) -> tuple[str, Any, str]:
+def _wait_for_child(pid: int, read_fd: int, timeout: float | None) -> Wire:
     deadline = time.monotonic() + timeout if timeout else None
     chunks: list[bytes] = []
     while True:
@@ -115,15 +105,13 @@ def _wait_for_child(pid: int, read_fd: int, timeout: float | None) -> tuple[str,
     _, status = os.waitpid(pid, 0)
     if chunks and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
         return pickle.loads(b"".join(chunks))  # type: ignore[no-any-return]
-    if os.WIFSIGNALED(status):
-        return ("lost", None, f"worker killed by signal {os.WTERMSIG(status)}")
-    return ("lost", None, f"worker exited with code {os.WEXITSTATUS(status)}")
+    return ("lost", None, exit_reason(-os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)))
 
 
 def _kill_group(pid: int) -> None:
-    for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+    for kill in (os.killpg, os.kill):
         try:
-            kill()
+            kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
     try:
@@ -146,21 +134,25 @@ def ray_address(url: str) -> str | None:
     return f"ray://{host if ':' in host else host + ':10001'}"
 
 
-@dataclass
-class _InFlight:
-    job: Job
-    attempt: int
-    started: float
+class RayBackend:
+    capabilities = Capabilities(own_timeouts=True)
 
-
-class RayExecutor:
-    def __init__(self, url: str, config: Config | None = None, workers: int | None = None) -> None:
-        self.url = url
-        self.address = ray_address(url)
-        self.workers = workers or parse_workers(url)
-        self._cancelled = False
+    def __init__(self, address: str | None, workers: int | None) -> None:
+        self.address = address
+        self.workers = workers
         self._started_ray = False
         self._ray: Any = None
+        self._task: Any = None
+        self._gpus = 0.0
+        self._slots = 1
+        self._flight: dict[Any, Attempt] = {}
+
+    def start(self, jobs: int) -> None:
+        ray = self._connect()
+        resources = ray.cluster_resources()
+        self._gpus = float(resources.get("GPU", 0))
+        self._slots = self.workers or max(1, int(resources.get("CPU", 1)))
+        self._task = ray.remote(run_task)
 
     def _connect(self) -> Any:
         if self._ray is None:
@@ -188,91 +180,69 @@ class RayExecutor:
                 ray.shutdown()
                 time.sleep(attempt)
 
-    def _slots(self, ray: Any) -> int:
-        if self.workers:
-            return self.workers
-        return max(1, int(ray.cluster_resources().get("CPU", 1)))
+    def refuse(self, job: Job) -> str | None:
+        if job.gpus > self._gpus:
+            return f"needs {job.gpus:g} GPU(s) but the Ray cluster has {self._gpus:g}"
+        return None
 
-    def run(self, jobs: Sequence[Job], on_event: EventHandler | None = None) -> Iterator[JobResult]:
-        emit = on_event or (lambda event: None)
-        if not jobs:
-            return
-        ray = self._connect()
-        gpus_total = float(ray.cluster_resources().get("GPU", 0))
-        task = ray.remote(run_task)
-        queue: list[tuple[Job, int]] = []
-        for job in jobs:
-            job.log_path.parent.mkdir(parents=True, exist_ok=True)
-            if job.gpus > gpus_total:
-                yield JobResult(job.name, "failed", attempts=0,
-                                error=f"needs {job.gpus:g} GPU(s) but the Ray cluster has {gpus_total:g}")
-            else:
-                queue.append((job, 1))
-        queue.reverse()  # pop() takes them in the order given
-        flight: dict[Any, _InFlight] = {}
-        slots = self._slots(ray)
-        while queue or flight:
-            if self._cancelled:
-                yield from self._cancel_all(ray, flight, queue)
-                return
-            while queue and len(flight) < slots:
-                job, attempt = queue.pop()
-                options = {"num_cpus": job.cpus, "num_gpus": job.gpus, "max_retries": 0, "name": job.name}
-                ref = task.options(**options).remote(job.function, job.payload, str(job.log_path), attempt,
-                                                     job.timeout)
-                flight[ref] = _InFlight(job, attempt, time.monotonic())
-                emit(JobEvent("started", job.name, attempt))
-            ready, _ = ray.wait(list(flight), num_returns=1, timeout=POLL)
-            for ref in ready:
-                running = flight.pop(ref)
-                result = self._result(ray, ref, running)
-                if result.status == "failed" and result.retryable and running.attempt <= running.job.retries:
-                    emit(JobEvent("retrying", running.job.name, running.attempt + 1, result))
-                    queue.append((running.job, running.attempt + 1))
-                    continue
-                emit(JobEvent("finished", result.name, result.attempts, result))
-                yield result
+    def free(self) -> int:
+        return self._slots - len(self._flight)
 
-    def _result(self, ray: Any, ref: Any, running: _InFlight) -> JobResult:
-        seconds = time.monotonic() - running.started
-        device = "cuda" if running.job.gpus else "cpu"
+    def submit(self, attempt: Attempt) -> bool:
+        job = attempt.job
+        options = {"num_cpus": job.cpus, "num_gpus": job.gpus, "max_retries": 0, "name": job.name}
+        ref = self._task.options(**options).remote(job.function, job.payload, str(job.log_path), attempt.number,
+                                                   job.timeout)
+        self._flight[ref] = attempt
+        return True
+
+    def poll(self, timeout: float | None) -> list[tuple[Attempt, Outcome]]:
+        if not self._flight:
+            return []
+        wait = POLL if timeout is None else min(timeout, POLL)
+        ready, _ = self._ray.wait(list(self._flight), num_returns=1, timeout=wait)
+        return [self._outcome(ref, self._flight.pop(ref)) for ref in ready]
+
+    def _outcome(self, ref: Any, attempt: Attempt) -> tuple[Attempt, Outcome]:
+        device = "cuda" if attempt.job.gpus else "cpu"
         try:
-            status, value, error = ray.get(ref)
+            wire = self._ray.get(ref)
         except Exception as exc:  # the task's worker died, or Ray lost the task
-            status, value, error = "lost", None, f"Ray task failed: {str(exc).strip().splitlines()[0][:300]}"
-        if status == "ok":
-            if isinstance(value, dict) and isinstance(value.get("device"), str):
-                device = value["device"]  # what the job saw: cuda:N on the node Ray chose
-            return JobResult(running.job.name, "succeeded", value, seconds=seconds, attempts=running.attempt,
-                             device=device)
-        return JobResult(running.job.name, "failed", error=error, log_tail=log_tail(running.job.log_path),
-                         seconds=seconds, attempts=running.attempt, device=device, retryable=status != "fatal")
+            wire = ("lost", None, f"Ray task failed: {str(exc).strip().splitlines()[0][:300]}")
+        if wire[0] == "ok" and isinstance(wire[1], dict) and isinstance(wire[1].get("device"), str):
+            device = wire[1]["device"]  # what the job saw: cuda:N on the node Ray chose
+        return attempt, outcome(wire, device)
 
-    def _cancel_all(self, ray: Any, flight: dict[Any, _InFlight], queue: list[tuple[Job, int]]) -> Iterator[JobResult]:
-        for ref in flight:
-            ray.cancel(ref, force=False)  # KeyboardInterrupt in the task: it kills the job's group
-        deadline = time.monotonic() + 10
-        waiting = list(flight)
+    def kill(self, attempts: Sequence[Attempt]) -> None:
+        """Cancel the tasks (KeyboardInterrupt in each: it kills its job's group), then force the stragglers."""
+        doomed = {id(a) for a in attempts}
+        refs = [ref for ref, attempt in self._flight.items() if id(attempt) in doomed]
+        for ref in refs:
+            self._ray.cancel(ref, force=False)
+            del self._flight[ref]
+        deadline = time.monotonic() + CANCEL_GRACE
+        waiting = refs
         while waiting and time.monotonic() < deadline:
-            _, waiting = ray.wait(waiting, num_returns=len(waiting), timeout=POLL)
+            _, waiting = self._ray.wait(waiting, num_returns=len(waiting), timeout=POLL)
         for ref in waiting:
-            ray.cancel(ref, force=True)
-        for running in flight.values():
-            yield JobResult(running.job.name, "cancelled", error="cancelled", attempts=running.attempt,
-                            seconds=time.monotonic() - running.started)
-        for job, attempt in reversed(queue):
-            yield JobResult(job.name, "cancelled", error="cancelled", attempts=attempt - 1)
-        flight.clear()
-        queue.clear()
+            self._ray.cancel(ref, force=True)
 
-    def cancel(self) -> None:
-        self._cancelled = True
+    def wake(self) -> None:
+        pass  # poll waits at most POLL seconds
 
     def close(self) -> None:
         if self._ray is not None and self._started_ray:
             self._ray.shutdown()
         self._ray = None
         self._started_ray = False
+        self._flight.clear()
+
+
+class RayExecutor(Scheduler):
+    def __init__(self, url: str, config: Config | None = None, workers: int | None = None) -> None:
+        self.address = ray_address(url)
+        self.workers = workers or parse_workers(url)
+        super().__init__(url, RayBackend(self.address, self.workers))
 
 
 @contextmanager

@@ -1,0 +1,144 @@
+"""What runs where a job runs, whatever the backend: one attempt of a job, with its output in its log.
+
+``run_attempt`` imports the job's function and calls it with fds 1 and 2 (so child processes and C code
+too) sent to the job's log, between two ``[tusk] attempt N`` lines, and says how it ended as a tuple
+``(kind, value, error)`` that pickles cheaply (kind as in ``Outcome``). A local worker, a Ray task's forked
+child and the immediate backend all call it, so a log reads the same everywhere.
+
+The helpers below make a worker process die with whatever started it (``die_with_parent``) and take its
+job's children with it (``kill_own_group``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import import_module
+from typing import Any
+
+from tusk.execute.base import Outcome, retryable
+
+PR_SET_PDEATHSIG = 1
+Wire = tuple[str, Any, str]  # (kind, value, error): an Outcome as it crosses a pipe
+
+
+def run_attempt(function: str, payload: Any, log_path: str, gpu_env: str, attempt: int) -> Wire:
+    """Call the job with its output sent to its log; → (kind, value, error), kind "ok", "error" or "fatal"."""
+    saved_env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    os.environ["CUDA_VISIBLE_DEVICES"] = gpu_env
+    try:
+        with open(log_path, "a", buffering=1, encoding="utf-8") as log:
+            log.write(f"[tusk] attempt {attempt} started {time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()} "
+                      f"CUDA_VISIBLE_DEVICES={gpu_env!r}\n")
+            with redirected(log.fileno()):
+                outcome = _call(function, payload)
+            verdict = "succeeded" if outcome[0] == "ok" else "failed: " + outcome[2]
+            if outcome[0] == "fatal":
+                verdict += " (not retried: another attempt would fail the same way)"
+            log.write(f"[tusk] attempt {attempt} {verdict}\n")
+    finally:
+        if saved_env is None:
+            os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+        else:
+            os.environ["CUDA_VISIBLE_DEVICES"] = saved_env
+    return outcome
+
+
+def _call(function: str, payload: Any) -> Wire:
+    try:
+        module_name, _, name = function.partition(":")
+        return ("ok", getattr(import_module(module_name), name)(payload), "")
+    except BaseException as exc:  # the job's failure is a result
+        traceback.print_exc()
+        kind = "error" if retryable(exc) else "fatal"
+        return (kind, None, f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500])
+
+
+def exit_reason(code: int | None) -> str:
+    """A worker process's end as a one-line error: a return code (negative: killed by that signal)."""
+    if code is not None and code < 0:
+        return f"worker killed by signal {-code}"
+    return f"worker exited with code {code}"
+
+
+def outcome(wire: Wire, device: str = "") -> Outcome:
+    kind, value, error = wire
+    if kind not in ("ok", "error", "fatal", "lost"):
+        return Outcome("lost", error=f"the worker answered {kind!r}")
+    return Outcome(kind, value, error, device)  # type: ignore[arg-type]
+
+
+@contextmanager
+def redirected(fd: int) -> Iterator[None]:
+    """fds 1 and 2 → ``fd`` (so child processes and C code write there too), and Python's streams with them."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved, streams = (os.dup(1), os.dup(2)), (sys.stdout, sys.stderr)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
+    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = streams
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+def die_with_parent(parent: int, sig: int = signal.SIGKILL) -> None:
+    """Linux: the kernel sends ``sig`` to this process when its parent dies. Elsewhere: best effort."""
+    try:
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, sig)
+    except (AttributeError, OSError):
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os.kill(os.getpid(), sig)
+
+
+def kill_own_group(signum: int, frame: Any) -> None:
+    """A signal handler: SIGKILL this process's group (the worker and its job's children)."""
+    os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def lead_own_group() -> None:
+    """Lead a process group of its own and ignore Ctrl-C: tusk cancels by killing the group."""
+    os.setpgrp()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def main(argv: list[str]) -> int:
+    """``python -m tusk.execute.worker ATTEMPT``: run the attempt pickled in file ATTEMPT, a tuple (function,
+    payload, log path, CUDA_VISIBLE_DEVICES, attempt number); write its outcome, pickled, to ATTEMPT.out.
+    For backends that start a fresh process (or a container) per attempt."""
+    import pickle
+
+    if len(argv) != 1:
+        print("usage: python -m tusk.execute.worker ATTEMPT_FILE", file=sys.stderr)
+        return 2
+    with open(argv[0], "rb") as handle:
+        function, payload, log_path, gpu_env, number = pickle.load(handle)
+    wire = run_attempt(function, payload, log_path, gpu_env, number)
+    try:
+        data = pickle.dumps(wire)
+    except Exception as exc:
+        data = pickle.dumps(("error", None, f"the job's result cannot be sent back: {exc}"))
+    temporary = f"{argv[0]}.out.tmp"
+    with open(temporary, "wb") as out:
+        out.write(data)
+    os.replace(temporary, f"{argv[0]}.out")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
