@@ -126,18 +126,28 @@ class Attempt:
 
 class Backend(Protocol):
     """Where attempts run. The scheduler calls it from one thread, except ``wake`` (any thread, a signal
-    handler). ``poll`` never reports an attempt that ``kill`` stopped."""
+    handler). ``poll`` never reports an attempt that ``kill`` stopped. A class that names ``Backend`` as its
+    base gets the defaults below and writes only ``free``, ``submit``, ``poll`` and ``kill``."""
 
-    capabilities: Capabilities
+    capabilities: Capabilities = Capabilities()
 
-    def start(self, jobs: int) -> None: ...  # a run of ``jobs`` jobs begins: connect, size the pool
-    def refuse(self, job: Job) -> str | None: ...  # why ``job`` can never run here (more GPUs than exist)
     def free(self) -> int: ...  # how many more attempts ``submit`` could take now
     def submit(self, attempt: Attempt) -> bool: ...  # start it now; False: it must wait (its GPUs are taken)
     def poll(self, timeout: float | None) -> list[tuple[Attempt, Outcome]]: ...  # ended attempts; waits ≤ timeout
     def kill(self, attempts: Sequence[Attempt]) -> None: ...  # stop them and everything they started
-    def wake(self) -> None: ...  # make a waiting ``poll`` return now
-    def close(self) -> None: ...
+
+    def start(self, jobs: int) -> None:
+        """A run of ``jobs`` jobs begins: connect, size the pool."""
+
+    def refuse(self, job: Job) -> str | None:
+        """Why ``job`` can never run here (it asks for more GPUs than exist), or None."""
+        return None
+
+    def wake(self) -> None:
+        """Make a waiting ``poll`` return now (from any thread or a signal handler)."""
+
+    def close(self) -> None:
+        """Stop everything; the executor is not used again."""
 
 
 def parse_workers(url: str) -> int | None:

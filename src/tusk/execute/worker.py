@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import pickle
 import signal
 import sys
 import time
@@ -20,9 +21,10 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import import_module
+from pathlib import Path
 from typing import Any
 
-from tusk.execute.base import Outcome, retryable
+from tusk.execute.base import Attempt, Outcome, retryable
 
 PR_SET_PDEATHSIG = 1
 Wire = tuple[str, Any, str]  # (kind, value, error): an Outcome as it crosses a pipe
@@ -117,12 +119,30 @@ def lead_own_group() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def main(argv: list[str]) -> int:
-    """``python -m tusk.execute.worker ATTEMPT``: run the attempt pickled in file ATTEMPT, a tuple (function,
-    payload, log path, CUDA_VISIBLE_DEVICES, attempt number); write its outcome, pickled, to ATTEMPT.out.
-    For backends that start a fresh process (or a container) per attempt."""
-    import pickle
+# ----- one process per attempt: ``python -m tusk.execute.worker FILE`` ---------------------------------
+def attempt_file(attempt: Attempt, folder: Path, gpu_env: str = "") -> Path:
+    """Write ``attempt`` for ``python -m tusk.execute.worker FILE`` (a fresh process, a container) → FILE."""
+    job = attempt.job
+    path = folder / f"attempt-{os.getpid()}-{id(attempt)}-{attempt.number}.pkl"
+    path.write_bytes(pickle.dumps((job.function, job.payload, str(job.log_path), gpu_env, attempt.number)))
+    return path
 
+
+def attempt_outcome(path: Path, returncode: int | None) -> Outcome:
+    """How the worker process of ``attempt_file``'s FILE ended: its outcome, or why it left none."""
+    out = Path(f"{path}.out")
+    try:
+        if returncode == 0 and out.is_file():
+            return outcome(pickle.loads(out.read_bytes()))
+        return Outcome("lost", error=exit_reason(returncode))
+    finally:
+        out.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+
+
+def main(argv: list[str]) -> int:
+    """``python -m tusk.execute.worker FILE``: run the attempt pickled in FILE, a tuple (function, payload, log
+    path, CUDA_VISIBLE_DEVICES, attempt number); write its outcome, pickled, to FILE.out."""
     if len(argv) != 1:
         print("usage: python -m tusk.execute.worker ATTEMPT_FILE", file=sys.stderr)
         return 2
