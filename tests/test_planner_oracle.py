@@ -108,7 +108,7 @@ class PlannerOracle(RuleBasedStateMachine):
             for customer in CUSTOMERS[:3]:
                 for _ in range(3):
                     self._insert(conn, customer, "l0")
-            self.store.commit(conn, "load")
+            conn.commit("load")
         self.commits.append(self.store.resolve("main"))
 
     def teardown(self) -> None:
@@ -123,8 +123,7 @@ class PlannerOracle(RuleBasedStateMachine):
     def _edit(self, branch: str, edit: Any) -> None:
         with self.store.writer(branch) as conn:
             edit(conn)
-            if self.store.commit(conn, "edit") is None:
-                conn.execute("ROLLBACK")
+            conn.commit("edit")
         if branch == "main":
             self.commits.append(self.store.resolve("main"))
 
@@ -150,7 +149,7 @@ class PlannerOracle(RuleBasedStateMachine):
     def delete(self, pick: int) -> None:
         def edit(conn: Any) -> None:
             row = self._some_id(conn, pick)
-            if row is not None and conn.execute("SELECT count(*) FROM examples").fetchone()[0] > 1:
+            if row is not None and conn.execute("SELECT count(*) FROM examples")[0][0] > 1:
                 conn.execute("DELETE FROM examples WHERE id = ?", (row,))
         self._edit("main", edit)
 

@@ -31,6 +31,8 @@ from urllib.parse import urlsplit
 from tusk.errors import BackendMissing, ConfigError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tusk.config import Config
     from tusk.data.base import DataStore
     from tusk.execute.base import Executor
@@ -80,6 +82,7 @@ _entry_points: dict[Port, dict[str, Backend]] | None = None  # read once, on fir
 
 class DataStoreFactory(Protocol):
     def __call__(self, url: str, config: Config | None = None) -> DataStore: ...
+    def clone(self, url: str, path: Path, default_branch: str = "main") -> DataStore: ...
 
 
 class TrackerFactory(Protocol):

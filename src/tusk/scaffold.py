@@ -79,7 +79,6 @@ def clone_project(url: str, folder: Path) -> Path:
     A project checked out from git has tusk.toml and the models but no data: the clone goes where its
     ``[data] url`` says. A failed clone leaves nothing behind (and no tusk.toml it wrote itself)."""
     from tusk.backends import backend_class
-    from tusk.errors import DataError
 
     folder = folder.resolve()
     config_path = folder / CONFIG_NAME
@@ -89,8 +88,6 @@ def clone_project(url: str, folder: Path) -> Path:
     try:
         config = load_config(config_path)
         store_class = backend_class("data", config.data.url)
-        if not hasattr(store_class, "clone"):
-            raise DataError(f"data store {config.data.url} cannot clone a remote")
         store_class.clone(url, url_path(config.data.url, config.root), config.data.branch).close()
     except BaseException:
         _remove_new(folder, before)
@@ -151,10 +148,10 @@ def _image_name(folder: Path) -> str:
 
 
 def create_stores(config_path: Path) -> None:
-    from tusk.data.doltlite import DoltliteStore
+    from tusk.backends import open_store
 
     config = load_config(config_path)
-    store = DoltliteStore(config.data.url, config)
+    store = open_store(config.data.url, config)
     store.create()
     store.close()
     _create_tracking(config)

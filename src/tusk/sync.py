@@ -21,7 +21,6 @@ on ``sync/<name>`` to rows the source holds are overwritten by the next sync tha
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from tusk.config import SourceConfig
 from tusk.errors import ConfigError, DataError, TuskError
 
 if TYPE_CHECKING:
-    from tusk.data.doltlite import DoltliteStore
+    from tusk.data.base import DataStore, LoadCounts, Transaction
     from tusk.ports import Ports
 
 RECORD_TABLE = "tusk_sources"
@@ -128,7 +127,7 @@ def sync_one(project: "Ports", source: SourceConfig) -> SyncResult:
 def _sync(project: "Ports", source: SourceConfig, result: SyncResult) -> None:
     from tusk.data import sources as reading
 
-    store = _store(project)
+    store = project.data
     _drop_staging(store, source)
     branch_exists = any(b.name == source.branch for b in store.branches())
     record = read_record(store, source.branch if branch_exists else store.default_branch, source.name)
@@ -150,7 +149,7 @@ def _unchanged(result: SyncResult, record: SourceRecord) -> None:
     result.message = f"unchanged since the sync of {record.synced_at}"
 
 
-def _commit(store: "DoltliteStore", source: SourceConfig, content: Any, branch_exists: bool,
+def _commit(store: "DataStore", source: SourceConfig, content: Any, branch_exists: bool,
             result: SyncResult) -> None:
     from tusk.data.ingest import prepare_import, write_prepared
 
@@ -169,11 +168,12 @@ def _commit(store: "DoltliteStore", source: SourceConfig, content: Any, branch_e
         record = SourceRecord(source.name, source.url, source.table, list(prepared.keys), source.mode,
                               content.digest, content.revision, content.incoming.count,
                               time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-        with store.writer(staging) as conn:
-            counts = write_prepared(conn, prepared)
-            write_record(conn, record)
+        record_exists = RECORD_TABLE in store.tables(staging)
+        with store.writer(staging) as transaction:
+            counts = write_prepared(transaction, prepared)
+            write_record(transaction, record, create=not record_exists)
             message = commit_message(source, record, counts)
-            commit = store.commit(conn, message)
+            commit = transaction.commit(message)
         crash_point("sync.committed")
         if commit is None:  # cannot happen: the record row always changes
             raise DataError(f"source {source.name}: nothing to commit")
@@ -186,7 +186,7 @@ def _commit(store: "DoltliteStore", source: SourceConfig, content: Any, branch_e
     result.added, result.modified, result.removed = counts
 
 
-def commit_message(source: SourceConfig, record: SourceRecord, counts: tuple[int, int, int]) -> str:
+def commit_message(source: SourceConfig, record: SourceRecord, counts: "LoadCounts") -> str:
     """``sync edits: edits.csv (revision …, sha256 …, 40 rows) into examples (replace): 1 modified``."""
     revision = f"revision {record.revision}, " if record.revision else ""
     changes = ", ".join(f"{n} {word}" for n, word in zip(counts, ("added", "modified", "removed")) if n)
@@ -194,16 +194,7 @@ def commit_message(source: SourceConfig, record: SourceRecord, counts: tuple[int
             f"into {source.table} ({source.mode}): {changes or 'no row changed'}")
 
 
-def _store(project: "Ports") -> "DoltliteStore":
-    from tusk.data.doltlite import DoltliteStore
-
-    store = project.data
-    if not isinstance(store, DoltliteStore):
-        raise DataError(f"data store {project.config.data.url} cannot sync sources")
-    return store
-
-
-def _drop_staging(store: "DoltliteStore", source: SourceConfig) -> None:
+def _drop_staging(store: "DataStore", source: SourceConfig) -> None:
     """A staging branch left by a sync that died half-way: its work is redone."""
     staging = STAGING_PREFIX + source.name
     if any(b.name == staging for b in store.branches()):
@@ -211,7 +202,7 @@ def _drop_staging(store: "DoltliteStore", source: SourceConfig) -> None:
 
 
 # ----- the record table ----------------------------------------------------------------------------------
-def read_record(store: "DoltliteStore", ref: str, name: str) -> SourceRecord | None:
+def read_record(store: "DataStore", ref: str, name: str) -> SourceRecord | None:
     if RECORD_TABLE not in store.tables(ref):
         return None
     found = store.query(f"SELECT {', '.join(_RECORD_COLUMNS)} FROM {RECORD_TABLE} WHERE name = ?", [name],
@@ -228,17 +219,18 @@ def read_record(store: "DoltliteStore", ref: str, name: str) -> SourceRecord | N
                         rows=int(values["rows"] or 0), synced_at=str(values["synced_at"]))
 
 
-def write_record(conn: sqlite3.Connection, record: SourceRecord) -> None:
-    conn.execute(f"CREATE TABLE IF NOT EXISTS {RECORD_TABLE} (name TEXT NOT NULL PRIMARY KEY, url TEXT, "
-                 "target TEXT, key TEXT, mode TEXT, digest TEXT, revision TEXT, rows INTEGER, synced_at TEXT)")
+_RECORD_TYPES = {c: "INTEGER" if c == "rows" else "TEXT" for c in _RECORD_COLUMNS}
+
+
+def write_record(transaction: "Transaction", record: SourceRecord, create: bool = False) -> None:
+    """The source's row of the record table (made first when ``create``), in the sync's own transaction."""
     values = dict(record.__dict__)
     values["key"] = json.dumps(record.key)
-    marks = ", ".join("?" for _ in _RECORD_COLUMNS)
-    conn.execute(f"INSERT OR REPLACE INTO {RECORD_TABLE} ({', '.join(_RECORD_COLUMNS)}) VALUES ({marks})",
-                 [values[c] for c in _RECORD_COLUMNS])
+    row = [values[c] for c in _RECORD_COLUMNS]
+    transaction.load_rows(RECORD_TABLE, _RECORD_COLUMNS, [row], ["name"], "upsert", _RECORD_TYPES if create else None)
 
 
-def records(store: "DoltliteStore", ref: str) -> list[SourceRecord]:
+def records(store: "DataStore", ref: str) -> list[SourceRecord]:
     """Every source's last sync as recorded at ``ref``."""
     if RECORD_TABLE not in store.tables(ref):
         return []

@@ -1,25 +1,37 @@
 """The DataStore conformance suite: every backend of the data port subclasses ``DataStoreSuite`` and
 provides a ``store`` fixture returning an empty store with one commit on its default branch.
 
-Writes go through ``store.writer(branch)`` and ``store.commit(conn, message)``, the two write calls
-every backend offers.
+Writes go through the port's write side: ``store.writer(branch)`` gives a transaction (``execute``,
+``executemany``, ``load_rows``, ``commit``). Errors are tusk's own, of the exact type: ``RefNotFound``,
+``MergeConflict``, ``IngestError``, ``DataError`` — never a driver's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tusk.data.base import DataStore
-from tusk.errors import DataError, MergeConflict, RefNotFound
+from tusk.data.base import DataStore, LoadCounts, SupportsRemotes
+from tusk.errors import DataError, IngestError, MergeConflict, RefNotFound
 
 
-def write(store: Any, sql: list[str], message: str, branch: str | None = None) -> str | None:
-    with store.writer(branch) as conn:
+def write(store: DataStore, sql: list[str], message: str, branch: str | None = None) -> str | None:
+    with store.writer(branch) as transaction:
         for statement in sql:
-            conn.execute(statement)
-        return store.commit(conn, message)  # type: ignore[no-any-return]
+            transaction.execute(statement)
+        return transaction.commit(message)
+
+
+@contextmanager
+def raises_exactly(kind: type[Exception]) -> Iterator[Any]:
+    """``pytest.raises`` for exactly ``kind``: a subclass (or a driver error) does not do."""
+    with pytest.raises(Exception) as caught:
+        yield caught
+    assert type(caught.value) is kind, f"{type(caught.value).__module__}.{type(caught.value).__name__}: {caught.value}"
 
 
 def seed(store: Any) -> str:
@@ -43,7 +55,7 @@ class DataStoreSuite:
         assert log[0].hash == commit and log[0].message == "seed"
         assert store.resolve(store.default_branch) == commit
         assert store.resolve(commit[:8]) == commit
-        with pytest.raises(RefNotFound):
+        with raises_exactly(RefNotFound):
             store.resolve("no-such-ref")
 
     def test_a_write_that_changes_nothing_makes_no_commit(self, store: Any) -> None:
@@ -53,8 +65,10 @@ class DataStoreSuite:
 
     def test_a_failed_write_leaves_head_and_tables_as_they_were(self, store: Any) -> None:
         head = seed(store)
-        with pytest.raises(Exception):
+        with raises_exactly(DataError):
             write(store, ["UPDATE ex SET label = 'b' WHERE id = 1", "INSERT INTO nope VALUES (1)"], "bad")
+        with raises_exactly(DataError):
+            write(store, ["UPDATE ex SET label = 'b' WHERE id = 1", "INSERT INTO ex VALUES (1, 'c1', 'x')"], "dup")
         assert store.resolve(store.default_branch) == head
         assert store.query("SELECT label FROM ex WHERE id = 1").rows == [("a",)]
 
@@ -85,7 +99,7 @@ class DataStoreSuite:
         write(store, ["UPDATE ex SET label = 'ours' WHERE id = 1"], "ours")
         write(store, ["UPDATE ex SET label = 'theirs' WHERE id = 1"], "theirs", branch="theirs")
         head = store.resolve(store.default_branch)
-        with pytest.raises(MergeConflict) as caught:
+        with raises_exactly(MergeConflict) as caught:
             store.merge("theirs")
         assert caught.value.conflicts and caught.value.conflicts[0]["table"] == "ex"
         assert store.resolve(store.default_branch) == head
@@ -117,12 +131,12 @@ class DataStoreSuite:
         assert store.merge("fix").commit is None, "merging again changes nothing"
         write(store, ["UPDATE ex SET label = 'x' WHERE id = 2"], "ours")
         write(store, ["UPDATE ex SET label = 'y' WHERE id = 2"], "theirs", branch="fix")
-        with pytest.raises(MergeConflict) as caught, store.merge_preview("fix"):
+        with raises_exactly(MergeConflict) as caught, store.merge_preview("fix"):
             pass
         assert [c["key"] for c in caught.value.conflicts] == [{"id": 2}]
         assert sorted(b.name for b in store.branches()) == sorted([main, "fix"])
         assert store.clean_scratch() == []
-        with pytest.raises(DataError):
+        with raises_exactly(DataError):
             store.create_branch("tusk-preview/mine")
 
     def test_revert(self, store: Any) -> None:
@@ -132,15 +146,15 @@ class DataStoreSuite:
         result = store.revert(oops)
         assert result.commit == store.resolve(store.default_branch)
         assert store.query("SELECT label FROM ex WHERE id IN (1, 2) ORDER BY id").rows == [("a",), ("later",)]
-        with pytest.raises(DataError):
+        with raises_exactly(DataError):
             store.revert(oops)  # already undone: nothing to commit
         again = write(store, ["UPDATE ex SET label = 'again' WHERE id = 2"], "again")
         later = store.log()[2].hash
-        with pytest.raises(MergeConflict) as caught:
+        with raises_exactly(MergeConflict) as caught:
             store.revert(later)
         assert [c["key"] for c in caught.value.conflicts] == [{"id": 2}]
         assert store.resolve(store.default_branch) == again
-        with pytest.raises(DataError):
+        with raises_exactly(DataError):
             store.revert(store.log()[-1].hash)  # the first commit
 
     @pytest.mark.parametrize("take", ["ours", "theirs", "by row"])
@@ -171,7 +185,7 @@ class DataStoreSuite:
         first = seed(store)
         write(store, ["UPDATE ex SET label = 'later' WHERE id = 1"], "later")
         assert store.query("SELECT label FROM ex WHERE id = 1", ref=first).rows == [("a",)]
-        with pytest.raises(DataError):
+        with raises_exactly(DataError):
             store.query("DELETE FROM ex", ref=first)
         assert list(store.iter_query("SELECT id FROM ex WHERE cust = :c ORDER BY id", {"c": "c0"})) == [
             (0,), (3,), (6,)]
@@ -182,11 +196,11 @@ class DataStoreSuite:
         assert store.resolve("v1") == commit and [t.name for t in store.tags()] == ["v1"]
         assert store.tables() == ["ex"]
         assert store.columns("ex") == [("id", "INTEGER", True), ("cust", "TEXT", False), ("label", "TEXT", False)]
-        with pytest.raises(RefNotFound):
+        with raises_exactly(RefNotFound):
             store.columns("nope")
-        with pytest.raises(DataError):
+        with raises_exactly(DataError):
             store.tag("v1")
-        with pytest.raises(DataError):
+        with raises_exactly(DataError):
             store.create_branch("bad name; drop")
 
     def test_gc_keeps_history(self, store: Any) -> None:
@@ -194,3 +208,103 @@ class DataStoreSuite:
         store.gc()
         assert store.resolve(store.default_branch) == commit
         assert store.query("SELECT count(*) FROM ex").rows == [(9,)]
+
+    def test_a_transaction_keeps_only_what_it_commits(self, store: DataStore) -> None:
+        head = seed(store)
+        with store.writer() as transaction:
+            assert transaction.branch == store.default_branch
+            transaction.executemany("INSERT INTO ex VALUES (?, ?, ?)", [(20, "c2", "b"), (21, "c2", "b")])
+            assert transaction.execute("SELECT count(*) FROM ex WHERE cust = ?", ["c2"]) == [(5,)]
+        assert store.resolve(store.default_branch) == head, "left without a commit: nothing kept"
+        assert store.query("SELECT count(*) FROM ex").rows == [(9,)]
+        with raises_exactly(ValueError), store.writer() as transaction:
+            transaction.execute("DELETE FROM ex")
+            raise ValueError("before the commit")
+        assert store.resolve(store.default_branch) == head, "left by an exception: nothing kept"
+        assert store.query("SELECT count(*) FROM ex").rows == [(9,)]
+        with store.writer() as transaction:
+            transaction.execute("DELETE FROM ex WHERE id = 8")
+            commit = transaction.commit("one less")
+            with raises_exactly(DataError):
+                transaction.execute("DELETE FROM ex")
+        assert commit == store.resolve(store.default_branch) and store.log()[0].message == "one less"
+        assert store.query("SELECT count(*) FROM ex").rows == [(8,)]
+
+    def test_load_rows(self, store: DataStore) -> None:
+        seed(store)
+        types = {"k": "INTEGER", "name": "TEXT", "score": "REAL"}
+        with store.writer() as transaction:
+            counts = transaction.load_rows("scores", ["k", "name", "score"], [(1, "a", 0.5), (2, "b", 1.5)], ["k"],
+                                           create=types)
+            transaction.commit("new table")
+        assert counts == LoadCounts(added=2)
+        assert store.columns("scores") == [("k", "INTEGER", True), ("name", "TEXT", False), ("score", "REAL", False)]
+
+        def load(rows: list[tuple[Any, ...]], mode: Any, columns: tuple[str, ...] = ("k", "name", "score")) -> LoadCounts:
+            with store.writer() as transaction:
+                counts = transaction.load_rows("scores", columns, rows, ["k"], mode)
+                transaction.commit(f"load {mode}")
+            return counts
+
+        assert load([(2, "b", 2.5), (3, "c", None)], "upsert") == LoadCounts(added=1, modified=1)
+        assert load([(1, "a", 0.5), (3, "c", None)], "replace") == LoadCounts(removed=1)
+        assert load([("z", 4, 0.0)], "append", ("name", "k", "score")) == LoadCounts(added=1), "columns in any order"
+        head = store.resolve(store.default_branch)
+        with raises_exactly(IngestError):
+            load([(5, "e", 1.0), (4, "again", 1.0)], "append")
+        with raises_exactly(IngestError):
+            load([(6, "f", 1.0), (6, "f again", 1.0)], "upsert")
+        with raises_exactly(DataError):
+            load([(7, "g", 1.0)], "upsert", ("k", "name", "no_such_column"))
+        assert store.resolve(store.default_branch) == head
+        assert store.query("SELECT k, name, score FROM scores ORDER BY k").rows == [(1, "a", 0.5), (3, "c", None),
+                                                                                    (4, "z", 0.0)]
+
+    def test_driver_errors_are_tusk_errors(self, store: DataStore) -> None:
+        first = seed(store)
+        with raises_exactly(DataError):
+            store.query("SELEC 1")
+        with raises_exactly(DataError):
+            store.query("SELECT * FROM no_such_table")
+        with raises_exactly(DataError):
+            store.query("SELECT ?", [1, 2])
+        with raises_exactly(RefNotFound):
+            store.query("SELECT 1", ref="no-such-branch")
+        with raises_exactly(RefNotFound):
+            store.diff_stat(first, "no-such-branch")
+        with raises_exactly(RefNotFound):
+            store.delete_branch("no-such-branch")
+        with raises_exactly(DataError), store.writer() as transaction:
+            transaction.execute("INSERT INTO ex VALUES (NULL, 'c', 'x'), (0, 'c', 'x')")
+
+    def test_row_filter_speaks_the_stores_dialect(self, store: DataStore) -> None:
+        assert isinstance(store.dialect, str) and store.dialect
+        rows = store.row_filter("ex", ["id", "cust", "__side"], [(1, "c1", "before"), (2, "c2", "after")])
+        try:
+            assert rows.select("SELECT id FROM ex WHERE cust = :c", {"c": "c2"}) == [(2,)]
+            assert rows.select("SELECT count(*) FROM ex WHERE __side = ?", ["before"]) == [(1,)]
+            with raises_exactly(DataError):
+                rows.select("SELECT no_such_column FROM ex")
+        finally:
+            rows.close()
+
+    def test_create_again_keeps_everything(self, store: DataStore) -> None:
+        head = seed(store)
+        store.create()
+        assert store.resolve(store.default_branch) == head
+
+    def test_clone_a_remote(self, store: DataStore, tmp_path: Path) -> None:
+        if not isinstance(store, SupportsRemotes):
+            pytest.skip("this store has no remotes")
+        head = seed(store)
+        store.add_remote("origin", str(tmp_path / "shared" / "remote.db"))
+        store.push("origin")
+        copy = type(store).clone(f"file://{tmp_path / 'shared' / 'remote.db'}", tmp_path / "copy" / "training.db",
+                                 store.default_branch)
+        try:
+            assert copy.resolve(store.default_branch) == head
+            assert copy.query("SELECT count(*) FROM ex").rows == [(9,)]
+        finally:
+            copy.close()
+        with raises_exactly(DataError):
+            type(store).clone(f"file://{tmp_path / 'nothing-here.db'}", tmp_path / "copy2" / "training.db")

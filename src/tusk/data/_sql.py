@@ -3,6 +3,7 @@ quoting, and sqlite3 errors mapped to ``tusk.errors`` (``_errors``) so that driv
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -42,21 +43,36 @@ def read_only(conn: sqlite3.Connection) -> None:
 
 
 quote = quote_identifier  # SQLite's dialect is its default
+BUSY_TIMEOUT = 30.0  # seconds a connection waits for another process's write before it gives up
+_UNKNOWN_REF = re.compile(r"(branch|revision|ref|merge source)\b.*\bnot found|no such branch")
 
 
 @contextmanager
 def _errors(action: str) -> Iterator[None]:
+    """Every sqlite3 error inside becomes a tusk error (``mapped``): the one place the doltlite store maps them."""
     try:
         yield
     except sqlite3.Error as exc:
-        message = str(exc).splitlines()[0]
-        if "not found" in message and ("branch" in message or "revision" in message):
-            raise RefNotFound(f"{action}: {message}") from exc
-        if "no such table" in message:
-            raise RefNotFound(f"{action}: {message}") from exc
-        if "not authorized" in message or "readonly database" in message:
-            message += " (queries are read-only: change data with tusk data import, merge or revert)"
-        raise DataError(f"{action}: {message}") from exc
+        raise mapped(exc, action) from exc
+
+
+def mapped(exc: sqlite3.Error, action: str) -> DataError:
+    """The tusk error for a sqlite3 error: by its class and SQLite's result code. Only doltlite's refusals of
+    an unknown ref, which come as a generic SQLITE_ERROR (or SQLITE_CANTOPEN for ``db@ref``), are told apart
+    by their text: no code says "unknown ref"."""
+    message = (str(exc).splitlines() or [type(exc).__name__])[0]
+    code = getattr(exc, "sqlite_errorname", "") or ""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return DataError(f"{action}: {message} (a constraint of the table)")
+    if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return DataError(f"{action}: the data store is busy: another process has been writing to it for "
+                         f"{BUSY_TIMEOUT:g} s ({message})")
+    if code.startswith("SQLITE_READONLY") or code == "SQLITE_AUTH":
+        return DataError(f"{action}: {message} (queries are read-only: change data with tusk data import, "
+                         "merge or revert)")
+    if code in ("SQLITE_CANTOPEN", "SQLITE_ERROR") and _UNKNOWN_REF.search(message):
+        return RefNotFound(f"{action}: {message}")
+    return DataError(f"{action}: {message}")
 
 
 def image(values: Mapping[str, Any], prefix: str) -> dict[str, Any]:

@@ -181,8 +181,8 @@ class LoadCounts:
 
 class Transaction(Protocol):
     """One write on one branch (``DataStore.writer``): everything or nothing. ``commit`` makes the one
-    commit and keeps the changes; leaving the block without it, or by an exception, keeps nothing. Driver
-    errors come out as ``DataError``."""
+    commit and ends the transaction; leaving the block before it, normally or by an exception, keeps nothing.
+    Driver errors come out as ``DataError``."""
 
     branch: str
 

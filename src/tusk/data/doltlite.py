@@ -2,9 +2,9 @@
 
 ``db@branch`` opens a branch for writing, ``db@<commit>`` a read-only snapshot; snapshots are cached
 per commit, so planning and training read a pinned state without blocking the writer. One writer per
-file: a write is ``BEGIN IMMEDIATE`` with a busy timeout, and ends in at most one Dolt commit, made
-inside the same transaction so a failure leaves the branch head and the tables exactly as they were.
-sqlite3 errors are mapped to ``tusk.errors`` in ``_errors`` and never leak.
+file: a write is ``BEGIN IMMEDIATE`` with a busy timeout (``DoltliteTransaction``, doltlite_write.py), and
+ends in at most one Dolt commit, made last, so a failure leaves the branch head and the tables as they were.
+sqlite3 errors are mapped to ``tusk.errors`` by type in one place (``_sql.mapped``) and never leak.
 """
 
 from __future__ import annotations
@@ -13,27 +13,28 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tusk._cache import atomic_write
 from tusk._crash import crash_point
 from tusk.config import Config, url_path
-from tusk.data._sql import SqliteRowFilter, _errors, check_identifier, check_ref_name, image, quote, read_only
-from tusk.data.base import Branch, Commit, MergeResult, QueryResult, Remote, RowChange, TableDiff, Tag
+from tusk.data._sql import (BUSY_TIMEOUT, SqliteRowFilter, _errors, check_identifier, check_ref_name, image, quote,
+                            read_only)
+from tusk.data.base import (Branch, Commit, DataStore, MergeResult, Params, QueryResult, Remote, RowChange,
+                            SupportsRemotes, TableDiff, Tag)
 from tusk.data.doltlite_merge import MergeOps
+from tusk.data.doltlite_write import DoltliteTransaction
 from tusk.errors import DataError, RefNotFound
 
 __all__ = ["DoltliteStore", "_errors", "check_identifier", "check_ref_name", "quote", "remote_url"]
 
 _HEX = re.compile(r"^[0-9a-f]{4,40}$")
 _REMOTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
-BUSY_TIMEOUT = 30.0
 GC_GROWTH = 2.0  # tusk collects the store's garbage when the file has doubled since the last collection...
 GC_FLOOR = 64 << 20  # ...and is at least this big
-Params = Mapping[str, Any] | Sequence[Any] | None
 
 
 def remote_url(url: str, base: Path) -> str:
@@ -374,30 +375,21 @@ class DoltliteStore(MergeOps):
 
     # ----- writing -----------------------------------------------------------------------------
     @contextmanager
-    def writer(self, branch: str | None = None) -> Iterator[sqlite3.Connection]:
-        """One transaction on ``branch``: everything or nothing. Commit with ``commit(conn, message)``."""
-        conn = self.branch_connection(branch or self.default_branch)
+    def writer(self, branch: str | None = None) -> Iterator[DoltliteTransaction]:
+        """One transaction on ``branch``: everything or nothing. ``commit(message)`` on it makes the one commit and
+        ends it; leaving the block before that, normally or by an exception, keeps nothing."""
+        target = branch or self.default_branch
+        conn = self.branch_connection(target)
         try:
-            with _errors(f"cannot write to {branch or self.default_branch}"):
+            with _errors(f"cannot write to {target}"):
                 conn.execute("BEGIN IMMEDIATE")
+            transaction = DoltliteTransaction(conn, target)
             try:
-                yield conn
-                if conn.in_transaction:
-                    conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+                yield transaction
+            finally:
+                transaction.abandon()
         finally:
             conn.close()
-
-    @staticmethod
-    def commit(conn: sqlite3.Connection, message: str) -> str | None:
-        """Commit the transaction's changes on its branch; None when there is nothing to commit."""
-        with _errors("cannot commit"):
-            if not conn.execute("SELECT count(*) FROM dolt_status").fetchone()[0]:
-                return None
-            return str(conn.execute("SELECT dolt_commit('-A', '-m', ?)", (message,)).fetchone()[0])
 
     def gc(self) -> None:
         with _errors("gc failed"):
@@ -435,3 +427,8 @@ def _remove_store_file(path: Path) -> None:
     for leftover in (path, path.with_name(f".{path.name}-lock")):
         leftover.unlink(missing_ok=True)
 
+
+
+if TYPE_CHECKING:  # mypy checks that the store is a DataStore, its writes Transactions, its filters RowFilters
+    def _conforms(store: DoltliteStore) -> tuple[DataStore, SupportsRemotes]:
+        return store, store

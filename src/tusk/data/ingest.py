@@ -2,9 +2,9 @@
 
 Reading and checking happen before anything is written: a ragged row, a missing key column, a
 duplicate or empty key, or a value that does not fit its column raises ``IngestError`` with one line
-naming the file, row and column. Writing is one transaction on the target branch: the file's rows go
-to a temporary table, SQL compares them with the table (added / modified / removed), applies the
-change, and makes one Dolt commit, or none when nothing changed.
+naming the file, row and column. Writing goes through the data store's port, not its SQL: one
+transaction on the target branch whose ``load_rows`` compares the rows with the table (added / modified /
+removed) and applies the change, then one commit, or none when nothing changed.
 
 Hostile files are refused before they can cost much: a sheet is read row by row as stored (its own
 claim of its size is ignored, so one cell at XFD1048576 costs nothing), archives and Parquet files are
@@ -21,19 +21,18 @@ import csv
 import io
 import json
 import re
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from tusk._crash import crash_point
-from tusk.data.base import ImportResult
-from tusk.data.doltlite import DoltliteStore, _errors, check_identifier, quote
+from tusk.data.base import DataStore, ImportResult, LoadCounts, LoadMode, Transaction
+from tusk.data.names import check_identifier, quote_identifier
 from tusk.errors import IngestError, NeedsConfirmation
 
-Mode = Literal["replace", "upsert", "append"]
-MODES = ("replace", "upsert", "append")
+Mode = LoadMode
+MODES: tuple[LoadMode, ...] = ("replace", "upsert", "append")
 MAX_COLUMNS = 1000
 MAX_CELLS = 20_000_000
 MAX_CELL_CHARS = 1_000_000
@@ -394,7 +393,7 @@ class PreparedImport:
     table: str
     keys: list[str]
     types: dict[str, str]  # column → SQL type, in the table's column order when it exists
-    mode: str
+    mode: LoadMode
     create: bool
     columns: list[list[Any]]  # converted, in incoming.columns order
 
@@ -408,15 +407,14 @@ class Guard:
     min_rows: int = 10
 
 
-def import_file(store: DoltliteStore, source: str, table: str, keys: Sequence[str] = (), mode: str = "replace",
+def import_file(store: DataStore, source: str, table: str, keys: Sequence[str] = (), mode: str = "replace",
                 branch: str | None = None, message: str | None = None, guard: Guard | None = None,
                 expect: tuple[int, int, int] | None = None, allow_empty: bool = False) -> ImportResult:
     """Import ``source`` into ``table`` on ``branch`` (created from the main branch if missing).
 
     A file with no rows does not empty a table in replace mode unless ``allow_empty``."""
     check_identifier(table)
-    if mode not in MODES:
-        raise IngestError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
+    load_mode(mode)
     incoming = read_source(source)
     crash_point("import.read")
     return import_incoming(store, incoming, table, keys, mode, branch,
@@ -424,7 +422,7 @@ def import_file(store: DoltliteStore, source: str, table: str, keys: Sequence[st
                            allow_empty)
 
 
-def import_incoming(store: DoltliteStore, incoming: Incoming, table: str, keys: Sequence[str] = (),
+def import_incoming(store: DataStore, incoming: Incoming, table: str, keys: Sequence[str] = (),
                     mode: str = "replace", branch: str | None = None, message: str | None = None,
                     guard: Guard | None = None, expect: tuple[int, int, int] | None = None,
                     allow_empty: bool = False) -> ImportResult:
@@ -440,35 +438,33 @@ def import_incoming(store: DoltliteStore, incoming: Incoming, table: str, keys: 
     message = message or f"import {incoming.source} into {table} ({mode})"
     created_branch = _ensure_branch(store, branch)
     try:
-        with store.writer(branch) as conn:
-            counts = write_prepared(conn, prepared)
-            _check_guard(conn, prepared, branch, counts, guard, expect)
+        with store.writer(branch) as transaction:
+            counts = write_prepared(transaction, prepared)
+            _check_guard(store, transaction, prepared, branch, counts, guard, expect)
             crash_point("import.before-commit")
-            commit = store.commit(conn, message)
-            if commit is None:
-                conn.execute("ROLLBACK")
+            commit = transaction.commit(message)
         crash_point("import.committed")
     except BaseException:
         if created_branch:
             store.delete_branch(branch, force=True)
         raise
-    return ImportResult(table, branch, commit, prepared.create, *counts,
+    return ImportResult(table, branch, commit, prepared.create, counts.added, counts.modified, counts.removed,
                         message=message if commit else "nothing changed: no commit made")
 
 
-def _check_guard(conn: sqlite3.Connection, prepared: PreparedImport, branch: str, counts: tuple[int, int, int],
-                 guard: Guard | None, expect: tuple[int, int, int] | None) -> None:
+def _check_guard(store: DataStore, transaction: Transaction, prepared: PreparedImport, branch: str,
+                 counts: LoadCounts, guard: Guard | None, expect: tuple[int, int, int] | None) -> None:
     """Inside the import's transaction, before its commit: raising here rolls everything back."""
     added, modified, removed = counts
     source, table = prepared.incoming.source, prepared.table
-    if expect is not None and counts != expect:
+    if expect is not None and tuple(counts) != tuple(expect):
         raise IngestError(f"{source}: {table} on {branch} changed meanwhile: the import would now add {added}, "
                           f"modify {modified} and remove {removed} rows (confirmed: {expect[0]}, {expect[1]}, "
                           f"{expect[2]}); nothing was imported, run it again")
     changed = modified + removed
     if guard is None or prepared.create or changed < max(guard.min_rows, 1):
         return
-    after = conn.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()[0]
+    after = transaction.execute(f"SELECT count(*) FROM {quote_identifier(table, store.dialect)}")[0][0]
     before = after - added + removed
     if changed <= guard.fraction * before:
         return
@@ -476,16 +472,15 @@ def _check_guard(conn: sqlite3.Connection, prepared: PreparedImport, branch: str
         f"{source}: this import would modify {modified} and remove {removed} of the {before} rows of {table} on "
         f"{branch} ({changed / max(before, 1):.0%}, over the {guard.fraction:.0%} that needs confirming) and add "
         f"{added}; nothing was imported: check it on a branch (--branch B, then tusk data diff {branch}...B) or "
-        f"pass --yes", counts)
+        f"pass --yes", (added, modified, removed))
 
 
-def prepare_import(store: DoltliteStore, incoming: Incoming, table: str, keys: Sequence[str], mode: str,
+def prepare_import(store: DataStore, incoming: Incoming, table: str, keys: Sequence[str], mode: str,
                    ref: str) -> PreparedImport:
     """Check and convert ``incoming`` for ``table`` as it is at ``ref`` (a branch, or the main branch when
     ``ref`` does not exist yet). Raises IngestError naming the file, row and column."""
     check_identifier(table)
-    if mode not in MODES:
-        raise IngestError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
+    checked_mode = load_mode(mode)
     existing = _existing_schema(store, table, ref)
     keys = list(keys) or [name for name, _, pk in existing if pk]
     _check_key_names(incoming, keys, existing)
@@ -496,20 +491,27 @@ def prepare_import(store: DoltliteStore, incoming: Incoming, table: str, keys: S
         {c: infer_type(raw[i], incoming.text_only) for i, c in enumerate(incoming.columns)}
     columns = [_convert_column(incoming, i, raw[i], types[c]) for i, c in enumerate(incoming.columns)]
     _check_key_values(incoming, keys, columns)
-    return PreparedImport(incoming, table, keys, types, mode, existing == [], columns)
+    return PreparedImport(incoming, table, keys, types, checked_mode, existing == [], columns)
 
 
-def _refuse_emptying(store: DoltliteStore, incoming: Incoming, table: str, branch: str) -> None:
+def load_mode(mode: str) -> LoadMode:
+    for known in MODES:
+        if mode == known:
+            return known
+    raise IngestError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
+
+
+def _refuse_emptying(store: DataStore, incoming: Incoming, table: str, branch: str) -> None:
     ref = branch if any(b.name == branch for b in store.branches()) else store.default_branch
     if table not in store.tables(ref):
         return
-    count = store.query(f"SELECT count(*) FROM {quote(table)}", None, ref=ref).rows[0][0]
+    count = store.query(f"SELECT count(*) FROM {quote_identifier(table, store.dialect)}", None, ref=ref).rows[0][0]
     if count:
         raise IngestError(f"{incoming.source}: the file has a header and no rows; replacing {table} with it "
                           f"would remove all {count:,} rows (pass --allow-empty to do that)")
 
 
-def _existing_schema(store: DoltliteStore, table: str, branch: str) -> list[tuple[str, str, bool]]:
+def _existing_schema(store: DataStore, table: str, branch: str) -> list[tuple[str, str, bool]]:
     ref = branch if any(b.name == branch for b in store.branches()) else store.default_branch
     if table not in store.tables(ref):
         return []
@@ -564,69 +566,19 @@ def _check_columns(incoming: Incoming, columns: Sequence[str], table: str) -> No
         raise IngestError(f"{incoming.source}: column {missing[0]!r} of table {table!r} is missing from the file")
 
 
-def _ensure_branch(store: DoltliteStore, branch: str) -> bool:
+def _ensure_branch(store: DataStore, branch: str) -> bool:
     if any(b.name == branch for b in store.branches()):
         return False
     store.create_branch(branch, store.default_branch)
     return True
 
 
-def write_prepared(conn: sqlite3.Connection, prepared: PreparedImport) -> tuple[int, int, int]:
-    """Apply a prepared import inside the caller's transaction (no commit). → (added, modified, removed)."""
-    incoming, table, keys, types = prepared.incoming, prepared.table, prepared.keys, prepared.types
-    rows: Iterable[tuple[Any, ...]] = zip(*prepared.columns)
-    columns = incoming.columns if prepared.create else [c for c in types]
-    order = [incoming.columns.index(c) for c in columns]
-    if order != list(range(len(columns))):
-        rows = [tuple(row[i] for i in order) for row in rows]
-    qt, qcols = quote(table), ", ".join(quote(c) for c in columns)
-    marks = ", ".join("?" for _ in columns)
-    with _errors(f"cannot import into {table}"):
-        if prepared.create:  # a new table: no comparison needed, every row is added
-            definition = ", ".join(f"{quote(c)} {types[c]}" + (" NOT NULL" if c in keys else "") for c in columns)
-            conn.execute(f"CREATE TABLE {qt} ({definition}, PRIMARY KEY ({', '.join(quote(k) for k in keys)}))")
-            conn.executemany(f"INSERT INTO {qt} ({qcols}) VALUES ({marks})", rows)
-            return incoming.count, 0, 0
-        conn.execute("DROP TABLE IF EXISTS temp._tusk_incoming")
-        conn.execute(f"CREATE TEMP TABLE _tusk_incoming AS SELECT {qcols} FROM {qt} WHERE 0")
-        conn.executemany(f"INSERT INTO temp._tusk_incoming VALUES ({marks})", rows)
-        # by key, so that finding the table's rows the file lacks (replace) is a lookup, not a scan per row
-        conn.execute(f"CREATE UNIQUE INDEX temp._tusk_incoming_key ON _tusk_incoming "
-                     f"({', '.join(quote(k) for k in keys)})")
-        crash_point("import.staged")
-        counts = _apply(conn, qt, columns, keys, prepared.mode, incoming.source)
-        crash_point("import.applied")
-        conn.execute("DROP TABLE temp._tusk_incoming")
-        return counts
-
-
-def _apply(conn: sqlite3.Connection, qt: str, columns: Sequence[str], keys: Sequence[str], mode: str,
-           source: str) -> tuple[int, int, int]:
-    join = " AND ".join(f"t.{quote(k)} = i.{quote(k)}" for k in keys)
-    differs = " OR ".join(f"t.{quote(c)} IS NOT i.{quote(c)}" for c in columns if c not in keys) or "0"
-    added = conn.execute(f"SELECT count(*) FROM temp._tusk_incoming i WHERE NOT EXISTS "
-                         f"(SELECT 1 FROM {qt} t WHERE {join})").fetchone()[0]
-    modified = conn.execute(f"SELECT count(*) FROM temp._tusk_incoming i JOIN {qt} t ON {join} "
-                            f"WHERE {differs}").fetchone()[0]
-    removed = 0
-    if mode == "append" and len(conn.execute("SELECT 1 FROM temp._tusk_incoming").fetchmany(1)) and \
-            conn.execute(f"SELECT count(*) FROM temp._tusk_incoming i JOIN {qt} t ON {join}").fetchone()[0]:
-        row = conn.execute(f"SELECT {', '.join('i.' + quote(k) for k in keys)} FROM temp._tusk_incoming i "
-                           f"JOIN {qt} t ON {join} LIMIT 1").fetchone()
-        shown = ", ".join(f"{k}={v}" for k, v in zip(keys, row))
-        raise IngestError(f"{source}: append: key {shown} is already in the table (use --mode upsert)")
-    if mode == "replace":
-        removed = conn.execute(f"SELECT count(*) FROM {qt} t WHERE NOT EXISTS "
-                               f"(SELECT 1 FROM temp._tusk_incoming i WHERE {join})").fetchone()[0]
-        if removed:
-            outer = " AND ".join(f"{qt}.{quote(k)} = i.{quote(k)}" for k in keys)
-            conn.execute(f"DELETE FROM {qt} WHERE NOT EXISTS (SELECT 1 FROM temp._tusk_incoming i WHERE {outer})")
-    if modified:
-        sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns if c not in keys)
-        conn.execute(f"INSERT INTO {qt} SELECT i.* FROM temp._tusk_incoming i JOIN {qt} t ON {join} "
-                     f"WHERE {differs} ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO UPDATE SET {sets}")
-    if added:
-        conn.execute(f"INSERT INTO {qt} SELECT i.* FROM temp._tusk_incoming i WHERE NOT EXISTS "
-                     f"(SELECT 1 FROM {qt} t WHERE {join})")
-    return added, modified, removed
-
+def write_prepared(transaction: Transaction, prepared: PreparedImport) -> LoadCounts:
+    """Apply a prepared import inside the caller's transaction (no commit)."""
+    incoming = prepared.incoming
+    create = {c: prepared.types[c] for c in incoming.columns} if prepared.create else None
+    try:
+        return transaction.load_rows(prepared.table, incoming.columns, zip(*prepared.columns), prepared.keys,
+                                     prepared.mode, create)
+    except IngestError as exc:
+        raise IngestError(f"{incoming.source}: {exc}") from exc

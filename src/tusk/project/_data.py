@@ -89,7 +89,7 @@ class DataMethods(ProjectBase):
         data = self.config.data
         onto_data_branch = (branch or data.branch) == data.branch
         guard = None if yes or not onto_data_branch else Guard(data.confirm_fraction, data.confirm_min_rows)
-        return import_file(self.data, source, table, keys, mode, branch, message,  # type: ignore[arg-type]
+        return import_file(self.data, source, table, keys, mode, branch, message,
                            guard=guard, expect=expect, allow_empty=allow_empty)
     def export(self, table: str, at: str | None = None, fmt: str | None = None,
                output: str | None = None) -> "ExportResult":
