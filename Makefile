@@ -35,6 +35,7 @@ demo: venv
 	PATH="$(abspath $(BIN)):$$PATH" bash examples/demo.sh
 
 test: test-venv system-deps
+	$(BIN)/python -m mypy --strict src/tusk
 	$(BIN)/python -m pytest -q -ra tests
 
 bench: test-venv
