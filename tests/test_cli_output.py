@@ -122,3 +122,18 @@ def test_cost_follows_owned_gpus_when_set_and_gpu_jobs_when_recorded(tmp_path: P
     assert {r["option"]: r for r in project.json("cost")["table"]}["self-hosted"]["fixed"] == 8 * 3500 + 2000
     config.write_text(config.read_text().replace("owned_gpus = 8", "owned_gpus = -1"))
     assert "owned_gpus" in project.tusk("cost", code=1).output
+
+
+def test_progress_counts_a_retried_job_as_running_once() -> None:
+    """Each attempt is "started" and ends in "retrying" or "finished": a job on its second attempt is one running."""
+    from tusk.cli.train import _Display
+    from tusk.execute.base import JobEvent, JobResult
+
+    display = _Display(quiet=True)
+    display.event(JobEvent("started", "a", 1))
+    display.event(JobEvent("started", "b", 1))
+    display.event(JobEvent("retrying", "a", 2))
+    display.event(JobEvent("started", "a", 2))
+    assert display.running == 2
+    display.event(JobEvent("finished", "a", 2, JobResult("a", "succeeded")))
+    assert display.running == 1

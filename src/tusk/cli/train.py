@@ -163,10 +163,10 @@ class _Display:
     def event(self, event: Any) -> None:
         if event.kind == "started":
             self.running += 1
-        elif event.kind == "finished":
+        else:  # an attempt ended: the job's last ("finished") or one another attempt follows ("retrying")
             self.running = max(0, self.running - 1)
-        elif event.kind == "retrying" and not self.quiet:
-            self.err.print(f"[yellow]retrying[/] {event.job} (attempt {event.attempt})")
+            if event.kind == "retrying" and not self.quiet:
+                self.err.print(f"[yellow]retrying[/] {event.job} (attempt {event.attempt})")
         self._refresh()
 
     def outcome(self, outcome: Any) -> None:
