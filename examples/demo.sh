@@ -73,4 +73,32 @@ model = mlflow.pyfunc.load_model(f"models:/{sys.argv[2]}@production")
 texts = ["has my order shipped yet", "i want my money back"]
 print(dict(zip(texts, (str(p) for p in model.predict(pd.DataFrame({"text": texts}))))))
 PY
-say "done: browse runs and versions with: mlflow ui --backend-store-uri sqlite:///$PWD/.tusk/mlflow.db"
+say "browse runs and versions with: mlflow ui --backend-store-uri sqlite:///$PWD/.tusk/mlflow.db"
+
+say "an analyst proposes another edit on a branch: it stays open, for a reviewer in the page"
+tusk data export examples -o data/examples-now.csv
+python3 - <<'PY'
+import csv
+rows = list(csv.DictReader(open("data/examples-now.csv", newline="")))
+customer = sorted({r["customer"] for r in rows})[1]
+changed = 0
+for row in rows:
+    if row["customer"] == customer and changed < 2:
+        row["label"] = "refund" if row["label"] != "refund" else "track_order"
+        changed += 1
+with open("data/examples-review.csv", "w", newline="") as f:
+    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+open("data/review-customer.txt", "w").write(customer)
+PY
+customer=$(cat data/review-customer.txt)
+tusk data import data/examples-review.csv --table examples --key id --mode upsert --branch fix-labels \
+  -m "fix two labels of $customer"
+tusk review edit fix-labels --title "Fix two labels of $customer" \
+  --description "Two utterances of $customer were labelled by hand in the sheet; please check them."
+tusk review comment fix-labels "the second one looked like a refund to me"
+tusk review show fix-labels
+
+say "done. Review fix-labels in the page (merge it, or approve per model; Ctrl-C stops the page):"
+echo "  $(command -v tusk) -C $PWD ui --review fix-labels"

@@ -296,9 +296,7 @@ class Planner:
         changes = [row for d in diffs for row in d.rows]
         if len(changes) > ROW_FILTER_LIMIT or any(d.schema_changed for d in diffs):
             return None
-        columns = sorted({c for ch in changes for image in (ch.before, ch.after) if image for c in image})
-        return self.store.row_filter(table, [*columns, "__tusk_diff", "__tusk_key", "__tusk_side"],
-                                     _images(changes, columns))
+        return changes_filter(self.store, table, changes)
 
     def close(self) -> None:
         """Let go of the scratch tables of changed rows."""
@@ -306,6 +304,14 @@ class Planner:
             if scratch is not None:
                 scratch.close()
         self._scratch.clear()
+
+
+def changes_filter(store: DataStore, table: str, changes: Sequence[RowChange]) -> RowFilter:
+    """Both images of each changed row of ``table`` (``__tusk_key`` = the change's index, ``__tusk_diff`` its
+    kind, ``__tusk_side`` before/after), as a table the store's own SQL can filter: an input's WHERE, run on
+    it, says which changes it reads (the planner's staleness, and approving a review per model)."""
+    columns = sorted({c for ch in changes for image in (ch.before, ch.after) if image for c in image})
+    return store.row_filter(table, [*columns, "__tusk_diff", "__tusk_key", "__tusk_side"], _images(changes, columns))
 
 
 def _candidate_reason(candidate: CandidateRef) -> str:
@@ -365,6 +371,23 @@ def _filter_query(query: str, dialect: str) -> str | None:
     if where is not None:
         select = select.where(where.this.copy())
     return select.group_by("__tusk_diff").sql(dialect=dialect)
+
+
+@lru_cache(maxsize=1024)
+def key_query(query: str, dialect: str) -> tuple[str, str] | None:
+    """(table, ``SELECT DISTINCT __tusk_key FROM t WHERE <the input's WHERE>``) for a plain one-table filter:
+    which changed rows (``changes_filter``) an input reads; None for other shapes."""
+    from sqlglot import exp
+
+    tree = _plain_select(query, dialect)
+    if tree is None:
+        return None
+    table = _from(tree).this
+    select = exp.select("__tusk_key").distinct().from_(table.copy())
+    where = tree.args.get("where")
+    if where is not None:
+        select = select.where(where.this.copy())
+    return table.name, select.sql(dialect=dialect)
 
 
 @lru_cache(maxsize=256)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from tusk.plan import Plan, PlannedInstance
     from tusk.ports import Ports
 
+REVIEW_TABLES = ("tusk_reviews", "tusk_review_comments")  # the conversation (review_meta), not the change
 INTERNAL_PREFIXES = ("tusk-preview/", "tusk-sync/")  # scratch and staging refs: never a review
 
 
@@ -124,6 +125,7 @@ class Review:
     gate: str | None
     source: str | None = None
     conflicts: list[dict[str, Any]] = field(default_factory=list)
+    instances: int = 0  # every instance at the merge preview: the radius is "N of instances"
 
     @property
     def blocking(self) -> list[str]:
@@ -146,7 +148,7 @@ class Review:
         return {"branch": self.branch, "into": self.into, "preview": self.preview, "source": self.source,
                 "tables": self.tables, "plan": self.plan, "checks": self.checks.to_json(),
                 "gate": self.gate, "models": [m.to_json() for m in self.models], "conflicts": self.conflicts,
-                "mergeable": self.mergeable, "blocking": self.blocking}
+                "instances": self.instances, "mergeable": self.mergeable, "blocking": self.blocking}
 
 
 @dataclass
@@ -224,23 +226,24 @@ def show(project: "Ports", branch: str, resolve: "Resolution | None" = None) -> 
     stats = store.diff_stat(store.merge_base(store.resolve(into), head), head)  # three dots: the branch's own change
     tables = [{"table": t.table, "added": t.added, "modified": t.modified, "removed": t.removed,
                "schema_changed": t.schema_changed} for t in (stats[name] for name in sorted(stats))
-              if t.total or t.schema_changed]
+              if (t.total or t.schema_changed) and t.table not in REVIEW_TABLES]
     try:
         with merge_preview(project, branch, resolve=resolve) as preview:
             if preview.kind == "up-to-date":  # already merged: merging changes nothing, nothing to judge
                 empty = CheckReport(branch, preview.commit, [], base=preview.into_head, preview=preview.to_json())
                 return Review(branch, into, preview.to_json(), tables, [], empty, [], project.config.review.gate,
                               source)
-            radius = blast_radius(project, make_plan(project, preview.commit, keep_cache=preview.persists),
-                                  preview)
+            plan = make_plan(project, preview.commit, keep_cache=preview.persists)
+            radius = blast_radius(project, plan, preview)
             checks = _preview_checks(project, branch, preview)
             models = verdicts(project, branch, radius)
+            instances = sum(1 for p in plan.instances if p.instance is not None)
     except MergeConflict as conflict:
         empty = CheckReport(branch, "", [])
         return Review(branch, into, {}, tables, [], empty, [], project.config.review.gate, source,
                       conflict.conflicts)
     return Review(branch, into, preview.to_json(), tables, [p.to_json() for p in radius], checks, models,
-                  project.config.review.gate, source)
+                  project.config.review.gate, source, instances=instances)
 
 
 def blast_radius(project: "Ports", plan: "Plan", preview: "MergePreview") -> list["PlannedInstance"]:
@@ -334,7 +337,8 @@ def _numbers(verdict: ModelVerdict) -> str:
 
 # ----- merging --------------------------------------------------------------------------------------------
 def merge(project: "Ports", branch: str, into: str | None = None, message: str | None = None,
-          force: bool = False, reason: str | None = None, resolve: "Resolution | None" = None) -> MergeOutcome:
+          force: bool = False, reason: str | None = None, resolve: "Resolution | None" = None,
+          expect: "tuple[str | None, str | None]" = (None, None)) -> MergeOutcome:
     """Merge ``branch`` into ``into`` (default: the data branch). A review whose checks or gate fail is refused
     (MergeBlocked, naming each failure) unless ``force`` with a ``reason``: then the merge is a merge commit
     whose message records the reason and what it overrode."""
@@ -342,6 +346,10 @@ def merge(project: "Ports", branch: str, into: str | None = None, message: str |
         raise TuskError("--force needs --reason TEXT: the reason goes into the merge commit")
     store = project.data
     target = into or project.config.data.branch
+    for shown, ref in zip(expect, (branch, target)):
+        if shown and store.resolve(ref) != store.resolve(shown):
+            raise DataError(f"{ref} moved since the review was shown ({shown[:7]} → {store.resolve(ref)[:7]}): "
+                            f"look at it again before merging")
     overridden: list[str] = []
     text = message or f"Merge {branch} into {target}"
     if target == project.config.data.branch and is_review_branch(project, branch) and _gated(project):
@@ -356,7 +364,13 @@ def merge(project: "Ports", branch: str, into: str | None = None, message: str |
         if (store.resolve(branch), store.resolve(target)) != heads:
             raise DataError(f"{branch} or {target} moved while the review was checked: run the merge again")
     forced = force and bool(overridden)
-    result = store.merge(branch, target, text, no_ff=forced, resolve=resolve)
+    shown_head, shown_into = expect
+    # what a person was shown is what merges: the commit they saw (not whatever the branch holds by now), into
+    # the data branch as they saw it (checked again under the store's write lock)
+    source = store.resolve(shown_head) if shown_head else branch
+    result = store.merge(source, target, text, no_ff=forced, resolve=resolve,
+                         expect_into=store.resolve(shown_into) if shown_into else None)
+    result.message = result.message.replace(source, branch)
     return MergeOutcome(branch, target, result.commit, result.fast_forward, result.message, forced,
                         reason if forced else None, overridden, result.resolved)
 

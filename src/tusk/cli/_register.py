@@ -6,7 +6,7 @@ import importlib
 
 from tusk.cli import cli
 
-COMMAND_MODULES = ["data", "remote", "train", "release", "ops", "review"]
+COMMAND_MODULES = ["data", "remote", "train", "release", "ops", "review", "ui"]
 
 for _name in COMMAND_MODULES:
     try:

@@ -116,8 +116,12 @@ def data_log(ref: str | None, limit: int | None, as_json: bool) -> None:
 @click.argument("to_ref", required=False, metavar="[B]")
 @click.option("--table", "-t", "table_name", help="Only this table.")
 @click.option("--limit", type=int, default=ROW_LIMIT, show_default=True, help="Rows to show per table (0: all).")
+@click.option("--where", "where", multiple=True, metavar="COL=VALUE",
+              help="Only changed rows whose old or new COL is VALUE (with --table; repeatable).")
+@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many changed rows (with --table).")
 @json_option
-def data_diff(from_ref: str | None, to_ref: str | None, table_name: str | None, limit: int, as_json: bool) -> None:
+def data_diff(from_ref: str | None, to_ref: str | None, table_name: str | None, limit: int, where: tuple[str, ...],
+              offset: int, as_json: bool) -> None:
     """Row-level changes between two refs (branches, tags, commits), as git diff counts them.
 
     \b
@@ -131,6 +135,9 @@ def data_diff(from_ref: str | None, to_ref: str | None, table_name: str | None, 
     project = open_project()
     if to_ref and from_ref and ".." in from_ref:
         raise click.UsageError(f"give either {from_ref!r} or two refs, not both")
+    if where or offset:
+        _diff_page(project, from_ref, to_ref, table_name, where, offset, limit, as_json)
+        return
     report = project.diff(from_ref, to_ref, table=table_name, limit=None if as_json or not limit else limit)
     if as_json:
         print_json(report.to_json())
@@ -140,6 +147,40 @@ def data_diff(from_ref: str | None, to_ref: str | None, table_name: str | None, 
                         f"{short(report.merge_base)}):[/]")
     _print_diffs(report.from_ref if report.merge_base is None else short(report.merge_base), report.to_ref,
                  report.tables, limit)
+
+
+def _diff_page(project: Any, from_ref: str | None, to_ref: str | None, table_name: str | None,
+               where: tuple[str, ...], offset: int, limit: int, as_json: bool) -> None:
+    """One page of one table's changed rows, filtered (what the page's review view shows): read from the store
+    with LIMIT/OFFSET, however large the diff."""
+    if not table_name:
+        raise click.UsageError("--where and --offset need --table")
+    filters = {}
+    for item in where:
+        column, sep, value = item.partition("=")
+        if not sep or not column:
+            raise click.UsageError(f"--where takes COL=VALUE, not {item!r}")
+        filters[column] = value
+    report = project.diff(from_ref, to_ref, table=table_name, limit=1)
+    page = project.diff_page(report.merge_base or report.from_commit, report.to_commit, table_name, filters,
+                             offset, limit or ROW_LIMIT)
+    if as_json:
+        print_json(page.to_json())
+        return
+    from rich.table import Table
+
+    out = console()
+    condition = f" where {', '.join(f'{k}={v}' for k, v in filters.items())}" if filters else ""
+    out.print(f"[bold]{table_name}[/]: changed rows {offset + 1 if page.rows else 0}–{offset + len(page.rows)} of "
+              f"{page.total}{condition}")
+    if page.rows:
+        grid = Table(show_edge=False, pad_edge=False)
+        grid.add_column("±")
+        for column in page.columns:
+            grid.add_column(column, overflow="fold")
+        for change in page.rows:
+            grid.add_row(*_diff_cells(change, page.columns))
+        out.print(grid)
 
 
 def _print_diffs(start: str, end: str, diffs: list[Any], limit: int) -> None:

@@ -49,6 +49,83 @@ def review_show(branch: str, as_json: bool) -> None:
     _print_review(result)
 
 
+def _who() -> str:
+    import getpass
+    import os
+
+    try:
+        return os.environ.get("TUSK_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@review.command("approve")
+@click.argument("branch")
+@click.option("--only", "only", multiple=True, required=True, metavar="GLOB",
+              help="The models whose rows to accept (repeatable), e.g. --only intent-acme.")
+@json_option
+def review_approve(branch: str, only: tuple[str, ...], as_json: bool) -> None:
+    """Accept only the rows of BRANCH that feed the models matching --only, as one commit on the data branch.
+
+    \b
+    The other rows stay on BRANCH for later. Which rows feed a model is decided by the model's own input
+    query (its WHERE, with its matrix values) run on the changed rows, as the planner does.
+      tusk review approve relabel --only intent-acme --only intent-globex
+    """
+    result = open_project().approve(branch, list(only), _who())
+    if as_json:
+        print_json(result.to_json())
+        return
+    console().print(result.message if result.commit is None else
+                    f"approved {branch} for {', '.join(result.models)}: commit {short(result.commit)} on "
+                    f"{result.into}")
+
+
+@review.command("comment")
+@click.argument("branch")
+@click.argument("text")
+@json_option
+def review_comment(branch: str, text: str, as_json: bool) -> None:
+    """Add a comment to the review BRANCH (a commit on BRANCH: it travels with it through push and pull)."""
+    meta = open_project().edit_review(branch, _who(), comment=text)
+    if as_json:
+        print_json(meta.to_json())
+    else:
+        console().print(f"{branch}: {len(meta.comments)} comment(s)")
+
+
+@review.command("close")
+@click.argument("branch")
+@click.option("--reopen", is_flag=True, help="Open a closed review again.")
+@click.option("-m", "--message", default=None, help="Why (kept as a comment).")
+@json_option
+def review_close(branch: str, reopen: bool, message: str | None, as_json: bool) -> None:
+    """Close the review BRANCH without merging it (its branch stays; --reopen opens it again)."""
+    status = "open" if reopen else "closed"
+    meta = open_project().edit_review(branch, _who(), status=status, comment=message or status,
+                                      kind="reopen" if reopen else "close")
+    if as_json:
+        print_json(meta.to_json())
+    else:
+        console().print(f"{branch}: {meta.status}")
+
+
+@review.command("edit")
+@click.argument("branch")
+@click.option("--title", default=None, help="The review's title.")
+@click.option("--description", default=None, help="What it changes and why.")
+@json_option
+def review_edit(branch: str, title: str | None, description: str | None, as_json: bool) -> None:
+    """Set the review's title and description (kept on BRANCH, like its comments)."""
+    if title is None and description is None:
+        raise click.UsageError("give --title and/or --description")
+    meta = open_project().edit_review(branch, _who(), title=title, description=description)
+    if as_json:
+        print_json(meta.to_json())
+    else:
+        console().print(f"{branch}: {meta.title}")
+
+
 def _print_review(result: Any) -> None:
     from rich.markup import escape
 

@@ -259,9 +259,35 @@ def models() -> None:
 
 
 @models.command("list")
+@click.option("--sort", type=click.Choice(["name", "status", "version", "production", "metric", "trained",
+                                           "seconds"]), default=None,
+              help="With status, key metric, last trained and duration (as the page shows): sorted by this.")
+@click.option("--desc", is_flag=True, help="Sort descending.")
+@click.option("--status", "status", type=click.Choice(["new", "stale", "reuse", "fresh", "orphaned"]), default=None,
+              help="Only instances with this plan status (implies the long listing).")
+@click.option("--name", "name", default=None, help="Only instances whose name contains this (implies the long listing).")
+@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many (long listing).")
+@click.option("--limit", type=click.IntRange(1, 500), default=None, help="At most this many (long listing).")
 @json_option
-def models_list(as_json: bool) -> None:
-    """Every registered instance with its current and production versions."""
+def models_list(sort: str | None, desc: bool, status: str | None, name: str | None, offset: int, limit: int | None,
+                as_json: bool) -> None:
+    """Every registered instance with its current and production versions.
+
+    With --sort, --status, --name, --offset or --limit: every planned instance with its status, key metric,
+    last trained and duration, filtered, sorted and paged (the page's models list).
+    """
+    if sort or desc or status or name or offset or limit:
+        found = open_project().model_table(name or "", status, sort or "name", desc, offset, limit or 50)
+        if as_json:
+            print_json(found.to_json())
+            return
+        console().print(table(f"{offset + 1}–{offset + len(found.rows)} of {found.matched}",
+                              ["model", "status", "cur", "prod", "key metric", "trained", "secs"],
+                              [(r.name, r.status, r.version or "", r.production or "",
+                                f"{r.metric} {r.value:.4g}" if r.metric and r.value is not None else "",
+                                (r.trained or "")[5:16].replace("T", " "),
+                                f"{r.seconds:.1f}" if r.seconds is not None else "") for r in found.rows]))
+        return
     listed = open_project().models()
     if as_json:
         print_json(listed.to_json())

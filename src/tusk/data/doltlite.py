@@ -50,6 +50,9 @@ def remote_url(url: str, base: Path) -> str:
     return "file://" + str(path if path.is_absolute() else (base / path).resolve())
 
 
+_STATS: dict[tuple[str, str, str], dict[str, TableDiff]] = {}  # (file, from, to) commits → counts
+
+
 class DoltliteStore(MergeOps):
     dialect = "sqlite"
 
@@ -324,9 +327,20 @@ class DoltliteStore(MergeOps):
 
     # ----- diffs -------------------------------------------------------------------------------
     def diff_stat(self, from_ref: str, to_ref: str) -> dict[str, TableDiff]:
+        """Changed-row counts per table. Two commits' diff never changes, so it is kept (per store file) for
+        the next caller: a page asking for it twice, or every page of a review, pays for it once."""
         start, end = self.resolve(from_ref), self.resolve(to_ref)
         if start == end:
             return {}
+        key = (str(self.path), start, end)
+        if key not in _STATS:
+            _STATS[key] = self._diff_stat(start, end)
+            while len(_STATS) > 64:
+                _STATS.pop(next(iter(_STATS)))
+        return {t: TableDiff(d.table, d.added, d.modified, d.removed, schema_changed=d.schema_changed)
+                for t, d in _STATS[key].items()}
+
+    def _diff_stat(self, start: str, end: str) -> dict[str, TableDiff]:
         with _errors("cannot diff"):
             rows = self.main.execute(
                 "SELECT table_name, rows_added, rows_modified, rows_deleted, old_row_count, new_row_count"
@@ -358,10 +372,13 @@ class DoltliteStore(MergeOps):
         return chosen
 
     def _row_changes(self, table: str, start: str, end: str, limit: int | None) -> list[RowChange]:
-        keys = [name for name, _, pk in self.columns(table, end) if pk] or ["rowid"]
         sql = f"SELECT * FROM dolt_diff_{table}(?, ?)" + (f" LIMIT {int(limit)}" if limit else "")
+        return self._changes(table, end, sql, [start, end])
+
+    def _changes(self, table: str, end: str, sql: str, params: Sequence[Any]) -> list[RowChange]:
+        keys = [name for name, _, pk in self.columns(table, end) if pk] or ["rowid"]
         with _errors(f"cannot diff {table}"):
-            cursor = self.main.execute(sql, (start, end))
+            cursor = self.main.execute(sql, params)
             names = [d[0] for d in cursor.description]
             changes = []
             for row in cursor:
@@ -372,6 +389,56 @@ class DoltliteStore(MergeOps):
                 row_image = after or before or {}
                 changes.append(RowChange(kind, {k: row_image.get(k) for k in keys}, before, after))
         return changes
+
+    def diff_rows(self, from_ref: str, to_ref: str, table: str, where: Mapping[str, Any] | None = None,
+                  offset: int = 0, limit: int = 50) -> tuple[int, list[RowChange]]:
+        """One page of ``table``'s changed rows (key order), those whose old or new value of each column in
+        ``where`` equals the given value, and how many match: read with LIMIT/OFFSET, never the whole diff.
+        Column names are checked against the table; values are bound, never spliced into the SQL."""
+        start, end = self.resolve(from_ref), self.resolve(to_ref)
+        check_identifier(table)
+        if table not in set(self.tables(start)) | set(self.tables(end)):
+            raise RefNotFound(f"unknown table {table!r} in {from_ref} and {to_ref}")
+        known = {name for ref in (start, end) if table in self.tables(ref) for name, _, _ in self.columns(table, ref)}
+        clauses, params = [], [start, end]
+        for column, value in (where or {}).items():
+            if column not in known:
+                raise RefNotFound(f"{table} has no column {column!r}")
+            clauses.append(f"(CAST({quote('to_' + column)} AS TEXT) = ? OR CAST({quote('from_' + column)} AS TEXT) = ?)")
+            params += [str(value), str(value)]
+        condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        if clauses:
+            with _errors(f"cannot diff {table}"):
+                total = int(self.main.execute(f"SELECT count(*) FROM dolt_diff_{table}(?, ?){condition}",
+                                              params).fetchone()[0])
+        else:
+            stat = self.diff_stat(start, end).get(table)
+            total = stat.total if stat else 0
+        sql = f"SELECT * FROM dolt_diff_{table}(?, ?){condition} LIMIT ? OFFSET ?"
+        return total, self._changes(table, end if table in self.tables(end) else start, sql,
+                                    [*params, int(limit), int(offset)])
+
+    def rows(self, table: str, ref: str | None = None, where: Mapping[str, Any] | None = None, offset: int = 0,
+             limit: int = 50) -> tuple[list[str], int, list[tuple[Any, ...]]]:
+        """One page of ``table`` at ``ref`` in key order (columns, matching count, rows); ``where`` as in
+        ``diff_rows``."""
+        columns = self.columns(table, ref)
+        names = [name for name, _, _ in columns]
+        keys = [name for name, _, pk in columns if pk] or ["rowid"]
+        clauses, params = [], []
+        for column, value in (where or {}).items():
+            if column not in names:
+                raise RefNotFound(f"{table} has no column {column!r}")
+            clauses.append(f"CAST({quote(column)} AS TEXT) = ?")
+            params.append(str(value))
+        condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        order = ", ".join(quote(k) if k != "rowid" else k for k in keys)
+        reader = self._reader(ref)
+        with _errors(f"cannot read {table}"):
+            total = int(reader.execute(f"SELECT count(*) FROM {quote(table)}{condition}", params).fetchone()[0])
+            found = reader.execute(f"SELECT * FROM {quote(table)}{condition} ORDER BY {order} LIMIT ? OFFSET ?",
+                                   [*params, int(limit), int(offset)]).fetchall()
+        return names, total, found
 
     # ----- writing -----------------------------------------------------------------------------
     @contextmanager

@@ -69,11 +69,14 @@ class MergeOps:
         def branch_connection(self, branch: str) -> sqlite3.Connection: ...
 
     def merge(self, branch: str, into: str | None = None, message: str | None = None,
-              no_ff: bool = False, resolve: Resolution | None = None) -> MergeResult:
-        """Merge ``branch`` into ``into`` as one commit. A conflict raises MergeConflict (row by row) and applies
-        nothing, unless ``resolve`` settles it: "ours" or "theirs" for every conflicting row, or a function
-        that is given the conflicts and returns "ours" or "theirs" for each (it may raise to apply nothing).
-        ``no_ff`` makes a merge commit (holding ``message``) even where a fast-forward would do."""
+              no_ff: bool = False, resolve: Resolution | None = None,
+              expect_into: str | None = None) -> MergeResult:
+        """Merge ``branch`` (a branch or a commit) into ``into`` as one commit. A conflict raises MergeConflict
+        (row by row) and applies nothing, unless ``resolve`` settles it: "ours" or "theirs" for every
+        conflicting row, or a function that is given the conflicts and returns "ours" or "theirs" for each (it
+        may raise to apply nothing). ``no_ff`` makes a merge commit (holding ``message``) even where a
+        fast-forward would do. ``expect_into``: refused unless ``into`` is still at this commit once the merge
+        holds the write lock. Two merges of one branch at once merge it once: the second finds it merged."""
         target = into or self.default_branch
         source_head, before = self.resolve(branch), self.resolve(target)
         if source_head == before or self.merge_base(source_head, before) == source_head:
@@ -84,6 +87,12 @@ class MergeOps:
                 conn.execute("BEGIN IMMEDIATE")
                 crash_point("merge.begin")
                 try:
+                    now = self.resolve(target)  # under the write lock: no one else moves it until we are done
+                    if expect_into is not None and now != expect_into:
+                        raise DataError(f"{target} moved ({expect_into[:7]} → {now[:7]}) before the merge could "
+                                        f"start: look at the review again")
+                    if now != before and self.merge_base(source_head, now) == source_head:
+                        return MergeResult(None, message=f"{target} already has {branch} (merged meanwhile)")
                     resolved = self._merge_in_transaction(conn, branch, target, message, no_ff, resolve)
                     crash_point("merge.merged")
                     conn.execute("COMMIT")

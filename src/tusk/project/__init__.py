@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 
 from tusk.ports import RunCancel
 from tusk.project._data import DataMethods
+from tusk.project._pages import PageMethods
 from tusk.project._releases import ReleaseMethods
+from tusk.project._reviews import ReviewMethods
 from tusk.project._training import TrainingMethods
 
 if TYPE_CHECKING:
@@ -21,9 +23,9 @@ if TYPE_CHECKING:
 __all__ = ["Project", "RunCancel", "clone", "init"]
 
 
-class Project(DataMethods, TrainingMethods, ReleaseMethods):
+class Project(DataMethods, TrainingMethods, ReleaseMethods, ReviewMethods, PageMethods):
     """A project: its ``tusk.toml`` and the ports it names. One method per command (``DataMethods``,
-    ``TrainingMethods``, ``ReleaseMethods``); each returns data (a dataclass with ``to_json()``), never prints."""
+    ``TrainingMethods``, ``ReleaseMethods``, ``ReviewMethods``) and per page (``PageMethods``); each returns data (a dataclass with ``to_json()``), never prints."""
 
 
 def init(directory: Path | str = ".", example: str | None = None) -> "Initialised":

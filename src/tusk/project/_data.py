@@ -159,11 +159,13 @@ class DataMethods(ProjectBase):
         return review.show(self, branch)
     def merge(self, branch: str, into: str | None = None, message: str | None = None, force: bool = False,
               reason: str | None = None, take: str | None = None, resolutions: Path | None = None,
-              conflicts_file: Path | None = None) -> "MergeOutcome":
+              conflicts_file: Path | None = None,
+              expect: "tuple[str | None, str | None]" = (None, None)) -> "MergeOutcome":
         """Merge ``branch`` into ``into`` (default: the data branch) as one commit. A review whose checks or gate
         fail is refused unless ``force`` with a ``reason``. Conflicting rows are settled by ``take`` ("ours" /
         "theirs") or by a filled-in conflicts file (``resolutions``); otherwise MergeConflict names them,
-        nothing is merged, and ``conflicts_file`` receives them as a CSV to fill in."""
+        nothing is merged, and ``conflicts_file`` receives them as a CSV to fill in. ``expect``: the heads of
+        (branch, into) a person was shown: what merges is that commit, refused if either moved since."""
         from tusk import review
         from tusk.data.conflicts import read_resolutions, write_conflicts
         from tusk.errors import DataError, MergeConflict
@@ -175,7 +177,7 @@ class DataMethods(ProjectBase):
         heads = (store.resolve(target), store.resolve(branch))
         resolve = read_resolutions(resolutions, heads) if resolutions else take
         try:
-            return review.merge(self, branch, into, message, force, reason, resolve=resolve)
+            return review.merge(self, branch, into, message, force, reason, resolve=resolve, expect=expect)
         except MergeConflict as conflict:
             if conflicts_file is None:
                 raise

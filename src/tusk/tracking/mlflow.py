@@ -412,6 +412,45 @@ class MlflowTracker:
                     self._write_state(state)  # also marks a removal as seen: recover() does not undo it
         return moved
 
+    def version_infos(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], VersionInfo]:
+        """Many versions at once, with their metrics and tags (aliases left empty): one query on a local store,
+        one call per version on a server. Versions the registry does not hold are left out."""
+        pairs = set(wanted)
+        local = self._local_registry()
+        if local is None:
+            found = {}
+            for name, version in sorted(pairs):
+                try:
+                    found[(name, version)] = self.version(name, version)
+                except TrackingError:
+                    continue
+            return found
+        infos: dict[tuple[str, str], VersionInfo] = {}
+        names = sorted({name for name, _ in pairs})
+        only = f" AND name IN ({', '.join('?' for _ in names)})" if len(names) <= 500 else ""
+        bound = names if only else []
+        with local:
+            rows = local.execute("SELECT name, version, run_id, source, creation_time FROM model_versions "
+                                 f"WHERE current_stage != 'Deleted_Internal'{only}", bound).fetchall()
+            for name, version, run_id, source, created in rows:
+                if (name, str(version)) in pairs:
+                    infos[(name, str(version))] = VersionInfo(name, str(version), run_id, source or "", {},
+                                                              created_ms=int(created or 0))
+            runs = {info.run_id: info for info in infos.values() if info.run_id}
+            ids = sorted(runs)
+            in_runs = f" WHERE run_uuid IN ({', '.join('?' for _ in ids)})" if len(ids) <= 500 else ""
+            for key, value, run_id in local.execute(f"SELECT key, value, run_uuid FROM latest_metrics{in_runs}",
+                                                    ids if in_runs else []):
+                if run_id in runs:
+                    runs[run_id].metrics[key] = float(value)
+            in_names = f" WHERE name IN ({', '.join('?' for _ in names)})" if only else ""
+            for name, version, key, value in local.execute(
+                    f"SELECT name, version, key, value FROM model_version_tags{in_names}", bound):
+                info = infos.get((name, str(version)))
+                if info is not None:
+                    info.tags[key] = value
+        return infos
+
     def missing_versions(self, wanted: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         """The (model, version) pairs the registry does not hold (deleted, or never there)."""
         pairs = sorted(set(wanted))

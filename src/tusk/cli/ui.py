@@ -1,0 +1,52 @@
+"""``tusk ui``: the web page over the same ``Project`` as every other command."""
+
+from __future__ import annotations
+
+import click
+
+from tusk.cli._common import console, json_option, open_project, print_json
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback needs a token.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True, help="Port to listen on.")
+@click.option("--token", default=None, metavar="NAME:SECRET",
+              help="Who may log in (comma-separated; a bare SECRET is named 'token'). Default: $TUSK_UI_TOKEN. "
+                   "With a token, the page asks for it once and keeps a session cookie; the action log "
+                   "(.tusk/ui-actions.log) names who did what.")
+@click.option("--review", "review", default=None, metavar="BRANCH",
+              help="Print the address of this review's page (what to open first).")
+@json_option
+def ui(host: str, port: int, token: str | None, review: str | None, as_json: bool) -> None:
+    """Serve the page: reviews with their blast radius, models, runs, releases and data.
+
+    \b
+    Every review (a branch other than the data branch) shows its row diff, which models merging would
+    retrain and what that costs, its checks and candidates; merge, approve per model, comment or close it.
+    Runs start, show their progress and cancel from the page; releases diff and roll back.
+    \b
+    Loopback only by default:
+      tusk ui                                   http://127.0.0.1:8765/, for the user who started it
+      tusk ui --host 0.0.0.0 --token alice:s3cret-token   for a team (log in with the token)
+    Every change is a POST with a CSRF token; GETs change nothing. Stop it with Ctrl-C.
+    """
+    from urllib.parse import quote
+
+    project = open_project()
+    if review is not None:
+        project.review_meta(review)  # an unknown branch is a one-line error before anything listens
+
+    def ready(url: str) -> None:
+        page = f"{url}review?branch={quote(review, safe='')}" if review else url
+        if as_json:
+            print_json({"url": url, "page": page, "host": host, "port": port})
+        else:
+            console(stderr=True).print(f"tusk ui: serving {project.root} on {url} (Ctrl-C stops it)", soft_wrap=True)
+            if review:
+                console(stderr=True).print(f"review {review}: {page}", soft_wrap=True)
+
+    project.serve_ui(host, port, token, on_ready=ready)
+
+
+COMMANDS = [ui]

@@ -1,0 +1,130 @@
+"""The models page's table: every instance with its plan status, current and production version, key metric,
+when it was last trained and how long that took; filtered, sorted and paged (10,000 instances stay fast:
+one plan, one registry read for every current version).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tusk.ports import Ports
+
+SORTS = ("name", "status", "version", "production", "metric", "trained", "seconds")
+STATUSES = ("new", "stale", "reuse", "fresh", "orphaned")
+
+
+@dataclass
+class ModelRow:
+    name: str
+    spec: str | None
+    status: str
+    version: str | None
+    production: str | None
+    metric: str | None = None  # the key metric's name: the one promote_if names, else the first by name
+    value: float | None = None
+    trained: str | None = None  # ISO time the current version was registered
+    seconds: float | None = None  # its job's duration
+    reasons: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class ModelTable:
+    rows: list[ModelRow]  # this page
+    total: int  # every instance
+    matched: int  # after the filter
+    offset: int
+    limit: int
+    sort: str
+    descending: bool
+    query: str
+    status: str | None
+    counts: dict[str, int]  # instances per status, before the filter
+
+    def to_json(self) -> dict[str, Any]:
+        return {"models": [r.to_json() for r in self.rows], "total": self.total, "matched": self.matched,
+                "offset": self.offset, "limit": self.limit, "sort": self.sort, "descending": self.descending,
+                "query": self.query, "status": self.status, "counts": self.counts}
+
+
+def model_table(project: "Ports", query: str = "", status: str | None = None, sort: str = "name",
+                descending: bool = False, offset: int = 0, limit: int = 50) -> ModelTable:
+    """The instances whose name contains ``query`` (and whose status is ``status``), sorted, one page."""
+    from tusk.errors import TuskError
+
+    if sort not in SORTS:
+        raise TuskError(f"cannot sort models by {sort!r}: one of {', '.join(SORTS)}")
+    if status is not None and status not in STATUSES:
+        raise TuskError(f"unknown status {status!r}: one of {', '.join(STATUSES)}")
+    from tusk.runner import make_plan
+
+    plan = make_plan(project, None, check=False)
+    production = project.tracker.aliases()
+    specs = {s.name: s for s in project.config.models}
+    rows = []
+    for planned in plan.instances:
+        state = planned.state
+        spec = planned.instance.spec.name if planned.instance is not None else (state.spec if state else None)
+        rows.append(ModelRow(planned.name, spec, planned.status, state.version if state else None,
+                             production.get(planned.name), reasons=list(planned.reasons)))
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    needle = query.strip().lower()
+    chosen = [r for r in rows if (not needle or needle in r.name.lower()) and (status is None or r.status == status)]
+    if sort in ("metric", "trained", "seconds"):
+        _fill(project, chosen, specs)
+    chosen.sort(key=lambda r: _key(r, sort), reverse=descending)
+    offset, limit = max(0, offset), max(1, min(limit, 500))
+    page = chosen[offset:offset + limit]
+    if sort not in ("metric", "trained", "seconds"):
+        _fill(project, page, specs)
+    return ModelTable(page, len(rows), len(chosen), offset, limit, sort, descending, query, status, counts)
+
+
+def _fill(project: "Ports", rows: list[ModelRow], specs: dict[str, Any]) -> None:
+    """Key metric, training time and duration of each row's current version, read in one go."""
+    wanted = [(r.name, r.version) for r in rows if r.version]
+    if not wanted:
+        return
+    infos = project.tracker.version_infos([(n, str(v)) for n, v in wanted])
+    for row in rows:
+        info = infos.get((row.name, row.version)) if row.version else None
+        if info is None:
+            continue
+        key = _key_metric(specs.get(row.spec or ""), info.metrics)
+        if key is not None:
+            row.metric, row.value = key, info.metrics[key]
+        if info.created_ms:
+            row.trained = datetime.fromtimestamp(info.created_ms / 1000, timezone.utc).isoformat(timespec="seconds")
+        seconds = info.tags.get("tusk.seconds")
+        try:
+            row.seconds = float(seconds) if seconds is not None else None
+        except ValueError:
+            row.seconds = None
+
+
+def _key_metric(spec: Any, metrics: dict[str, float]) -> str | None:
+    if not metrics:
+        return None
+    rule = getattr(spec, "promote_if", None) or ""
+    for word in re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", rule):
+        if word in metrics:
+            return str(word)
+    return sorted(metrics)[0]
+
+
+def _key(row: ModelRow, sort: str) -> tuple[Any, ...]:
+    order = {"new": 0, "stale": 1, "reuse": 2, "fresh": 3, "orphaned": 4}
+    value: Any = {"name": row.name, "status": order.get(row.status, 9),
+                  "version": int(row.version) if row.version and row.version.isdigit() else -1,
+                  "production": int(row.production) if row.production and row.production.isdigit() else -1,
+                  "metric": row.value if row.value is not None else float("-inf"),
+                  "trained": row.trained or "", "seconds": row.seconds if row.seconds is not None else -1.0}[sort]
+    return (value, row.name)

@@ -1,0 +1,74 @@
+"""Project's paged reads and background runs, for a person looking at a page (``tusk ui``) and for the CLI's
+paged commands (``tusk data diff --offset``, ``tusk models list --sort``): one page of a table or a diff, the
+models table, runs started in their own process and watched, and serving the page itself."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from tusk.project._base import ProjectBase
+
+if TYPE_CHECKING:
+    from tusk.background import RunProgress
+    from tusk.browse import DiffPage, TablePage
+    from tusk.model_table import ModelTable
+
+
+class PageMethods(ProjectBase):
+    """What ``tusk ui`` and the CLI's paged reads call."""
+
+    def table_page(self, table: str, ref: str | None = None, where: "dict[str, str] | None" = None,
+                   offset: int = 0, limit: int = 50) -> "TablePage":
+        """One page of ``table`` at ``ref`` (default: the data branch), rows whose columns equal ``where``."""
+        from tusk.browse import table_page
+
+        return table_page(self, table, ref, where, offset, limit)
+
+    def diff_page(self, from_ref: str, to_ref: str, table: str, where: "dict[str, str] | None" = None,
+                  offset: int = 0, limit: int = 50) -> "DiffPage":
+        """One page of ``table``'s changed rows from ``from_ref`` to ``to_ref`` (read with LIMIT/OFFSET)."""
+        from tusk.browse import diff_page
+
+        return diff_page(self, from_ref, to_ref, table, where, offset, limit)
+
+    def model_table(self, query: str = "", status: str | None = None, sort: str = "name",
+                    descending: bool = False, offset: int = 0, limit: int = 50) -> "ModelTable":
+        """Instances with status, versions, key metric, last trained and duration: filtered, sorted, paged."""
+        from tusk.model_table import model_table
+
+        return model_table(self, query, status, sort, descending, offset, limit)
+
+    # --- runs in the background, watched from the page ---
+    def start_run(self, who: str, at: str | None = None, only: str | None = None) -> "RunProgress":
+        """``tusk run`` in a process of its own (the same Project.run, plan, lock and recording), whose progress
+        ``run_progress`` reads. Refused while another run holds the project (naming it)."""
+        from tusk import background
+
+        return background.start(self, who, at, only)
+
+    def run_progress(self, ident: str) -> "RunProgress":
+        """Each job of a background run: waiting, running, succeeded, failed; log tails; ETA."""
+        from tusk import background
+
+        return background.read(self, ident)
+
+    def background_runs(self, limit: int = 20) -> "list[RunProgress]":
+        """The runs started from the page, newest first."""
+        from tusk import background
+
+        return background.list_runs(self, limit)
+
+    def cancel_run(self, ident: str) -> "RunProgress":
+        """Cancel a background run the way Ctrl-C cancels ``tusk run``."""
+        from tusk import background
+
+        return background.cancel(self, ident)
+
+    def serve_ui(self, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
+                 on_ready: "Callable[[str], None] | None" = None) -> None:
+        """``tusk ui``: the web page over this project, until interrupted. A host other than loopback needs a
+        token (UnsafeBinding otherwise)."""
+        from tusk.web import serve
+
+        serve(self.config.path, host, port, token, on_ready=on_ready)

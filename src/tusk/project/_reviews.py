@@ -1,0 +1,62 @@
+"""Project's review conversation and per-model approval (``tusk review comment|close|edit|approve``, the page's
+review): title, description, status and comments that travel with the branch, and the rows of a review that
+feed chosen models merged as one commit; a review's training time and cost."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from tusk.project._base import ProjectBase
+
+if TYPE_CHECKING:
+    from tusk.approve import Approval
+    from tusk.impact import Estimate
+    from tusk.review_meta import ReviewMeta
+
+
+class ReviewMethods(ProjectBase):
+    """What ``tusk review comment | close | edit | approve`` and the review page call."""
+
+    def review_meta(self, branch: str) -> "ReviewMeta":
+        """A review's title, description, status (open, closed, merged) and comments, as the data store holds
+        them (they travel with the branch through push and pull)."""
+        from tusk import review_meta
+
+        store = self.data
+        into = self.config.data.branch
+        merged = False
+        if branch != into and branch in {b.name for b in store.branches()}:
+            head = store.resolve(branch)
+            merged = store.merge_base(head, store.resolve(into)) == head  # as tusk review list says
+        return review_meta.read(self, branch, merged)
+
+    def edit_review(self, branch: str, who: str, title: str | None = None, description: str | None = None,
+                    status: str | None = None, comment: str | None = None, kind: str = "comment",
+                    expect_head: str | None = None) -> "ReviewMeta":
+        """Write a review's title/description/status and a comment as one commit on its branch."""
+        from tusk import review_meta
+
+        meta, _ = review_meta.update(self, branch, who, title=title, description=description, status=status,
+                                     comment=comment, kind=kind, expect_head=expect_head)
+        return meta
+
+    def approve(self, branch: str, only: "str | Sequence[str]", who: str, expect_head: str | None = None,
+                expect_into: str | None = None) -> "Approval":
+        """Accept only the rows of ``branch`` that feed the models matching ``only`` (globs), as one commit on
+        the data branch; the rest stays on the branch."""
+        from tusk.approve import approve
+
+        return approve(self, branch, only, who, expect_head, expect_into)
+
+    def rows_per_model(self, branch: str, names: Sequence[str]) -> dict[str, int | None]:
+        """How many of the review's changed rows feed each of ``names`` (None: its inputs cannot be split)."""
+        from tusk.approve import rows_per_model
+
+        return rows_per_model(self, branch, list(names))
+
+    def estimate(self, names: Sequence[str]) -> "Estimate":
+        """Training time and cost of ``names`` from their recorded jobs and ``[cost]``."""
+        from tusk.impact import estimate
+
+        return estimate(self, list(names))

@@ -1,0 +1,88 @@
+"""``tusk ui``: the page where analysts, reviewers and release owners work — reviews with their blast radius,
+models, runs, releases and data — served over the same ``Project`` facade as the CLI.
+
+Starlette + Jinja2 (autoescape) + uvicorn, server-rendered, one small script shipped in ``static/`` (nothing
+from a CDN). Imported only by ``tusk ui`` (extra ``ui``): no other command imports Starlette.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tusk.errors import BackendMissing
+
+__all__ = ["create", "serve"]
+
+
+def create(config_path: Path, host: str = "127.0.0.1", port: int = 8765, token: str | None = None) -> Any:
+    """The ASGI app for the project whose tusk.toml is ``config_path`` (tests serve it with uvicorn)."""
+    try:
+        from tusk.web.app import create_app
+    except ModuleNotFoundError as exc:
+        raise BackendMissing(f"tusk ui needs the 'ui' extra ({exc.name} is missing): "
+                             f"pip install 'tusk-mlops[ui]'") from exc
+    from tusk.web.security import Gate, check_binding, parse_tokens
+
+    tokens = parse_tokens(token if token is not None else os.environ.get("TUSK_UI_TOKEN"))
+    check_binding(host, tokens)
+    return create_app(config_path, Gate(tokens, _user(), host, port))
+
+
+def serve(config_path: Path, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
+          on_ready: Callable[[str], None] | None = None) -> None:
+    """Serve the page until interrupted; ``on_ready(url)`` is called once it listens."""
+    app = create(config_path, host, port, token)
+    try:
+        import uvicorn
+    except ModuleNotFoundError as exc:
+        raise BackendMissing("tusk ui needs the 'ui' extra (uvicorn is missing): pip install 'tusk-mlops[ui]'") \
+            from exc
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    refused: list[str] = []
+
+    def bind_error(record: logging.LogRecord) -> bool:  # uvicorn logs why it cannot bind: one line of ours instead
+        if server.started or "[Errno" not in str(record.msg):
+            return True
+        refused.append(record.getMessage().rsplit(": ", 1)[-1])
+        return False
+
+    logging.getLogger("uvicorn.error").addFilter(bind_error)
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/"
+
+    async def started() -> None:
+        if on_ready is not None:
+            on_ready(url)
+
+    original = server.startup
+
+    async def startup(sockets: Any = None) -> None:
+        await original(sockets=sockets)
+        if server.started:
+            await started()
+
+    server.startup = startup  # type: ignore[method-assign]
+    try:
+        server.run()
+    except SystemExit:  # uvicorn exits when it cannot bind: say why in one line instead
+        pass
+    finally:
+        logging.getLogger("uvicorn.error").removeFilter(bind_error)
+    if not server.started:
+        from tusk.errors import TuskError
+
+        why = refused[0] if refused else "in use, or not an address of this machine"
+        raise TuskError(f"tusk ui could not listen on {host}:{port}: {why}")
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "local"

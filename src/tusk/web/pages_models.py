@@ -1,0 +1,77 @@
+"""Models: every instance (status, versions, key metric, last trained, duration; sorted, filtered, paged) and
+one model's page (versions with metrics and tags, lineage, job logs, promote and rollback)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Route
+
+from tusk.errors import TuskError
+from tusk.web.app import PAGE, Web, action, int_arg, page
+
+
+def models(project: Any, request: Request) -> dict[str, Any]:
+    q = request.query_params
+    table = project.model_table(q.get("q", ""), q.get("status") or None, q.get("sort", "name"),
+                                q.get("dir") == "desc", int_arg(request, "offset"),
+                                int_arg(request, "limit", PAGE, 1, 500))
+    return {"section": "models", "table": table}
+
+
+def model(project: Any, request: Request) -> dict[str, Any]:
+    name = request.query_params.get("name", "")
+    if not name:
+        raise TuskError("which model? (/model?name=NAME)")
+    versions = project.tracker.versions(name)
+    if not versions:
+        raise TuskError(f"no registered model {name!r}")
+    infos = project.tracker.version_infos([(name, v.version) for v in versions])
+    for info in versions:
+        found = infos.get((name, info.version))
+        info.metrics = found.metrics if found else {}
+    chosen = request.query_params.get("version") or versions[0].version
+    lineage = project.lineage(f"{name}@{chosen}")
+    try:
+        log = project.logs(f"{name}@{chosen}")
+        tail = log.text[-20_000:]
+    except TuskError as exc:
+        tail = f"(no log: {exc})"
+    state = project.tracker.states().get(name)
+    return {"section": "models", "name": name, "versions": versions, "chosen": chosen, "lineage": lineage,
+            "log": tail, "current": state.version if state else None,
+            "production": project.tracker.aliases().get(name)}
+
+
+def promote(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
+    name, version = form.get("name", ""), form.get("version", "").lstrip("v")
+    if not name or not version:
+        raise TuskError("promote needs a model and a version")
+    promoted = project.promote(name, version)
+    return f"{name}: production → v{promoted.production}", f"/model?name={_q(name)}"
+
+
+def rollback(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
+    name, to = form.get("name", ""), form.get("to", "").lstrip("v") or None
+    if not name:
+        raise TuskError("rollback needs a model")
+    moved = project.rollback_model(name, to)  # as tusk models rollback does
+    if not moved.moved:
+        return f"{name}: production stays on v{moved.production} (nothing earlier to roll back to)", \
+            f"/model?name={_q(name)}"
+    return f"{name}: production v{moved.previous} → v{moved.production}", f"/model?name={_q(name)}"
+
+
+def _q(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text, safe="")
+
+
+def routes(web: Web) -> list[BaseRoute]:
+    return [Route("/models", page(web, "models.html", models)),
+            Route("/model", page(web, "model.html", model)),
+            Route("/model/promote", action(web, "models promote", promote), methods=["POST"]),
+            Route("/model/rollback", action(web, "models rollback", rollback), methods=["POST"])]

@@ -1,0 +1,167 @@
+"""Reviews (data pull requests): the list, one review (commits, the three-dot row diff per table, paged and
+filtered, the conversation), its blast radius (loaded after the page: the merge-preview plan, rows per model,
+time and cost, checks, candidates against production, conflicts), and the actions: merge, approve per model,
+comment, close or reopen, edit. Actions carry the heads the page showed; a head that moved refuses them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Route
+
+from tusk.errors import TuskError
+from tusk.web.app import PAGE, Web, action, int_arg, page
+from tusk.web.pages_data import where_of
+
+
+def _review_url(branch: str, **extra: str) -> str:
+    rest = "".join(f"&{k}={quote(v, safe='')}" for k, v in extra.items())
+    return f"/review?branch={quote(branch, safe='')}{rest}"
+
+
+def home(project: Any, request: Request) -> dict[str, Any]:
+    from tusk.web.pages_runs import recent_runs
+
+    from tusk.errors import ReleaseError
+
+    reviews = _with_titles(project, project.reviews())
+    try:
+        current = project.current_release()
+    except ReleaseError:  # no release yet
+        current = None
+    return {"section": "", "reviews": [r for r in reviews if r["status"] == "open"], "current": current,
+            "runs": recent_runs(project, 5), "branch": project.config.data.branch,
+            "head": project.data.resolve(project.config.data.branch)}
+
+
+def _with_titles(project: Any, found: Any) -> list[dict[str, Any]]:
+    from tusk import review_meta
+
+    items = list(found.reviews)
+    titles = review_meta.summaries(project, [r.branch for r in items if not r.merged])
+    rows = []
+    for r in items:
+        title, status = titles.get(r.branch, ("", "open"))
+        rows.append({"summary": r, "title": title or (r.message.splitlines()[0] if r.message else r.branch),
+                     "status": "merged" if r.merged else status})
+    return rows
+
+
+def reviews(project: Any, request: Request) -> dict[str, Any]:
+    rows = _with_titles(project, project.reviews())
+    show = request.query_params.get("status", "open")
+    return {"section": "reviews", "rows": [r for r in rows if show == "all" or r["status"] == show],
+            "show": show, "counts": {s: sum(1 for r in rows if r["status"] == s) for s in ("open", "closed", "merged")}}
+
+
+def review(project: Any, request: Request) -> dict[str, Any]:
+    from tusk.review_meta import OWN_TABLES
+
+    branch = request.query_params.get("branch", "")
+    if not branch:
+        raise TuskError("which review? (/review?branch=B)")
+    store = project.data
+    into = project.config.data.branch
+    if branch == into or branch not in {b.name for b in store.branches()}:
+        raise TuskError(f"{branch!r} is not a review branch")
+    meta = project.review_meta(branch)
+    head, into_head = store.resolve(branch), store.resolve(into)
+    base = store.merge_base(into_head, head)
+    commits = []
+    for commit in store.log(head, 200):
+        if commit.hash == base:
+            break
+        commits.append(commit)
+    stats = store.diff_stat(base, head)
+    tables = [stats[t] for t in sorted(stats) if t not in OWN_TABLES and (stats[t].total or stats[t].schema_changed)]
+    chosen = request.query_params.get("table") or next((t.table for t in tables if not t.schema_changed), None)
+    diff = None
+    if chosen and any(t.table == chosen and not t.schema_changed for t in tables):
+        diff = project.diff_page(base, head, chosen, where_of(request), int_arg(request, "offset"),
+                                 int_arg(request, "limit", PAGE, 1, 500))
+    return {"section": "reviews", "branch": branch, "into": into, "meta": meta, "head": head,
+            "into_head": into_head, "base": base, "commits": commits, "tables": tables, "chosen": chosen,
+            "diff": diff, "url": _review_url(branch)}
+
+
+def impact(project: Any, request: Request) -> dict[str, Any]:
+    """The expensive half of a review: computed on the merge preview, loaded after the page."""
+    branch = request.query_params.get("branch", "")
+    if not branch:
+        raise TuskError("which review? (/review/impact?branch=B)")
+    result = project.review(branch)
+    names = [p["name"] for p in result.plan]
+    rows = project.rows_per_model(branch, names) if names and not result.conflicts else {}
+    estimate = project.estimate(names) if names else None
+    store = project.data
+    return {"branch": branch, "review": result, "rows": rows, "estimate": estimate,
+            "head": store.resolve(branch), "into_head": store.resolve(project.config.data.branch),
+            "verdicts": {m.name: m for m in result.models}}
+
+
+# ----- actions -----------------------------------------------------------------------------------------------
+def _branch(form: Mapping[str, str]) -> str:
+    branch = form.get("branch", "")
+    if not branch:
+        raise TuskError("which review?")
+    return branch
+
+
+def merge(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
+    branch = _branch(form)
+    force = form.get("force") == "yes"
+    outcome = project.merge(branch, message=f"Merge {branch} into {project.config.data.branch} (by {who})",
+                            force=force, reason=form.get("reason") or None,
+                            expect=(form.get("head") or None, form.get("into_head") or None))
+    if outcome.commit is None:
+        return f"{branch}: nothing to merge ({outcome.message})", _review_url(branch)
+    how = "fast-forward" if outcome.fast_forward else "merge commit"
+    return f"merged {branch} into {outcome.into} ({how} {outcome.commit[:7]})", _review_url(branch)
+
+
+def approve(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
+    branch = _branch(form)
+    models = [m for m in form.get("model", "").split("\n") if m.strip()]
+    if not models:
+        raise TuskError("tick the models whose rows to approve")
+    result = project.approve(branch, models, who, expect_head=form.get("head") or None,
+                             expect_into=form.get("into_head") or None)
+    if result.commit is None:
+        return result.message, _review_url(branch)
+    return f"approved {branch} for {', '.join(result.models)}: commit {result.commit[:7]} on {result.into}", \
+        _review_url(branch)
+
+
+def comment(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
+    branch = _branch(form)
+    project.edit_review(branch, who, comment=form.get("text", ""))
+    return f"comment added to {branch}", _review_url(branch)
+
+
+def close(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
+    branch = _branch(form)
+    status = "open" if form.get("reopen") == "yes" else "closed"
+    text = form.get("text", "").strip() or ("reopened" if status == "open" else "closed")
+    project.edit_review(branch, who, status=status, comment=text, kind="reopen" if status == "open" else "close")
+    return f"{branch} {'reopened' if status == 'open' else 'closed'}", _review_url(branch)
+
+
+def edit(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
+    branch = _branch(form)
+    project.edit_review(branch, who, title=form.get("title", ""), description=form.get("description", ""))
+    return f"{branch}: title and description saved", _review_url(branch)
+
+
+def routes(web: Web) -> list[BaseRoute]:
+    return [Route("/", page(web, "home.html", home)),
+            Route("/reviews", page(web, "reviews.html", reviews)),
+            Route("/review", page(web, "review.html", review)),
+            Route("/review/impact", page(web, "impact.html", impact)),
+            Route("/review/merge", action(web, "review merge", merge), methods=["POST"]),
+            Route("/review/approve", action(web, "review approve", approve), methods=["POST"]),
+            Route("/review/comment", action(web, "review comment", comment), methods=["POST"]),
+            Route("/review/close", action(web, "review close", close), methods=["POST"]),
+            Route("/review/edit", action(web, "review edit", edit), methods=["POST"])]

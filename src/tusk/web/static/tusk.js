@@ -1,0 +1,75 @@
+// tusk ui: confirmations, the review's blast radius loaded after the page, live run progress. No framework.
+"use strict";
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-confirm]");
+  if (button && !window.confirm(button.getAttribute("data-confirm"))) { event.preventDefault(); }
+});
+
+function load(section) {
+  fetch(section.getAttribute("data-load"), {credentials: "same-origin"}).then(function (response) {
+    return response.text().then(function (text) { return {ok: response.ok, text: text}; });
+  }).then(function (answer) {
+    // the server renders (and escapes) this HTML itself: the same templates as every page
+    var doc = new DOMParser().parseFromString(answer.text, "text/html");
+    section.replaceChildren.apply(section, Array.prototype.slice.call(doc.body.childNodes));
+    if (!answer.ok) { section.classList.add("error"); }
+  }).catch(function () { section.textContent = "could not load this part: reload the page"; });
+}
+
+function text(node, value) { if (node) { node.textContent = value; } }
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) { return "—"; }
+  if (seconds < 60) { return seconds.toFixed(1) + " s"; }
+  if (seconds < 3600) { return (seconds / 60).toFixed(1) + " min"; }
+  return (seconds / 3600).toFixed(1) + " h";
+}
+
+function row(job) {
+  var tr = document.createElement("tr");
+  tr.setAttribute("data-job", job.name);
+  var cells = [job.name, job.status, job.version ? "v" + job.version : "", duration(job.seconds), ""];
+  cells.forEach(function (value, index) {
+    var td = document.createElement("td");
+    if (index === 1) {
+      var badge = document.createElement("span");
+      badge.className = "badge " + job.status; badge.textContent = value; td.appendChild(badge);
+    } else if (index === 4) {
+      var pre = document.createElement("pre"); pre.className = "tail";
+      pre.textContent = (job.error || job.log_tail || "").slice(-600); td.appendChild(pre);
+    } else if (index === 0) {
+      var link = document.createElement("a"); link.href = "/model?name=" + encodeURIComponent(job.name);
+      link.textContent = value; td.appendChild(link);
+    } else { td.textContent = value; }
+    if (index === 3) { td.className = "num"; }
+    tr.appendChild(td);
+  });
+  return tr;
+}
+
+function poll(table) {
+  var url = table.getAttribute("data-poll");
+  fetch(url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (run) {
+    if (run.error && !run.jobs) { return; }
+    var status = document.getElementById("run-status");
+    text(status, run.status); if (status) { status.className = "badge " + run.status; }
+    text(document.getElementById("run-done"), run.done);
+    text(document.getElementById("run-total"), run.total);
+    text(document.getElementById("run-eta"), duration(run.eta));
+    var waiting = document.getElementById("run-waiting");
+    if (waiting) { text(waiting, run.waiting || ""); waiting.hidden = !run.waiting; }
+    var body = table.tBodies[0];
+    body.replaceChildren.apply(body, run.jobs.map(row));
+    if (run.status === "starting" || run.status === "running") {
+      window.setTimeout(function () { poll(table); }, 1000);
+    } else {
+      var form = document.getElementById("cancel-form"); if (form) { form.remove(); }
+      table.removeAttribute("data-poll");
+    }
+  }).catch(function () { window.setTimeout(function () { poll(table); }, 3000); });
+}
+
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("[data-load]").forEach(load);
+  document.querySelectorAll("[data-poll]").forEach(function (table) { window.setTimeout(function () { poll(table); }, 500); });
+});

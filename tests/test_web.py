@@ -1,0 +1,403 @@
+"""``tusk ui``: security (binding, tokens, sessions, CSRF, Host), hostile values, a crawl of every page, and the
+review actions in the orders that go wrong (the branch moves while the page is open, a double-submitted
+merge), against real doltlite and MLflow stores through the in-process ASGI app (httpx)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("httpx")
+
+from starlette.testclient import TestClient  # noqa: E402
+
+from train_fixtures import TrainProject, make_project, rows, write_csv  # noqa: E402
+from tusk import Project  # noqa: E402
+from tusk.errors import TuskError  # noqa: E402
+
+BASE = "http://127.0.0.1:8765"
+HOSTILE = ["<script>alert(1)</script>", "\"'><img src=x onerror=alert(2)>", "x" * 10_000]
+
+
+def client(root: Path, token: str | None = None, host: str = "127.0.0.1") -> TestClient:
+    from tusk.web import create
+
+    return TestClient(create(root / "tusk.toml", host, 8765, token), base_url=BASE)
+
+
+class Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.forms: list[dict[str, Any]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "a" and (values.get("href") or "").startswith("/"):
+            self.links.append(str(values["href"]).split("#")[0])
+        if tag == "form" and (values.get("method") or "").lower() == "post":
+            self.forms.append({"action": values.get("action"), "fields": {}})
+        if tag == "input" and self.forms and values.get("name"):
+            self.forms[-1]["fields"].setdefault(values["name"], values.get("value") or "")
+
+
+def crawl(web: TestClient, limit: int = 120) -> dict[str, str]:
+    """Every page reachable from / (GETs only) → its HTML; asserts each answers 200."""
+    seen: dict[str, str] = {}
+    todo = ["/"]
+    while todo and len(seen) < limit:
+        path = todo.pop(0)
+        if path in seen or path.startswith("/static"):
+            continue
+        response = web.get(path)
+        assert response.status_code == 200, f"GET {path} answered {response.status_code}: {response.text[:300]}"
+        seen[path] = response.text
+        parser = Links()
+        parser.feed(response.text)
+        todo += [link.replace("&amp;", "&") for link in parser.links]
+    return seen
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project with models trained, and a review whose cells are hostile (script, quotes, 10 kB, binary)."""
+    project = make_project(tmp_path_factory.mktemp("web"))
+    project.run()
+    project.tusk("release", "create", "--no-build")
+    data = rows()
+    data[3][3] = "relabelled on main"
+    project.import_rows(data, message="main: relabel one row of c3")
+    project.run()
+    project.tusk("release", "create", "--no-build")
+    data = rows()
+    for i, text in enumerate(HOSTILE):
+        data[i][2] = text
+    project.import_rows(data, branch="hostile", message="hostile <b>text</b>")
+    with Project.open(project.root) as opened:  # a binary cell: no CSV can carry one
+        with opened.data.writer("hostile") as conn:
+            conn.execute("UPDATE examples SET text = ? WHERE id = 5", [b"\x00\xff<script>"])
+            opened.data.commit(conn, "binary cell")
+    return project.root
+
+
+def state(root: Path) -> tuple[Any, ...]:
+    with Project.open(root) as project:
+        store = project.data
+        return (tuple((b.name, b.head) for b in store.branches()), project.tracker.aliases(),
+                {n: s.version for n, s in project.tracker.states().items()})
+
+
+def test_every_page_from_home_answers_and_escapes_hostile_values(hostile: Path) -> None:
+    before = state(hostile)
+    with client(hostile) as web:
+        pages = crawl(web)
+        review = web.get("/review?branch=hostile").text
+        impact = web.get("/review/impact?branch=hostile").text
+    assert len(pages) >= 10, sorted(pages)
+    assert any(p.startswith("/review?branch=hostile") for p in pages)
+    assert any(p.startswith("/model?") for p in pages) and any(p.startswith("/data/commit") for p in pages)
+    for path, html in {**pages, "review": review, "impact": impact}.items():
+        assert "<script>alert(1)" not in html, path
+        assert "<img src=x" not in html, path
+        assert "<b>text</b>" not in html, path
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in review
+    assert "&lt;img src=x onerror=alert(2)&gt;" in review
+    assert "10,000 characters" in review and "x" * 201 not in review  # a 10 kB cell is cut, with its length
+    assert "&lt;10 bytes: 00ff3c" in review  # binary shown as hex
+    assert "merging retrains 4 of 4" in impact  # c0-c2 edited; c3 because the branch has its old row 3
+    assert state(hostile) == before  # GETs changed nothing
+
+
+def test_security_headers_and_host(hostile: Path) -> None:
+    with client(hostile) as web:
+        answer = web.get("/models")
+        assert "script-src 'self'" in answer.headers["content-security-policy"]
+        assert answer.headers["x-frame-options"] == "DENY"
+        cookie = answer.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        assert web.get("/", headers={"host": "evil.example:8765"}).status_code == 421  # DNS rebinding
+        assert web.get("/data/table?name=examples%20WHERE%201=1").status_code in (400, 404)  # no SQL from a request
+        assert web.get("/data/table?name=examples&col=label%3D1%20OR&val=x").status_code in (400, 404)
+        assert web.get("/run?id=../../etc").status_code == 400  # no path from a request
+
+
+def test_every_post_form_refuses_a_missing_or_wrong_csrf_token(hostile: Path) -> None:
+    before = state(hostile)
+    with client(hostile) as web:
+        pages = crawl(web)
+        forms = {}
+        for path in list(pages) + ["/review/impact?branch=hostile", "/releases/rollback"]:
+            parser = Links()
+            parser.feed(pages.get(path) or web.get(path).text)
+            for form in parser.forms:
+                forms.setdefault(form["action"], form["fields"])
+        assert {"/review/merge", "/review/approve", "/review/comment", "/review/close", "/model/promote",
+                "/model/rollback", "/runs/start", "/releases/create", "/releases/rollback"} <= set(forms)
+        for action, fields in forms.items():
+            assert "csrf" in fields, action
+            for sent in ({k: v for k, v in fields.items() if k != "csrf"}, {**fields, "csrf": "forged"}):
+                answer = web.post(action, data=sent, follow_redirects=False)
+                assert answer.status_code == 403, f"POST {action} with csrf={sent.get('csrf')!r}: {answer.status_code}"
+        cross = web.post("/review/comment", data={**forms["/review/comment"], "text": "x"},
+                         headers={"origin": "http://evil.example"})
+        assert cross.status_code == 403 and "another site" in cross.text  # even with the right token
+        # a session's token does not serve another session
+        other = client(hostile)
+        other.get("/")
+        token = forms["/review/comment"]["csrf"]
+        assert other.post("/review/comment", data={"csrf": token, "branch": "hostile", "text": "x"}).status_code == 403
+    assert state(hostile) == before
+
+
+def test_open_binding_needs_a_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tusk.web import create
+    from tusk.web.security import UnsafeBinding
+
+    project = make_project(tmp_path)
+    monkeypatch.delenv("TUSK_UI_TOKEN", raising=False)
+    for host in ("0.0.0.0", "192.168.1.5", "::"):
+        with pytest.raises(UnsafeBinding, match="without a token"):
+            create(project.root / "tusk.toml", host)
+    create(project.root / "tusk.toml", "0.0.0.0", token="alice:long-enough-secret")
+    monkeypatch.setenv("TUSK_UI_TOKEN", "bob:another-long-secret")
+    create(project.root / "tusk.toml", "0.0.0.0")
+    with pytest.raises(TuskError, match="at least 8"):
+        create(project.root / "tusk.toml", "127.0.0.1", token="short")
+    monkeypatch.delenv("TUSK_UI_TOKEN")
+    result = project.tusk("ui", "--host", "0.0.0.0", "--port", "1", code=1)
+    assert "refuses to listen on 0.0.0.0 without a token" in result.output
+
+
+def test_ui_errors_are_one_line_before_anything_listens(tmp_path: Path) -> None:
+    import socket
+
+    project = make_project(tmp_path)
+    result = project.tusk("ui", "--review", "nosuch", code=1)
+    assert "no review 'nosuch'" in result.output and len(result.output.strip().splitlines()) == 1
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = project.tusk("ui", "--port", str(port), code=1)
+    assert f"could not listen on 127.0.0.1:{port}: address already in use" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_token_logs_in_once_and_names_who_did_what(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    project.tusk("data", "branch", "fix")
+    with client(project.root, token="alice:s3cret-token-1,bob:s3cret-token-2") as web:
+        answer = web.get("/reviews", follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+        assert web.post("/review/comment", data={"branch": "fix", "text": "x"}).status_code == 403
+        assert web.get("/static/tusk.css").status_code == 200
+        refused = web.post("/login", data={"token": "s3cret-token-3", "next": "/reviews"}, follow_redirects=False)
+        assert refused.status_code == 403 and "tusk_session" not in refused.headers.get("set-cookie", "")
+        ok = web.post("/login", data={"token": "s3cret-token-1", "next": "//evil.example/"}, follow_redirects=False)
+        assert ok.status_code == 303 and ok.headers["location"] == "/"  # never off-site after logging in
+        cookie = ok.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        page = web.get("/review?branch=fix").text
+        assert "alice" in page
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+        done = web.post("/review/comment", data={"csrf": csrf, "branch": "fix", "text": "looks right"})
+        assert done.status_code == 200 and "looks right" in done.text
+    log = (project.root / ".tusk" / "ui-actions.log").read_text()
+    assert '"who": "alice"' in log and '"action": "review comment"' in log and '"action": "login"' in log
+    meta = project.json("review", "show", "fix")  # the CLI still sees the review
+    assert meta["branch"] == "fix"
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html[:500]
+    return found.group(1)
+
+
+def _form(html: str, action: str) -> dict[str, str]:
+    parser = Links()
+    parser.feed(html)
+    return next(f["fields"] for f in parser.forms if f["action"] == action)
+
+
+def _edited(project: TrainProject, branch: str) -> None:
+    """On ``branch``: c1's rows relabelled (retrains m-c1), c2's rows too (retrains m-c2)."""
+    data = rows()
+    for row in data:
+        if row[1] in ("c1", "c2"):
+            row[3] = "relabelled"
+    project.import_rows(data, branch=branch, message=f"relabel c1 and c2 on {branch}")
+
+
+@pytest.fixture
+def reviewed(tmp_path: Path) -> TrainProject:
+    project = make_project(tmp_path)
+    project.run()
+    _edited(project, "fix")
+    return project
+
+
+def test_approve_one_model_then_merge_the_rest(reviewed: TrainProject) -> None:
+    root = reviewed.root
+    with client(root) as web:
+        impact = web.get("/review/impact?branch=fix").text
+        assert "merging retrains 2 of 4" in impact
+        form = _form(impact, "/review/approve")
+        answer = web.post("/review/approve", data={**form, "model": ["m-c1"]})
+        assert answer.status_code == 200, answer.text[:500]
+        assert "approved fix for m-c1" in answer.text
+        main = {r[0]: r[3] for r in reviewed.json("data", "sql", "SELECT id, customer, text, label FROM examples")["rows"]}
+        relabelled = {i for i, label in main.items() if label == "relabelled"}
+        assert relabelled == {r[0] for r in rows() if r[1] == "c1"}  # c1's rows only, c2's stay on the branch
+        assert set(reviewed.plan()) and reviewed.plan()["m-c1"]["status"] == "stale"
+        assert reviewed.plan()["m-c2"]["status"] == "fresh"
+        assert "merging retrains 1 of 4" in web.get("/review/impact?branch=fix").text  # only c2 is left
+        again = web.post("/review/approve", data={**_form(web.get("/review/impact?branch=fix").text,
+                                                                "/review/approve"), "model": ["m-c1"]})
+        assert "already holds" in again.text
+        page = web.get("/review?branch=fix").text
+        assert "approved the rows feeding m-c1" in page  # the approval is in the conversation
+        merge = _form(web.get("/review/impact?branch=fix").text, "/review/merge")
+        merged = web.post("/review/merge", data=merge)
+        assert "merged fix into main" in merged.text
+        twice = web.post("/review/merge", data=merge)  # the same form posted again
+        assert twice.status_code == 400 and "moved since the review was shown" in twice.text
+    log = reviewed.json("data", "log")["commits"]
+    assert sum(1 for c in log if c["message"].startswith("Merge fix")) == 1
+    assert reviewed.json("review", "list")["reviews"][0]["merged"] is True
+
+
+def test_a_merge_is_refused_when_the_branch_moved_after_the_page_showed_it(reviewed: TrainProject) -> None:
+    with client(reviewed.root) as web:
+        merge = _form(web.get("/review/impact?branch=fix").text, "/review/merge")
+        data = rows()
+        data[0][2] = "a later edit"
+        reviewed.import_rows(data, branch="fix", message="someone else edits fix")  # the world moves
+        head = reviewed.json("data", "log", "fix")["commits"][0]["hash"]
+        answer = web.post("/review/merge", data=merge)
+        assert answer.status_code == 400 and "fix moved since the review was shown" in answer.text
+        assert reviewed.json("data", "log")["commits"][0]["message"] == "load"  # main untouched
+        approve = _form(web.get("/review/impact?branch=fix").text, "/review/approve")
+        assert approve["head"] == head
+        approve["head"] = merge["head"]
+        refused = web.post("/review/approve", data={**approve, "model": ["m-c1"]})
+        assert refused.status_code == 400 and "moved since the page showed it" in refused.text
+
+
+def test_approve_refuses_rows_that_main_changed_too(reviewed: TrainProject) -> None:
+    data = rows()
+    for row in data:
+        if row[1] == "c1":
+            row[3] = "changed on main"
+    reviewed.import_rows(data, message="main relabels c1 differently")
+    with pytest.raises(TuskError, match="changed on the data branch too"):
+        with Project.open(reviewed.root) as project:
+            project.approve("fix", ["m-c1"], "carol")
+    assert reviewed.json("data", "log")["commits"][0]["message"] == "main relabels c1 differently"
+
+
+def test_review_conversation_travels_through_push_and_pull(reviewed: TrainProject, tmp_path: Path) -> None:
+    reviewed.tusk("review", "edit", "fix", "--title", "Relabel c1 <and> c2", "--description", "why: audit")
+    reviewed.tusk("review", "comment", "fix", "c2 looks wrong")
+    remote = tmp_path / "remote"
+    reviewed.tusk("data", "remote", "add", "origin", f"file://{remote}")
+    reviewed.tusk("data", "push", "origin")
+    reviewed.tusk("data", "push", "origin", "--branch", "fix")
+    with Project.open(reviewed.root) as project:
+        mine = project.review_meta("fix")
+    assert mine.title == "Relabel c1 <and> c2" and [c.text for c in mine.comments] == ["c2 looks wrong"]
+    second = _second_clone(reviewed.root, tmp_path / "second", remote)
+    with Project.open(second) as project:
+        project.shared_data().fetch("origin")
+        project.data.create_branch("fix", "origin/fix")
+        theirs = project.review_meta("fix")
+    assert theirs.title == mine.title and [c.text for c in theirs.comments] == ["c2 looks wrong"]
+    assert theirs.description == "why: audit" and theirs.status == "open"
+    reviewed.tusk("review", "close", "fix", "-m", "not needed")
+    assert reviewed.json("review", "close", "fix", "--reopen")["status"] == "open"
+
+
+def _second_clone(root: Path, target: Path, remote: Path) -> Path:
+    import shutil
+
+    shutil.copytree(root, target, ignore=shutil.ignore_patterns("training.db", ".training.db-lock", ".tusk"))
+    from tusk.data.doltlite import DoltliteStore
+
+    (target / "data").mkdir(exist_ok=True)
+    DoltliteStore.clone(f"file://{remote}", target / "data" / "training.db")
+    return target
+
+
+def test_models_page_sorts_filters_and_pages(reviewed: TrainProject) -> None:
+    with client(reviewed.root) as web:
+        page = web.get("/models?sort=name&dir=desc&limit=2").text
+        names = re.findall(r'/model\?name=(m-c\d)', page)
+        assert names == ["m-c3", "m-c2"] and "1–2 of 4" in page
+        assert re.findall(r'/model\?name=(m-c\d)', web.get("/models?q=c1").text) == ["m-c1"]
+        assert web.get("/models?sort=drop%20table").status_code == 400
+        assert "accuracy 0.9" in web.get("/models?sort=metric").text
+
+
+def test_sqlite_is_never_given_request_text(hostile: Path) -> None:
+    """Filters are bound values: a quote in a value finds nothing and breaks nothing."""
+    with client(hostile) as web:
+        answer = web.get("/data/table?name=examples&col=customer&val=c1'%20OR%20'1'='1")
+        assert answer.status_code == 200 and "0 rows" in answer.text
+        answer = web.get("/review?branch=hostile&table=examples&col=customer&val=c0")
+        assert answer.status_code == 200 and "c0" in answer.text
+    assert sqlite3.sqlite_version
+
+
+def _wait(check: Any, timeout: float = 120) -> Any:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def test_a_run_started_from_the_page_is_watched_and_cancelled_mid_way(tmp_path: Path) -> None:
+    project = make_project(tmp_path, customers=6, params={"C": 1.0, "sleep": 30})
+    with client(project.root) as web:
+        page = web.get("/runs").text
+        answer = web.post("/runs/start", data={"csrf": _csrf(page), "at": "", "only": ""})
+        assert answer.status_code == 200 and "started" in answer.text
+        ident = re.search(r"Run <code>([^<]+)</code>", answer.text).group(1)  # type: ignore[union-attr]
+        running = _wait(lambda: [j for j in web.get(f"/run/status?id={ident}").json()["jobs"]
+                                 if j["status"] == "running"])
+        assert running and "attempt 1 started" in _wait(
+            lambda: web.get(f"/run/status?id={ident}").json()["jobs"][0]["log_tail"])
+        second = web.post("/runs/start", data={"csrf": _csrf(page)})  # one at a time
+        assert second.status_code == 409 and "still going" in second.text
+        cancelled = web.post("/run/cancel", data={"csrf": _csrf(page), "id": ident})
+        assert cancelled.status_code == 200
+        final = _wait(lambda: (lambda s: s if s["status"] not in ("starting", "running") else None)(
+            web.get(f"/run/status?id={ident}").json()), timeout=60)
+    assert final["status"] == "cancelled", final
+    assert all(j["status"] in ("cancelled", "waiting") for j in final["jobs"]), final["jobs"]
+    assert project.json("models", "list")["models"] == []  # nothing registered, nothing half-registered
+    plan = project.plan()
+    assert {p["status"] for p in plan.values()} == {"new"}
+
+
+def test_the_cli_pages_diffs_and_models_as_the_page_does(reviewed: TrainProject) -> None:
+    page = reviewed.json("data", "diff", "main...fix", "--table", "examples", "--where", "customer=c2",
+                         "--offset", "1", "--limit", "2")
+    c2 = [r[0] for r in rows() if r[1] == "c2"]
+    assert page["total"] == len(c2) and [r["key"]["id"] for r in page["rows"]] == c2[1:3]
+    assert all(r["changed"] == ["label"] for r in page["rows"])
+    assert "need --table" in reviewed.tusk("data", "diff", "main...fix", "--where", "customer=c2", code=2).output
+    listed = reviewed.json("models", "list", "--sort", "name", "--desc", "--limit", "2")
+    assert [m["name"] for m in listed["models"]] == ["m-c3", "m-c2"] and listed["matched"] == 4
+    assert all(m["metric"] == "accuracy" and m["value"] == 0.9 for m in listed["models"])
+    assert [m["name"] for m in reviewed.json("models", "list", "--name", "c1")["models"]] == ["m-c1"]
