@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tusk.data.base import RowChange
+    from tusk.data.base import Branch, Commit, RowChange, TableDiff, Tag
     from tusk.ports import Ports
 
 MAX_PAGE = 500
@@ -93,3 +93,97 @@ def parent_of(project: "Ports", commit: str) -> str | None:
     full = store.resolve(commit)
     history = store.log(full, 2)
     return history[1].hash if len(history) > 1 else None
+
+
+@dataclass
+class ChangePage:
+    """A change for a person to read: its commits, the diff counts per table, one table's changed rows paged.
+    A review (``base`` = where the branch left the data branch, ``head`` = the branch) or one commit (``base``
+    = its parent)."""
+
+    head: str
+    base: str | None
+    commits: "list[Commit]"
+    tables: "list[TableDiff]"
+    chosen: str | None  # the table whose rows ``diff`` pages
+    diff: DiffPage | None
+    into_head: str | None = None  # a review: the data branch's head it would merge into
+
+    def to_json(self) -> dict[str, Any]:
+        return {"head": self.head, "base": self.base, "into_head": self.into_head,
+                "commits": [{"hash": c.hash, "message": c.message, "date": c.date} for c in self.commits],
+                "tables": [{"table": t.table, "added": t.added, "modified": t.modified, "removed": t.removed,
+                            "schema_changed": t.schema_changed} for t in self.tables],
+                "table": self.chosen, "diff": self.diff.to_json() if self.diff else None}
+
+
+def _change(project: "Ports", base: str | None, head: str, commits: "list[Commit]", table: str | None,
+            where: dict[str, str] | None, offset: int, limit: int, hide: tuple[str, ...] = ()) -> ChangePage:
+    store = project.data
+    stats = store.diff_stat(base, head) if base else {}
+    tables = [stats[t] for t in sorted(stats) if t not in hide and (stats[t].total or stats[t].schema_changed)]
+    chosen = table or next((t.table for t in tables if not t.schema_changed), None)
+    diff = None
+    if base and chosen and any(t.table == chosen and not t.schema_changed for t in tables):
+        diff = diff_page(project, base, head, chosen, where, offset, limit)
+    return ChangePage(head, base, commits, tables, chosen, diff)
+
+
+def review_page(project: "Ports", branch: str, table: str | None = None, where: dict[str, str] | None = None,
+                offset: int = 0, limit: int = 50) -> ChangePage:
+    """A review's own change (three dots: since it left the data branch): commits, counts, one table paged.
+    The conversation's tables are not part of the change."""
+    from tusk.errors import DataError
+    from tusk.review_meta import OWN_TABLES
+
+    store = project.data
+    into = project.config.data.branch
+    if branch == into or branch not in {b.name for b in store.branches()}:
+        raise DataError(f"{branch!r} is not a review branch")
+    head, into_head = store.resolve(branch), store.resolve(into)
+    base = store.merge_base(into_head, head)
+    commits = []
+    for commit in store.log(head, 200):
+        if commit.hash == base:
+            break
+        commits.append(commit)
+    page = _change(project, base, head, commits, table, where, offset, limit, hide=OWN_TABLES)
+    page.into_head = into_head
+    return page
+
+
+def commit_page(project: "Ports", ident: str, against: str | None = None, table: str | None = None,
+                where: dict[str, str] | None = None, offset: int = 0, limit: int = 50) -> ChangePage:
+    """One commit's change against ``against`` (default: its first parent)."""
+    store = project.data
+    head = store.resolve(ident)
+    base = store.resolve(against) if against else parent_of(project, head)
+    return _change(project, base, head, store.log(head, 1), table, where, offset, limit)
+
+
+@dataclass
+class DataOverview:
+    """The data at a ref: its tables with their row counts, the branches and tags to pick from, recent commits."""
+
+    ref: str
+    commit: str
+    tables: list[tuple[str, int]]
+    branches: "list[Branch]"
+    tags: "list[Tag]"
+    log: "list[Commit]"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ref": self.ref, "commit": self.commit, "tables": [{"table": t, "rows": n} for t, n in self.tables],
+                "branches": [b.name for b in self.branches], "tags": [t.name for t in self.tags],
+                "log": [{"hash": c.hash, "message": c.message, "date": c.date} for c in self.log]}
+
+
+def overview(project: "Ports", ref: str | None = None) -> DataOverview:
+    from tusk.data.base import SCRATCH_PREFIX
+
+    store = project.data
+    ref = ref or project.config.data.branch
+    commit = store.resolve(ref)
+    tables = [(t, store.rows(t, commit, None, 0, 0)[1]) for t in store.tables(commit)]
+    branches = [b for b in store.branches() if not b.name.startswith(SCRATCH_PREFIX) and not b.name.startswith("tusk-")]
+    return DataOverview(ref, commit, tables, branches, store.tags(), store.log(commit, 10))

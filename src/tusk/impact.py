@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 if TYPE_CHECKING:
     from tusk.ports import Ports
+    from tusk.review import Review
 
 
 @dataclass
@@ -97,3 +98,36 @@ def _workers(url: str) -> int:
         return max(1, int(parse_qs(urlsplit(url).query).get("workers", ["2"])[0]))
     except ValueError:
         return 2
+
+
+@dataclass
+class ReviewImpact:
+    """A review's blast radius for a person deciding: the review on its merge preview (plan, checks, candidates,
+    conflicts), how many of its changed rows feed each model, the training time and cost, and the heads it was
+    computed at (an action carries them; a head that moved refuses it)."""
+
+    review: "Review"
+    rows: dict[str, int | None]
+    estimate: Estimate | None
+    head: str
+    into_head: str
+
+    @property
+    def verdicts(self) -> dict[str, Any]:
+        return {m.name: m for m in self.review.models}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"review": self.review.to_json(), "rows": self.rows, "head": self.head, "into_head": self.into_head,
+                "estimate": self.estimate.to_json() if self.estimate else None}
+
+
+def review_impact(project: "Ports", branch: str) -> ReviewImpact:
+    from tusk.approve import rows_per_model
+    from tusk.review import show
+
+    store = project.data
+    head, into_head = store.resolve(branch), store.resolve(project.config.data.branch)
+    result = show(project, branch)
+    names = [p["name"] for p in result.plan]
+    rows = rows_per_model(project, branch, names) if names and not result.conflicts else {}
+    return ReviewImpact(result, rows, estimate(project, names) if names else None, head, into_head)

@@ -128,3 +128,37 @@ def _key(row: ModelRow, sort: str) -> tuple[Any, ...]:
                   "metric": row.value if row.value is not None else float("-inf"),
                   "trained": row.trained or "", "seconds": row.seconds if row.seconds is not None else -1.0}[sort]
     return (value, row.name)
+
+
+@dataclass
+class ModelPage:
+    """One model: every version (newest first) with its metrics and tags, one version's lineage and job log,
+    and which version is current and in production."""
+
+    name: str
+    versions: list[Any]  # tracker ModelVersionInfo, metrics filled in
+    chosen: str
+    lineage: Any  # tusk.lineage.VersionLineage of ``chosen``
+    log: str  # the tail of ``chosen``'s job log (or why there is none)
+    current: str | None
+    production: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "chosen": self.chosen, "current": self.current, "production": self.production,
+                "versions": [{"version": v.version, "aliases": v.aliases, "metrics": v.metrics, "tags": v.tags}
+                             for v in self.versions],
+                "lineage": self.lineage.to_json(), "log": self.log}
+
+
+def with_metrics(project: "Ports", name: str) -> list[Any]:
+    """Every version of ``name`` (newest first) with its metrics, in one registry read."""
+    from tusk.errors import TuskError
+
+    versions = project.tracker.versions(name)
+    if not versions:
+        raise TuskError(f"no registered model {name!r}")
+    infos = project.tracker.version_infos([(name, v.version) for v in versions])
+    for info in versions:
+        found = infos.get((name, info.version))
+        info.metrics = found.metrics if found else {}
+    return versions

@@ -201,3 +201,26 @@ def update(project: "Ports", branch: str, who: str, *, title: str | None = None,
             what.append(kind if kind != "comment" else "comment")
         commit = commit_write(conn, f"review {branch}: {', '.join(what) or 'updated'} by {who}")
     return read(project, branch), commit or store.resolve(branch)
+
+
+@dataclass
+class ReviewRow:
+    """A review in a list: its summary (``tusk review list``), its title and status (open, closed, merged)."""
+
+    summary: Any  # tusk.review.ReviewSummary
+    title: str
+    status: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.summary.to_json(), "title": self.title, "status": self.status}
+
+
+def listing(project: "Ports", found: list[Any]) -> list[ReviewRow]:
+    """Every review of ``tusk review list`` with its title (else its newest commit's message) and status."""
+    titles = summaries(project, [r.branch for r in found if not r.merged])
+    rows = []
+    for r in found:
+        title, status = titles.get(r.branch, ("", "open"))
+        rows.append(ReviewRow(r, title or (r.message.splitlines()[0] if r.message else r.branch),
+                              "merged" if r.merged else status))
+    return rows

@@ -17,18 +17,18 @@ def review() -> None:
 @review.command("list")
 @json_option
 def review_list(as_json: bool) -> None:
-    """Every review branch: open ones first, with its commits since it left the data branch."""
-    listed = open_project().reviews()
+    """Every review branch with its title and status (open, closed, merged), its commits since it left the
+    data branch and the source it syncs from."""
+    rows = open_project().review_rows()
     if as_json:
-        print_json(listed.to_json())
+        print_json({"reviews": [r.to_json() for r in rows]})
         return
-    found = listed.reviews
-    if not found:
+    if not rows:
         console().print("no review branches (tusk data sync makes sync/<name>; tusk data branch NAME makes one)")
         return
-    console().print(table(None, ["review", "head", "state", "commits", "source", "last change"],
-                          [(r.branch, short(r.head), "merged" if r.merged else "open", r.commits, r.source or "",
-                            f"{r.date} {r.message.splitlines()[0] if r.message else ''}") for r in found]))
+    console().print(table(None, ["review", "title", "head", "state", "commits", "source", "last change"],
+                          [(r.summary.branch, r.title, short(r.summary.head), r.status, r.summary.commits,
+                            r.summary.source or "", r.summary.date) for r in rows]))
 
 
 @review.command("show")

@@ -11,12 +11,18 @@ from tusk.project._base import ProjectBase
 
 if TYPE_CHECKING:
     from tusk.background import RunProgress
-    from tusk.browse import DiffPage, TablePage
-    from tusk.model_table import ModelTable
+    from tusk.lineage import VersionLineage
+    from tusk.logs import JobLog
+    from tusk.browse import ChangePage, DataOverview, DiffPage, TablePage
+    from tusk.model_table import ModelPage, ModelTable
 
 
 class PageMethods(ProjectBase):
     """What ``tusk ui`` and the CLI's paged reads call."""
+
+    if TYPE_CHECKING:  # from TrainingMethods and ReleaseMethods, beside this in Project
+        def logs(self, target: str) -> "JobLog": ...
+        def lineage(self, target: str) -> "VersionLineage": ...
 
     def table_page(self, table: str, ref: str | None = None, where: "dict[str, str] | None" = None,
                    offset: int = 0, limit: int = 50) -> "TablePage":
@@ -38,6 +44,41 @@ class PageMethods(ProjectBase):
         from tusk.model_table import model_table
 
         return model_table(self, query, status, sort, descending, offset, limit)
+
+    def review_page(self, branch: str, table: str | None = None, where: "dict[str, str] | None" = None,
+                    offset: int = 0, limit: int = 50) -> "ChangePage":
+        """A review's own change (since it left the data branch): commits, counts per table, one table paged."""
+        from tusk.browse import review_page
+
+        return review_page(self, branch, table, where, offset, limit)
+
+    def commit_page(self, ident: str, against: str | None = None, table: str | None = None,
+                    where: "dict[str, str] | None" = None, offset: int = 0, limit: int = 50) -> "ChangePage":
+        """One commit's change against ``against`` (default: its first parent), one table paged."""
+        from tusk.browse import commit_page
+
+        return commit_page(self, ident, against, table, where, offset, limit)
+
+    def data_overview(self, ref: str | None = None) -> "DataOverview":
+        """The tables at ``ref`` with their row counts, the branches and tags, the last commits."""
+        from tusk.browse import overview
+
+        return overview(self, ref)
+
+    def model_page(self, name: str, version: str | None = None) -> "ModelPage":
+        """Every version of ``name`` with metrics and tags; ``version``'s (default: the newest) lineage and log."""
+        from tusk.errors import TuskError
+        from tusk.model_table import ModelPage, with_metrics
+
+        versions = with_metrics(self, name)
+        chosen = (version or versions[0].version).lstrip("v")
+        try:
+            tail = self.logs(f"{name}@{chosen}").text[-20_000:]
+        except TuskError as exc:
+            tail = f"(no log: {exc})"
+        state = self.tracker.states().get(name)
+        return ModelPage(name, versions, chosen, self.lineage(f"{name}@{chosen}"),
+                         tail, state.version if state else None, self.tracker.aliases().get(name))
 
     # --- runs in the background, watched from the page ---
     def start_run(self, who: str, at: str | None = None, only: str | None = None) -> "RunProgress":

@@ -11,8 +11,8 @@ from tusk.project._base import ProjectBase
 
 if TYPE_CHECKING:
     from tusk.approve import Approval
-    from tusk.impact import Estimate
-    from tusk.review_meta import ReviewMeta
+    from tusk.impact import Estimate, ReviewImpact
+    from tusk.review_meta import ReviewMeta, ReviewRow
 
 
 class ReviewMethods(ProjectBase):
@@ -60,3 +60,15 @@ class ReviewMethods(ProjectBase):
         from tusk.impact import estimate
 
         return estimate(self, list(names))
+
+    def review_rows(self) -> "list[ReviewRow]":
+        """Every review (``tusk review list``) with its title and status: open, closed or merged."""
+        from tusk import review, review_meta
+
+        return review_meta.listing(self, review.reviews(self))
+
+    def review_impact(self, branch: str) -> "ReviewImpact":
+        """What merging ``branch`` would retrain and why, rows per model, time and cost, at the heads it read."""
+        from tusk.impact import review_impact
+
+        return review_impact(self, branch)

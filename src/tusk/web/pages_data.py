@@ -22,13 +22,9 @@ def ref_of(project: Any, request: Request) -> str:
 
 
 def data_home(project: Any, request: Request) -> dict[str, Any]:
-    ref = ref_of(project, request)
-    store = project.data
-    commit = store.resolve(ref)
-    tables = [(t, store.rows(t, commit, None, 0, 0)[1]) for t in store.tables(commit)]
-    return {"section": "data", "ref": ref, "commit": commit, "tables": tables,
-            "branches": [b for b in store.branches() if not b.name.startswith("tusk-")],
-            "tags": store.tags(), "log": store.log(commit, 10)}
+    found = project.data_overview(ref_of(project, request))
+    return {"section": "data", "ref": found.ref, "commit": found.commit, "tables": found.tables,
+            "branches": found.branches, "tags": found.tags, "log": found.log}
 
 
 def table(project: Any, request: Request) -> dict[str, Any]:
@@ -44,30 +40,20 @@ def table(project: Any, request: Request) -> dict[str, Any]:
 def log(project: Any, request: Request) -> dict[str, Any]:
     ref = ref_of(project, request)
     offset, limit = int_arg(request, "offset"), int_arg(request, "limit", PAGE, 1, 500)
-    commits = project.data.log(ref, offset + limit + 1)
+    commits = project.log(ref, offset + limit + 1).commits
     return {"section": "data", "ref": ref, "commits": commits[offset:offset + limit], "offset": offset,
             "limit": limit, "more": len(commits) > offset + limit}
 
 
 def commit(project: Any, request: Request) -> dict[str, Any]:
-    from tusk.browse import parent_of
-
     ident = request.query_params.get("hash", "")
     if not ident:
         raise TuskError("which commit? (/data/commit?hash=H)")
-    store = project.data
-    full = store.resolve(ident)
-    found = store.log(full, 1)[0]
-    parent = request.query_params.get("from") or parent_of(project, full)
-    stats = store.diff_stat(parent, full) if parent else {}
-    tables = [stats[t] for t in sorted(stats)]
-    chosen = request.query_params.get("table") or next((t.table for t in tables if t.total), None)
-    diff = None
-    if parent and chosen and chosen in stats and not stats[chosen].schema_changed:
-        diff = project.diff_page(parent, full, chosen, where_of(request), int_arg(request, "offset"),
-                                 int_arg(request, "limit", PAGE, 1, 500))
-    return {"section": "data", "commit": found, "parent": parent, "tables": tables, "chosen": chosen,
-            "diff": diff}
+    change = project.commit_page(ident, request.query_params.get("from") or None,
+                                 request.query_params.get("table") or None, where_of(request),
+                                 int_arg(request, "offset"), int_arg(request, "limit", PAGE, 1, 500))
+    return {"section": "data", "commit": change.commits[0], "parent": change.base, "tables": change.tables,
+            "chosen": change.chosen, "diff": change.diff}
 
 
 def routes(web: Web) -> list[BaseRoute]:

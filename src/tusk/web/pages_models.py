@@ -25,24 +25,9 @@ def model(project: Any, request: Request) -> dict[str, Any]:
     name = request.query_params.get("name", "")
     if not name:
         raise TuskError("which model? (/model?name=NAME)")
-    versions = project.tracker.versions(name)
-    if not versions:
-        raise TuskError(f"no registered model {name!r}")
-    infos = project.tracker.version_infos([(name, v.version) for v in versions])
-    for info in versions:
-        found = infos.get((name, info.version))
-        info.metrics = found.metrics if found else {}
-    chosen = request.query_params.get("version") or versions[0].version
-    lineage = project.lineage(f"{name}@{chosen}")
-    try:
-        log = project.logs(f"{name}@{chosen}")
-        tail = log.text[-20_000:]
-    except TuskError as exc:
-        tail = f"(no log: {exc})"
-    state = project.tracker.states().get(name)
-    return {"section": "models", "name": name, "versions": versions, "chosen": chosen, "lineage": lineage,
-            "log": tail, "current": state.version if state else None,
-            "production": project.tracker.aliases().get(name)}
+    found = project.model_page(name, request.query_params.get("version") or None)
+    return {"section": "models", "name": name, "versions": found.versions, "chosen": found.chosen,
+            "lineage": found.lineage, "log": found.log, "current": found.current, "production": found.production}
 
 
 def promote(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:

@@ -23,68 +23,34 @@ def _review_url(branch: str, **extra: str) -> str:
 
 
 def home(project: Any, request: Request) -> dict[str, Any]:
-    from tusk.web.pages_runs import recent_runs
-
     from tusk.errors import ReleaseError
 
-    reviews = _with_titles(project, project.reviews())
     try:
         current = project.current_release()
     except ReleaseError:  # no release yet
         current = None
-    return {"section": "", "reviews": [r for r in reviews if r["status"] == "open"], "current": current,
-            "runs": recent_runs(project, 5), "branch": project.config.data.branch,
-            "head": project.data.resolve(project.config.data.branch)}
-
-
-def _with_titles(project: Any, found: Any) -> list[dict[str, Any]]:
-    from tusk import review_meta
-
-    items = list(found.reviews)
-    titles = review_meta.summaries(project, [r.branch for r in items if not r.merged])
-    rows = []
-    for r in items:
-        title, status = titles.get(r.branch, ("", "open"))
-        rows.append({"summary": r, "title": title or (r.message.splitlines()[0] if r.message else r.branch),
-                     "status": "merged" if r.merged else status})
-    return rows
+    branch = project.config.data.branch
+    return {"section": "", "reviews": [r for r in project.review_rows() if r.status == "open"], "current": current,
+            "runs": project.background_runs(5), "branch": branch, "head": project.log(branch, 1).commits[0].hash}
 
 
 def reviews(project: Any, request: Request) -> dict[str, Any]:
-    rows = _with_titles(project, project.reviews())
+    rows = project.review_rows()
     show = request.query_params.get("status", "open")
-    return {"section": "reviews", "rows": [r for r in rows if show == "all" or r["status"] == show],
-            "show": show, "counts": {s: sum(1 for r in rows if r["status"] == s) for s in ("open", "closed", "merged")}}
+    return {"section": "reviews", "rows": [r for r in rows if show == "all" or r.status == show],
+            "show": show, "counts": {s: sum(1 for r in rows if r.status == s) for s in ("open", "closed", "merged")}}
 
 
 def review(project: Any, request: Request) -> dict[str, Any]:
-    from tusk.review_meta import OWN_TABLES
-
     branch = request.query_params.get("branch", "")
     if not branch:
         raise TuskError("which review? (/review?branch=B)")
-    store = project.data
-    into = project.config.data.branch
-    if branch == into or branch not in {b.name for b in store.branches()}:
-        raise TuskError(f"{branch!r} is not a review branch")
-    meta = project.review_meta(branch)
-    head, into_head = store.resolve(branch), store.resolve(into)
-    base = store.merge_base(into_head, head)
-    commits = []
-    for commit in store.log(head, 200):
-        if commit.hash == base:
-            break
-        commits.append(commit)
-    stats = store.diff_stat(base, head)
-    tables = [stats[t] for t in sorted(stats) if t not in OWN_TABLES and (stats[t].total or stats[t].schema_changed)]
-    chosen = request.query_params.get("table") or next((t.table for t in tables if not t.schema_changed), None)
-    diff = None
-    if chosen and any(t.table == chosen and not t.schema_changed for t in tables):
-        diff = project.diff_page(base, head, chosen, where_of(request), int_arg(request, "offset"),
-                                 int_arg(request, "limit", PAGE, 1, 500))
-    return {"section": "reviews", "branch": branch, "into": into, "meta": meta, "head": head,
-            "into_head": into_head, "base": base, "commits": commits, "tables": tables, "chosen": chosen,
-            "diff": diff, "url": _review_url(branch)}
+    change = project.review_page(branch, request.query_params.get("table") or None, where_of(request),
+                                 int_arg(request, "offset"), int_arg(request, "limit", PAGE, 1, 500))
+    return {"section": "reviews", "branch": branch, "into": project.config.data.branch,
+            "meta": project.review_meta(branch), "head": change.head, "into_head": change.into_head,
+            "base": change.base, "commits": change.commits, "tables": change.tables, "chosen": change.chosen,
+            "diff": change.diff, "url": _review_url(branch)}
 
 
 def impact(project: Any, request: Request) -> dict[str, Any]:
@@ -92,14 +58,9 @@ def impact(project: Any, request: Request) -> dict[str, Any]:
     branch = request.query_params.get("branch", "")
     if not branch:
         raise TuskError("which review? (/review/impact?branch=B)")
-    result = project.review(branch)
-    names = [p["name"] for p in result.plan]
-    rows = project.rows_per_model(branch, names) if names and not result.conflicts else {}
-    estimate = project.estimate(names) if names else None
-    store = project.data
-    return {"branch": branch, "review": result, "rows": rows, "estimate": estimate,
-            "head": store.resolve(branch), "into_head": store.resolve(project.config.data.branch),
-            "verdicts": {m.name: m for m in result.models}}
+    found = project.review_impact(branch)
+    return {"branch": branch, "review": found.review, "rows": found.rows, "estimate": found.estimate,
+            "head": found.head, "into_head": found.into_head, "verdicts": found.verdicts}
 
 
 # ----- actions -----------------------------------------------------------------------------------------------

@@ -14,14 +14,10 @@ from tusk.errors import TuskError
 from tusk.web.app import Web, action, fragment, page
 
 
-def recent_runs(project: Any, limit: int = 20) -> list[Any]:
-    return list(project.background_runs(limit))
-
-
 def runs(project: Any, request: Request) -> dict[str, Any]:
-    found = recent_runs(project)
+    found = project.background_runs()
     return {"section": "runs", "runs": found, "live": next((r for r in found if r.live), None),
-            "branches": [b.name for b in project.data.branches() if not b.name.startswith("tusk-")]}
+            "branches": [b.name for b in project.branches().branches if not b.name.startswith("tusk-")]}
 
 
 def run(project: Any, request: Request) -> dict[str, Any]:
