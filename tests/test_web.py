@@ -344,6 +344,49 @@ def test_models_page_sorts_filters_and_pages(reviewed: TrainProject) -> None:
         assert "accuracy 0.9" in web.get("/models?sort=metric").text
 
 
+def test_the_models_page_plans_again_only_when_something_changed(reviewed: TrainProject,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The models list keeps its plan between requests: reused while nothing it depends on changed, made again
+    after the data branch, the registry, tusk.toml or the code moved."""
+    from tusk import runner
+
+    made: list[str] = []
+    plan = runner.make_plan
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        made.append("plan")
+        return plan(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "make_plan", counting)
+
+    def statuses(web: TestClient) -> tuple[dict[str, str], bool]:
+        before = len(made)
+        page = web.get("/models").text
+        found = dict(re.findall(r'/model\?name=(m-c\d)">m-c\d</a></td>\s*<td><span class="badge (\w+)"', page))
+        return found, len(made) > before
+
+    root = reviewed.root
+    fresh = {f"m-c{i}": "fresh" for i in range(4)}
+    stale = {f"m-c{i}": "stale" for i in range(4)}
+    with client(root) as web:
+        assert statuses(web) == (fresh, True)
+        assert statuses(web) == (fresh, False), "nothing changed: the plan is reused"
+        _edited(reviewed, "main")  # the data branch moves: c1 and c2 relabelled
+        assert statuses(web) == ({**fresh, "m-c1": "stale", "m-c2": "stale"}, True)
+        reviewed.run()  # the registry moves
+        assert statuses(web) == (fresh, True)
+        assert statuses(web) == (fresh, False)
+        code = root / "models" / "m.py"
+        code.write_text(code.read_text() + "\n# changed\n")  # the code moves
+        assert statuses(web) == (stale, True)
+        reviewed.run()
+        assert statuses(web) == (fresh, True)
+        config = root / "tusk.toml"
+        assert "C = 1.0" in config.read_text()
+        config.write_text(config.read_text().replace("C = 1.0", "C = 2.0"))  # tusk.toml moves
+        assert statuses(web) == (stale, True)
+
+
 def test_sqlite_is_never_given_request_text(hostile: Path) -> None:
     """Filters are bound values: a quote in a value finds nothing and breaks nothing."""
     with client(hostile) as web:

@@ -62,9 +62,7 @@ def model_table(project: "Ports", query: str = "", status: str | None = None, so
         raise TuskError(f"cannot sort models by {sort!r}: one of {', '.join(SORTS)}")
     if status is not None and status not in STATUSES:
         raise TuskError(f"unknown status {status!r}: one of {', '.join(STATUSES)}")
-    from tusk.runner import make_plan
-
-    plan = make_plan(project, None, check=False)
+    plan = _plan(project)
     production = project.tracker.aliases()
     specs = {s.name: s for s in project.config.models}
     rows = []
@@ -88,14 +86,59 @@ def model_table(project: "Ports", query: str = "", status: str | None = None, so
     return ModelTable(page, len(rows), len(chosen), offset, limit, sort, descending, query, status, counts)
 
 
+# The last plan this process made of each project, with what it was made from: the data branch's head, tusk.toml,
+# the code files the specs name, every instance's state and the candidates. The plan is a function of those
+# (the store's commits never change), so a page that finds them the same reuses it: a web server answers the
+# models list of 10,000 instances without planning them again. The CLI plans once per process anyway.
+_PLANS: dict[str, tuple[str, Any]] = {}
+# A registered version's metrics, time and duration never change: read once per process.
+_INFOS: dict[tuple[str, str, str], Any] = {}
+
+
+def _plan(project: "Ports") -> Any:
+    from tusk.runner import make_plan
+
+    stamp = project.tracker.registry_stamp()
+    key = _inputs(project, stamp) if stamp is not None else None
+    root = str(project.root)
+    found = _PLANS.get(root)
+    if key is not None and found is not None and found[0] == key:
+        return found[1]
+    plan = make_plan(project, None, check=False)
+    if key is not None:
+        _PLANS[root] = (key, plan)
+    return plan
+
+
+def _inputs(project: "Ports", registry: str) -> str:
+    """A digest of everything the data branch's plan is made from: the data branch's head, tusk.toml, the code
+    files the specs name, and the registry's states and candidates (``registry``: the tracker's stamp)."""
+    import glob
+    import hashlib
+
+    digest = hashlib.sha256(registry.encode())
+    digest.update(project.data.resolve(project.config.data.branch).encode())
+    digest.update(project.config.path.read_bytes())
+    for spec in project.config.models:
+        for pattern in spec.code or ([spec.train.rsplit(":", 1)[0]] if spec.train else []):
+            for match in sorted(glob.glob(str(project.root / pattern), recursive=True)):
+                try:
+                    digest.update(match.encode() + b"\0" + open(match, "rb").read())
+                except OSError:
+                    digest.update(match.encode())
+    return digest.hexdigest()
+
+
 def _fill(project: "Ports", rows: list[ModelRow], specs: dict[str, Any]) -> None:
-    """Key metric, training time and duration of each row's current version, read in one go."""
-    wanted = [(r.name, r.version) for r in rows if r.version]
-    if not wanted:
-        return
-    infos = project.tracker.version_infos([(n, str(v)) for n, v in wanted])
+    """Key metric, training time and duration of each row's current version, read in one go (and kept: a
+    registered version's are fixed)."""
+    root = str(project.root)
+    wanted = [(r.name, str(r.version)) for r in rows if r.version and (root, r.name, str(r.version)) not in _INFOS]
+    if wanted:
+        for (name, version), read in project.tracker.version_infos(wanted).items():
+            _INFOS[(root, name, version)] = read
     for row in rows:
-        info = infos.get((row.name, row.version)) if row.version else None
+        info = _INFOS.get((root, row.name, str(row.version))) if row.version else None
         if info is None:
             continue
         key = _key_metric(specs.get(row.spec or ""), info.metrics)

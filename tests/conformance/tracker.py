@@ -142,6 +142,25 @@ class TrackerSuite:
         assert tracker.register_candidate(record(tmp_path, fresh, "f1"), "fix") == "1", "a new model's candidate"
         assert fresh not in tracker.states() and fresh not in tracker.aliases()
 
+    def test_the_registry_stamp_moves_with_states_and_candidates(self, tracker: Any, tmp_path: Path,
+                                                                  names: Names) -> None:
+        """None (no cheap stamp) is allowed; a stamp must change whenever states() or candidates() would."""
+        name = names("s")
+        before = tracker.registry_stamp()
+        if before is None:
+            return
+        assert tracker.registry_stamp() == before, "nothing changed"
+        train(tracker, tmp_path, name, "f1", "f2")
+        trained = tracker.registry_stamp()
+        assert trained != before
+        state = tracker.states()[name]
+        state.version, state.fingerprint = "1", "f1"
+        tracker.reuse(state)  # the current version moves back, nothing is registered
+        reused = tracker.registry_stamp()
+        assert reused != trained and tracker.states()[name].version == "1"
+        tracker.register_candidate(record(tmp_path, name, "f3"), "fix")
+        assert tracker.registry_stamp() not in (reused, trained, before)
+
     def test_a_deleted_version_is_missing_and_not_found(self, tracker: Any, tmp_path: Path, names: Names) -> None:
         name = names("j")
         train(tracker, tmp_path, name, "f1", "f2")

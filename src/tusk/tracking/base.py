@@ -128,6 +128,9 @@ class Tracker(Protocol):
     # a candidate version for a review: registered and tagged, no alias, the instance's state untouched → version
     def register_candidate(self, record: TrainRecord, review: str) -> str: ...
     def candidates(self) -> dict[str, dict[str, CandidateRef]]: ...  # model → fingerprint → candidate, one query
+    # a digest of everything states() and candidates() are read from, or None where that is not cheap (a
+    # server): equal digests, equal states and candidates (a page keeps its plan while it stays the same)
+    def registry_stamp(self) -> str | None: ...
     def recover(self) -> list[str]: ...  # finish registrations a killed process left half-done; → what it did
     def find_fingerprint(self, name: str, fingerprint: str) -> str | None: ...  # version with it, if any
     def versions(self, name: str) -> list[VersionInfo]: ...  # newest first

@@ -141,6 +141,20 @@ class MlflowTracker:
             found[name] = _candidates(value)
         return found
 
+    def registry_stamp(self) -> str | None:
+        """A digest of the rows states() and candidates() are made of, read without parsing them (a local store
+        only: through a server that would cost what states() does)."""
+        import hashlib
+
+        local = self._local_registry()
+        if local is None:
+            return None
+        local.close()
+        view = self._view(with_aliases=False)
+        rows = (sorted(view.pointers.items()), sorted(view.newest.items()), sorted(view.top.items()),
+                sorted(self._registered_model_tags(CANDIDATES_TAG).items()))
+        return hashlib.sha256(repr(rows).encode()).hexdigest()
+
     def _registered_model_tags(self, key: str) -> dict[str, str]:
         local = self._local_registry()
         if local is not None:
