@@ -79,10 +79,12 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for i, text in enumerate(HOSTILE):
         data[i][2] = text
     project.import_rows(data, branch="hostile", message="hostile <b>text</b>")
+    from tusk.review_meta import commit_write
+
     with Project.open(project.root) as opened:  # a binary cell: no CSV can carry one
         with opened.data.writer("hostile") as conn:
             conn.execute("UPDATE examples SET text = ? WHERE id = 5", [b"\x00\xff<script>"])
-            opened.data.commit(conn, "binary cell")
+            commit_write(conn, "binary cell")
     return project.root
 
 

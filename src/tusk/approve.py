@@ -83,8 +83,7 @@ def approve(project: "Ports", branch: str, only: str | Sequence[str], who: str,
         if store.resolve(into) != into_head:  # checked again once this transaction holds the write lock
             raise DataError(f"{into} moved while the approval was prepared: try again")
         applied = sum(_apply(conn, store, table, rows, into_head) for table, rows in picked.items())
-        if not applied:
-            conn.execute("ROLLBACK")
+        if not applied:  # nothing written: leaving the transaction makes no commit
             return Approval(branch, into, names, None, counts,
                             f"the data branch already holds the rows of {branch} that feed {', '.join(names)}")
         review_meta.add_comment(conn, branch, "approve", who,

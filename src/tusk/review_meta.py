@@ -150,10 +150,11 @@ def commit_write(tx: Any, message: str) -> str | None:
     """The write's one commit: a Transaction commits itself; a doltlite connection through the store."""
     import sqlite3
 
-    from tusk.data.doltlite import DoltliteStore
+    from tusk.data import doltlite
 
-    if isinstance(tx, sqlite3.Connection):
-        return DoltliteStore.commit(tx, message)
+    if isinstance(tx, sqlite3.Connection):  # a store whose writer() gives its connection
+        made: str | None = getattr(doltlite.DoltliteStore, "commit")(tx, message)
+        return made
     found: str | None = tx.commit(message)
     return found
 

@@ -248,10 +248,10 @@ class DataStore(Protocol):
     def diff(self, from_ref: str, to_ref: str, table: str | None = None,
              with_rows: bool = True, limit: int | None = None) -> list[TableDiff]: ...
     # one page of a table's changed rows, filtered by old-or-new column values (bound, never spliced) → (count, page)
-    def diff_rows(self, from_ref: str, to_ref: str, table: str, where: Mapping[str, Any] | None = None,
+    def diff_rows(self, from_ref: str, to_ref: str, table: str, where: "dict[str, Any] | None" = None,
                   offset: int = 0, limit: int = 50) -> tuple[int, list[RowChange]]: ...
     # one page of a table at a ref in key order → (columns, matching count, rows)
-    def rows(self, table: str, ref: str | None = None, where: Mapping[str, Any] | None = None, offset: int = 0,
+    def rows(self, table: str, ref: str | None = None, where: "dict[str, Any] | None" = None, offset: int = 0,
              limit: int = 50) -> tuple[list[str], int, list[tuple[Any, ...]]]: ...
 
     # writing: one transaction on one branch, at most one commit

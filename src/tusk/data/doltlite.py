@@ -390,7 +390,7 @@ class DoltliteStore(MergeOps):
                 changes.append(RowChange(kind, {k: row_image.get(k) for k in keys}, before, after))
         return changes
 
-    def diff_rows(self, from_ref: str, to_ref: str, table: str, where: Mapping[str, Any] | None = None,
+    def diff_rows(self, from_ref: str, to_ref: str, table: str, where: "dict[str, Any] | None" = None,
                   offset: int = 0, limit: int = 50) -> tuple[int, list[RowChange]]:
         """One page of ``table``'s changed rows (key order), those whose old or new value of each column in
         ``where`` equals the given value, and how many match: read with LIMIT/OFFSET, never the whole diff.
@@ -418,7 +418,7 @@ class DoltliteStore(MergeOps):
         return total, self._changes(table, end if table in self.tables(end) else start, sql,
                                     [*params, int(limit), int(offset)])
 
-    def rows(self, table: str, ref: str | None = None, where: Mapping[str, Any] | None = None, offset: int = 0,
+    def rows(self, table: str, ref: str | None = None, where: "dict[str, Any] | None" = None, offset: int = 0,
              limit: int = 50) -> tuple[list[str], int, list[tuple[Any, ...]]]:
         """One page of ``table`` at ``ref`` in key order (columns, matching count, rows); ``where`` as in
         ``diff_rows``."""
