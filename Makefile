@@ -5,6 +5,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRAS ?= test,ray
+DVC_VENV ?= .venv-dvc
 
 .PHONY: demo test venv test-venv system-deps bench reliability clean
 
@@ -38,7 +39,12 @@ test: test-venv system-deps
 	$(BIN)/python -m mypy --strict src/tusk
 	$(BIN)/python -m pytest -q -ra tests
 
-bench: test-venv
+# The peers benchmark's DVC lives in its own virtualenv: never one of tusk's dependencies.
+$(DVC_VENV)/bin/dvc:
+	$(PY) -m venv $(DVC_VENV)
+	$(DVC_VENV)/bin/pip install -q 'dvc==3.67.1'
+
+bench: test-venv $(DVC_VENV)/bin/dvc
 	PATH="$(abspath $(BIN)):$$PATH" bash benchmarks/run-all
 
 # kill -9 at MOMENTS moments of every command, the case suites and the long-life figures → docs/reliability.md
@@ -47,4 +53,4 @@ reliability: test-venv system-deps
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python tests/reliability_report.py --moments $(MOMENTS)
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache
+	rm -rf $(VENV) $(DVC_VENV) demo .pytest_cache
