@@ -47,6 +47,13 @@ inputs.joined = """SELECT e.id, e.text, l.meaning FROM examples e JOIN labels l 
 inputs.labels = "SELECT label, meaning FROM labels ORDER BY label"
 
 [[models]]
+name = "d-{customer}-{region}"
+train = "m.py:train"
+matrix.customer = "SELECT DISTINCT customer FROM examples ORDER BY customer"
+matrix.region = ["north", "south"]
+inputs.examples = "SELECT id, text FROM examples WHERE (region = :region) AND label != 'x' AND :customer = customer ORDER BY id"
+
+[[models]]
 name = "c-{region}"
 train = "m.py:train"
 matrix.region = ["north", "south"]

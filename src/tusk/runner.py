@@ -34,7 +34,7 @@ from tusk.context import TrainContext
 from tusk.entry import check_entries
 from tusk.errors import JobError, TuskError
 from tusk.execute.base import EventHandler, Job, JobResult
-from tusk.plan import Plan, PlannedInstance, Planner, input_fingerprint, read_input
+from tusk.plan import Plan, PlannedInstance, Planner, SqlFacts, input_fingerprint, read_input
 from tusk.ports import RunCancel
 from tusk.spec import Instance, InputQuery, select
 from tusk.tracking import tags as T
@@ -215,6 +215,7 @@ def make_plan(project: "Ports", at: str | None = None, keep_cache: bool = True, 
     """The plan at ``at``; ``keep_cache=False`` for a commit that will not last (a merge preview): the matrix
     cache is read but not saved, so it never points at a commit the store loses. With ``check``, every train
     entry point is imported meanwhile (see tusk.entry) and a missing or broken one is refused with one line."""
+    from tusk import _gc
     from tusk._cache import JsonFileCache
 
     entries = check_entries(project.config, project.state_dir / "cache" / "entries.json") if check else None
@@ -223,8 +224,11 @@ def make_plan(project: "Ports", at: str | None = None, keep_cache: bool = True, 
             entries.finish()
         cache = JsonFileCache(project.state_dir / "cache" / "matrix.json")
         tracker = project.tracker
-        plan = Planner(project.config, project.data, tracker.states(), matrix_cache=cache,
-                       candidates=tracker.candidates()).plan(at)
+        facts = SqlFacts(project.state_dir / "cache" / "sql.json")
+        with _gc.paused():
+            plan = Planner(project.config, project.data, tracker.states(), matrix_cache=cache,
+                           candidates=tracker.candidates(), facts=facts).plan(at)
+        facts.save()  # what queries parse to holds at any commit
         if keep_cache:
             cache.save()
     except BaseException:

@@ -8,6 +8,7 @@ the matrix queries it asks the data store for.
 
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
 import itertools
@@ -45,6 +46,7 @@ class Instance:
     params: dict[str, Any]
     inputs: dict[str, InputQuery]
     code_files: dict[str, str] = field(default_factory=dict)  # relative path → sha256
+    digest: str = ""  # the code digest, when the spec's instances share one computed once (see expand)
 
     @property
     def entry(self) -> str:
@@ -52,7 +54,12 @@ class Instance:
 
     @property
     def code_digest(self) -> str:
-        return digest_json({"entry": self.entry, "files": self.code_files})
+        return self.digest or code_digest(self.spec, self.code_files)
+
+
+def code_digest(spec: ModelSpec, code_files: Mapping[str, str]) -> str:
+    """sha256 over the entry point and the digests of the code files: what a model's code is."""
+    return digest_json({"entry": spec.train or f"cmd: {spec.cmd}", "files": dict(code_files)})
 
 
 def digest_json(value: Any) -> str:
@@ -84,9 +91,14 @@ def template_fields(template: str) -> list[str]:
         raise ConfigError(f"model name {template!r}: {exc}") from exc
 
 
+@functools.lru_cache(maxsize=1024)  # every instance of a spec asks of the same query text
+def _placeholders(query: str) -> tuple[str, ...]:
+    return tuple(sorted(set(_PLACEHOLDER.findall(query))))
+
+
 def placeholders(query: str) -> list[str]:
     """The ``:name`` parameters of a query (not ``::casts``)."""
-    return sorted(set(_PLACEHOLDER.findall(query)))
+    return list(_placeholders(query))
 
 
 def fingerprint(code_digest: str, params: Mapping[str, Any], input_digests: Mapping[str, tuple[str, Any, str]]) -> str:
@@ -154,8 +166,9 @@ def expand(config: Config, run_query: MatrixQuery, hasher: CodeHasher | None = N
     for spec in config.models:
         check_spec(spec)
         code_files = hasher.files(spec)
+        digest = code_digest(spec, code_files)
         for values in matrix_values(spec, run_query):
-            instance = make_instance(spec, values, code_files)
+            instance = make_instance(spec, values, code_files, digest)
             where = f"model {spec.name!r} with {_shown(values)}" if values else f"model {spec.name!r}"
             if instance.name in origin:
                 raise ConfigError(f"instance name {instance.name!r} is produced twice: by {origin[instance.name]}"
@@ -192,15 +205,16 @@ def check_spec(spec: ModelSpec) -> None:
                               " which is neither a matrix key nor a param")
 
 
-def make_instance(spec: ModelSpec, values: Mapping[str, Any], code_files: dict[str, str]) -> Instance:
+def make_instance(spec: ModelSpec, values: Mapping[str, Any], code_files: dict[str, str],
+                  digest: str = "") -> Instance:
     name = bounded_name(spec.name.format(**{k: safe_name(v) for k, v in values.items()}))
     params = {**spec.params, **values}
     inputs = {
-        input_name: InputQuery(query, {p: params[p] for p in placeholders(query)})
+        input_name: InputQuery(query, {p: params[p] for p in _placeholders(query)})
         for input_name, query in sorted(spec.inputs.items())
     }
     return Instance(name=name, spec=spec, matrix=dict(values), params=params, inputs=inputs,
-                    code_files=code_files)
+                    code_files=code_files, digest=digest)
 
 
 def shard_of(name: str, count: int) -> int:

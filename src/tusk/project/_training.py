@@ -66,26 +66,31 @@ class TrainingMethods(ProjectBase):
                           cancel=cancel, wait=wait, on_wait=on_wait)
     def status(self) -> "Status":
         """Each instance's current version, fingerprint, data commit, production version and plan status."""
+        from tusk import _gc
         from tusk.results import InstanceStatus, Status
 
-        plan = self.plan(check=False)
-        production = self.tracker.aliases()
-        rows = []
-        for planned in plan.instances:
-            state = planned.state
-            rows.append(InstanceStatus(planned.name, planned.status, state.version if state else None,
-                                       production.get(planned.name), state.fingerprint if state else None,
-                                       state.data_commit if state else None, planned.reasons))
+        with _gc.paused():
+            plan = self.plan(check=False)
+            production = self.tracker.aliases()
+            rows = []
+            for planned in plan.instances:
+                state = planned.state
+                rows.append(InstanceStatus(planned.name, planned.status, state.version if state else None,
+                                           production.get(planned.name), state.fingerprint if state else None,
+                                           state.data_commit if state else None, planned.reasons))
         return Status(rows)
     def models(self) -> "ModelList":
         """Every registered model but tusk's own (the release log): current and production versions."""
         from tusk.results import ModelList
         from tusk.tracking.base import INTERNAL_MODELS, ModelSummary
 
-        states, production = self.tracker.states(), self.tracker.aliases()
-        names = sorted((set(states) | set(production)) - INTERNAL_MODELS)
-        return ModelList([ModelSummary(n, states[n].version if n in states else None, production.get(n),
-                                       states[n].spec if n in states else None) for n in names])
+        from tusk import _gc
+
+        with _gc.paused():
+            states, production = self.tracker.states(), self.tracker.aliases()
+            names = sorted((set(states) | set(production)) - INTERNAL_MODELS)
+            return ModelList([ModelSummary(n, states[n].version if n in states else None, production.get(n),
+                                           states[n].spec if n in states else None) for n in names])
     def model_versions(self, name: str) -> "ModelVersions":
         """Every version of model ``name``, newest first: commits, fingerprint, aliases, when."""
         import time

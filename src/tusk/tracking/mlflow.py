@@ -133,7 +133,10 @@ class MlflowTracker:
     # ----- reads for every instance at once ------------------------------------------------------
     def states(self) -> dict[str, InstanceState]:
         """Every instance's current state (see ``tusk.tracking.state`` for how a crash is read back)."""
-        return resolve(self._view(with_aliases=False)).states
+        from tusk import _gc
+
+        with _gc.paused():
+            return resolve(self._view(with_aliases=False)).states
 
     def candidates(self) -> dict[str, dict[str, CandidateRef]]:
         found: dict[str, dict[str, CandidateRef]] = {}

@@ -131,6 +131,8 @@ def resolve(view: RegistryView) -> Resolved:
 
 
 def trim(fingerprints: Mapping[str, str]) -> dict[str, str]:
+    if len(fingerprints) <= MAX_FINGERPRINTS:
+        return dict(fingerprints)
     items = sorted(fingerprints.items(), key=lambda kv: int(kv[1]) if kv[1].isdigit() else 0)
     return dict(items[-MAX_FINGERPRINTS:])
 
