@@ -179,3 +179,21 @@ def test_a_release_of_1000_models(tmp_path: Path) -> None:
     project.tusk("models", "rollback", "m-c0007")
     again = project.json("release", "create", "--no-build")
     assert again["id"] == first["id"] and not again["created"], "the older manifest's release comes back"
+
+
+def test_a_manifest_too_big_for_a_tag_is_read_from_its_local_artifact(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ~5,000 models a manifest does not fit in a version tag; on a local store it is read from the release
+    run's artifact folder, still without MLflow's client (release list stays a plain read at 10,000 models)."""
+    from tusk import Project
+    from tusk.tracking import mlflow_releases
+
+    project = make_project(tmp_path, customers=2)
+    project.run()
+    monkeypatch.setattr(mlflow_releases, "MANIFEST_TAG_LIMIT", 10)
+    created = project.json("release", "create", "--no-build")
+    with Project.open(project.root) as opened:
+        local = opened.tracker.release_registry()._releases_local()  # type: ignore[attr-defined]
+    assert local is not None and [r.manifest for r in local] == [created["models"]]
+    assert "tusk.release.manifest" not in local[0].tags
+    assert project.json("release", "list")["releases"][0]["models"] == created["models"]

@@ -349,7 +349,7 @@ class MlflowTracker:
         a pointer naming a version that does not exist is removed, so the instance is planned as new.
         MLflow runs a killed tusk left RUNNING on this machine are marked KILLED."""
         view = self._view()
-        resolved, aliases = resolve(view), view.aliases
+        resolved, aliases = resolve(view, states_too=False), view.aliases
         notes = []
         with mlflow_errors("cannot repair the registry"):
             for item in resolved.unfinished:

@@ -56,7 +56,7 @@ class MlflowReleases:
         if conn is None:
             return None
         with conn:
-            versions = conn.execute("SELECT version, creation_time, run_id FROM model_versions WHERE name = ? "
+            versions = conn.execute("SELECT version, creation_time, run_id, source FROM model_versions WHERE name = ? "
                                     "AND current_stage != 'Deleted_Internal'", (RELEASE_MODEL,)).fetchall()
             tags: dict[int, dict[str, str]] = {}
             for version, key, value in conn.execute("SELECT version, key, value FROM model_version_tags "
@@ -65,11 +65,12 @@ class MlflowReleases:
             alias = conn.execute("SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
                                  (RELEASE_MODEL, PRODUCTION)).fetchone()
         found = []
-        for version, created, run_id in versions:
+        for version, created, run_id, source in versions:
             held = tags.get(int(version), {})
-            if T.RELEASE_MANIFEST not in held:
+            manifest = json.loads(held[T.RELEASE_MANIFEST]) if T.RELEASE_MANIFEST in held else _local_manifest(source)
+            if manifest is None:
                 return None
-            found.append(ReleaseRecord(str(version), held, json.loads(held[T.RELEASE_MANIFEST]), int(created or 0),
+            found.append(ReleaseRecord(str(version), held, manifest, int(created or 0),
                                        run_id, current=alias is not None and int(alias[0]) == int(version)))
         return sorted(found, key=lambda r: int(r.version))
 
@@ -135,3 +136,17 @@ class MlflowReleases:
 
     def finish_event(self, event_id: str, done: bool = True) -> None:
         self.tracker.end_run(event_id, "FINISHED" if done else "FAILED")
+
+
+def _local_manifest(source: str | None) -> dict[str, str] | None:
+    """A manifest too big for a tag (over ~5,000 models), read from the release run's local artifact folder;
+    None when it is elsewhere (a server's artifact store: MLflow fetches it)."""
+    from urllib.parse import unquote, urlsplit
+
+    if not source or not source.startswith("file:"):
+        return None
+    path = Path(unquote(urlsplit(source).path)) / "manifest.json"
+    try:
+        return normalise(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None

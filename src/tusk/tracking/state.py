@@ -102,7 +102,10 @@ def _number(text: str | None) -> int:
     return int(text) if text and text.isdigit() else 0
 
 
-def resolve(view: RegistryView) -> Resolved:
+def resolve(view: RegistryView, states_too: bool = True) -> Resolved:
+    """Every instance's state, and what a crash left (unfinished registrations, phantom pointers). Without
+    ``states_too`` only the latter are sure (what ``recover`` asks): a newest version that already holds the
+    production alias is finished, so its state is not parsed (the JSON of 10,000 states is most of the cost)."""
     states: dict[str, InstanceState] = {}
     unfinished: list[Unfinished] = []
     phantoms: dict[str, str] = {}
@@ -116,6 +119,8 @@ def resolve(view: RegistryView) -> Resolved:
         seen = _number(pointer.latest or pointer.version) if pointer else 0
         if pointer is not None and seen >= newest:
             states[name] = pointer
+            continue
+        if not states_too and view.aliases.get(name) == str(newest):
             continue
         derived = from_version(newest_state, str(newest)) if newest_state else None
         if derived is None:
