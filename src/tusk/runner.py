@@ -33,7 +33,7 @@ from tusk.config import Config
 from tusk.context import TrainContext
 from tusk.entry import check_entries
 from tusk.errors import JobError, TuskError
-from tusk.execute.base import EventHandler, Job, JobResult
+from tusk.execute.base import EventHandler, Job, JobEvent, JobResult
 from tusk.plan import Plan, PlannedInstance, Planner, SqlFacts, input_fingerprint, read_input
 from tusk.ports import RunCancel
 from tusk.spec import Instance, InputQuery, select
@@ -305,7 +305,6 @@ def _run_locked(project: "Ports", at: str | None, only: str | None, shard: tuple
             emit(outcome)
         training = [p for p in todo if p.status != "reuse" or force]
         if training and not cancel.cancelled:
-            project.tracker.ensure_ready()
             _train(project, plan, training, workers, on_event, report, emit, review, cancel)
         report.interrupted = report.interrupted or cancel.cancelled
     report.seconds = time.perf_counter() - started
@@ -374,10 +373,18 @@ def _train(project: "Ports", plan: Plan, todo: list[PlannedInstance], workers: i
     jobs_dir.mkdir(parents=True, exist_ok=True)
     jobs = [make_job(project.config, p, plan.data_commit, jobs_dir / p.name) for p in todo]
     executor = project.executor(workers)
+    ready = _Once(project.tracker.ensure_ready)
+    shown = on_event or (lambda event: None)
+
+    def started(event: JobEvent) -> None:
+        shown(event)
+        if event.kind == "started":  # MLflow starts (~1.5 s of imports) while the first job trains, not before it
+            ready()
     try:
         with _deferred_interrupt(cancel), cancel.stopping(executor.cancel):
-            for result in executor.run(jobs, on_event):
+            for result in executor.run(jobs, started):
                 crash_point("run.result")
+                ready()
                 outcome = _record(project, by_name[result.name], result, plan.data_commit, code, jobs_dir, review)
                 if outcome.version:  # registered: the version holds the model, the job folder needs no copy
                     cleaner.remove(jobs_dir / result.name / "model")
@@ -388,6 +395,18 @@ def _train(project: "Ports", plan: Plan, todo: list[PlannedInstance], workers: i
         executor.close()
         cleaner.close()
         logs.mark_done(jobs_dir)
+
+
+class _Once:
+    """Call ``work`` the first time, then nothing (a failed first call is tried again)."""
+
+    def __init__(self, work: Callable[[], None]) -> None:
+        self.work, self.done = work, False
+
+    def __call__(self) -> None:
+        if not self.done:
+            self.work()
+            self.done = True
 
 
 def _remove_abandoned_jobs(jobs_root: Path) -> None:
