@@ -137,3 +137,18 @@ def test_progress_counts_a_retried_job_as_running_once() -> None:
     assert display.running == 2
     display.event(JobEvent("finished", "a", 2, JobResult("a", "succeeded")))
     assert display.running == 1
+
+
+def test_long_json_lists_have_one_element_per_line_and_read_back_the_same() -> None:
+    import json
+
+    from tusk.cli._common import LONG_LIST, json_text
+
+    small = {"instances": [{"name": "a", "reasons": ["x"]}], "ref": "main"}
+    assert json_text(small) == json.dumps(small, indent=2), "small documents are indented as before"
+    big = {"ref": "main", "instances": [{"name": f"m-{i}", "reasons": ["é", {"n": i}]} for i in range(LONG_LIST + 1)],
+           "empty": [], "summary": {"fresh": 3}}
+    text = json_text(big)
+    assert json.loads(text) == big
+    lines = text.splitlines()
+    assert len(lines) == 1 + 1 + 1 + (LONG_LIST + 1) + 1 + 2 + 1 and lines[3].startswith('    {"name": "m-0"')

@@ -75,7 +75,29 @@ def _default(value: Any) -> Any:
 
 
 def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=_default, ensure_ascii=False))
+    click.echo(json_text(data))
+
+
+LONG_LIST = 50  # a top-level list longer than this is written one element per line
+
+
+def json_text(data: Any) -> str:
+    """Indented JSON; a document with a long top-level list (10,000 instances) has one compact element per line
+    instead: as readable, greppable line by line, and written by json's C encoder (its indenting encoder is pure
+    Python: 35 ms for a 10,000-instance plan against 8 ms)."""
+    def dump(value: Any) -> str:
+        return json.dumps(value, default=_default, ensure_ascii=False)
+
+    if not isinstance(data, dict) or not any(isinstance(v, list) and len(v) > LONG_LIST for v in data.values()):
+        return json.dumps(data, indent=2, default=_default, ensure_ascii=False)
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, list) and value:
+            items = ",\n    ".join(dump(item) for item in value)
+            lines.append(f"  {dump(key)}: [\n    {items}\n  ]")
+        else:
+            lines.append(f"  {dump(key)}: {dump(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}"
 
 
 def console(stderr: bool = False) -> Any:
