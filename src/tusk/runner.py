@@ -32,8 +32,8 @@ from tusk._crash import crash_point
 from tusk.config import Config
 from tusk.context import TrainContext
 from tusk.entry import check_entries
-from tusk.errors import JobError, TuskError
-from tusk.execute.base import EventHandler, Job, JobEvent, JobResult
+from tusk.errors import JobError, TrackingError, TuskError
+from tusk.execute.base import EventHandler, Job, JobResult
 from tusk.plan import Plan, PlannedInstance, Planner, SqlFacts, input_fingerprint, read_input
 from tusk.ports import RunCancel
 from tusk.spec import Instance, InputQuery, select
@@ -42,6 +42,7 @@ from tusk.tracking.base import InputRecord, InstanceState, TrainRecord
 
 if TYPE_CHECKING:
     from tusk.ports import Ports
+    from tusk.recorder import Recorded
 
 JOB_FUNCTION = "tusk.runner:run_job"
 
@@ -364,6 +365,10 @@ def _state(instance: Instance, fp: str, data_commit: str, inputs: dict[str, Inpu
 def _train(project: "Ports", plan: Plan, todo: list[PlannedInstance], workers: int | None,
            on_event: EventHandler | None, report: RunReport, emit: Callable[[JobOutcome], None],
            review: CandidateFor | None, cancel: RunCancel) -> None:
+    """Train ``todo``; each finished job is handed to the recorder (``tusk.recorder``), which registers it while
+    the others train, and its outcome is emitted once registered."""
+    from tusk.recorder import Recorder
+
     root = project.state_dir / "jobs"
     cleaner = logs.Cleaner()
     cleaner.remove(*logs.prunable(root, max(0, project.config.jobs.keep - 1), project.config.jobs.max_age))
@@ -373,40 +378,43 @@ def _train(project: "Ports", plan: Plan, todo: list[PlannedInstance], workers: i
     jobs_dir.mkdir(parents=True, exist_ok=True)
     jobs = [make_job(project.config, p, plan.data_commit, jobs_dir / p.name) for p in todo]
     executor = project.executor(workers)
-    ready = _Once(project.tracker.ensure_ready)
-    shown = on_event or (lambda event: None)
+    recorder = Recorder(project.root)  # starts MLflow in its own process while the first jobs train
+    import pandas  # noqa: F401  (every job reads its inputs into pandas: forked workers inherit it, once)
+    handed: dict[str, tuple[PlannedInstance, TrainRecord, JobResult]] = {}
 
-    def started(event: JobEvent) -> None:
-        shown(event)
-        if event.kind == "started":  # MLflow starts (~1.5 s of imports) while the first job trains, not before it
-            ready()
+    def done(answers: "list[Recorded]") -> None:
+        for answer in answers:
+            planned, record, result = handed.pop(answer.key)
+            if answer.error:
+                raise TrackingError(answer.error)
+            crash_point("run.recorded")
+            cleaner.remove(jobs_dir / planned.name / "model")  # the version holds the model now
+            outcome = JobOutcome(planned.name, "succeeded", answer.version, result.seconds, log=str(record.log_file),
+                                 metrics=record.metrics, promoted=answer.promoted,
+                                 promotion=answer.not_promoted or None)
+            report.jobs.append(outcome)
+            emit(outcome)
     try:
         with _deferred_interrupt(cancel), cancel.stopping(executor.cancel):
-            for result in executor.run(jobs, started):
+            for result in executor.run(jobs, on_event):
                 crash_point("run.result")
-                ready()
-                outcome = _record(project, by_name[result.name], result, plan.data_commit, code, jobs_dir, review)
-                if outcome.version:  # registered: the version holds the model, the job folder needs no copy
-                    cleaner.remove(jobs_dir / result.name / "model")
-                crash_point("run.recorded")
-                report.jobs.append(outcome)
-                emit(outcome)
+                planned = by_name[result.name]
+                prepared = _prepare(project, planned, result, plan.data_commit, code, jobs_dir, review)
+                if isinstance(prepared, JobOutcome):  # failed or cancelled: nothing to register
+                    report.jobs.append(prepared)
+                    emit(prepared)
+                    continue
+                handed[planned.name] = (planned, prepared, result)
+                done(recorder.submit(planned.name, prepared, planned.state, review.review if review else None))
+                done(recorder.ready())
+            executor.close()  # first: forked workers hold a copy of the recorder's input
+            for answer in recorder.close():  # every job handed over is registered before the run ends
+                done([answer])
     finally:
+        recorder.stop()  # the run stopped on an error: what was handed over is still registered
         executor.close()
         cleaner.close()
         logs.mark_done(jobs_dir)
-
-
-class _Once:
-    """Call ``work`` the first time, then nothing (a failed first call is tried again)."""
-
-    def __init__(self, work: Callable[[], None]) -> None:
-        self.work, self.done = work, False
-
-    def __call__(self) -> None:
-        if not self.done:
-            self.work()
-            self.done = True
 
 
 def _remove_abandoned_jobs(jobs_root: Path) -> None:
@@ -429,8 +437,9 @@ def make_job(config: Config, planned: PlannedInstance, data_commit: str, job_dir
                retries=spec.resources.retries, max_log=spec.resources.max_log)
 
 
-def _record(project: "Ports", planned: PlannedInstance, result: JobResult, data_commit: str,
-            code: tuple[str, bool], jobs_dir: Path, review: CandidateFor | None = None) -> JobOutcome:
+def _prepare(project: "Ports", planned: PlannedInstance, result: JobResult, data_commit: str,
+             code: tuple[str, bool], jobs_dir: Path, review: CandidateFor | None = None) -> "JobOutcome | TrainRecord":
+    """A failed job's outcome (it registers nothing), or a succeeded job's record for the recorder."""
     job_dir = jobs_dir / planned.name
     log = job_dir / logs.LOG
     if result.status != "succeeded":
@@ -443,11 +452,7 @@ def _record(project: "Ports", planned: PlannedInstance, result: JobResult, data_
     record.run_tags.update(source_tags(planned, code[0]))
     if review is not None:
         record.tags.update(review.tags())
-        version = project.tracker.register_candidate(record, review.review)
-        return JobOutcome(planned.name, "succeeded", version, result.seconds, log=str(log), metrics=record.metrics)
-    version = project.tracker.register(record, previous=planned.state)
-    return JobOutcome(planned.name, "succeeded", version, result.seconds, log=str(log),
-                      metrics=record.metrics, promoted=record.promoted, promotion=record.not_promoted or None)
+    return record
 
 
 def source_tags(planned: PlannedInstance, commit: str) -> dict[str, str]:

@@ -1,0 +1,176 @@
+"""Pipelined tracking: a recorder process registers finished jobs while the others train.
+
+``tusk run`` hands each finished job's ``TrainRecord`` to a recorder, a fresh Python process that opens the
+project's tracker and registers the records one by one, in the order given, answering each with its version.
+The run never waits for MLflow between jobs (only when ``MAX_PENDING`` records are unanswered: a bounded
+queue), its workers are never idle while a registration is written, and the calling process never imports
+MLflow: the recorder's start (~1.5 s of imports) overlaps with the first jobs.
+
+Nothing is lost. Ctrl-C reaches the recorder too (same terminal) but it ignores it: it registers every record
+it was handed and stops at the end of its input, and the run waits for that. If tusk dies, the recorder reads
+the end of its input and finishes what it got. A kill of the whole process group (``kill -9 -- -PGID``, the
+crash suite's ``TUSK_CRASH_AT`` points, which in the recorder kill tusk's group) stops both half-way: a version
+half-registered is finished by the next command (``tracker.recover``), a job trained but not registered is
+trained again, none twice.
+
+Protocol: ``multiprocessing.connection`` messages over two pipes. tusk → recorder ``(key, record, previous,
+review)``; recorder → tusk ``(key, "ok", (version, promoted, not_promoted))`` or ``(key, "error", message)``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tusk.errors import TrackingError
+from tusk.tracking.base import InstanceState, TrainRecord
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+MAX_PENDING = 64  # records handed over and not yet answered before the run waits for the recorder
+
+
+@dataclass
+class Recorded:
+    key: str
+    version: str | None
+    promoted: bool = False
+    not_promoted: str = ""
+    error: str = ""
+
+
+class Recorder:
+    """tusk's end: ``submit`` a record, ``ready()`` the answers written so far, ``close()`` ends the input and
+    yields the rest as they come; ``stop()`` when the run stops on an error."""
+
+    def __init__(self, root: Path, max_pending: int = MAX_PENDING) -> None:
+        from multiprocessing.connection import Connection
+
+        from tusk._sqlite import child_env
+
+        env = child_env()
+        if os.getpgrp() == os.getpid():  # a crash point in the recorder kills tusk's whole group, as in tusk
+            env["TUSK_CRASH_GROUP"] = str(os.getpgrp())
+        requests, self._requests_end = os.pipe()
+        self._answers_end, answers = os.pipe()
+        try:
+            self.process = subprocess.Popen([sys.executable, "-m", "tusk.recorder", str(root), str(requests),
+                                             str(answers)], pass_fds=(requests, answers), env=env)
+        finally:
+            os.close(requests)
+            os.close(answers)
+        self.requests = Connection(self._requests_end, readable=False)
+        self.answers = Connection(self._answers_end, writable=False)
+        self.max_pending = max_pending
+        self.pending: deque[str] = deque()
+
+    def submit(self, key: str, record: TrainRecord, previous: InstanceState | None,
+               review: str | None = None) -> list[Recorded]:
+        """Hand a record over; → the answers that had to be waited for (the queue was full)."""
+        try:
+            self.requests.send((key, record, previous, review))
+        except OSError as exc:
+            raise self._died() from exc
+        self.pending.append(key)
+        waited = []
+        while len(self.pending) > self.max_pending:
+            waited.append(self._answer())
+        return waited
+
+    def ready(self) -> list[Recorded]:
+        """The answers already written (never waits)."""
+        found = []
+        while self.pending and self.answers.poll(0):
+            found.append(self._answer())
+        return found
+
+    def close(self) -> Iterator[Recorded]:
+        """End the input; → every answer still due, as the recorder writes them; then the recorder is gone."""
+        if not self.requests.closed:
+            self.requests.close()
+        try:
+            while self.pending:
+                yield self._answer()
+        finally:
+            self.process.wait()
+            self.answers.close()
+
+    def stop(self, timeout: float = 300.0) -> None:
+        """End the input and let the recorder register what it was handed (unanswered), then go; killed only if it
+        hangs past ``timeout``. What a run that stopped on an error had handed over is still registered."""
+        for end in (self.requests, self.answers):
+            if not end.closed:
+                end.close()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def _answer(self) -> Recorded:
+        try:
+            key, status, value = self.answers.recv()
+        except (EOFError, OSError) as exc:
+            raise self._died() from exc
+        self.pending.remove(key)
+        if status == "ok":
+            version, promoted, not_promoted = value
+            return Recorded(key, version, promoted, not_promoted or "")
+        return Recorded(key, None, error=str(value))
+
+    def _died(self) -> TrackingError:
+        code = self.process.wait()
+        lost = ", ".join(list(self.pending)[:5]) + (" …" if len(self.pending) > 5 else "")
+        return TrackingError(f"the recorder stopped (exit code {code}) before registering {lost or 'anything'}; "
+                             "a job that was not registered trains again on the next run")
+
+
+# ----- the recorder process ------------------------------------------------------------------------------------
+def serve(root: Path, requests: "Connection", answers: "Connection") -> None:
+    """Register each record handed over, in order, answering each; until the end of the input."""
+    from tusk.backends import backend_class
+    from tusk.config import find_config, load_config
+
+    config = load_config(find_config(root))
+    tracker = backend_class("tracking", config.tracking.url)(config.tracking.url, config)
+    tracker.ensure_ready()
+    while True:
+        try:
+            key, record, previous, review = requests.recv()
+        except EOFError:
+            return
+        answer: tuple[str, str, Any]
+        try:
+            if review is not None:
+                answer = (key, "ok", (tracker.register_candidate(record, review), False, ""))
+            else:
+                version = tracker.register(record, previous=previous)
+                answer = (key, "ok", (version, record.promoted, record.not_promoted))
+        except Exception as exc:  # said to tusk, which stops the run with it; the records after it still go in
+            answer = (key, "error", str(exc) if isinstance(exc, TrackingError) else f"{type(exc).__name__}: {exc}")
+        try:
+            answers.send(answer)
+        except OSError:  # tusk is gone: register the rest of what it handed over, unanswered
+            pass
+
+
+def main() -> None:
+    from multiprocessing.connection import Connection
+
+    for sig in (signal.SIGINT, signal.SIGTERM):  # tusk decides when to stop; this ends at the end of its input
+        signal.signal(sig, signal.SIG_IGN)
+    os.dup2(2, 1)  # anything MLflow prints goes to stderr, never into tusk's --json
+    root, requests, answers = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    serve(root, Connection(requests, writable=False), Connection(answers, readable=False))
+
+
+if __name__ == "__main__":
+    main()
