@@ -115,6 +115,12 @@ class Recorder:
             self.process.kill()
             self.process.wait()
 
+    def discard(self) -> None:
+        """Let a recorder go that was handed nothing (a run with nothing to train): killed, not waited for."""
+        if not self.pending and self.process.poll() is None and not self.requests.closed:
+            self.process.kill()
+        self.stop()
+
     def _answer(self) -> Recorded:
         try:
             key, status, value = self.answers.recv()

@@ -42,7 +42,7 @@ from tusk.tracking.base import InputRecord, InstanceState, TrainRecord
 
 if TYPE_CHECKING:
     from tusk.ports import Ports
-    from tusk.recorder import Recorded
+    from tusk.recorder import Recorded, Recorder
 
 JOB_FUNCTION = "tusk.runner:run_job"
 
@@ -282,8 +282,14 @@ def _run_locked(project: "Ports", at: str | None, only: str | None, shard: tuple
                 on_start: Callable[[Plan, int], None] | None, candidates: bool, cancel: RunCancel) -> RunReport:
     from tusk.review import training_ref
 
+    from tusk.recorder import Recorder
+
     started = time.perf_counter()
     with ExitStack() as stack:
+        # started before planning, so MLflow's start (~1.5 s, in the recorder) overlaps with the plan as well as
+        # the first jobs; a run with nothing to train lets it go before it registers anything
+        recorder = Recorder(project.root)
+        stack.callback(recorder.discard)
         review = None
         if candidates:
             plan, review = _candidate_plan(project, at, stack)
@@ -306,7 +312,7 @@ def _run_locked(project: "Ports", at: str | None, only: str | None, shard: tuple
             emit(outcome)
         training = [p for p in todo if p.status != "reuse" or force]
         if training and not cancel.cancelled:
-            _train(project, plan, training, workers, on_event, report, emit, review, cancel)
+            _train(project, plan, training, workers, on_event, report, emit, review, cancel, recorder)
         report.interrupted = report.interrupted or cancel.cancelled
     report.seconds = time.perf_counter() - started
     return report
@@ -364,11 +370,9 @@ def _state(instance: Instance, fp: str, data_commit: str, inputs: dict[str, Inpu
 
 def _train(project: "Ports", plan: Plan, todo: list[PlannedInstance], workers: int | None,
            on_event: EventHandler | None, report: RunReport, emit: Callable[[JobOutcome], None],
-           review: CandidateFor | None, cancel: RunCancel) -> None:
+           review: CandidateFor | None, cancel: RunCancel, recorder: "Recorder") -> None:
     """Train ``todo``; each finished job is handed to the recorder (``tusk.recorder``), which registers it while
     the others train, and its outcome is emitted once registered."""
-    from tusk.recorder import Recorder
-
     root = project.state_dir / "jobs"
     cleaner = logs.Cleaner()
     cleaner.remove(*logs.prunable(root, max(0, project.config.jobs.keep - 1), project.config.jobs.max_age))
@@ -378,7 +382,6 @@ def _train(project: "Ports", plan: Plan, todo: list[PlannedInstance], workers: i
     jobs_dir.mkdir(parents=True, exist_ok=True)
     jobs = [make_job(project.config, p, plan.data_commit, jobs_dir / p.name) for p in todo]
     executor = project.executor(workers)
-    recorder = Recorder(project.root)  # starts MLflow in its own process while the first jobs train
     import pandas  # noqa: F401  (every job reads its inputs into pandas: forked workers inherit it, once)
     handed: dict[str, tuple[PlannedInstance, TrainRecord, JobResult]] = {}
 

@@ -126,6 +126,9 @@ class MlflowTracker:
             conn = sqlite3.connect(f"file:{self.sqlite_path}?mode=ro", uri=True)
             conn.execute("SELECT name, key, value FROM registered_model_tags LIMIT 0")
             conn.execute("SELECT name, alias, version FROM registered_model_aliases LIMIT 0")
+            # the last tables MLflow creates: a store another process (the recorder) is still creating is not read
+            conn.execute("SELECT name, version, key, value FROM model_version_tags LIMIT 0")
+            conn.execute("SELECT name, version, current_stage FROM model_versions LIMIT 0")
             return conn
         except sqlite3.Error:
             return None
