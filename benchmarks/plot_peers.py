@@ -35,6 +35,8 @@ def axes_style(ax: Any) -> None:
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_formatter(PLAIN)
         axis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
+    # a range within one decade has no major tick: label the minor ones at 2 and 5
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: f"{value:g}" if f"{value:g}".lstrip("0.")[:1] in "25" else ""))
     ax.grid(True, which="both", alpha=0.3)
 
 
