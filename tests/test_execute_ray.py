@@ -123,3 +123,40 @@ def test_an_unreachable_cluster_is_a_one_line_error(tmp_path: Path, monkeypatch:
     assert result.stderr.splitlines()[-1].startswith("error: cannot reach Ray at ray://127.0.0.1:")
     assert "Traceback" not in result.output
     assert all(p["status"] == "new" for p in project.plan().values()), "nothing was registered"
+
+
+def test_setup_runs_once_per_ray_worker_not_once_per_job(cluster: str, tmp_path: Path) -> None:
+    """Each attempt runs in a child forked from Ray's worker: the spec's setup runs in that worker, before the
+    fork, so the worker's later tasks (and their children) have it. Counted, not timed."""
+    calls = tmp_path / "setup.calls"
+    project = make_project(tmp_path, customers=8, per_customer=2, executor=cluster)
+    (project.root / "models" / "m.py").write_text(
+        "import os\n"
+        "def train_base(ctx):\n    return {'n': 1.0}\n"
+        "def load_base(ctx):\n"
+        f"    open({str(calls)!r}, 'a').write(f'{{os.getpid()}}\\n')\n"
+        "    return {'parent': os.getpid(), 'version': ctx.needs['base'].version}\n"
+        "def train_adapter(ctx):\n"
+        "    assert ctx.shared['version'] == ctx.needs['base'].version\n"
+        "    return {'setup_pid': float(ctx.shared['parent']), 'pid': float(os.getpid())}\n")
+    head = (project.root / "tusk.toml").read_text().split("\n[[models]]", 1)[0]
+    (project.root / "tusk.toml").write_text(head + '''
+[[models]]
+name = "base"
+train = "models/m.py:train_base"
+
+[[models]]
+name = "a-{customer}"
+train = "models/m.py:train_adapter"
+setup = "models/m.py:load_base"
+needs = ["base"]
+matrix.customer = "SELECT DISTINCT customer FROM examples ORDER BY customer"
+inputs.examples = "SELECT id FROM examples WHERE customer = :customer"
+''')
+    jobs = project.run()
+    adapters = [j for name, j in jobs.items() if name.startswith("a-")]
+    assert len(adapters) == 8 and {j["status"] for j in jobs.values()} == {"succeeded"}
+    setup_pids = calls.read_text().split()
+    assert len(setup_pids) == len(set(setup_pids)) < 8, f"once per Ray worker, not per job: {setup_pids}"
+    assert {str(int(j["metrics"]["setup_pid"])) for j in adapters} == set(setup_pids)
+    assert all(j["metrics"]["pid"] != j["metrics"]["setup_pid"] for j in adapters), "the job ran in a forked child"

@@ -5,7 +5,7 @@ this package does (see ``tusk._sqlite``).
 """
 
 from tusk import _sqlite  # noqa: F401  (loads doltlite before anything imports sqlite3)
-from tusk.context import TrainContext
+from tusk.context import NeededModel, SetupContext, TrainContext
 from tusk.errors import (
     BackendMissing,
     BuildError,
@@ -35,10 +35,12 @@ __all__ = [
     "MergeBlocked",
     "MergeConflict",
     "ModelNotFound",
+    "NeededModel",
     "Project",
     "RefNotFound",
     "ReleaseError",
     "RunCancel",
+    "SetupContext",
     "TrackingError",
     "TrainContext",
     "TuskError",

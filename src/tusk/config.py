@@ -112,12 +112,17 @@ class Resources(_Section):
         return value
 
 
+MODEL_INPUT = "model:"  # inputs.base = "model:base": another spec's version as an input (same as needs)
+
+
 class ModelSpec(_Section):
     name: str
     train: str | None = None
     cmd: str | None = None
     code: list[str] | None = None
-    inputs: dict[str, str] = Field(default_factory=dict)
+    inputs: dict[str, str] = Field(default_factory=dict)  # name → SQL (a "model:" input moves to ``needs``)
+    needs: dict[str, str] = Field(default_factory=dict)  # name in ctx.needs → the spec whose version it gets
+    setup: str | None = None  # "models/x.py:function": its value is ctx.shared, once per worker process
     matrix: dict[str, str | list[str | int | float]] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
     resources: Resources = Field(default_factory=Resources)
@@ -137,12 +142,47 @@ class ModelSpec(_Section):
     def _code_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _model_inputs(cls, raw: Any) -> Any:
+        """``needs = ["base"]`` and ``inputs.base = "model:base"`` both become ``needs = {"base": "base"}``."""
+        if not isinstance(raw, dict):
+            return raw
+        needs = raw.get("needs", {})
+        if isinstance(needs, str):
+            needs = [needs]
+        if isinstance(needs, list):
+            if not all(isinstance(n, str) for n in needs):
+                raise ValueError("needs: a list of model names, e.g. needs = [\"base\"]")
+            needs = {name: name for name in needs}
+        inputs = raw.get("inputs", {})
+        if isinstance(inputs, dict) and isinstance(needs, dict):
+            for key, value in list(inputs.items()):
+                if isinstance(value, str) and value.strip().startswith(MODEL_INPUT):
+                    needed = value.strip()[len(MODEL_INPUT):].strip()
+                    if needs.get(key, needed) != needed:
+                        raise ValueError(f"inputs.{key} and needs give {key!r} two models")
+                    needs = {**needs, key: needed}
+                    inputs = {k: v for k, v in inputs.items() if k != key}
+            raw = {**raw, "inputs": inputs, "needs": needs}
+        return raw
+
     @model_validator(mode="after")
     def _train_or_cmd(self) -> "ModelSpec":
         if bool(self.train) == bool(self.cmd):
             raise ValueError("give exactly one of 'train' (\"path/module.py:function\") or 'cmd'")
         if self.train and ":" not in self.train:
             raise ValueError(f"train {self.train!r} must look like \"models/intent.py:train\"")
+        if self.setup and ":" not in self.setup:
+            raise ValueError(f"setup {self.setup!r} must look like \"models/adapter.py:load_base\"")
+        if self.setup and not self.train:
+            raise ValueError("setup needs a 'train' function to hand its value to (a 'cmd' model has no ctx)")
+        clash = sorted(set(self.needs) & set(self.inputs))
+        if clash:
+            raise ValueError(f"{clash[0]!r} is both an input and a need")
+        for key, needed in self.needs.items():
+            if not key.strip() or not needed.strip():
+                raise ValueError(f"needs {key!r}: name the model it needs (needs = [\"base\"])")
         if self.promote_if:
             from tusk.errors import TuskError
             from tusk.promote import parse

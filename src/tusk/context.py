@@ -11,10 +11,32 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+@dataclass(frozen=True)
+class NeededModel:
+    """A model this one needs (``needs = ["base"]``): the version of it this job trains against."""
+
+    name: str
+    version: str
+    path: Path  # the version's files (its MLflow model folder), on this machine
+    fingerprint: str
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class SetupContext:
+    """What a spec's ``setup`` function receives: once per worker process and versions of what it needs."""
+
+    spec: str
+    needs: Mapping[str, NeededModel]
+    device: str = "cpu"
+
+
 @dataclass
 class TrainContext:
     """``inputs`` are pandas DataFrames read at the pinned data commit. Save the model with ``log_model``
-    (MLflow's own format, loadable with ``mlflow.pyfunc.load_model``) or write files to ``output_dir``."""
+    (MLflow's own format, loadable with ``mlflow.pyfunc.load_model``) or write files to ``output_dir``.
+    ``needs`` holds the versions of the models this one needs; ``shared`` the value of the spec's ``setup``
+    function, called once per worker process (and per version of what it needs), not once per job."""
 
     name: str
     inputs: Mapping[str, "pd.DataFrame"]
@@ -22,6 +44,8 @@ class TrainContext:
     output_dir: Path
     device: str = "cpu"
     data_commit: str = ""
+    needs: Mapping[str, NeededModel] = field(default_factory=dict)  # by the name in ``needs``/``inputs``
+    shared: Any = None  # what the spec's ``setup`` returned on this worker (None without setup)
     _metrics: dict[str, float] = field(default_factory=dict)
     _on_metric: Callable[[str, float], None] | None = None
 

@@ -48,17 +48,18 @@ class EntryCheck:
         self.remembered = _load(self.cache_path)
         seen: set[str] = set()
         for spec in self.config.models:
-            if not spec.train or spec.train in seen:
-                continue
-            seen.add(spec.train)
-            file_part, _, function = spec.train.rpartition(":")
-            path = (self.config.root / file_part).resolve()
-            if not path.is_file():
-                self.problems.append(f"model {spec.name!r}: train entry {spec.train!r}: {file_part} not found")
-                continue
-            key = _key(path, function)
-            if key not in self.remembered:
-                self.pending.append(_spawn(key, spec.name, spec.train, path, function))
+            for what, entry in (("train", spec.train), ("setup", spec.setup)):
+                if not entry or entry in seen:
+                    continue
+                seen.add(entry)
+                file_part, _, function = entry.rpartition(":")
+                path = (self.config.root / file_part).resolve()
+                if not path.is_file():
+                    self.problems.append(f"model {spec.name!r}: {what} entry {entry!r}: {file_part} not found")
+                    continue
+                key = _key(path, function)
+                if key not in self.remembered:
+                    self.pending.append(_spawn(key, spec.name, entry, path, function))
         return self
 
     def finish(self) -> None:

@@ -33,9 +33,10 @@ class VersionLineage:
     releases: list[str]
     previous: str | None = None  # the version before, and what changed in the data since its commit
     data_changes: dict[str, dict[str, int]] = field(default_factory=dict)
+    needs: dict[str, "VersionLineage"] = field(default_factory=dict)  # the versions of models it trained on
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "needs": {key: lineage.to_json() for key, lineage in self.needs.items()}}
 
 
 @dataclass
@@ -88,7 +89,10 @@ def parse_target(text: str) -> tuple[str, str | None]:
     return name, (version.lstrip("v") or None)
 
 
-def of_version(tracker: "Tracker", releases: "ReleaseStore", data: "DataStore", target: str) -> VersionLineage:
+def of_version(tracker: "Tracker", releases: "ReleaseStore", data: "DataStore", target: str,
+               depth: int = 0) -> VersionLineage:
+    """A version's lineage, and that of each version of a model it needs (an adapter → its base's data and
+    code), down to ``MAX_DEPTH`` needs deep."""
     name, version = parse_target(target)
     versions = tracker.versions(name)
     if not versions:
@@ -115,7 +119,16 @@ def of_version(tracker: "Tracker", releases: "ReleaseStore", data: "DataStore", 
                                     for t, d in stats.items()}
         except DataError:  # a commit that the store no longer has: lineage still answers the rest
             lineage.data_changes = {}
+    if depth < MAX_DEPTH:
+        for key, (needed, needed_version) in sorted(T.needs_of(tags).items()):
+            try:
+                lineage.needs[key] = of_version(tracker, releases, data, f"{needed}@{needed_version}", depth + 1)
+            except ModelNotFound:  # deleted from the registry since: the rest still answers
+                continue
     return lineage
+
+
+MAX_DEPTH = 8
 
 
 def _json(text: str | None) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from tusk.config import Config
 from tusk.data.base import DataStore, MergePreview, RowChange, RowFilter
 from tusk.data.names import quote_identifier
 from tusk.errors import ConfigError, DataError
+from tusk.needs import change_reason, check_needs, is_need, need_record, version_of
 from tusk.spec import CodeHasher, Instance, InputQuery, canonical, expand, fingerprint
 from tusk.tracking.base import CandidateRef, InputRecord, InstanceState
 
@@ -123,7 +124,10 @@ class Planner:
         self.commit = self.store.resolve(ref)
         instances = expand(self.config, self._matrix_query, CodeHasher(self.config.root))
         self._check_inputs(instances)
-        planned = [self._plan_one(instance) for instance in instances]
+        done: dict[str, PlannedInstance] = {}
+        for instance in _needed_first(self.config, instances):  # a need's plan is known before its dependents'
+            done[instance.name] = self._plan_one(instance, done)
+        planned = [done[instance.name] for instance in instances]
         known = {p.name for p in planned}
         planned += [PlannedInstance(name, "orphaned", ["no [[models]] entry produces it any more"], state=state)
                     for name, state in sorted(self.states.items()) if name not in known]
@@ -194,7 +198,7 @@ class Planner:
             return None
         return {side: {value for s, value in rows if s == side} for side in ("before", "after")}
 
-    def _plan_one(self, instance: Instance) -> PlannedInstance:
+    def _plan_one(self, instance: Instance, done: Mapping[str, PlannedInstance]) -> PlannedInstance:
         state = self.states.get(instance.name)
         if state is None:
             return self._plan_new(instance)
@@ -203,6 +207,16 @@ class Planner:
         for input_name, query in instance.inputs.items():
             records[input_name], why = self._input_record(input_name, query, state)
             reasons += why
+        unknown = False
+        for key, needed in sorted(instance.spec.needs.items()):
+            record, why = need_change(key, done[needed], state.inputs.get(key))
+            reasons += why
+            if record is None:
+                unknown = True  # what it needs is new: its fingerprint is known once that is trained
+            else:
+                records[key] = record
+        if unknown:
+            return PlannedInstance(instance.name, "stale", reasons, instance, state, None, inputs=records)
         if not reasons and instance.code_digest == state.code_digest and records == state.inputs:
             # the very code, params and input records the state's fingerprint was made of (the common case,
             # 10,000 times over): the same fingerprint, without hashing it again
@@ -348,6 +362,30 @@ def changes_filter(store: DataStore, table: str, changes: Sequence[RowChange]) -
     it, says which changes it reads (the planner's staleness, and approving a review per model)."""
     columns = sorted({c for ch in changes for image in (ch.before, ch.after) if image for c in image})
     return store.row_filter(table, [*columns, "__tusk_diff", "__tusk_key", "__tusk_side"], _images(changes, columns))
+
+
+def _needed_first(config: Config, instances: Sequence[Instance]) -> list[Instance]:
+    order = {name: rank for rank, name in enumerate(check_needs(config.models))}
+    return sorted(instances, key=lambda instance: order.get(instance.spec.name, 0))
+
+
+def need_change(key: str, needed: PlannedInstance, recorded: InputRecord | None) -> tuple[InputRecord | None, list[str]]:
+    """A need's record as planned (the needed model's fingerprint after this run; None while that is unknown,
+    because it was never trained) and why it makes the dependent stale, if it does."""
+    if needed.fingerprint is None:
+        return None, [f"{key}: {needed.name} is new, trained first in this run"]
+    record = need_record(needed.name, needed.fingerprint)
+    if recorded is not None and (recorded.query, recorded.digest) == (record.query, record.digest):
+        return record, []
+    fingerprints = needed.state.fingerprints if needed.state else {}
+    before = version_of(fingerprints, recorded.digest) if recorded is not None and is_need(recorded) else None
+    if needed.status == "reuse":
+        after = needed.reuse_version or ""
+    elif needed.status == "fresh" and needed.state:
+        after = needed.state.version
+    else:
+        after = ""
+    return record, [change_reason(key, before, after, needed.status, recorded is not None)]
 
 
 def _candidate_reason(candidate: CandidateRef) -> str:

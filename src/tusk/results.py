@@ -306,10 +306,12 @@ class ModelChange:
     data_commit: tuple[str, str]
     code_commit: tuple[str, str]
     metric_deltas: dict[str, float]
+    needs: dict[str, tuple[str, str]] = field(default_factory=dict)  # need → ("base@3", "base@4") where it changed
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "old": self.old, "new": self.new, "data_commit": list(self.data_commit),
-                "code_commit": list(self.code_commit), "metric_deltas": self.metric_deltas}
+                "code_commit": list(self.code_commit), "metric_deltas": self.metric_deltas,
+                "needs": {key: list(pair) for key, pair in self.needs.items()}}
 
 
 @dataclass

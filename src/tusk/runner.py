@@ -34,8 +34,10 @@ from tusk.context import TrainContext
 from tusk.entry import check_entries
 from tusk.errors import JobError, TrackingError, TuskError
 from tusk.execute.base import EventHandler, Job, JobResult
+from tusk.needs import need_record, needed_versions, waves
 from tusk.plan import Plan, PlannedInstance, Planner, SqlFacts, input_fingerprint, read_input
 from tusk.ports import RunCancel
+from tusk.shared import needed_models, shared_value
 from tusk.spec import Instance, InputQuery, select
 from tusk.tracking import tags as T
 from tusk.tracking.base import InputRecord, InstanceState, TrainRecord
@@ -45,12 +47,13 @@ if TYPE_CHECKING:
     from tusk.recorder import Recorded, Recorder
 
 JOB_FUNCTION = "tusk.runner:run_job"
+PREPARE_FUNCTION = "tusk.runner:prepare_job"  # the spec's setup, where the worker keeps it (see tusk.shared)
 
 
 @dataclass
 class JobOutcome:
     name: str
-    status: str  # succeeded | failed | reused | cancelled
+    status: str  # succeeded | failed | reused | cancelled | skipped (what it needs did not train)
     version: str | None = None
     seconds: float = 0.0
     error: str = ""
@@ -80,7 +83,7 @@ class RunReport:
 
     @property
     def failed(self) -> int:
-        return sum(1 for j in self.jobs if j.status in ("failed", "cancelled"))
+        return sum(1 for j in self.jobs if j.status in ("failed", "cancelled", "skipped"))
 
     def to_json(self) -> dict[str, Any]:
         return {"data_commit": self.data_commit, "ref": self.ref, "jobs": [j.to_json() for j in self.jobs],
@@ -102,12 +105,22 @@ def run_job(payload: dict[str, Any]) -> dict[str, Any]:
     output_dir = job_dir / "model"
     output_dir.mkdir(parents=True, exist_ok=True)
     frames, records = _read_inputs(config, payload["inputs"], commit)
+    for key, need in needed_models(payload).items():  # what it trains against is part of its fingerprint
+        records[key] = asdict(need_record(need.name, need.fingerprint))
     device = _device()
     if payload.get("train"):
         metrics = _call_train(config, payload, frames, output_dir, device, commit)
     else:
         metrics = _call_cmd(config, payload, frames, job_dir, output_dir)
-    return {"metrics": _numbers(metrics), "inputs": records, "device": device}
+    needs = {key: f"{need.name}@{need.version}" for key, need in needed_models(payload).items()}
+    return {"metrics": _numbers(metrics), "inputs": records, "device": device, "needs": needs}
+
+
+def prepare_job(payload: dict[str, Any]) -> None:
+    """The spec's setup value, made in this worker process unless it holds it already (a Ray worker, before it
+    forks the attempt's child; on a local worker ``run_job`` finds it the same way)."""
+    config: Config = payload["config"]
+    shared_value(config.root, payload, _device(), _load_function)
 
 
 def _store(config: Config) -> Any:
@@ -169,8 +182,10 @@ def load_entry(path: Path, entry: str, function: str) -> Callable[..., Any]:
 def _call_train(config: Config, payload: dict[str, Any], frames: dict[str, Any], output_dir: Path,
                 device: str, commit: str) -> dict[str, Any]:
     function = _load_function(config.root, payload["train"])
+    shared = shared_value(config.root, payload, device, _load_function)
     ctx = TrainContext(name=payload["name"], inputs=frames, params=dict(payload["params"]),
-                       output_dir=output_dir, device=device, data_commit=commit)
+                       output_dir=output_dir, device=device, data_commit=commit, needs=needed_models(payload),
+                       shared=shared)
     returned = function(ctx)
     if returned is not None and not isinstance(returned, Mapping):
         raise JobError(f"{payload['train']} returned {type(returned).__name__}; return a dict of metrics "
@@ -380,7 +395,6 @@ def _train(project: "Ports", plan: Plan, todo: list[PlannedInstance], workers: i
     code = code_version(project.config.root, todo)
     by_name = {p.name: p for p in todo}
     jobs_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [make_job(project.config, p, plan.data_commit, jobs_dir / p.name) for p in todo]
     executor = project.executor(workers)
     import pandas  # noqa: F401  (every job reads its inputs into pandas: forked workers inherit it, once)
     handed: dict[str, tuple[PlannedInstance, TrainRecord, JobResult]] = {}
@@ -399,17 +413,32 @@ def _train(project: "Ports", plan: Plan, todo: list[PlannedInstance], workers: i
             emit(outcome)
     try:
         with _deferred_interrupt(cancel), cancel.stopping(executor.cancel):
-            for result in executor.run(jobs, on_event):
-                crash_point("run.result")
-                planned = by_name[result.name]
-                prepared = _prepare(project, planned, result, plan.data_commit, code, jobs_dir, review)
-                if isinstance(prepared, JobOutcome):  # failed or cancelled: nothing to register
-                    report.jobs.append(prepared)
-                    emit(prepared)
-                    continue
-                handed[planned.name] = (planned, prepared, result)
-                done(recorder.submit(planned.name, prepared, planned.state, review.review if review else None))
-                done(recorder.ready())
+            for wave in _waves(todo):  # what others need first; each wave's jobs in parallel
+                jobs = []
+                for planned in wave:
+                    needs, why = needed_versions(project.tracker, planned, report.jobs, jobs_dir / ".needs")
+                    if why is not None:  # what it needs did not train: skipped, and says why
+                        skipped = JobOutcome(planned.name, "skipped", None, 0.0, f"skipped: {why}")
+                        report.jobs.append(skipped)
+                        emit(skipped)
+                        continue
+                    jobs.append(make_job(project.config, planned, plan.data_commit, jobs_dir / planned.name, needs))
+                for result in executor.run(jobs, on_event):
+                    crash_point("run.result")
+                    planned = by_name[result.name]
+                    prepared = _prepare(project, planned, result, plan.data_commit, code, jobs_dir, review)
+                    if isinstance(prepared, JobOutcome):  # failed or cancelled: nothing to register
+                        report.jobs.append(prepared)
+                        emit(prepared)
+                        continue
+                    handed[planned.name] = (planned, prepared, result)
+                    done(recorder.submit(planned.name, prepared, planned.state, review.review if review else None))
+                    done(recorder.ready())
+                if cancel.cancelled:
+                    break
+                while recorder.pending and any(p.instance and p.instance.spec.needs for p in todo):
+                    recorder.answers.poll(1.0)  # the next wave needs this one's versions registered
+                    done(recorder.ready())
             executor.close()  # first: forked workers hold a copy of the recorder's input
             for answer in recorder.close():  # every job handed over is registered before the run ends
                 done([answer])
@@ -427,17 +456,26 @@ def _remove_abandoned_jobs(jobs_root: Path) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def make_job(config: Config, planned: PlannedInstance, data_commit: str, job_dir: Path) -> Job:
+def _waves(todo: list[PlannedInstance]) -> list[list[PlannedInstance]]:
+    by_name = {p.name: p for p in todo}
+    needs = {p.name: list(p.instance.spec.needs.values()) for p in todo if p.instance}
+    return [[by_name[name] for name in wave] for wave in waves(by_name, needs)]
+
+
+def make_job(config: Config, planned: PlannedInstance, data_commit: str, job_dir: Path,
+             needs: dict[str, dict[str, Any]] | None = None) -> Job:
     instance = planned.instance
     assert instance is not None
     spec = instance.spec
     payload = {"name": instance.name, "config": config, "data_commit": data_commit, "job_dir": str(job_dir),
                "inputs": {k: {"query": q.query, "bound": q.bound} for k, q in instance.inputs.items()},
-               "params": instance.params, "train": spec.train, "cmd": spec.cmd}
+               "params": instance.params, "train": spec.train, "cmd": spec.cmd, "spec": spec.name,
+               "setup": spec.setup, "needs": needs or {}}
     job_dir.mkdir(parents=True, exist_ok=True)
     return Job(name=instance.name, function=JOB_FUNCTION, payload=payload, log_path=job_dir / "job.log",
                cpus=spec.resources.cpus, gpus=spec.resources.gpus, timeout=spec.resources.timeout,
-               retries=spec.resources.retries, max_log=spec.resources.max_log)
+               retries=spec.resources.retries, max_log=spec.resources.max_log,
+               prepare=PREPARE_FUNCTION if spec.setup else None)
 
 
 def _prepare(project: "Ports", planned: PlannedInstance, result: JobResult, data_commit: str,
@@ -488,6 +526,7 @@ def train_record(planned: PlannedInstance, result: JobResult, data_commit: str, 
     state = _state(instance, fp, data_commit, inputs, planned.state)
     resources = {"cpus": instance.spec.resources.cpus, "gpus": instance.spec.resources.gpus}
     tags = version_tags(state, code, result, resources)
+    tags.update({T.need(key): held for key, held in value.get("needs", {}).items()})
     job_dir = jobs_dir / planned.name
     return TrainRecord(state=state, metrics=value.get("metrics", {}), params=instance.params, tags=tags,
                        output_dir=job_dir / "model", log_file=job_dir / "job.log", seconds=result.seconds,

@@ -159,6 +159,9 @@ def matrix_values(spec: ModelSpec, run_query: MatrixQuery) -> list[dict[str, Any
 
 def expand(config: Config, run_query: MatrixQuery, hasher: CodeHasher | None = None) -> list[Instance]:
     """All instances of all specs; name collisions are errors that name both sources."""
+    from tusk.needs import check_needs
+
+    check_needs(config.models)
     hasher = hasher or CodeHasher(config.root)
     instances: list[Instance] = []
     origin: dict[str, str] = {}

@@ -122,10 +122,21 @@ def release_diff(a: str, b: str, as_json: bool) -> None:
     out.print(f"{old.md5} (v{old.version}) → {new.md5} (v{new.version})")
     rows = [(n, "added", f"v{v}", "", "", "") for n, v in sorted(changes.added.items())]
     rows += [(n, "removed", f"v{v} → none", "", "", "") for n, v in sorted(changes.removed.items())]
-    rows += [(c.name, "changed", f"v{c.old} → v{c.new}", _arrow(*c.data_commit), _arrow(*c.code_commit),
+    rows += [(c.name, "changed", f"v{c.old} → v{c.new}" + _needs_changed(c.needs), _arrow(*c.data_commit),
+              _arrow(*c.code_commit),
               ", ".join(f"{k} {d:+.4g}" for k, d in c.metric_deltas.items())) for c in changes.changed]
     out.print(table(None, ["model", "change", "version", "data", "code", "metrics"], rows) if rows else
               "the two releases hold the same models")
+
+
+def _needs_changed(needs: dict[str, tuple[str, str]]) -> str:
+    """`` (base v3 → v4)``: the versions of needed models an instance was trained on, where they changed."""
+    shown = [f"{key} {_version(old)} → {_version(new)}" for key, (old, new) in sorted(needs.items())]
+    return f" ({', '.join(shown)})" if shown else ""
+
+
+def _version(held: str) -> str:
+    return f"v{held.rpartition('@')[2]}" if held else "none"
 
 
 def _arrow(old: str, new: str) -> str:
@@ -190,12 +201,7 @@ def _render_version(d: dict[str, Any]) -> None:
     from rich.tree import Tree
 
     tree = Tree(f"[bold]{d['name']}[/] v{d['version']}  fingerprint {short(d['fingerprint'], 12)}")
-    data = tree.add(f"data commit {short(d['data_commit'])}")
-    for table_name, counts in d["data_changes"].items():
-        data.add(f"{table_name}: +{counts['added']} ~{counts['modified']} -{counts['removed']} since v{d['previous']}")
-    for name, record in d["inputs"].items():
-        data.add(f"input {name}: {record['rows']} rows, digest {short(record['digest'], 12)}")
-    tree.add(f"code commit {short(d['code_commit']) or '(none)'}" + (" (dirty)" if d["code_dirty"] else ""))
+    _add_sources(tree, d)
     metrics = tree.add("metrics")
     for key, value in d["metrics"].items():
         metrics.add(f"{key} = {value:.4g}")
@@ -203,6 +209,20 @@ def _render_version(d: dict[str, Any]) -> None:
     for md5 in d["releases"] or ["(none)"]:
         releases.add(md5)
     console().print(tree)
+
+
+def _add_sources(tree: Any, d: dict[str, Any]) -> None:
+    """Data commit, inputs, code commit, and the same for each model it needs (an adapter's base)."""
+    data = tree.add(f"data commit {short(d['data_commit'])}")
+    for table_name, counts in d["data_changes"].items():
+        data.add(f"{table_name}: +{counts['added']} ~{counts['modified']} -{counts['removed']} since v{d['previous']}")
+    for name, record in d["inputs"].items():
+        if name not in d.get("needs", {}):
+            data.add(f"input {name}: {record['rows']} rows, digest {short(record['digest'], 12)}")
+    tree.add(f"code commit {short(d['code_commit']) or '(none)'}" + (" (dirty)" if d["code_dirty"] else ""))
+    for key, needed in d.get("needs", {}).items():
+        _add_sources(tree.add(f"needs {key}: [bold]{needed['name']}[/] v{needed['version']}  "
+                              f"fingerprint {short(needed['fingerprint'], 12)}"), needed)
 
 
 def _render_data(d: dict[str, Any]) -> None:

@@ -11,7 +11,8 @@ from tusk.cli._common import EXIT_JOBS_FAILED, console, json_option, open_projec
 from tusk.cli._text import printable
 
 STATUS_STYLE = {"new": "cyan", "stale": "yellow", "reuse": "magenta", "fresh": "green", "orphaned": "dim",
-                "succeeded": "green", "failed": "red", "reused": "magenta", "cancelled": "red"}
+                "succeeded": "green", "failed": "red", "reused": "magenta", "cancelled": "red",
+                "skipped": "yellow"}
 
 
 def _styled(status: str) -> str:
@@ -101,6 +102,9 @@ def run(at: str | None, only: str | None, shard: str | None, workers: int | None
     success becomes an MLflow run and a registered model version tagged with the data and code commits.
     A failed job registers nothing and does not stop the others (exit code 3). Ctrl-C cancels cleanly.
     \b
+    A model that needs another (needs = ["base"]) trains after it, against the version it just got; if
+    that failed, the model is skipped and says why.
+    \b
     --at a branch other than the data branch trains it only when merging it needs no merge commit (the
     data branch has not moved since the branch left it): versions are pinned to commits that persist.
     Otherwise merge it first; `tusk plan --at BRANCH` shows what the merge would retrain.
@@ -171,7 +175,11 @@ class _Display:
 
     def outcome(self, outcome: Any) -> None:
         self.done += 1
-        if outcome.status in ("failed", "cancelled"):
+        if outcome.status == "skipped":  # what it needs did not train
+            self.failed += 1
+            if not self.quiet:
+                self.err.print(f"[yellow]skipped[/] {outcome.name}: {outcome.error.removeprefix('skipped: ')}")
+        elif outcome.status in ("failed", "cancelled"):
             self.failed += 1
             if not self.quiet:  # a job's error and log are the job's text: no markup, no escape sequences
                 from rich.text import Text

@@ -40,6 +40,10 @@ class Job:
     timeout: float | None = None  # seconds per attempt
     retries: int = 0
     max_log: float | None = None  # bytes: a job whose log grows past this is stopped (and failed)
+    # "package.module:function" called as function(payload) in the worker process before an attempt, for what
+    # should outlive the attempt on that worker (a spec's setup); where each attempt runs in a child forked
+    # from the worker (Ray), it runs in the worker before the fork, so every child inherits what it made
+    prepare: str | None = None
 
 
 @dataclass

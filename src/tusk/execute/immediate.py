@@ -40,7 +40,8 @@ class ImmediateBackend:
         if attempt is None:
             return []
         job = attempt.job
-        return [(attempt, outcome(run_attempt(job.function, job.payload, str(job.log_path), "", attempt.number)))]
+        wire = run_attempt(job.function, job.payload, str(job.log_path), "", attempt.number, job.prepare)
+        return [(attempt, outcome(wire))]
 
     def kill(self, attempts: Sequence[Attempt]) -> None:
         pass

@@ -35,7 +35,15 @@ from tusk.config import Config
 from tusk.errors import ConfigError, ExecutionError
 from tusk.execute.base import Attempt, Capabilities, Job, Outcome, parse_workers
 from tusk.execute.scheduler import Scheduler
-from tusk.execute.worker import Wire, die_with_parent, exit_reason, lead_own_group, outcome, run_attempt
+from tusk.execute.worker import (
+    Wire,
+    die_with_parent,
+    exit_reason,
+    lead_own_group,
+    outcome,
+    prepare_attempt,
+    run_attempt,
+)
 
 POLL = 0.1  # seconds between checks for a cancel inside a task, and for results in tusk
 CANCEL_GRACE = 10.0  # seconds a cancelled task has to kill its job before Ray is told to force it
@@ -43,9 +51,14 @@ CANCEL_GRACE = 10.0  # seconds a cancelled task has to kill its job before Ray i
 
 # ----- inside a Ray task -----------------------------------------------------------------------------
 def run_task(function: str, payload: Any, log_path: str, attempt: int, timeout: float | None,
-             gpu_ids: list[str] | None = None) -> Wire:
-    """Run one attempt in a forked child; → (kind, value, error) like a local worker."""
+             gpu_ids: list[str] | None = None, prepare: str | None = None) -> Wire:
+    """Run one attempt in a forked child; → (kind, value, error) like a local worker. The job's ``prepare``
+    runs first, here in Ray's worker, so what it keeps (a spec's setup value) lasts for the worker's next tasks
+    and the child inherits it."""
     gpu_env = ",".join(str(g) for g in (gpu_ids if gpu_ids is not None else _ray_gpu_ids()))
+    failed = prepare_attempt(prepare, payload, log_path, gpu_env, attempt)
+    if failed is not None:
+        return failed
     read_fd, write_fd = os.pipe()
     parent = os.getpid()
     pid = os.fork()
@@ -192,7 +205,7 @@ class RayBackend:
         job = attempt.job
         options = {"num_cpus": job.cpus, "num_gpus": job.gpus, "max_retries": 0, "name": job.name}
         ref = self._task.options(**options).remote(job.function, job.payload, str(job.log_path), attempt.number,
-                                                   job.timeout)
+                                                   job.timeout, None, job.prepare)
         self._flight[ref] = attempt
         return True
 

@@ -30,7 +30,8 @@ PR_SET_PDEATHSIG = 1
 Wire = tuple[str, Any, str]  # (kind, value, error): an Outcome as it crosses a pipe
 
 
-def run_attempt(function: str, payload: Any, log_path: str, gpu_env: str, attempt: int) -> Wire:
+def run_attempt(function: str, payload: Any, log_path: str, gpu_env: str, attempt: int,
+                prepare: str | None = None) -> Wire:
     """Call the job with its output sent to its log; → (kind, value, error), kind "ok", "error" or "fatal"."""
     saved_env = os.environ.get("CUDA_VISIBLE_DEVICES")
     os.environ["CUDA_VISIBLE_DEVICES"] = gpu_env
@@ -39,7 +40,9 @@ def run_attempt(function: str, payload: Any, log_path: str, gpu_env: str, attemp
             log.write(f"[tusk] attempt {attempt} started {time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()} "
                       f"CUDA_VISIBLE_DEVICES={gpu_env!r}\n")
             with redirected(log.fileno()):
-                outcome = _call(function, payload)
+                outcome = _call(prepare, payload) if prepare else ("ok", None, "")
+                if outcome[0] == "ok":
+                    outcome = _call(function, payload)
             verdict = "succeeded" if outcome[0] == "ok" else "failed: " + outcome[2]
             if outcome[0] == "fatal":
                 verdict += " (not retried: another attempt would fail the same way)"
@@ -50,6 +53,27 @@ def run_attempt(function: str, payload: Any, log_path: str, gpu_env: str, attemp
         else:
             os.environ["CUDA_VISIBLE_DEVICES"] = saved_env
     return outcome
+
+
+def prepare_attempt(prepare: str | None, payload: Any, log_path: str, gpu_env: str, attempt: int) -> Wire | None:
+    """Call a job's ``prepare`` here, with its output in the job's log; None when it went well (or there is none),
+    else how the attempt ended (it is not started)."""
+    if not prepare:
+        return None
+    saved_env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    os.environ["CUDA_VISIBLE_DEVICES"] = gpu_env
+    try:
+        with open(log_path, "a", buffering=1, encoding="utf-8") as log:
+            with redirected(log.fileno()):
+                outcome = _call(prepare, payload)
+            if outcome[0] != "ok":
+                log.write(f"[tusk] attempt {attempt} failed before it started: {outcome[2]}\n")
+    finally:
+        if saved_env is None:
+            os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+        else:
+            os.environ["CUDA_VISIBLE_DEVICES"] = saved_env
+    return None if outcome[0] == "ok" else outcome
 
 
 def _call(function: str, payload: Any) -> Wire:
@@ -124,7 +148,8 @@ def attempt_file(attempt: Attempt, folder: Path, gpu_env: str = "") -> Path:
     """Write ``attempt`` for ``python -m tusk.execute.worker FILE`` (a fresh process, a container) → FILE."""
     job = attempt.job
     path = folder / f"attempt-{os.getpid()}-{id(attempt)}-{attempt.number}.pkl"
-    path.write_bytes(pickle.dumps((job.function, job.payload, str(job.log_path), gpu_env, attempt.number)))
+    path.write_bytes(pickle.dumps((job.function, job.payload, str(job.log_path), gpu_env, attempt.number,
+                                   job.prepare)))
     return path
 
 
@@ -142,13 +167,13 @@ def attempt_outcome(path: Path, returncode: int | None) -> Outcome:
 
 def main(argv: list[str]) -> int:
     """``python -m tusk.execute.worker FILE``: run the attempt pickled in FILE, a tuple (function, payload, log
-    path, CUDA_VISIBLE_DEVICES, attempt number); write its outcome, pickled, to FILE.out."""
+    path, CUDA_VISIBLE_DEVICES, attempt number[, prepare]); write its outcome, pickled, to FILE.out."""
     if len(argv) != 1:
         print("usage: python -m tusk.execute.worker ATTEMPT_FILE", file=sys.stderr)
         return 2
     with open(argv[0], "rb") as handle:
-        function, payload, log_path, gpu_env, number = pickle.load(handle)
-    wire = run_attempt(function, payload, log_path, gpu_env, number)
+        function, payload, log_path, gpu_env, number, *prepare = pickle.load(handle)
+    wire = run_attempt(function, payload, log_path, gpu_env, number, *prepare)
     try:
         data = pickle.dumps(wire)
     except Exception as exc:

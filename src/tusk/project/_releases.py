@@ -56,9 +56,12 @@ class ReleaseMethods(ProjectBase):
         for name, (before, after) in sorted(changes.changed.items()):
             was, now = self.tracker.version(name, before), self.tracker.version(name, after)
             deltas = {k: now.metrics[k] - was.metrics[k] for k in sorted(now.metrics) if k in was.metrics}
+            needs = {key: (was.tags.get(T.need(key), ""), now.tags.get(T.need(key), ""))
+                     for key in sorted(set(T.needs_of(was.tags)) | set(T.needs_of(now.tags)))}
             changed.append(ModelChange(name, before, after,
                                        (was.tags.get(T.DATA_COMMIT, ""), now.tags.get(T.DATA_COMMIT, "")),
-                                       (was.tags.get(T.CODE_COMMIT, ""), now.tags.get(T.CODE_COMMIT, "")), deltas))
+                                       (was.tags.get(T.CODE_COMMIT, ""), now.tags.get(T.CODE_COMMIT, "")), deltas,
+                                       {key: pair for key, pair in needs.items() if pair[0] != pair[1]}))
         return ReleaseDiff(old, new, changes.added, changes.removed, changed)
     def current_release(self, at: str | None = None) -> "Release":
         """The deployed release, or the one that was current at time ``at`` (ISO 8601 or Unix seconds)."""

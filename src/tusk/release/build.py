@@ -12,8 +12,12 @@ import shutil
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tusk.errors import BuildError, ConfigError
+
+if TYPE_CHECKING:
+    from tusk.release.needs import Needs
 
 BUILDERS = ("docker", "podman", "buildah")
 Fetch = Callable[[str, str, Path], object]  # (instance, version, destination folder)
@@ -33,15 +37,22 @@ def containerfile(base_image: str, md5: str, sha256: str, code_commit: str, imag
 
 
 def write_context(folder: Path, manifest: Mapping[str, str], fetch: Fetch, base_image: str, md5: str,
-                  sha256: str, code_commit: str, image: str) -> Path:
-    """The build context in ``folder`` (replaced if present)."""
+                  sha256: str, code_commit: str, image: str, needs: "Needs | None" = None) -> Path:
+    """The build context in ``folder`` (replaced if present). ``needs``: what the instances need (an adapter's
+    base), each needed version held once (see tusk.release.needs)."""
+    from tusk.release.needs import extra_folders, needs_json
+
     if folder.exists():
         shutil.rmtree(folder)
     models = folder / "models"
     models.mkdir(parents=True)
     for instance, version in sorted(manifest.items()):
         fetch(instance, version, models / instance)
+    for extra, (model, version) in extra_folders(manifest, needs or {}).items():
+        fetch(model, version, models / extra)
     (models / "manifest.json").write_text(json.dumps(dict(manifest), indent=2, sort_keys=True) + "\n")
+    if needs:
+        (models / "needs.json").write_text(json.dumps(needs_json(manifest, needs), indent=2, sort_keys=True) + "\n")
     (folder / "Containerfile").write_text(containerfile(base_image, md5, sha256, code_commit, image))
     return folder
 

@@ -11,6 +11,7 @@ from tusk import git
 from tusk._crash import crash_point
 from tusk.release import build as builds
 from tusk.release.manifest import hashes
+from tusk.release.needs import mismatches, needs_json, needs_of
 from tusk.release.store import Release, ReleaseStore
 from tusk.tracking.base import Tracker
 
@@ -27,10 +28,11 @@ class CreateOutcome:
     note: str
     unreleased: list[str] = field(default_factory=list)  # trained instances with no production version
     recovered: list[str] = field(default_factory=list)  # half-done registrations finished first
+    needs: dict[str, Any] = field(default_factory=dict)  # instance → what it needs: {"base": {model, version, folder}}
 
     def to_json(self) -> dict[str, Any]:
         return {**self.release.to_json(), "created": self.created, "note": self.note, "unreleased": self.unreleased,
-                "recovered": self.recovered}
+                "recovered": self.recovered, "needs": self.needs}
 
 
 def production_manifest(tracker: Tracker, instances: "Iterable[str] | None" = None) -> dict[str, str]:
@@ -58,6 +60,8 @@ def _create(project: "Ports", build: bool) -> CreateOutcome:
     manifest = production_manifest(tracker, instances)
     unreleased = sorted(instances - set(manifest))
     crash_point("release.manifest")
+    needs = needs_of(manifest, tracker.all_versions()) if any(
+        spec.needs for spec in project.config.models) else {}
     commit = code_commit(project.root)
     builder = builds.choose_builder(config.builder) if build else None
     used: dict[str, Path | None] = {"context": None}
@@ -67,7 +71,7 @@ def _create(project: "Ports", build: bool) -> CreateOutcome:
             return False
         _, sha256 = hashes(manifest)
         context = builds.write_context(project.state_dir / "releases" / md5, manifest, tracker.download,
-                                       config.base_image, md5, sha256, commit, image)
+                                       config.base_image, md5, sha256, commit, image, needs)
         used["context"] = context
         crash_point("release.context")
         if builder is None:
@@ -88,4 +92,9 @@ def _create(project: "Ports", build: bool) -> CreateOutcome:
     if unreleased:
         shown = ", ".join(unreleased[:5]) + (f" and {len(unreleased) - 5} more" if len(unreleased) > 5 else "")
         note += f"; not in this release (no production version): {shown}"
-    return CreateOutcome(release, created, builder, used["context"], note, unreleased, recovered)
+    odd = mismatches(manifest, needs)
+    if odd:
+        shown = "; ".join(odd[:3]) + (f" and {len(odd) - 3} more" if len(odd) > 3 else "")
+        note += f"; trained on another version than the release holds, so the image holds that one too: {shown}"
+    return CreateOutcome(release, created, builder, used["context"], note, unreleased, recovered,
+                         needs_json(manifest, needs))

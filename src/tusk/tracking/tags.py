@@ -4,7 +4,8 @@ On each **model version** (and its run) of an instance, written by ``tusk run``:
 
     tusk.instance, tusk.spec, tusk.fingerprint, tusk.data_commit, tusk.code_commit, tusk.code_dirty,
     tusk.code_digest, tusk.params, tusk.seconds, tusk.attempts, tusk.device, tusk.cpus, tusk.gpus,
-    tusk.executor, tusk.inputs.<name>.digest, tusk.inputs.<name>.rows, tusk.state, tusk.not_promoted
+    tusk.executor, tusk.inputs.<name>.digest, tusk.inputs.<name>.rows, tusk.state, tusk.not_promoted,
+    tusk.needs.<name> (a model it needs: "base@3"; its input digest is that version's fingerprint)
 
 A review's **candidate** also carries ``tusk.candidate``, ``tusk.review``, ``tusk.review_head`` and
 ``tusk.review_base``. A **reproduction** run carries ``tusk.reproduces`` (the original run),
@@ -36,6 +37,7 @@ EXECUTOR = "tusk.executor"
 NOT_PROMOTED = "tusk.not_promoted"
 OWNER = "tusk.owner"  # on a run: host:pid of the tusk process that made it (an abandoned RUNNING run is told apart)
 INPUTS_PREFIX = "tusk.inputs."
+NEEDS_PREFIX = "tusk.needs."  # tusk.needs.<name> = "base@3": the version of a needed model it trained against
 
 # the instance's state: on the registered model (its pointer) and on each version it made current
 STATE = "tusk.state"
@@ -86,4 +88,19 @@ def inputs_of(tags: dict[str, str]) -> dict[str, dict[str, str]]:
         if key.startswith(INPUTS_PREFIX) and key.endswith(".digest"):
             name = key[len(INPUTS_PREFIX):-len(".digest")]
             found[name] = {"digest": value, "rows": tags.get(input_rows(name), "")}
+    return found
+
+
+def need(name: str) -> str:
+    """``tusk.needs.<name>``: ``"base@3"``, the version of the needed model ``name`` the version trained against."""
+    return f"{NEEDS_PREFIX}{name}"
+
+
+def needs_of(tags: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """``{need: (model, version)}`` from a version's tags."""
+    found = {}
+    for key, value in tags.items():
+        if key.startswith(NEEDS_PREFIX) and "@" in value:
+            model, _, version = value.rpartition("@")
+            found[key[len(NEEDS_PREFIX):]] = (model, version)
     return found
