@@ -4,7 +4,7 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= test,ray
+EXTRAS ?= test,ray,adapters
 DVC_VENV ?= .venv-dvc
 
 .PHONY: demo test venv test-venv system-deps bench reliability clean

@@ -79,3 +79,18 @@ def test_the_distribution_is_ours_and_the_command_stays_tusk(tmp_path: Path) -> 
     assert tomllib.loads(project_file.read_text())["project"]["name"] == "tusk-mlops"
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0 and version("tusk-mlops") in result.output
+
+
+def test_example_adapters_declares_a_base_and_an_adapter_per_customer(tmp_path: Path) -> None:
+    root = tmp_path / "fleet"
+    assert CliRunner().invoke(cli, ["init", str(root), "--example", "adapters"]).exit_code == 0
+    config = tomllib.loads((root / "tusk.toml").read_text())
+    base, adapter = config["models"]
+    assert base["name"] == "base" and adapter["needs"] == ["base"] and adapter["setup"] == "models/adapter.py:load_base"
+    assert {p.name for p in (root / "models").iterdir()} == {"base.py", "adapter.py"}
+    lines = (root / "data" / "examples.csv").read_text().splitlines()
+    assert len({line.split(",")[1] for line in lines[1:]}) == 10 and len(lines) == 1 + 10 * 8 * 15
+    assert (root / "requirements.txt").read_text().splitlines()[-1] == "tusk-mlops[adapters]==0.1.0"
+    from tusk.config import load_config
+
+    assert load_config(root / "tusk.toml").models[1].needs == {"base": "base"}

@@ -1,4 +1,4 @@
-"""``tusk init``: the project file, the data store, the tracking database, and the intents example."""
+"""``tusk init``: the project file, the data store, the tracking database, and the examples (intents, adapters)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,33 @@ resources = { cpus = 1, gpus = 0, timeout = "10m", retries = 1 }
 promote_if = "accuracy >= 0.5"
 '''
 
-EXAMPLES = ("intents",)
+ADAPTERS_MODELS = '''
+# The shared base: one small transformer (made from a config, no download) trained on every customer's text.
+[[models]]
+name = "base"
+train = "models/base.py:train"
+code = ["models/base.py"]
+inputs.examples = "SELECT id, text, label FROM examples ORDER BY id"
+params = { epochs = 4, hidden = 64, layers = 2, heads = 2, lr = 0.002, seed = 0 }
+resources = { cpus = 1, gpus = 0, timeout = "20m" }
+
+# One LoRA adapter per customer on the base: needs = ["base"] makes the base's version an input (a new base
+# makes every adapter stale; a run trains the base first), and setup loads it once per worker, not per job.
+[[models]]
+name = "adapter-{customer}"
+train = "models/adapter.py:train"
+setup = "models/adapter.py:load_base"
+needs = ["base"]
+code = ["models/adapter.py", "models/base.py"]
+matrix.customer = "SELECT DISTINCT customer FROM examples ORDER BY customer"
+inputs.examples = "SELECT id, text, label FROM examples WHERE customer = :customer ORDER BY id"
+params = { epochs = 6, rank = 4, lr = 0.005, seed = 0 }
+resources = { cpus = 1, gpus = 0, timeout = "10m", retries = 1 }
+promote_if = "accuracy >= 0.5"
+'''
+
+EXAMPLES = ("intents", "adapters")
+ADAPTER_CUSTOMERS = 10
 
 
 def init_project(folder: Path, example: str | None = None) -> Path:
@@ -66,9 +92,12 @@ def init_project(folder: Path, example: str | None = None) -> Path:
     config_path = folder / CONFIG_NAME
     if config_path.exists():
         raise ConfigError(f"{config_path} already exists")
-    _write_config(folder, INTENTS_MODEL if example else MODEL_EXAMPLE)
+    models = {"intents": INTENTS_MODEL, "adapters": ADAPTERS_MODELS}.get(example or "", MODEL_EXAMPLE)
+    _write_config(folder, models, extra="adapters" if example == "adapters" else "")
     if example == "intents":
         write_intents_example(folder)
+    elif example == "adapters":
+        write_adapters_example(folder)
     create_stores(config_path)
     return config_path
 
@@ -120,14 +149,15 @@ REQUIREMENTS = """# What CI runners install (tusk ci github): tusk, and the pack
 """
 
 
-def _write_config(folder: Path, models: str) -> None:
+def _write_config(folder: Path, models: str, extra: str = "") -> None:
     from tusk._dist import requirement
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / CONFIG_NAME).write_text(TEMPLATE.format(image=_image_name(folder)) + models)
     _ignore(folder / ".gitignore")
     if not (folder / "requirements.txt").exists():
-        (folder / "requirements.txt").write_text(REQUIREMENTS.format(requirement=requirement()))
+        wanted = requirement().replace("==", f"[{extra}]==", 1) if extra else requirement()
+        (folder / "requirements.txt").write_text(REQUIREMENTS.format(requirement=wanted))
 
 
 def _ignore(path: Path) -> None:
@@ -210,12 +240,39 @@ def intent_rows(per_intent: int = 15, seed: int = 7) -> list[tuple[int, str, str
 
 
 def write_intents_example(folder: Path) -> None:
+    _write_examples(folder, intent_rows())
+    _copy_models(folder, "intents", ["intent.py"])
+
+
+def write_adapters_example(folder: Path) -> None:
+    """The data of ``adapter_rows``, a base model and a LoRA adapter per customer."""
+    _write_examples(folder, adapter_rows())
+    _copy_models(folder, "adapters", ["base.py", "adapter.py"])
+
+
+def adapter_rows(customers: int = ADAPTER_CUSTOMERS) -> list[tuple[int, str, str, str]]:
+    """The intents data of the first ``customers`` customers, each of which files one intent under another
+    (acme's refunds are billing questions): what one shared model cannot know, and a customer's adapter learns."""
+    intents = list(INTENTS)
+    routes = {c: (intents[i % len(intents)], intents[(i + 3) % len(intents)]) for i, c in enumerate(CUSTOMERS[:customers])}
+    rows = []
+    for row_id, customer, text, label in intent_rows():
+        if customer in routes:
+            source, target = routes[customer]
+            rows.append((row_id, customer, text, target if label == source else label))
+    return rows
+
+
+def _write_examples(folder: Path, rows: list[tuple[int, str, str, str]]) -> None:
     (folder / "data").mkdir(exist_ok=True)
     with (folder / "data" / "examples.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "customer", "text", "label"])
-        writer.writerows(intent_rows())
-    source = resources.files("tusk") / "examples" / "intents" / "models" / "intent.py"
+        writer.writerows(rows)
+
+
+def _copy_models(folder: Path, example: str, files: list[str]) -> None:
     (folder / "models").mkdir(exist_ok=True)
-    with resources.as_file(source) as path:
-        shutil.copy(path, folder / "models" / "intent.py")
+    for name in files:
+        with resources.as_file(resources.files("tusk") / "examples" / example / "models" / name) as path:
+            shutil.copy(path, folder / "models" / name)

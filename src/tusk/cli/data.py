@@ -15,7 +15,10 @@ ROW_LIMIT = 200
 
 @click.command()
 @click.argument("directory", required=False, default=".", type=click.Path(file_okay=False))
-@click.option("--example", type=click.Choice(["intents"]), help="Also write a demo project with data and a model.")
+@click.option("--example", type=click.Choice(["intents", "adapters"]),
+              help="Also write a demo project with data and models: intents (a scikit-learn classifier per "
+                   "customer) or adapters (a small transformer base and a LoRA adapter per customer; needs "
+                   "pip install 'tusk-mlops[adapters]').")
 @json_option
 def init(directory: str, example: str | None, as_json: bool) -> None:
     """Create a project in DIRECTORY (default: here): tusk.toml, a data store and a tracking database."""
