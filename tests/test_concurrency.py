@@ -73,6 +73,30 @@ def test_four_imports_at_once(tmp_path: Path, same_branch: bool) -> None:
     assert _integrity(root) == "ok"
 
 
+def test_imports_onto_a_new_branch_beside_one_that_fails(tmp_path: Path) -> None:
+    """Whichever of them makes the branch, the failing one (append of a key main has) removes nothing of the
+    others': every good import lands, one commit each (tests/test_import_race.py places each gap exactly)."""
+    project = make_project(tmp_path, customers=2)
+    root = project.root
+    main_before = _rows(root, "main")
+    args = ["--table", "examples", "--key", "id", "--branch", "edits"]
+    good = [write_csv(tmp_path / f"edit{i}.csv", [[1000 * (i + 1) + j, f"c{i}", f"import {i} row {j}", "l0"]
+                                                  for j in range(20)]) for i in range(5)]
+    bad = write_csv(tmp_path / "bad.csv", [main_before[0]])
+    procs = [start(root, "data", "import", str(bad), *args, "--mode", "append", "-m", "import bad"),
+             *(start(root, "data", "import", str(path), *args, "--mode", "upsert", "-m", f"import {i}")
+               for i, path in enumerate(good))]
+    results = _all(procs)
+    code, _, err = results[0]
+    assert code == 1 and "already in the table" in err and len(err.strip().splitlines()) == 1, err
+    assert [r[0] for r in results[1:]] == [0] * 5, [r[2] for r in results[1:]]
+    assert len(_rows(root, "edits")) == len(main_before) + 5 * 20
+    messages = [c["message"] for c in json.loads(tusk(root, "data", "log", "edits", "--json").stdout)["commits"]]
+    assert sorted(m for m in messages if m.startswith("import ")) == [f"import {i}" for i in range(5)]
+    assert _rows(root, "main") == main_before
+    assert _integrity(root) == "ok"
+
+
 def test_a_run_stays_pinned_while_an_import_lands(tmp_path: Path) -> None:
     project = make_project(tmp_path, customers=3, params={"sleep": 1.5})
     root = project.root

@@ -5,6 +5,10 @@ first) it reaches ``crash_point("NAME")``, as ``kill -9 -- -PGID`` would from ou
 instead of a lucky one. Without the variable a crash point is one global test: inert and cheap. A process
 that does not lead its own group kills only itself, so a test runner that forgot ``setsid`` survives.
 
+A point is also where a test makes the world move between two steps of the process it runs in:
+``at_point(NAME, hook)`` calls ``hook()`` the first time the point is reached (another importer creating
+the branch this one just found missing, for instance), deterministically instead of by a lucky schedule.
+
 The points are named ``<command>.<moment>``: ``register.version`` (a model version was just created),
 ``import.before-commit``, ``merge.after-merge``, ``release.recorded``, ... ``POINTS`` lists them all.
 """
@@ -13,16 +17,19 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 _SPEC = os.environ.get("TUSK_CRASH_AT", "")
 _SEEN: dict[str, int] = {}
+_HOOKS: dict[str, Callable[[], None]] = {}
 
 POINTS = (
     # tusk run
     "run.locked", "run.planned", "run.started", "run.result", "register.run", "register.model",
     "register.version", "register.alias", "register.pointer", "run.recorded", "reuse.alias",
     # tusk data import / merge / revert
-    "import.read", "import.staged", "import.applied", "import.before-commit", "import.committed",
+    "import.read", "import.branch-missing", "import.branch-ready", "import.staged", "import.applied", "import.before-commit", "import.committed",
     "merge.begin", "merge.merged", "merge.committed", "gc.before", "gc.after",
     # tusk data sync
     "sync.staging", "sync.committed", "sync.moved",
@@ -37,8 +44,24 @@ POINTS = (
 
 def crash_point(name: str) -> None:
     """SIGKILL this process group here if ``TUSK_CRASH_AT`` names this point (and this occurrence)."""
+    if _HOOKS:
+        hook = _HOOKS.pop(name, None)
+        if hook is not None:
+            hook()
     if _SPEC:
         _maybe_kill(name)
+
+
+@contextmanager
+def at_point(name: str, hook: Callable[[], None]) -> Iterator[None]:
+    """Tests: run ``hook()`` in this process the first time it reaches ``crash_point(name)`` inside the block."""
+    if name not in POINTS:
+        raise ValueError(f"unknown point {name!r}")
+    _HOOKS[name] = hook
+    try:
+        yield
+    finally:
+        _HOOKS.pop(name, None)
 
 
 def _maybe_kill(name: str) -> None:

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from tusk._cache import atomic_write
 from tusk._crash import crash_point
 from tusk.config import Config, url_path
-from tusk.data._sql import (BUSY_TIMEOUT, SqliteRowFilter, _errors, check_identifier, check_ref_name, image, quote,
-                            read_only)
+from tusk.data._sql import (BUSY_TIMEOUT, SqliteRowFilter, _errors, check_identifier, check_ref_name, image, mapped,
+                            quote, read_only)
 from tusk.data.base import (Branch, Commit, DataStore, MergeResult, Params, QueryResult, Remote, RowChange,
                             SupportsRemotes, TableDiff, Tag)
 from tusk.data.doltlite_merge import MergeOps
@@ -35,6 +35,7 @@ _HEX = re.compile(r"^[0-9a-f]{4,40}$")
 _REMOTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 GC_GROWTH = 2.0  # tusk collects the store's garbage when the file has doubled since the last collection...
 GC_FLOOR = 64 << 20  # ...and is at least this big
+_BRANCH_ATTEMPTS = 10  # a write onto a new branch makes it again at most this often (each time it was removed)
 
 
 def remote_url(url: str, base: Path) -> str:
@@ -442,21 +443,88 @@ class DoltliteStore(MergeOps):
 
     # ----- writing -----------------------------------------------------------------------------
     @contextmanager
-    def writer(self, branch: str | None = None) -> Iterator[DoltliteTransaction]:
+    def writer(self, branch: str | None = None, *, create_at: str | None = None) -> Iterator[DoltliteTransaction]:
         """One transaction on ``branch``: everything or nothing. ``commit(message)`` on it makes the one commit and
-        ends it; leaving the block before that, normally or by an exception, keeps nothing."""
+        ends it; leaving the block before that, normally or by an exception, keeps nothing.
+
+        ``create_at``: a missing branch is made at that ref first. Another process may make it (and write on it)
+        at the same moment: then this write goes on top of theirs. If the block raises before committing, a
+        branch this call made is removed again, unless someone else has committed on it meanwhile."""
         target = branch or self.default_branch
-        conn = self.branch_connection(target)
+        conn, made_at = self._lock_branch(target, create_at)
         try:
-            with _errors(f"cannot write to {target}"):
-                conn.execute("BEGIN IMMEDIATE")
             transaction = DoltliteTransaction(conn, target)
             try:
                 yield transaction
+            except BaseException:
+                transaction.abandon()
+                if made_at is not None and transaction.committed is None:
+                    self._remove_if_at(target, made_at)
+                raise
             finally:
                 transaction.abandon()
         finally:
             conn.close()
+
+    def _lock_branch(self, target: str, create_at: str | None) -> tuple[sqlite3.Connection, str | None]:
+        """A connection on ``target`` holding the write lock, and the commit this call made the branch at (if
+        it did). A branch made by another process in between is used; one removed in between (its maker's
+        import failed with nothing on it) is made again. Refs are not under SQLite's lock, commits are: the
+        branch is checked again once the lock is held."""
+        for _ in range(_BRANCH_ATTEMPTS):
+            made_at = None
+            if create_at is not None and not self._has_branch(target):
+                crash_point("import.branch-missing")
+                made_at = self._make_branch(target, create_at)
+            if create_at is not None:
+                crash_point("import.branch-ready")
+            try:
+                conn = self.branch_connection(target)
+            except RefNotFound:
+                if create_at is None:
+                    raise
+                continue
+            try:
+                with _errors(f"cannot write to {target}"):
+                    conn.execute("BEGIN IMMEDIATE")
+                    if create_at is None or self._has_branch(target):
+                        return conn, made_at
+                    conn.execute("ROLLBACK")
+            except BaseException:
+                conn.close()
+                raise
+            conn.close()
+        raise DataError(f"cannot write to {target}: the branch was removed {_BRANCH_ATTEMPTS} times while this "
+                        "write waited for it")
+
+    def _has_branch(self, name: str) -> bool:
+        return any(b.name == name for b in self.branches())
+
+    def _make_branch(self, name: str, start: str) -> str | None:
+        """Branch ``name`` at ``start`` → its commit; None when another process made it first."""
+        check_ref_name(name)
+        start_commit = self.resolve(start)
+        try:
+            self.main.execute("SELECT dolt_branch(?, ?)", (name, start_commit)).fetchall()
+        except sqlite3.Error as exc:
+            if self._has_branch(name):  # doltlite refuses a name that exists: someone else made it just now
+                return None
+            raise mapped(exc, f"cannot create branch {name!r}") from exc
+        return start_commit
+
+    def _remove_if_at(self, name: str, commit: str) -> None:
+        """Remove branch ``name`` if its head is still ``commit``, decided under the write lock (so that no
+        commit lands between the look and the removal)."""
+        with _errors(f"cannot remove branch {name!r}"):
+            self.main.execute("BEGIN IMMEDIATE")
+            try:
+                heads = dict(self.main.execute("SELECT name, hash FROM dolt_branches").fetchall())
+                if heads.get(name) == commit:
+                    self.main.execute("SELECT dolt_branch('-D', ?)", (name,)).fetchall()
+            except BaseException:
+                self.main.execute("ROLLBACK")
+                raise
+            self.main.execute("COMMIT")
 
     def gc(self) -> None:
         with _errors("gc failed"):

@@ -436,18 +436,14 @@ def import_incoming(store: DataStore, incoming: Incoming, table: str, keys: Sequ
         _refuse_emptying(store, incoming, table, branch)
     prepared = prepare_import(store, incoming, table, keys, mode, branch)
     message = message or f"import {incoming.source} into {table} ({mode})"
-    created_branch = _ensure_branch(store, branch)
-    try:
-        with store.writer(branch) as transaction:
-            counts = write_prepared(transaction, prepared)
-            _check_guard(store, transaction, prepared, branch, counts, guard, expect)
-            crash_point("import.before-commit")
-            commit = transaction.commit(message)
-        crash_point("import.committed")
-    except BaseException:
-        if created_branch:
-            store.delete_branch(branch, force=True)
-        raise
+    with store.writer(branch, create_at=store.default_branch) as transaction:
+        if prepared.create and table in store.tables(branch):  # another import made it since: write into it
+            prepared = prepare_import(store, incoming, table, keys, mode, branch)
+        counts = write_prepared(transaction, prepared)
+        _check_guard(store, transaction, prepared, branch, counts, guard, expect)
+        crash_point("import.before-commit")
+        commit = transaction.commit(message)
+    crash_point("import.committed")
     return ImportResult(table, branch, commit, prepared.create, counts.added, counts.modified, counts.removed,
                         message=message if commit else "nothing changed: no commit made")
 
@@ -564,13 +560,6 @@ def _check_columns(incoming: Incoming, columns: Sequence[str], table: str) -> No
                           f"(columns: {', '.join(columns)})")
     if missing:
         raise IngestError(f"{incoming.source}: column {missing[0]!r} of table {table!r} is missing from the file")
-
-
-def _ensure_branch(store: DataStore, branch: str) -> bool:
-    if any(b.name == branch for b in store.branches()):
-        return False
-    store.create_branch(branch, store.default_branch)
-    return True
 
 
 def write_prepared(transaction: Transaction, prepared: PreparedImport) -> LoadCounts:
