@@ -230,6 +230,19 @@ class DataStoreSuite:
         assert commit == store.resolve(store.default_branch) and store.log()[0].message == "one less"
         assert store.query("SELECT count(*) FROM ex").rows == [(8,)]
 
+    def test_a_writer_makes_a_missing_branch_and_removes_it_if_nothing_was_committed(self, store: DataStore) -> None:
+        head = seed(store)
+        with raises_exactly(ValueError), store.writer("new", create_at=store.default_branch) as transaction:
+            transaction.execute("DELETE FROM ex")
+            raise ValueError("before the commit")
+        assert [b.name for b in store.branches()] == [store.default_branch]
+        with store.writer("new", create_at=store.default_branch) as transaction:
+            transaction.execute("DELETE FROM ex WHERE id = 8")
+            commit = transaction.commit("one less")
+        assert store.resolve("new") == commit and store.resolve(store.default_branch) == head
+        with raises_exactly(RefNotFound), store.writer("other"):
+            pass  # without create_at a missing branch is an error
+
     def test_load_rows(self, store: DataStore) -> None:
         seed(store)
         types = {"k": "INTEGER", "name": "TEXT", "score": "REAL"}
