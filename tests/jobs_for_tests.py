@@ -25,6 +25,25 @@ def sleep_and_mark(payload: dict[str, Any]) -> list[float]:
     return [started, time.time()]
 
 
+def meet(payload: dict[str, Any]) -> int:
+    """Say this job has started, then wait (at most ``wait`` s) until ``count`` jobs have: → how many had. Jobs
+    that run at the same time all see ``count``; run one after another, the first sees fewer however fast."""
+    folder = Path(payload["folder"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / str(os.getpid())).write_text("started")
+    deadline = time.monotonic() + payload.get("wait", 300)
+    while len(list(folder.iterdir())) < payload["count"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return len(list(folder.iterdir()))
+
+
+def sleep_with_pid(payload: dict[str, Any]) -> None:
+    """Write this process's id, sleep ``seconds``, then write ``finished``: a job stopped in its sleep never does."""
+    Path(payload["pidfile"]).write_text(str(os.getpid()))
+    time.sleep(payload["seconds"])
+    Path(payload["finished"]).write_text("finished")
+
+
 def boom(payload: Any) -> None:
     raise ValueError(f"boom {payload}")
 

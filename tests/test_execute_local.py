@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,15 +23,16 @@ class TestLocal(ExecutorSuite):
         executor.close()
 
 
-def test_per_job_overhead_is_small(tmp_path: Path) -> None:
+def test_jobs_reuse_the_workers(tmp_path: Path) -> None:
+    """What keeps a job's overhead small (~0.1 ms, not a fresh process's ~14 ms: benchmarks/): 300 jobs run in
+    the run's two workers, none in a process of its own. (A timed assertion here failed under load.)"""
     executor = LocalExecutor("local://?workers=2")
-    jobs = [job(tmp_path, f"n{i}", "noop") for i in range(300)]
-    started = time.perf_counter()
-    got = results(executor, jobs)
-    seconds = time.perf_counter() - started
-    executor.close()
+    try:
+        got = results(executor, [job(tmp_path, f"n{i}", "my_pid") for i in range(300)])
+    finally:
+        executor.close()
     assert {r.status for r in got.values()} == {"succeeded"}
-    assert seconds / len(jobs) < 0.05, f"{seconds / len(jobs) * 1000:.1f} ms per job"
+    assert len({r.value for r in got.values()}) <= 2
 
 
 def test_gpu_jobs_get_their_devices(tmp_path: Path) -> None:

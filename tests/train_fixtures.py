@@ -33,6 +33,11 @@ MODEL_CODE = textwrap.dedent('''
         if p.get("flaky") == who and marks and not (marks / f"{who}.tried").exists():
             (marks / f"{who}.tried").write_text("1")
             raise RuntimeError("first attempt fails")
+        if p.get("meet") and marks:  # wait until that many jobs have started (at most 5 min): jobs side by side
+            deadline = time.monotonic() + 300
+            while len(list(marks.glob("*.start"))) < int(p["meet"]) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            (marks / f"{who}.met").write_text(str(len(list(marks.glob("*.start")))))
         time.sleep(float(p.get("sleep", 0)))
         print(f"training {ctx.name} on {len(df)} rows")
         (ctx.output_dir / "model.json").write_text(json.dumps({"rows": len(df)}))
