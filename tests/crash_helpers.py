@@ -49,7 +49,11 @@ def output(proc: subprocess.Popen[Any]) -> tuple[str, str]:
 
 def tusk(root: Path, *args: str, crash_at: str | None = None, timeout: float = 300,
          **extra: str) -> subprocess.CompletedProcess[str]:
-    proc = start(root, *args, crash_at=crash_at, **extra)
+    return finish(start(root, *args, crash_at=crash_at, **extra), timeout)
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Wait for ``proc`` (its whole group killed if it takes over ``timeout`` s) → its exit code and output."""
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -159,7 +163,9 @@ def processes_in(folder: Path, exclude: int | None = None) -> list[int]:
     return found
 
 
-def wait_gone(folder: Path, seconds: float = 10) -> list[int]:
+def wait_gone(folder: Path, seconds: float = 120) -> list[int]:
+    """Processes still working in ``folder`` after waiting at most ``seconds`` for them to go (killed
+    processes take their time to exit on a loaded machine; the wait ends as soon as they have)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         left = processes_in(folder)

@@ -46,7 +46,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 import tusk  # noqa: E402,F401  (doltlite before sqlite3 anywhere else)
-from crash_helpers import env, kill_group, output, processes_in, start  # noqa: E402
+from crash_helpers import env, finish, kill_group, processes_in, start, tusk, wait_gone  # noqa: E402
 
 CUSTOMERS = 8
 BIG_ROWS = 200_000
@@ -85,19 +85,8 @@ resources = { retries = 0 }
 '''
 
 
-def tusk_cli(root: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    proc = start(root, *args)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        kill_group(proc.pid)
-        proc.wait()
-    out, err = output(proc)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-
-
 def must(root: Path, *args: str) -> str:
-    done = tusk_cli(root, *args)
+    done = tusk(root, *args, timeout=600)
     if done.returncode != 0:
         raise RuntimeError(f"tusk {' '.join(args)}: exit {done.returncode}: {done.stderr.strip()[-500:]}")
     return done.stdout
@@ -507,18 +496,10 @@ def trial(context: Context, command: str, number: int, moment: str) -> Trial:
         kill_group(proc.pid)
     else:
         proc = start(context.root, *args, crash_at=moment)
-    try:
-        proc.wait(timeout=600)
-    except subprocess.TimeoutExpired:
-        kill_group(proc.pid)
-        proc.wait()
-    output(proc)
-    record.killed = proc.returncode == -signal.SIGKILL
-    deadline = time.monotonic() + 10
-    while processes_in(context.root) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    record.killed = finish(proc).returncode == -signal.SIGKILL
+    wait_gone(context.root)
     started = time.perf_counter()
-    again = tusk_cli(context.root, *args)
+    again = tusk(context.root, *args, timeout=600)
     record.seconds = time.perf_counter() - started
     record.recovered = again.returncode == 0
     if not record.recovered:

@@ -3,7 +3,6 @@ with a reason, on a real doltlite store."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import textwrap
 from pathlib import Path
@@ -14,6 +13,7 @@ from click.testing import CliRunner
 
 from tusk.cli import _register  # noqa: F401
 from tusk.cli import cli
+from train_fixtures import CliProject
 
 CHECKS = textwrap.dedent('''
     [[checks]]
@@ -52,19 +52,7 @@ CHECKS = textwrap.dedent('''
 ''')
 
 
-class Proj:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def tusk(self, *args: str, code: int | None = 0) -> Any:
-        result = CliRunner().invoke(cli, ["-C", str(self.root), *args], catch_exceptions=False)
-        if code is not None:
-            assert result.exit_code == code, f"tusk {' '.join(args)} exited {result.exit_code}:\n{result.output}"
-        return result
-
-    def json(self, *args: str, code: int | None = 0) -> Any:
-        return json.loads(self.tusk(*args, "--json", code=code).stdout)
-
+class Proj(CliProject):
     def load(self, rows: list[list[Any]], branch: str | None = None, mode: str = "upsert", message: str = "edit") -> None:
         path = self.root / "rows.csv"
         lines = ["id,customer,text,label,score"] + [",".join("" if v is None else str(v) for v in r) for r in rows]

@@ -8,7 +8,7 @@ failed import removes only a branch it made and nobody else wrote on.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -43,18 +43,22 @@ def _ids(store: DoltliteStore, ref: str, table: str = "examples") -> list[int]:
     return [r[0] for r in store.query(f"SELECT id FROM {table} ORDER BY id", ref=ref).rows]
 
 
+def _other_import(path: Path, table: str = "examples") -> Callable[[], None]:
+    """Another process's import of rows 100.. onto edits, with its own connections to the file."""
+    other, theirs = _store(path), _csv(path.parent / "theirs.csv", range(100, 103))
+
+    def run() -> None:
+        import_file(other, str(theirs), table, ["id"], "upsert", "edits", "import theirs")
+    return run
+
+
 def _messages(store: DoltliteStore, ref: str) -> list[str]:
     return sorted(c.message for c in store.log(ref) if c.message.startswith("import "))
 
 
 def test_a_branch_made_by_another_import_after_this_one_found_it_missing_is_used(path: Path) -> None:
-    mine, other = _store(path), _store(path)
-    theirs = _csv(path.parent / "theirs.csv", range(100, 103))
-
-    def other_import() -> None:
-        import_file(other, str(theirs), "examples", ["id"], "upsert", "edits", "import theirs")
-
-    with at_point("import.branch-missing", other_import):
+    mine = _store(path)
+    with at_point("import.branch-missing", _other_import(path)):
         done = import_file(mine, str(_csv(path.parent / "mine.csv", range(200, 203))), "examples", ["id"],
                            "upsert", "edits", "import mine")
     assert done.added == 3
@@ -64,14 +68,9 @@ def test_a_branch_made_by_another_import_after_this_one_found_it_missing_is_used
 
 
 def test_a_failed_import_keeps_the_branch_it_made_when_another_import_wrote_on_it(path: Path) -> None:
-    mine, other = _store(path), _store(path)
-    theirs = _csv(path.parent / "theirs.csv", range(100, 103))
-
-    def other_import() -> None:
-        import_file(other, str(theirs), "examples", ["id"], "upsert", "edits", "import theirs")
-
+    mine = _store(path)
     clash = _csv(path.parent / "clash.csv", range(101, 102))  # append of a key the other import added: refused
-    with at_point("import.branch-ready", other_import), pytest.raises(IngestError, match="already in the table"):
+    with at_point("import.branch-ready", _other_import(path)), pytest.raises(IngestError, match="already in the table"):
         import_file(mine, str(clash), "examples", ["id"], "append", "edits", "import mine")
     assert "edits" in {b.name for b in mine.branches()}, "the other import's commit was deleted with the branch"
     assert _ids(mine, "edits") == [1, 2, 3, 100, 101, 102]
@@ -102,14 +101,9 @@ def test_a_branch_removed_after_this_import_found_it_is_made_again(path: Path) -
 
 
 def test_a_new_table_made_by_another_import_meanwhile_is_written_into(path: Path) -> None:
-    mine, other = _store(path), _store(path)
-    theirs = _csv(path.parent / "theirs.csv", range(100, 102))
-
-    def other_import() -> None:
-        import_file(other, str(theirs), "notes", ["id"], "upsert", "edits", "import theirs")
-
-    with at_point("import.branch-missing", other_import):
+    mine = _store(path)
+    with at_point("import.branch-missing", _other_import(path, "notes")):
         import_file(mine, str(_csv(path.parent / "mine.csv", range(200, 202))), "notes", ["id"], "upsert",
                     "edits", "import mine")
-    assert _ids(mine, "edits", "notes") == [100, 101, 200, 201]
+    assert _ids(mine, "edits", "notes") == [100, 101, 102, 200, 201]
     assert _messages(mine, "edits") == ["import mine", "import theirs"]

@@ -27,6 +27,7 @@ from google_replay import SHEET_ID, ReplaySheets, service_account  # noqa: F401 
 from tusk.cli import _register  # noqa: F401
 from tusk._sqlite import child_env
 from tusk.cli import cli
+from train_fixtures import CliProject
 from tusk.data import sheets
 
 HEADER = ["id", "customer", "text", "label"]
@@ -44,19 +45,7 @@ def csv_text(data: list[list[str]]) -> str:
     return out.getvalue()
 
 
-class Proj:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def tusk(self, *args: str, code: int | None = 0) -> Any:
-        result = CliRunner().invoke(cli, ["-C", str(self.root), *args], catch_exceptions=False)
-        if code is not None:
-            assert result.exit_code == code, f"tusk {' '.join(args)} exited {result.exit_code}:\n{result.output}"
-        return result
-
-    def json(self, *args: str, code: int | None = 0) -> Any:
-        return json.loads(self.tusk(*args, "--json", code=code).stdout)
-
+class Proj(CliProject):
     def sync(self, *names: str, code: int = 0) -> dict[str, dict[str, Any]]:
         return {s["name"]: s for s in self.json("data", "sync", *names, code=code)["sources"]}
 

@@ -90,7 +90,9 @@ def model_block(name: str = "m-{customer}", params: dict[str, Any] | None = None
     ''')
 
 
-class TrainProject:
+class CliProject:
+    """A project folder driven through the ``tusk`` command line (click's runner, in-process)."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.runner = CliRunner()
@@ -107,6 +109,9 @@ class TrainProject:
     def json(self, *args: str, code: int | None = 0) -> Any:
         result = self.tusk(*args, "--json", code=code)
         return json.loads(result.stdout)
+
+
+class TrainProject(CliProject):
 
     def import_rows(self, data: list[list[Any]], mode: str = "upsert", branch: str | None = None,
                     message: str = "edit", yes: bool = True) -> None:

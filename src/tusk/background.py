@@ -21,6 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tusk._cache import atomic_write
+from tusk._process import process_alive
 from tusk.errors import LockHeld, TuskError
 
 if TYPE_CHECKING:
@@ -111,7 +113,7 @@ def start(project: "Ports", who: str, at: str | None = None, only: str | None = 
     log.close()
     _children.append(process)
     meta["pid"] = process.pid
-    _write(folder / META, meta)
+    atomic_write(folder / META, json.dumps(meta))
     _prune(project)
     return read(project, ident)
 
@@ -122,7 +124,7 @@ def cancel(project: "Ports", ident: str) -> RunProgress:
     if not run.live:
         raise TuskError(f"run {ident} is not running ({run.status})")
     pid = _meta(runs_dir(project) / ident).get("pid")
-    if not isinstance(pid, int) or not _alive(pid):
+    if not isinstance(pid, int) or not process_alive(pid):
         raise TuskError(f"run {ident} has no live process")
     os.kill(pid, signal.SIGINT)
     return run
@@ -171,7 +173,7 @@ def _progress(project: "Ports", folder: Path, tails: bool = True) -> RunProgress
     if result.is_file():
         data = json.loads(result.read_text())
         run.status, run.error, run.ended = data["status"], data.get("error", ""), data.get("ended")
-    elif run.status in ("starting", "running") and not _alive(meta.get("pid")):
+    elif run.status in ("starting", "running") and not process_alive(meta.get("pid")):
         run.status, run.error = "died", "the run's process ended without a result (killed?)"
     if tails:
         _tails(project, run)
@@ -212,28 +214,6 @@ def _meta(folder: Path) -> dict[str, Any]:
         return dict(json.loads((folder / META).read_text()))
     except (OSError, ValueError):
         return {}
-
-
-def _write(path: Path, data: dict[str, Any]) -> None:
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(data))
-    temporary.replace(path)
-
-
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (ended, not yet reaped by the page that started it) is not alive
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ", 1)[1][:1] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _prune(project: "Ports") -> None:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tusk._process import process_alive
+
 DONE = ".done"
 LOG = "job.log"
 FINAL_PREFIX = "[tusk] job "
@@ -33,21 +35,9 @@ def _pid(folder: Path) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
-def _alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def running(folder: Path) -> bool:
     """Whether the run that owns this folder is still going (its process is alive and it has not ended)."""
-    return not (folder / DONE).exists() and _alive(_pid(folder))
+    return not (folder / DONE).exists() and process_alive(_pid(folder))
 
 
 def mark_done(folder: Path) -> None:

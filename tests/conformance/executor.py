@@ -8,7 +8,6 @@ cancelling running jobs).
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tusk._process import process_alive
 from tusk.execute.base import Executor, Job, JobEvent, JobResult
 
 
@@ -30,24 +30,13 @@ def results(executor: Any, jobs: list[Job], on_event: Any = None) -> dict[str, J
     return {r.name: r for r in got}
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is dead for our purposes
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False
-
-
 def gone(pids: list[int], wait: float = 120) -> bool:
     """Whether every process in ``pids`` has exited, waiting for it at most ``wait`` s (a killed process
     takes its time to go on a loaded machine; the wait ends as soon as they have)."""
     deadline = time.monotonic() + wait
-    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+    while any(process_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return not any(alive(p) for p in pids)
+    return not any(process_alive(p) for p in pids)
 
 
 def needs(executor: Any, capability: str) -> None:

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from tusk._crash import crash_point
+from tusk._process import process_alive
 from tusk.data._sql import _errors, image, quote
 from tusk.data.base import SCRATCH_PREFIX, MergePreview, MergeResult, PreviewKind, Resolution
 from tusk.errors import DataError, MergeConflict
@@ -46,15 +47,7 @@ def scratch_is_stale(name: str, now: float | None = None) -> bool:
         return True
     if age > SCRATCH_MAX_AGE:
         return True
-    if host != _host():
-        return False
-    try:
-        os.kill(owner, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return host == _host() and not process_alive(owner)
 
 
 class MergeOps:

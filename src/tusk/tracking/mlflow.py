@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tusk._crash import crash_point
+from tusk._process import process_alive
 from tusk._sqlite import create_plain_sqlite
 from tusk.config import Config, url_path
 from tusk.errors import ModelNotFound, TrackingError
@@ -729,15 +730,7 @@ def owner() -> str:
 
 def _gone(owner_tag: str, host: str) -> bool:
     where, _, pid = owner_tag.rpartition(":")
-    if where != host or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return where == host and pid.isdigit() and not process_alive(int(pid))
 
 
 def _param_text(value: Any) -> str:

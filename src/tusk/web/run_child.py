@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tusk.background import EVENTS, RESULT, _write
+from tusk._cache import atomic_write
+from tusk.background import EVENTS, RESULT
 from tusk.errors import LockHeld, TuskError
 
 
@@ -51,7 +52,7 @@ def main(config: str, folder: Path, at: str | None, only: str | None) -> int:
         error = str(exc)
     except KeyboardInterrupt:
         status, error = "cancelled", "cancelled before the jobs started"
-    _write(folder / RESULT, {"status": status, "error": error, "ended": time.time()})
+    atomic_write(folder / RESULT, json.dumps({"status": status, "error": error, "ended": time.time()}))
     return 0 if status == "succeeded" else 1
 
 
