@@ -146,6 +146,56 @@ def test_the_data_branch_moves_between_syncs(proj: Proj) -> None:
     assert proj.sync()["edits"]["status"] == "unchanged"  # the record came to main with the merge
 
 
+def review_meta(proj: Proj, branch: str = "sync/edits") -> dict[str, Any]:
+    from tusk import Project
+
+    with Project.open(proj.root) as project:
+        return project.review_meta(branch).to_json()
+
+
+def test_a_rebuilt_sync_review_keeps_its_title_description_and_comments(proj: Proj) -> None:
+    proj.add_sources(source("edits", "edits.csv"))
+    (proj.root / "edits.csv").write_text(csv_text(table_rows(relabel={2: "l9"})))
+    proj.sync()
+    proj.tusk("review", "edit", "sync/edits", "--title", "Sheet fixes", "--description", "from the sheet")
+    proj.tusk("review", "comment", "sync/edits", "row 2 looks right")
+    before = review_meta(proj)
+    (proj.root / "other.csv").write_text(csv_text([["5", "c1", "text 5", "main-fix"]]))
+    proj.tusk("data", "import", str(proj.root / "other.csv"), "--table", "examples", "--mode", "upsert",
+              "-m", "main moves on")
+    (proj.root / "edits.csv").write_text(csv_text(table_rows(relabel={2: "l9", 4: "l8"})))
+    moved = proj.sync()["edits"]
+    assert moved["status"] == "committed" and moved["rebased"] and moved["kept_review"]
+    after = review_meta(proj)
+    assert (after["title"], after["description"], after["status"]) == ("Sheet fixes", "from the sheet", "open")
+    assert [c["text"] for c in after["comments"]] == ["row 2 looks right"]
+    assert after["comments"] == before["comments"] and after["created"] == before["created"]
+    assert proj.rows("sync/edits", "WHERE id IN (2, 4)") == [[2, "l9"], [4, "l8"]]
+    assert len(proj.log("sync/edits")) == len(proj.log("main")) + 1, "one commit: the rows and the review"
+
+    heads = proj.branches()  # again with nothing new: nothing changes
+    assert proj.sync()["edits"]["status"] == "unchanged"
+    assert proj.branches() == heads
+    assert review_meta(proj) == after
+
+
+def test_a_sync_after_its_review_was_merged_starts_a_fresh_conversation_on_top(proj: Proj) -> None:
+    """Merged, the conversation is on the data branch already: the next round carries nothing twice."""
+    proj.add_sources(source("edits", "edits.csv"))
+    (proj.root / "edits.csv").write_text(csv_text(table_rows(relabel={2: "l9"})))
+    proj.sync()
+    proj.tusk("review", "comment", "sync/edits", "first round")
+    (proj.root / "other.csv").write_text(csv_text([["5", "c1", "text 5", "main-fix"]]))
+    proj.tusk("data", "import", str(proj.root / "other.csv"), "--table", "examples", "--mode", "upsert",
+              "-m", "main moves on")
+    proj.tusk("data", "merge", "sync/edits", "-m", "accept")
+    (proj.root / "edits.csv").write_text(csv_text(table_rows(relabel={2: "l9", 4: "l8"})))
+    again = proj.sync()["edits"]
+    assert again["status"] == "committed" and not again["kept_review"]
+    comments = review_meta(proj)["comments"]
+    assert [c["text"] for c in comments] == ["first round"]
+
+
 def test_hand_edits_on_the_review_branch_are_overwritten_by_the_next_change(proj: Proj) -> None:
     proj.add_sources(source("edits", "edits.csv"))
     (proj.root / "edits.csv").write_text(csv_text(table_rows(relabel={2: "l9"})))

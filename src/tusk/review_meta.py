@@ -138,6 +138,23 @@ def ensure_tables(conn: Any) -> None:
                  "author TEXT, time TEXT, text TEXT)")
 
 
+def carry(store: Any, old_head: str, branch: str, conn: Any) -> bool:
+    """Write the review's metadata and comments as they are at ``old_head`` (the branch's head before a sync
+    rebuilt it from the data branch) into the write ``conn`` of the rebuilt branch → whether there was any."""
+    row, comments = _row(store, old_head, branch), _comments(store, old_head, branch)
+    if row is None and not comments:
+        return False
+    ensure_tables(conn)
+    if row is not None:
+        conn.execute(f"INSERT OR REPLACE INTO {REVIEWS} (branch, title, description, status, author, created, "
+                     "updated) VALUES (?, ?, ?, ?, ?, ?, ?)", [branch, *row])
+    for comment in comments:
+        conn.execute(f"INSERT OR IGNORE INTO {COMMENTS} (id, branch, kind, author, time, text) "
+                     "VALUES (?, ?, ?, ?, ?, ?)", [comment.id, branch, comment.kind, comment.author, comment.time,
+                                                   comment.text])
+    return True
+
+
 def add_comment(conn: Any, branch: str, kind: str, author: str, text: str) -> Comment:
     ensure_tables(conn)
     comment = Comment(secrets.token_hex(8), branch, kind, author, now(), text)

@@ -16,6 +16,8 @@ leftover staging branch is removed by the next sync, which redoes the work.
 
 The source is the truth: the sync makes the table what the source says (``mode``), so edits made by hand
 on ``sync/<name>`` to rows the source holds are overwritten by the next sync that finds the source changed.
+The review's conversation is not the source's: a rebuilt branch carries the title, description, status and
+comments it had (review_meta's tables) into its one commit, unless the data branch has them already (merged).
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class SyncResult:
     modified: int = 0
     removed: int = 0
     rebased: bool = False  # the branch was started again from the data branch, which had moved on
+    kept_review: bool = False  # ...and the review's title, description and comments were carried onto it
     created: bool = False  # the branch did not exist before
     message: str = ""
     error: str | None = None
@@ -151,14 +154,17 @@ def _unchanged(result: SyncResult, record: SourceRecord) -> None:
 
 def _commit(store: "DataStore", source: SourceConfig, content: Any, branch_exists: bool,
             result: SyncResult) -> None:
+    from tusk import review_meta
     from tusk.data.ingest import prepare_import, write_prepared
 
     data_head = store.resolve(store.default_branch)
-    start = data_head
+    start, conversation = data_head, None
     if branch_exists:
         head = store.resolve(source.branch)
-        result.rebased = store.merge_base(head, data_head) != data_head
+        base = store.merge_base(head, data_head)
+        result.rebased = base != data_head
         start = data_head if result.rebased else head
+        conversation = head if result.rebased and base != head else None  # merged: the data branch has it
     result.created = not branch_exists
     staging = STAGING_PREFIX + source.name
     store.move_branch(staging, start)
@@ -172,6 +178,8 @@ def _commit(store: "DataStore", source: SourceConfig, content: Any, branch_exist
         with store.writer(staging) as transaction:
             counts = write_prepared(transaction, prepared)
             write_record(transaction, record, create=not record_exists)
+            if conversation is not None:
+                result.kept_review = review_meta.carry(store, conversation, source.branch, transaction)
             message = commit_message(source, record, counts)
             commit = transaction.commit(message)
         crash_point("sync.committed")
