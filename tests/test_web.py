@@ -446,3 +446,44 @@ def test_the_cli_pages_diffs_and_models_as_the_page_does(reviewed: TrainProject)
     assert [m["name"] for m in listed["models"]] == ["m-c3", "m-c2"] and listed["matched"] == 4
     assert all(m["metric"] == "accuracy" and m["value"] == 0.9 for m in listed["models"])
     assert [m["name"] for m in reviewed.json("models", "list", "--name", "c1")["models"]] == ["m-c1"]
+
+
+def _listed(html: str) -> set[int]:
+    """The ids of the rows a page's diff table shows (their text cells read "text N")."""
+    table = html.split('<table class="diff">', 1)[1].split("</table>", 1)[0]
+    return {int(n) for n in re.findall(r">text (\d+)<", table)}
+
+
+def test_rows_approved_per_model_leave_the_review_and_its_diff(reviewed: TrainProject) -> None:
+    """Approved, m-c1's rows are on main as on fix: the review page and `tusk data diff main...fix` leave them
+    out (counted as landed), pages and filters over what is left; both can list them again."""
+    c1 = {r[0] for r in rows() if r[1] == "c1"}
+    c2 = {r[0] for r in rows() if r[1] == "c2"}
+    reviewed.tusk("review", "approve", "fix", "--only", "m-c1")
+    report = reviewed.json("data", "diff", "main...fix", "--table", "examples")
+    examples = report["tables"][0]
+    assert (examples["modified"], examples["landed"]) == (len(c2), len(c1))
+    assert {r["key"]["id"] for r in examples["rows"]} == c2
+    every = reviewed.json("data", "diff", "main...fix", "--table", "examples", "--with-landed")["tables"][0]
+    assert (every["modified"], every["landed"]) == (len(c1) + len(c2), 0)
+    only_c1 = reviewed.json("data", "diff", "main...fix", "--table", "examples", "--where", "customer=c1")
+    assert only_c1["total"] == 0 and only_c1["rows"] == []
+    again = reviewed.json("data", "diff", "main...fix", "--table", "examples", "--where", "customer=c1",
+                          "--with-landed")
+    assert {r["key"]["id"] for r in again["rows"]} == c1
+    with client(reviewed.root) as web:
+        page = web.get("/review?branch=fix").text
+        assert _listed(page) == c2 and f"{len(c1)} changed rows are on main already" in page
+        first = web.get("/review?branch=fix&table=examples&limit=4").text
+        second = web.get("/review?branch=fix&table=examples&limit=4&offset=4").text
+        assert f"1–4 of {len(c2)}" in first and f"5–8 of {len(c2)}" in second
+        assert _listed(first) | _listed(second) <= c2 and len(_listed(first) | _listed(second)) == 8
+        assert _listed(web.get("/review?branch=fix&table=examples&col=customer&val=c1").text) == set()
+        assert _listed(web.get("/review?branch=fix&table=examples&col=customer&val=c2").text) == c2
+        shown = web.get("/review?branch=fix&table=examples&landed=1").text
+        assert _listed(shown) == c1 | c2 and "listing rows main holds already too" in shown
+        assert "landed=1" in shown.split('class="pager"', 1)[-1] or len(c1 | c2) <= 50
+    from tusk import Project
+
+    with Project.open(reviewed.root) as project:
+        assert project.review_page("fix").to_json()["landed"] == len(c1)

@@ -97,7 +97,16 @@ def test_analyst_to_reviewer_in_the_browser(tmp_path: Path) -> None:
             page.wait_for_selector("#impact .radius", timeout=60_000)
             assert page.inner_text("#impact .radius") == "merging retrains 1 of 20"
             assert "approved the rows feeding m-c3" in page.inner_text("ol.comments")
+            # m-c3's rows are on main now as on the branch: the change lists c7's only, and can list them all
+            assert "3 changed rows are on main already" in page.inner_text("p.landed")
+            assert page.locator("table.diff tbody tr").count() == 3
+            assert set(page.locator("table.diff tbody tr td:nth-child(3)").all_inner_texts()) == {"c7"}
             shot(page, "review-approved")
+            page.click("text=list them too")
+            assert page.locator("table.diff tbody tr").count() == 6
+            page.click("text=leave them out")
+            assert page.locator("table.diff tbody tr").count() == 3
+            page.wait_for_selector("#impact .radius", timeout=60_000)
 
             page.click("text=merge relabel into main")
             page.wait_for_selector("p.flash")

@@ -48,6 +48,7 @@ class DiffPage:
     offset: int
     limit: int
     where: dict[str, str] = field(default_factory=dict)
+    landed_at: str | None = None  # rows this commit holds already as ``to_commit`` does are left out
 
     def changed(self, row: "RowChange") -> list[str]:
         return row.changed_columns
@@ -55,7 +56,7 @@ class DiffPage:
     def to_json(self) -> dict[str, Any]:
         return {"table": self.table, "from": self.from_commit, "to": self.to_commit, "columns": self.columns,
                 "keys": self.keys, "total": self.total, "offset": self.offset, "limit": self.limit,
-                "where": self.where,
+                "where": self.where, "landed_at": self.landed_at,
                 "rows": [{"diff_type": r.diff_type, "key": r.key, "before": r.before, "after": r.after,
                           "changed": r.changed_columns} for r in self.rows]}
 
@@ -77,14 +78,17 @@ def table_page(project: "Ports", table: str, ref: str | None = None, where: dict
 
 
 def diff_page(project: "Ports", from_commit: str, to_commit: str, table: str,
-              where: dict[str, str] | None = None, offset: int = 0, limit: int = 50) -> DiffPage:
+              where: dict[str, str] | None = None, offset: int = 0, limit: int = 50,
+              landed_at: str | None = None) -> DiffPage:
+    """``landed_at``: without the rows that commit holds already (a review's rows approved per model)."""
     store = project.data
     offset, limit = _limits(offset, limit)
-    total, rows = store.diff_rows(from_commit, to_commit, table, where or {}, offset, limit)
+    landed = store.resolve(landed_at) if landed_at else None
+    total, rows = store.diff_rows(from_commit, to_commit, table, where or {}, offset, limit, landed_at=landed)
     at = to_commit if table in store.tables(to_commit) else from_commit
     described = store.columns(table, at)
     return DiffPage(table, store.resolve(from_commit), store.resolve(to_commit), [n for n, _, _ in described],
-                    [n for n, _, pk in described if pk], rows, total, offset, limit, dict(where or {}))
+                    [n for n, _, pk in described if pk], rows, total, offset, limit, dict(where or {}), landed)
 
 
 def parent_of(project: "Ports", commit: str) -> str | None:
@@ -108,31 +112,45 @@ class ChangePage:
     chosen: str | None  # the table whose rows ``diff`` pages
     diff: DiffPage | None
     into_head: str | None = None  # a review: the data branch's head it would merge into
+    with_landed: bool = False  # a review: its rows the data branch holds already are shown too
+
+    @property
+    def landed(self) -> int:
+        """Rows left out because the data branch holds them already (approved per model)."""
+        return sum(t.landed for t in self.tables)
 
     def to_json(self) -> dict[str, Any]:
-        return {"head": self.head, "base": self.base, "into_head": self.into_head,
+        return {"head": self.head, "base": self.base, "into_head": self.into_head, "landed": self.landed,
                 "commits": [{"hash": c.hash, "message": c.message, "date": c.date} for c in self.commits],
                 "tables": [{"table": t.table, "added": t.added, "modified": t.modified, "removed": t.removed,
-                            "schema_changed": t.schema_changed} for t in self.tables],
+                            "schema_changed": t.schema_changed, "landed": t.landed} for t in self.tables],
                 "table": self.chosen, "diff": self.diff.to_json() if self.diff else None}
 
 
 def _change(project: "Ports", base: str | None, head: str, commits: "list[Commit]", table: str | None,
-            where: dict[str, str] | None, offset: int, limit: int, hide: tuple[str, ...] = ()) -> ChangePage:
+            where: dict[str, str] | None, offset: int, limit: int, hide: tuple[str, ...] = (),
+            landed_at: str | None = None) -> ChangePage:
     store = project.data
-    stats = store.diff_stat(base, head) if base else {}
-    tables = [stats[t] for t in sorted(stats) if t not in hide and (stats[t].total or stats[t].schema_changed)]
-    chosen = table or next((t.table for t in tables if not t.schema_changed), None)
+    if base and landed_at:
+        stats = {t.table: t for t in store.diff(base, head, with_rows=False, landed_at=landed_at)}
+    else:
+        stats = store.diff_stat(base, head) if base else {}
+    tables = [stats[t] for t in sorted(stats)
+              if t not in hide and (stats[t].total or stats[t].schema_changed or stats[t].landed)]
+    rowful = [t.table for t in tables if not t.schema_changed]
+    chosen = table or next((t.table for t in tables if not t.schema_changed and t.total), None) or \
+        next(iter(rowful), None)
     diff = None
-    if base and chosen and any(t.table == chosen and not t.schema_changed for t in tables):
-        diff = diff_page(project, base, head, chosen, where, offset, limit)
+    if base and chosen and chosen in rowful:
+        diff = diff_page(project, base, head, chosen, where, offset, limit, landed_at)
     return ChangePage(head, base, commits, tables, chosen, diff)
 
 
 def review_page(project: "Ports", branch: str, table: str | None = None, where: dict[str, str] | None = None,
-                offset: int = 0, limit: int = 50) -> ChangePage:
+                offset: int = 0, limit: int = 50, with_landed: bool = False) -> ChangePage:
     """A review's own change (three dots: since it left the data branch): commits, counts, one table paged.
-    The conversation's tables are not part of the change."""
+    The conversation's tables are not part of the change; nor are its rows the data branch holds already
+    (approved per model: they are on both sides), unless ``with_landed`` (then they are listed as changed)."""
     from tusk.errors import DataError
     from tusk.review_meta import OWN_TABLES
 
@@ -147,8 +165,9 @@ def review_page(project: "Ports", branch: str, table: str | None = None, where: 
         if commit.hash == base:
             break
         commits.append(commit)
-    page = _change(project, base, head, commits, table, where, offset, limit, hide=OWN_TABLES)
-    page.into_head = into_head
+    landed_at = into_head if into_head != base and not with_landed else None
+    page = _change(project, base, head, commits, table, where, offset, limit, OWN_TABLES, landed_at)
+    page.into_head, page.with_landed = into_head, with_landed
     return page
 
 

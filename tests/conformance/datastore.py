@@ -93,6 +93,29 @@ class DataStoreSuite:
         store.delete_branch("fix")
         assert "fix" not in {b.name for b in store.branches()}
 
+    def test_a_diff_leaves_out_rows_a_third_commit_holds_already(self, store: Any) -> None:
+        seed(store)
+        base = write(store, ["CREATE TABLE pairs (a INTEGER NOT NULL, b TEXT NOT NULL, v TEXT, PRIMARY KEY (a, b))",
+                             "INSERT INTO pairs VALUES (0, 'w', 'zero')"], "pairs")
+        assert base is not None
+        store.create_branch("fix")
+        write(store, ["UPDATE ex SET label = 'b' WHERE id IN (1, 3)", "INSERT INTO ex VALUES (100, 'c1', 'z')",
+                      "DELETE FROM ex WHERE id = 2", "INSERT INTO pairs VALUES (1, 'x', 'one'), (1, 'y', 'two')"],
+                     "fix it", branch="fix")
+        main = write(store, ["UPDATE ex SET label = 'b' WHERE id = 1", "DELETE FROM ex WHERE id = 2",
+                             "UPDATE ex SET label = 'q' WHERE id = 3",  # the same row, another value: not landed
+                             "INSERT INTO pairs VALUES (1, 'x', 'one')"], "approve part")
+        assert main is not None
+        diffs = {d.table: d for d in store.diff(base, "fix", landed_at=main)}
+        ex, pairs = diffs["ex"], diffs["pairs"]
+        assert (ex.added, ex.modified, ex.removed, ex.landed) == (1, 1, 0, 2)
+        assert sorted(r.key["id"] for r in ex.rows) == [3, 100]
+        assert (pairs.added, pairs.landed) == (1, 1) and [r.key for r in pairs.rows] == [{"a": 1, "b": "y"}]
+        total, page = store.diff_rows(base, "fix", "ex", {"cust": "c1"}, 0, 10, landed_at=main)
+        assert (total, [r.key["id"] for r in page]) == (1, [100])
+        assert store.diff_rows(base, "fix", "ex", None, 0, 1, landed_at=main)[0] == 2
+        assert store.diff_rows(base, "fix", "ex", None, 0, 10)[0] == 4, "without landed_at: every changed row"
+
     def test_a_conflicting_merge_applies_nothing(self, store: Any) -> None:
         seed(store)
         store.create_branch("theirs")

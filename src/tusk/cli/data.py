@@ -122,14 +122,18 @@ def data_log(ref: str | None, limit: int | None, as_json: bool) -> None:
 @click.option("--where", "where", multiple=True, metavar="COL=VALUE",
               help="Only changed rows whose old or new COL is VALUE (with --table; repeatable).")
 @click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many changed rows (with --table).")
+@click.option("--with-landed", is_flag=True,
+              help="A...B: also the rows A holds already as B does (approved per model), left out by default.")
 @json_option
 def data_diff(from_ref: str | None, to_ref: str | None, table_name: str | None, limit: int, where: tuple[str, ...],
-              offset: int, as_json: bool) -> None:
+              offset: int, with_landed: bool, as_json: bool) -> None:
     """Row-level changes between two refs (branches, tags, commits), as git diff counts them.
 
     \b
       tusk data diff main...fix    three dots: what fix changed since it left main (from their merge
                                    base to fix): the change a review merges. Use this to review a branch.
+                                   Rows main holds already as fix does (approved per model) are left
+                                   out and counted as landed (--with-landed lists them).
       tusk data diff main..fix     two dots (same as `main fix`): main's commit against fix's. After main
                                    moved on, main's own new changes show up too, reversed.
       tusk data diff fix           the main branch against fix (two dots)
@@ -139,21 +143,26 @@ def data_diff(from_ref: str | None, to_ref: str | None, table_name: str | None, 
     if to_ref and from_ref and ".." in from_ref:
         raise click.UsageError(f"give either {from_ref!r} or two refs, not both")
     if where or offset:
-        _diff_page(project, from_ref, to_ref, table_name, where, offset, limit, as_json)
+        _diff_page(project, from_ref, to_ref, table_name, where, offset, limit, with_landed, as_json)
         return
-    report = project.diff(from_ref, to_ref, table=table_name, limit=None if as_json or not limit else limit)
+    report = project.diff(from_ref, to_ref, table=table_name, limit=None if as_json or not limit else limit,
+                          with_landed=with_landed)
     if as_json:
         print_json(report.to_json())
         return
     if report.merge_base is not None:
         console().print(f"[dim]{report.to_ref} since it left {report.from_ref} (merge base "
                         f"{short(report.merge_base)}):[/]")
+    landed = sum(t.landed for t in report.tables)
+    if landed:
+        console().print(f"[dim]{landed} changed row(s) {report.from_ref} holds already (approved) are left out "
+                        "(--with-landed lists them)[/]")
     _print_diffs(report.from_ref if report.merge_base is None else short(report.merge_base), report.to_ref,
                  report.tables, limit)
 
 
 def _diff_page(project: Any, from_ref: str | None, to_ref: str | None, table_name: str | None,
-               where: tuple[str, ...], offset: int, limit: int, as_json: bool) -> None:
+               where: tuple[str, ...], offset: int, limit: int, with_landed: bool, as_json: bool) -> None:
     """One page of one table's changed rows, filtered (what the page's review view shows): read from the store
     with LIMIT/OFFSET, however large the diff."""
     if not table_name:
@@ -164,9 +173,9 @@ def _diff_page(project: Any, from_ref: str | None, to_ref: str | None, table_nam
         if not sep or not column:
             raise click.UsageError(f"--where takes COL=VALUE, not {item!r}")
         filters[column] = value
-    report = project.diff(from_ref, to_ref, table=table_name, limit=1)
+    report = project.diff(from_ref, to_ref, table=table_name, limit=1, with_landed=with_landed)
     page = project.diff_page(report.merge_base or report.from_commit, report.to_commit, table_name, filters,
-                             offset, limit or ROW_LIMIT)
+                             offset, limit or ROW_LIMIT, report.landed_at)
     if as_json:
         print_json(page.to_json())
         return

@@ -71,6 +71,7 @@ class TableDiff:
     removed: int = 0
     rows: list[RowChange] = field(default_factory=list)
     schema_changed: bool = False
+    landed: int = 0  # rows left out because the commit asked about holds them already (a review's approved rows)
 
     @property
     def total(self) -> int:
@@ -88,15 +89,17 @@ class DiffReport:
     to_commit: str
     tables: list[TableDiff]
     merge_base: str | None = None
+    landed_at: str | None = None  # A's head, whose rows equal to B's are left out (counted as ``landed``)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"from": self.from_commit, "to": self.to_commit,
                                 "from_ref": self.from_ref, "to_ref": self.to_ref}
         if self.merge_base is not None:
             data["merge_base"] = self.merge_base
+            data["landed_at"] = self.landed_at
         data["tables"] = [
             {"table": d.table, "added": d.added, "modified": d.modified, "removed": d.removed,
-             "schema_changed": d.schema_changed,
+             "schema_changed": d.schema_changed, "landed": d.landed,
              "rows": [{"diff_type": r.diff_type, "key": r.key, "before": r.before, "after": r.after} for r in d.rows]}
             for d in self.tables]
         return data
@@ -245,11 +248,13 @@ class DataStore(Protocol):
 
     # diffs (from → to); counts are cheap, rows are read only when asked for
     def diff_stat(self, from_ref: str, to_ref: str) -> dict[str, TableDiff]: ...
+    # ``landed_at``: leave out (count as ``landed``) rows that commit holds already as ``to_ref`` does
     def diff(self, from_ref: str, to_ref: str, table: str | None = None,
-             with_rows: bool = True, limit: int | None = None) -> list[TableDiff]: ...
+             with_rows: bool = True, limit: int | None = None, landed_at: str | None = None) -> list[TableDiff]: ...
     # one page of a table's changed rows, filtered by old-or-new column values (bound, never spliced) → (count, page)
     def diff_rows(self, from_ref: str, to_ref: str, table: str, where: "dict[str, Any] | None" = None,
-                  offset: int = 0, limit: int = 50) -> tuple[int, list[RowChange]]: ...
+                  offset: int = 0, limit: int = 50,
+                  landed_at: str | None = None) -> tuple[int, list[RowChange]]: ...
     # one page of a table at a ref in key order → (columns, matching count, rows)
     def rows(self, table: str, ref: str | None = None, where: "dict[str, Any] | None" = None, offset: int = 0,
              limit: int = 50) -> tuple[list[str], int, list[tuple[Any, ...]]]: ...

@@ -25,6 +25,7 @@ from tusk.data._sql import (BUSY_TIMEOUT, SqliteRowFilter, _errors, check_identi
                             quote, read_only)
 from tusk.data.base import (Branch, Commit, DataStore, MergeResult, Params, QueryResult, Remote, RowChange,
                             SupportsRemotes, TableDiff, Tag)
+from tusk.data.doltlite_landed import Landed, landed
 from tusk.data.doltlite_merge import MergeOps
 from tusk.data.doltlite_write import DoltliteTransaction
 from tusk.errors import DataError, RefNotFound
@@ -356,8 +357,11 @@ class DoltliteStore(MergeOps):
         return stats
 
     def diff(self, from_ref: str, to_ref: str, table: str | None = None, with_rows: bool = True,
-             limit: int | None = None) -> list[TableDiff]:
+             limit: int | None = None, landed_at: str | None = None) -> list[TableDiff]:
+        """``landed_at``: leave out (and count as ``landed``) the rows that commit holds already as ``to_ref``
+        does (doltlite_landed)."""
         start, end = self.resolve(from_ref), self.resolve(to_ref)
+        landed = self.resolve(landed_at) if landed_at else None
         if table is not None:
             check_identifier(table)
             if table not in set(self.tables(start)) | set(self.tables(end)):
@@ -366,15 +370,33 @@ class DoltliteStore(MergeOps):
         chosen = [stats[t] for t in sorted(stats) if table is None or t == table]
         if table is not None and not chosen:
             chosen = [TableDiff(table)]
-        if with_rows:
-            for entry in chosen:
-                if entry.total and not entry.schema_changed:
-                    entry.rows = self._row_changes(entry.table, start, end, limit)
+        for entry in chosen:
+            if not entry.total or entry.schema_changed:
+                continue
+            left = self._landed(entry.table, start, end, landed)
+            entry.landed = left.total
+            entry.added -= left.kinds.get("added", 0)
+            entry.modified -= left.kinds.get("modified", 0)
+            entry.removed -= left.kinds.get("removed", 0)
+            if with_rows and entry.total:
+                entry.rows = self._row_changes(entry.table, start, end, limit, left.clause, left.params)
         return chosen
 
-    def _row_changes(self, table: str, start: str, end: str, limit: int | None) -> list[RowChange]:
-        sql = f"SELECT * FROM dolt_diff_{table}(?, ?)" + (f" LIMIT {int(limit)}" if limit else "")
-        return self._changes(table, end, sql, [start, end])
+    def _landed(self, table: str, start: str, end: str, at: str | None) -> Landed:
+        """The rows of ``table``'s diff ``start → end`` that ``at`` holds already (doltlite_landed)."""
+        if at is None or table not in self.tables(end) or table not in self.tables(at):
+            return Landed()
+        keys = [name for name, _, pk in self.columns(table, end) if pk]
+        if not keys:
+            return Landed()
+        with _errors(f"cannot diff {table}"):
+            return landed(self.main, str(self.path), table, keys, start, end, at)
+
+    def _row_changes(self, table: str, start: str, end: str, limit: int | None, clause: str = "",
+                     params: Sequence[Any] = ()) -> list[RowChange]:
+        sql = f"SELECT * FROM dolt_diff_{table}(?, ?)" + (f" WHERE {clause}" if clause else "") + \
+            (f" LIMIT {int(limit)}" if limit else "")
+        return self._changes(table, end, sql, [start, end, *params])
 
     def _changes(self, table: str, end: str, sql: str, params: Sequence[Any]) -> list[RowChange]:
         keys = [name for name, _, pk in self.columns(table, end) if pk] or ["rowid"]
@@ -392,10 +414,11 @@ class DoltliteStore(MergeOps):
         return changes
 
     def diff_rows(self, from_ref: str, to_ref: str, table: str, where: "dict[str, Any] | None" = None,
-                  offset: int = 0, limit: int = 50) -> tuple[int, list[RowChange]]:
+                  offset: int = 0, limit: int = 50, landed_at: str | None = None) -> tuple[int, list[RowChange]]:
         """One page of ``table``'s changed rows (key order), those whose old or new value of each column in
         ``where`` equals the given value, and how many match: read with LIMIT/OFFSET, never the whole diff.
-        Column names are checked against the table; values are bound, never spliced into the SQL."""
+        Column names are checked against the table; values are bound, never spliced into the SQL.
+        ``landed_at``: without the rows that commit holds already as ``to_ref`` does."""
         start, end = self.resolve(from_ref), self.resolve(to_ref)
         check_identifier(table)
         if table not in set(self.tables(start)) | set(self.tables(end)):
@@ -407,14 +430,19 @@ class DoltliteStore(MergeOps):
                 raise RefNotFound(f"{table} has no column {column!r}")
             clauses.append(f"(CAST({quote('to_' + column)} AS TEXT) = ? OR CAST({quote('from_' + column)} AS TEXT) = ?)")
             params += [str(value), str(value)]
+        filtered = bool(clauses)
+        left = self._landed(table, start, end, self.resolve(landed_at) if landed_at else None)
+        if left.clause:
+            clauses.append(left.clause)
+            params += left.params
         condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        if clauses:
+        if filtered:
             with _errors(f"cannot diff {table}"):
                 total = int(self.main.execute(f"SELECT count(*) FROM dolt_diff_{table}(?, ?){condition}",
                                               params).fetchone()[0])
         else:
             stat = self.diff_stat(start, end).get(table)
-            total = stat.total if stat else 0
+            total = stat.total - left.total if stat else 0
         sql = f"SELECT * FROM dolt_diff_{table}(?, ?){condition} LIMIT ? OFFSET ?"
         return total, self._changes(table, end if table in self.tables(end) else start, sql,
                                     [*params, int(limit), int(offset)])

@@ -104,10 +104,11 @@ class DataMethods(ProjectBase):
         result = self.data.revert(commit, branch, mainline)
         return Reverted(commit, result.commit, result.message)
     def diff(self, first: str | None = None, second: str | None = None, table: str | None = None,
-             limit: int | None = None) -> "DiffReport":
+             limit: int | None = None, with_landed: bool = False) -> "DiffReport":
         """Row-level changes. ``A...B``: what B changed since it left A (from their merge base: the review
-        view). ``A..B`` or ``A B``: A's commit against B's. ``A`` alone: the data branch against A. Nothing: the
-        data branch's last commit."""
+        view), without the rows A holds already as B does (approved per model; counted as ``landed``) unless
+        ``with_landed``. ``A..B`` or ``A B``: A's commit against B's. ``A`` alone: the data branch against A.
+        Nothing: the data branch's last commit."""
         from tusk.data.base import DiffReport
         from tusk.errors import DataError
 
@@ -133,8 +134,11 @@ class DataMethods(ProjectBase):
             start, end = commits[-1].hash, commits[0].hash
         from_commit = base or store.resolve(start)
         to_commit = store.resolve(end)
-        tables = store.diff(from_commit, to_commit, table=table, with_rows=True, limit=limit)
-        return DiffReport(start, end, from_commit, to_commit, tables, base)
+        landed_at = None
+        if base is not None and not with_landed and store.resolve(start) != base:
+            landed_at = store.resolve(start)
+        tables = store.diff(from_commit, to_commit, table=table, with_rows=True, limit=limit, landed_at=landed_at)
+        return DiffReport(start, end, from_commit, to_commit, tables, base, landed_at)
     def sync(self, names: "Sequence[str]" = ()) -> "SyncReport":
         """Bring each named source (default: every ``[[sources]]``) onto its review branch ``sync/<name>``:
         one commit when it changed, none when not. A failing source is reported; the others still sync."""

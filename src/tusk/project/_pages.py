@@ -32,11 +32,12 @@ class PageMethods(ProjectBase):
         return table_page(self, table, ref, where, offset, limit)
 
     def diff_page(self, from_ref: str, to_ref: str, table: str, where: "dict[str, str] | None" = None,
-                  offset: int = 0, limit: int = 50) -> "DiffPage":
-        """One page of ``table``'s changed rows from ``from_ref`` to ``to_ref`` (read with LIMIT/OFFSET)."""
+                  offset: int = 0, limit: int = 50, landed_at: str | None = None) -> "DiffPage":
+        """One page of ``table``'s changed rows from ``from_ref`` to ``to_ref`` (read with LIMIT/OFFSET);
+        ``landed_at``: without the rows that ref holds already as ``to_ref`` does."""
         from tusk.browse import diff_page
 
-        return diff_page(self, from_ref, to_ref, table, where, offset, limit)
+        return diff_page(self, from_ref, to_ref, table, where, offset, limit, landed_at)
 
     def model_table(self, query: str = "", status: str | None = None, sort: str = "name",
                     descending: bool = False, offset: int = 0, limit: int = 50) -> "ModelTable":
@@ -46,11 +47,12 @@ class PageMethods(ProjectBase):
         return model_table(self, query, status, sort, descending, offset, limit)
 
     def review_page(self, branch: str, table: str | None = None, where: "dict[str, str] | None" = None,
-                    offset: int = 0, limit: int = 50) -> "ChangePage":
-        """A review's own change (since it left the data branch): commits, counts per table, one table paged."""
+                    offset: int = 0, limit: int = 50, with_landed: bool = False) -> "ChangePage":
+        """A review's own change (since it left the data branch): commits, counts per table, one table paged;
+        rows the data branch holds already (approved per model) only ``with_landed``."""
         from tusk.browse import review_page
 
-        return review_page(self, branch, table, where, offset, limit)
+        return review_page(self, branch, table, where, offset, limit, with_landed)
 
     def commit_page(self, ident: str, against: str | None = None, table: str | None = None,
                     where: "dict[str, str] | None" = None, offset: int = 0, limit: int = 50) -> "ChangePage":

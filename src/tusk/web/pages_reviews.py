@@ -45,12 +45,14 @@ def review(project: Any, request: Request) -> dict[str, Any]:
     branch = request.query_params.get("branch", "")
     if not branch:
         raise TuskError("which review? (/review?branch=B)")
+    with_landed = request.query_params.get("landed") == "1"
     change = project.review_page(branch, request.query_params.get("table") or None, where_of(request),
-                                 int_arg(request, "offset"), int_arg(request, "limit", PAGE, 1, 500))
+                                 int_arg(request, "offset"), int_arg(request, "limit", PAGE, 1, 500), with_landed)
     return {"section": "reviews", "branch": branch, "into": project.config.data.branch,
             "meta": project.review_meta(branch), "head": change.head, "into_head": change.into_head,
             "base": change.base, "commits": change.commits, "tables": change.tables, "chosen": change.chosen,
-            "diff": change.diff, "url": _review_url(branch)}
+            "diff": change.diff, "landed": change.landed, "with_landed": "1" if with_landed else None,
+            "url": _review_url(branch, **({"landed": "1"} if with_landed else {}))}
 
 
 def impact(project: Any, request: Request) -> dict[str, Any]:
