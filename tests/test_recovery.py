@@ -89,11 +89,11 @@ def test_no_worker_outlives_its_run(tmp_path: Path, how: int, kind: str) -> None
     if kind == "cmd":
         project.set_models(CMD_MODEL)
     proc = start(root, "run", "--workers", "2")
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline and len(list((root / ".tusk" / "jobs").glob("*/*/job.log"))) < 2:
         time.sleep(0.05)
     time.sleep(0.5)
     assert len(processes_in(root)) >= 3, "tusk and its two workers run"
     os.killpg(proc.pid, how)
-    proc.wait(30)
+    proc.wait(300)
     assert wait_gone(root) == [], "a worker (or its job) outlived the run"

@@ -179,12 +179,13 @@ def test_a_run_is_cancelled_from_another_thread_with_a_handle(tmp_path: Path) ->
 
         thread = threading.Thread(target=train)
         thread.start()
-        for _ in range(600):  # until two jobs are in their train function
+        deadline = time.monotonic() + 300  # until two jobs are in their train function
+        while time.monotonic() < deadline:
             if len(list(marks.glob("*.start"))) >= 2 or not thread.is_alive():
                 break
             time.sleep(0.1)
         cancel.cancel()
-        thread.join(120)
+        thread.join(300)
         assert not thread.is_alive(), "the run returned"
         report = done["report"]
         assert report.interrupted and report.jobs and {j.status for j in report.jobs} == {"cancelled"}

@@ -33,7 +33,7 @@ def as_postgres(*command: str) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else list(command)
 
 
-def wait_until(check: object, what: str, seconds: float = 90) -> None:
+def wait_until(check: object, what: str, seconds: float = 300) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:

@@ -87,7 +87,7 @@ def _tusk_in_a_terminal(project: TrainProject, args: list[str], answer: str) -> 
             os.write(main, answer.encode() + b"\n")
             answered = True
     os.close(main)
-    return process.wait(timeout=60), output.decode(errors="replace")
+    return process.wait(timeout=300), output.decode(errors="replace")
 
 
 def test_in_a_terminal_a_large_import_shows_the_change_and_asks(project: TrainProject) -> None:

@@ -399,7 +399,7 @@ def test_sqlite_is_never_given_request_text(hostile: Path) -> None:
     assert sqlite3.sqlite_version
 
 
-def _wait(check: Any, timeout: float = 120) -> Any:
+def _wait(check: Any, timeout: float = 300) -> Any:
     import time
 
     deadline = time.monotonic() + timeout

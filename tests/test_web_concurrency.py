@@ -33,7 +33,7 @@ pytestmark = pytest.mark.slow
 
 
 def _wait_for_holder(root: Path, what: str) -> str:
-    lock, deadline = root / ".tusk" / "project.lock", time.monotonic() + 120
+    lock, deadline = root / ".tusk" / "project.lock", time.monotonic() + 300
     while time.monotonic() < deadline:
         text = lock.read_text(errors="replace") if lock.exists() else ""
         if what in text:
@@ -144,7 +144,7 @@ def test_a_page_merge_beside_a_cli_merge_merges_once(reviewed: TrainProject) -> 
         with _held(DoltliteStore, "branch_connection",
                    lambda store, branch: sys._getframe(2).f_code.co_name == "merge") as (reached, go):
             thread, answers = _in_thread(lambda: web.post("/review/merge", data=form))
-            assert reached.wait(120), "the page's merge never reached the store"
+            assert reached.wait(300), "the page's merge never reached the store"
             cli = tusk(root, "data", "merge", "fix", "--json")
             assert cli.returncode == 0, cli.stderr
             go.set()
@@ -169,7 +169,7 @@ def test_a_page_merge_merges_the_commit_it_showed(reviewed: TrainProject) -> Non
         form = _form(web.get("/review/impact?branch=fix").text, "/review/merge")
         with _held(DoltliteStore, "merge", lambda store, branch, *a, **k: True) as (reached, go):
             thread, answers = _in_thread(lambda: web.post("/review/merge", data=form))
-            assert reached.wait(120)
+            assert reached.wait(300)
             data = rows()
             for row in data:
                 if row[1] in ("c1", "c2"):
@@ -227,9 +227,9 @@ def test_a_page_release_and_a_cli_rollback_take_turns(tmp_path: Path) -> None:
         locks.hold = hold  # type: ignore[assignment]
         try:
             thread, answers = _in_thread(lambda: web.post("/releases/create", data={"csrf": _csrf(page)}))
-            assert holding.wait(120), "the page's release never took the release lock"
+            assert holding.wait(300), "the page's release never took the release lock"
             cli = start(root, "release", "rollback", "--json")
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 300
             while not _blocked_on(lock_file) and cli.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert cli.poll() is None, "tusk release rollback did not wait for the page's release: " + output(cli)[1]
