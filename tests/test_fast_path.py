@@ -79,3 +79,26 @@ def test_a_recorder_that_dies_stops_the_run_in_one_line_and_nothing_is_trained_t
     assert sorted(again) == ["m-c2"], "the registered jobs are not trained again"
     assert {c: str(client.get_registered_model(f"m-{c}").aliases.get("production")) for c in ("c0", "c1", "c2")} == \
         {"c0": "1", "c1": "1", "c2": "1"}
+
+
+def test_the_store_commits_to_a_write_ahead_log_and_a_kill_loses_nothing_committed(tmp_path: Path) -> None:
+    """The local store runs in WAL mode (commits without a rollback journal synced per commit). tusk's whole group
+    killed (-9) in the recorder after the 2nd version of the run got its alias: both are in the store for a plain
+    reader (no checkpoint ran), and the next run trains nothing again."""
+    project = make_project(tmp_path, customers=3, executor="local://?workers=1")
+    db = project.root / ".tusk" / "mlflow.db"
+    journal = ["/usr/bin/python3", "-c", "import sqlite3,sys; c = sqlite3.connect(sys.argv[1]);"
+               "print(c.execute('pragma journal_mode').fetchone()[0],"
+               " c.execute('select count(*) from model_versions').fetchone()[0])", str(db)]
+    tusk = str(Path(sys.executable).with_name("tusk"))
+    env = child_env({"MLFLOW_DISABLE_TELEMETRY": "true"})
+    subprocess.run([tusk, "-C", str(project.root), "run", "--only", "m-c0"], check=True, env=env, timeout=300)
+    assert subprocess.run(journal, capture_output=True, text=True).stdout.split() == ["wal", "1"]
+    env["TUSK_CRASH_AT"] = "register.alias:2"
+    done = subprocess.run(["setsid", tusk, "-C", str(project.root), "run", "--json"], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert done.returncode == -9, done.stderr
+    assert subprocess.run(journal, capture_output=True, text=True).stdout.split() == ["wal", "3"]
+    assert project.run() == {}, "every job was registered whole before the kill: nothing trains again"
+    status = {i["name"]: (i["version"], i["status"]) for i in project.json("status")["instances"]}
+    assert status == {"m-c0": ("1", "fresh"), "m-c1": ("1", "fresh"), "m-c2": ("1", "fresh")}

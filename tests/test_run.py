@@ -32,6 +32,7 @@ def test_run_records_runs_versions_tags_and_aliases(tmp_path: Path) -> None:
     assert run.data.metrics == {"accuracy": 0.9, "rows": 10.0}
     assert run.data.params["C"] == "1.0" and run.data.params["customer"] == "c1"
     assert run.data.tags["tusk.fingerprint"] == tags["tusk.fingerprint"]
+    assert run.info.run_name == run.data.tags["mlflow.runName"] == "m-c1" and run.info.status == "FINISHED"
     artifacts = {a.path for a in client.list_artifacts(version.run_id)}
     assert {"model", "job.log"} <= artifacts
     assert "training m-c1 on 10 rows" in (Path(jobs["m-c1"]["log"])).read_text()

@@ -40,3 +40,16 @@ def test_store_is_plain_sqlite_and_starts_empty(tmp_path: Path) -> None:
                           "print(sqlite3.connect(sys.argv[1]).execute('select count(*) from experiments').fetchone()[0])",
                           str(db)], capture_output=True, text=True)
     assert out.returncode == 0 and int(out.stdout) >= 1, out.stderr
+
+
+def test_a_store_in_rollback_mode_is_switched_to_a_write_ahead_log(tmp_path: Path) -> None:
+    """A store made before (SQLite's default rollback journal) commits to a write-ahead log once tusk opens it."""
+    db = tmp_path / ".tusk" / "mlflow.db"
+    db.parent.mkdir()
+    mode = ["/usr/bin/python3", "-c", "import sqlite3,sys; c = sqlite3.connect(sys.argv[1]);"
+            "print(c.execute('pragma journal_mode' + sys.argv[2]).fetchone()[0])", str(db)]
+    assert subprocess.run([*mode, "=delete"], capture_output=True, text=True).stdout.strip() == "delete"
+    tracker = sqlite_tracker(tmp_path)
+    tracker.ensure_ready()
+    assert subprocess.run([*mode, ""], capture_output=True, text=True).stdout.strip() == "wal"
+    assert tracker.states() == {}

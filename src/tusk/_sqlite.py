@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import doltlite  # noqa: F401  (must precede sqlite3)
 import sqlite3
@@ -40,3 +41,37 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != BOOTSTRAP_MARK}
     env.update(extra or {})
     return env
+
+
+_FAST_COMMITS: set[str] = set()
+
+
+def fast_commits(path: Path) -> None:
+    """Make SQLAlchemy's connections to the plain SQLite file ``path`` (MLflow's local store) commit without
+    waiting for the disk: write-ahead log, ``synchronous=NORMAL``.
+
+    A commit is then an append to the log, not a rollback journal created, synced and deleted (the store
+    commits ~12 times per registered model: 31 ms → 18 ms a model here). A killed process loses nothing it
+    committed (the log is in the OS's cache); a power cut may lose the last commits whole, never corrupts the
+    file — the same as a kill just before them, which the next run repairs or retrains. Readers are not
+    blocked by the writer. Not for a store on a network file system (SQLite's WAL needs one host)."""
+    if not _FAST_COMMITS:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.listen(Engine, "connect", _on_connect)
+    _FAST_COMMITS.update({str(path.absolute()), str(path.resolve())})
+
+
+def _on_connect(dbapi_connection: Any, record: Any) -> None:
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    files = {row[2] for row in dbapi_connection.execute("PRAGMA database_list")}
+    if not files & _FAST_COMMITS:
+        return
+    try:
+        if dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")  # once per file; it stays in the file
+    except sqlite3.OperationalError:  # another process holds it open right now: the next connection switches
+        pass
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from tusk._crash import crash_point
 from tusk._process import process_alive
-from tusk._sqlite import create_plain_sqlite
+from tusk._sqlite import create_plain_sqlite, fast_commits
 from tusk.config import Config, url_path
 from tusk.errors import ModelNotFound, TrackingError
 from tusk.promote import moved_to, promotion, pushed, rollback_target
@@ -99,6 +99,7 @@ class MlflowTracker:
 
         if self.sqlite_path is not None:
             create_plain_sqlite(self.sqlite_path)
+            fast_commits(self.sqlite_path)
         return MlflowClient(tracking_uri=self.url, registry_uri=self.url)
 
     def ensure_ready(self) -> None:
@@ -233,7 +234,7 @@ class MlflowTracker:
     # ----- writes ------------------------------------------------------------------------------
     def log_run(self, record: TrainRecord, status: str = "FINISHED") -> str:
         """A run with params, metrics, tags, the model files under ``model/`` and the job log under ``logs/``."""
-        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.entities import Metric, Param
 
         self.ensure_ready()
         now = int(time.time() * 1000)
@@ -242,27 +243,43 @@ class MlflowTracker:
             run = self.client.create_run(self.experiment_id, run_name=record.state.name,
                                          tags={**{k: v[:8000] for k, v in tags.items()}, OWNER_TAG: owner()})
             run_id = run.info.run_id
-            self.client.log_batch(
-                run_id,
-                metrics=[Metric(k, float(v), now, 0) for k, v in record.metrics.items()],
-                params=[Param(k, _param_text(v)) for k, v in sorted(record.params.items())],
-                tags=[RunTag("mlflow.runName", record.state.name)],
-            )
-            self._log_artifacts(run_id, record)
+            if record.metrics or record.params:  # the run's name tag came with create_run
+                self.client.log_batch(
+                    run_id,
+                    metrics=[Metric(k, float(v), now, 0) for k, v in record.metrics.items()],
+                    params=[Param(k, _param_text(v)) for k, v in sorted(record.params.items())],
+                )
+            self._log_artifacts(run_id, run.info.artifact_uri, record)
             self.client.set_terminated(run_id, status=status)
         record.run_id, record.artifact_uri = run_id, run.info.artifact_uri
         return str(run_id)
 
-    def _log_artifacts(self, run_id: str, record: TrainRecord) -> None:
+    def _log_artifacts(self, run_id: str, artifact_uri: str, record: TrainRecord) -> None:
+        upload = self._uploader(run_id, artifact_uri)
         output = record.output_dir
         staging = output.parent  # the job folder holds model/ and job.log side by side
         if output.name == "model" and record.log_file and record.log_file.parent == staging:
-            self.client.log_artifacts(run_id, str(staging))
+            upload.log_artifacts(str(staging), None)
             return
         if output.is_dir():
-            self.client.log_artifacts(run_id, str(output), "model")
+            upload.log_artifacts(str(output), "model")
         if record.log_file and record.log_file.is_file():
-            self.client.log_artifact(run_id, str(record.log_file), "logs")
+            upload.log_artifact(str(record.log_file), "logs")
+
+    def _uploader(self, run_id: str, artifact_uri: str) -> Any:
+        """Where a run's files go. A local store's run folder is written directly: the client would first read
+        the run back from the store to find it (a query and a commit per upload)."""
+        if artifact_uri.startswith("file:"):
+            from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+            return get_artifact_repository(artifact_uri)
+        return _RunUploader(self.client, run_id)
+
+    def _set_production(self, name: str, version: str) -> None:
+        """The production alias of a version tusk just registered. ``MlflowClient.set_registered_model_alias`` first
+        reads the registered model back to refuse a prompt's name; a model tusk registers is never a prompt."""
+        registry = getattr(self.client, "_get_registry_client", None)
+        (registry() if registry is not None else self.client).set_registered_model_alias(name, PRODUCTION, version)
 
     def register(self, record: TrainRecord, previous: InstanceState | None = None) -> str:
         """A new model version carrying its state; production alias per the promotion rule.
@@ -291,7 +308,7 @@ class MlflowTracker:
                 state.fingerprints, state.production = dict(previous.fingerprints), list(previous.production)
             advance(state, version, promote)
             if promote:
-                self.client.set_registered_model_alias(state.name, PRODUCTION, version)
+                self._set_production(state.name, version)
                 crash_point("register.alias")
             if (previous is None and existed) or self.sqlite_path is None:
                 # a model without a readable state (its pointer may be a phantom); or a server, whose registry
@@ -731,6 +748,19 @@ def owner() -> str:
 def _gone(owner_tag: str, host: str) -> bool:
     where, _, pid = owner_tag.rpartition(":")
     return where == host and pid.isdigit() and not process_alive(int(pid))
+
+
+class _RunUploader:
+    """A run's uploads through the client (a tracking server's artifact store)."""
+
+    def __init__(self, client: Any, run_id: str) -> None:
+        self.client, self.run_id = client, run_id
+
+    def log_artifacts(self, local_dir: str, artifact_path: str | None) -> None:
+        self.client.log_artifacts(self.run_id, local_dir, artifact_path)
+
+    def log_artifact(self, local_file: str, artifact_path: str | None) -> None:
+        self.client.log_artifact(self.run_id, local_file, artifact_path)
 
 
 def _param_text(value: Any) -> str:
