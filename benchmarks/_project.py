@@ -1,4 +1,5 @@
-"""Shared by the benchmarks: a scratch tusk project with N partitions and a no-op model."""
+"""Shared by the benchmarks: a scratch tusk project with N partitions and a no-op model, and the tusk command
+line run as a user runs it (a fresh process each time)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 NOOP_MODEL = '''def train(ctx):
     (ctx.output_dir / "m.txt").write_text("x")
@@ -29,26 +32,59 @@ def env() -> dict[str, str]:
     return clean
 
 
+def tusk_exe() -> str:
+    return str(Path(sys.executable).with_name("tusk"))
+
+
+def tusk_out(root: Path, *args: str) -> str:
+    """Run the tusk command line; → its standard output (a failure ends the benchmark with tusk's error)."""
+    done = subprocess.run([tusk_exe(), "-C", str(root), *args], env=env(), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"tusk {' '.join(args)} failed: {done.stderr.strip()[-500:]}")
+    return done.stdout
+
+
 def tusk(root: Path, *args: str) -> float:
     """Run the tusk command line (a fresh process, as a user would); → wall seconds."""
-    exe = Path(sys.executable).with_name("tusk")
     started = time.perf_counter()
-    subprocess.run([str(exe), "-C", str(root), *args], check=True, env=env(), stdout=subprocess.DEVNULL)
+    tusk_out(root, *args)
     return time.perf_counter() - started
 
 
-def write_rows(path: Path, partitions: int, rows: int, edit_id: int | None = None) -> None:
+def best(root: Path, repeat: int, *args: str) -> float:
+    """The fastest of ``repeat`` runs of one command (this machine is shared: the others waited for someone)."""
+    return min(tusk(root, *args) for _ in range(repeat))
+
+
+def digits(partitions: int) -> int:
+    return max(4, len(str(partitions - 1)))
+
+
+def customer(i: int, partitions: int) -> str:
+    """The customer of row (or model) ``i``: c0000, c0001, … (wider past 10,000)."""
+    return f"c{i % partitions:0{digits(partitions)}d}"
+
+
+def row(i: int, partitions: int, label: str | None = None) -> tuple[Any, ...]:
+    return (i, customer(i, partitions), f"text {i}", label or f"l{i % 2}")
+
+
+def write_csv(path: Path, rows: Iterable[tuple[Any, ...]]) -> Path:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "customer", "text", "label"])
-        for i in range(rows):
-            label = "edited" if i == edit_id else f"l{i % 2}"
-            writer.writerow([i, f"c{i % partitions:04d}", f"text {i}", label])
+        writer.writerows(rows)
+    return path
+
+
+def write_rows(path: Path, partitions: int, rows: int, edit_id: int | None = None) -> Path:
+    """``rows`` rows spread over ``partitions`` customers; row ``edit_id`` with another label."""
+    return write_csv(path, (row(i, partitions, "edited" if i == edit_id else None) for i in range(rows)))
 
 
 def make(root: Path, partitions: int, rows: int) -> Path:
-    exe = Path(sys.executable).with_name("tusk")
-    subprocess.run([str(exe), "init", str(root)], check=True, env=env(), stdout=subprocess.DEVNULL)
+    """A project with ``rows`` rows over ``partitions`` customers, imported, and a no-op model per customer."""
+    subprocess.run([tusk_exe(), "init", str(root)], check=True, env=env(), stdout=subprocess.DEVNULL)
     (root / "models").mkdir(exist_ok=True)
     (root / "models" / "m.py").write_text(NOOP_MODEL)
     with (root / "tusk.toml").open("a") as handle:

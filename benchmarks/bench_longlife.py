@@ -11,63 +11,26 @@ and what ``dolt_gc`` reclaims.
 
 from __future__ import annotations
 
-import csv
 import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import tusk  # noqa: F401  (doltlite first)
 
+from _project import make, row, tusk, tusk_out, write_csv
 from tusk.data.ingest import import_file
 from tusk.project import Project
 
 CUSTOMERS = 20
 ROWS = 1000
-TUSK = str(Path(sys.executable).parent / "tusk")
-MODEL = 'def train(ctx):\n    (ctx.output_dir / "m.txt").write_text("x")\n    return {"n": float(len(ctx.inputs["e"]))}\n'
-SPEC = '''
-[[models]]
-name = "m-{customer}"
-train = "models/m.py:train"
-matrix.customer = "SELECT DISTINCT customer FROM examples ORDER BY customer"
-inputs.e = "SELECT id, text FROM examples WHERE customer = :customer ORDER BY id"
-'''
-
-
-def env() -> dict[str, str]:
-    return {**{k: v for k, v in os.environ.items() if k != "_DOLTLITE_BOOTSTRAPPED"},
-            "MLFLOW_DISABLE_TELEMETRY": "true"}
-
-
-def tusk_cli(root: Path, *args: str) -> str:
-    done = subprocess.run([TUSK, "-C", str(root), *args], capture_output=True, text=True, env=env())
-    if done.returncode != 0:
-        raise SystemExit(f"tusk {' '.join(args)}: {done.stderr.strip()[-300:]}")
-    return done.stdout
 
 
 def timed(root: Path, *args: str, repeats: int = 5) -> float:
-    seconds = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        tusk_cli(root, *args)
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds)
-
-
-def write(path: Path, rows: list[tuple[Any, ...]]) -> Path:
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["id", "customer", "text"])
-        writer.writerows(rows)
-    return path
+    return statistics.median(tusk(root, *args) for _ in range(repeats))
 
 
 class Project_:
@@ -78,8 +41,7 @@ class Project_:
 
     def commit_one(self, project: Project) -> None:
         k = self.commits
-        row = (k * 7919) % ROWS
-        write(self.edit, [(row, f"c{row % CUSTOMERS:02d}", f"edit {k}")])
+        write_csv(self.edit, [row((k * 7919) % ROWS, CUSTOMERS, f"edit {k}")])
         import_file(project.data, str(self.edit), "examples", ["id"], "upsert", message=f"edit {k}")  # type: ignore[arg-type]
         self.commits += 1
 
@@ -87,12 +49,12 @@ class Project_:
         with Project.open(self.root) as project:
             while self.commits < commits - 1:
                 self.commit_one(project)
-        tusk_cli(self.root, "run")  # everything fresh
+        tusk(self.root, "run")  # everything fresh
         with Project.open(self.root) as project:
             self.commit_one(project)  # then one row changes: one instance is stale
 
     def check(self) -> None:
-        plan = json.loads(tusk_cli(self.root, "plan", "--json"))
+        plan = json.loads(tusk_out(self.root, "plan", "--json"))
         assert sum(1 for i in plan["instances"] if i["status"] != "fresh") == 1, "one stale instance"
 
     def size(self) -> float:
@@ -114,14 +76,7 @@ def measure(small: Path, large: Path, repeats: int = 7) -> dict[str, tuple[float
 def main(commits: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="tusk-bench-longlife-"))
     try:
-        root = work / "proj"
-        subprocess.run([TUSK, "init", str(root)], check=True, capture_output=True, env=env())
-        (root / "models").mkdir()
-        (root / "models" / "m.py").write_text(MODEL)
-        (root / "tusk.toml").write_text((root / "tusk.toml").read_text() + SPEC)
-        with Project.open(root) as project:
-            path = write(root / "base.csv", [(i, f"c{i % CUSTOMERS:02d}", f"text {i}") for i in range(ROWS)])
-            import_file(project.data, str(path), "examples", ["id"], "replace", message="load")  # type: ignore[arg-type]
+        root = make(work / "proj", CUSTOMERS, ROWS)  # the store's first commit, then the load
         state = Project_(root)
         state.commits = 2
         state.grow_to(20)
