@@ -94,6 +94,8 @@ def test_the_store_commits_to_a_write_ahead_log_and_a_kill_loses_nothing_committ
     env = child_env({"MLFLOW_DISABLE_TELEMETRY": "true"})
     subprocess.run([tusk, "-C", str(project.root), "run", "--only", "m-c0"], check=True, env=env, timeout=300)
     assert subprocess.run(journal, capture_output=True, text=True).stdout.split() == ["wal", "1"]
+    wal = db.with_name("mlflow.db-wal")
+    assert not wal.exists() or wal.stat().st_size == 0, "the recorder leaves the log copied back, for the readers"
     env["TUSK_CRASH_AT"] = "register.alias:2"
     done = subprocess.run(["setsid", tusk, "-C", str(project.root), "run", "--json"], capture_output=True,
                           text=True, env=env, timeout=300)

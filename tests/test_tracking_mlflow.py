@@ -53,3 +53,32 @@ def test_a_store_in_rollback_mode_is_switched_to_a_write_ahead_log(tmp_path: Pat
     tracker.ensure_ready()
     assert subprocess.run([*mode, ""], capture_output=True, text=True).stdout.strip() == "wal"
     assert tracker.states() == {}
+
+
+def test_a_checkpoint_bounds_the_write_ahead_log_where_doltlite_stops_sqlite_doing_it(tmp_path: Path) -> None:
+    """This process has loaded doltlite, whose build never copies the log back by itself (SQLite does every 1000
+    pages): ``checkpoint`` does, once the log passes its limit, and a plain reader sees every row."""
+    import sqlite3
+
+    from tusk._sqlite import checkpoint, create_plain_sqlite
+
+    db = tmp_path / "store.db"
+    create_plain_sqlite(db)
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE t (x)")
+    for _ in range(1500):
+        conn.execute("INSERT INTO t VALUES (?)", ("x" * 2000,))
+        conn.commit()
+    wal = tmp_path / "store.db-wal"
+    grown = wal.stat().st_size
+    assert grown > 1500 * 2000, "doltlite's SQLite copies the log back by itself now: checkpoint() may be moot"
+    checkpoint(db, over=grown)  # under its limit: left alone
+    assert wal.stat().st_size == grown
+    checkpoint(db, over=1 << 20)
+    assert wal.stat().st_size == 0 and db.stat().st_size > 1500 * 2000
+    conn.close()
+    out = subprocess.run(["/usr/bin/python3", "-c", "import sqlite3,sys;"
+                          "print(sqlite3.connect(sys.argv[1]).execute('select count(*) from t').fetchone()[0])",
+                          str(db)], capture_output=True, text=True)
+    assert out.stdout.strip() == "1500", out.stderr

@@ -152,6 +152,9 @@ def serve(root: Path, requests: "Connection", answers: "Connection") -> None:
         try:
             key, record, previous, review = requests.recv()
         except EOFError:
+            close = getattr(tracker, "close", None)  # leaves a local store's log empty for the readers to come
+            if close is not None:
+                close()
             return
         answer: tuple[str, str, Any]
         try:

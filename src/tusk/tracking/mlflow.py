@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from tusk._crash import crash_point
 from tusk._process import process_alive
-from tusk._sqlite import create_plain_sqlite, fast_commits
+from tusk._sqlite import checkpoint, create_plain_sqlite, fast_commits
 from tusk.config import Config, url_path
 from tusk.errors import ModelNotFound, TrackingError
 from tusk.promote import moved_to, promotion, pushed, rollback_target
@@ -316,6 +316,7 @@ class MlflowTracker:
                 self._write_state(state)
                 crash_point("register.pointer")
         record.promoted, record.not_promoted = promote, why
+        self._settle()
         return state.version
 
     def _exists(self, name: str) -> bool:
@@ -353,6 +354,7 @@ class MlflowTracker:
             entries.pop(state.fingerprint, None)
             entries[state.fingerprint] = [version, review]
             self.client.set_registered_model_tag(state.name, CANDIDATES_TAG, _fit(entries))
+        self._settle()
         return version
 
     def reuse(self, state: InstanceState) -> None:
@@ -711,8 +713,14 @@ class MlflowTracker:
                 return None
             raise
 
+    def _settle(self, over: int | None = None) -> None:
+        """A local store's write-ahead log copied back when it grew (see ``tusk._sqlite.checkpoint``)."""
+        if self.sqlite_path is not None and "client" in self.__dict__:  # written through MLflow by this process
+            checkpoint(self.sqlite_path, *(() if over is None else (over,)))
+
     def close(self) -> None:
-        pass
+        """Leave the local store's log empty for the readers that come next (they cannot empty it)."""
+        self._settle(over=0)
 
 
 def _candidate_entries(value: str) -> dict[str, list[str]]:
