@@ -72,9 +72,10 @@ def _tusk_in_a_terminal(project: TrainProject, args: list[str], answer: str) -> 
     os.close(child)
     output = b""
     answered = False
+    waiting = select.poll()  # not select(): this test process may hold file descriptors past 1024 by now
+    waiting.register(main, select.POLLIN)
     while True:
-        ready, _, _ = select.select([main], [], [], 60)
-        if not ready:
+        if not waiting.poll(60_000):
             break
         try:
             chunk = os.read(main, 4096)
