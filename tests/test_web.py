@@ -350,20 +350,20 @@ def test_the_models_page_plans_again_only_when_something_changed(reviewed: Train
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """The models list keeps its plan between requests: reused while nothing it depends on changed, made again
     after the data branch, the registry, tusk.toml or the code moved."""
-    from tusk import runner
+    from tusk import planning
 
     made: list[str] = []
-    plan = runner.make_plan
+    plan = planning.make_plan
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         made.append("plan")
         return plan(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "make_plan", counting)
+    monkeypatch.setattr(planning, "make_plan", counting)
 
     def statuses(web: TestClient) -> tuple[dict[str, str], bool]:
         before = len(made)
-        page = web.get("/models").text
+        page = web.get("/models?sort=status").text  # a sort that needs every instance's status
         found = dict(re.findall(r'/model\?name=(m-c\d)">m-c\d</a></td>\s*<td><span class="badge (\w+)"', page))
         return found, len(made) > before
 
