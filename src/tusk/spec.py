@@ -173,8 +173,9 @@ def expand(config: Config, run_query: MatrixQuery, hasher: CodeHasher | None = N
         check_spec(spec)
         code_files = hasher.files(spec)
         digest = code_digest(spec, code_files)
+        spec_inputs = _inputs(spec)
         for values in matrix_values(spec, run_query):
-            instance = make_instance(spec, values, code_files, digest)
+            instance = make_instance(spec, values, code_files, digest, spec_inputs)
             if instance.name in origin:
                 raise ConfigError(f"instance name {instance.name!r} is produced twice: by "
                                   f"{_where(origin[instance.name])} and by {_where(instance)}")
@@ -217,10 +218,11 @@ def check_spec(spec: ModelSpec) -> None:
 
 
 def make_instance(spec: ModelSpec, values: Mapping[str, Any], code_files: dict[str, str],
-                  digest: str = "") -> Instance:
+                  digest: str = "", spec_inputs: list[tuple[str, str, tuple[str, ...]]] | None = None) -> Instance:
     name = bounded_name(spec.name.format(**{k: safe_name(v) for k, v in values.items()}))
     params = {**spec.params, **values}
-    inputs = {input_name: InputQuery(query, {p: params[p] for p in names}) for input_name, query, names in _inputs(spec)}
+    inputs = {input_name: InputQuery(query, {p: params[p] for p in names})
+              for input_name, query, names in (spec_inputs if spec_inputs is not None else _inputs(spec))}
     return Instance(name=name, spec=spec, matrix=dict(values), params=params, inputs=inputs,
                     code_files=code_files, digest=digest)
 

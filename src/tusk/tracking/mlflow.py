@@ -196,7 +196,8 @@ class MlflowTracker:
         top: list[tuple[str, Any]] = []
         with local:
             for chunk in _chunks(names):
-                among, args = ("", ()) if chunk is None else (_AMONG + f"({','.join('?' * len(chunk))})", chunk)
+                among, args = (_IN_WORKSPACES, ()) if chunk is None else (_AMONG + f"({','.join('?' * len(chunk))})",
+                                                                          chunk)
                 pointers.update(local.execute("SELECT name, value FROM registered_model_tags WHERE key = ?" + among,
                                               (STATE_TAG, *args)).fetchall())
                 newest += local.execute(  # the newest version that carries a state: two index lookups per model
@@ -710,9 +711,11 @@ class MlflowTracker:
         pass
 
 
-# some models by name: the workspace (the first column of MLflow's keys and indexes) named too, so SQLite looks
-# the names up instead of reading every row (at 10,000 models, 50 states: 0.3 ms instead of 50 ms)
-_AMONG = " AND workspace IN (SELECT DISTINCT workspace FROM registered_models) AND name IN "
+# The workspace (the first column of MLflow's keys) named, so SQLite reads a tag key's rows by its key instead of
+# every tag of every version (10,000 states: 23 ms instead of 37 ms), and some models' rows by name (50 of
+# 10,000 states: 0.3 ms instead of 50 ms)
+_IN_WORKSPACES = " AND workspace IN (SELECT DISTINCT workspace FROM registered_models)"
+_AMONG = _IN_WORKSPACES + " AND name IN "
 
 
 def _chunks(names: Collection[str] | None, size: int = 500) -> Iterator[tuple[str, ...] | None]:
