@@ -167,8 +167,7 @@ def expand(config: Config, run_query: MatrixQuery, hasher: CodeHasher | None = N
     check_needs(config.models)
     hasher = hasher or CodeHasher(config.root)
     instances: list[Instance] = []
-    origin: dict[str, Instance] = {}
-    folded: dict[str, str] = {}
+    folded: dict[str, Instance] = {}  # by name.casefold(): two names that differ only in case share a folder
     for spec in config.models:
         check_spec(spec)
         code_files = hasher.files(spec)
@@ -176,18 +175,23 @@ def expand(config: Config, run_query: MatrixQuery, hasher: CodeHasher | None = N
         spec_inputs = _inputs(spec)
         for values in matrix_values(spec, run_query):
             instance = make_instance(spec, values, code_files, digest, spec_inputs)
-            if instance.name in origin:
-                raise ConfigError(f"instance name {instance.name!r} is produced twice: by "
-                                  f"{_where(origin[instance.name])} and by {_where(instance)}")
-            other = folded.get(instance.name.casefold())
+            name = instance.name
+            key = name.casefold()
+            other = folded.get(key)
             if other is not None:
-                raise ConfigError(f"instance names {other!r} and {instance.name!r} differ only in case (by "
-                                  f"{_where(origin[other])} and by {_where(instance)}): they would share a folder "
-                                  "on many file systems; make the values differ by more than case")
-            origin[instance.name] = instance
-            folded[instance.name.casefold()] = instance.name
+                _collision(other, instance)
+            folded[key] = instance
             instances.append(instance)
     return instances
+
+
+def _collision(first: Instance, second: Instance) -> None:
+    if first.name == second.name:
+        raise ConfigError(f"instance name {second.name!r} is produced twice: by {_where(first)} and by "
+                          f"{_where(second)}")
+    raise ConfigError(f"instance names {first.name!r} and {second.name!r} differ only in case (by {_where(first)} "
+                      f"and by {_where(second)}): they would share a folder on many file systems; make the values "
+                      "differ by more than case")
 
 
 def _where(instance: Instance) -> str:
@@ -217,14 +221,14 @@ def check_spec(spec: ModelSpec) -> None:
                               " which is neither a matrix key nor a param")
 
 
-def make_instance(spec: ModelSpec, values: Mapping[str, Any], code_files: dict[str, str],
+def make_instance(spec: ModelSpec, values: dict[str, Any], code_files: dict[str, str],
                   digest: str = "", spec_inputs: list[tuple[str, str, tuple[str, ...]]] | None = None) -> Instance:
-    name = bounded_name(spec.name.format(**{k: safe_name(v) for k, v in values.items()}))
+    """One instance of ``spec`` (``values``, a matrix value per key, is kept as its matrix, not copied)."""
+    name = bounded_name(spec.name.format_map({k: safe_name(v) for k, v in values.items()}))
     params = {**spec.params, **values}
     inputs = {input_name: InputQuery(query, {p: params[p] for p in names})
               for input_name, query, names in (spec_inputs if spec_inputs is not None else _inputs(spec))}
-    return Instance(name=name, spec=spec, matrix=dict(values), params=params, inputs=inputs,
-                    code_files=code_files, digest=digest)
+    return Instance(name, spec, values, params, inputs, code_files, digest)
 
 
 def _inputs(spec: ModelSpec) -> list[tuple[str, str, tuple[str, ...]]]:
