@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from _project import NOOP_MODEL, env
-from bench_scale import timed, tusk_exe
+from _project import tusk as timed  # one tusk command (a fresh process) → its wall seconds
 
 ROWS = 2  # rows per customer
 SPECS = '''
@@ -108,6 +108,10 @@ with Project.open(root) as project:
         if count % 5000 == 0:
             print(f"seeded {count:,} of {len(instances):,} ({time.time() - started:.0f} s)", file=sys.stderr, flush=True)
 '''
+
+
+def tusk_exe() -> str:
+    return str(Path(sys.executable).with_name("tusk"))
 
 
 def answer(root: Path, *args: str) -> dict:
