@@ -223,6 +223,21 @@ class PlannerOracle(RuleBasedStateMachine):
                     for name, o in oracle(self.config, self.store, commit, self.states).items()}
         assert got == expected
 
+    @precondition(lambda self: hasattr(self, "store"))
+    @invariant()
+    def a_plan_of_some_instances_is_theirs_in_the_whole_plan(self) -> None:
+        """Planning every other instance (as the models page plans its rows), with only their states, says of
+        each exactly what the whole plan says."""
+        whole = Planner(self.config, self.store, self.states, matrix_cache=self.cache).plan("main")
+        some = {p.name for p in whole.instances[::2]}
+        planner = Planner(self.config, self.store, {n: s for n, s in self.states.items() if n in some},
+                          matrix_cache=self.cache)
+        part = planner.plan_instances(planner.instances("main"), only=some)
+
+        def said(plan: Any) -> list[tuple[Any, ...]]:
+            return [(p.name, p.status, p.reasons, p.fingerprint, p.reuse_version) for p in plan.instances]
+        assert said(part) == [s for s in said(whole) if s[0] in some]
+
 
 PlannerOracle.TestCase.settings = settings(max_examples=25, stateful_step_count=15, deadline=None,
                                            derandomize=True, suppress_health_check=list(HealthCheck))

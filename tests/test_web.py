@@ -17,7 +17,7 @@ pytest.importorskip("httpx")
 
 from starlette.testclient import TestClient  # noqa: E402
 
-from train_fixtures import TrainProject, make_project, rows, write_csv  # noqa: E402
+from train_fixtures import TrainProject, make_project, model_block, rows, write_csv  # noqa: E402
 from tusk import Project  # noqa: E402
 from tusk.errors import TuskError  # noqa: E402
 
@@ -350,20 +350,20 @@ def test_the_models_page_plans_again_only_when_something_changed(reviewed: Train
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """The models list keeps its plan between requests: reused while nothing it depends on changed, made again
     after the data branch, the registry, tusk.toml or the code moved."""
-    from tusk import runner
+    from tusk import planning
 
     made: list[str] = []
-    plan = runner.make_plan
+    plan = planning.make_plan
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         made.append("plan")
         return plan(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "make_plan", counting)
+    monkeypatch.setattr(planning, "make_plan", counting)
 
     def statuses(web: TestClient) -> tuple[dict[str, str], bool]:
         before = len(made)
-        page = web.get("/models").text
+        page = web.get("/models?sort=status").text  # a sort that needs every instance's status
         found = dict(re.findall(r'/model\?name=(m-c\d)">m-c\d</a></td>\s*<td><span class="badge (\w+)"', page))
         return found, len(made) > before
 
@@ -387,6 +387,55 @@ def test_the_models_page_plans_again_only_when_something_changed(reviewed: Train
         assert "C = 1.0" in config.read_text()
         config.write_text(config.read_text().replace("C = 1.0", "C = 2.0"))  # tusk.toml moves
         assert statuses(web) == (stale, True)
+
+
+def test_the_models_page_plans_only_its_rows_and_counts_after(reviewed: TrainProject,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Listed by name (the default), the page reads only its rows' states and says of each what the whole plan
+    says; the counts per status come in their own request. The world moving between two requests, a damaged
+    cache and an orphan change nothing of that."""
+    from tusk.tracking.mlflow import MlflowTracker
+
+    asked: list[Any] = []
+    states = MlflowTracker.states
+
+    def recording(self: Any, names: Any = None) -> Any:
+        asked.append(None if names is None else sorted(names))
+        return states(self, names)
+
+    monkeypatch.setattr(MlflowTracker, "states", recording)
+
+    def listed(web: TestClient, url: str) -> list[tuple[str, str]]:
+        asked.clear()
+        page = web.get(url).text
+        assert 'data-load="/models/counts?part=1"' in page
+        return re.findall(r'<td>(?:<a href="/model\?name=[^"]+">)?([\w-]+)(?:</a>)?</td>\s*<td><span class="badge (\w+)"',
+                          page)
+
+    def whole() -> list[tuple[str, str]]:
+        return sorted((p["name"], p["status"]) for p in reviewed.json("plan")["instances"])
+
+    def counts(web: TestClient) -> dict[str, int]:
+        return {s: int(n) for s, n in re.findall(r'class="badge (\w+)">\w+ (\d+)<', web.get("/models/counts?part=1").text)}
+
+    root = reviewed.root
+    with client(root) as web:
+        first = listed(web, "/models?limit=2")
+        assert None not in asked and set(sum(asked, [])) <= {"m-c0", "m-c1"}, asked
+        assert first == whole()[:2]
+        assert counts(web) == {"fresh": 4}
+        _edited(reviewed, "main")  # the world moves between the page and its counts
+        assert counts(web) == {"fresh": 2, "stale": 2}
+        assert listed(web, "/models?limit=2&offset=1") == whole()[1:3] == [("m-c1", "stale"), ("m-c2", "stale")]
+        for damaged in ("matrix.json", "sql.json"):
+            (root / ".tusk" / "cache" / damaged).write_text("{not json")
+        assert listed(web, "/models?dir=desc") == whole()[::-1]
+        reviewed.set_models(model_block(matrix='matrix.customer = "SELECT DISTINCT customer FROM examples '
+                                               "WHERE customer != 'c3' ORDER BY customer\""))
+        assert ("m-c3", "orphaned") in whole()
+        assert listed(web, "/models?dir=desc&limit=1") == [("m-c3", "orphaned")]
+        assert listed(web, "/models?q=c2") == [("m-c2", "stale")]
+        assert counts(web) == {"fresh": 1, "stale": 2, "orphaned": 1}
 
 
 def test_sqlite_is_never_given_request_text(hostile: Path) -> None:

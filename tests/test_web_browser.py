@@ -128,6 +128,9 @@ def test_analyst_to_reviewer_in_the_browser(tmp_path: Path) -> None:
             shot(page, "model")
             page.goto(base + "/models?sort=trained&dir=desc")
             shot(page, "models")
+            page.goto(base + "/models")  # by name: the rows first, the counts per status loaded after them
+            page.wait_for_selector("div.counts a.badge.fresh")
+            assert "m-c3" in page.inner_text("table.grid")
 
             page.goto(base + "/releases")
             page.click("text=create a release")

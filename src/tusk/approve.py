@@ -124,7 +124,7 @@ def rows_per_model(project: "Ports", branch: str, names: Sequence[str]) -> dict[
 def _chosen(project: "Ports", branch: str, patterns: list[str]) -> dict[str, Any]:
     """Instances (at the review's merge preview: what the merged data would train) matching the globs."""
     from tusk.review import merge_preview
-    from tusk.runner import make_plan
+    from tusk.planning import make_plan
 
     try:
         with merge_preview(project, branch) as preview:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing as mp
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ from tusk.errors import ConfigError
 
 TIMEOUT = 120.0  # seconds for one import; past it the check gives no verdict and the run goes on
 MAX_REMEMBERED = 200
-_CONTEXT = mp.get_context("fork")
 
 
 @dataclass
@@ -101,8 +99,11 @@ def _key(path: Path, function: str) -> str:
 
 
 def _spawn(key: str, spec: str, entry: str, path: Path, function: str) -> _Pending:
-    receive, send = _CONTEXT.Pipe(duplex=False)
-    process = _CONTEXT.Process(target=_child, args=(send, path, entry, function), daemon=True)
+    import multiprocessing  # only when an entry is not known yet: most plans import none
+
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(send, path, entry, function), daemon=True)
     process.start()
     send.close()
     return _Pending(key, spec, entry, process, receive)

@@ -56,7 +56,7 @@ class Estimate:
 
 def estimate(project: "Ports", names: list[str]) -> Estimate:
     """Time and cost of training ``names`` from what their (or their spec's) last jobs took."""
-    from tusk.runner import make_plan
+    from tusk.planning import make_plan
 
     tracker = project.tracker
     states = tracker.states()

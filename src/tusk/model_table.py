@@ -1,7 +1,11 @@
 """The models page's table: every instance with its plan status, current and production version, key metric,
-when it was last trained and how long that took; filtered, sorted and paged: one plan and
-one registry read for every current version; the plan is kept between requests while nothing it is made
-from changed (at 10,000 instances planning is most of a first open's 0.65 s).
+when it was last trained and how long that took; filtered, sorted and paged.
+
+Its cost grows with what it prints: listed by name (the default), without a status filter, only the page's
+rows are planned (every instance's name is known from the matrix, without its state), and the counts per
+status come in a second request (``model_counts``). A sort or filter that needs every instance's status plans
+them all (one plan and one registry read for every current version), and that plan is kept between requests
+while nothing it is made from changed.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ class ModelTable:
     descending: bool
     query: str
     status: str | None
-    counts: dict[str, int]  # instances per status, before the filter
+    counts: dict[str, int] | None  # instances per status, before the filter; None: not planned (model_counts)
 
     def to_json(self) -> dict[str, Any]:
         return {"models": [r.to_json() for r in self.rows], "total": self.total, "matched": self.matched,
@@ -63,28 +67,74 @@ def model_table(project: "Ports", query: str = "", status: str | None = None, so
         raise TuskError(f"cannot sort models by {sort!r}: one of {', '.join(SORTS)}")
     if status is not None and status not in STATUSES:
         raise TuskError(f"unknown status {status!r}: one of {', '.join(STATUSES)}")
+    offset, limit = max(0, offset), max(1, min(limit, 500))
+    if sort == "name" and status is None:
+        return _by_name(project, query, descending, offset, limit)
     plan = _plan(project)
     production = project.tracker.aliases()
     specs = {s.name: s for s in project.config.models}
+    rows = _rows(plan, production)
+    needle = query.strip().lower()
+    chosen = [r for r in rows if (not needle or needle in r.name.lower()) and (status is None or r.status == status)]
+    if sort in ("metric", "trained", "seconds"):
+        _fill(project, chosen, specs)
+    chosen.sort(key=lambda r: _key(r, sort), reverse=descending)
+    page = chosen[offset:offset + limit]
+    if sort not in ("metric", "trained", "seconds"):
+        _fill(project, page, specs)
+    return ModelTable(page, len(rows), len(chosen), offset, limit, sort, descending, query, status, _counts(rows))
+
+
+def _by_name(project: "Ports", query: str, descending: bool, offset: int, limit: int) -> ModelTable:
+    """One page of the instances whose name contains ``query``, by name: only its rows are planned."""
+    from tusk.planning import make_plan
+
+    needle = query.strip().lower()
+    sizes: dict[str, int] = {}
+
+    def pick(names: list[str]) -> list[str]:
+        chosen = sorted((n for n in names if not needle or needle in n.lower()), reverse=descending)
+        sizes.update(total=len(names), matched=len(chosen))
+        return chosen[offset:offset + limit]
+
+    plan = make_plan(project, None, check=False, pick=pick)
+    page = sorted(_rows(plan, project.tracker.aliases()), key=lambda r: _key(r, "name"), reverse=descending)
+    _fill(project, page, {s.name: s for s in project.config.models})
+    return ModelTable(page, sizes["total"], sizes["matched"], offset, limit, "name", descending, query, None, None)
+
+
+@dataclass
+class ModelCounts:
+    """How many instances have each plan status (the models page asks after showing its rows)."""
+
+    total: int
+    counts: dict[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"total": self.total, "counts": self.counts}
+
+
+def model_counts(project: "Ports") -> ModelCounts:
+    """Every instance's plan status counted (the plan is kept, as for the page's sorts by status)."""
+    rows = _rows(_plan(project), {})
+    return ModelCounts(len(rows), _counts(rows))
+
+
+def _rows(plan: Any, production: dict[str, str]) -> list[ModelRow]:
     rows = []
     for planned in plan.instances:
         state = planned.state
         spec = planned.instance.spec.name if planned.instance is not None else (state.spec if state else None)
         rows.append(ModelRow(planned.name, spec, planned.status, state.version if state else None,
                              production.get(planned.name), reasons=list(planned.reasons)))
+    return rows
+
+
+def _counts(rows: list[ModelRow]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.status] = counts.get(row.status, 0) + 1
-    needle = query.strip().lower()
-    chosen = [r for r in rows if (not needle or needle in r.name.lower()) and (status is None or r.status == status)]
-    if sort in ("metric", "trained", "seconds"):
-        _fill(project, chosen, specs)
-    chosen.sort(key=lambda r: _key(r, sort), reverse=descending)
-    offset, limit = max(0, offset), max(1, min(limit, 500))
-    page = chosen[offset:offset + limit]
-    if sort not in ("metric", "trained", "seconds"):
-        _fill(project, page, specs)
-    return ModelTable(page, len(rows), len(chosen), offset, limit, sort, descending, query, status, counts)
+    return counts
 
 
 # The last plan this process made of each project, with what it was made from: the data branch's head, tusk.toml,
@@ -97,7 +147,7 @@ _INFOS: dict[tuple[str, str, str], Any] = {}
 
 
 def _plan(project: "Ports") -> Any:
-    from tusk.runner import make_plan
+    from tusk.planning import make_plan
 
     stamp = project.tracker.registry_stamp()
     key = _inputs(project, stamp) if stamp is not None else None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Collection, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +28,7 @@ from tusk.tracking.base import CandidateRef, InputRecord, InstanceState
 
 Status = Literal["new", "stale", "fresh", "reuse", "orphaned"]
 ROW_FILTER_LIMIT = 50_000  # above this many changed rows in a table, re-hash instead of filtering rows
+_UNTOUCHED = object()  # an input none of whose tables changed
 
 
 @dataclass
@@ -116,22 +117,37 @@ class Planner:
         self._unknown: set[str] = set()  # recorded commits this store lacks (gc'd, or another store's)
         self._scratch: dict[tuple[str, str], RowFilter | None] = {}
         self._grouped: dict[tuple[str, str, str], tuple[tuple[str, ...], dict[tuple[Any, ...], dict[str, int]]] | None] = {}
+        self._how: dict[tuple[str, str], Any] = {}  # (query text, since) → how its instances' changes are told
         self.dialect = store.dialect
-        self.commit = ""
+        self.ref = self.commit = ""
 
     def plan(self, ref: str | None = None) -> Plan:
-        ref = ref or self.config.data.branch
-        self.commit = self.store.resolve(ref)
+        return self.plan_instances(self.instances(ref))
+
+    def instances(self, ref: str | None = None) -> list[Instance]:
+        """Every instance at ``ref`` (which becomes the planned commit), its input queries checked."""
+        self.ref = ref or self.config.data.branch
+        self.commit = self.store.resolve(self.ref)
         instances = expand(self.config, self._matrix_query, CodeHasher(self.config.root))
         self._check_inputs(instances)
+        self.facts.prime(self.config, self.dialect)
+        return instances
+
+    def plan_instances(self, instances: Sequence[Instance], only: Collection[str] | None = None) -> Plan:
+        """The plan of ``instances`` (from ``instances()``), or of those named in ``only`` and the orphans among
+        them: each is planned exactly as in the whole plan, from its own state and those of the models it needs
+        (``states`` must hold at least those)."""
+        wanted = None if only is None else needed_closure(self.config, only)
         done: dict[str, PlannedInstance] = {}
         for instance in _needed_first(self.config, instances):  # a need's plan is known before its dependents'
-            done[instance.name] = self._plan_one(instance, done)
-        planned = [done[instance.name] for instance in instances]
-        known = {p.name for p in planned}
+            if wanted is None or instance.name in wanted:
+                done[instance.name] = self._plan_one(instance, done)
+        planned = [done[i.name] for i in instances if only is None or i.name in only]
+        known = {i.name for i in instances}
         planned += [PlannedInstance(name, "orphaned", ["no [[models]] entry produces it any more"], state=state)
-                    for name, state in sorted(self.states.items()) if name not in known]
-        return Plan(ref=ref, data_commit=self.commit, instances=planned)
+                    for name, state in sorted(self.states.items())
+                    if name not in known and (only is None or name in only)]
+        return Plan(ref=self.ref, data_commit=self.commit, instances=planned)
 
     def _check_inputs(self, instances: Sequence[Instance]) -> None:
         """Every input query compiles (EXPLAIN, not run), once per query: a mistake in tusk.toml is an error
@@ -202,13 +218,17 @@ class Planner:
         state = self.states.get(instance.name)
         if state is None:
             return self._plan_new(instance)
-        reasons = code_reasons(instance, state) + params_reasons(instance.params, state.params)
+        digest = instance.code_digest
+        reasons = [] if digest == state.code_digest else code_reasons(instance, state)
+        if not same_values(instance.params, state.params):
+            reasons += params_reasons(instance.params, state.params)
         records: dict[str, InputRecord] = {}
         for input_name, query in instance.inputs.items():
             records[input_name], why = self._input_record(input_name, query, state)
-            reasons += why
+            if why:
+                reasons += why
         unknown = False
-        for key, needed in sorted(instance.spec.needs.items()):
+        for key, needed in sorted(instance.spec.needs.items()) if instance.spec.needs else ():
             record, why = need_change(key, done[needed], state.inputs.get(key))
             reasons += why
             if record is None:
@@ -217,7 +237,7 @@ class Planner:
                 records[key] = record
         if unknown:
             return PlannedInstance(instance.name, "stale", reasons, instance, state, None, inputs=records)
-        if not reasons and instance.code_digest == state.code_digest and records == state.inputs:
+        if not reasons and digest == state.code_digest and records == state.inputs:
             # the very code, params and input records the state's fingerprint was made of (the common case,
             # 10,000 times over): the same fingerprint, without hashing it again
             return PlannedInstance(instance.name, "fresh", [], instance, state, state.fingerprint, inputs=records)
@@ -274,26 +294,38 @@ class Planner:
 
     def _touched(self, query: InputQuery, since: str) -> dict[str, int] | None:
         """Changed rows of this input's partition since ``since`` by kind; None when unknown (re-hash)."""
-        tables = self.facts.tables_of(query.query, self.dialect)
-        changed = self._changed_tables(since)
-        if tables is not None and not (tables & changed):
-            return {}
-        filter_sql = self.facts.filter_query(query.query, self.dialect)
+        key = (query.query, since)
+        how = self._how.get(key)
+        if how is None:  # what can be known of every instance of this query text at once
+            how = self._how[key] = self._how_touched(query.query, since)
+        if how is _UNTOUCHED or how is None:
+            return {} if how is _UNTOUCHED else None
+        if isinstance(how, tuple):  # one grouped query served every instance of this input
+            keys, counts = how
+            return dict(counts.get(tuple(query.bound.get(k) for k in keys), {}))
+        scratch, filter_sql = how["scratch"], how["filter"]
+        try:
+            rows = scratch.select(filter_sql, dict(query.bound))
+        except DataError:
+            return None
+        return {kind: count for kind, count in rows}
+
+    def _how_touched(self, query: str, since: str) -> Any:
+        """How to tell the changes an input of this query text has had since ``since``: ``_UNTOUCHED`` (its tables
+        did not change), the changed rows counted per partition (keys, counts), a per-instance filter of the
+        changed rows ({scratch, filter}), or None (unknown: re-hash)."""
+        tables = self.facts.tables_of(query, self.dialect)
+        if tables is not None and not (tables & self._changed_tables(since)):
+            return _UNTOUCHED
+        filter_sql = self.facts.filter_query(query, self.dialect)
         if filter_sql is None or tables is None or len(tables) != 1:
             return None
         table = next(iter(tables))
         scratch = self._scratch_table(since, table)
         if scratch is None:
             return None
-        partitions = self._partitions(since, table, query.query, scratch)
-        if partitions is not None:  # one grouped query served every instance of this input
-            keys, counts = partitions
-            return dict(counts.get(tuple(query.bound.get(k) for k in keys), {}))
-        try:
-            rows = scratch.select(filter_sql, dict(query.bound))
-        except DataError:
-            return None
-        return {kind: count for kind, count in rows}
+        partitions = self._partitions(since, table, query, scratch)
+        return partitions if partitions is not None else {"scratch": scratch, "filter": filter_sql}
 
     def _partitions(self, since: str, table: str, query: str,
                     scratch: RowFilter) -> tuple[tuple[str, ...], dict[tuple[Any, ...], dict[str, int]]] | None:
@@ -354,6 +386,8 @@ class Planner:
             if scratch is not None:
                 scratch.close()
         self._scratch.clear()
+        self._how.clear()
+        self._grouped.clear()
 
 
 def changes_filter(store: DataStore, table: str, changes: Sequence[RowChange]) -> RowFilter:
@@ -364,7 +398,15 @@ def changes_filter(store: DataStore, table: str, changes: Sequence[RowChange]) -
     return store.row_filter(table, [*columns, "__tusk_diff", "__tusk_key", "__tusk_side"], _images(changes, columns))
 
 
-def _needed_first(config: Config, instances: Sequence[Instance]) -> list[Instance]:
+def needed_closure(config: Config, names: Collection[str]) -> set[str]:
+    """``names`` and every model some model needs (a need is a spec of one instance, named as its spec; a
+    handful at most): what planning ``names`` must plan too, as their needs are planned before them."""
+    return set(names) | {needed for spec in config.models for needed in spec.needs.values()}
+
+
+def _needed_first(config: Config, instances: Sequence[Instance]) -> Sequence[Instance]:
+    if not any(spec.needs for spec in config.models):
+        return instances
     order = {name: rank for rank, name in enumerate(check_needs(config.models))}
     return sorted(instances, key=lambda instance: order.get(instance.spec.name, 0))
 
@@ -450,6 +492,19 @@ class SqlFacts:
     def distinct_shape(self, query: str, dialect: str) -> tuple[str, str, str | None, bool] | None:
         found = self._get("distinct", query, dialect, lambda q, d: _listed(_distinct_shape(q, d)))
         return (found[0], found[1], found[2], bool(found[3])) if found is not None else None
+
+    def prime(self, config: Config, dialect: str) -> None:
+        """Parse now whatever a later plan may ask of the specs' queries. A first run's plan asks nothing (every
+        instance is new), so without this the first plan after the next change would import sqlglot and parse
+        (~0.1 s at 10,000 instances); once known, this costs a few lookups."""
+        for spec in config.models:
+            for query in spec.inputs.values():
+                self.tables_of(query, dialect)
+                self.filter_query(query, dialect)
+                self.partition_query(query, dialect)
+            for source in spec.matrix.values():
+                if isinstance(source, str):
+                    self.distinct_shape(source, dialect)
 
     def save(self) -> None:
         if self.path is None or not self.changed:
@@ -630,10 +685,20 @@ def same_value(a: Any, b: Any) -> bool:
 
 
 def same_values(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+    if a.keys() != b.keys():
+        return False
+    for key, value in a.items():
+        other = b[key]
+        if value.__class__ is str and other.__class__ is str and value == other:
+            continue  # (the common case at once: a matrix value, 100,000 times over)
+        if not same_value(value, other):
+            return False
+    return True
 
 
 def params_reasons(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[str]:
+    if same_values(new, old):
+        return []
     changes = []
     for key in sorted(set(new) | set(old)):
         before, after = old.get(key, "∅"), new.get(key, "∅")

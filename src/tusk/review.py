@@ -212,7 +212,7 @@ def show(project: "Ports", branch: str, resolve: "Resolution | None" = None) -> 
     """The review of ``branch``: change, blast radius, checks and the gate, on its merge preview (conflicts
     settled by ``resolve``, as the merge will settle them)."""
     from tusk.errors import MergeConflict
-    from tusk.runner import make_plan
+    from tusk.planning import make_plan
 
     if not is_review_branch(project, branch):
         if branch != project.config.data.branch and branch not in {b.name for b in project.data.branches()}:
@@ -250,7 +250,7 @@ def blast_radius(project: "Ports", plan: "Plan", preview: "MergePreview") -> lis
     """The instances merging the review would train (or reuse) *because of the review*: new, stale or reusable
     at the preview with inputs other than the data branch's own. What is stale on the data branch already,
     and stays the same with the review merged, is the data branch's own work, not the review's."""
-    from tusk.runner import make_plan
+    from tusk.planning import make_plan
 
     work = [p for p in plan.instances if p.status in ("new", "stale", "reuse")]
     if not work or preview.kind == "up-to-date":

@@ -31,11 +31,11 @@ from tusk import git, logs
 from tusk._crash import crash_point
 from tusk.config import Config
 from tusk.context import TrainContext
-from tusk.entry import check_entries
 from tusk.errors import JobError, TrackingError, TuskError
 from tusk.execute.base import EventHandler, Job, JobResult
 from tusk.needs import need_record, needed_versions, waves
-from tusk.plan import Plan, PlannedInstance, Planner, SqlFacts, input_fingerprint, read_input
+from tusk.plan import Plan, PlannedInstance, input_fingerprint, read_input
+from tusk.planning import make_plan
 from tusk.ports import RunCancel
 from tusk.shared import needed_models, shared_value
 from tusk.spec import Instance, InputQuery, select
@@ -227,35 +227,6 @@ def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 # ----- the calling half ------------------------------------------------------------------------------
-def make_plan(project: "Ports", at: str | None = None, keep_cache: bool = True, check: bool = False) -> Plan:
-    """The plan at ``at``; ``keep_cache=False`` for a commit that will not last (a merge preview): the matrix
-    cache is read but not saved, so it never points at a commit the store loses. With ``check``, every train
-    entry point is imported meanwhile (see tusk.entry) and a missing or broken one is refused with one line."""
-    from tusk import _gc
-    from tusk._cache import JsonFileCache
-
-    entries = check_entries(project.config, project.state_dir / "cache" / "entries.json") if check else None
-    try:
-        if entries and entries.problems:  # a missing file is known at once: say so before planning
-            entries.finish()
-        cache = JsonFileCache(project.state_dir / "cache" / "matrix.json")
-        tracker = project.tracker
-        facts = SqlFacts(project.state_dir / "cache" / "sql.json")
-        with _gc.paused():
-            plan = Planner(project.config, project.data, tracker.states(), matrix_cache=cache,
-                           candidates=tracker.candidates(), facts=facts).plan(at)
-        facts.save()  # what queries parse to holds at any commit
-        if keep_cache:
-            cache.save()
-    except BaseException:
-        if entries:
-            entries.cancel()
-        raise
-    if entries:
-        entries.finish()
-    return plan
-
-
 @dataclass(frozen=True)
 class CandidateFor:
     """Candidates are trained for a review on its merge preview: registered, tagged, never promoted."""

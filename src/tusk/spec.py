@@ -25,6 +25,7 @@ from tusk.config import Config, ModelSpec
 from tusk.errors import ConfigError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_SAFE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(?<![.-])")  # what safe_name leaves as it is
 MAX_NAME = 200  # instance names: registry names (PostgreSQL: 256), file names (255 bytes), image paths
 MAX_INSTANCES = 50_000  # per project: a matrix query that lists more is a mistake (a join, a wrong column)
 _PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
@@ -72,6 +73,8 @@ def canonical(value: Any) -> str:
 
 def safe_name(value: Any) -> str:
     """A readable, deterministic name part: ``"Acme Corp/EU"`` → ``"Acme-Corp-EU"``, ``"café"`` → ``"cafe"``."""
+    if type(value) is str and _SAFE.fullmatch(value):  # (most values, at once: 10,000 of them per plan)
+        return value
     text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode()
     text = _UNSAFE.sub("-", text).strip("-.")
     return text or "x" + hashlib.sha256(str(value).encode()).hexdigest()[:8]
@@ -164,27 +167,37 @@ def expand(config: Config, run_query: MatrixQuery, hasher: CodeHasher | None = N
     check_needs(config.models)
     hasher = hasher or CodeHasher(config.root)
     instances: list[Instance] = []
-    origin: dict[str, str] = {}
-    folded: dict[str, str] = {}
+    folded: dict[str, Instance] = {}  # by name.casefold(): two names that differ only in case share a folder
     for spec in config.models:
         check_spec(spec)
         code_files = hasher.files(spec)
         digest = code_digest(spec, code_files)
+        spec_inputs = _inputs(spec)
         for values in matrix_values(spec, run_query):
-            instance = make_instance(spec, values, code_files, digest)
-            where = f"model {spec.name!r} with {_shown(values)}" if values else f"model {spec.name!r}"
-            if instance.name in origin:
-                raise ConfigError(f"instance name {instance.name!r} is produced twice: by {origin[instance.name]}"
-                                  f" and by {where}")
-            other = folded.get(instance.name.casefold())
+            instance = make_instance(spec, values, code_files, digest, spec_inputs)
+            name = instance.name
+            key = name.casefold()
+            other = folded.get(key)
             if other is not None:
-                raise ConfigError(f"instance names {other!r} and {instance.name!r} differ only in case (by "
-                                  f"{origin[other]} and by {where}): they would share a folder on many file "
-                                  "systems; make the values differ by more than case")
-            origin[instance.name] = where
-            folded[instance.name.casefold()] = instance.name
+                _collision(other, instance)
+            folded[key] = instance
             instances.append(instance)
     return instances
+
+
+def _collision(first: Instance, second: Instance) -> None:
+    if first.name == second.name:
+        raise ConfigError(f"instance name {second.name!r} is produced twice: by {_where(first)} and by "
+                          f"{_where(second)}")
+    raise ConfigError(f"instance names {first.name!r} and {second.name!r} differ only in case (by {_where(first)} "
+                      f"and by {_where(second)}): they would share a folder on many file systems; make the values "
+                      "differ by more than case")
+
+
+def _where(instance: Instance) -> str:
+    """Which spec and values made ``instance`` (said only when two collide)."""
+    spec, values = instance.spec, instance.matrix
+    return f"model {spec.name!r} with {_shown(values)}" if values else f"model {spec.name!r}"
 
 
 def _shown(values: Mapping[str, Any], limit: int = 60) -> str:
@@ -208,16 +221,19 @@ def check_spec(spec: ModelSpec) -> None:
                               " which is neither a matrix key nor a param")
 
 
-def make_instance(spec: ModelSpec, values: Mapping[str, Any], code_files: dict[str, str],
-                  digest: str = "") -> Instance:
-    name = bounded_name(spec.name.format(**{k: safe_name(v) for k, v in values.items()}))
+def make_instance(spec: ModelSpec, values: dict[str, Any], code_files: dict[str, str],
+                  digest: str = "", spec_inputs: list[tuple[str, str, tuple[str, ...]]] | None = None) -> Instance:
+    """One instance of ``spec`` (``values``, a matrix value per key, is kept as its matrix, not copied)."""
+    name = bounded_name(spec.name.format_map({k: safe_name(v) for k, v in values.items()}))
     params = {**spec.params, **values}
-    inputs = {
-        input_name: InputQuery(query, {p: params[p] for p in _placeholders(query)})
-        for input_name, query in sorted(spec.inputs.items())
-    }
-    return Instance(name=name, spec=spec, matrix=dict(values), params=params, inputs=inputs,
-                    code_files=code_files, digest=digest)
+    inputs = {input_name: InputQuery(query, {p: params[p] for p in names})
+              for input_name, query, names in (spec_inputs if spec_inputs is not None else _inputs(spec))}
+    return Instance(name, spec, values, params, inputs, code_files, digest)
+
+
+def _inputs(spec: ModelSpec) -> list[tuple[str, str, tuple[str, ...]]]:
+    """The spec's inputs by name with their placeholders (the same for each of its instances)."""
+    return [(input_name, query, _placeholders(query)) for input_name, query in sorted(spec.inputs.items())]
 
 
 def shard_of(name: str, count: int) -> int:

@@ -142,6 +142,24 @@ class TrackerSuite:
         assert tracker.register_candidate(record(tmp_path, fresh, "f1"), "fix") == "1", "a new model's candidate"
         assert fresh not in tracker.states() and fresh not in tracker.aliases()
 
+    def test_the_states_of_some_instances_are_theirs_in_every_state(self, tracker: Any, tmp_path: Path,
+                                                                     names: Names) -> None:
+        """states(names) holds exactly what states() holds for those names: a reused (pointer) state, a newest
+        version's state, a model with only a candidate (no state) and a name never registered."""
+        a, b, candidate, ghost = names("sa"), names("sb"), names("sc"), names("sg")
+        train(tracker, tmp_path, a, "f1", "f2")
+        state = tracker.states()[a]
+        state.version, state.fingerprint = "1", "f1"
+        tracker.reuse(state)
+        train(tracker, tmp_path, b, "f1")
+        tracker.register_candidate(record(tmp_path, candidate, "f1"), "fix")
+        every = tracker.states()
+        some = tracker.states([a, b, candidate, ghost])
+        assert some == {a: every[a], b: every[b]} and some[a].version == "1"
+        assert tracker.states([b]) == {b: every[b]} and tracker.states([]) == {}
+        many = [names(f"x{i}") for i in range(1200)] + [a]  # past SQLite's limit of bound values
+        assert tracker.states(many) == {a: every[a]}
+
     def test_the_registry_stamp_moves_with_states_and_candidates(self, tracker: Any, tmp_path: Path,
                                                                   names: Names) -> None:
         """None (no cheap stamp) is allowed; a stamp must change whenever states() or candidates() would."""

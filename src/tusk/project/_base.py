@@ -124,6 +124,8 @@ class ProjectBase:
 
     def is_review_branch(self, ref: str | None) -> bool:
         """A branch (local, or a remote's as ``origin/fix``) other than the data branch: what a review merges."""
+        if not ref or ref == self.config.data.branch:
+            return False  # (the common case, without importing reviews)
         from tusk.review import is_review_branch
 
         return is_review_branch(self, ref)

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from tusk.lineage import VersionLineage
     from tusk.logs import JobLog
     from tusk.browse import ChangePage, DataOverview, DiffPage, TablePage
-    from tusk.model_table import ModelPage, ModelTable
+    from tusk.model_table import ModelCounts, ModelPage, ModelTable
 
 
 class PageMethods(ProjectBase):
@@ -45,6 +45,12 @@ class PageMethods(ProjectBase):
         from tusk.model_table import model_table
 
         return model_table(self, query, status, sort, descending, offset, limit)
+
+    def model_counts(self) -> "ModelCounts":
+        """How many instances have each plan status (every instance planned; the plan is kept between calls)."""
+        from tusk.model_table import model_counts
+
+        return model_counts(self)
 
     def review_page(self, branch: str, table: str | None = None, where: "dict[str, str] | None" = None,
                     offset: int = 0, limit: int = 50, with_landed: bool = False) -> "ChangePage":

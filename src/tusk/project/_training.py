@@ -26,7 +26,7 @@ class TrainingMethods(ProjectBase):
 
         ``at`` a branch other than the data branch plans the merge preview: what merging it would retrain.
         With ``check``, a train entry point that is missing or does not import is refused (ConfigError)."""
-        from tusk.runner import make_plan
+        from tusk.planning import make_plan
 
         if not self.is_review_branch(at):
             return make_plan(self, at, check=check)

@@ -9,7 +9,7 @@ registered model so that one registry query returns the state of every instance)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -56,9 +56,13 @@ class InstanceState:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "InstanceState":
-        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known = _STATE_FIELDS
+        fields = dict(data) if data.keys() <= known else {k: v for k, v in data.items() if k in known}
         fields["inputs"] = {k: InputRecord(**v) for k, v in (data.get("inputs") or {}).items()}
         return cls(**fields)
+
+
+_STATE_FIELDS = frozenset(InstanceState.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,8 @@ class Tracker(Protocol):
     url: str
 
     def ensure_ready(self) -> None: ...  # create/migrate the store once, before parallel jobs
-    def states(self) -> dict[str, InstanceState]: ...  # every instance's current state, one query
+    # every instance's current state (or only those of ``names``: read no others), one query
+    def states(self, names: Collection[str] | None = None) -> dict[str, InstanceState]: ...
     def aliases(self, alias: str = PRODUCTION) -> dict[str, str]: ...  # model name → version, one query
     def log_run(self, record: TrainRecord) -> str: ...  # a run with params, metrics, tags, artifacts; → run_id
     def register(self, record: TrainRecord, previous: InstanceState | None = None) -> str: ...  # → version

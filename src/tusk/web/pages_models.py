@@ -21,6 +21,11 @@ def models(project: Any, request: Request) -> dict[str, Any]:
     return {"section": "models", "table": table}
 
 
+def counts(project: Any, request: Request) -> dict[str, Any]:
+    found = project.model_counts()
+    return {"section": "models", "counts": found.counts, "total": found.total}
+
+
 def model(project: Any, request: Request) -> dict[str, Any]:
     name = request.query_params.get("name", "")
     if not name:
@@ -57,6 +62,7 @@ def _q(text: str) -> str:
 
 def routes(web: Web) -> list[BaseRoute]:
     return [Route("/models", page(web, "models.html", models)),
+            Route("/models/counts", page(web, "model_counts.html", counts)),
             Route("/model", page(web, "model.html", model)),
             Route("/model/promote", action(web, "models promote", promote), methods=["POST"]),
             Route("/model/rollback", action(web, "models rollback", rollback), methods=["POST"])]
