@@ -39,6 +39,7 @@ from tusk.execute.worker import (
     Wire,
     die_with_parent,
     exit_reason,
+    kill_own_group,
     lead_own_group,
     outcome,
     prepare_attempt,
@@ -86,7 +87,10 @@ def _child(write_fd: int, parent: int, function: str, payload: Any, log_path: st
     code = 0
     try:
         lead_own_group()
-        die_with_parent(parent)  # if Ray's worker is killed (a forced cancel), the job goes with it
+        # If Ray's worker is killed (a forced cancel), the job goes with it, and so do the job's own children: the
+        # kernel's signal on the parent's death reaches this process only, so its handler kills the whole group.
+        signal.signal(signal.SIGTERM, kill_own_group)
+        die_with_parent(parent, signal.SIGTERM)
         wire = run_attempt(function, payload, log_path, gpu_env, attempt)
         try:
             data = pickle.dumps(wire)
@@ -103,10 +107,11 @@ def _child(write_fd: int, parent: int, function: str, payload: Any, log_path: st
 def _wait_for_child(pid: int, read_fd: int, timeout: float | None) -> Wire:
     deadline = time.monotonic() + timeout if timeout else None
     chunks: list[bytes] = []
+    poller = select.poll()  # not select(): Ray's worker may hold descriptors past 1024
+    poller.register(read_fd, select.POLLIN)
     while True:
         wait = POLL if deadline is None else max(0.0, min(POLL, deadline - time.monotonic()))
-        ready, _, _ = select.select([read_fd], [], [], wait)
-        if ready:
+        if poller.poll(wait * 1000):
             chunk = os.read(read_fd, 1 << 20)
             if chunk:
                 chunks.append(chunk)

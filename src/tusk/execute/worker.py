@@ -33,25 +33,17 @@ Wire = tuple[str, Any, str]  # (kind, value, error): an Outcome as it crosses a 
 def run_attempt(function: str, payload: Any, log_path: str, gpu_env: str, attempt: int,
                 prepare: str | None = None) -> Wire:
     """Call the job with its output sent to its log; → (kind, value, error), kind "ok", "error" or "fatal"."""
-    saved_env = os.environ.get("CUDA_VISIBLE_DEVICES")
-    os.environ["CUDA_VISIBLE_DEVICES"] = gpu_env
-    try:
-        with open(log_path, "a", buffering=1, encoding="utf-8") as log:
-            log.write(f"[tusk] attempt {attempt} started {time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()} "
-                      f"CUDA_VISIBLE_DEVICES={gpu_env!r}\n")
-            with redirected(log.fileno()):
-                outcome = _call(prepare, payload) if prepare else ("ok", None, "")
-                if outcome[0] == "ok":
-                    outcome = _call(function, payload)
-            verdict = "succeeded" if outcome[0] == "ok" else "failed: " + outcome[2]
-            if outcome[0] == "fatal":
-                verdict += " (not retried: another attempt would fail the same way)"
-            log.write(f"[tusk] attempt {attempt} {verdict}\n")
-    finally:
-        if saved_env is None:
-            os.environ.pop("CUDA_VISIBLE_DEVICES", None)
-        else:
-            os.environ["CUDA_VISIBLE_DEVICES"] = saved_env
+    with visible_gpus(gpu_env), open(log_path, "a", buffering=1, encoding="utf-8") as log:
+        log.write(f"[tusk] attempt {attempt} started {time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()} "
+                  f"CUDA_VISIBLE_DEVICES={gpu_env!r}\n")
+        with redirected(log.fileno()):
+            outcome = _call(prepare, payload) if prepare else ("ok", None, "")
+            if outcome[0] == "ok":
+                outcome = _call(function, payload)
+        verdict = "succeeded" if outcome[0] == "ok" else "failed: " + outcome[2]
+        if outcome[0] == "fatal":
+            verdict += " (not retried: another attempt would fail the same way)"
+        log.write(f"[tusk] attempt {attempt} {verdict}\n")
     return outcome
 
 
@@ -60,20 +52,26 @@ def prepare_attempt(prepare: str | None, payload: Any, log_path: str, gpu_env: s
     else how the attempt ended (it is not started)."""
     if not prepare:
         return None
-    saved_env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    with visible_gpus(gpu_env), open(log_path, "a", buffering=1, encoding="utf-8") as log:
+        with redirected(log.fileno()):
+            outcome = _call(prepare, payload)
+        if outcome[0] != "ok":
+            log.write(f"[tusk] attempt {attempt} failed before it started: {outcome[2]}\n")
+    return None if outcome[0] == "ok" else outcome
+
+
+@contextmanager
+def visible_gpus(gpu_env: str) -> Iterator[None]:
+    """``CUDA_VISIBLE_DEVICES`` set to the job's GPUs while it runs, and back as it was after (the worker goes on)."""
+    saved = os.environ.get("CUDA_VISIBLE_DEVICES")
     os.environ["CUDA_VISIBLE_DEVICES"] = gpu_env
     try:
-        with open(log_path, "a", buffering=1, encoding="utf-8") as log:
-            with redirected(log.fileno()):
-                outcome = _call(prepare, payload)
-            if outcome[0] != "ok":
-                log.write(f"[tusk] attempt {attempt} failed before it started: {outcome[2]}\n")
+        yield
     finally:
-        if saved_env is None:
+        if saved is None:
             os.environ.pop("CUDA_VISIBLE_DEVICES", None)
         else:
-            os.environ["CUDA_VISIBLE_DEVICES"] = saved_env
-    return None if outcome[0] == "ok" else outcome
+            os.environ["CUDA_VISIBLE_DEVICES"] = saved
 
 
 def _call(function: str, payload: Any) -> Wire:
