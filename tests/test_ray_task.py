@@ -14,6 +14,7 @@ from pathlib import Path
 from conformance.executor import gone
 from tusk._process import process_alive
 from tusk._sqlite import child_env
+from tusk.execute.base import log_limit_error
 
 TESTS = Path(__file__).parent
 
@@ -21,14 +22,17 @@ WORKER = """
 import os, sys
 from tusk.execute.ray import run_task
 held = [os.open(os.devnull, os.O_RDONLY) for _ in range(int(sys.argv[4]))]  # a long-lived worker's descriptors
-print(run_task("jobs_for_tests:" + sys.argv[1], eval(sys.argv[2]), sys.argv[3], 1, None, gpu_ids=[]), flush=True)
+max_log = float(sys.argv[5]) or None
+print(run_task("jobs_for_tests:" + sys.argv[1], eval(sys.argv[2]), sys.argv[3], 1, None, gpu_ids=[], max_log=max_log),
+      flush=True)
 """
 
 
-def _worker(tmp_path: Path, function: str, payload: object, held: int = 0) -> subprocess.Popen[str]:
+def _worker(tmp_path: Path, function: str, payload: object, held: int = 0,
+            max_log: float = 0) -> subprocess.Popen[str]:
     env = child_env({"PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])})
     return subprocess.Popen([sys.executable, "-c", WORKER, function, repr(payload), str(tmp_path / "job.log"),
-                             str(held)], env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
+                             str(held), str(max_log)], env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def test_a_killed_worker_takes_the_job_and_its_children_with_it(tmp_path: Path) -> None:
@@ -55,3 +59,13 @@ def test_a_worker_holding_descriptors_past_1024_runs_its_job(tmp_path: Path) -> 
     assert worker.returncode == 0
     assert out.strip() == repr(("ok", {"a": 1}, ""))
     assert "[tusk] attempt 1 succeeded" in (tmp_path / "job.log").read_text()
+
+
+def test_the_task_stops_a_job_whose_log_passed_its_limit_without_waiting_for_a_cancel(tmp_path: Path) -> None:
+    """Ray's cancel can take seconds to reach a task on a loaded machine, while a flooding job writes ~100 MB a
+    second: the task itself stops the job once its log passes the limit, and says why as tusk's scheduler does."""
+    worker = _worker(tmp_path, "flood", None, max_log=2e6)
+    out, _ = worker.communicate(timeout=300)
+    assert worker.returncode == 0
+    assert out.strip() == repr(("lost", None, log_limit_error(2e6)))
+    assert (tmp_path / "job.log").stat().st_size < 50e6, "stopped soon after"

@@ -46,6 +46,12 @@ class Job:
     prepare: str | None = None
 
 
+
+def log_limit_error(max_log: float) -> str:
+    """Why a job whose log grew past ``max_log`` bytes was stopped (one line, the same wherever it was)."""
+    return f"stopped: its log passed {max_log / 1e6:g} MB (resources.max_log)"
+
+
 @dataclass
 class JobResult:
     name: str

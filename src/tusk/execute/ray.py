@@ -11,7 +11,8 @@ and sets ``CUDA_VISIBLE_DEVICES``. Inside the task the job runs in a forked chil
 process group, exactly as on a local worker (same log file, same ``[tusk]`` lines): a job that exits or
 is killed costs the child, not Ray's worker; a timeout or a cancel kills the child's whole group.
 Timeouts are enforced on the node, timed from the job's start there (a task can wait in Ray's queue for a
-GPU). Retries, cancel, events and log limits are the scheduler's (one task per attempt), so the log and the
+GPU), and so are log limits: the task stops a job whose log passed its limit within ``POLL`` s, however long
+Ray's cancel then takes to arrive (a flood of output writes ~100 MB a second). Retries, cancel, events and log limits are the scheduler's (one task per attempt), so the log and the
 attempt count read the same everywhere.
 
 Jobs read the data store and write their output and log under the project folder, so on a cluster of
@@ -33,7 +34,7 @@ from urllib.parse import urlsplit
 from tusk.backends import require
 from tusk.config import Config
 from tusk.errors import ConfigError, ExecutionError
-from tusk.execute.base import Attempt, Capabilities, Job, Outcome, parse_workers
+from tusk.execute.base import Attempt, Capabilities, Job, Outcome, log_limit_error, parse_workers
 from tusk.execute.scheduler import Scheduler
 from tusk.execute.worker import (
     Wire,
@@ -52,7 +53,7 @@ CANCEL_GRACE = 10.0  # seconds a cancelled task has to kill its job before Ray i
 
 # ----- inside a Ray task -----------------------------------------------------------------------------
 def run_task(function: str, payload: Any, log_path: str, attempt: int, timeout: float | None,
-             gpu_ids: list[str] | None = None, prepare: str | None = None) -> Wire:
+             gpu_ids: list[str] | None = None, prepare: str | None = None, max_log: float | None = None) -> Wire:
     """Run one attempt in a forked child; → (kind, value, error) like a local worker. The job's ``prepare``
     runs first, here in Ray's worker, so what it keeps (a spec's setup value) lasts for the worker's next tasks
     and the child inherits it."""
@@ -68,7 +69,7 @@ def run_task(function: str, payload: Any, log_path: str, attempt: int, timeout: 
         _child(write_fd, parent, function, payload, log_path, gpu_env, attempt)
     os.close(write_fd)
     try:
-        return _wait_for_child(pid, read_fd, timeout)
+        return _wait_for_child(pid, read_fd, timeout, log_path, max_log)
     except BaseException:  # Ray's cancel raises KeyboardInterrupt here: the job's whole group goes
         _kill_group(pid)
         raise
@@ -104,7 +105,8 @@ def _child(write_fd: int, parent: int, function: str, payload: Any, log_path: st
         os._exit(code)
 
 
-def _wait_for_child(pid: int, read_fd: int, timeout: float | None) -> Wire:
+def _wait_for_child(pid: int, read_fd: int, timeout: float | None, log_path: str = "",
+                    max_log: float | None = None) -> Wire:
     deadline = time.monotonic() + timeout if timeout else None
     chunks: list[bytes] = []
     poller = select.poll()  # not select(): Ray's worker may hold descriptors past 1024
@@ -120,10 +122,20 @@ def _wait_for_child(pid: int, read_fd: int, timeout: float | None) -> Wire:
         if deadline is not None and time.monotonic() >= deadline:
             _kill_group(pid)
             return ("lost", None, f"timed out after {timeout:g}s")
+        if max_log and _size(log_path) > max_log:
+            _kill_group(pid)
+            return ("lost", None, log_limit_error(max_log))
     _, status = os.waitpid(pid, 0)
     if chunks and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
         return pickle.loads(b"".join(chunks))  # type: ignore[no-any-return]
     return ("lost", None, exit_reason(-os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)))
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def _kill_group(pid: int) -> None:
@@ -210,7 +222,7 @@ class RayBackend:
         job = attempt.job
         options = {"num_cpus": job.cpus, "num_gpus": job.gpus, "max_retries": 0, "name": job.name}
         ref = self._task.options(**options).remote(job.function, job.payload, str(job.log_path), attempt.number,
-                                                   job.timeout, None, job.prepare)
+                                                   job.timeout, None, job.prepare, job.max_log)
         self._flight[ref] = attempt
         return True
 

@@ -25,6 +25,7 @@ from tusk.execute.base import (
     JobEvent,
     JobResult,
     Outcome,
+    log_limit_error,
     log_tail,
 )
 
@@ -139,7 +140,7 @@ class Scheduler:
         if deadline is not None and not self.capabilities.own_timeouts and now >= deadline:
             return f"timed out after {job.timeout:g}s"
         if logs and job.max_log and _log_size(job) > job.max_log:
-            return f"stopped: its log passed {job.max_log / 1e6:g} MB (resources.max_log)"
+            return log_limit_error(job.max_log)
         return ""
 
     def _result(self, attempt: Attempt, outcome: Outcome) -> JobResult:
