@@ -14,14 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tusk import review_meta
 from tusk.config import CheckConfig
 from tusk.data.base import DataStore
 from tusk.data.names import quote_identifier
 from tusk.errors import DataError
 
 ROW_LIMIT = 100  # violating rows kept per check (the count is always exact)
-OWN_TABLES = ("tusk_sources", "tusk_reviews", "tusk_review_comments")  # tusk's bookkeeping: never a review's
-# changed rows (sources' last syncs; reviews' titles and comments, see review_meta)
+OWN_TABLES = ("tusk_sources", *review_meta.OWN_TABLES)  # tusk's bookkeeping: never a review's changed rows
+# (sources' last syncs; reviews' titles and comments)
 
 
 @dataclass

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tusk import review_meta
 from tusk.checks import CheckReport, run_checks
 from tusk.errors import DataError, MergeBlocked, RefNotFound, TuskError
 
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from tusk.plan import Plan, PlannedInstance
     from tusk.ports import Ports
 
-REVIEW_TABLES = ("tusk_reviews", "tusk_review_comments")  # the conversation (review_meta), not the change
 INTERNAL_PREFIXES = ("tusk-preview/", "tusk-sync/")  # scratch and staging refs: never a review
 
 
@@ -226,7 +226,7 @@ def show(project: "Ports", branch: str, resolve: "Resolution | None" = None) -> 
     stats = store.diff_stat(store.merge_base(store.resolve(into), head), head)  # three dots: the branch's own change
     tables = [{"table": t.table, "added": t.added, "modified": t.modified, "removed": t.removed,
                "schema_changed": t.schema_changed} for t in (stats[name] for name in sorted(stats))
-              if (t.total or t.schema_changed) and t.table not in REVIEW_TABLES]
+              if (t.total or t.schema_changed) and t.table not in review_meta.OWN_TABLES]
     try:
         with merge_preview(project, branch, resolve=resolve) as preview:
             if preview.kind == "up-to-date":  # already merged: merging changes nothing, nothing to judge

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 REVIEWS = "tusk_reviews"
 COMMENTS = "tusk_review_comments"
-OWN_TABLES = (REVIEWS, COMMENTS)  # = review.REVIEW_TABLES; checks.OWN_TABLES holds them too
+OWN_TABLES = (REVIEWS, COMMENTS)  # the conversation, never a change: hidden from reviews and diffs
 KINDS = ("comment", "approve", "close", "reopen", "edit")
 TEXT_MAX = 20_000
 

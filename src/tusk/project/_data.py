@@ -103,6 +103,7 @@ class DataMethods(ProjectBase):
 
         result = self.data.revert(commit, branch, mainline)
         return Reverted(commit, result.commit, result.message)
+
     def diff(self, first: str | None = None, second: str | None = None, table: str | None = None,
              limit: int | None = None, with_landed: bool = False) -> "DiffReport":
         """Row-level changes. ``A...B``: what B changed since it left A (from their merge base: the review
@@ -111,6 +112,7 @@ class DataMethods(ProjectBase):
         Nothing: the data branch's last commit."""
         from tusk.data.base import DiffReport
         from tusk.errors import DataError
+        from tusk.review_meta import OWN_TABLES
 
         store = self.data
         base = None
@@ -138,6 +140,8 @@ class DataMethods(ProjectBase):
         if base is not None and not with_landed and store.resolve(start) != base:
             landed_at = store.resolve(start)
         tables = store.diff(from_commit, to_commit, table=table, with_rows=True, limit=limit, landed_at=landed_at)
+        if table is None:  # a review's conversation (review_meta) is not a change to its data: named only, as the page
+            tables = [t for t in tables if t.table not in OWN_TABLES]
         return DiffReport(start, end, from_commit, to_commit, tables, base, landed_at)
     def sync(self, names: "Sequence[str]" = ()) -> "SyncReport":
         """Bring each named source (default: every ``[[sources]]``) onto its review branch ``sync/<name>``:
