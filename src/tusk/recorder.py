@@ -4,7 +4,8 @@
 project's tracker and registers the records one by one, in the order given, answering each with its version.
 The run never waits for MLflow between jobs (only when ``MAX_PENDING`` records are unanswered: a bounded
 queue), its workers are never idle while a registration is written, and the calling process never imports
-MLflow: the recorder's start (~1.5 s of imports) overlaps with the first jobs.
+MLflow: the recorder's start (~1.1 s of imports and store set-up, MLflow's optional data-science packages hidden)
+overlaps with the plan and the first jobs.
 
 Nothing is lost. Ctrl-C reaches the recorder too (same terminal) but it ignores it: it registers every record
 it was handed and stops at the end of its input, and the run waits for that. If tusk dies, the recorder reads
@@ -25,11 +26,12 @@ import subprocess
 import sys
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tusk.errors import TrackingError
+from tusk.errors import TrackingError, TuskError
 from tusk.tracking.base import InstanceState, TrainRecord
 
 if TYPE_CHECKING:
@@ -140,14 +142,73 @@ class Recorder:
 
 
 # ----- the recorder process ------------------------------------------------------------------------------------
-def serve(root: Path, requests: "Connection", answers: "Connection") -> None:
-    """Register each record handed over, in order, answering each; until the end of the input."""
+# MLflow's optional data-science packages. `import mlflow` loads every one that is installed (~0.4 s of the
+# recorder's ~1.6 s start, which a 1-model run waits for); a registration uses none of them, and MLflow is made to
+# import without them (its `mlflow-skinny` has none: it imports them under try/except ImportError).
+OPTIONAL = ("numpy", "pandas", "pyarrow", "scipy")
+HIDE_ENV = "TUSK_RECORDER_HIDE"  # comma-separated: the packages hidden while the tracker starts ("" for none)
+
+
+def hidden_packages() -> tuple[str, ...]:
+    value = os.environ.get(HIDE_ENV)
+    return OPTIONAL if value is None else tuple(name for name in value.split(",") if name)
+
+
+@contextmanager
+def hiding(names: tuple[str, ...]) -> Iterator[None]:
+    """While it lasts, the packages ``names`` (not yet imported) look not installed to whatever imports them; after
+    it, they import as usual when something needs them after all (a record carrying a numpy number)."""
+    hidden = [name for name in names if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # what the import system reads as "not installed"
+    try:
+        yield
+    finally:
+        for name in hidden:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+
+
+def needed(exc: BaseException, names: tuple[str, ...]) -> bool:
+    """Whether ``exc`` (or what caused it) is the import of one of ``names`` refused by ``hiding``."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ImportError) and (seen.name or "").split(".")[0] in names:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def start_tracker(root: Path) -> Any:
+    """The project's tracker, ready to write, started with MLflow's optional packages hidden. If the tracker needs
+    one of them after all (another MLflow version, a plugin), the recorder starts again without hiding any
+    (``os.execv``: same process, same pipes; only its start is slower)."""
     from tusk.backends import backend_class
     from tusk.config import find_config, load_config
 
     config = load_config(find_config(root))
-    tracker = backend_class("tracking", config.tracking.url)(config.tracking.url, config)
-    tracker.ensure_ready()
+    names = hidden_packages()
+    try:
+        with hiding(names):
+            tracker = backend_class("tracking", config.tracking.url)(config.tracking.url, config)
+            tracker.ensure_ready()
+    except Exception as exc:
+        if not names or not needed(exc, names):
+            raise
+        os.environ[HIDE_ENV] = ""
+        os.execv(sys.executable, [sys.executable, "-m", "tusk.recorder", *sys.argv[1:]])
+    return tracker
+
+
+def serve(root: Path, requests: "Connection", answers: "Connection") -> None:
+    """Register each record handed over, in order, answering each; until the end of the input. A tracker that
+    cannot start (a store of another MLflow's schema, a server that refuses) answers every record with why."""
+    tracker: Any = None
+    unusable = ""
+    try:
+        tracker = start_tracker(root)
+    except Exception as exc:
+        unusable = _message(exc)
     while True:
         try:
             key, record, previous, review = requests.recv()
@@ -158,17 +219,23 @@ def serve(root: Path, requests: "Connection", answers: "Connection") -> None:
             return
         answer: tuple[str, str, Any]
         try:
-            if review is not None:
+            if unusable:
+                answer = (key, "error", unusable)
+            elif review is not None:
                 answer = (key, "ok", (tracker.register_candidate(record, review), False, ""))
             else:
                 version = tracker.register(record, previous=previous)
                 answer = (key, "ok", (version, record.promoted, record.not_promoted))
         except Exception as exc:  # said to tusk, which stops the run with it; the records after it still go in
-            answer = (key, "error", str(exc) if isinstance(exc, TrackingError) else f"{type(exc).__name__}: {exc}")
+            answer = (key, "error", _message(exc))
         try:
             answers.send(answer)
         except OSError:  # tusk is gone: register the rest of what it handed over, unanswered
             pass
+
+
+def _message(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, TuskError) else f"{type(exc).__name__}: {exc}"
 
 
 def main() -> None:
