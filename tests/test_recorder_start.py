@@ -60,7 +60,10 @@ def test_the_recorder_starts_mlflow_without_its_optional_packages(tmp_path: Path
     root = _init(tmp_path)
     assert {"numpy", "pandas"} <= set(_loaded_after(root, "import mlflow.tracking")), \
         "a plain import of MLflow loads them (what the recorder saves)"
-    assert _loaded_after(root, "from tusk.recorder import start_tracker\nstart_tracker(root)") == []
+    started = ("import gc\nfrom tusk.recorder import start_tracker\nstart_tracker(root)\n"
+               "assert gc.isenabled(), 'the collector runs again after the start'\n"
+               "assert gc.get_freeze_count() > 10000, 'what the start made is frozen, never scanned again'")
+    assert _loaded_after(root, started) == []
     assert (root / ".tusk" / "mlflow.db").is_file(), "the tracker is ready: its store is made"
 
 
