@@ -12,6 +12,8 @@ one after the other in this one script, on:
     nothing to do        dvc repro                    tusk run
 
 and, at the largest N both run, status/plan against the number of changed rows (spread over customers).
+The last three (an edit, then the three commands) are repeated ``--repeat`` times, each with another label on
+the edited row; the figure is the median, every sample is in the JSON.
 DVC's first run grows faster than linearly (each stage costs more as the pipeline grows): above
 ``--dvc-cap`` customers only its first ``--dvc-stages`` stages run, and the whole run is extrapolated from
 their measured per-stage times (a straight line fitted to stage time against stage number, summed to N);
@@ -22,7 +24,10 @@ at the largest N at or under the cap (the JSON says by how much it missed).
     python benchmarks/bench_peers.py [--sizes 10,100,1000] [--tusk-only 10000] [--out FILE]
 
 DVC comes from its own virtualenv (``make bench`` makes ``.venv-dvc``; or set TUSK_BENCH_DVC to a ``dvc``),
-never from the project's dependencies. The stages run the same Python (and pandas) as tusk's jobs.
+never from the project's dependencies. The stages run the same Python (and pandas) as tusk's jobs. tusk's own
+package is byte-compiled first (``--no-compile`` skips it), as ``pip install`` leaves both tools: an editable
+checkout run with PYTHONDONTWRITEBYTECODE set (this machine's environment) would otherwise compile tusk's
+modules again in every process, which DVC's installed package never does.
 Writes a JSON of every figure (plots: ``benchmarks/plot_peers.py``) and prints a table.
 """
 
@@ -33,6 +38,7 @@ import csv
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -83,8 +89,8 @@ def customer(c: int) -> str:
     return f"c{c:05d}"
 
 
-def row(i: int, n: int, edited: set[int]) -> tuple[int, str, str, str]:
-    return i, customer(i % n), f"text {i} word{i % 7} word{i % 11}", "lQ" if i in edited else f"l{i % 2}"
+def row(i: int, n: int, edited: set[int], mark: str = "") -> tuple[int, str, str, str]:
+    return i, customer(i % n), f"text {i} word{i % 7} word{i % 11}", f"lQ{mark}" if i in edited else f"l{i % 2}"
 
 
 # ----- the DVC project -----------------------------------------------------------------------------------
@@ -99,13 +105,13 @@ def dvc_project(root: Path, n: int) -> Path:
     return root
 
 
-def write_dvc_data(root: Path, n: int, edited: set[int], customers: Any) -> None:
+def write_dvc_data(root: Path, n: int, edited: set[int], customers: Any, mark: str = "") -> None:
     (root / "data").mkdir(exist_ok=True)
     for c in customers:
         with (root / "data" / f"{customer(c)}.csv").open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["id", "text", "label"])
-            writer.writerows(r[:1] + r[2:] for r in (row(k * n + c, n, edited) for k in range(ROWS_PER_CUSTOMER)))
+            writer.writerows(r[:1] + r[2:] for r in (row(k * n + c, n, edited, mark) for k in range(ROWS_PER_CUSTOMER)))
 
 
 def dvc_first_run(root: Path, n: int, cap: int, stages: int) -> dict[str, Any]:
@@ -171,52 +177,66 @@ def tusk_project(root: Path, n: int) -> Path:
     return root
 
 
-def write_tusk_rows(path: Path, n: int, edited: set[int], ids: Any) -> None:
+def write_tusk_rows(path: Path, n: int, edited: set[int], ids: Any, mark: str = "") -> None:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "customer", "text", "label"])
-        writer.writerows(row(i, n, edited) for i in ids)
+        writer.writerows(row(i, n, edited, mark) for i in ids)
 
 
 def tusk(root: Path, *args: str) -> float:
     return timed([tusk_exe(), "-C", str(root), *args], root)
 
 
-def tusk_edit(root: Path, n: int, edited: set[int]) -> None:
-    write_tusk_rows(root / "edit.csv", n, edited, sorted(edited))
+def tusk_edit(root: Path, n: int, edited: set[int], mark: str = "") -> None:
+    write_tusk_rows(root / "edit.csv", n, edited, sorted(edited), mark)
     tusk(root, "data", "import", "edit.csv", "--table", "examples", "--key", "id", "--mode", "upsert", "--yes",
          "-m", f"{len(edited)} rows")
 
 
-def dvc_edit(root: Path, n: int, edited: set[int]) -> None:
-    write_dvc_data(root, n, edited, sorted({i % n for i in edited}))
+def dvc_edit(root: Path, n: int, edited: set[int], mark: str = "") -> None:
+    write_dvc_data(root, n, edited, sorted({i % n for i in edited}), mark)
 
 
 # ----- one size ------------------------------------------------------------------------------------------
 def one_size(work: Path, n: int, args: argparse.Namespace, with_dvc: bool, sweep: bool) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
 
-    def note(tool: str, command: str, seconds: float, **more: Any) -> None:
-        out.append({"tool": tool, "n": n, "command": command, "seconds": round(seconds, 3), **more})
-        print(f"  N={n:>6} {tool:4} {command:16} {seconds:8.2f} s {'(extrapolated)' if more.get('extrapolated') else ''}",
-              flush=True)
+    def note(tool: str, command: str, seconds: float | list[float], **more: Any) -> None:
+        samples = seconds if isinstance(seconds, list) else [seconds]
+        figure = statistics.median(samples)
+        load = os.getloadavg()[0]
+        out.append({"tool": tool, "n": n, "command": command, "seconds": round(figure, 3), "load_1min": load,
+                    **({"samples": [round(x, 3) for x in samples]} if len(samples) > 1 else {}), **more})
+        spread = f" (median of {', '.join(f'{x:.2f}' for x in samples)})" if len(samples) > 1 else ""
+        print(f"  N={n:>6} {tool:4} {command:16} {figure:8.2f} s{spread} load {load:.1f} "
+              f"{'(extrapolated)' if more.get('extrapolated') else ''}", flush=True)
+
+    def after_edits(tool: str, edit: Any, commands: list[tuple[str, Any]]) -> None:
+        """``args.repeat`` times: one row of one customer gets another label, then each command, timed."""
+        samples: dict[str, list[float]] = {command: [] for command, _ in commands}
+        for k in range(args.repeat):
+            edit(n, one, str(k))
+            for command, run in commands:
+                samples[command].append(run())
+        for command, seconds in samples.items():
+            note(tool, command, seconds)
 
     one = {EDITED_CUSTOMER % n + n * 5}  # one row of one customer
     tp = tusk_project(work / f"tusk-{n}", n)
     note("tusk", "first run", tusk(tp, "run", "--json"))
-    tusk_edit(tp, n, one)
-    note("tusk", "status/plan", tusk(tp, "plan", "--json"))
-    note("tusk", "status", tusk(tp, "status", "--json"))
-    note("tusk", "1-model retrain", tusk(tp, "run", "--json"))
-    note("tusk", "nothing to do", tusk(tp, "run", "--json"))
+    after_edits("tusk", lambda n, edited, mark: tusk_edit(tp, n, edited, mark),
+                [("status/plan", lambda: tusk(tp, "plan", "--json")), ("status", lambda: tusk(tp, "status", "--json")),
+                 ("1-model retrain", lambda: tusk(tp, "run", "--json")),
+                 ("nothing to do", lambda: tusk(tp, "run", "--json"))])
     if with_dvc:
         dp = dvc_project(work / f"dvc-{n}", n)
         first = dvc_first_run(dp, n, args.dvc_cap, args.dvc_stages)
         note("dvc", "first run", first.pop("seconds"), **first)
-        dvc_edit(dp, n, one)
-        note("dvc", "status/plan", timed([dvc_exe(), "status", "--json"], dp))
-        note("dvc", "1-model retrain", timed([dvc_exe(), "repro", "-q"], dp))
-        note("dvc", "nothing to do", timed([dvc_exe(), "repro", "-q"], dp))
+        after_edits("dvc", lambda n, edited, mark: dvc_edit(dp, n, edited, mark),
+                    [("status/plan", lambda: timed([dvc_exe(), "status", "--json"], dp)),
+                     ("1-model retrain", lambda: timed([dvc_exe(), "repro", "-q"], dp)),
+                     ("nothing to do", lambda: timed([dvc_exe(), "repro", "-q"], dp))])
     if sweep:
         for rows in (1, 10, 100, 1000, 10000):
             if rows > n * ROWS_PER_CUSTOMER // 2:
@@ -231,6 +251,18 @@ def one_size(work: Path, n: int, args: argparse.Namespace, with_dvc: bool, sweep
     if with_dvc:
         shutil.rmtree(dp, ignore_errors=True)
     return out
+
+
+def compile_tusk() -> None:
+    """tusk's package byte-compiled in place (its __pycache__ folders), as an installed package is."""
+    found = subprocess.run([tusk_python(), "-c", "import tusk, os; print(os.path.dirname(tusk.__file__))"],
+                           env=tool_env(), capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run([tusk_python(), "-m", "compileall", "-q", found], env=tool_env(), check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def tusk_python() -> str:
+    return str(Path(tusk_exe()).with_name("python"))
 
 
 def check_extrapolation(results: list[dict[str, Any]], cap: int, stages: int) -> dict[str, Any] | None:
@@ -253,10 +285,15 @@ def main() -> None:
     parser.add_argument("--dvc-cap", type=int, default=300, help="largest N whose DVC first run is run whole")
     parser.add_argument("--dvc-stages", type=int, default=120, help="stages DVC runs above the cap")
     parser.add_argument("--sweep-at", type=int, default=1000, help="N of the changed-rows sweep")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="edits (each followed by status/plan, 1-model retrain, nothing to do) per N; median shown")
+    parser.add_argument("--no-compile", action="store_true", help="do not byte-compile tusk's package first")
     parser.add_argument("--out", default=str(HERE / "results" / f"peers-{time.strftime('%Y%m%d-%H%M')}.json"))
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     alone = [int(s) for s in args.tusk_only.split(",") if s]
+    if not args.no_compile:
+        compile_tusk()
     work = Path(tempfile.mkdtemp(prefix="tusk-bench-peers-"))
     load = [os.getloadavg()[0]]
     results: list[dict[str, Any]] = []
@@ -267,6 +304,7 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     summary = {"when": time.strftime("%Y-%m-%d %H:%M"), "load_1min": load, "cpus": os.cpu_count(),
+               "repeat": args.repeat, "compiled": not args.no_compile,
                "dvc": subprocess.run([dvc_exe(), "--version"], capture_output=True, text=True).stdout.strip(),
                "results": results, "extrapolation_check": check_extrapolation(results, args.dvc_cap, args.dvc_stages)}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
