@@ -13,7 +13,8 @@ one after the other in this one script, on:
 
 and, at the largest N both run, status/plan against the number of changed rows (spread over customers).
 The last three (an edit, then the three commands) are repeated ``--repeat`` times, each with another label on
-the edited row; the figure is the median, every sample is in the JSON.
+the edited row, the two tools' commands alternated (tusk plan, dvc status, tusk run, dvc repro, ...: both see
+the same load on a shared machine); the figure is the median, every sample and the load are in the JSON.
 DVC's first run grows faster than linearly (each stage costs more as the pipeline grows): above
 ``--dvc-cap`` customers only its first ``--dvc-stages`` stages run, and the whole run is extrapolated from
 their measured per-stage times (a straight line fitted to stage time against stage number, summed to N);
@@ -202,41 +203,49 @@ def dvc_edit(root: Path, n: int, edited: set[int], mark: str = "") -> None:
 def one_size(work: Path, n: int, args: argparse.Namespace, with_dvc: bool, sweep: bool) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
 
-    def note(tool: str, command: str, seconds: float | list[float], **more: Any) -> None:
+    def note(tool: str, command: str, seconds: float | list[float], loads: list[float] | None = None,
+             **more: Any) -> None:
         samples = seconds if isinstance(seconds, list) else [seconds]
         figure = statistics.median(samples)
-        load = os.getloadavg()[0]
-        out.append({"tool": tool, "n": n, "command": command, "seconds": round(figure, 3), "load_1min": load,
+        load = statistics.median(loads) if loads else os.getloadavg()[0]
+        out.append({"tool": tool, "n": n, "command": command, "seconds": round(figure, 3), "load_1min": round(load, 2),
                     **({"samples": [round(x, 3) for x in samples]} if len(samples) > 1 else {}), **more})
         spread = f" (median of {', '.join(f'{x:.2f}' for x in samples)})" if len(samples) > 1 else ""
         print(f"  N={n:>6} {tool:4} {command:16} {figure:8.2f} s{spread} load {load:.1f} "
               f"{'(extrapolated)' if more.get('extrapolated') else ''}", flush=True)
 
-    def after_edits(tool: str, edit: Any, commands: list[tuple[str, Any]]) -> None:
-        """``args.repeat`` times: one row of one customer gets another label, then each command, timed."""
-        samples: dict[str, list[float]] = {command: [] for command, _ in commands}
+    def after_edits(edits: list[Any], commands: list[tuple[str, str, Any]]) -> None:
+        """``args.repeat`` times: one row of one customer gets another label in each project, then each command,
+        the two tools' alternated (so both see the same load: this machine is shared)."""
+        samples: dict[tuple[str, str], list[float]] = {(tool, command): [] for tool, command, _ in commands}
+        loads: dict[tuple[str, str], list[float]] = {key: [] for key in samples}
         for k in range(args.repeat):
-            edit(n, one, str(k))
-            for command, run in commands:
-                samples[command].append(run())
-        for command, seconds in samples.items():
-            note(tool, command, seconds)
+            for edit in edits:
+                edit(str(k))
+            for tool, command, run in commands:
+                samples[(tool, command)].append(run())
+                loads[(tool, command)].append(os.getloadavg()[0])
+        for (tool, command), seconds in samples.items():
+            note(tool, command, seconds, loads[(tool, command)])
 
     one = {EDITED_CUSTOMER % n + n * 5}  # one row of one customer
     tp = tusk_project(work / f"tusk-{n}", n)
     note("tusk", "first run", tusk(tp, "run", "--json"))
-    after_edits("tusk", lambda n, edited, mark: tusk_edit(tp, n, edited, mark),
-                [("status/plan", lambda: tusk(tp, "plan", "--json")), ("status", lambda: tusk(tp, "status", "--json")),
-                 ("1-model retrain", lambda: tusk(tp, "run", "--json")),
-                 ("nothing to do", lambda: tusk(tp, "run", "--json"))])
+    edits: list[Any] = [lambda mark: tusk_edit(tp, n, one, mark)]
+    commands: list[tuple[str, str, Any]] = [
+        ("tusk", "status/plan", lambda: tusk(tp, "plan", "--json")),
+        ("tusk", "status", lambda: tusk(tp, "status", "--json")),
+        ("tusk", "1-model retrain", lambda: tusk(tp, "run", "--json")),
+        ("tusk", "nothing to do", lambda: tusk(tp, "run", "--json"))]
     if with_dvc:
         dp = dvc_project(work / f"dvc-{n}", n)
         first = dvc_first_run(dp, n, args.dvc_cap, args.dvc_stages)
         note("dvc", "first run", first.pop("seconds"), **first)
-        after_edits("dvc", lambda n, edited, mark: dvc_edit(dp, n, edited, mark),
-                    [("status/plan", lambda: timed([dvc_exe(), "status", "--json"], dp)),
-                     ("1-model retrain", lambda: timed([dvc_exe(), "repro", "-q"], dp)),
-                     ("nothing to do", lambda: timed([dvc_exe(), "repro", "-q"], dp))])
+        edits.append(lambda mark: dvc_edit(dp, n, one, mark))
+        commands[1:1] = [("dvc", "status/plan", lambda: timed([dvc_exe(), "status", "--json"], dp))]
+        commands[4:4] = [("dvc", "1-model retrain", lambda: timed([dvc_exe(), "repro", "-q"], dp))]
+        commands.append(("dvc", "nothing to do", lambda: timed([dvc_exe(), "repro", "-q"], dp)))
+    after_edits(edits, commands)
     if sweep:
         for rows in (1, 10, 100, 1000, 10000):
             if rows > n * ROWS_PER_CUSTOMER // 2:
