@@ -65,8 +65,10 @@ def time_vs_n(runs: list[dict[str, Any]], out: Path) -> None:
                     if r.get("extrapolated"):
                         ax.plot([r["n"]], [r["seconds"]], marker=MARKERS[i % len(MARKERS)], markersize=13,
                                 markerfacecolor="none", color=style["color"])
-                        ax.annotate(f"extrapolated from\n{r['measured_stages']} stages", (r["n"], r["seconds"]),
-                                    textcoords="offset points", xytext=(-105, -4), fontsize=8, color=style["color"])
+                        when = f" ({run['when'][11:]})" if len(runs) > 1 else ""
+                        ax.annotate(f"extrapolated from\n{r['measured_stages']} stages{when}", (r["n"], r["seconds"]),
+                                    textcoords="offset points", xytext=(-105, -4 - 24 * i), fontsize=8,
+                                    color=style["color"])  # one below the other when runs are drawn together
         axes_style(ax)
         ax.set_title(TITLES[command], fontsize=10)
         ax.set_xlabel("models (customers)")
