@@ -196,6 +196,41 @@ def test_a_sync_after_its_review_was_merged_starts_a_fresh_conversation_on_top(p
     assert [c["text"] for c in comments] == ["first round"]
 
 
+@pytest.mark.parametrize("main_moves", [False, True], ids=["on-top", "rebuilt"])
+def test_new_content_opens_a_closed_sync_review_again(proj: Proj, main_moves: bool) -> None:
+    """A reviewer closes the sheet's review; the analyst edits the sheet again: the next round is a new proposal,
+    so the sync opens the review again (one commit: rows and status), saying why; no change, no reopening."""
+    proj.add_sources(source("edits", "edits.csv"))
+    (proj.root / "edits.csv").write_text(csv_text(table_rows(relabel={2: "l9"})))
+    proj.sync()
+    proj.tusk("review", "close", "sync/edits", "-m", "row 2 is wrong")
+    assert proj.sync()["edits"]["status"] == "unchanged"
+    assert review_meta(proj)["status"] == "closed", "a sync with nothing new leaves the reviewer's decision"
+    if main_moves:
+        (proj.root / "other.csv").write_text(csv_text([["5", "c1", "text 5", "main-fix"]]))
+        proj.tusk("data", "import", str(proj.root / "other.csv"), "--table", "examples", "--mode", "upsert",
+                  "-m", "main moves on")
+    before = len(proj.log("sync/edits"))
+    (proj.root / "edits.csv").write_text(csv_text(table_rows(relabel={2: "l7"})))
+    shown = proj.tusk("data", "sync").output
+    assert "its review was closed: opened again" in shown
+    meta = review_meta(proj)
+    assert meta["status"] == "open"
+    assert [(c["kind"], c["author"]) for c in meta["comments"]] == [("close", meta["comments"][0]["author"]),
+                                                                   ("reopen", "tusk sync")]
+    changed = 2 if main_moves else 1  # rebuilt from main: main's own fix of row 5 is undone too (replace mode)
+    assert f"edits changed since this review was closed ({changed} modified)" in meta["comments"][-1]["text"]
+    assert proj.rows("sync/edits", "WHERE id = 2") == [[2, "l7"]]
+    if main_moves:
+        assert len(proj.log("sync/edits")) == len(proj.log("main")) + 1, "one commit: the rows and the review"
+    else:
+        assert len(proj.log("sync/edits")) == before + 1, "one commit: the rows and the review"
+    (proj.root / "edits.csv").write_text(csv_text(table_rows(relabel={2: "l6"})))
+    again = proj.sync()["edits"]
+    assert again["status"] == "committed" and not again["reopened"], "an open review is left as it is"
+    assert [c["kind"] for c in review_meta(proj)["comments"]] == ["close", "reopen"]
+
+
 def test_hand_edits_on_the_review_branch_are_overwritten_by_the_next_change(proj: Proj) -> None:
     proj.add_sources(source("edits", "edits.csv"))
     (proj.root / "edits.csv").write_text(csv_text(table_rows(relabel={2: "l9"})))

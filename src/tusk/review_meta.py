@@ -65,8 +65,10 @@ class ReviewMeta:
                 "comments": [c.to_json() for c in self.comments]}
 
 
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+def now(precise: bool = False) -> str:
+    """UTC as ISO text; ``precise``: to the microsecond, as comments are ordered by their time (a close and a sync's
+    reopening, or two quick comments, often fall in the same second; ordered by their random ids they swapped)."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds" if precise else "seconds")
 
 
 def _row(store: Any, ref: str, branch: str) -> tuple[Any, ...] | None:
@@ -155,9 +157,21 @@ def carry(store: Any, old_head: str, branch: str, conn: Any) -> bool:
     return True
 
 
+def reopen_closed(conn: Any, branch: str, who: str, text: str) -> bool:
+    """In the write ``conn`` (whose branch holds the review's tables): a review closed without merging opens again,
+    saying why as a ``reopen`` comment → whether it was closed. New content for it is a new proposal to review:
+    left closed, the next round would be hidden from the reviewers who closed the last."""
+    found = list(conn.execute(f"SELECT status FROM {REVIEWS} WHERE branch = ?", [branch]))
+    if not found or found[0][0] != "closed":
+        return False
+    conn.execute(f"UPDATE {REVIEWS} SET status = 'open', updated = ? WHERE branch = ?", [now(), branch])
+    add_comment(conn, branch, "reopen", who, text)
+    return True
+
+
 def add_comment(conn: Any, branch: str, kind: str, author: str, text: str) -> Comment:
     ensure_tables(conn)
-    comment = Comment(secrets.token_hex(8), branch, kind, author, now(), text)
+    comment = Comment(secrets.token_hex(8), branch, kind, author, now(precise=True), text)
     conn.execute(f"INSERT INTO {COMMENTS} (id, branch, kind, author, time, text) VALUES (?, ?, ?, ?, ?, ?)",
                  [comment.id, branch, kind, author, comment.time, text])
     return comment

@@ -18,6 +18,8 @@ The source is the truth: the sync makes the table what the source says (``mode``
 on ``sync/<name>`` to rows the source holds are overwritten by the next sync that finds the source changed.
 The review's conversation is not the source's: a rebuilt branch carries the title, description, status and
 comments it had (review_meta's tables) into its one commit, unless the data branch has them already (merged).
+A review closed without merging is opened again by new content (a ``reopen`` comment by "tusk sync" says so, in
+the same commit): an analyst's next round is a new proposal, not something the reviewers already turned down.
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ class SyncResult:
     removed: int = 0
     rebased: bool = False  # the branch was started again from the data branch, which had moved on
     kept_review: bool = False  # ...and the review's title, description and comments were carried onto it
+    reopened: bool = False  # its review had been closed without merging: the new content opened it again
     created: bool = False  # the branch did not exist before
     message: str = ""
     error: str | None = None
@@ -174,12 +177,17 @@ def _commit(store: "DataStore", source: SourceConfig, content: Any, branch_exist
         record = SourceRecord(source.name, source.url, source.table, list(prepared.keys), source.mode,
                               content.digest, content.revision, content.incoming.count,
                               time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-        record_exists = RECORD_TABLE in store.tables(staging)
+        tables = store.tables(staging)
+        record_exists = RECORD_TABLE in tables
         with store.writer(staging) as transaction:
             counts = write_prepared(transaction, prepared)
             write_record(transaction, record, create=not record_exists)
             if conversation is not None:
                 result.kept_review = review_meta.carry(store, conversation, source.branch, transaction)
+            if result.kept_review or review_meta.REVIEWS in tables:
+                result.reopened = review_meta.reopen_closed(
+                    transaction, source.branch, "tusk sync",
+                    f"opened again: {source.name} changed since this review was closed ({_counted(counts)})")
             message = commit_message(source, record, counts)
             commit = transaction.commit(message)
         crash_point("sync.committed")
@@ -194,12 +202,16 @@ def _commit(store: "DataStore", source: SourceConfig, content: Any, branch_exist
     result.added, result.modified, result.removed = counts
 
 
+def _counted(counts: "LoadCounts") -> str:
+    return ", ".join(f"{n} {word}" for n, word in zip(counts, ("added", "modified", "removed")) if n) \
+        or "no row changed"
+
+
 def commit_message(source: SourceConfig, record: SourceRecord, counts: "LoadCounts") -> str:
     """``sync edits: edits.csv (revision …, sha256 …, 40 rows) into examples (replace): 1 modified``."""
     revision = f"revision {record.revision}, " if record.revision else ""
-    changes = ", ".join(f"{n} {word}" for n, word in zip(counts, ("added", "modified", "removed")) if n)
     return (f"sync {source.name}: {source.url} ({revision}sha256 {record.digest[:12]}, {record.rows} rows) "
-            f"into {source.table} ({source.mode}): {changes or 'no row changed'}")
+            f"into {source.table} ({source.mode}): {_counted(counts)}")
 
 
 def _drop_staging(store: "DataStore", source: SourceConfig) -> None:

@@ -482,6 +482,9 @@ def data_sync(names: tuple[str, ...], as_json: bool) -> None:
                 how = "new branch" if result.created else ("rebased onto the data branch" if result.rebased else "")
                 out.print(f"{result.name}: {result.added} added, {result.modified} modified, {result.removed} "
                           f"removed → {result.branch} {short(result.commit)}" + (f" ({how})" if how else ""))
+                if result.reopened:
+                    out.print(f"  its review was closed: opened again for the new content (tusk review show "
+                              f"{result.branch})")
             elif result.status == "unchanged":
                 out.print(f"{result.name}: unchanged, no commit")
             else:
