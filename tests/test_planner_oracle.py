@@ -160,6 +160,24 @@ class PlannerOracle(RuleBasedStateMachine):
                 conn.execute("DELETE FROM examples WHERE id = ?", (row,))
         self._edit("main", edit)
 
+    @rule(kind=st.sampled_from(["many", "empty", "move", "new"]), customer=st.sampled_from(CUSTOMERS),
+          other=st.sampled_from(CUSTOMERS), label=st.sampled_from(LABELS), parity=st.integers(0, 1))
+    def bulk(self, kind: str, customer: str, other: str, label: str, parity: int) -> None:
+        """Many rows at once (the planner then re-reads many partitions in one grouped query): a row in every
+        other id changed, a partition emptied, a partition's rows moved to another, a partition's first rows."""
+        def edit(conn: Any) -> None:
+            if kind == "many":
+                conn.execute("UPDATE examples SET label = ?, text = text || '.' WHERE id % 2 = ?", (label, parity))
+            elif kind == "empty":
+                if conn.execute("SELECT count(*) FROM examples WHERE customer != ?", (customer,))[0][0]:
+                    conn.execute("DELETE FROM examples WHERE customer = ?", (customer,))
+            elif kind == "move":
+                conn.execute("UPDATE examples SET customer = ? WHERE customer = ?", (other, customer))
+            else:
+                for _ in range(2):
+                    self._insert(conn, customer, label)
+        self._edit("main", edit)
+
     @rule(label=st.sampled_from(LABELS), meaning=st.sampled_from(["a", "b", "c"]))
     def relabel(self, label: str, meaning: str) -> None:
         self._edit("main", lambda conn: conn.execute("UPDATE labels SET meaning = ? WHERE label = ?", (meaning, label)))

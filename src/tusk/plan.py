@@ -15,6 +15,8 @@ import json
 from collections.abc import Collection, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +31,8 @@ from tusk.tracking.base import CandidateRef, InputRecord, InstanceState
 Status = Literal["new", "stale", "fresh", "reuse", "orphaned"]
 ROW_FILTER_LIMIT = 50_000  # above this many changed rows in a table, re-hash instead of filtering rows
 _UNTOUCHED = object()  # an input none of whose tables changed
+GROUP_AFTER = 1  # the re-hash of a query text after this many reads its other stale partitions in one query
+REHASH_BATCH = 5_000  # partitions one grouped re-read binds at most (SQLite allows 32,766 parameters)
 
 
 @dataclass
@@ -118,6 +122,10 @@ class Planner:
         self._scratch: dict[tuple[str, str], RowFilter | None] = {}
         self._grouped: dict[tuple[str, str, str], tuple[tuple[str, ...], dict[tuple[Any, ...], dict[str, int]]] | None] = {}
         self._how: dict[tuple[str, str], Any] = {}  # (query text, since) → how its instances' changes are told
+        self._planning: tuple[Sequence[Instance], Collection[str] | None] = ((), None)  # what plan_instances plans
+        self._rehashes: dict[str, int] = {}  # query text → its re-hashes so far (-1: its grouped read is done)
+        self._grouped_reads: dict[tuple[str, tuple[Any, ...]], tuple[str, int]] = {}  # (text, values) → digest, rows
+        self._keys: dict[str, tuple[frozenset[str], bool]] = {}  # table → (its primary key, a __tusk_ column?)
         self.dialect = store.dialect
         self.ref = self.commit = ""
 
@@ -138,6 +146,7 @@ class Planner:
         them: each is planned exactly as in the whole plan, from its own state and those of the models it needs
         (``states`` must hold at least those)."""
         wanted = None if only is None else needed_closure(self.config, only)
+        self._planning, self._rehashes, self._grouped_reads = (instances, wanted), {}, {}
         done: dict[str, PlannedInstance] = {}
         for instance in _needed_first(self.config, instances):  # a need's plan is known before its dependents'
             if wanted is None or instance.name in wanted:
@@ -290,7 +299,104 @@ class Planner:
         return record, [f"{name}: {_counts(touched)} since {state.data_commit[:7]}"]
 
     def _rehash(self, query: InputQuery) -> InputRecord:
+        """The input read and digested at the planned commit. The second re-hash of one query text in a plan reads
+        every partition of it the plan will re-hash in one grouped query (``_read_grouped``): after a change of
+        many rows, one scan of the table instead of one per stale instance."""
+        text = query.query
+        seen = self._rehashes.get(text, 0)
+        if seen >= GROUP_AFTER:
+            self._rehashes[text] = -1
+            self._read_grouped(text)
+        elif seen >= 0:
+            self._rehashes[text] = seen + 1
+        if self._grouped_reads:
+            shape = self.facts.rehash_query(text, self.dialect)
+            key = _values_key(query.bound, shape[0]) if shape is not None else None
+            found = self._grouped_reads.get((text, key)) if key is not None else None
+            if found is not None:
+                return InputRecord(text, dict(query.bound), *found)
         return read_input(self.store, query, self.commit).record
+
+    def _rehash_wanted(self, name: str, query: InputQuery, state: InstanceState) -> bool:
+        """Whether ``_input_record`` re-hashes this input (the same questions, asked first)."""
+        recorded = state.inputs.get(name)
+        if recorded is None or recorded.query != query.query or not same_values(recorded.params, query.bound):
+            return True
+        if state.data_commit == self.commit:
+            return False
+        if isinstance(self._how.get((query.query, state.data_commit)), dict):
+            return True  # told per instance: reading a partition more costs less than asking
+        touched = self._touched(query, state.data_commit)
+        return touched is None or bool(touched)
+
+    def _read_grouped(self, text: str) -> None:
+        """Read and digest, in one query per ``REHASH_BATCH`` partitions, every partition of the input ``text`` that
+        the instances being planned will re-hash, when its shape allows (``SqlFacts.rehash_query``) and its order
+        is total (so each partition's rows come in the order its own query gives them): the digests are those of
+        the per-instance reads. Anything unexpected leaves them to the per-instance read."""
+        shape = self.facts.rehash_query(text, self.dialect)
+        if shape is None:
+            return
+        params, table, ordered, select = shape
+        if not self._total_order(table, ordered):
+            return
+        instances, wanted = self._planning
+        queries: dict[tuple[Any, ...], InputQuery] = {}
+        for instance in instances:
+            state = self.states.get(instance.name)
+            if state is None or wanted is not None and instance.name not in wanted:
+                continue
+            for name, query in instance.inputs.items():
+                if query.query == text and self._rehash_wanted(name, query, state):
+                    key = _values_key(query.bound, params)
+                    if key is not None:
+                        queries.setdefault(key, query)
+        if len(queries) < 2:
+            return
+        columns = self._columns_of(queries[next(iter(queries))])
+        if columns is None:
+            return
+        chunk = max(1, min(REHASH_BATCH, 30_000 // len(params)))
+        keys = list(queries)
+        header = f"WITH {PARTS}(__tusk_i, {', '.join(f'__tusk_v{n}' for n in range(len(params)))}) AS (VALUES "
+        for start in range(0, len(keys), chunk):
+            part = keys[start:start + chunk]
+            values = ", ".join(f"({i}, {', '.join('?' * len(params))})" for i in range(len(part)))
+            bound = [queries[key].bound[p] for key in part for p in params]
+            found: dict[int, tuple[str, int]] = {}
+            try:
+                for i, group in groupby(self.store.iter_query(f"{header}{values}) {select}", bound, ref=self.commit),
+                                        key=itemgetter(-1)):
+                    rows = [row[:-1] for row in group]
+                    if len(rows[0]) != len(columns):
+                        return
+                    found[i] = (rows_digest(columns, rows), len(rows))
+            except DataError:
+                return
+            empty = (rows_digest(columns, []), 0)  # a partition with no rows left
+            for i, key in enumerate(part):
+                self._grouped_reads[(text, key)] = found.get(i, empty)
+
+    def _total_order(self, table: str, ordered: Sequence[str]) -> bool:
+        """Whether ordering ``table``'s rows by these columns is a total order: they hold its whole primary key
+        (and the table has no column a grouped read's own names could hide)."""
+        if table not in self._keys:
+            try:
+                columns = self.store.columns(table, ref=self.commit)
+            except DataError:
+                columns = []
+            self._keys[table] = (frozenset(name.lower() for name, _, key in columns if key),
+                                 any(name.lower().startswith("__tusk_") for name, _, _ in columns))
+        key, clash = self._keys[table]
+        return bool(key) and not clash and key <= set(ordered)
+
+    def _columns_of(self, query: InputQuery) -> list[str] | None:
+        """The column names the input's own query gives (its text with ``LIMIT 0``: no row is read)."""
+        try:
+            sql = query.query.rstrip().rstrip(";").rstrip() + "\nLIMIT 0"
+            return self.store.query(sql, dict(query.bound), ref=self.commit).columns
+        except DataError:
+            return None
 
     def _touched(self, query: InputQuery, since: str) -> dict[str, int] | None:
         """Changed rows of this input's partition since ``since`` by kind; None when unknown (re-hash)."""
@@ -489,6 +595,10 @@ class SqlFacts:
         found = self._get("partition", query, dialect, lambda q, d: _listed(_partition_query(q, d)))
         return (tuple(found[0]), found[1]) if found is not None else None
 
+    def rehash_query(self, query: str, dialect: str) -> tuple[tuple[str, ...], str, tuple[str, ...], str] | None:
+        found = self._get("rehash", query, dialect, lambda q, d: _listed(_rehash_query(q, d)))
+        return (tuple(found[0]), found[1], tuple(found[2]), found[3]) if found is not None else None
+
     def distinct_shape(self, query: str, dialect: str) -> tuple[str, str, str | None, bool] | None:
         found = self._get("distinct", query, dialect, lambda q, d: _listed(_distinct_shape(q, d)))
         return (found[0], found[1], found[2], bool(found[3])) if found is not None else None
@@ -502,6 +612,7 @@ class SqlFacts:
                 self.tables_of(query, dialect)
                 self.filter_query(query, dialect)
                 self.partition_query(query, dialect)
+                self.rehash_query(query, dialect)
             for source in spec.matrix.values():
                 if isinstance(source, str):
                     self.distinct_shape(source, dialect)
@@ -524,6 +635,17 @@ MAX_FACTS = 2000
 
 def _sorted(tables: frozenset[str] | None) -> list[str] | None:
     return sorted(tables) if tables is not None else None
+
+
+def _values_key(bound: Mapping[str, Any], params: Sequence[str]) -> tuple[Any, ...] | None:
+    """What a grouped read binds for one partition, by value and type (1, 1.0 and '1' bind apart); None when a
+    value is missing or cannot be a key."""
+    try:
+        key = tuple((bound[p].__class__, bound[p]) for p in params)
+        hash(key)
+    except (KeyError, TypeError):
+        return None
+    return key
 
 
 def _listed(value: tuple[Any, ...] | None) -> list[Any] | None:
@@ -576,16 +698,11 @@ def _filter_query(query: str, dialect: str) -> str | None:
     return select.group_by("__tusk_diff").sql(dialect=dialect)
 
 
-@lru_cache(maxsize=1024)
-def _partition_query(query: str, dialect: str) -> tuple[tuple[str, ...], str] | None:
+def _partition_terms(tree: Any) -> tuple[list[tuple[str, Any]], list[Any]] | None:
     """For a plain one-table filter whose placeholders all sit in top-level ``column = :param`` terms of its
-    WHERE: (the params, ``SELECT columns…, kind, count FROM t WHERE <the other terms> GROUP BY columns…, kind``),
-    which counts the changed rows of every partition in one pass; else None. A row is in the partition with
-    ``param = v`` exactly when its column equals v, so looking the bound values up in the grouped result
-    says what the per-instance filter would (no row matches a NULL, whose lookup only costs a re-hash)."""
+    WHERE: ([(param, column)…], the other terms); else None."""
     from sqlglot import exp
 
-    tree = _plain_select(query, dialect)
     where = tree.args.get("where") if tree is not None else None
     if where is None:
         return None
@@ -606,12 +723,75 @@ def _partition_query(query: str, dialect: str) -> tuple[tuple[str, ...], str] | 
     if not keys or tree.find(exp.Placeholder) is not None and any(
             p.find_ancestor(exp.Where) is None for p in tree.find_all(exp.Placeholder)):
         return None
+    return keys, rest
+
+
+@lru_cache(maxsize=1024)
+def _partition_query(query: str, dialect: str) -> tuple[tuple[str, ...], str] | None:
+    """For a plain one-table filter whose placeholders all sit in top-level ``column = :param`` terms of its
+    WHERE: (the params, ``SELECT columns…, kind, count FROM t WHERE <the other terms> GROUP BY columns…, kind``),
+    which counts the changed rows of every partition in one pass; else None. A row is in the partition with
+    ``param = v`` exactly when its column equals v, so looking the bound values up in the grouped result
+    says what the per-instance filter would (no row matches a NULL, whose lookup only costs a re-hash)."""
+    from sqlglot import exp
+
+    tree = _plain_select(query, dialect)
+    terms = _partition_terms(tree)
+    if terms is None:
+        return None
+    keys, rest = terms
     columns = [column.copy() for _, column in keys]
     select = exp.select(*columns, "__tusk_diff", "COUNT(DISTINCT __tusk_key)").from_(_from(tree).this.copy())
     if rest:
         select = select.where(exp.and_(*(term.copy() for term in rest)))
     select = select.group_by(*(column.copy() for column in columns), "__tusk_diff")
     return tuple(name for name, _ in keys), select.sql(dialect=dialect)
+
+
+PARTS = "__tusk_k"  # the partitions a grouped re-read reads: (__tusk_i, __tusk_v0, __tusk_v1, …)
+
+
+@lru_cache(maxsize=1024)
+def _rehash_query(query: str, dialect: str) -> tuple[tuple[str, ...], str, tuple[str, ...], str] | None:
+    """For a plain one-table filter that picks its partition by ``column = :param`` terms and orders its rows by
+    plain columns: (the params, the table, the ORDER BY's columns, ``SELECT <its columns>, __tusk_k.__tusk_i FROM
+    t JOIN __tusk_k ON column = __tusk_k.__tusk_v0 … WHERE <the other terms> ORDER BY __tusk_k.__tusk_i, <its
+    order>``), which reads many partitions' rows in one scan, each partition's in the input's own order once its
+    ORDER BY is a total order (it names every column of the table's primary key: the planner checks); else None.
+    The partitions come as a ``WITH __tusk_k(__tusk_i, __tusk_v0, …) AS (VALUES …)`` the planner puts first, the
+    bound values as parameters: SQLite compares a column with them exactly as with the input's own parameter."""
+    from sqlglot import exp
+
+    tree = _plain_select(query, dialect)
+    terms = _partition_terms(tree)
+    order = tree.args.get("order") if tree is not None else None
+    if terms is None or order is None or tree.args.get("distinct"):
+        return None
+    keys, rest = terms
+    table = _from(tree).this
+    if table.args.get("db") or table.args.get("catalog"):
+        return None
+    name = table.alias_or_name
+    aliases = {e.alias.lower() for e in tree.expressions if isinstance(e, exp.Alias)
+               and not (isinstance(e.this, exp.Column) and e.this.name.lower() == e.alias.lower())}
+    ordered: list[str] = []
+    for term in order.expressions:
+        column = term.this
+        if isinstance(column, exp.Column) and column.table in ("", name) and not isinstance(column.this, exp.Star) \
+                and column.name.lower() not in aliases:
+            ordered.append(column.name.lower())
+    select = tree.copy()
+    select.set("expressions", [exp.Column(this=exp.Star(), table=exp.to_identifier(name))
+                               if isinstance(e, exp.Star) else e for e in select.expressions])
+    select.set("where", exp.Where(this=exp.and_(*(term.copy() for term in rest))) if rest else None)
+    select.set("order", None)
+    on = exp.and_(*(exp.EQ(this=column.copy(), expression=exp.column(f"__tusk_v{n}", table=PARTS))
+                    for n, (_, column) in enumerate(keys)))
+    select = select.join(exp.to_table(PARTS), on=on)
+    select = select.select(exp.column("__tusk_i", table=PARTS), copy=False)
+    select.set("order", exp.Order(expressions=[exp.Ordered(this=exp.column("__tusk_i", table=PARTS), nulls_first=True)]
+                                  + [term.copy() for term in order.expressions]))
+    return tuple(p for p, _ in keys), table.name, tuple(ordered), select.sql(dialect=dialect)
 
 
 @lru_cache(maxsize=1024)
