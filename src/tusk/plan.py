@@ -324,10 +324,13 @@ class Planner:
             return True
         if state.data_commit == self.commit:
             return False
-        if isinstance(self._how.get((query.query, state.data_commit)), dict):
-            return True  # told per instance: reading a partition more costs less than asking
-        touched = self._touched(query, state.data_commit)
-        return touched is None or bool(touched)
+        key = (query.query, state.data_commit)
+        if key not in self._how:
+            self._touched(query, state.data_commit)
+        how = self._how[key]
+        if isinstance(how, tuple):  # (as _touched says, without copying the counts)
+            return tuple(query.bound.get(k) for k in how[0]) in how[1]
+        return how is not _UNTOUCHED  # unknown; or told per instance: reading a partition more costs less than asking
 
     def _read_grouped(self, text: str) -> None:
         """Read and digest, in one query per ``REHASH_BATCH`` partitions, every partition of the input ``text`` that
@@ -365,7 +368,7 @@ class Planner:
             bound = [queries[key].bound[p] for key in part for p in params]
             found: dict[int, tuple[str, int]] = {}
             try:
-                for i, group in groupby(self.store.iter_query(f"{header}{values}) {select}", bound, ref=self.commit),
+                for i, group in groupby(self.store.iter_query(f"{header}{values}){select}", bound, ref=self.commit),
                                         key=itemgetter(-1)):
                     rows = [row[:-1] for row in group]
                     if len(rows[0]) != len(columns):
@@ -754,12 +757,19 @@ PARTS = "__tusk_k"  # the partitions a grouped re-read reads: (__tusk_i, __tusk_
 @lru_cache(maxsize=1024)
 def _rehash_query(query: str, dialect: str) -> tuple[tuple[str, ...], str, tuple[str, ...], str] | None:
     """For a plain one-table filter that picks its partition by ``column = :param`` terms and orders its rows by
-    plain columns: (the params, the table, the ORDER BY's columns, ``SELECT <its columns>, __tusk_k.__tusk_i FROM
-    t JOIN __tusk_k ON column = __tusk_k.__tusk_v0 … WHERE <the other terms> ORDER BY __tusk_k.__tusk_i, <its
-    order>``), which reads many partitions' rows in one scan, each partition's in the input's own order once its
-    ORDER BY is a total order (it names every column of the table's primary key: the planner checks); else None.
-    The partitions come as a ``WITH __tusk_k(__tusk_i, __tusk_v0, …) AS (VALUES …)`` the planner puts first, the
-    bound values as parameters: SQLite compares a column with them exactly as with the input's own parameter."""
+    plain columns: (the params, the table, the ORDER BY's columns, the rest of a query that reads many
+    partitions' rows in one scan), else None. The planner puts ``WITH __tusk_k(__tusk_i, __tusk_v0, …) AS (VALUES
+    (0, ?, …), …)`` (the partitions, their bound values as parameters) before the rest::
+
+        , __tusk_m AS MATERIALIZED (SELECT * FROM t WHERE column IN (SELECT __tusk_v0 FROM __tusk_k) … AND <the
+          other terms>)
+        SELECT <its columns>, __tusk_k.__tusk_i FROM __tusk_m AS t JOIN __tusk_k ON column = __tusk_k.__tusk_v0 …
+        ORDER BY __tusk_k.__tusk_i, <its order>
+
+    The rows of the partitions (one scan, SQLite's IN compares as ``=`` does) are then joined to the partition
+    each belongs to (``=``: SQLite compares a column with the value exactly as with the input's own parameter),
+    each partition's rows in the input's own order once that order is total (its ORDER BY names every column of
+    the table's primary key: the planner checks)."""
     from sqlglot import exp
 
     tree = _plain_select(query, dialect)
@@ -767,9 +777,12 @@ def _rehash_query(query: str, dialect: str) -> tuple[tuple[str, ...], str, tuple
     order = tree.args.get("order") if tree is not None else None
     if terms is None or order is None or tree.args.get("distinct"):
         return None
+    if any(c.name.lower() in ("rowid", "oid", "_rowid_") or c.name.lower().startswith("__tusk_")
+           for c in tree.find_all(exp.Column)):
+        return None  # (a materialized row's rowid is not the table's)
     keys, rest = terms
     table = _from(tree).this
-    if table.args.get("db") or table.args.get("catalog"):
+    if table.args.get("db") or table.args.get("catalog") or table.alias_or_name.lower().startswith("__tusk_"):
         return None
     name = table.alias_or_name
     aliases = {e.alias.lower() for e in tree.expressions if isinstance(e, exp.Alias)
@@ -780,18 +793,22 @@ def _rehash_query(query: str, dialect: str) -> tuple[tuple[str, ...], str, tuple
         if isinstance(column, exp.Column) and column.table in ("", name) and not isinstance(column.this, exp.Star) \
                 and column.name.lower() not in aliases:
             ordered.append(column.name.lower())
+    picked = [exp.In(this=column.copy(), query=exp.select(f"__tusk_v{n}").from_(PARTS).subquery())
+              for n, (_, column) in enumerate(keys)]
+    rows = exp.select("*").from_(table.copy()).where(exp.and_(*picked, *(term.copy() for term in rest)))
     select = tree.copy()
     select.set("expressions", [exp.Column(this=exp.Star(), table=exp.to_identifier(name))
                                if isinstance(e, exp.Star) else e for e in select.expressions])
-    select.set("where", exp.Where(this=exp.and_(*(term.copy() for term in rest))) if rest else None)
-    select.set("order", None)
+    select.set("from_" if "from_" in select.args else "from", exp.From(this=exp.to_table("__tusk_m").as_(name)))
+    select.set("where", None)
     on = exp.and_(*(exp.EQ(this=column.copy(), expression=exp.column(f"__tusk_v{n}", table=PARTS))
                     for n, (_, column) in enumerate(keys)))
     select = select.join(exp.to_table(PARTS), on=on)
     select = select.select(exp.column("__tusk_i", table=PARTS), copy=False)
     select.set("order", exp.Order(expressions=[exp.Ordered(this=exp.column("__tusk_i", table=PARTS), nulls_first=True)]
                                   + [term.copy() for term in order.expressions]))
-    return tuple(p for p, _ in keys), table.name, tuple(ordered), select.sql(dialect=dialect)
+    rest_sql = f", __tusk_m AS MATERIALIZED ({rows.sql(dialect=dialect)}) {select.sql(dialect=dialect)}"
+    return tuple(p for p, _ in keys), table.name, tuple(ordered), rest_sql
 
 
 @lru_cache(maxsize=1024)
