@@ -5,7 +5,9 @@ tables changed between A and B (one cheap ``diff_stat`` per distinct A). An inpu
 change keeps its recorded digest. When a table did change and the input is a plain filter over that one
 table, the changed rows (before and after images) are loaded into a scratch in-memory table and the
 input's own WHERE clause is evaluated on them: only instances whose partition was touched re-read and
-re-hash their input. Planning cost grows with the diff, not with the table.
+re-hash their input. Planning cost grows with the diff, not with the table. When many instances of one input
+re-hash (many rows changed, or the query was edited), their partitions are read by one grouped query (one scan of
+the table) instead of one query each, when the input's shape and order allow (``Planner._read_grouped``).
 """
 
 from __future__ import annotations
