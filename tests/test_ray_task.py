@@ -23,8 +23,8 @@ import os, sys
 from tusk.execute.ray import run_task
 held = [os.open(os.devnull, os.O_RDONLY) for _ in range(int(sys.argv[4]))]  # a long-lived worker's descriptors
 max_log = float(sys.argv[5]) or None
-print(run_task("jobs_for_tests:" + sys.argv[1], eval(sys.argv[2]), sys.argv[3], 1, None, gpu_ids=[], max_log=max_log),
-      flush=True)
+print(run_task("jobs_for_tests:" + sys.argv[1], eval(sys.argv[2]), sys.argv[3], 1, None, gpu_ids=[], max_log=max_log,
+               cancel_file=sys.argv[3] + ".cancel"), flush=True)
 """
 
 
@@ -69,3 +69,23 @@ def test_the_task_stops_a_job_whose_log_passed_its_limit_without_waiting_for_a_c
     assert worker.returncode == 0
     assert out.strip() == repr(("lost", None, log_limit_error(2e6)))
     assert (tmp_path / "job.log").stat().st_size < 50e6, "stopped soon after"
+
+
+def test_the_task_stops_its_job_once_its_cancel_file_appears(tmp_path: Path) -> None:
+    """Ray's cancel was seen not to reach a task in full suites: tusk also writes the task's cancel file, which the
+    task looks for on its node; the job and its children go, whatever Ray does."""
+    pidfile = tmp_path / "pids"
+    worker = _worker(tmp_path, "spawn_and_sleep", {"pidfile": str(pidfile)})
+    try:
+        deadline = time.monotonic() + 300
+        while not pidfile.exists() and time.monotonic() < deadline and worker.poll() is None:
+            time.sleep(0.05)
+        pids = [int(p) for p in pidfile.read_text().split()]
+        (tmp_path / "job.log.cancel").touch()
+        out, _ = worker.communicate(timeout=300)
+        assert out.strip() == repr(("lost", None, "cancelled"))
+        assert gone(pids), "the job or its child outlives its cancel"
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import os
 import pickle
+import secrets
 import select
 import signal
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -53,10 +55,12 @@ CANCEL_GRACE = 10.0  # seconds a cancelled task has to kill its job before Ray i
 
 # ----- inside a Ray task -----------------------------------------------------------------------------
 def run_task(function: str, payload: Any, log_path: str, attempt: int, timeout: float | None,
-             gpu_ids: list[str] | None = None, prepare: str | None = None, max_log: float | None = None) -> Wire:
+             gpu_ids: list[str] | None = None, prepare: str | None = None, max_log: float | None = None,
+             cancel_file: str | None = None) -> Wire:
     """Run one attempt in a forked child; → (kind, value, error) like a local worker. The job's ``prepare``
     runs first, here in Ray's worker, so what it keeps (a spec's setup value) lasts for the worker's next tasks
-    and the child inherits it."""
+    and the child inherits it. Once ``cancel_file`` exists (tusk writes it beside the log when it cancels), the
+    job's group is killed within ``POLL`` s, whether or not Ray's own cancel ever arrives."""
     gpu_env = ",".join(str(g) for g in (gpu_ids if gpu_ids is not None else _ray_gpu_ids()))
     failed = prepare_attempt(prepare, payload, log_path, gpu_env, attempt)
     if failed is not None:
@@ -69,7 +73,7 @@ def run_task(function: str, payload: Any, log_path: str, attempt: int, timeout: 
         _child(write_fd, parent, function, payload, log_path, gpu_env, attempt)
     os.close(write_fd)
     try:
-        return _wait_for_child(pid, read_fd, timeout, log_path, max_log)
+        return _wait_for_child(pid, read_fd, timeout, log_path, max_log, cancel_file)
     except BaseException:  # Ray's cancel raises KeyboardInterrupt here: the job's whole group goes
         _kill_group(pid)
         raise
@@ -106,7 +110,7 @@ def _child(write_fd: int, parent: int, function: str, payload: Any, log_path: st
 
 
 def _wait_for_child(pid: int, read_fd: int, timeout: float | None, log_path: str = "",
-                    max_log: float | None = None) -> Wire:
+                    max_log: float | None = None, cancel_file: str | None = None) -> Wire:
     deadline = time.monotonic() + timeout if timeout else None
     chunks: list[bytes] = []
     poller = select.poll()  # not select(): Ray's worker may hold descriptors past 1024
@@ -125,10 +129,20 @@ def _wait_for_child(pid: int, read_fd: int, timeout: float | None, log_path: str
         if max_log and _size(log_path) > max_log:
             _kill_group(pid)
             return ("lost", None, log_limit_error(max_log))
+        if cancel_file and os.path.exists(cancel_file):
+            _kill_group(pid)
+            return ("lost", None, "cancelled")
     _, status = os.waitpid(pid, 0)
     if chunks and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
         return pickle.loads(b"".join(chunks))  # type: ignore[no-any-return]
     return ("lost", None, exit_reason(-os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)))
+
+
+def _touch(path: str) -> None:
+    try:
+        Path(path).touch()
+    except OSError:  # the log's folder is gone: Ray's cancel still goes
+        pass
 
 
 def _size(path: str) -> int:
@@ -176,6 +190,7 @@ class RayBackend:
         self._gpus = 0.0
         self._slots = 1
         self._flight: dict[Any, Attempt] = {}
+        self._cancel_files: dict[Any, str] = {}  # per task: the file that tells it, on its node, to stop
 
     def start(self, jobs: int) -> None:
         ray = self._connect()
@@ -221,9 +236,11 @@ class RayBackend:
     def submit(self, attempt: Attempt) -> bool:
         job = attempt.job
         options = {"num_cpus": job.cpus, "num_gpus": job.gpus, "max_retries": 0, "name": job.name}
+        cancel_file = f"{job.log_path}.cancel-{secrets.token_hex(6)}"
         ref = self._task.options(**options).remote(job.function, job.payload, str(job.log_path), attempt.number,
-                                                   job.timeout, None, job.prepare, job.max_log)
+                                                   job.timeout, None, job.prepare, job.max_log, cancel_file)
         self._flight[ref] = attempt
+        self._cancel_files[ref] = cancel_file
         return True
 
     def poll(self, timeout: float | None) -> list[tuple[Attempt, Outcome]]:
@@ -231,6 +248,8 @@ class RayBackend:
             return []
         wait = POLL if timeout is None else min(timeout, POLL)
         ready, _ = self._ray.wait(list(self._flight), num_returns=1, timeout=wait)
+        for ref in ready:
+            self._cancel_files.pop(ref, None)
         return [self._outcome(ref, self._flight.pop(ref)) for ref in ready]
 
     def _outcome(self, ref: Any, attempt: Attempt) -> tuple[Attempt, Outcome]:
@@ -244,9 +263,14 @@ class RayBackend:
         return attempt, outcome(wire, device)
 
     def kill(self, attempts: Sequence[Attempt]) -> None:
-        """Cancel the tasks (KeyboardInterrupt in each: it kills its job's group), then force the stragglers."""
+        """Tell each task to stop twice over: its cancel file, which the task looks for on its node, and Ray's cancel
+        (KeyboardInterrupt in the task: it kills its job's group); then force the stragglers. Ray's cancel alone
+        was seen to leave jobs running in full test suites (its request did not reach the task, or not in time)."""
         doomed = {id(a) for a in attempts}
         refs = [ref for ref, attempt in self._flight.items() if id(attempt) in doomed]
+        files = [self._cancel_files.pop(ref) for ref in refs if ref in self._cancel_files]
+        for path in files:
+            _touch(path)
         for ref in refs:
             self._ray.cancel(ref, force=False)
             del self._flight[ref]
@@ -256,11 +280,16 @@ class RayBackend:
             _, waiting = self._ray.wait(waiting, num_returns=len(waiting), timeout=POLL)
         for ref in waiting:
             self._ray.cancel(ref, force=True)
+        if waiting:  # a forced task's job goes with its worker (its death signal): give it the same grace
+            self._ray.wait(waiting, num_returns=len(waiting), timeout=CANCEL_GRACE)
+        for path in files:  # each task has ended, or had 10 s and more to see its file
+            Path(path).unlink(missing_ok=True)
 
     def wake(self) -> None:
         pass  # poll waits at most POLL seconds
 
     def close(self) -> None:
+        self._cancel_files.clear()
         if self._ray is not None and self._started_ray:
             self._ray.shutdown()
         self._ray = None
