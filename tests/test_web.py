@@ -191,6 +191,25 @@ def test_ui_errors_are_one_line_before_anything_listens(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
+def test_ui_without_a_form_parser_refuses_to_start(tmp_path: Path) -> None:
+    """Without python-multipart every POST of the page was a 500 (after `make demo`): the page refuses to start,
+    naming what to install, and the base install brings it."""
+    import subprocess
+    import sys
+    from importlib.metadata import requires
+
+    project = make_project(tmp_path)
+    script = ("import sys; sys.modules['python_multipart'] = sys.modules['multipart'] = None\n"
+              "from tusk.cli import main; sys.argv = ['tusk', '-C', sys.argv[1], 'ui', '--port', '1']; main()")
+    done = subprocess.run([sys.executable, "-c", script, str(project.root)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "tusk ui needs python-multipart to read its forms: pip install python-multipart" in done.stderr
+    assert "Traceback" not in done.stderr
+    base = [r for r in requires("tusk-mlops") or [] if "extra ==" not in r]
+    assert any(r.startswith("python-multipart") for r in base), base
+
+
 def test_a_token_logs_in_once_and_names_who_did_what(tmp_path: Path) -> None:
     project = make_project(tmp_path)
     project.tusk("data", "branch", "fix")

@@ -26,11 +26,26 @@ def create(config_path: Path, host: str = "127.0.0.1", port: int = 8765, token: 
     except ModuleNotFoundError as exc:
         raise BackendMissing(f"tusk ui needs the 'ui' extra ({exc.name} is missing): "
                              f"pip install 'tusk-mlops[ui]'") from exc
+    _require_form_parser()
     from tusk.web.security import Gate, check_binding, parse_tokens
 
     tokens = parse_tokens(token if token is not None else os.environ.get("TUSK_UI_TOKEN"))
     check_binding(host, tokens)
     return create_app(config_path, Gate(tokens, _user(), host, port))
+
+
+def _require_form_parser() -> None:
+    """Starlette parses forms with python-multipart and fails each POST without it (a 500 on every button):
+    refuse to start instead."""
+    import importlib
+
+    for name in ("python_multipart", "multipart"):  # the module's name since 0.0.13, and before
+        try:
+            importlib.import_module(name)
+            return
+        except ImportError:
+            continue
+    raise BackendMissing("tusk ui needs python-multipart to read its forms: pip install python-multipart")
 
 
 def serve(config_path: Path, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
