@@ -36,6 +36,7 @@ class Case:
     code_files: dict[str, str] = field(default_factory=dict)  # written under models/
     exit_code: int = 1
     says: str = ""  # a part of the one line
+    settings: tuple[str, str] | None = None  # (text, replacement) in the part of tusk.toml before [[models]]
 
 
 def _csv(body: str) -> bytes:
@@ -220,7 +221,45 @@ TRAIN_CASES = [
     for name, code in BAD_TRAIN.items()
 ]
 
-CASES = FILE_CASES + REF_CASES + TOML_CASES + TRAIN_CASES
+FOREVER = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)"
+QUICK = ('branch = "main"', 'branch = "main"\nquery_timeout = "1s"')
+SMALL = ('branch = "main"', 'branch = "main"\nquery_memory = "64MiB"')
+TRACKING = 'url = "sqlite:///.tusk/mlflow.db"'
+BOUND_CASES = [  # issue 23: nothing runs until killed, hangs or walks the disk; each is one line, exit 1
+    Case("sql-forever", ["data", "sql", f"{FOREVER} SELECT count(*) FROM c"], settings=QUICK, says="query_timeout"),
+    Case("sql-zeroblob", ["data", "sql", "SELECT zeroblob(1000000000)"], says="query_memory"),
+    Case("sql-fills-memory", ["data", "sql", f"{FOREVER} SELECT randomblob(1000000) FROM c"], settings=SMALL,
+         says="query_memory"),
+    Case("toml-matrix-forever", ["plan"], settings=QUICK, says="query_timeout",
+         toml=f'[[models]]\nname = "x-{{c}}"\nmatrix.c = "{FOREVER} SELECT x FROM c WHERE x < 0"\n' + SPEC),
+    Case("toml-input-forever", ["run", "--only", "x", "--json"], settings=QUICK, exit_code=3,
+         toml='[[models]]\nname = "x"\ntrain = "models/m.py:train"\n'
+              f'inputs.examples = "{FOREVER} SELECT count(*) FROM c"\n'),
+    Case("check-sql-forever", ["data", "check"], settings=QUICK, says="forever",
+         toml=f'[[checks]]\nname = "forever"\nsql = "{FOREVER} SELECT x FROM c WHERE x < 0"\n'),
+    Case("toml-bad-query-timeout", ["plan"], settings=('branch = "main"', 'branch = "main"\nquery_timeout = "0s"'),
+         says="query_timeout"),
+    Case("toml-code-absolute", ["plan"], toml='[[models]]\nname = "x"\ncode = ["/etc/*"]\n' + SPEC, says="relative"),
+    Case("toml-code-escaping", ["plan"], toml='[[models]]\nname = "x"\ncode = ["../../../**/*"]\n' + SPEC,
+         says="leaves"),
+    Case("toml-code-escaping-inside", ["plan"], toml='[[models]]\nname = "x"\ncode = ["models/../../*"]\n' + SPEC,
+         says="leaves"),
+    Case("toml-billion-retries", ["plan"], toml='[[models]]\nname = "x"\nresources = { retries = 1000000000 }\n'
+                                                + SPEC, says="retries"),
+    Case("toml-billion-cpus", ["plan"], toml='[[models]]\nname = "x"\nresources = { cpus = 1e9 }\n' + SPEC,
+         says="cpus"),
+    Case("toml-nan-cpus", ["plan"], toml='[[models]]\nname = "x"\nresources = { cpus = nan }\n' + SPEC, says="cpus"),
+    Case("toml-billion-gpus", ["plan"], toml='[[models]]\nname = "x"\nresources = { gpus = 1e9 }\n' + SPEC,
+         says="gpus"),
+    Case("toml-billion-devices", ["plan"], settings=('gpus = "auto"', 'gpus = 1000000000'), says="gpus"),
+    Case("toml-billion-workers", ["plan"], settings=('local://?workers=2', 'local://?workers=1000000000'),
+         says="workers"),
+    Case("tracking-not-sqlite", ["plan"], settings=(TRACKING, 'url = "sqlite:////etc/passwd"'), says="not an SQLite"),
+    Case("tracking-folder", ["plan"], settings=(TRACKING, 'url = "sqlite:////etc"'), says="folder"),
+    Case("tracking-unreachable", ["plan"], settings=(TRACKING, 'url = "http://127.0.0.1:9"'), says="cannot reach"),
+]
+
+CASES = FILE_CASES + REF_CASES + TOML_CASES + TRAIN_CASES + BOUND_CASES
 
 
 @pytest.fixture(scope="module")
@@ -264,8 +303,14 @@ def test_bad_input_is_refused_and_changes_nothing(world: TrainProject, case: Cas
     original = config.read_text()
     before = snapshot(world)
     try:
+        head, models = original.split("\n[[models]]", 1)
+        if case.settings is not None:
+            assert case.settings[0] in head, case.settings
+            head = head.replace(case.settings[0], case.settings[1], 1)
         if case.toml is not None:
-            config.write_text(original.split("\n[[models]]", 1)[0].rstrip() + "\n\n" + case.toml)
+            config.write_text(head.rstrip() + "\n\n" + case.toml)
+        elif case.settings is not None:
+            config.write_text(head + "\n[[models]]" + models)
         for name, code in case.code_files.items():
             (world.root / "models" / name).write_text(code)
         result = world.tusk(*[a.replace("{dir}", str(tmp_path)) for a in case.args], code=None)

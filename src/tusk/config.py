@@ -6,9 +6,10 @@ the folder of ``tusk.toml``; four slashes (``sqlite:////abs/path``) mean an abso
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -30,8 +31,9 @@ def parse_duration(value: str | int | float | None) -> float | None:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+               "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
 
 
 def parse_size(value: str | int | float | None) -> float | None:
@@ -40,7 +42,7 @@ def parse_size(value: str | int | float | None) -> float | None:
         return None if value is None else float(value)
     match = _SIZE.match(value)
     if not match:
-        raise ValueError(f"not a size: {value!r} (use e.g. 500MB, 2GB)")
+        raise ValueError(f"not a size: {value!r} (use e.g. 500MB, 2GiB)")
     return float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower()]
 
 
@@ -56,15 +58,61 @@ class DataConfig(_Section):
     # at least confirm_min_rows rows) asks for --yes: a stale file re-imported would silently undo a merged fix
     confirm_fraction: float = Field(default=0.1, ge=0.0, le=1.0)
     confirm_min_rows: int = Field(default=10, ge=0)
+    # every query of the store's data (tusk data sql, matrix and input queries, checks) is stopped after this
+    # long, or when the process has grown by query_memory while it ran (tusk.data._sql.QueryBound)
+    query_timeout: float = 60.0
+    query_memory: float = float(1 << 30)
+
+    @field_validator("query_timeout", mode="before")
+    @classmethod
+    def _timeout(cls, value: Any) -> float | None:
+        return parse_duration(value)
+
+    @field_validator("query_memory", mode="before")
+    @classmethod
+    def _memory(cls, value: Any) -> float | None:
+        return parse_size(value)
+
+    @field_validator("query_timeout", "query_memory")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError("must be a positive amount (e.g. query_timeout = \"60s\", query_memory = \"1GiB\")")
+        return value
 
 
 class TrackingConfig(_Section):
     url: str = "sqlite:///.tusk/mlflow.db"
 
 
+# Ceilings of what a setting may ask for: beyond them a number is a typo (1e9 CPUs), not a machine.
+MAX_CPUS = 1024  # a job's resources.cpus
+MAX_GPUS = 64  # a job's resources.gpus
+MAX_DEVICES = 1024  # [executor] gpus: devices of one machine
+MAX_RETRIES = 100  # a job's resources.retries
+MAX_WORKERS = 1024  # jobs at once: local://?workers=N, tusk run --workers
+
+
 class ExecutorConfig(_Section):
     url: str = "local://?workers=2"
     gpus: str | int | list[int] = "auto"
+
+    @field_validator("url")
+    @classmethod
+    def _workers(cls, value: str) -> str:
+        """``?workers=N`` within MAX_WORKERS, said when tusk.toml is read (tusk.execute.base.parse_workers reads it)."""
+        found = re.search(r"[?&]workers=(\d+)", value)
+        if found and int(found.group(1)) > MAX_WORKERS:
+            raise ValueError(f"at most {MAX_WORKERS} workers")
+        return value
+
+    @field_validator("gpus")
+    @classmethod
+    def _devices(cls, value: str | int | list[int]) -> str | int | list[int]:
+        count = len(value) if isinstance(value, list) else int(value) if str(value).isdigit() else 0
+        if count > MAX_DEVICES:
+            raise ValueError(f"at most {MAX_DEVICES} devices")
+        return value
 
 
 class ReleaseConfig(_Section):
@@ -111,6 +159,40 @@ class Resources(_Section):
             raise ValueError("must not be negative")
         return value
 
+    @field_validator("cpus")
+    @classmethod
+    def _cpus(cls, value: float) -> float:
+        return _at_most(value, MAX_CPUS)
+
+    @field_validator("gpus")
+    @classmethod
+    def _gpus(cls, value: float) -> float:
+        return _at_most(value, MAX_GPUS)
+
+    @field_validator("retries")
+    @classmethod
+    def _retries(cls, value: int) -> int:
+        return int(_at_most(value, MAX_RETRIES))
+
+
+def _at_most(value: float, ceiling: int) -> float:
+    if not math.isfinite(value) or value > ceiling:
+        raise ValueError(f"{value:g} is more than tusk allows ({ceiling})")
+    return value
+
+
+def _inside_project(pattern: str) -> str:
+    """A ``code`` glob names files of the project: refused, before any walking, when absolute or escaping it."""
+    path = PurePosixPath(pattern.replace("\\", "/"))
+    if not pattern.strip() or path.is_absolute() or pattern.startswith("~") or PureWindowsPath(pattern).drive:
+        raise ValueError(f"{pattern!r}: use a path relative to the project's folder (e.g. \"models/*.py\")")
+    depth = 0
+    for part in path.parts:
+        depth += -1 if part == ".." else 0 if part == "." else 1
+        if depth < 0:
+            raise ValueError(f"{pattern!r} leaves the project's folder: code globs name files inside it")
+    return pattern
+
 
 MODEL_INPUT = "model:"  # inputs.base = "model:base": another spec's version as an input (same as needs)
 
@@ -141,6 +223,11 @@ class ModelSpec(_Section):
     @classmethod
     def _code_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("code")
+    @classmethod
+    def _code_inside(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else [_inside_project(pattern) for pattern in value]
 
     @model_validator(mode="before")
     @classmethod

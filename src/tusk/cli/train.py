@@ -88,7 +88,7 @@ def _print_conflicts(conflict: Any) -> None:
                    "commit (default: the data branch).")
 @click.option("--only", metavar="GLOB", help="Only instances whose name matches, e.g. 'intent-a*'.")
 @click.option("--shard", metavar="I/N", help="Only the I-th of N deterministic slices (for CI matrices).")
-@click.option("--workers", type=click.IntRange(min=1), help="Parallel jobs (default: the executor URL's).")
+@click.option("--workers", type=click.IntRange(min=1, max=1024), help="Parallel jobs (default: the executor URL's).")
 @click.option("--force", is_flag=True, help="Retrain the selected instances even when fresh.")
 @click.option("--candidates", is_flag=True,
               help="With --at BRANCH: train what merging the review would retrain, on its merge preview, as "

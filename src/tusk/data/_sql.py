@@ -3,8 +3,11 @@ quoting, and sqlite3 errors mapped to ``tusk.errors`` (``_errors``) so that driv
 
 from __future__ import annotations
 
+import math
+import os
 import re
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -13,7 +16,8 @@ from tusk.data.base import Params
 from tusk.data.names import check_identifier, check_ref_name, quote_identifier
 from tusk.errors import DataError, RefNotFound
 
-__all__ = ["SqliteRowFilter", "_errors", "check_identifier", "check_ref_name", "image", "quote", "read_only"]
+__all__ = ["QueryBound", "SqliteRowFilter", "_errors", "check_identifier", "check_ref_name", "image", "quote",
+           "read_only"]
 
 
 _READ_PRAGMAS = frozenset({"table_info", "table_xinfo", "index_list", "index_info", "index_xinfo",
@@ -40,6 +44,97 @@ def read_only(conn: sqlite3.Connection) -> None:
     """Make ``conn`` refuse every write: ``query_only`` for the database, an authorizer for the rest."""
     conn.execute("PRAGMA query_only = ON")
     conn.set_authorizer(_authorize)
+
+
+PROGRESS_STEPS = 2_000  # SQLite VM instructions between two looks at the clock (~50 µs of work; see QueryBound)
+MEMORY_EVERY = 0.002  # seconds between two looks at the process's size while a query runs
+_MAX_VALUE = 1_000_000_000  # SQLite's own ceiling of a value's length
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+Limits = tuple[float, float]  # (deadline on time.monotonic, resident size in bytes) of the query running
+
+
+_STATM: list[int] = []  # an open /proc/self/statm, read again with pread (no open and close per look)
+
+
+def _resident() -> float:
+    """The process's resident size in bytes (Linux); 0 where /proc is not there (the memory bound is off)."""
+    try:
+        if not _STATM:
+            _STATM.append(os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC))
+        return int(os.pread(_STATM[0], 128, 0).split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+class QueryBound:
+    """The time and memory bound of every query on one connection (``[data] query_timeout``, ``query_memory``).
+
+    SQLite calls ``_check`` every PROGRESS_STEPS instructions of a running statement; it interrupts the statement
+    once the query has run ``timeout`` seconds, or the process has grown by ``memory`` bytes since the query began
+    (rows fetched into Python count: they are what a runaway query fills memory with). A single value may be at
+    most a quarter of ``memory`` (SQLITE_LIMIT_LENGTH): ``zeroblob(1e9)`` fails at once instead of being made.
+    Between queries nothing is checked (the limits are infinite); a query fetched in batches (``iter_query``)
+    keeps the limits it began with while each batch is fetched, so the time a caller spends on the rows counts."""
+
+    def __init__(self, conn: sqlite3.Connection, timeout: float, memory: float) -> None:
+        self.timeout, self.memory = timeout, memory
+        self.limits: Limits = (math.inf, math.inf)
+        self.tripped = ""
+        self._looked = 0.0  # when _check last read the process's size
+        conn.set_progress_handler(self._check, PROGRESS_STEPS)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, max(1 << 20, min(int(memory // 4), _MAX_VALUE)))
+
+    def _check(self) -> int:
+        deadline, resident = self.limits
+        now = time.monotonic()
+        if now > deadline:
+            self.tripped = "time"
+            return 1
+        if resident != math.inf and now - self._looked > MEMORY_EVERY:
+            self._looked = now
+            if _resident() > resident:
+                self.tripped = "memory"
+                return 1
+        return 0
+
+    def start(self) -> Limits:
+        """The limits of a query that begins now."""
+        resident = _resident()
+        return time.monotonic() + self.timeout, resident + self.memory if resident else math.inf
+
+    @contextmanager
+    def applied(self, sql: str, limits: Limits | None = None) -> Iterator[None]:
+        """Run a statement (or fetch a batch of its rows) under ``limits`` (default: a query beginning now);
+        a statement the bound stopped, or a value too big, is one DataError naming the query and the setting."""
+        saved, self.limits, self.tripped = self.limits, limits or self.start(), ""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            code = getattr(exc, "sqlite_errorname", "") or ""
+            if code.startswith("SQLITE_INTERRUPT") and self.tripped == "time":
+                raise DataError(f"query stopped after {self.timeout:g} s ([data] query_timeout in tusk.toml): "
+                                f"{_short(sql)}") from exc
+            if code.startswith("SQLITE_INTERRUPT") and self.tripped == "memory":
+                raise DataError(f"query stopped: it took more than {_size(self.memory)} of memory ([data] "
+                                f"query_memory in tusk.toml): {_short(sql)}") from exc
+            if code.startswith("SQLITE_TOOBIG"):
+                raise DataError(f"query refused: a value larger than {_size(self.memory / 4)} (a quarter of [data] "
+                                f"query_memory in tusk.toml): {_short(sql)}") from exc
+            raise
+        finally:
+            self.limits = saved
+
+
+def _short(sql: str, width: int = 120) -> str:
+    text = " ".join(sql.split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _size(amount: float) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if amount >= scale:
+            return f"{amount / scale:.3g} {unit}"
+    return f"{amount:.0f} bytes"
 
 
 quote = quote_identifier  # SQLite's dialect is its default
@@ -84,8 +179,10 @@ def image(values: Mapping[str, Any], prefix: str) -> dict[str, Any]:
 class SqliteRowFilter:
     """``RowFilter`` on SQLite: the rows in an in-memory table, queried with SQLite's own SQL."""
 
-    def __init__(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    def __init__(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+                 bound: tuple[float, float] | None = None) -> None:
         self.conn = sqlite3.connect(":memory:")
+        self.bound = QueryBound(self.conn, *bound) if bound else None
         names = ", ".join(quote(c) for c in columns)
         marks = ", ".join("?" for _ in columns)
         with _errors(f"cannot hold rows of {table}"):
@@ -94,7 +191,10 @@ class SqliteRowFilter:
 
     def select(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
         with _errors("cannot filter rows"):
-            return self.conn.execute(sql, params or ()).fetchall()
+            if self.bound is None:
+                return self.conn.execute(sql, params or ()).fetchall()
+            with self.bound.applied(sql):
+                return self.conn.execute(sql, params or ()).fetchall()
 
     def close(self) -> None:
         self.conn.close()

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from tusk._cache import atomic_write
 from tusk._crash import crash_point
-from tusk.config import Config, url_path
-from tusk.data._sql import (BUSY_TIMEOUT, SqliteRowFilter, _errors, check_identifier, check_ref_name, image, mapped,
-                            quote, read_only)
+from tusk.config import Config, DataConfig, url_path
+from tusk.data._sql import (BUSY_TIMEOUT, QueryBound, SqliteRowFilter, _errors, check_identifier, check_ref_name,
+                            image, mapped, quote, read_only)
 from tusk.data.base import (Branch, Commit, DataStore, MergeResult, Params, QueryResult, Remote, RowChange,
                             SupportsRemotes, TableDiff, Tag)
 from tusk.data.doltlite_landed import Landed, landed
@@ -64,6 +64,9 @@ class DoltliteStore(MergeOps):
         self.path = path or url_path(url, config.root if config else Path.cwd())
         self.default_branch = config.data.branch if config else default_branch
         self._snapshots: dict[str, sqlite3.Connection] = {}
+        self._bounds: dict[str, QueryBound] = {}
+        settings = config.data if config else DataConfig()
+        self.query_bound = (settings.query_timeout, settings.query_memory)
         self._main: sqlite3.Connection | None = None
 
     # ----- connections -------------------------------------------------------------------------
@@ -96,6 +99,7 @@ class DoltliteStore(MergeOps):
         if commit not in self._snapshots:
             conn = self._open(commit)
             read_only(conn)
+            self._bounds[commit] = QueryBound(conn, *self.query_bound)
             self._snapshots[commit] = conn
         return self._snapshots[commit]
 
@@ -106,6 +110,7 @@ class DoltliteStore(MergeOps):
         for conn in [*self._snapshots.values(), *([self._main] if self._main else [])]:
             conn.close()
         self._snapshots.clear()
+        self._bounds.clear()
         self._main = None
 
     # ----- refs --------------------------------------------------------------------------------
@@ -313,19 +318,30 @@ class DoltliteStore(MergeOps):
         return [(name, type_ or "", bool(pk)) for _, name, type_, _, _, pk in rows]
 
     def query(self, sql: str, params: Params = None, ref: str | None = None) -> QueryResult:
-        with _errors("query failed"):
-            cursor = self._reader(ref).execute(sql, params or ())
+        """Rows of ``sql`` at ``ref``, within [data] query_timeout and query_memory (QueryBound)."""
+        commit = self.resolve(ref or self.default_branch)
+        conn = self.snapshot(commit)
+        with _errors("query failed"), self._bounds[commit].applied(sql):
+            cursor = conn.execute(sql, params or ())
             columns = [d[0] for d in cursor.description or []]
             return QueryResult(columns, cursor.fetchall())
 
     def iter_query(self, sql: str, params: Params = None, ref: str | None = None) -> Iterator[tuple[Any, ...]]:
+        commit = self.resolve(ref or self.default_branch)
+        conn, bound = self.snapshot(commit), self._bounds[commit]
+        limits = bound.start()
         with _errors("query failed"):
-            cursor = self._reader(ref).execute(sql, params or ())
-            while rows := cursor.fetchmany(10_000):
+            with bound.applied(sql, limits):
+                cursor = conn.execute(sql, params or ())
+            while True:
+                with bound.applied(sql, limits):
+                    rows = cursor.fetchmany(10_000)
+                if not rows:
+                    break
                 yield from rows
 
     def row_filter(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> SqliteRowFilter:
-        return SqliteRowFilter(table, columns, rows)
+        return SqliteRowFilter(table, columns, rows, self.query_bound)
 
     # ----- diffs -------------------------------------------------------------------------------
     def diff_stat(self, from_ref: str, to_ref: str) -> dict[str, TableDiff]:

@@ -25,6 +25,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from urllib.parse import parse_qs, urlsplit
 
 from tusk.errors import ConfigError
+from tusk.config import MAX_WORKERS
 
 JobStatus = Literal["succeeded", "failed", "cancelled"]
 
@@ -168,6 +169,8 @@ def parse_workers(url: str) -> int | None:
     value = query["workers"][0]
     if not value.isdigit() or int(value) < 1:
         raise ConfigError(f"executor url {url!r}: workers must be a positive integer")
+    if int(value) > MAX_WORKERS:
+        raise ConfigError(f"executor url {url!r}: at most {MAX_WORKERS} workers")
     return int(value)
 
 

@@ -74,6 +74,48 @@ def mlflow_errors(action: str) -> Iterator[None]:
         raise (ModelNotFound(text) if not_found(exc) else TrackingError(text)) from exc
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+REACH_TIMEOUT = 5.0  # seconds to connect to a tracking server or database before saying it cannot be reached
+_PORTS = {"http": 80, "https": 443, "postgresql": 5432, "mysql": 3306, "mssql": 1433}
+
+
+def _check_sqlite(url: str, path: Path) -> None:
+    """A sqlite tracking store that is not one (a folder, /etc/passwd, a doltlite file) is one line at once, not
+    MLflow's engine retried for minutes ("Operation will be retried in 51.1 seconds")."""
+    if path.is_dir():
+        raise TrackingError(f"tracking url {url}: {path} is a folder, not an SQLite database file")
+    try:
+        with open(path, "rb") as file:
+            header = file.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise TrackingError(f"tracking url {url}: cannot read {path}: {exc.strerror or exc}") from exc
+    if header and header != SQLITE_HEADER:
+        raise TrackingError(f"tracking url {url}: {path} is not an SQLite database (point [tracking] url at "
+                            "a new file, e.g. sqlite:///.tusk/mlflow.db)")
+
+
+def _check_reachable(url: str) -> None:
+    """A tracking server or database that does not answer is one line within REACH_TIMEOUT seconds, instead of
+    MLflow's retries (minutes with backoff)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0].lower()
+    try:
+        host, port = parts.hostname, parts.port or _PORTS.get(scheme)
+    except ValueError as exc:
+        raise TrackingError(f"tracking url {url!r}: {exc}") from exc
+    if not host or port is None:
+        return
+    try:
+        socket.create_connection((host, port), timeout=REACH_TIMEOUT).close()
+    except OSError as exc:
+        raise TrackingError(f"tracking url {url}: cannot reach {host}:{port} "
+                            f"({exc.strerror or type(exc).__name__})") from exc
+
+
 class MlflowTracker:
     def __init__(self, url: str, config: Config) -> None:
         self.config = config
@@ -98,8 +140,14 @@ class MlflowTracker:
         from mlflow.tracking import MlflowClient
 
         if self.sqlite_path is not None:
-            create_plain_sqlite(self.sqlite_path)
+            _check_sqlite(self.url, self.sqlite_path)
+            try:
+                create_plain_sqlite(self.sqlite_path)
+            except (OSError, sqlite3.Error) as exc:
+                raise TrackingError(f"tracking url {self.url}: cannot create {self.sqlite_path}: {exc}") from exc
             fast_commits(self.sqlite_path)
+        else:
+            _check_reachable(self.url)
         return MlflowClient(tracking_uri=self.url, registry_uri=self.url)
 
     def ensure_ready(self) -> None:
