@@ -96,6 +96,52 @@ def _check_sqlite(url: str, path: Path) -> None:
                             "a new file, e.g. sqlite:///.tusk/mlflow.db)")
 
 
+ARTIFACTS = "/.tusk/artifacts"
+_LOCATIONS = (("experiments", "artifact_location"), ("runs", "artifact_uri"), ("model_versions", "source"),
+              ("model_versions", "storage_location"), ("logged_models", "artifact_location"))
+
+
+def relocate_artifacts(store: Path, root_uri: str) -> None:
+    """A project copied or moved (its folder and with it ``.tusk/mlflow.db`` and ``.tusk/artifacts``): MLflow
+    stores absolute ``file:`` URIs (experiments' artifact_location, runs' artifact_uri, versions' source), which
+    still name the old folder. They are rewritten to ``root_uri`` in one transaction, so the copy writes its
+    artifacts into its own folder and reads its old ones from there, and plain MLflow (``mlflow ui``,
+    ``models:/NAME@production``) finds them too. A look at one row when nothing moved."""
+    if not store.is_file() or store.stat().st_size == 0:
+        return
+    conn = sqlite3.connect(f"file:{store}?doltlite_engine=sqlite", uri=True, timeout=30, isolation_level=None)
+    try:
+        old = _artifact_root_of(conn)
+        if old is None or old == root_uri:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if _artifact_root_of(conn) == old:  # not relocated meanwhile by another process
+                for table, column in _LOCATIONS:
+                    if column in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+                        conn.execute(f"UPDATE {table} SET {column} = ? || substr({column}, ?) "
+                                     f"WHERE {column} = ? OR substr({column}, 1, ?) = ?",
+                                     (root_uri, len(old) + 1, old, len(old) + 1, old + "/"))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    except sqlite3.Error as exc:
+        raise TrackingError(f"cannot move the artifact locations of {store} to {root_uri}: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def _artifact_root_of(conn: sqlite3.Connection) -> str | None:
+    """The artifact root that tusk's experiments name (None before MLflow made its tables or tusk its experiment)."""
+    try:
+        row = conn.execute("SELECT artifact_location FROM experiments WHERE name = ?", (EXPERIMENT,)).fetchone()
+    except sqlite3.OperationalError:
+        return None
+    location = str(row[0]) if row and row[0] else ""
+    return location if location.endswith(ARTIFACTS) else None
+
+
 def _check_reachable(url: str) -> None:
     """A tracking server or database that does not answer is one line within REACH_TIMEOUT seconds, instead of
     MLflow's retries (minutes with backoff)."""
@@ -145,6 +191,7 @@ class MlflowTracker:
                 create_plain_sqlite(self.sqlite_path)
             except (OSError, sqlite3.Error) as exc:
                 raise TrackingError(f"tracking url {self.url}: cannot create {self.sqlite_path}: {exc}") from exc
+            relocate_artifacts(self.sqlite_path, self.artifact_root.as_uri())
             fast_commits(self.sqlite_path)
         else:
             _check_reachable(self.url)
