@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TypeVar
 
+from tusk._crash import crash_point
 from tusk.errors import TuskError
 
 T = TypeVar("T")
@@ -80,6 +81,7 @@ def write_file(path: Path, write: Callable[[IO[bytes]], T]) -> T:
             result = write(out)
             out.flush()
             os.fchmod(out.fileno(), mode)
+        crash_point("output.written")
         check_destination(path)  # it may have become a link or a FIFO meanwhile: rename would replace that
         os.replace(temporary, path)
     except OSError as exc:

@@ -121,13 +121,17 @@ def export_table(store: DataStore, table: str, ref: str | None = None, fmt: str 
 
 def _write_csv(out: Any, names: list[str], rows: Iterable[tuple[Any, ...]], raw_formulas: bool = False) -> int:
     writer = csv.writer(out, lineterminator="\n")
+    # the csv module quotes a field holding the line terminator ("\n") but not a lone "\r", which readers take
+    # for the end of a row: a row with one is written with every field quoted
+    quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(names)  # column names are identifiers: never a formula
     count = 0
     for row in rows:
         if raw_formulas:
-            writer.writerow([cell(v) for v in row])
+            cells = [cell(v) for v in row]
         else:  # numbers are written by cell() as numbers: only text can be a formula
-            writer.writerow([neutralize(v) if isinstance(v, str) and v else cell(v) for v in row])
+            cells = [neutralize(v) if isinstance(v, str) and v else cell(v) for v in row]
+        (quoted if any("\r" in c for c in cells) else writer).writerow(cells)
         count += 1
     return count
 
