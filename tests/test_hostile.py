@@ -146,6 +146,43 @@ FILE_CASES = [
     Case("unknown-extension", [*IMPORT, "{dir}/f.exe", *EX], {"f.exe": b"MZ"}),
     Case("missing-file", [*IMPORT, "{dir}/nope.csv", *EX]),
     Case("directory-as-file", [*IMPORT, "{dir}/d.csv", *EX], {"d.csv/x": b""}),
+    Case("key-beyond-64-bits", [*IMPORT, "{dir}/f.csv", "--table", "big", "--key", "id"],
+         {"f.csv": b"id,v\n99999999999999999999999,1\n"}, says="does not fit a 64-bit integer"),
+    Case("key-beyond-64-bits-upsert", [*IMPORT, "{dir}/f.csv", *EX, "--mode", "upsert"],
+         {"f.csv": _csv("-9223372036854775809,c0,a,l0\n")}, says="64-bit"),
+    Case("integer-of-5000-digits", [*IMPORT, "{dir}/f.csv", *EX, "--mode", "upsert"],
+         {"f.csv": _csv("9" * 5000 + ",c0,a,l0\n")}, says="5,000 digits"),
+    Case("jsonl-nested-100k-deep", [*IMPORT, "{dir}/f.jsonl", *EX],
+         {"f.jsonl": ('{"id": 1, "text": ' + "[" * 100_000 + "]" * 100_000 + "}\n").encode()}, says="nested"),
+    Case("jsonl-integer-of-5000-digits", [*IMPORT, "{dir}/f.jsonl", *EX],
+         {"f.jsonl": ('{"id": ' + "9" * 5000 + ', "customer": "c0"}\n').encode()}, says="line 1"),
+    Case("jsonl-key-beyond-64-bits", [*IMPORT, "{dir}/f.jsonl", *EX, "--mode", "upsert"],
+         {"f.jsonl": b'{"id": 99999999999999999999999, "customer": "c0", "text": "a", "label": "l0"}\n'},
+         says="64-bit"),
+]
+
+
+def _symlink(path: Path) -> None:
+    path.with_name("target.csv").write_text("keep me\n")
+    path.symlink_to(path.with_name("target.csv"))
+
+
+def _fifo(path: Path) -> None:
+    import os
+
+    os.mkfifo(path)
+
+
+EXPORT = ["data", "export", "examples", "-o"]
+OUTPUT_CASES = [  # nothing is written, and what was there stays as it was (test_export_... below checks the files)
+    Case("export-to-symlink", [*EXPORT, "{dir}/link.csv"], {"link.csv": _symlink}, says="symbolic link"),
+    Case("export-to-fifo", [*EXPORT, "{dir}/pipe.csv"], {"pipe.csv": _fifo}, says="FIFO"),
+    Case("export-to-directory", [*EXPORT, "{dir}/d.csv"], {"d.csv/x": b""}, says="directory"),
+    Case("export-under-a-file", [*EXPORT, "{dir}/f.csv/out.csv"], {"f.csv": b"x"}, says="cannot write"),
+    # what /dev/stdout is (never the real one: the old export replaced it with a file, as root)
+    Case("export-to-stdout-link", [*EXPORT, "{dir}/stdout"], {"stdout": lambda p: p.symlink_to("/proc/self/fd/1")},
+         says="symbolic link"),
+    Case("ci-output-to-fifo", ["ci", "github", "--output", "{dir}/pipe.yml"], {"pipe.yml": _fifo}, says="FIFO"),
 ]
 
 REF_CASES = [
@@ -259,7 +296,7 @@ BOUND_CASES = [  # issue 23: nothing runs until killed, hangs or walks the disk;
     Case("tracking-unreachable", ["plan"], settings=(TRACKING, 'url = "http://127.0.0.1:9"'), says="cannot reach"),
 ]
 
-CASES = FILE_CASES + REF_CASES + TOML_CASES + TRAIN_CASES + BOUND_CASES
+CASES = FILE_CASES + OUTPUT_CASES + REF_CASES + TOML_CASES + TRAIN_CASES + BOUND_CASES
 
 
 @pytest.fixture(scope="module")
@@ -326,3 +363,116 @@ def test_bad_input_is_refused_and_changes_nothing(world: TrainProject, case: Cas
         assert case.says in lines[0], lines[0]
     assert "Traceback" not in result.output
     assert snapshot(world) == before
+
+
+# ----- outputs: regular files only, the umask, formulas -----------------------------------------------------
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_export_keeps_links_fifos_and_devices_as_they_are(world: TrainProject, tmp_path: Path) -> None:
+    """Export renamed its file over whatever the path named: a link became a file, a FIFO a file, and as root
+    -o /dev/full turned the device into a regular 0600 file."""
+    import os
+    import stat
+
+    _symlink(tmp_path / "link.csv")
+    _fifo(tmp_path / "pipe.csv")
+    targets = {"link.csv": stat.S_ISLNK, "pipe.csv": stat.S_ISFIFO}
+    try:
+        os.mknod(tmp_path / "null.csv", stat.S_IFCHR | 0o666, os.makedev(1, 3))  # a twin of /dev/null
+        targets["null.csv"] = stat.S_ISCHR
+    except OSError:
+        pass  # no CAP_MKNOD here: the link and the FIFO still count
+    for name, kind in targets.items():
+        result = world.tusk(*EXPORT, str(tmp_path / name), code=1)
+        assert result.stderr.startswith("error: ") and "Traceback" not in result.output
+        assert kind(os.lstat(tmp_path / name).st_mode), f"{name} was replaced"
+    assert (tmp_path / "target.csv").read_text() == "keep me\n"
+    assert _leftovers(tmp_path) == []
+
+
+def test_export_respects_the_umask_and_keeps_a_files_mode(world: TrainProject, tmp_path: Path) -> None:
+    """Exports were always 0600, whatever the umask."""
+    import os
+    import stat
+
+    old = os.umask(0o027)
+    try:
+        world.tusk(*EXPORT, str(tmp_path / "new.csv"))
+        assert stat.S_IMODE(os.stat(tmp_path / "new.csv").st_mode) == 0o640
+        os.umask(0o022)
+        world.tusk(*EXPORT, str(tmp_path / "new.xlsx"))
+        assert stat.S_IMODE(os.stat(tmp_path / "new.xlsx").st_mode) == 0o644
+        (tmp_path / "old.csv").write_text("old\n")
+        os.chmod(tmp_path / "old.csv", 0o604)
+        world.tusk(*EXPORT, str(tmp_path / "old.csv"))
+        assert stat.S_IMODE(os.stat(tmp_path / "old.csv").st_mode) == 0o604
+        assert (tmp_path / "old.csv").read_text().startswith("id,")
+    finally:
+        os.umask(old)
+
+
+def test_a_destination_that_changes_during_the_export_is_not_replaced(world: TrainProject, tmp_path: Path) -> None:
+    """The world moves between writing and renaming: the file became a link (kept, refused), or the write
+    failed half-way (the old file kept whole, no temporary file left)."""
+    import os
+
+    from tusk._crash import at_point
+
+    out = tmp_path / "out.csv"
+    out.write_text("old\n")
+
+    def swap() -> None:
+        out.unlink()
+        _symlink(out)
+
+    with at_point("output.written", swap):
+        result = world.tusk(*EXPORT, str(out), code=1)
+    assert "symbolic link" in result.stderr and os.path.islink(out)
+    assert _leftovers(tmp_path) == []
+    out.unlink()
+    out.write_text("old\n")
+
+    def crash() -> None:
+        raise RuntimeError("the disk went away")
+
+    with at_point("output.written", crash), pytest.raises(RuntimeError):
+        world.tusk(*EXPORT, str(out))
+    assert out.read_text() == "old\n" and _leftovers(tmp_path) == []
+
+
+FORMULAS = ['=HYPERLINK("http://x.invalid","click")', "+cmd|' /C calc'!A0", "@SUM(A1:A2)", "-2+3", "\tTab",
+            "\rCR", "=", "-", "'=already quoted", "''=twice", "'plain", "'", "plain", "-1", "+1.5", "-2e3",
+            "a=b"]
+
+
+def test_csv_export_neutralizes_formulas_and_imports_back_exactly(world: TrainProject, tmp_path: Path) -> None:
+    """CSV export wrote =HYPERLINK(...), +cmd|..., @SUM(...) raw: a spreadsheet runs them. Each now has a leading
+    apostrophe (a spreadsheet shows it as text), numbers stay numbers, and importing the file takes exactly that
+    apostrophe off: a cell that truly starts with one comes back too."""
+    import csv
+    import re
+
+    lines = [json.dumps({"id": i, "text": text, "n": -i}) for i, text in enumerate(FORMULAS)]
+    (tmp_path / "cells.jsonl").write_text("\n".join(lines) + "\n")  # JSON Lines: the values exactly as they are
+    world.tusk("data", "import", str(tmp_path / "cells.jsonl"), "--table", "cells", "--key", "id",
+               "--branch", "cells")
+    world.tusk("data", "export", "cells", "--at", "cells", "-o", str(tmp_path / "cells.csv"))
+    with (tmp_path / "cells.csv").open(newline="") as handle:
+        written = list(csv.reader(handle))[1:]
+    number = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+    for _, text, n in written:
+        assert text[:1] not in ("=", "+", "-", "@", "\t", "\r") or number.fullmatch(text), text
+        assert n.lstrip("-").isdigit(), n
+    shown = {int(i): text for i, text, _ in written}
+    assert shown[0] == "'" + FORMULAS[0] and shown[8] == "''=already quoted" and shown[10] == "'plain"
+    assert shown[13] == "-1" and shown[16] == "a=b"
+    again = world.json("data", "import", str(tmp_path / "cells.csv"), "--table", "cells", "--branch", "cells")
+    assert again["commit"] is None and again["modified"] == 0, again  # back exactly: nothing changed
+    rows = world.json("data", "sql", "SELECT text FROM cells ORDER BY id", "--at", "cells")["rows"]
+    assert [r[0] for r in rows] == FORMULAS
+    stdout = world.tusk("data", "export", "cells", "--at", "cells", "-o", "-").stdout
+    assert "\n0,'=HYPERLINK" in stdout.replace('"', "")
+    world.tusk("data", "export", "cells", "--at", "cells", "-o", str(tmp_path / "raw.csv"), "--raw-formulas")
+    assert '\n0,"=HYPERLINK' in (tmp_path / "raw.csv").read_text()

@@ -136,3 +136,58 @@ def test_no_secret_reaches_logs_registry_or_json(tmp_path: Path, monkeypatch: py
         values = [str(v) for (v,) in db.execute(f"SELECT value FROM {table}")]
         assert not any(secret in v for v in values), table
     assert os.environ["GITHUB_TOKEN"] == secret
+
+
+LOG_ESCAPES = ("\x1b[2J\x1b[H"  # clear the screen, cursor home
+               "\x1b]0;window title\x07"  # OSC 0: the window's title
+               "\x1b]8;;https://evil.example/\x1b\\click me\x1b]8;;\x1b\\"  # OSC 8: a hyperlink
+               "\x1b]52;c;cm0gLXJmIH4=\x07"  # OSC 52: write the clipboard
+               "\x9b31mC1 red\r\x08done")
+LOGGING_MODEL = f'''
+import sys
+def train(ctx):
+    print({LOG_ESCAPES!r})
+    sys.stdout.flush()
+    return {{"accuracy": 1.0}}
+'''
+TERMINAL = "\x1b\x07\x9b\x08\r"
+
+
+def test_tusk_logs_prints_no_terminal_escapes_unless_raw(tmp_path: Path) -> None:
+    """`tusk logs NAME` printed a job log's escapes as they were: screen clear, window title, hyperlink,
+    clipboard write."""
+    project = make_project(tmp_path, customers=1, resources="resources = { retries = 0 }")
+    (project.root / "models" / "m.py").write_text(LOGGING_MODEL)
+    project.run()
+    shown = project.tusk("logs", "m-c0")
+    assert "click me" in shown.stdout and "C1 red" in shown.stdout and "done" in shown.stdout
+    assert not any(ch in shown.stdout + shown.stderr for ch in TERMINAL), repr(shown.stdout)
+    assert "evil.example" not in shown.stdout and "cm0gLXJmIH4=" not in shown.stdout
+    raw = project.tusk("logs", "m-c0", "--raw").stdout  # for a pipe: the log as it was written
+    assert "\x1b]0;window title\x07" in raw and "\x1b]52;c;cm0gLXJmIH4=\x07" in raw
+    assert "\x1b]52;c;cm0gLXJmIH4=\x07" in project.json("logs", "m-c0")["log"]
+
+
+CELLS = {1: "a\x1b]0;PWNED\x07b", 2: "[/]", 3: "[bold red]not markup", 4: "c\x1b[2Jd\x9b31me",
+         5: "\x1b]52;c;cm0gLXJmIH4=\x07f"}
+
+
+def test_data_values_cannot_drive_the_terminal(tmp_path: Path) -> None:
+    """`data sql` and `data diff` printed ESC from cell values; a cell "[/]" was read as rich markup and
+    `data sql` died with a traceback."""
+    project = make_project(tmp_path, customers=1)
+    lines = [json.dumps({"id": i, "customer": "c0", "text": text, "label": "l0"}) for i, text in CELLS.items()]
+    (project.root / "esc.jsonl").write_text("\n".join(lines) + "\n")
+    project.tusk("data", "import", str(project.root / "esc.jsonl"), "--table", "examples", "--mode", "upsert",
+                 "--branch", "esc")
+    sql = project.tusk("data", "sql", "SELECT id, text FROM examples WHERE id BETWEEN 1 AND 5 ORDER BY id", "--at", "esc")
+    diff = project.tusk("data", "diff", "main", "esc")
+    for shown in (sql, diff):
+        text = shown.stdout + shown.stderr
+        assert not any(ch in text for ch in TERMINAL), repr(text)
+        assert "[/]" in text and "[bold red]not markup" in text and "Traceback" not in text
+        assert "ab" in text and "cde" in text
+    raw = project.tusk("data", "sql", "SELECT text FROM examples WHERE id BETWEEN 1 AND 5 ORDER BY id", "--at", "esc",
+                       "--json").stdout
+    assert not any(ch in raw for ch in TERMINAL), "JSON escapes C0 and C1 controls (\\u001b, \\u009b)"
+    assert [r[0] for r in json.loads(raw)["rows"]] == list(CELLS.values())

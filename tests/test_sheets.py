@@ -67,3 +67,24 @@ def test_a_credentials_value_is_never_echoed(monkeypatch: pytest.MonkeyPatch, se
         sheets.read_sheet(f"gsheet://{SHEET_ID}/Examples")
     shown = str(caught.value) + repr(caught.value.__cause__ or "")
     assert "0123456789abcdef" not in shown and "\n" not in str(caught.value)
+
+
+def test_a_malformed_private_key_is_one_line_without_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service-account key whose private_key google-auth cannot read gave a traceback (the secret was not
+    printed: it still is not)."""
+    key = {"type": "service_account", "client_email": "tusk@example.iam.gserviceaccount.com", "token_uri": TOKEN_URI,
+           "private_key": "-----BEGIN PRIVATE KEY-----\nsk-live-0123456789abcdef\n-----END PRIVATE KEY-----\n"}
+    monkeypatch.setenv(sheets.CREDENTIALS_ENV, json.dumps(key))
+    root = tmp_path / "p"
+    CliRunner().invoke(cli, ["init", str(root)])
+    result = CliRunner().invoke(cli, ["-C", str(root), "data", "import", f"gsheet://{SHEET_ID}/Examples",
+                                      "--table", "examples", "--key", "id"])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "private_key cannot be read" in lines[0], result.stderr
+    assert "0123456789abcdef" not in result.output and "Traceback" not in result.output
+    key.pop("client_email")
+    monkeypatch.setenv(sheets.CREDENTIALS_ENV, json.dumps(key))
+    with pytest.raises(sheets.IngestError, match="has no client_email") as caught:
+        sheets.read_sheet(f"gsheet://{SHEET_ID}/Examples")
+    assert "0123456789abcdef" not in str(caught.value)

@@ -281,3 +281,29 @@ def test_a_conflicts_file_is_refused_once_a_branch_moved(conflicting: TrainProje
     refused = conflicting.tusk("data", "merge", "fix", "--resolve", str(path), code=1)
     assert "moved since this file was written" in refused.output and conflicting.head() == head
     assert json.loads(conflicting.tusk("data", "merge", "fix", "--json", code=1).stdout)["merged"] is False
+
+
+def test_a_conflicts_file_neutralizes_formulas_and_is_a_regular_file(project: TrainProject) -> None:
+    """The conflicts file is opened in a spreadsheet too: a formula in a conflicting row is written with a leading
+    apostrophe (and read back without it); the file is written whole, never through a link."""
+    data = rows()
+    data[0][3] = '=HYPERLINK("http://x.invalid","click")'
+    project.import_rows(data, branch="fix", message="fix")
+    data = rows()
+    data[0][3] = "@SUM(A1)"
+    project.import_rows(data, message="main moves on")
+    link = project.root / "link.csv"
+    link.symlink_to(project.root / "elsewhere.csv")
+    refused = project.tusk("data", "merge", "fix", "--conflicts-file", str(link), code=1)
+    assert "symbolic link" in refused.stderr and link.is_symlink() and not (project.root / "elsewhere.csv").exists()
+    path = project.root / "conflicts.csv"
+    project.tusk("data", "merge", "fix", "--conflicts-file", str(path), code=1)
+    lines = list(csv.DictReader(path.open(newline="")))
+    assert (lines[0]["ours.label"], lines[0]["theirs.label"]) == ("'@SUM(A1)", "'=HYPERLINK(\"http://x.invalid\",\"click\")")
+    lines[0]["resolution"] = "theirs"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(lines[0]))
+        writer.writeheader()
+        writer.writerows(lines)
+    assert project.json("data", "merge", "fix", "--resolve", str(path))["resolved"] == 1
+    assert labels(project, [0]) == ['=HYPERLINK("http://x.invalid","click")']

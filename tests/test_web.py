@@ -555,3 +555,99 @@ def test_rows_approved_per_model_leave_the_review_and_its_diff(reviewed: TrainPr
 
     with Project.open(reviewed.root) as project:
         assert project.review_page("fix").to_json()["landed"] == len(c1)
+
+
+def test_team_mode_serves_the_names_people_open_it_by(tmp_path: Path) -> None:
+    """`tusk ui --host 0.0.0.0 --token ...` (the README's team mode) answered 421 for 127.0.0.1, localhost and the
+    machine's own name; only the literal 0.0.0.0 worked, and no other name could be given."""
+    import socket
+
+    from tusk.web import create
+
+    project = make_project(tmp_path)
+    config = project.root / "tusk.toml"
+    names = ["127.0.0.1:8765", "localhost:8765", "LOCALHOST", "[::1]:8765", f"{socket.gethostname()}:8765",
+             f"{socket.getfqdn()}:8765", "192.168.1.5:8765", "0.0.0.0:8765"]
+    app = create(config, "0.0.0.0", 8765, "alice:a-long-secret-1", allowed_hosts=["https://tusk.example.com/"])
+    with TestClient(app, base_url=BASE) as web:
+        for host in [*names, "tusk.example.com", "tusk.example.com:443"]:
+            assert web.get("/login", headers={"host": host}).status_code == 200, host
+        assert web.get("/login", headers={"host": "evil.example:8765"}).status_code == 421  # DNS rebinding
+        assert web.get("/login", headers={"host": "tusk.example.com.evil.example"}).status_code == 421
+    with TestClient(create(config, "127.0.0.1", 8765), base_url=BASE) as web:  # loopback: loopback names only
+        assert web.get("/login", headers={"host": "localhost:8765"}).status_code == 200
+        assert web.get("/login", headers={"host": "192.168.1.5:8765"}).status_code == 421
+        assert web.get("/login", headers={"host": f"{socket.gethostname()}:8765"}).status_code == 421
+    with pytest.raises(TuskError, match="--allowed-host"):
+        create(config, "0.0.0.0", 8765, "alice:a-long-secret-1", allowed_hosts=["not a host"])
+
+
+def test_team_mode_over_http_refuses_a_request_without_host(tmp_path: Path) -> None:
+    """The README's command in a real process: its host names answer, an HTTP/1.0 request without Host was
+    served and is now refused (400)."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    project = make_project(tmp_path)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [str(Path(sys.executable).parent / "tusk"), "-C", str(project.root), "ui", "--host", "0.0.0.0",
+               "--port", str(port), "--token", "alice:a-long-secret-1", "--allowed-host", "tusk.example.com"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def ask(head: str) -> str:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+            conn.sendall(head.encode() + b"\r\n")
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+        return answer.decode("latin-1").split("\r\n", 1)[0]
+
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and process.poll() is None, "tusk ui did not start"
+                time.sleep(0.2)
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"{socket.gethostname()}:{port}", "tusk.example.com"):
+            assert " 421 " not in ask(f"GET /login HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"), host
+        assert " 421 " in ask(f"GET /login HTTP/1.1\r\nHost: evil.example:{port}\r\nConnection: close\r\n")
+        assert " 400 " in ask("GET /login HTTP/1.0\r\n")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_wrong_tokens_are_throttled_per_address(tmp_path: Path) -> None:
+    """200 wrong tokens were answered in 0.2 s. After FREE_FAILURES wrong ones an address waits 1, 2, 4 ... s
+    between tries; a try before that is refused (429) without looking at the token, even the right one."""
+    from tusk.web import create
+    from tusk.web.security import FREE_FAILURES
+
+    project = make_project(tmp_path)
+    app = create(project.root / "tusk.toml", "0.0.0.0", 8765, "alice:a-long-secret-1")
+    gate = app.state.web.gate
+    with TestClient(app, base_url=BASE) as web:
+        def login(token: str) -> Any:
+            return web.post("/login", data={"token": token, "next": "/"}, follow_redirects=False)
+
+        assert [login(f"wrong-token-{i}").status_code for i in range(FREE_FAILURES)] == [403] * FREE_FAILURES
+        throttled = login("wrong-token-again")
+        assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) >= 1
+        assert login("a-long-secret-1").status_code == 429  # the token is not looked at while throttled
+        count, last = gate.failures["testclient"]
+        gate.failures["testclient"] = (count, last - 2)  # the wait has passed
+        assert login("wrong-token-late").status_code == 403
+        assert login("a-long-secret-1").status_code == 429, "each failure doubles the wait"
+        count, last = gate.failures["testclient"]
+        gate.failures["testclient"] = (count, last - 3)
+        assert login("a-long-secret-1").status_code == 303
+        assert "testclient" not in gate.failures  # the right token clears the count
+    log = (project.root / ".tusk" / "ui-actions.log").read_text()
+    assert '"throttled"' in log

@@ -31,6 +31,8 @@ POINTS = (
     # tusk data import / merge / revert
     "import.read", "import.branch-missing", "import.branch-ready", "import.staged", "import.applied", "import.before-commit", "import.committed",
     "merge.begin", "merge.merged", "merge.committed", "gc.before", "gc.after",
+    # a file written where a user points (data export -o, ci github --output, --conflicts-file)
+    "output.written",
     # tusk data sync
     "sync.staging", "sync.committed", "sync.moved",
     # tusk release create / rollback

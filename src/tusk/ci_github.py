@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tusk._dist import requirement
+from tusk._output import write_text
 from tusk.config import Config, url_path
 from tusk.errors import ConfigError
 from tusk.git import relative_root
@@ -162,6 +163,5 @@ def write(config: Config, output: Path | None = None, remotes: dict[str, str] | 
         raise ConfigError(f"{warnings[0]} (--strict; {len(warnings)} problem(s), nothing written)")
     data = workflow(config, remotes=remotes, **options)
     path = output or config.root / ".github" / "workflows" / "tusk.yml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(data, warnings))
+    write_text(path, render(data, warnings))  # a regular file, written whole (a link or a FIFO is refused)
     return path, warnings

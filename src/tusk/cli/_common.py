@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from tusk.cli._text import printable
 from tusk.errors import TuskError
 
 if TYPE_CHECKING:
@@ -39,8 +41,6 @@ class TuskGroup(click.Group):
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    from tusk.cli._text import printable
-
     message = printable(message)
     first = message.strip().splitlines()[0] if message.strip() else "error"
     click.echo(f"error: {first}", err=True)
@@ -75,7 +75,12 @@ def _default(value: Any) -> Any:
 
 
 def print_json(data: Any) -> None:
-    click.echo(json_text(data))
+    click.echo(_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text(data)))
+
+
+# JSON escapes C0 controls (ESC is \u001b) but writes C1 ones (U+0080-U+009F: U+009B is a CSI on some
+# terminals) as they are when ensure_ascii is off; they can only be inside strings, where \u escapes mean the same
+_C1 = re.compile("[\x7f-\x9f]")
 
 
 LONG_LIST = 50  # a top-level list longer than this is written one element per line
@@ -125,9 +130,26 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
         # A long value wraps and is never cut short with "…"; the other columns give way before the first
         # (the row's name), which folds only when nothing else can.
         out.add_column(column, overflow="fold", no_wrap=number == 0)
-    for row in rows:  # a rich Text cell is shown as it is; other cells as text with rich markup
-        out.add_row(*["" if cell is None else cell if isinstance(cell, Text) else str(cell) for cell in row])
+    for row in rows:  # a rich Text cell is shown as it is; other cells as text with rich markup, no control codes
+        out.add_row(*["" if cell is None else cell if isinstance(cell, Text) else printable(str(cell))
+                      for cell in row])
     return out
+
+
+def data_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Any:
+    """A table of values from the data (a query's rows, a check's violations): each cell shown as the text it is,
+    never read as rich markup ("[/]" in a cell is text, not an error) and without terminal control codes."""
+    from rich.text import Text
+
+    return table(title, [printable(str(c)) for c in columns],
+                 [[Text(data_text(cell)) for cell in row] for row in rows])
+
+
+def data_text(value: Any) -> str:
+    """A value from the data as a terminal may show it: NULL empty, bytes as hex, no control codes."""
+    if value is None:
+        return ""
+    return printable(value.hex() if isinstance(value, bytes) else str(value))
 
 
 def short(commit: str | None, length: int = 7) -> str:

@@ -14,3 +14,9 @@ _CONTROL = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]?|\][^\x07\x1b]*(?:\x07|\x1b\\
 def printable(text: str) -> str:
     """``text`` without terminal escape sequences and control characters (tabs and newlines stay)."""
     return _CONTROL.sub("", text)
+
+
+def printable_log(text: str) -> str:
+    """A job's log as a terminal may show it: a carriage return (a progress bar redrawing its line) becomes a new
+    line instead of letting later text overwrite earlier text; escapes and other controls go (``printable``)."""
+    return printable(text.replace("\r\n", "\n").replace("\r", "\n"))

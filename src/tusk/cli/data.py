@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from tusk.cli._common import console, json_option, open_project, print_json, short, table
+from tusk.cli._common import console, data_table, data_text, json_option, open_project, print_json, short, table
 
 ROW_LIMIT = 200
 
@@ -220,7 +220,10 @@ def _print_diffs(start: str, end: str, diffs: list[Any], limit: int) -> None:
 
 
 def _diff_cells(change: Any, columns: list[str]) -> list[str]:
-    from rich.markup import escape
+    from rich.markup import escape as markup_escape
+
+    def escape(text: str) -> str:  # a cell's text, shown as it is: no markup, no control codes
+        return markup_escape(data_text(text))
 
     if change.diff_type == "added":
         return ["[green]+[/]", *[f"[green]{escape(str(change.after.get(c)))}[/]" for c in columns]]
@@ -304,7 +307,7 @@ def data_merge(branch: str, into: str | None, message: str | None, force: bool, 
                         "conflicts_file": str(conflicts_file) if conflicts_file else None})
         else:
             rows = [(c["table"], ", ".join(f"{k}={v}" for k, v in c["key"].items())) for c in conflict.conflicts]
-            console(stderr=True).print(table("conflicts", ["table", "key"], rows))
+            console(stderr=True).print(data_table("conflicts", ["table", "key"], rows))
             if conflicts_file is None:
                 console(stderr=True).print("settle them with --ours, --theirs, or row by row with "
                                            "--conflicts-file FILE then --resolve FILE", markup=False)
@@ -368,7 +371,7 @@ def _print_checks(report: Any, shown: int = 10) -> None:
     for result in report.checks:
         out.print(f"{marks[result.status]} {escape(result.name)} ({result.kind}): {escape(result.message)}")
         if result.failed and result.rows:
-            out.print(table(None, result.columns, result.rows[:shown]))
+            out.print(data_table(None, result.columns, result.rows[:shown]))
             if result.violations > shown and result.kind not in ("row_count", "max_changed_rows"):
                 out.print(f"[dim]… {result.violations - shown} more (--json lists up to 100)[/]")
 
@@ -397,9 +400,15 @@ def data_revert(commit: str, branch: str | None, mainline: int | None, as_json: 
 @click.option("--at", "at", metavar="REF", help="Export the table as it is at this branch, tag or commit.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "parquet"]),
               help="File format (default: from -o's extension, else csv).")
-@click.option("-o", "--output", metavar="FILE", help="Where to write (default: TABLE.FORMAT here; - : stdout, csv).")
+@click.option("-o", "--output", metavar="FILE",
+              help="Where to write (default: TABLE.FORMAT here; - : stdout, csv). A regular file: a link, device or "
+                   "FIFO is refused.")
+@click.option("--raw-formulas", is_flag=True,
+              help="CSV: write cells starting with = + - @ as they are (by default they get a leading ' so a "
+                   "spreadsheet shows them instead of running them; tusk data import takes it off again).")
 @json_option
-def data_export(table_name: str, at: str | None, fmt: str | None, output: str | None, as_json: bool) -> None:
+def data_export(table_name: str, at: str | None, fmt: str | None, output: str | None, raw_formulas: bool,
+                as_json: bool) -> None:
     """Write TABLE (at REF, default: the main branch) as a file to edit and import again.
 
     \b
@@ -408,8 +417,13 @@ def data_export(table_name: str, at: str | None, fmt: str | None, output: str | 
       tusk data export examples -o examples.xlsx            edit it in a spreadsheet, then
       tusk data import examples.xlsx --table examples --branch fix
       tusk data export examples --at v1 --format parquet    the table as tag v1 had it
+    \b
+    A CSV cell a spreadsheet would run as a formula (=HYPERLINK(...), +cmd, @SUM, -2+3) is written with a
+    leading apostrophe, which the spreadsheet shows as text; numbers such as -1 are not touched. Importing
+    the file takes that apostrophe off again, so export → import gives back the same cells. XLSX stores
+    every text cell as text, never as a formula.
     """
-    result = open_project().export(table_name, at, fmt, output)
+    result = open_project().export(table_name, at, fmt, output, raw_formulas)
     if as_json and result.path is not None:
         print_json(result.to_json())
     elif result.path is not None:
@@ -427,7 +441,7 @@ def data_sql(query: str, at: str | None, as_json: bool) -> None:
     if as_json:
         print_json(result.to_json())
         return
-    console().print(table(None, result.columns, result.rows))
+    console().print(data_table(None, result.columns, result.rows))
 
 
 @data.command("tags")

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from tusk.cli._common import console, json_option, open_project, print_json, short, table
+from tusk.cli._common import console, data_text, json_option, open_project, print_json, short, table
 
 
 @click.group()
@@ -27,8 +27,15 @@ def review_list(as_json: bool) -> None:
         console().print("no review branches (tusk data sync makes sync/<name>; tusk data branch NAME makes one)")
         return
     console().print(table(None, ["review", "title", "head", "state", "commits", "source", "last change"],
-                          [(r.summary.branch, r.title, short(r.summary.head), r.status, r.summary.commits,
+                          [(r.summary.branch, data_text_cell(r.title), short(r.summary.head), r.status, r.summary.commits,
                             r.summary.source or "", r.summary.date) for r in rows]))
+
+
+def data_text_cell(text: Any) -> Any:
+    """A title someone wrote (it travels through remotes): shown as text, never as markup or control codes."""
+    from rich.text import Text
+
+    return Text(data_text(text))
 
 
 @review.command("show")

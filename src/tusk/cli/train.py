@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from tusk.cli._common import EXIT_JOBS_FAILED, console, json_option, open_project, print_json, short, table
-from tusk.cli._text import printable
+from tusk.cli._text import printable, printable_log
 
 STATUS_STYLE = {"new": "cyan", "stale": "yellow", "reuse": "magenta", "fresh": "green", "orphaned": "dim",
                 "succeeded": "green", "failed": "red", "reused": "magenta", "cancelled": "red",
@@ -365,8 +365,10 @@ def models_rollback(name: str, to: str | None, as_json: bool) -> None:
 @click.command()
 @click.argument("target", metavar="NAME[@VERSION]")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing a running job's log until the job ends.")
+@click.option("--raw", is_flag=True, help="Print the log's bytes as the job wrote them, terminal escapes and all "
+                                          "(for a pipe; by default they are taken out, on a terminal or not).")
 @json_option
-def logs(target: str, follow: bool, as_json: bool) -> None:
+def logs(target: str, follow: bool, raw: bool, as_json: bool) -> None:
     """Print the training log of a model: its running job, NAME@VERSION, or its latest.
 
     \b
@@ -374,18 +376,22 @@ def logs(target: str, follow: bool, as_json: bool) -> None:
                                    its current version's log (a failure after the last success shows)
       tusk logs intent-acme@3      version 3's log, kept with its MLflow run (artifact job.log)
       tusk logs intent-acme -f     follow a running job until it ends
+    \b
+    A job's output is shown without terminal escape sequences and control characters (a log cannot clear
+    the screen, retitle the window, plant a link or write the clipboard); --raw prints it as written.
     """
     project = open_project()
     found = project.logs(target)
     if as_json:
         print_json(found.to_json())
         return
+    shown = (lambda text: text) if raw else printable_log
     what = f"{found.name} v{found.version}" if found.version else f"{found.name}, {'running' if found.live else 'last'} job"
-    click.echo(f"# {what}: {found.location}", err=True)
-    click.echo(found.text, nl=False)
+    click.echo(f"# {printable(what)}: {printable(str(found.location))}", err=True)
+    click.echo(shown(found.text), nl=False)
     if follow and found.live:
         for chunk in project.follow_log(found):
-            click.echo(chunk, nl=False)
+            click.echo(shown(chunk), nl=False)
 
 
 COMMANDS = [plan, run, status, models, logs]

@@ -15,10 +15,15 @@ from tusk.cli._common import console, json_option, open_project, print_json
               help="Who may log in (comma-separated; a bare SECRET is named 'token'). Default: $TUSK_UI_TOKEN. "
                    "With a token, the page asks for it once and keeps a session cookie; the action log "
                    "(.tusk/ui-actions.log) names who did what.")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="Another name people open the page by (tusk.example.com, NAME:PORT, or the URL; repeatable; "
+                   "default: $TUSK_UI_ALLOWED_HOSTS). Loopback names are always served, and with --host 0.0.0.0 "
+                   "also this machine's name and its IP addresses; any other Host header is refused.")
 @click.option("--review", "review", default=None, metavar="BRANCH",
               help="Print the address of this review's page (what to open first).")
 @json_option
-def ui(host: str, port: int, token: str | None, review: str | None, as_json: bool) -> None:
+def ui(host: str, port: int, token: str | None, allowed_hosts: tuple[str, ...], review: str | None,
+       as_json: bool) -> None:
     """Serve the page: reviews with their blast radius, models, runs, releases and data.
 
     \b
@@ -28,7 +33,9 @@ def ui(host: str, port: int, token: str | None, review: str | None, as_json: boo
     \b
     Loopback only by default:
       tusk ui                                   http://127.0.0.1:8765/, for the user who started it
-      tusk ui --host 0.0.0.0 --token alice:s3cret-token   for a team (log in with the token)
+      tusk ui --host 0.0.0.0 --token alice:s3cret-token   for a team (log in with the token), at
+                                                http://THIS-MACHINE:8765/ or its address
+      ... --allowed-host tusk.example.com       the name a proxy or DNS gives it
     Every change is a POST with a CSRF token; GETs change nothing. Stop it with Ctrl-C.
     """
     from urllib.parse import quote
@@ -46,7 +53,7 @@ def ui(host: str, port: int, token: str | None, review: str | None, as_json: boo
             if review:
                 console(stderr=True).print(f"review {review}: {page}", soft_wrap=True)
 
-    project.serve_ui(host, port, token, on_ready=ready)
+    project.serve_ui(host, port, token, on_ready=ready, allowed_hosts=allowed_hosts)
 
 
 COMMANDS = [ui]

@@ -8,17 +8,20 @@ how each side changed the row (``ours_change``, ``theirs_change``: modified, add
 (``ours_head``, ``theirs_head``). ``tusk data merge fix --resolve conflicts.csv`` merges again and applies the
 choices; if either branch moved since the file was written, or the conflicting rows are not the file's,
 nothing is applied and the file has to be written again. Values may be reformatted by a spreadsheet: only
-the table, key, resolution and head columns are read back.
+the table, key, resolution and head columns are read back. Cells a spreadsheet would run as formulas are
+neutralized as CSV export does (a leading apostrophe), and taken off again when the file is read back.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tusk.data.export import cell
+from tusk._output import write_file
+from tusk.data.export import cell, neutralize, unneutralize
 from tusk.errors import DataError
 
 FIXED = ["table", "resolution", "ours_change", "theirs_change"]
@@ -55,12 +58,18 @@ def write_conflicts(conflicts: Sequence[dict[str, Any]], path: Path, heads: tupl
     keys, columns = _layout(conflicts)
     header = FIXED + [f"key.{k}" for k in keys] + \
         [f"{side}.{c}" for c in columns for side in ("base", "ours", "theirs")] + HEADS
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
+
+    def write(raw: Any) -> None:
+        handle = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         writer = csv.DictWriter(handle, fieldnames=header, lineterminator="\n")
         writer.writeheader()
         for conflict in conflicts:
-            writer.writerow({**_line(conflict, keys, columns), "ours_head": heads[0], "theirs_head": heads[1]})
+            line = {name: neutralize(value) for name, value in _line(conflict, keys, columns).items()}
+            writer.writerow({**line, "ours_head": heads[0], "theirs_head": heads[1]})
+        handle.flush()
+        handle.detach()
+
+    write_file(path, write)  # a regular file, written whole (a link or a FIFO is refused)
     return path
 
 
@@ -74,7 +83,8 @@ def read_resolutions(path: Path, heads: tuple[str, str]) -> Callable[[list[dict[
     rows are matched with the merge's conflicts when it runs."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            lines = list(csv.DictReader(handle))
+            lines = [{name: unneutralize(value) if isinstance(value, str) else value for name, value in line.items()}
+                     for line in csv.DictReader(handle)]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{path}: cannot read the conflicts file ({exc})") from exc
     if not lines or any(c not in lines[0] for c in ("table", "resolution", *HEADS)):

@@ -3,17 +3,22 @@
 The file is byte-stable: rows in key order, columns in table order, NULL as an empty cell, floats with every
 digit (``repr``), and no timestamps (XLSX's document times and zip entry times are fixed), so exporting an
 unchanged table twice gives the same bytes, and importing the file back (``--mode replace``) makes no commit.
-A file is written beside its destination and renamed into place: a failed export leaves nothing half-written.
+A file is written beside its destination and renamed into place: a failed export leaves nothing half-written,
+and a destination that is not a regular file (a link, a device, a FIFO) is refused (``tusk._output``).
+
+CSV cells a spreadsheet would run as a formula (OWASP's rule: text starting with ``= + - @``, a tab or a carriage
+return, and not a number) are written with a leading apostrophe, which a spreadsheet shows as "text"; so is a
+text cell that starts with apostrophes followed by one of those, so that ``tusk data import`` can take exactly
+one apostrophe off each such cell and get back what was exported (``unneutralize``). ``raw_formulas`` writes
+every cell as it is, for tools that are not spreadsheets.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import sys
-import tempfile
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tusk._output import check_destination, write_file
 from tusk.data._sql import check_identifier, quote
 from tusk.data.base import DataStore
 from tusk.errors import DataError
@@ -30,6 +36,10 @@ FIXED_TIME = datetime(2000, 1, 1)
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 # openpyxl stamps the time of saving into docProps/core.xml whatever the workbook says: put FIXED_TIME back
 _MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
+# a cell a spreadsheet runs, or one that already looks neutralized (so the apostrophe import removes is ours)
+_FORMULA = re.compile(r"'*[=+\-@\t\r]")
+_NEUTRALIZED = re.compile(r"'+[=+\-@\t\r]")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 @dataclass
@@ -57,6 +67,19 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def neutralize(text: str) -> str:
+    """``text`` as a CSV cell a spreadsheet shows and does not run: a leading apostrophe on a formula (not on a
+    number such as -1), and on a cell that starts with apostrophes before a formula character."""
+    if _FORMULA.match(text) and (text[0] == "'" or not _NUMBER.fullmatch(text)):
+        return "'" + text
+    return text
+
+
+def unneutralize(text: str) -> str:
+    """What ``neutralize`` took in: one leading apostrophe off a cell of apostrophes before a formula character."""
+    return text[1:] if _NEUTRALIZED.match(text) else text
+
+
 def choose_format(fmt: str | None, output: str | None) -> str:
     if fmt:
         if fmt not in FORMATS:
@@ -67,9 +90,10 @@ def choose_format(fmt: str | None, output: str | None) -> str:
 
 
 def export_table(store: DataStore, table: str, ref: str | None = None, fmt: str | None = None,
-                 output: str | None = None) -> ExportResult:
+                 output: str | None = None, raw_formulas: bool = False) -> ExportResult:
     """Write ``table`` as it is at ``ref`` (default: the data branch) to ``output`` (default: ``TABLE.FORMAT``
-    in the working directory; ``-`` is standard output, CSV only)."""
+    in the working directory; ``-`` is standard output, CSV only). CSV cells a spreadsheet would run are
+    neutralized unless ``raw_formulas``."""
     check_identifier(table)
     ref = ref or store.default_branch
     commit = store.resolve(ref)
@@ -81,42 +105,41 @@ def export_table(store: DataStore, table: str, ref: str | None = None, fmt: str 
     keys = [name for name, _, pk in columns if pk] or names
     order = ", ".join(quote(k) for k in keys)
     sql = f"SELECT {', '.join(quote(n) for n in names)} FROM {quote(table)} ORDER BY {order}"
+    path = Path(output) if output and output != "-" else Path.cwd() / f"{table}.{fmt}"
+    if output != "-":
+        check_destination(path)  # before the query: a FIFO or a link is refused at once
     rows = store.iter_query(sql, None, ref=commit)
     if output == "-":
-        count = _write_csv(sys.stdout, names, rows)
+        count = _write_csv(sys.stdout, names, rows, raw_formulas)
         return ExportResult(table, ref, commit, fmt, None, count)
-    path = Path(output) if output else Path.cwd() / f"{table}.{fmt}"
-    count = _atomic(path, lambda handle: WRITERS[fmt](handle, names, rows, columns, table))
+    if fmt == "csv":
+        count = write_file(path, lambda handle: _csv_file(handle, names, rows, raw_formulas))
+    else:
+        count = write_file(path, lambda handle: WRITERS[fmt](handle, names, rows, columns, table))
     return ExportResult(table, ref, commit, fmt, str(path), count)
 
 
-def _atomic(path: Path, write: Any) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            count = int(write(out))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return count
-
-
-def _write_csv(out: Any, names: list[str], rows: Iterable[tuple[Any, ...]]) -> int:
+def _write_csv(out: Any, names: list[str], rows: Iterable[tuple[Any, ...]], raw_formulas: bool = False) -> int:
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(names)
+    # the csv module quotes a field holding the line terminator ("\n") but not a lone "\r", which readers take
+    # for the end of a row: a row with one is written with every field quoted
+    quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    writer.writerow(names)  # column names are identifiers: never a formula
     count = 0
     for row in rows:
-        writer.writerow([cell(v) for v in row])
+        if raw_formulas:
+            cells = [cell(v) for v in row]
+        else:  # numbers are written by cell() as numbers: only text can be a formula
+            cells = [neutralize(v) if isinstance(v, str) and v else cell(v) for v in row]
+        (quoted if any("\r" in c for c in cells) else writer).writerow(cells)
         count += 1
     return count
 
 
-def _csv_file(handle: Any, names: list[str], rows: Iterable[tuple[Any, ...]], columns: Any, table: str) -> int:
+def _csv_file(handle: Any, names: list[str], rows: Iterable[tuple[Any, ...]], raw_formulas: bool) -> int:
     text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
     try:
-        return _write_csv(text, names, rows)
+        return _write_csv(text, names, rows, raw_formulas)
     finally:
         text.flush()
         text.detach()
@@ -194,4 +217,4 @@ def _parquet_value(value: Any, kind: Any, pa: Any) -> Any:
     return value
 
 
-WRITERS = {"csv": _csv_file, "xlsx": _xlsx_file, "parquet": _parquet_file}
+WRITERS = {"xlsx": _xlsx_file, "parquet": _parquet_file}

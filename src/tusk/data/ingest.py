@@ -87,9 +87,27 @@ def _text(path: Path) -> str:
 
 def _read_delimited(path: Path) -> Incoming:
     """Arrow's C reader (fast, column by column); any problem falls back to the csv module, whose
-    errors name the row."""
+    errors name the row. A cell ``tusk data export`` neutralized (``'=...``) gets its apostrophe taken off."""
     fast = _read_delimited_arrow(path)
-    return fast if fast is not None else _read_delimited_python(path)
+    incoming = fast if fast is not None else _read_delimited_python(path)
+    _unneutralize(incoming)
+    return incoming
+
+
+def _unneutralize(incoming: Incoming) -> None:
+    """Take off the apostrophe CSV export put before a formula (``'=1+1`` → ``=1+1``; ``''=x`` → ``'=x``), as a
+    spreadsheet does when it reads ``'=1+1`` as the text ``=1+1``. Only cells that start with an apostrophe are
+    looked at: a column without one costs one scan."""
+    from tusk.data.export import unneutralize
+
+    if incoming.by_column is not None:
+        for values in incoming.by_column:
+            if any(v[:1] == "'" for v in values if v):
+                values[:] = [unneutralize(v) if v and v[0] == "'" else v for v in values]
+        return
+    for row in incoming.rows:
+        if any(v[:1] == "'" for v in row if v):
+            row[:] = [unneutralize(v) if v and v[0] == "'" else v for v in row]
 
 
 def _read_delimited_arrow(path: Path) -> Incoming | None:
@@ -234,6 +252,10 @@ def _read_jsonl(path: Path) -> Incoming:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise IngestError(f"{path}: line {number}: not valid JSON ({exc.msg})") from exc
+        except RecursionError as exc:
+            raise IngestError(f"{path}: line {number}: JSON nested too deeply to read") from exc
+        except ValueError as exc:  # an integer of more than 4,300 digits (Python's limit on int from text)
+            raise IngestError(f"{path}: line {number}: not readable JSON ({str(exc).split(';')[0]})") from exc
         if not isinstance(record, dict):
             raise IngestError(f"{path}: line {number}: expected a JSON object")
         for key in record:
@@ -366,6 +388,8 @@ def _convert_column(incoming: Incoming, index: int, values: Sequence[Any], sql_t
     pattern = _INT_COLUMN if kind == "INTEGER" else _FLOAT_COLUMN
     convert = int if kind == "INTEGER" else float
     if _column_matches(pattern, present, incoming.text_only) or all(type(v) in (int, float) for v in present):
+        if kind == "INTEGER":
+            _check_int64(incoming, index, values)
         return [None if v is None or v == "" else convert(v) for v in values]
     for number, value in enumerate(values):
         numeric = type(value) in (int, float)
@@ -374,6 +398,23 @@ def _convert_column(incoming: Incoming, index: int, values: Sequence[Any], sql_t
                               f"{incoming.columns[index]!r}: {value!r} is not "
                               f"{'an integer' if kind == 'INTEGER' else 'a number'}")
     return [None if v is None or v == "" else convert(v) for v in values]
+
+
+INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+def _check_int64(incoming: Incoming, index: int, values: Sequence[Any]) -> None:
+    """An integer column holds 64-bit integers (SQLite's): a longer one is refused naming its row, before
+    Python converts it (a 5,000-digit one would raise, a 23-digit one overflows SQLite's binding)."""
+    for number, value in enumerate(values):
+        if value is None or value == "" or (type(value) is str and len(value) < 19):
+            continue
+        digits = str(value).lstrip("+-")
+        if len(digits) > 19 or not INT64[0] <= int(value) <= INT64[1]:
+            shown = str(value) if len(str(value)) <= 40 else f"{str(value)[:20]}… ({len(digits):,} digits)"
+            raise IngestError(f"{incoming.source}: row {incoming.first_row + number}, column "
+                              f"{incoming.columns[index]!r}: {shown} does not fit a 64-bit integer "
+                              f"(at most {INT64[1]:,}); nothing was imported")
 
 
 def _transpose(incoming: Incoming) -> list[Sequence[Any]]:

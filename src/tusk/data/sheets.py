@@ -72,7 +72,7 @@ def client(transport: Any = None) -> Any:
     auth_requests = require("google.auth.transport.requests")  # google-auth comes with gspread
     service_account = require("google.oauth2.service_account")
 
-    credentials = service_account.Credentials.from_service_account_info(credentials_info(), scopes=SCOPES)
+    credentials = _credentials(service_account)
     if transport is None:
         return gspread.Client(credentials)
     import requests
@@ -82,6 +82,22 @@ def client(transport: Any = None) -> Any:
     session = auth_requests.AuthorizedSession(credentials, auth_request=auth_requests.Request(token_session))
     session.mount("https://", transport)
     return gspread.Client(credentials, session=session)
+
+
+def _credentials(service_account: Any) -> Any:
+    """The service account's credentials; a key google-auth cannot use (a malformed ``private_key``, a missing
+    field) is one line that names what is wrong but shows nothing of the key."""
+    info = credentials_info()
+    missing = [k for k in ("client_email", "token_uri", "private_key") if not isinstance(info.get(k), str)]
+    if missing:
+        raise IngestError(f"${CREDENTIALS_ENV}: the service-account key has no {', '.join(missing)} (the value is "
+                          f"not shown)")
+    try:
+        return service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
+    except Exception as exc:  # ValueError, TypeError and cryptography's errors; their text may quote the key
+        raise IngestError(f"${CREDENTIALS_ENV}: the service-account key's private_key cannot be read "
+                          f"({type(exc).__name__}; is it the PEM text of the key file? the value is not shown)") \
+            from None
 
 
 TRANSPORT: Any = None  # a requests adapter to use instead of the network (tests)

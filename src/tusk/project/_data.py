@@ -92,11 +92,12 @@ class DataMethods(ProjectBase):
         return import_file(self.data, source, table, keys, mode, branch, message,
                            guard=guard, expect=expect, allow_empty=allow_empty)
     def export(self, table: str, at: str | None = None, fmt: str | None = None,
-               output: str | None = None) -> "ExportResult":
-        """``table`` at ``at`` as a CSV, XLSX or Parquet file, byte-stable, that imports back unchanged."""
+               output: str | None = None, raw_formulas: bool = False) -> "ExportResult":
+        """``table`` at ``at`` as a CSV, XLSX or Parquet file, byte-stable, that imports back unchanged. CSV cells
+        a spreadsheet would run get a leading apostrophe (import takes it off) unless ``raw_formulas``."""
         from tusk.data.export import export_table
 
-        return export_table(self.data, table, at, fmt, output)
+        return export_table(self.data, table, at, fmt, output, raw_formulas)
     def revert(self, commit: str, branch: str | None = None, mainline: int | None = None) -> "Reverted":
         """A new commit on ``branch`` (default: the data branch) undoing ``commit``; conflicts apply nothing."""
         from tusk.results import Reverted

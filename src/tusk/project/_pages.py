@@ -4,7 +4,7 @@ models table, runs started in their own process and watched, and serving the pag
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from tusk.project._base import ProjectBase
@@ -115,9 +115,9 @@ class PageMethods(ProjectBase):
         return background.cancel(self, ident)
 
     def serve_ui(self, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
-                 on_ready: "Callable[[str], None] | None" = None) -> None:
+                 on_ready: "Callable[[str], None] | None" = None, allowed_hosts: "Sequence[str]" = ()) -> None:
         """``tusk ui``: the web page over this project, until interrupted. A host other than loopback needs a
-        token (UnsafeBinding otherwise)."""
+        token (UnsafeBinding otherwise); ``allowed_hosts`` are more names it answers to (the Host header)."""
         from tusk.web import serve
 
-        serve(self.config.path, host, port, token, on_ready=on_ready)
+        serve(self.config.path, host, port, token, on_ready=on_ready, allowed_hosts=allowed_hosts)

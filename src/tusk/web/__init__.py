@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,13 @@ from tusk.errors import BackendMissing
 __all__ = ["create", "serve"]
 
 
-def create(config_path: Path, host: str = "127.0.0.1", port: int = 8765, token: str | None = None) -> Any:
-    """The ASGI app for the project whose tusk.toml is ``config_path`` (tests serve it with uvicorn)."""
+ALLOWED_HOSTS_ENV = "TUSK_UI_ALLOWED_HOSTS"
+
+
+def create(config_path: Path, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
+           allowed_hosts: Sequence[str] = ()) -> Any:
+    """The ASGI app for the project whose tusk.toml is ``config_path`` (tests serve it with uvicorn).
+    ``allowed_hosts``: more names the page answers to (default: $TUSK_UI_ALLOWED_HOSTS, comma-separated)."""
     try:
         from tusk.web.app import create_app
     except ModuleNotFoundError as exc:
@@ -31,7 +36,9 @@ def create(config_path: Path, host: str = "127.0.0.1", port: int = 8765, token: 
 
     tokens = parse_tokens(token if token is not None else os.environ.get("TUSK_UI_TOKEN"))
     check_binding(host, tokens)
-    return create_app(config_path, Gate(tokens, _user(), host, port))
+    if not allowed_hosts:
+        allowed_hosts = [name for name in os.environ.get(ALLOWED_HOSTS_ENV, "").split(",") if name.strip()]
+    return create_app(config_path, Gate(tokens, _user(), host, port, allowed_hosts))
 
 
 def _require_form_parser() -> None:
@@ -49,9 +56,9 @@ def _require_form_parser() -> None:
 
 
 def serve(config_path: Path, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
-          on_ready: Callable[[str], None] | None = None) -> None:
+          on_ready: Callable[[str], None] | None = None, allowed_hosts: Sequence[str] = ()) -> None:
     """Serve the page until interrupted; ``on_ready(url)`` is called once it listens."""
-    app = create(config_path, host, port, token)
+    app = create(config_path, host, port, token, allowed_hosts)
     try:
         import uvicorn
     except ModuleNotFoundError as exc:

@@ -6,6 +6,7 @@ project, calls the same ``Project`` methods as the CLI, and renders what they re
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -220,8 +221,12 @@ class Guard(BaseHTTPMiddleware):
         self.gate = gate
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if not self.gate.host_allowed(request.headers.get("host")):
-            return _headers(PlainTextResponse("refused: unknown Host header", status_code=421))
+        host = request.headers.get("host")
+        if not host:  # HTTP/1.0 may leave it out: a page that cannot tell which name it was opened by answers nothing
+            return _headers(PlainTextResponse("refused: a request without a Host header", status_code=400))
+        if not self.gate.host_allowed(host):
+            return _headers(PlainTextResponse("refused: unknown Host header (tusk ui --allowed-host NAME serves "
+                                              "another name)", status_code=421))
         path = request.url.path
         origin = request.headers.get("origin")
         if request.method == "POST" and origin and urlsplit(origin).netloc != request.headers.get("host"):
@@ -272,10 +277,15 @@ def login_routes(web: Web) -> list[BaseRoute]:
     async def login(request: Request) -> Response:
         form = await request.form()
         token, target = str(form.get("token") or ""), _local_path(str(form.get("next") or "/"))
-        found = web.gate.login(token) if web.gate.needs_login else web.gate.local()
+        peer = str((request.scope.get("client") or ("?",))[0])  # the remote address (host, port)
+        wait = web.gate.login_wait(peer) if web.gate.needs_login else 0.0
+        if wait > 0:  # too many wrong tokens from this address: the token is not even looked at
+            web.log_action("?", "login", {"from": peer}, "throttled")
+            return PlainTextResponse(f"refused: too many wrong tokens from {peer}; try again in {math.ceil(wait)} s",
+                                     status_code=429, headers={"Retry-After": str(math.ceil(wait))})
+        found = web.gate.login(token, peer) if web.gate.needs_login else web.gate.local()
         if found is None:
-            peer = request.scope.get("client") or ("?",)  # the remote address (host, port)
-            web.log_action("?", "login", {"from": peer[0]}, "refused")
+            web.log_action("?", "login", {"from": peer}, "refused")
             html = web.env.get_template("login.html").render(request=request, who=None, csrf="", login=True,
                                                              next=target, failed=True)
             return HTMLResponse(html, status_code=403)

@@ -5,7 +5,14 @@
   tokens, ``/login`` exchanges one for a session cookie (HttpOnly, SameSite=Strict); the token's name is who
   the log says did each action. Without tokens (loopback), every visitor is the user who started the page.
 - Every state change is a POST carrying the session's CSRF token; a POST without it is refused (403).
-- The Host header must name the address the page was started on (a DNS-rebinding page cannot reach it).
+- The Host header must name the page: a request without one is refused (400), one naming another host gets 421
+  (a DNS-rebinding page cannot reach it). The names are the address it listens on; with loopback, every
+  loopback name; listening on all interfaces (0.0.0.0, ::), also the loopback names, this machine's host name
+  and any IP address (an address typed in a browser cannot be a rebinding); and every ``--allowed-host`` (the
+  name people open, e.g. behind a proxy). The port in the header is not compared: rebinding is about the name.
+- Wrong tokens are throttled per remote address: after ``FREE_FAILURES`` wrong ones, each next try waits
+  1, 2, 4 ... up to ``MAX_WAIT`` seconds after the last failure and is refused (429) before that, without
+  looking at the token; a right one clears the count. (Behind a proxy every visitor shares its address.)
 """
 
 from __future__ import annotations
@@ -13,14 +20,22 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import secrets
+import socket
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from tusk.errors import TuskError
 
 SESSION_COOKIE = "tusk_session"
 SESSION_SECONDS = 12 * 3600
 LOCAL_NAMES = ("localhost",)
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+ALL_INTERFACES = ("0.0.0.0", "::", "")
+FREE_FAILURES = 5  # wrong tokens from one address before throttling starts
+MAX_WAIT = 300.0  # seconds: the longest a throttled address waits between tries
+FORGET_AFTER = 3600.0  # an address quiet this long starts again from zero
 
 
 class UnsafeBinding(TuskError):
@@ -34,6 +49,45 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _host_name(value: str) -> str:
+    """The name in a Host header or an address (``Name:8765``, ``[::1]:8765``, ``name.``) → ``name``, ``::1``."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1:].split("]", 1)[0]
+    if value.count(":") > 1:  # a bare IPv6 address
+        return value
+    return value.split(":", 1)[0].rstrip(".")
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        return False
+
+
+def parse_allowed_host(value: str) -> str:
+    """``tusk.example.com``, ``tusk.example.com:443`` or the URL people open → the host name it allows."""
+    text = value.strip()
+    name = _host_name(urlsplit(text).netloc if "://" in text else text)
+    if not name or not (_is_ip(name) or all(part and part.replace("-", "").replace("_", "").isalnum()
+                                            for part in name.split("."))):
+        raise TuskError(f"--allowed-host takes a host name, NAME:PORT or the URL people open, not {value!r}")
+    return name
+
+
+def machine_names() -> set[str]:
+    """This machine's host name and fully qualified name (what a colleague types)."""
+    names = set()
+    for find in (socket.gethostname, socket.getfqdn):
+        try:
+            names.add(_host_name(find()))
+        except OSError:
+            continue
+    return {name for name in names if name}
 
 
 def parse_tokens(spec: str | None) -> dict[str, str]:
@@ -69,31 +123,58 @@ class Session:
 class Gate:
     """The sessions of one running page, and the rules a request must pass."""
 
-    def __init__(self, tokens: dict[str, str], local_user: str, host: str, port: int) -> None:
+    def __init__(self, tokens: dict[str, str], local_user: str, host: str, port: int,
+                 allowed_hosts: Iterable[str] = ()) -> None:
         self.tokens = tokens
         self.local_user = local_user
         self.sessions: dict[str, Session] = {}
-        self.hosts = {f"{host}:{port}", host}
-        if is_loopback(host):
-            self.hosts |= {f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]")}
-            self.hosts |= {"127.0.0.1", "localhost", "[::1]"}
+        self.failures: dict[str, tuple[int, float]] = {}  # remote address → (wrong tokens, time of the last)
+        bound = _host_name(host) if host.strip() not in ALL_INTERFACES else host.strip()
+        self.any_address = bound in ALL_INTERFACES
+        self.hosts = {bound} | {parse_allowed_host(name) for name in allowed_hosts}
+        if is_loopback(host) or self.any_address:
+            self.hosts |= set(LOOPBACK_NAMES)
+        if self.any_address:
+            self.hosts |= machine_names()
+        self.hosts.discard("")
 
     @property
     def needs_login(self) -> bool:
         return bool(self.tokens)
 
     def host_allowed(self, host_header: str | None) -> bool:
-        return host_header is None or host_header.lower() in self.hosts or not self.hosts
+        """Whether a request's Host header names this page (a request without one is not)."""
+        if not host_header or not host_header.strip():
+            return False
+        name = _host_name(host_header)
+        return name in self.hosts or (self.any_address and _is_ip(name))
 
-    def login(self, token: str) -> tuple[str, Session] | None:
-        """A new session for a known token (compared in constant time), else None."""
+    def login_wait(self, peer: str) -> float:
+        """Seconds ``peer`` must still wait before its next token is looked at (0: now)."""
+        count, last = self.failures.get(peer, (0, 0.0))
+        if count < FREE_FAILURES:
+            return 0.0
+        return max(0.0, last + min(MAX_WAIT, 2.0 ** (count - FREE_FAILURES)) - time.time())
+
+    def login(self, token: str, peer: str = "?") -> tuple[str, Session] | None:
+        """A new session for a known token (compared in constant time), else None (counted against ``peer``)."""
         name = None
         for secret, owner in self.tokens.items():
             if hmac.compare_digest(secret.encode(), token.encode()):
                 name = owner
         if name is None:
+            self._failed(peer)
             return None
+        self.failures.pop(peer, None)
         return self._new(name)
+
+    def _failed(self, peer: str) -> None:
+        now = time.time()
+        count, last = self.failures.get(peer, (0, 0.0))
+        self.failures[peer] = (0 if now - last > FORGET_AFTER else count) + 1, now
+        if len(self.failures) > 10_000:  # many addresses: forget the quiet ones first
+            for old in sorted(self.failures, key=lambda p: self.failures[p][1])[:5_000]:
+                del self.failures[old]
 
     def local(self) -> tuple[str, Session]:
         """The session of a visitor when the page has no tokens: the user who started it."""
