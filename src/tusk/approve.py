@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tusk.errors import DataError, MergeConflict, TuskError
+from tusk.errors import ConfigError, DataError, MergeBlocked, MergeConflict, TuskError
 
 if TYPE_CHECKING:
     from tusk.data.base import RowChange
@@ -131,6 +131,9 @@ def _chosen(project: "Ports", branch: str, patterns: list[str]) -> dict[str, Any
             plan = make_plan(project, preview.commit, keep_cache=preview.persists, check=False)
     except MergeConflict:  # other rows conflict: the data branch's instances, and the rows say what conflicts
         plan = make_plan(project, None, check=False)
+    except (ConfigError, DataError) as exc:  # merged, its data cannot be planned (two values, one instance name)
+        raise MergeBlocked(f"approval of {branch} refused: the merged data cannot be planned: {exc} (fix the rows "
+                           f"on {branch} first; {project.config.data.branch} is unchanged)") from exc
     found = {p.name: p.instance for p in plan.instances if p.instance is not None
              and any(fnmatch.fnmatchcase(p.name, pattern.strip()) for pattern in patterns if pattern.strip())}
     if not found:

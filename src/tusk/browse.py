@@ -93,10 +93,8 @@ def diff_page(project: "Ports", from_commit: str, to_commit: str, table: str,
 
 def parent_of(project: "Ports", commit: str) -> str | None:
     """A commit's first parent (None for the first commit): what ``data log``'s diffs compare it with."""
-    store = project.data
-    full = store.resolve(commit)
-    history = store.log(full, 2)
-    return history[1].hash if len(history) > 1 else None
+    parents = project.data.parents(commit)  # not the log's second entry: for a merge that can be the merged branch's
+    return parents[0] if parents else None
 
 
 @dataclass

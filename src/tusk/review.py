@@ -126,18 +126,20 @@ class Review:
     source: str | None = None
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     instances: int = 0  # every instance at the merge preview: the radius is "N of instances"
+    unplannable: str | None = None  # why the merged data cannot be planned: the merge is refused, even forced
 
     @property
     def blocking(self) -> list[str]:
         """One phrase per reason the merge is refused."""
-        reasons = [f"check {c.name} failed: {c.message}" for c in self.checks.failed]
+        reasons = [f"the merged data cannot be planned: {self.unplannable}"] if self.unplannable else []
+        reasons += [f"check {c.name} failed: {c.message}" for c in self.checks.failed]
         reasons += [f"{m.name}: {m.message}" for m in self.models if m.blocks]
         return reasons
 
     @property
     def blocking_names(self) -> list[str]:
         """``check labels``, ``m-c1 (failed)``: the same, short enough for a merge commit's message."""
-        return [f"check {c.name}" for c in self.checks.failed] + \
+        return (["unplannable"] if self.unplannable else []) + [f"check {c.name}" for c in self.checks.failed] + \
             [f"{m.name} ({m.verdict})" for m in self.models if m.blocks]
 
     @property
@@ -148,7 +150,8 @@ class Review:
         return {"branch": self.branch, "into": self.into, "preview": self.preview, "source": self.source,
                 "tables": self.tables, "plan": self.plan, "checks": self.checks.to_json(),
                 "gate": self.gate, "models": [m.to_json() for m in self.models], "conflicts": self.conflicts,
-                "instances": self.instances, "mergeable": self.mergeable, "blocking": self.blocking}
+                "instances": self.instances, "mergeable": self.mergeable, "blocking": self.blocking,
+                "unplannable": self.unplannable}
 
 
 @dataclass
@@ -162,6 +165,7 @@ class MergeOutcome:
     reason: str | None = None
     overridden: list[str] = field(default_factory=list)  # what --force merged past
     resolved: int = 0  # conflicting rows settled by --ours / --theirs / --resolve FILE
+    note: str | None = None  # e.g. a -m message a fast-forward had no merge commit to carry
 
     def to_json(self) -> dict[str, Any]:
         return {"merged": True, **self.__dict__}
@@ -211,7 +215,7 @@ def _preview_checks(project: "Ports", ref: str, preview: "MergePreview") -> Chec
 def show(project: "Ports", branch: str, resolve: "Resolution | None" = None) -> Review:
     """The review of ``branch``: change, blast radius, checks and the gate, on its merge preview (conflicts
     settled by ``resolve``, as the merge will settle them)."""
-    from tusk.errors import MergeConflict
+    from tusk.errors import ConfigError, MergeConflict
     from tusk.planning import make_plan
 
     if not is_review_branch(project, branch):
@@ -233,7 +237,14 @@ def show(project: "Ports", branch: str, resolve: "Resolution | None" = None) -> 
                 empty = CheckReport(branch, preview.commit, [], base=preview.into_head, preview=preview.to_json())
                 return Review(branch, into, preview.to_json(), tables, [], empty, [], project.config.review.gate,
                               source)
-            plan = make_plan(project, preview.commit, keep_cache=preview.persists)
+            try:
+                plan = make_plan(project, preview.commit, keep_cache=preview.persists)
+            except (ConfigError, DataError) as exc:  # e.g. two matrix values giving one instance name
+                if isinstance(exc, MergeConflict) or not _plans_at(project, preview.into_head):
+                    raise  # the data branch cannot be planned either: not the review's doing
+                empty = CheckReport(branch, preview.commit, [], base=preview.into_head, preview=preview.to_json())
+                return Review(branch, into, preview.to_json(), tables, [], empty, [], project.config.review.gate,
+                              source, unplannable=str(exc))
             radius = blast_radius(project, plan, preview)
             checks = _preview_checks(project, branch, preview)
             models = verdicts(project, branch, radius)
@@ -244,6 +255,18 @@ def show(project: "Ports", branch: str, resolve: "Resolution | None" = None) -> 
                       conflict.conflicts)
     return Review(branch, into, preview.to_json(), tables, [p.to_json() for p in radius], checks, models,
                   project.config.review.gate, source, instances=instances)
+
+
+def _plans_at(project: "Ports", commit: str) -> bool:
+    """Whether the plan at ``commit`` can be made (the data branch's own state, before a review merges)."""
+    from tusk.errors import ConfigError
+    from tusk.planning import make_plan
+
+    try:
+        make_plan(project, commit)
+    except (ConfigError, DataError):
+        return False
+    return True
 
 
 def blast_radius(project: "Ports", plan: "Plan", preview: "MergePreview") -> list["PlannedInstance"]:
@@ -352,9 +375,15 @@ def merge(project: "Ports", branch: str, into: str | None = None, message: str |
                             f"look at it again before merging")
     overridden: list[str] = []
     text = message or f"Merge {branch} into {target}"
-    if target == project.config.data.branch and is_review_branch(project, branch) and _gated(project):
+    pinned: tuple[str, str] | None = None
+    if target == project.config.data.branch and is_review_branch(project, branch):
         heads = (store.resolve(branch), store.resolve(target))
-        review = show(project, branch, resolve)  # nothing to judge (so nothing blocks) when merged already
+        # every review is planned on its preview (nothing to judge when merged already): merged data that cannot
+        # be planned would stop every model's training, so no --force merges it
+        review = show(project, branch, resolve)
+        if review.unplannable:
+            raise MergeBlocked(f"merge of {branch} refused: the merged data cannot be planned: {review.unplannable} "
+                               f"(fix the rows on {branch}, then merge again; {target} is unchanged)", review)
         if review.blocking and not force:
             raise MergeBlocked(f"merge of {branch} refused: {'; '.join(review.blocking)} "
                                f"(tusk review show {branch}; --force --reason TEXT merges anyway)", review)
@@ -363,16 +392,21 @@ def merge(project: "Ports", branch: str, into: str | None = None, message: str |
             text = _forced_message(text, str(reason).strip(), review.blocking_names)
         if (store.resolve(branch), store.resolve(target)) != heads:
             raise DataError(f"{branch} or {target} moved while the review was checked: run the merge again")
+        pinned = heads
     forced = force and bool(overridden)
     shown_head, shown_into = expect
-    # what a person was shown is what merges: the commit they saw (not whatever the branch holds by now), into
-    # the data branch as they saw it (checked again under the store's write lock)
-    source = store.resolve(shown_head) if shown_head else branch
-    result = store.merge(source, target, text, no_ff=forced, resolve=resolve,
-                         expect_into=store.resolve(shown_into) if shown_into else None)
+    # what a person was shown (or what was just planned) is what merges: the commit they saw (not whatever the
+    # branch holds by now), into the data branch as they saw it (checked again under the store's write lock)
+    source = store.resolve(shown_head) if shown_head else pinned[0] if pinned else branch
+    expect_into = store.resolve(shown_into) if shown_into else pinned[1] if pinned else None
+    result = store.merge(source, target, text, no_ff=forced, resolve=resolve, expect_into=expect_into)
     result.message = result.message.replace(source, branch)
+    note = None
+    if message and result.fast_forward and result.commit:  # no merge commit was made to carry the message
+        note = (f"fast-forward: {target} now points at {branch}'s own commits, which keep their messages; "
+                f"-m {message!r} was not used")
     return MergeOutcome(branch, target, result.commit, result.fast_forward, result.message, forced,
-                        reason if forced else None, overridden, result.resolved)
+                        reason if forced else None, overridden, result.resolved, note)
 
 
 MERGE_MESSAGE_MAX = 255  # doltlite cuts a merge commit's message here

@@ -93,6 +93,16 @@ class DataStoreSuite:
         store.delete_branch("fix")
         assert "fix" not in {b.name for b in store.branches()}
 
+    def test_parents_first_parent_first(self, store: Any) -> None:
+        base = seed(store)
+        assert store.parents(store.log()[-1].hash) == [], "the first commit has none"
+        store.create_branch("fix")
+        mine = write(store, ["UPDATE ex SET label = 'm' WHERE id = 1"], "main's own")
+        theirs = write(store, ["UPDATE ex SET label = 'f' WHERE id = 2"], "fix's", branch="fix")
+        assert store.parents(mine) == [base]
+        merged = store.merge("fix", message="merge fix").commit
+        assert store.parents(merged) == [mine, theirs], "the branch merged into first, the merged branch second"
+
     def test_a_diff_leaves_out_rows_a_third_commit_holds_already(self, store: Any) -> None:
         seed(store)
         base = write(store, ["CREATE TABLE pairs (a INTEGER NOT NULL, b TEXT NOT NULL, v TEXT, PRIMARY KEY (a, b))",

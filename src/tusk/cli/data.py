@@ -326,6 +326,8 @@ def data_merge(branch: str, into: str | None, message: str | None, force: bool, 
     if result.forced:
         text += f" (forced past {len(result.overridden)} failure(s): {result.reason})"
     console().print(text)
+    if result.note:
+        console(stderr=True).print(f"note: {result.note}", markup=False)
 
 
 @data.command("check")

@@ -230,6 +230,7 @@ class DataStore(Protocol):
               expect_into: str | None = None) -> MergeResult: ...  # expect_into: checked under the write lock
     def revert(self, commit: str, branch: str | None = None, mainline: int | None = None) -> MergeResult: ...
     def merge_base(self, left: str, right: str) -> str: ...  # the newest common ancestor's hash
+    def parents(self, ref: str) -> list[str]: ...  # first parent first; [] for the first commit
     # the data ``into`` (default: the main branch) would hold with ``branch`` merged; a conflict raises
     # MergeConflict; a scratch ref it needs is removed on exit, and by ``clean_scratch`` after a crash
     def merge_preview(self, branch: str, into: str | None = None,

@@ -109,6 +109,14 @@ class MergeOps:
             raise DataError(f"{left} and {right} have no common history")
         return str(row[0])
 
+    def parents(self, ref: str) -> list[str]:
+        """A commit's parents, first parent first (none for the first commit, two for a merge commit)."""
+        full = self.resolve(ref)
+        with _errors(f"cannot read the parents of {full[:7]}"):
+            rows = self.main.execute("SELECT parent_hash FROM dolt_commit_ancestors WHERE commit_hash = ? "
+                                     "ORDER BY parent_index", (full,)).fetchall()
+        return [str(r[0]) for r in rows if r[0]]
+
     @contextmanager
     def merge_preview(self, branch: str, into: str | None = None,
                       resolve: Resolution | None = None) -> Iterator[MergePreview]:

@@ -28,7 +28,7 @@ from typing import Any
 
 from tusk._crash import crash_point
 from tusk.data.base import DataStore, ImportResult, LoadCounts, LoadMode, Transaction
-from tusk.data.names import check_identifier, quote_identifier
+from tusk.data.names import check_identifier, check_user_table, quote_identifier
 from tusk.errors import IngestError, NeedsConfirmation
 
 Mode = LoadMode
@@ -454,7 +454,7 @@ def import_file(store: DataStore, source: str, table: str, keys: Sequence[str] =
     """Import ``source`` into ``table`` on ``branch`` (created from the main branch if missing).
 
     A file with no rows does not empty a table in replace mode unless ``allow_empty``."""
-    check_identifier(table)
+    check_user_table(table)
     load_mode(mode)
     incoming = read_source(source)
     crash_point("import.read")
@@ -516,7 +516,7 @@ def prepare_import(store: DataStore, incoming: Incoming, table: str, keys: Seque
                    ref: str) -> PreparedImport:
     """Check and convert ``incoming`` for ``table`` as it is at ``ref`` (a branch, or the main branch when
     ``ref`` does not exist yet). Raises IngestError naming the file, row and column."""
-    check_identifier(table)
+    check_user_table(table)
     checked_mode = load_mode(mode)
     existing = _existing_schema(store, table, ref)
     keys = list(keys) or [name for name, _, pk in existing if pk]

@@ -20,6 +20,18 @@ def check_identifier(name: str, what: str = "table") -> str:
     return name
 
 
+RESERVED_PREFIX = "tusk_"  # tusk's own tables (reviews, their comments, the sources' last syncs)
+
+
+def check_user_table(name: str) -> str:
+    """A table a person may write (import, sync): a valid name that is not one of tusk's own."""
+    check_identifier(name)
+    if name.lower().startswith(RESERVED_PREFIX):
+        raise DataError(f"table {name!r} is reserved: names starting with {RESERVED_PREFIX} are tusk's own "
+                        f"(reviews, comments, syncs); import into another table")
+    return name
+
+
 def check_ref_name(name: str, what: str = "branch") -> str:
     if not _REF.match(name or "") or ".." in name or name.endswith((".", "/")):
         raise DataError(f"invalid {what} name {name!r}: use letters, digits, '.', '_', '-' and '/'")

@@ -239,7 +239,8 @@ class Guard(BaseHTTPMiddleware):
         public = path.startswith("/static/") or path in ("/login", "/favicon.ico")
         if session is None and not public:
             if request.method == "GET":
-                return _headers(RedirectResponse(f"/login?{urlencode({'next': path})}", status_code=303))
+                asked = f"{path}?{request.url.query}" if request.url.query else path  # back to the page asked for
+                return _headers(RedirectResponse(f"/login?{urlencode({'next': asked})}", status_code=303))
             return _headers(PlainTextResponse("refused: log in first", status_code=403))
         request.state.session = session or Session("nobody")
         started = time.perf_counter()
