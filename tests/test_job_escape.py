@@ -1,0 +1,132 @@
+"""Issue 23: a job is a unit the run owns whole. Whatever it starts (a child in its group, one in a new session, a
+double-forked daemon) ends when the job ends, however it ends: it returns, times out, is cancelled; on a local worker
+and in a Ray task (a plain process stands for Ray's worker, as in test_ray_task.py).
+
+Each test kills what the job started in its ``finally``, whatever happened, and waits a bounded time."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conformance.executor import gone
+from tusk._process import process_alive
+from tusk._sqlite import child_env
+from tusk.execute.base import Job
+from tusk.execute.local import LocalExecutor
+
+TESTS = Path(__file__).parent
+
+
+def _pids(pidfile: Path, wait: float = 60) -> list[int]:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        text = pidfile.read_text() if pidfile.exists() else ""
+        if len(text.split()) == 3:
+            return [int(p) for p in text.split()]
+        time.sleep(0.05)
+    raise AssertionError("the job did not start its processes")
+
+
+@pytest.fixture
+def pidfile(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "pids"
+    try:
+        yield path
+    finally:  # whatever the test found: nothing it made lives on
+        for pid in (path.read_text().split() if path.exists() else []):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+
+
+def _job(tmp_path: Path, pidfile: Path, sleep: float = 0, timeout: float | None = None) -> Job:
+    return Job("escape", "jobs_for_tests:escape", {"pidfile": str(pidfile), "sleep": sleep},
+               tmp_path / "escape" / "job.log", timeout=timeout)
+
+
+def test_what_a_job_left_running_ends_when_it_returns(tmp_path: Path, pidfile: Path) -> None:
+    executor = LocalExecutor("local://?workers=1")
+    try:
+        [result] = list(executor.run([_job(tmp_path, pidfile)]))
+        assert result.status == "succeeded", result.error
+        assert gone(_pids(pidfile), wait=10), "the job's children outlived it"
+        assert "left running" in (tmp_path / "escape" / "job.log").read_text()
+    finally:
+        executor.close()
+
+
+def test_what_a_job_started_ends_when_it_times_out(tmp_path: Path, pidfile: Path) -> None:
+    executor = LocalExecutor("local://?workers=1")
+    try:
+        [result] = list(executor.run([_job(tmp_path, pidfile, sleep=300, timeout=3)]))
+        assert result.status == "failed" and "timed out" in result.error
+        assert gone(_pids(pidfile), wait=10), "the timed-out job's children outlived it"
+    finally:
+        executor.close()
+
+
+def test_what_a_job_started_ends_when_the_run_is_cancelled(tmp_path: Path, pidfile: Path) -> None:
+    executor = LocalExecutor("local://?workers=1")
+    try:
+        results = executor.run([_job(tmp_path, pidfile, sleep=300)])
+        import threading
+
+        def cancel_once_started() -> None:
+            _pids(pidfile)
+            executor.cancel()
+
+        thread = threading.Thread(target=cancel_once_started)
+        thread.start()
+        [result] = list(results)
+        thread.join()
+        assert result.status == "cancelled"
+        assert gone(_pids(pidfile), wait=10), "the cancelled job's children outlived it"
+    finally:
+        executor.close()
+
+
+def test_a_setup_keeps_its_processes_while_the_worker_lives(tmp_path: Path) -> None:
+    """What a spec's setup starts belongs to the worker (ctx.shared may hold it), not to one job."""
+    from tusk.execute.worker import reap_leftovers
+
+    child = subprocess.Popen(["sleep", "300"])
+    try:
+        assert reap_leftovers(keep={child.pid}) == 0
+        assert process_alive(child.pid)
+    finally:
+        child.kill()
+        child.wait()
+
+
+RAY_WORKER = """
+import sys
+from tusk.execute.ray import run_task
+print(run_task("jobs_for_tests:escape", eval(sys.argv[1]), sys.argv[2], 1, float(sys.argv[3]) or None, gpu_ids=[]),
+      flush=True)
+"""
+
+
+@pytest.mark.parametrize("how", ["returns", "times-out"])
+def test_a_ray_task_leaves_nothing_of_its_job(tmp_path: Path, pidfile: Path, how: str) -> None:
+    payload = {"pidfile": str(pidfile), "sleep": 300 if how == "times-out" else 0}
+    env = child_env({"PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])})
+    worker = subprocess.Popen([sys.executable, "-c", RAY_WORKER, repr(payload), str(tmp_path / "job.log"),
+                               "4" if how == "times-out" else "0"], env=env, stdout=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    try:
+        out, _ = worker.communicate(timeout=120)
+        assert ("timed out" in out) if how == "times-out" else out.startswith("('ok'"), out
+        assert gone(_pids(pidfile, wait=5), wait=10), "the Ray task's job left processes running"
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
