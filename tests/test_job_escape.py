@@ -130,3 +130,24 @@ def test_a_ray_task_leaves_nothing_of_its_job(tmp_path: Path, pidfile: Path, how
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait()
+
+
+@pytest.mark.timeout(90)
+def test_the_recorder_ends_though_another_process_holds_its_input(tmp_path: Path) -> None:
+    """The daemon of issue 23 held a copy of the recorder's input, which then never read its end: the run hung
+    holding the project lock. The recorder stops on tusk's word, not on the pipe's end; a fork holds no copy."""
+    from tusk.recorder import Recorder
+
+    recorder = Recorder(tmp_path)  # no project here: the recorder answers every record with why, and ends
+    holder = subprocess.Popen(["sleep", "300"], pass_fds=(recorder.requests.fileno(),))
+    try:
+        child = os.fork()
+        if child == 0:
+            os._exit(0 if recorder.requests.closed and recorder.answers.closed else 1)
+        assert os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0, "a forked process holds the recorder's pipes"
+        started = time.monotonic()
+        assert list(recorder.close()) == []
+        assert recorder.process.returncode == 0 and time.monotonic() - started < 60
+    finally:
+        holder.kill()
+        holder.wait()
