@@ -151,3 +151,75 @@ def test_the_recorder_ends_though_another_process_holds_its_input(tmp_path: Path
     finally:
         holder.kill()
         holder.wait()
+
+
+ESCAPING_MODEL = '''
+import os, subprocess, time
+from pathlib import Path
+def train(ctx):
+    same = subprocess.Popen(["sleep", "787"])
+    session = subprocess.Popen(["sleep", "788"], start_new_session=True)
+    if os.fork() == 0:
+        os.setsid()
+        time.sleep(779)
+        os._exit(0)
+    Path(ctx.params["pidfile"]).write_text(f"{same.pid} {session.pid}")
+    time.sleep(ctx.params["sleep"])
+    return {"a": 1.0}
+'''
+
+
+def _escaping_project(tmp_path: Path, pidfile: Path, sleep: float) -> Path:
+    from train_fixtures import make_project, model_block
+
+    project = make_project(tmp_path, customers=1)
+    (project.root / "models" / "esc.py").write_text(ESCAPING_MODEL)
+    project.set_models(model_block("esc-{customer}", params={"pidfile": str(pidfile), "sleep": sleep}).replace(
+        "models/m.py:train", "models/esc.py:train"))
+    return project.root
+
+
+def _in(root: Path) -> list[int]:
+    from crash_helpers import processes_in
+
+    return processes_in(root)
+
+
+@pytest.mark.slow
+def test_tusk_run_ends_and_leaves_nothing_of_a_daemon_forking_job(tmp_path: Path, pidfile: Path) -> None:
+    """The issue's case, end to end: the job forks a daemon in a session of its own and returns; tusk run ends (it
+    hung, holding the lock) and nothing the job started is left (the processes whose folder is the project)."""
+    from crash_helpers import kill_group, output, start
+
+    root = _escaping_project(tmp_path, pidfile, sleep=0)
+    proc = start(root, "run")
+    try:
+        assert proc.wait(timeout=150) == 0, output(proc)
+        time.sleep(1)
+        assert gone(_in(root), wait=10), "processes of the job outlived tusk run"
+    finally:
+        kill_group(proc.pid)
+        for pid in _in(root):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_a_killed_tusk_run_takes_what_its_jobs_started(tmp_path: Path, pidfile: Path) -> None:
+    """kill -9 of tusk's group: its workers get SIGTERM from the kernel, and kill their whole tree."""
+    from crash_helpers import kill_group, start
+
+    root = _escaping_project(tmp_path, pidfile, sleep=300)
+    proc = start(root, "run")
+    try:
+        deadline = time.monotonic() + 120
+        while not pidfile.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pidfile.exists()
+        time.sleep(0.5)
+        kill_group(proc.pid)
+        proc.wait(timeout=30)
+        assert gone(_in(root), wait=10), "processes of the job outlived the killed run"
+    finally:
+        kill_group(proc.pid)
+        for pid in _in(root):
+            os.kill(pid, signal.SIGKILL)
