@@ -248,6 +248,11 @@ BAD_TRAIN = {
     "binary-garbage": "import os\ndef train(ctx):\n    os.write(1, bytes(range(256)) * 64)\n    raise SystemExit(3)\n",
     "huge-output": "import os\ndef train(ctx):\n    chunk = b'y' * (1 << 20)\n    while True:\n        os.write(1, chunk)\n",
     "import-error": "import no_such_module_at_all\ndef train(ctx):\n    return {}\n",
+    # metrics MLflow refuses (issue 23): that job fails, validated before anything is logged
+    "metric-name-5000-chars": "def train(ctx):\n    return {'x' * 5000: 1.0}\n",
+    "metric-name-script": "def train(ctx):\n    return {'<script>alert(1)</script>': 1.0}\n",
+    "metric-name-dotdot": "def train(ctx):\n    return {'../up': 1.0}\n",
+    "metric-name-empty": "def train(ctx):\n    ctx.log_metric('', 1.0)\n    return {}\n",
 }
 TRAIN_CASES = [
     Case(f"train-{name}", ["run", "--only", "bad-*", "--json"], exit_code=1 if name == "import-error" else 3,
@@ -476,3 +481,35 @@ def test_csv_export_neutralizes_formulas_and_imports_back_exactly(world: TrainPr
     assert "\n0,'=HYPERLINK" in stdout.replace('"', "")
     world.tusk("data", "export", "cells", "--at", "cells", "-o", str(tmp_path / "raw.csv"), "--raw-formulas")
     assert '\n0,"=HYPERLINK' in (tmp_path / "raw.csv").read_text()
+
+    assert _runs_left(world) == [], "a run was left RUNNING or KILLED"
+
+
+def _runs_left(project: TrainProject) -> list[Any]:
+    db = sqlite3.connect(f"file:{project.root / '.tusk' / 'mlflow.db'}?mode=ro", uri=True)
+    try:
+        return db.execute("SELECT run_uuid, status FROM runs WHERE status IN ('RUNNING', 'KILLED')").fetchall()
+    finally:
+        db.close()
+
+
+def test_twenty_thousand_metrics_are_logged_in_seconds(world: TrainProject) -> None:
+    """MLflow takes 1,000 metrics per call: a job returning 20,000 is logged in batches (it hung past 120 s)."""
+    import time
+
+    config = world.root / "tusk.toml"
+    original = config.read_text()
+    try:
+        config.write_text(original.split("\n[[models]]", 1)[0].rstrip() + "\n\n" + TRAIN_CASES[0].toml.replace(
+            "bad-{customer}", "many-{customer}"))
+        (world.root / "models" / "bad.py").write_text("def train(ctx):\n    return {f'm{i}': i for i in range(20000)}\n")
+        started = time.monotonic()
+        result = world.tusk("run", "--only", "many-*", "--json", code=None)
+        seconds = time.monotonic() - started
+    finally:
+        config.write_text(original)
+    assert result.exit_code == 0, result.output[-3000:]
+    [job] = json.loads(result.stdout)["jobs"]
+    assert job["status"] == "succeeded" and len(job["metrics"]) == 20000
+    assert seconds < 60, seconds
+    assert _runs_left(world) == []

@@ -25,6 +25,7 @@ import os
 import signal
 import subprocess
 import sys
+import weakref
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +40,18 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
 MAX_PENDING = 64  # records handed over and not yet answered before the run waits for the recorder
+_LIVE: "weakref.WeakSet[Recorder]" = weakref.WeakSet()  # recorders of this process: their pipes close in a fork
+
+
+def _forget_in_child() -> None:
+    """A process forked from tusk (a worker, and whatever its job forks) holds no end of a recorder's pipes."""
+    for recorder in list(_LIVE):
+        for end in (recorder.requests, recorder.answers):
+            if not end.closed:
+                end.close()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 @dataclass
@@ -74,6 +87,7 @@ class Recorder:
         self.answers = Connection(self._answers_end, writable=False)
         self.max_pending = max_pending
         self.pending: deque[str] = deque()
+        _LIVE.add(self)
 
     def submit(self, key: str, record: TrainRecord, previous: InstanceState | None,
                review: str | None = None) -> list[Recorded]:
@@ -97,8 +111,7 @@ class Recorder:
 
     def close(self) -> Iterator[Recorded]:
         """End the input; → every answer still due, as the recorder writes them; then the recorder is gone."""
-        if not self.requests.closed:
-            self.requests.close()
+        self._end()
         try:
             while self.pending:
                 yield self._answer()
@@ -109,14 +122,25 @@ class Recorder:
     def stop(self, timeout: float = 300.0) -> None:
         """End the input and let the recorder register what it was handed (unanswered), then go; killed only if it
         hangs past ``timeout``. What a run that stopped on an error had handed over is still registered."""
-        for end in (self.requests, self.answers):
-            if not end.closed:
-                end.close()
+        self._end()
+        if not self.answers.closed:
+            self.answers.close()
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    def _end(self) -> None:
+        """End the input by saying so, then closing it: the recorder stops on the word, so a copy of the pipe some
+        other process still holds (a forked process a job left behind) cannot keep it waiting for the end."""
+        if self.requests.closed:
+            return
+        try:
+            self.requests.send(None)
+        except OSError:
+            pass
+        self.requests.close()
 
     def discard(self) -> None:
         """Let a recorder go that was handed nothing (a run with nothing to train): killed, not waited for."""
@@ -218,7 +242,10 @@ def serve(root: Path, requests: "Connection", answers: "Connection") -> None:
         unusable = _message(exc)
     while True:
         try:
-            key, record, previous, review = requests.recv()
+            message = requests.recv()
+            if message is None:  # tusk's end of the input (see Recorder._end)
+                raise EOFError
+            key, record, previous, review = message
         except EOFError:
             close = getattr(tracker, "close", None)  # leaves a local store's log empty for the readers to come
             if close is not None:

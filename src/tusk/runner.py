@@ -15,6 +15,8 @@ import importlib.util
 import json
 import math
 import os
+import posixpath
+import re
 import shutil
 import signal
 import subprocess
@@ -216,9 +218,29 @@ def _call_cmd(config: Config, payload: dict[str, Any], frames: dict[str, Any], j
     return dict(json.loads(metrics_file.read_text() or "{}"))
 
 
+METRIC_NAME = re.compile(r"[/\w.\- :]*")  # MLflow's rule for a metric's name (mlflow.utils.validation)
+METRIC_NAME_MAX = 250
+
+
+def metric_name_problem(name: str) -> str:
+    """Why MLflow would refuse ``name`` as a metric's name ("" when it takes it): checked in the job, so such a
+    metric fails that job with one line before anything is logged, not the run's registration."""
+    if len(name) > METRIC_NAME_MAX:
+        return f"is {len(name)} characters long (MLflow takes at most {METRIC_NAME_MAX})"
+    if not METRIC_NAME.fullmatch(name):
+        return "may only hold letters, digits, '_', '-', '.', ' ', ':' and '/' (MLflow's rule)"
+    normal = posixpath.normpath(name)
+    if normal != name or normal == "." or normal.startswith(("..", "/")):
+        return "must be a plain relative path (no empty, '.' or '..' part, no leading '/')"
+    return ""
+
+
 def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
     out = {}
     for key, value in metrics.items():
+        problem = metric_name_problem(str(key))
+        if problem:
+            raise JobError(f"metric name {str(key)[:60]!r}{'…' if len(str(key)) > 60 else ''} {problem}")
         try:
             out[str(key)] = float(value)
         except (TypeError, ValueError) as exc:

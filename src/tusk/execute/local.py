@@ -32,12 +32,15 @@ from tusk.execute.gpus import GpuSlots, devices
 from tusk.execute.scheduler import Scheduler
 from tusk.execute.worker import (
     Wire,
+    become_subreaper,
+    contained_attempt,
     die_with_parent,
     exit_reason,
     kill_own_group,
+    kill_tree,
     lead_own_group,
     outcome,
-    run_attempt,
+    reap_leftovers,
 )
 
 _CONTEXT = mp.get_context("fork")
@@ -48,18 +51,22 @@ __all__ = ["LocalBackend", "LocalExecutor", "parse_workers"]
 # ----- inside a worker ---------------------------------------------------------------------------------
 def _worker_main(conn: Connection, parent: int) -> None:
     lead_own_group()
+    become_subreaper()  # what a job starts stays below this worker, wherever it goes (see tusk.execute.worker)
     signal.signal(signal.SIGTERM, kill_own_group)
     for end in list(_PARENT_ENDS):
         end.close()
     die_with_parent(parent, signal.SIGTERM)
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, KeyboardInterrupt):
-            return
-        if message is None:
-            return
-        conn.send(run_attempt(*message))
+    try:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, KeyboardInterrupt):
+                return
+            if message is None:
+                return
+            conn.send(contained_attempt(*message))
+    finally:
+        reap_leftovers()  # a spec's setup's processes end with the worker
 
 
 # ----- in tusk -----------------------------------------------------------------------------------------
@@ -74,10 +81,13 @@ class _Worker:
         self.gpus: list[int] = []
 
     def kill(self) -> None:
+        """The worker and everything its job started: its group, and what left the group (the worker is their
+        subreaper: stopped first, it adopts the orphans of what dies until the last is killed)."""
         pid = self.process.pid
         try:
             if pid is None:
                 raise ProcessLookupError
+            kill_tree(pid)
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             self.process.kill()

@@ -40,13 +40,15 @@ from tusk.execute.base import Attempt, Capabilities, Job, Outcome, log_limit_err
 from tusk.execute.scheduler import Scheduler
 from tusk.execute.worker import (
     Wire,
+    become_subreaper,
+    contained_attempt,
     die_with_parent,
     exit_reason,
     kill_own_group,
+    kill_tree,
     lead_own_group,
     outcome,
     prepare_attempt,
-    run_attempt,
 )
 
 POLL = 0.1  # seconds between checks for a cancel inside a task, and for results in tusk
@@ -92,11 +94,12 @@ def _child(write_fd: int, parent: int, function: str, payload: Any, log_path: st
     code = 0
     try:
         lead_own_group()
+        become_subreaper()  # what the job starts stays below this child, wherever it goes (see tusk.execute.worker)
         # If Ray's worker is killed (a forced cancel), the job goes with it, and so do the job's own children: the
-        # kernel's signal on the parent's death reaches this process only, so its handler kills the whole group.
+        # kernel's signal on the parent's death reaches this process only, so its handler kills them all.
         signal.signal(signal.SIGTERM, kill_own_group)
         die_with_parent(parent, signal.SIGTERM)
-        wire = run_attempt(function, payload, log_path, gpu_env, attempt)
+        wire = contained_attempt(function, payload, log_path, gpu_env, attempt)
         try:
             data = pickle.dumps(wire)
         except Exception as exc:
@@ -153,6 +156,9 @@ def _size(path: str) -> int:
 
 
 def _kill_group(pid: int) -> None:
+    """The job's child and everything it started: its descendants wherever they went (it is their subreaper), then
+    its group."""
+    kill_tree(pid)
     for kill in (os.killpg, os.kill):
         try:
             kill(pid, signal.SIGKILL)

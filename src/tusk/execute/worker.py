@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from importlib import import_module
 from pathlib import Path
@@ -131,8 +131,146 @@ def die_with_parent(parent: int, sig: int = signal.SIGKILL) -> None:
 
 
 def kill_own_group(signum: int, frame: Any) -> None:
-    """A signal handler: SIGKILL this process's group (the worker and its job's children)."""
+    """A signal handler: SIGKILL everything this process started, wherever it went (another group, a session of
+    its own: it is a subreaper, see ``own_descendants``), then this process's group (the worker itself)."""
+    kill_tree(os.getpid(), include_root=False)
     os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+# ----- a job's processes: the process that runs a job's code is a child subreaper -------------------------------
+# Why a subreaper, not process groups or a cgroup: a job's child may leave its group and session (setsid,
+# start_new_session) and its parent may exit (a double-forked daemon), so neither group nor session finds it; but an
+# orphan is re-parented to its nearest subreaper ancestor, so every process a job starts stays below the process that
+# ran the job, where a walk of /proc finds it. It needs no privilege, no systemd and no cgroup delegation (a cgroup
+# would need a writable, delegated hierarchy, which a user's machine or a Ray node rarely gives), and it is the same
+# on a local worker and in a Ray task's child. What it cannot hold is a process handed to another manager
+# (``systemd-run``, ``docker run -d``): that one is not the job's descendant at all.
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> None:
+    """Linux: orphans of this process's descendants are re-parented to it, not to init. Elsewhere: nothing."""
+    try:
+        ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (AttributeError, OSError):
+        pass
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid → (parent pid, state letter) of every process /proc shows."""
+    found = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        found[int(entry)] = (int(fields[1]), fields[0].decode())
+    return found
+
+
+def descendants(root: int) -> list[int]:
+    """The live (not zombie) descendants of ``root``, parents before their children."""
+    table = _processes()
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in table.items():
+        children.setdefault(parent, []).append(pid)
+    found, queue = [], list(children.get(root, []))
+    while queue:
+        pid = queue.pop(0)
+        if table[pid][1] not in ("Z", "X"):
+            found.append(pid)
+        queue.extend(children.get(pid, []))
+    return found
+
+
+def _stopped(pid: int, wait: float) -> None:
+    """Wait (at most ``wait`` s) until ``pid`` is stopped or gone: a stopped process forks nothing more."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                if stat.read().rsplit(b") ", 1)[1][:1] in (b"T", b"t", b"Z", b"X"):
+                    return
+        except (OSError, IndexError):
+            return
+        time.sleep(0.001)
+
+
+def kill_tree(root: int, include_root: bool = True, keep: frozenset[int] = frozenset(), wait: float = 5.0) -> int:
+    """SIGKILL every descendant of ``root`` but ``keep`` (and ``root`` itself when ``include_root``) → how many.
+    ``root`` is stopped first (another process: the job's code may run in it), so it forks nothing more and stays
+    there to adopt the orphans of what dies; then every live descendant is killed, again until none is left
+    (what one forked just before its death is found on the next pass). ``root`` should be a subreaper."""
+    if include_root:
+        _signal(root, signal.SIGSTOP)
+        _stopped(root, 1.0)
+    killed: set[int] = set()
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        live = [pid for pid in descendants(root) if pid not in keep]
+        if not live:
+            break
+        for pid in live:
+            _signal(pid, signal.SIGKILL)
+            killed.add(pid)
+        time.sleep(0.001)
+    if include_root:
+        _signal(root, signal.SIGKILL)
+    return len(killed)
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def reap_leftovers(keep: Collection[int] = ()) -> int:
+    """After an attempt, in the (subreaper) process that ran it: kill what the job left running, wherever it went,
+    but ``keep`` (what was there before: a spec's setup may keep a process for the worker's later jobs), and reap
+    them → how many were killed. No child at all (most attempts) costs one system call."""
+    if not _has_children():
+        return 0
+    killed = kill_tree(os.getpid(), include_root=False, keep=frozenset(keep))
+    while True:  # the zombies: the job's own children, and the orphans re-parented here
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:  # only ``keep`` left, alive
+            break
+    return killed
+
+
+def contained_attempt(function: str, payload: Any, log_path: str, gpu_env: str, attempt: int,
+                      prepare: str | None = None) -> Wire:
+    """``run_attempt`` in a subreaper worker that outlives it: the job's ``prepare`` first (what it starts is the
+    worker's, kept), then the job, then whatever the job left running is killed, with a line in its log."""
+    failed = prepare_attempt(prepare, payload, log_path, gpu_env, attempt)
+    if failed is not None:
+        return failed
+    keep = descendants(os.getpid()) if _has_children() else []
+    wire = run_attempt(function, payload, log_path, gpu_env, attempt)
+    left = reap_leftovers(keep)
+    if left:
+        try:
+            with open(log_path, "a", encoding="utf-8") as log:
+                log.write(f"[tusk] attempt {attempt}: killed {left} process(es) the job left running\n")
+        except OSError:
+            pass
+    return wire
+
+
+def _has_children() -> bool:
+    try:
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return True
 
 
 def lead_own_group() -> None:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 EXPERIMENT = "tusk"
 RunRow = tuple[str, str, int, dict[str, str]]  # run id, status, start time (ms), tags
 OWNER_TAG = T.OWNER  # host:pid of the tusk process that made a run
+METRICS_PER_BATCH, PARAMS_PER_BATCH = 900, 100  # log_batch: ≤ 1,000 metrics, ≤ 100 params, ≤ 1,000 in all
 CANDIDATES_TAG_SIZE = 4000  # registered-model tag values hold 5000 characters on a SQL server
 
 
@@ -351,13 +352,18 @@ class MlflowTracker:
             run = self.client.create_run(self.experiment_id, run_name=record.state.name,
                                          tags={**{k: v[:8000] for k, v in tags.items()}, OWNER_TAG: owner()})
             run_id = run.info.run_id
-            if record.metrics or record.params:  # the run's name tag came with create_run
-                self.client.log_batch(
-                    run_id,
-                    metrics=[Metric(k, float(v), now, 0) for k, v in record.metrics.items()],
-                    params=[Param(k, _param_text(v)) for k, v in sorted(record.params.items())],
-                )
-            self._log_artifacts(run_id, run.info.artifact_uri, record)
+            try:
+                metrics = [Metric(k, float(v), now, 0) for k, v in record.metrics.items()]
+                params = [Param(k, _param_text(v)) for k, v in sorted(record.params.items())]
+                # in batches MLflow takes (the run's name tag came with create_run)
+                batches = max(-(-len(metrics) // METRICS_PER_BATCH), -(-len(params) // PARAMS_PER_BATCH))
+                for i in range(batches):
+                    self.client.log_batch(run_id, metrics=metrics[i * METRICS_PER_BATCH:(i + 1) * METRICS_PER_BATCH],
+                                          params=params[i * PARAMS_PER_BATCH:(i + 1) * PARAMS_PER_BATCH])
+                self._log_artifacts(run_id, run.info.artifact_uri, record)
+            except Exception:  # not left RUNNING, for the next command to call KILLED
+                self.client.set_terminated(run_id, status="FAILED")
+                raise
             self.client.set_terminated(run_id, status=status)
         record.run_id, record.artifact_uri = run_id, run.info.artifact_uri
         return str(run_id)
