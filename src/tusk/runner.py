@@ -369,6 +369,11 @@ def _train(project: "Ports", plan: Plan, todo: list[PlannedInstance], workers: i
     executor = project.executor(workers)
     import pandas  # noqa: F401  (every job reads its inputs into pandas: forked workers inherit it, once)
     handed: dict[str, tuple[PlannedInstance, TrainRecord, JobResult]] = {}
+    kept: list[str] = []
+
+    def keep_preview() -> None:  # before the first record that names the preview's commit
+        if not kept:
+            kept.append(_keep_preview(project, plan, review))
 
     def done(answers: "list[Recorded]") -> None:
         for answer in answers:
@@ -402,6 +407,7 @@ def _train(project: "Ports", plan: Plan, todo: list[PlannedInstance], workers: i
                         report.jobs.append(prepared)
                         emit(prepared)
                         continue
+                    keep_preview()
                     handed[planned.name] = (planned, prepared, result)
                     done(recorder.submit(planned.name, prepared, planned.state, review.review if review else None))
                     done(recorder.ready())
@@ -418,6 +424,23 @@ def _train(project: "Ports", plan: Plan, todo: list[PlannedInstance], workers: i
         executor.close()
         cleaner.close()
         logs.mark_done(jobs_dir)
+
+
+PREVIEW_TAG = "tusk/preview/"  # + the commit: a merge preview that candidates were trained on, kept
+
+
+def _keep_preview(project: "Ports", plan: Plan, review: CandidateFor | None) -> str:
+    """A review's merge preview is a commit on a scratch branch that is removed after the run: once a job trained on
+    it is recorded, a version (or a failed run) names that commit for good. A tag keeps it (through dolt_gc, the
+    review branch deleted, remotes), so lineage, reproduce, the pages and release diffs reach it. → the tag's name
+    ("" when the commit outlives the preview anyway)."""
+    if review is None or plan.preview is None or plan.preview.persists:
+        return ""
+    name = PREVIEW_TAG + review.preview
+    if not any(t.name == name for t in project.data.tags()):
+        project.data.tag(name, review.preview, f"merge preview of {review.review} ({review.review_head[:7]}) into "
+                                               f"{plan.preview.into} ({review.base[:7]}): candidates trained on it")
+    return name
 
 
 def _remove_abandoned_jobs(jobs_root: Path) -> None:
