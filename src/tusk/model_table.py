@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from tusk.ports import Ports
 
 SORTS = ("name", "status", "version", "production", "metric", "trained", "seconds")
-STATUSES = ("new", "stale", "reuse", "fresh", "orphaned")
+STATUSES = ("new", "stale", "failed", "reuse", "fresh", "orphaned")
 
 
 @dataclass
@@ -215,7 +215,7 @@ def _key_metric(spec: Any, metrics: dict[str, float]) -> str | None:
 
 
 def _key(row: ModelRow, sort: str) -> tuple[Any, ...]:
-    order = {"new": 0, "stale": 1, "reuse": 2, "fresh": 3, "orphaned": 4}
+    order = {"failed": 0, "new": 1, "stale": 2, "reuse": 3, "fresh": 4, "orphaned": 5}
     value: Any = {"name": row.name, "status": order.get(row.status, 9),
                   "version": int(row.version) if row.version and row.version.isdigit() else -1,
                   "production": int(row.production) if row.production and row.production.isdigit() else -1,

@@ -77,7 +77,9 @@ class TrainingMethods(ProjectBase):
                 state = planned.state
                 rows.append(InstanceStatus(planned.name, planned.status, state.version if state else None,
                                            production.get(planned.name), state.fingerprint if state else None,
-                                           state.data_commit if state else None, planned.reasons))
+                                           state.data_commit if state else None, planned.reasons,
+                                           planned.failure.error if planned.failure else None,
+                                           planned.failure.log if planned.failure else None))
         return Status(rows)
     def models(self) -> "ModelList":
         """Every registered model but tusk's own (the release log): current and production versions."""
@@ -133,6 +135,11 @@ class TrainingMethods(ProjectBase):
         if version is None:
             state = self.tracker.states().get(name)
             version = state.version if state else self.tracker.aliases().get(name)
+        failure = self.tracker.failures([name]).get(name)
+        if failure is not None and (version is None or failure.time_ms > self.tracker.version(name, version).created_ms) \
+                and (local is None or local.modified * 1000 < failure.time_ms):
+            text, where = self.tracker.failure_log(failure)  # its failed job's log, kept with the FAILED run
+            return logs.JobLog(name, None, "failed run", where, text)
         if version is None:
             if local is not None:
                 return self._local_log(name, local)
