@@ -132,13 +132,15 @@ class TrainingMethods(ProjectBase):
         local = logs.newest_job_log(self.state_dir / "jobs", name) if version is None else None
         if local is not None and local.live:
             return self._local_log(name, local)
+        asked = version
         if version is None:
             state = self.tracker.states().get(name)
             version = state.version if state else self.tracker.aliases().get(name)
-        failure = self.tracker.failures([name]).get(name)
-        if failure is not None and (version is None or failure.time_ms > self.tracker.version(name, version).created_ms) \
-                and (local is None or local.modified * 1000 < failure.time_ms):
-            text, where = self.tracker.failure_log(failure)  # its failed job's log, kept with the FAILED run
+        failure = self.tracker.failures([name]).get(name) \
+            if asked is None and (local is None or local.succeeded) else None
+        if failure is not None and (version is None or
+                                    failure.time_ms > self.tracker.version(name, version).created_ms):
+            text, where = self.tracker.failure_log(failure)  # no job folder here: the log kept with the FAILED run
             return logs.JobLog(name, None, "failed run", where, text)
         if version is None:
             if local is not None:
