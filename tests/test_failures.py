@@ -41,3 +41,18 @@ def test_a_failed_job_is_a_failed_run_and_shows_failed_until_it_succeeds(tmp_pat
     assert status["m-c1"] == "new"  # another fingerprint: its failure is not this one's
     assert project.run()["m-c1"]["status"] == "succeeded"
     assert {i["status"] for i in project.json("status")["instances"]} == {"fresh"}
+
+
+def test_the_page_of_a_model_whose_only_job_failed_shows_the_failure_and_its_log(tmp_path: Path) -> None:
+    from test_web import client
+
+    project: TrainProject = make_project(tmp_path, customers=2, per_customer=4, params={"fail": "c1"},
+                                         resources="resources = { retries = 0 }")
+    project.run(code=3)
+    with client(project.root) as web:
+        page = web.get("/model?name=m-c1")
+        listed = web.get("/models?status=failed")
+    assert page.status_code == 200, page.text
+    assert "its last job failed" in page.text and "RuntimeError: boom for c1" in page.text
+    assert "[tusk] job failed" in page.text  # the log itself
+    assert listed.status_code == 200 and "m-c1" in listed.text and "m-c0" not in listed.text

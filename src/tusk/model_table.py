@@ -236,12 +236,14 @@ class ModelPage:
     log: str  # the tail of ``chosen``'s job log (or why there is none)
     current: str | None
     production: str | None
+    failure: Any = None  # tracker FailedJob: its newest failed job (the page shows it; with no version, its log)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "chosen": self.chosen, "current": self.current, "production": self.production,
                 "versions": [{"version": v.version, "aliases": v.aliases, "metrics": v.metrics, "tags": v.tags}
                              for v in self.versions],
-                "lineage": self.lineage.to_json(), "log": self.log}
+                "lineage": self.lineage.to_json() if self.lineage else None, "log": self.log,
+                "failure": dict(self.failure.__dict__) if self.failure else None}
 
 
 def with_metrics(project: "Ports", name: str) -> list[Any]:
