@@ -194,3 +194,47 @@ def test_review_list_and_show(project: TrainProject) -> None:
     assert project.json("review", "show", "done")["models"] == []  # merged: nothing left to judge
     assert "is not a review" in project.tusk("review", "show", "main", code=1).stderr
     assert "unknown" in project.tusk("review", "show", "nope", code=1).stderr
+
+
+def _preview_candidate(project: TrainProject) -> dict[str, Any]:
+    """A candidate trained on a review's merge preview that is a real merge (main moved on meanwhile)."""
+    edit(project, "fix", "relabel row 2", id2="l0")
+    project.import_rows(data(id3="l0"), message="main changes c1")
+    project.json("run")
+    run = project.json("run", "--at", "fix", "--candidates")
+    assert run["candidates_for"]["preview"] not in (project.head(), run["candidates_for"]["review_head"])
+    assert [j["status"] for j in run["jobs"]] == ["succeeded"]
+    return run
+
+
+def test_a_candidate_reused_after_the_merge_names_a_commit_that_still_resolves(project: TrainProject) -> None:
+    run = _preview_candidate(project)
+    preview, version = run["data_commit"], run["jobs"][0]["version"]
+    project.tusk("data", "merge", "fix", "-m", "merge fix")
+    merge = project.head()
+    assert [(j["name"], j["status"], j["version"]) for j in project.json("run")["jobs"]] == [("m-c0", "reused", version)]
+    project.tusk("review", "close", "fix", code=None)
+    project.tusk("data", "branch", "-d", "fix", code=None)  # the review's branch may go: its data stays
+
+    from tusk import Project
+
+    with Project.open(project.root) as opened:
+        opened.data.gc()  # dolt_gc: what a version names is kept
+    lineage = project.json("lineage", f"m-c0@{version}")
+    assert lineage["data_commit"] == preview
+    assert lineage["same_data_as"] == merge
+    assert f"same data as merge commit {merge[:7]}" in project.tusk("lineage", f"m-c0@{version}").stdout
+    for ref in (preview, preview[:7]):
+        rows = project.json("data", "sql", "SELECT count(*) FROM examples", "--at", ref)["rows"]
+        assert rows == [[16]]
+    assert [v["version"] for v in project.json("lineage", "--data-commit", preview[:7])["versions"]] == [version]
+    kept = [t for t in project.json("data", "tags")["tags"] if t["commit"] == preview]
+    assert len(kept) == 1 and kept[0]["name"].startswith("tusk/")  # one tag per preview that trained something
+
+
+def test_a_preview_that_trained_nothing_leaves_no_tag(project: TrainProject) -> None:
+    run = _preview_candidate(project)
+    again = project.json("run", "--at", "fix", "--candidates")  # a second preview: its candidate is reused
+    assert [j["status"] for j in again["jobs"]] == ["reused"] and again["data_commit"] != run["data_commit"]
+    tags = [t["commit"] for t in project.json("data", "tags")["tags"]]
+    assert tags == [run["data_commit"]]

@@ -129,6 +129,7 @@ def test_a_failed_base_skips_its_adapters_with_the_reason(project: TrainProject)
     assert setup_calls(project) == [], "nothing of the adapters ran"
     assert project.client().search_registered_models() == [], "nothing registered"
     plan = project.plan()
+    assert plan.pop("base")["status"] == "failed", "its last job failed (DESIGN: failed, retried like new)"
     assert {i["status"] for i in plan.values()} == {"new"}, "all still to train"
 
 

@@ -651,3 +651,17 @@ def test_wrong_tokens_are_throttled_per_address(tmp_path: Path) -> None:
         assert "testclient" not in gate.failures  # the right token clears the count
     log = (project.root / ".tusk" / "ui-actions.log").read_text()
     assert '"throttled"' in log
+
+def test_a_run_started_from_the_page_with_only_lists_only_its_jobs(tmp_path: Path) -> None:
+    project = make_project(tmp_path, customers=2, per_customer=4)
+    with client(project.root) as web:
+        page = web.get("/runs").text
+        answer = web.post("/runs/start", data={"csrf": _csrf(page), "at": "", "only": "m-c1"})
+        ident = re.search(r"Run <code>([^<]+)</code>", answer.text).group(1)  # type: ignore[union-attr]
+        final = _wait(lambda: (lambda s: s if s["status"] not in ("starting", "running") else None)(
+            web.get(f"/run/status?id={ident}").json()), timeout=120)
+        shown = web.get(f"/run?id={ident}").text
+    assert final["status"] == "succeeded", final
+    assert [(j["name"], j["status"]) for j in final["jobs"]] == [("m-c1", "succeeded")]  # not m-c0 "waiting"
+    assert (final["done"], final["total"]) == (1, 1)
+    assert 'id="run-error" hidden' in shown  # the place a failure's reason is shown live (tusk.js fills it)

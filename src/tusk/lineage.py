@@ -34,6 +34,7 @@ class VersionLineage:
     previous: str | None = None  # the version before, and what changed in the data since its commit
     data_changes: dict[str, dict[str, int]] = field(default_factory=dict)
     needs: dict[str, "VersionLineage"] = field(default_factory=dict)  # the versions of models it trained on
+    same_data_as: str | None = None  # a candidate's merge preview: the data branch's merge commit of the same data
 
     def to_json(self) -> dict[str, Any]:
         return {**self.__dict__, "needs": {key: lineage.to_json() for key, lineage in self.needs.items()}}
@@ -119,6 +120,8 @@ def of_version(tracker: "Tracker", releases: "ReleaseStore", data: "DataStore", 
                                     for t, d in stats.items()}
         except DataError:  # a commit that the store no longer has: lineage still answers the rest
             lineage.data_changes = {}
+    if tags.get(T.CANDIDATE) == "true" and lineage.data_commit:
+        lineage.same_data_as = same_data_commit(data, lineage.data_commit, tags.get(T.REVIEW_BASE, ""))
     if depth < MAX_DEPTH:
         for key, (needed, needed_version) in sorted(T.needs_of(tags).items()):
             try:
@@ -129,6 +132,25 @@ def of_version(tracker: "Tracker", releases: "ReleaseStore", data: "DataStore", 
 
 
 MAX_DEPTH = 8
+SAME_DATA_SEARCH = 200  # commits of the data branch looked at for the merge of a candidate's preview
+
+
+def same_data_commit(data: "DataStore", preview: str, base: str) -> str | None:
+    """The first commit of the data branch since ``base`` holding the same data as ``preview`` (a review's merge
+    preview): the merge that made the preview's data real. tusk's own tables (reviews' conversations) are left out;
+    None when no such commit (not merged, or merged into data that had moved on)."""
+    try:
+        commits = data.log(None, SAME_DATA_SEARCH)
+        found = None
+        for commit in commits:
+            if commit.hash == base:
+                break
+            stats = data.diff_stat(preview, commit.hash)
+            if not any(d.total or d.schema_changed for t, d in stats.items() if not t.startswith("tusk_")):
+                found = commit.hash
+        return found
+    except DataError:
+        return None
 
 
 def _json(text: str | None) -> dict[str, Any]:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from tusk.ports import Ports
 
 SORTS = ("name", "status", "version", "production", "metric", "trained", "seconds")
-STATUSES = ("new", "stale", "reuse", "fresh", "orphaned")
+STATUSES = ("new", "stale", "failed", "reuse", "fresh", "orphaned")
 
 
 @dataclass
@@ -215,7 +215,7 @@ def _key_metric(spec: Any, metrics: dict[str, float]) -> str | None:
 
 
 def _key(row: ModelRow, sort: str) -> tuple[Any, ...]:
-    order = {"new": 0, "stale": 1, "reuse": 2, "fresh": 3, "orphaned": 4}
+    order = {"failed": 0, "new": 1, "stale": 2, "reuse": 3, "fresh": 4, "orphaned": 5}
     value: Any = {"name": row.name, "status": order.get(row.status, 9),
                   "version": int(row.version) if row.version and row.version.isdigit() else -1,
                   "production": int(row.production) if row.production and row.production.isdigit() else -1,
@@ -236,12 +236,14 @@ class ModelPage:
     log: str  # the tail of ``chosen``'s job log (or why there is none)
     current: str | None
     production: str | None
+    failure: Any = None  # tracker FailedJob: its newest failed job (the page shows it; with no version, its log)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "chosen": self.chosen, "current": self.current, "production": self.production,
                 "versions": [{"version": v.version, "aliases": v.aliases, "metrics": v.metrics, "tags": v.tags}
                              for v in self.versions],
-                "lineage": self.lineage.to_json(), "log": self.log}
+                "lineage": self.lineage.to_json() if self.lineage else None, "log": self.log,
+                "failure": dict(self.failure.__dict__) if self.failure else None}
 
 
 def with_metrics(project: "Ports", name: str) -> list[Any]:

@@ -28,9 +28,9 @@ from tusk.data.names import quote_identifier
 from tusk.errors import ConfigError, DataError
 from tusk.needs import change_reason, check_needs, is_need, need_record, version_of
 from tusk.spec import CodeHasher, Instance, InputQuery, canonical, expand, fingerprint
-from tusk.tracking.base import CandidateRef, InputRecord, InstanceState
+from tusk.tracking.base import CandidateRef, FailedJob, InputRecord, InstanceState
 
-Status = Literal["new", "stale", "fresh", "reuse", "orphaned"]
+Status = Literal["new", "stale", "failed", "fresh", "reuse", "orphaned"]
 ROW_FILTER_LIMIT = 50_000  # above this many changed rows in a table, re-hash instead of filtering rows
 _UNTOUCHED = object()  # an input none of whose tables changed
 GROUP_AFTER = 1  # the re-hash of a query text after this many reads its other stale partitions in one query
@@ -47,9 +47,12 @@ class PlannedInstance:
     fingerprint: str | None = None  # known when stale/fresh/reuse
     reuse_version: str | None = None
     inputs: dict[str, InputRecord] = field(default_factory=dict)  # known for fresh/stale/reuse
+    failure: FailedJob | None = None  # status failed: its last job at this fingerprint
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "status": self.status, "reasons": self.reasons,
+                "error": self.failure.error if self.failure else None,
+                "log": self.failure.log if self.failure else None,
                 "version": self.state.version if self.state else None,
                 "reuse_version": self.reuse_version, "spec": self.instance.spec.name if self.instance else None}
 
@@ -60,6 +63,7 @@ class Plan:
     data_commit: str
     instances: list[PlannedInstance]
     preview: MergePreview | None = None  # set when ``ref`` is a branch planned as merged into the data branch
+    todo: list[str] = field(default_factory=list)  # set by a run: the instances it acts on (--only, --shard applied)
 
     def count(self, status: str) -> int:
         return sum(1 for p in self.instances if p.status == status)
@@ -67,13 +71,13 @@ class Plan:
     @property
     def work(self) -> list[PlannedInstance]:
         """Instances a run acts on: train the new and stale, move the alias of the reusable."""
-        return [p for p in self.instances if p.status in ("new", "stale", "reuse")]
+        return [p for p in self.instances if p.status in ("new", "stale", "failed", "reuse")]
 
     def to_json(self) -> dict[str, Any]:
         return {"ref": self.ref, "data_commit": self.data_commit,
                 "preview": self.preview.to_json() if self.preview else None,
                 "instances": [p.to_json() for p in self.instances],
-                "summary": {s: self.count(s) for s in ("new", "stale", "reuse", "fresh", "orphaned")}}
+                "summary": {s: self.count(s) for s in ("new", "stale", "failed", "reuse", "fresh", "orphaned")}}
 
 
 def rows_digest(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -112,8 +116,9 @@ class Planner:
     def __init__(self, config: Config, store: DataStore, states: Mapping[str, InstanceState],
                  matrix_cache: MatrixCache | None = None,
                  candidates: Mapping[str, Mapping[str, CandidateRef]] | None = None,
-                 facts: "SqlFacts | None" = None) -> None:
+                 facts: "SqlFacts | None" = None, failures: Mapping[str, FailedJob] | None = None) -> None:
         self.config = config
+        self.failures = failures or {}  # each instance's newest failed job: at the same fingerprint, "failed"
         self.facts = facts or SqlFacts()
         self.store = store
         self.states = states
@@ -152,7 +157,7 @@ class Planner:
         done: dict[str, PlannedInstance] = {}
         for instance in _needed_first(self.config, instances):  # a need's plan is known before its dependents'
             if wanted is None or instance.name in wanted:
-                done[instance.name] = self._plan_one(instance, done)
+                done[instance.name] = self._failed(self._plan_one(instance, done), done)
         planned = [done[i.name] for i in instances if only is None or i.name in only]
         known = {i.name for i in instances}
         planned += [PlannedInstance(name, "orphaned", ["no [[models]] entry produces it any more"], state=state)
@@ -267,6 +272,29 @@ class Planner:
             planned.reasons = [_candidate_reason(candidate)] + reasons
             return planned
         planned.status, planned.reasons = "stale", reasons or ["fingerprint changed"]
+        return planned
+
+    def _failed(self, planned: PlannedInstance, done: Mapping[str, PlannedInstance]) -> PlannedInstance:
+        """``failed`` for a new or stale instance whose newest failed job was for this very fingerprint (a new one's is
+        computed only then); it is trained again like new, and says why."""
+        failure = self.failures.get(planned.name)
+        if failure is None or planned.status not in ("new", "stale") or planned.instance is None:
+            return planned
+        current = planned.fingerprint
+        if current is None and planned.status == "new":
+            instance = planned.instance
+            records = {name: self._rehash(query) for name, query in instance.inputs.items()}
+            for key, needed in sorted(instance.spec.needs.items()) if instance.spec.needs else ():
+                record, _ = need_change(key, done[needed], None)
+                if record is None:
+                    return planned
+                records[key] = record
+            current = input_fingerprint(instance, records)
+        if current != failure.fingerprint:
+            return planned
+        planned.status, planned.failure, planned.fingerprint = "failed", failure, current
+        planned.reasons = [f"its last job failed at these inputs ({failure.data_commit[:7]}): {failure.error}",
+                           *planned.reasons]
         return planned
 
     def _plan_new(self, instance: Instance) -> PlannedInstance:

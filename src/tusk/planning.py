@@ -33,7 +33,7 @@ def make_plan(project: "Ports", at: str | None = None, keep_cache: bool = True, 
         facts = SqlFacts(project.state_dir / "cache" / "sql.json")
         with _gc.paused():
             planner = Planner(project.config, project.data, {} if pick else tracker.states(), matrix_cache=cache,
-                              candidates=tracker.candidates(), facts=facts)
+                              candidates=tracker.candidates(), facts=facts, failures=tracker.failures())
             plan = planner.plan(at) if pick is None else _plan_picked(planner, tracker, at, pick)
         facts.save()  # what queries parse to holds at any commit
         if keep_cache:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tusk.errors import TrackingError, TuskError
-from tusk.tracking.base import InstanceState, TrainRecord
+from tusk.tracking.base import FailureRecord, InstanceState, TrainRecord
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -89,7 +89,7 @@ class Recorder:
         self.pending: deque[str] = deque()
         _LIVE.add(self)
 
-    def submit(self, key: str, record: TrainRecord, previous: InstanceState | None,
+    def submit(self, key: str, record: TrainRecord | FailureRecord, previous: InstanceState | None,
                review: str | None = None) -> list[Recorded]:
         """Hand a record over; → the answers that had to be waited for (the queue was full)."""
         try:
@@ -255,6 +255,8 @@ def serve(root: Path, requests: "Connection", answers: "Connection") -> None:
         try:
             if unusable:
                 answer = (key, "error", unusable)
+            elif isinstance(record, FailureRecord):  # a failed job: a FAILED run, no version
+                answer = (key, "ok", (tracker.log_failure(record), False, ""))
             elif review is not None:
                 answer = (key, "ok", (tracker.register_candidate(record, review), False, ""))
             else:

@@ -201,6 +201,8 @@ class InstanceStatus:
     fingerprint: str | None
     data_commit: str | None
     reasons: list[str]
+    error: str | None = None  # failed: the last line of its last job's error
+    log: str | None = None  # failed: where that job's log is (``tusk logs NAME`` shows it)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)

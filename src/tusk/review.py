@@ -275,7 +275,7 @@ def blast_radius(project: "Ports", plan: "Plan", preview: "MergePreview") -> lis
     and stays the same with the review merged, is the data branch's own work, not the review's."""
     from tusk.planning import make_plan
 
-    work = [p for p in plan.instances if p.status in ("new", "stale", "reuse")]
+    work = [p for p in plan.instances if p.status in ("new", "stale", "failed", "reuse")]
     if not work or preview.kind == "up-to-date":
         return []
     base = {p.name: p for p in make_plan(project, preview.into_head).instances if p.instance is not None}

@@ -42,7 +42,7 @@ from tusk.ports import RunCancel
 from tusk.shared import needed_models, shared_value
 from tusk.spec import Instance, InputQuery, select
 from tusk.tracking import tags as T
-from tusk.tracking.base import InputRecord, InstanceState, TrainRecord
+from tusk.tracking.base import FailureRecord, InputRecord, InstanceState, TrainRecord, last_line
 
 if TYPE_CHECKING:
     from tusk.ports import Ports
@@ -308,9 +308,10 @@ def _run_locked(project: "Ports", at: str | None, only: str | None, shard: tuple
         chosen = set(select([p.name for p in plan.instances if p.instance], only, shard))
         if review is not None:  # candidates: only what the review changes, not the data branch's own backlog
             chosen &= _review_radius(project, plan, force)
-        todo = [p for p in plan.instances if p.name in chosen and (p.status in ("new", "stale", "reuse") or force)]
+        todo = [p for p in plan.instances if p.name in chosen and (p.status in ("new", "stale", "failed", "reuse") or force)]
         report = RunReport(data_commit=plan.data_commit, ref=plan.ref,
                            fresh=sum(1 for p in plan.instances if p.name in chosen) - len(todo), candidates=review)
+        plan.todo = [p.name for p in todo]
         if on_start:
             on_start(plan, len(todo))
         emit = on_outcome or (lambda outcome: None)
@@ -391,9 +392,22 @@ def _train(project: "Ports", plan: Plan, todo: list[PlannedInstance], workers: i
     executor = project.executor(workers)
     import pandas  # noqa: F401  (every job reads its inputs into pandas: forked workers inherit it, once)
     handed: dict[str, tuple[PlannedInstance, TrainRecord, JobResult]] = {}
+    kept: list[str] = []
+
+    def keep_preview() -> None:  # before the first record that names the preview's commit
+        if not kept:
+            kept.append(_keep_preview(project, plan, review))
+
+    failed: dict[str, JobOutcome] = {}  # failed jobs handed to the recorder (their outcome is out already)
+    payloads: dict[str, dict[str, Any]] = {}
 
     def done(answers: "list[Recorded]") -> None:
         for answer in answers:
+            if answer.key in failed:
+                outcome = failed.pop(answer.key)
+                if answer.error:  # the run goes on: only the tracker misses this failure
+                    outcome.error += f" (not recorded in the tracker: {answer.error})"
+                continue
             planned, record, result = handed.pop(answer.key)
             if answer.error:
                 raise TrackingError(answer.error)
@@ -416,6 +430,7 @@ def _train(project: "Ports", plan: Plan, todo: list[PlannedInstance], workers: i
                         emit(skipped)
                         continue
                     jobs.append(make_job(project.config, planned, plan.data_commit, jobs_dir / planned.name, needs))
+                    payloads[planned.name] = jobs[-1].payload
                 for result in executor.run(jobs, on_event):
                     crash_point("run.result")
                     planned = by_name[result.name]
@@ -423,7 +438,14 @@ def _train(project: "Ports", plan: Plan, todo: list[PlannedInstance], workers: i
                     if isinstance(prepared, JobOutcome):  # failed or cancelled: nothing to register
                         report.jobs.append(prepared)
                         emit(prepared)
+                        if prepared.status == "failed":  # a FAILED run, so the plan and the page say so
+                            keep_preview()
+                            failure = failure_record(project, planned, prepared, plan.data_commit, code,
+                                                     payloads.get(planned.name, {}), review)
+                            failed[FAILED_KEY + planned.name] = prepared
+                            done(recorder.submit(FAILED_KEY + planned.name, failure, None, None))
                         continue
+                    keep_preview()
                     handed[planned.name] = (planned, prepared, result)
                     done(recorder.submit(planned.name, prepared, planned.state, review.review if review else None))
                     done(recorder.ready())
@@ -440,6 +462,23 @@ def _train(project: "Ports", plan: Plan, todo: list[PlannedInstance], workers: i
         executor.close()
         cleaner.close()
         logs.mark_done(jobs_dir)
+
+
+PREVIEW_TAG = "tusk/preview/"  # + the commit: a merge preview that candidates were trained on, kept
+
+
+def _keep_preview(project: "Ports", plan: Plan, review: CandidateFor | None) -> str:
+    """A review's merge preview is a commit on a scratch branch that is removed after the run: once a job trained on
+    it is recorded, a version (or a failed run) names that commit for good. A tag keeps it (through dolt_gc, the
+    review branch deleted, remotes), so lineage, reproduce, the pages and release diffs reach it. → the tag's name
+    ("" when the commit outlives the preview anyway)."""
+    if review is None or plan.preview is None or plan.preview.persists:
+        return ""
+    name = PREVIEW_TAG + review.preview
+    if not any(t.name == name for t in project.data.tags()):
+        project.data.tag(name, review.preview, f"merge preview of {review.review} ({review.review_head[:7]}) into "
+                                               f"{plan.preview.into} ({review.base[:7]}): candidates trained on it")
+    return name
 
 
 def _remove_abandoned_jobs(jobs_root: Path) -> None:
@@ -487,6 +526,37 @@ def _prepare(project: "Ports", planned: PlannedInstance, result: JobResult, data
     if review is not None:
         record.tags.update(review.tags())
     return record
+
+
+FAILED_KEY = "failed:"
+
+
+def failure_record(project: "Ports", planned: PlannedInstance, outcome: JobOutcome, data_commit: str,
+                   code: tuple[str, bool], payload: dict[str, Any], review: CandidateFor | None) -> FailureRecord:
+    """A failed job as the tracker records it: tagged as its success would have been, with the fingerprint it was
+    trained for (a new instance's is computed here from its inputs, as the job would have)."""
+    instance = planned.instance
+    assert instance is not None
+    try:
+        fp = planned.fingerprint or _fingerprint_at(project, instance, data_commit, payload)
+    except TuskError:  # its inputs cannot be read: the failure is recorded without the fingerprint
+        fp = ""
+    tags = {T.INSTANCE: instance.name, T.SPEC: instance.spec.name, T.FINGERPRINT: fp, T.DATA_COMMIT: data_commit,
+            T.CODE_COMMIT: code[0], T.CODE_DIRTY: "true" if code[1] else "false",
+            T.CODE_DIGEST: instance.code_digest, T.PARAMS: json.dumps(instance.params, sort_keys=True, default=str),
+            T.SECONDS: f"{outcome.seconds:.3f}", T.ERROR: last_line(outcome.error),
+            T.EXECUTOR: project.config.executor.url.split("?", 1)[0]}
+    if review is not None:
+        tags.update(review.tags())
+    return FailureRecord(instance.name, dict(instance.params), tags, outcome.error,
+                         Path(outcome.log) if outcome.log else None, source_tags(planned, code[0]))
+
+
+def _fingerprint_at(project: "Ports", instance: Instance, data_commit: str, payload: dict[str, Any]) -> str:
+    records = {name: read_input(project.data, query, data_commit).record for name, query in instance.inputs.items()}
+    for key, need in needed_models(payload).items():
+        records[key] = need_record(need.name, need.fingerprint)
+    return input_fingerprint(instance, records)
 
 
 def source_tags(planned: PlannedInstance, commit: str) -> dict[str, str]:

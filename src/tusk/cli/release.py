@@ -213,7 +213,8 @@ def _render_version(d: dict[str, Any]) -> None:
 
 def _add_sources(tree: Any, d: dict[str, Any]) -> None:
     """Data commit, inputs, code commit, and the same for each model it needs (an adapter's base)."""
-    data = tree.add(f"data commit {short(d['data_commit'])}")
+    same = f" (same data as merge commit {short(d['same_data_as'])})" if d.get("same_data_as") else ""
+    data = tree.add(f"data commit {short(d['data_commit'])}{same}")
     for table_name, counts in d["data_changes"].items():
         data.add(f"{table_name}: +{counts['added']} ~{counts['modified']} -{counts['removed']} since v{d['previous']}")
     for name, record in d["inputs"].items():

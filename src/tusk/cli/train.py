@@ -59,7 +59,7 @@ def plan(at: str | None, show_all: bool, as_json: bool) -> None:
             for p in result.instances if show_all or p.status != "fresh"]
     if rows:
         out.print(table(None, ["instance", "status", "why"], rows))
-    summary = ", ".join(f"{result.count(s)} {s}" for s in ("new", "stale", "reuse", "orphaned", "fresh")
+    summary = ", ".join(f"{result.count(s)} {s}" for s in ("new", "stale", "failed", "reuse", "orphaned", "fresh")
                         if result.count(s))
     out.print(f"{_planned_at(result)}: {len(result.instances)} instances"
               f" ({summary or 'none'}); {len(result.work)} to run")
@@ -276,7 +276,7 @@ def models() -> None:
                                            "seconds"]), default=None,
               help="With status, key metric, last trained and duration (as the page shows): sorted by this.")
 @click.option("--desc", is_flag=True, help="Sort descending.")
-@click.option("--status", "status", type=click.Choice(["new", "stale", "reuse", "fresh", "orphaned"]), default=None,
+@click.option("--status", "status", type=click.Choice(["new", "stale", "failed", "reuse", "fresh", "orphaned"]), default=None,
               help="Only instances with this plan status (implies the long listing).")
 @click.option("--name", "name", default=None, help="Only instances whose name contains this (implies the long listing).")
 @click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many (long listing).")

@@ -138,18 +138,26 @@ class DoltliteStore(MergeOps):
             if ref in (branch.name, f"remotes/{branch.name}"):
                 return branch.head
         if _HEX.match(ref):
-            matches = {c for c in self._all_commits() if c.startswith(ref)}
+            tags = self.tags()
+            heads = [*self.branches(), *self.remote_branches()]
+            on_branches = self._history([b.head for b in heads])
+            matches = {c for c in on_branches | {t.commit for t in tags} if c.startswith(ref)}
+            if not matches:  # a commit only a tag reaches (a merge preview's parents, its review branch deleted)
+                matches = {c for c in self._history([t.commit for t in tags], on_branches) if c.startswith(ref)}
             if len(matches) == 1:
                 return matches.pop()
             if len(matches) > 1:
                 raise RefNotFound(f"commit prefix {ref!r} is ambiguous ({len(matches)} commits)")
         raise RefNotFound(f"unknown branch, tag or commit {ref!r}")
 
-    def _all_commits(self) -> set[str]:
+    def _history(self, heads: list[str], known: set[str] | None = None) -> set[str]:
+        """Every commit reachable from ``heads`` (those already ``known`` are not walked again)."""
         commits: set[str] = set()
-        for branch in [*self.branches(), *self.remote_branches()]:
+        for head in dict.fromkeys(heads):
+            if known is not None and head in known:
+                continue
             with _errors("cannot read history"):
-                rows = self.snapshot(branch.head).execute("SELECT commit_hash FROM dolt_log").fetchall()
+                rows = self.snapshot(head).execute("SELECT commit_hash FROM dolt_log").fetchall()
             commits.update(r[0] for r in rows)
         return commits
 

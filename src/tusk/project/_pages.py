@@ -78,6 +78,10 @@ class PageMethods(ProjectBase):
         from tusk.errors import TuskError
         from tusk.model_table import ModelPage, with_metrics
 
+        failure = self.tracker.failures([name]).get(name)
+        if failure is not None and not version and not self._has_versions(name):  # only ever failed
+            text, _ = self.tracker.failure_log(failure)
+            return ModelPage(name, [], "", None, text[-20_000:], None, None, failure)
         versions = with_metrics(self, name)
         chosen = (version or versions[0].version).lstrip("v")
         try:
@@ -86,7 +90,15 @@ class PageMethods(ProjectBase):
             tail = f"(no log: {exc})"
         state = self.tracker.states().get(name)
         return ModelPage(name, versions, chosen, self.lineage(f"{name}@{chosen}"),
-                         tail, state.version if state else None, self.tracker.aliases().get(name))
+                         tail, state.version if state else None, self.tracker.aliases().get(name), failure)
+
+    def _has_versions(self, name: str) -> bool:
+        from tusk.errors import ModelNotFound
+
+        try:
+            return bool(self.tracker.versions(name))
+        except ModelNotFound:
+            return False
 
     # --- runs in the background, watched from the page ---
     def start_run(self, who: str, at: str | None = None, only: str | None = None) -> "RunProgress":

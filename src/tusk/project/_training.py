@@ -77,7 +77,9 @@ class TrainingMethods(ProjectBase):
                 state = planned.state
                 rows.append(InstanceStatus(planned.name, planned.status, state.version if state else None,
                                            production.get(planned.name), state.fingerprint if state else None,
-                                           state.data_commit if state else None, planned.reasons))
+                                           state.data_commit if state else None, planned.reasons,
+                                           planned.failure.error if planned.failure else None,
+                                           planned.failure.log if planned.failure else None))
         return Status(rows)
     def models(self) -> "ModelList":
         """Every registered model but tusk's own (the release log): current and production versions."""
@@ -130,9 +132,16 @@ class TrainingMethods(ProjectBase):
         local = logs.newest_job_log(self.state_dir / "jobs", name) if version is None else None
         if local is not None and local.live:
             return self._local_log(name, local)
+        asked = version
         if version is None:
             state = self.tracker.states().get(name)
             version = state.version if state else self.tracker.aliases().get(name)
+        failure = self.tracker.failures([name]).get(name) \
+            if asked is None and (local is None or local.succeeded) else None
+        if failure is not None and (version is None or
+                                    failure.time_ms > self.tracker.version(name, version).created_ms):
+            text, where = self.tracker.failure_log(failure)  # no job folder here: the log kept with the FAILED run
+            return logs.JobLog(name, None, "failed run", where, text)
         if version is None:
             if local is not None:
                 return self._local_log(name, local)

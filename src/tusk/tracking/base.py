@@ -95,6 +95,37 @@ class TrainRecord:
 
 
 @dataclass
+class FailureRecord:
+    """A job that failed, to be recorded as a FAILED run (no version): its params, the tags a success would have
+    had (instance, data commit, the fingerprint it was trained for), its error and its log."""
+
+    name: str
+    params: dict[str, Any]
+    tags: dict[str, str]
+    error: str
+    log_file: Path | None
+    run_tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    """An instance's newest failed job as the tracker keeps it (a FAILED run)."""
+
+    name: str
+    fingerprint: str
+    data_commit: str
+    error: str  # its last line
+    run_id: str
+    time_ms: int = 0
+    log: str = ""  # where its job.log is (an artifact URI)
+
+
+def last_line(error: str) -> str:
+    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
+    return lines[-1][:500] if lines else "failed"
+
+
+@dataclass
 class ModelSummary:
     """One registered model as ``tusk models list`` shows it."""
 
@@ -133,6 +164,10 @@ class Tracker(Protocol):
     # a candidate version for a review: registered and tagged, no alias, the instance's state untouched → version
     def register_candidate(self, record: TrainRecord, review: str) -> str: ...
     def candidates(self) -> dict[str, dict[str, CandidateRef]]: ...  # model → fingerprint → candidate, one query
+    def log_failure(self, record: FailureRecord) -> str: ...  # a FAILED run for a failed job → its run id
+    # each instance's newest failed job (of ``names`` only, if given), one query
+    def failures(self, names: Collection[str] | None = None) -> dict[str, FailedJob]: ...
+    def failure_log(self, failure: FailedJob) -> tuple[str, str]: ...  # a failed job's log → (text, where)
     # a digest of everything states() and candidates() are read from, or None where that is not cheap (a
     # server): equal digests, equal states and candidates (a page keeps its plan while it stays the same)
     def registry_stamp(self) -> str | None: ...

@@ -35,6 +35,7 @@ CPUS = "tusk.cpus"
 GPUS = "tusk.gpus"
 EXECUTOR = "tusk.executor"
 NOT_PROMOTED = "tusk.not_promoted"
+ERROR = "tusk.error"  # on a FAILED run: the last line of the job's error
 OWNER = "tusk.owner"  # on a run: host:pid of the tusk process that made it (an abandoned RUNNING run is told apart)
 INPUTS_PREFIX = "tusk.inputs."
 NEEDS_PREFIX = "tusk.needs."  # tusk.needs.<name> = "base@3": the version of a needed model it trained against

@@ -32,7 +32,8 @@ def model(project: Any, request: Request) -> dict[str, Any]:
         raise TuskError("which model? (/model?name=NAME)")
     found = project.model_page(name, request.query_params.get("version") or None)
     return {"section": "models", "name": name, "versions": found.versions, "chosen": found.chosen,
-            "lineage": found.lineage, "log": found.log, "current": found.current, "production": found.production}
+            "lineage": found.lineage, "log": found.log, "current": found.current, "production": found.production,
+            "failure": found.failure}
 
 
 def promote(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:

@@ -26,8 +26,7 @@ def main(config: str, folder: Path, at: str | None, only: str | None) -> int:
         events.flush()
 
     def on_start(plan: Any, count: int) -> None:
-        todo = [p.name for p in plan.instances if p.status in ("new", "stale", "reuse")]
-        emit(event="plan", data_commit=plan.data_commit, jobs=todo if len(todo) == count else todo[:count],
+        emit(event="plan", data_commit=plan.data_commit, jobs=list(plan.todo),
              fresh=sum(1 for p in plan.instances if p.status == "fresh"))
 
     def on_event(event: Any) -> None:

@@ -58,6 +58,8 @@ function poll(table) {
     text(document.getElementById("run-eta"), duration(run.eta));
     var waiting = document.getElementById("run-waiting");
     if (waiting) { text(waiting, run.waiting || ""); waiting.hidden = !run.waiting; }
+    var error = document.getElementById("run-error");  // a run that fails says why without a reload
+    if (error) { text(error, run.error || ""); error.hidden = !run.error; }
     var body = table.tBodies[0];
     body.replaceChildren.apply(body, run.jobs.map(row));
     if (run.status === "starting" || run.status === "running") {
