@@ -9,7 +9,7 @@ it is refused (approve or merge the whole review instead).
 
 The chosen rows are applied key by key on the data branch in one transaction, only where the data branch
 still holds what the review started from (else a one-line conflict, nothing written), with the approval's
-comment row (``review_meta``) in the same commit. Merging the rest later brings identical rows, so no
+approval's note written after it on ``tusk-reviews`` (review_meta), never on the data branch. Merging the rest later brings identical rows, so no
 conflict. The page and ``tusk review approve BRANCH --only GLOB`` both call ``Project.approve``.
 """
 
@@ -86,9 +86,10 @@ def approve(project: "Ports", branch: str, only: str | Sequence[str], who: str,
         if not applied:  # nothing written: leaving the transaction makes no commit
             return Approval(branch, into, names, None, counts,
                             f"the data branch already holds the rows of {branch} that feed {', '.join(names)}")
-        review_meta.add_comment(conn, branch, "approve", who,
-                                f"approved the rows feeding {', '.join(names)}: {summary}")
-        commit = review_meta.commit_write(conn, message)
+        commit = conn.commit(message)
+    # the approval's note is conversation, not data: on tusk-reviews, after the rows (the commit's message names
+    # the models and who approved them, so a note lost to a crash in between is still in the history)
+    review_meta.note(store, branch, "approve", who, f"approved the rows feeding {', '.join(names)}: {summary}")
     return Approval(branch, into, names, commit, counts, message)
 
 

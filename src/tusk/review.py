@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from tusk.plan import Plan, PlannedInstance
     from tusk.ports import Ports
 
-INTERNAL_PREFIXES = ("tusk-preview/", "tusk-sync/")  # scratch and staging refs: never a review
+INTERNAL_PREFIXES = ("tusk-preview/", "tusk-sync/", review_meta.META)  # scratch, staging, the conversation
 
 
 # ----- review branches and their merge previews ----------------------------------------------------------

@@ -1,19 +1,24 @@
-"""A review's title, description, status and comments, kept in the data store so that they travel with the data.
+"""A review's title, description, status and comments: kept in the data store, never in the data's history.
 
-Decision: two tusk-owned tables (like ``tusk_sources``), written **on the review branch itself**, one commit
-per change: ``tusk_reviews`` (branch → title, description, status, author, times) and
-``tusk_review_comments`` (one row per comment, approval or close, keyed by a random id so that two people's
-comments never conflict). Why the review branch: it is what a reviewer pushes, pulls and fetches, so the
-conversation goes wherever the rows go (a second clone sees it after ``tusk data pull``/``fetch``); merging
-the review keeps the conversation on the data branch as its record; and the data branch does not move (a
-comment written there would turn every review's fast-forward into a merge). The two tables are tusk's
-bookkeeping: the review page shows them as the conversation, never as changed rows, and no check counts them.
+Decision: the conversation lives on a branch of its own, ``tusk-reviews`` (``META``), in the same doltlite store:
+two tusk-owned tables, ``tusk_reviews`` (branch → title, description, status, author, times, and how it was
+merged) and ``tusk_review_comments`` (one row per comment, approval, close, reopen or merge, keyed by a random id
+so that two people's comments never conflict). That branch starts at the store's first commit and is never merged
+into a data branch, so a comment is never a commit of the review branch, and merging a review brings its rows
+only: the data branch's ``data log`` is data changes (DoltHub keeps pull-request comments outside the data in the
+same way). It travels with the store: ``tusk data push`` sends it beside the branch pushed (merging the remote's
+copy first when both moved: comments by id, a review's row by its newest ``updated``), and a fetched
+``<remote>/tusk-reviews`` is read together with the local one, so a second clone sees the conversation after
+``tusk data fetch`` or ``pull``. One write is one commit on ``tusk-reviews``: a write killed half-way leaves the
+old state or the new one.
 
-An approval per model is a commit on the data branch (the rows it accepts); its comment row goes into that
-same commit, so the approval is recorded where its rows are. The review page reads comments from both.
+Stores written by older tusk kept these tables on the review branch itself (and, once merged or approved, on
+the data branch): ``OWN_TABLES`` are still hidden from diffs and checks wherever the history holds them, and
+their rows are still read as the review's conversation.
 
-Status: ``open`` or ``closed`` as written; ``merged`` whenever the data branch holds every commit of the
-branch (nothing is written for that: it is a fact of the history).
+Status: ``open`` or ``closed`` as written; ``merged`` whenever the data branch holds every commit of the branch,
+or, for a review whose branch is gone, as recorded when tusk merged it (with who merged it, when, the merge
+commit and the data branch's head before it).
 """
 
 from __future__ import annotations
@@ -31,15 +36,18 @@ if TYPE_CHECKING:
 REVIEWS = "tusk_reviews"
 COMMENTS = "tusk_review_comments"
 OWN_TABLES = (REVIEWS, COMMENTS)  # the conversation, never a change: hidden from reviews and diffs
-KINDS = ("comment", "approve", "close", "reopen", "edit")
+META = "tusk-reviews"  # the branch the conversation lives on: never merged into a data branch
+KINDS = ("comment", "approve", "close", "reopen", "edit", "merge")
 TEXT_MAX = 20_000
+_COLUMNS = ("branch", "title", "description", "status", "author", "created", "updated", "merged_by", "merged_at",
+            "merge_commit", "merged_from")
 
 
 @dataclass
 class Comment:
     id: str
     branch: str
-    kind: str  # comment | approve | close | reopen | edit
+    kind: str  # comment | approve | close | reopen | edit | merge
     author: str
     time: str
     text: str
@@ -58,11 +66,16 @@ class ReviewMeta:
     created: str = ""
     updated: str = ""
     comments: list[Comment] = field(default_factory=list)
+    merged_by: str = ""  # as recorded when tusk merged it
+    merged_at: str = ""
+    merge_commit: str = ""
+    merged_from: str = ""  # the data branch's head before the merge: what the merge brought is merged_from..commit
 
     def to_json(self) -> dict[str, Any]:
         return {"branch": self.branch, "title": self.title, "description": self.description,
                 "status": self.status, "author": self.author, "created": self.created, "updated": self.updated,
-                "comments": [c.to_json() for c in self.comments]}
+                "merged_by": self.merged_by, "merged_at": self.merged_at, "merge_commit": self.merge_commit,
+                "merged_from": self.merged_from, "comments": [c.to_json() for c in self.comments]}
 
 
 def now(precise: bool = False) -> str:
@@ -71,47 +84,87 @@ def now(precise: bool = False) -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds" if precise else "seconds")
 
 
-def _row(store: Any, ref: str, branch: str) -> tuple[Any, ...] | None:
+# ----- reading: the local tusk-reviews, the remotes' copies, and (older stores) the branches themselves ----------
+def meta_refs(store: Any) -> list[str]:
+    """Where the conversation is read from: the local ``tusk-reviews`` and every fetched ``<remote>/tusk-reviews``."""
+    refs = [META] if any(b.name == META for b in store.branches()) else []
+    remote_branches = getattr(store, "remote_branches", None)
+    if remote_branches is not None:
+        refs += [b.name for b in remote_branches() if b.name.endswith("/" + META)]
+    return refs
+
+
+def _rows(store: Any, ref: str, branch: str | None) -> dict[str, dict[str, str]]:
     if REVIEWS not in store.tables(ref):
-        return None
-    found = store.query(f"SELECT title, description, status, author, created, updated FROM {REVIEWS} "
-                        f"WHERE branch = ?", [branch], ref=ref).rows
-    return tuple(found[0]) if found else None
+        return {}
+    known = {name for name, _, _ in store.columns(REVIEWS, ref)}
+    picked = [c for c in _COLUMNS if c in known]
+    sql = f"SELECT {', '.join(picked)} FROM {REVIEWS}" + (" WHERE branch = ?" if branch is not None else "")
+    found = store.query(sql, [branch] if branch is not None else None, ref=ref).rows
+    return {str(r[0]): {c: str(v or "") for c, v in zip(picked, r)} for r in found}
 
 
-def _comments(store: Any, ref: str, branch: str) -> list[Comment]:
-    if COMMENTS not in store.tables(ref):
-        return []
-    rows = store.query(f"SELECT id, branch, kind, author, time, text FROM {COMMENTS} WHERE branch = ?", [branch],
-                       ref=ref).rows
-    return [Comment(*(str(v or "") for v in row)) for row in rows]
+def records(store: Any, branch: str | None = None, legacy: list[str] | None = None) -> dict[str, dict[str, str]]:
+    """branch → its review's row (the newest ``updated`` of every copy read), for one review or all."""
+    found: dict[str, dict[str, str]] = {}
+    for ref in [*meta_refs(store), *(legacy or [])]:
+        for name, row in _rows(store, ref, branch).items():
+            if name not in found or row.get("updated", "") > found[name].get("updated", ""):
+                found[name] = row
+    return found
 
 
-def read(project: "Ports", branch: str, merged: bool = False) -> ReviewMeta:
-    """The review's metadata at its head (the data branch's copy once the branch is gone) and every comment
-    from the branch and the data branch."""
+def _comments(store: Any, refs: list[str], branch: str) -> list[Comment]:
+    found: dict[str, Comment] = {}
+    for ref in refs:
+        if COMMENTS not in store.tables(ref):
+            continue
+        rows = store.query(f"SELECT id, branch, kind, author, time, text FROM {COMMENTS} WHERE branch = ?",
+                           [branch], ref=ref).rows
+        for row in rows:
+            comment = Comment(*(str(v or "") for v in row))
+            found.setdefault(comment.id, comment)
+    return sorted(found.values(), key=lambda c: (c.time, c.id))
+
+
+def _legacy(store: Any, branch: str, into: str) -> list[str]:
+    """Older stores kept the conversation on the review branch (and, once merged, on the data branch)."""
+    return [r for r in (branch, into) if _known(store, r)]
+
+
+def _local(store: Any, branch: str) -> bool:
+    return any(b.name == branch for b in store.branches())
+
+
+def read(project: "Ports", branch: str) -> ReviewMeta:
+    """The review's record and every comment, wherever they are kept; its status as it stands."""
     store = project.data
     into = project.config.data.branch
-    refs = [r for r in (branch, into) if _known(store, r)]
-    if not refs:
-        raise DataError(f"unknown branch {branch!r}")
-    row = next((found for found in (_row(store, r, branch) for r in refs) if found), None)
-    comments: dict[str, Comment] = {}
-    for ref in refs:
-        for comment in _comments(store, ref, branch):
-            comments.setdefault(comment.id, comment)
-    ordered = sorted(comments.values(), key=lambda c: (c.time, c.id))
-    if row is None and not ordered and branch not in refs:
-        raise DataError(f"no review {branch!r}: no such branch, and the data branch {into!r} holds no record of it")
-    if row is None:
-        meta = ReviewMeta(branch, "", "", "open")
-    else:
-        title, description, status, author, created, updated = (str(v or "") for v in row)
-        meta = ReviewMeta(branch, title, description, status or "open", author, created, updated)
-    meta.comments = ordered
-    if merged:
-        meta.status = "merged"
+    legacy = _legacy(store, branch, into)
+    row = records(store, branch, legacy).get(branch)
+    comments = _comments(store, [*meta_refs(store), *legacy], branch)
+    exists = branch not in (into, META) and _local(store, branch)
+    if row is None and not comments and not exists:
+        if branch not in legacy:
+            raise DataError(f"no review {branch!r}: no such branch, and no record of a review of that name")
+        raise DataError(f"{branch!r} is not a review branch (the data branch is {into!r})")
+    row = row or {}
+    meta = ReviewMeta(branch, row.get("title", ""), row.get("description", ""), "open", row.get("author", ""),
+                      row.get("created", ""), row.get("updated", ""), comments, row.get("merged_by", ""),
+                      row.get("merged_at", ""), row.get("merge_commit", ""), row.get("merged_from", ""))
+    meta.status = status_of(store, into, branch, row.get("status", ""), exists)
     return meta
+
+
+def status_of(store: Any, into: str, branch: str, written: str, exists: bool) -> str:
+    """merged when the data branch holds the branch's every commit; else closed as written, or open (a branch
+    merged once that has new commits is a new round: open). A review whose branch is gone: as recorded."""
+    if not exists:
+        return written or "open"
+    head = store.resolve(branch)
+    if store.merge_base(head, store.resolve(into)) == head:
+        return "merged"
+    return "closed" if written == "closed" else "open"
 
 
 def _known(store: Any, ref: str) -> bool:
@@ -122,51 +175,31 @@ def _known(store: Any, ref: str) -> bool:
         return False
 
 
-def summaries(project: "Ports", branches: list[str]) -> dict[str, tuple[str, str]]:
-    """branch → (title, written status) for many reviews: one query per branch head."""
-    store = project.data
-    found = {}
-    for branch in branches:
-        row = _row(store, branch, branch)
-        if row is not None:
-            found[branch] = (str(row[0] or ""), str(row[2] or "open"))
-    return found
-
-
+# ----- writing: one commit on tusk-reviews per change ------------------------------------------------------------
 def ensure_tables(conn: Any) -> None:
-    conn.execute(f"CREATE TABLE IF NOT EXISTS {REVIEWS} (branch TEXT NOT NULL PRIMARY KEY, title TEXT, "
-                 "description TEXT, status TEXT, author TEXT, created TEXT, updated TEXT)")
+    columns = ", ".join(f"{c} TEXT" for c in _COLUMNS[1:])
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {REVIEWS} (branch TEXT NOT NULL PRIMARY KEY, {columns})")
     conn.execute(f"CREATE TABLE IF NOT EXISTS {COMMENTS} (id TEXT NOT NULL PRIMARY KEY, branch TEXT, kind TEXT, "
                  "author TEXT, time TEXT, text TEXT)")
 
 
-def carry(store: Any, old_head: str, branch: str, conn: Any) -> bool:
-    """Write the review's metadata and comments as they are at ``old_head`` (the branch's head before a sync
-    rebuilt it from the data branch) into the write ``conn`` of the rebuilt branch → whether there was any."""
-    row, comments = _row(store, old_head, branch), _comments(store, old_head, branch)
-    if row is None and not comments:
-        return False
-    ensure_tables(conn)
-    if row is not None:
-        conn.execute(f"INSERT OR REPLACE INTO {REVIEWS} (branch, title, description, status, author, created, "
-                     "updated) VALUES (?, ?, ?, ?, ?, ?, ?)", [branch, *row])
-    for comment in comments:
-        conn.execute(f"INSERT OR IGNORE INTO {COMMENTS} (id, branch, kind, author, time, text) "
-                     "VALUES (?, ?, ?, ?, ?, ?)", [comment.id, branch, comment.kind, comment.author, comment.time,
-                                                   comment.text])
-    return True
+def _start(store: Any) -> str:
+    """Where ``tusk-reviews`` starts when this store has none yet: a remote's copy, else the store's first commit
+    (which holds no table: the branch holds the conversation and nothing else)."""
+    remote = [ref for ref in meta_refs(store) if ref != META]
+    if remote:
+        return str(store.resolve(remote[0]))
+    return str(store.log(store.default_branch)[-1].hash)
 
 
-def reopen_closed(conn: Any, branch: str, who: str, text: str) -> bool:
-    """In the write ``conn`` (whose branch holds the review's tables): a review closed without merging opens again,
-    saying why as a ``reopen`` comment → whether it was closed. New content for it is a new proposal to review:
-    left closed, the next round would be hidden from the reviewers who closed the last."""
-    found = list(conn.execute(f"SELECT status FROM {REVIEWS} WHERE branch = ?", [branch]))
-    if not found or found[0][0] != "closed":
-        return False
-    conn.execute(f"UPDATE {REVIEWS} SET status = 'open', updated = ? WHERE branch = ?", [now(), branch])
-    add_comment(conn, branch, "reopen", who, text)
-    return True
+def writer(store: Any) -> Any:
+    """The one write of a change to the conversation: a transaction on ``tusk-reviews`` (made first if missing)."""
+    return store.writer(META, create_at=None if _local(store, META) else _start(store))
+
+
+def _write_row(conn: Any, row: dict[str, str]) -> None:
+    conn.execute(f"INSERT OR REPLACE INTO {REVIEWS} ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})",
+                 [row.get(c, "") for c in _COLUMNS])
 
 
 def add_comment(conn: Any, branch: str, kind: str, author: str, text: str) -> Comment:
@@ -175,6 +208,45 @@ def add_comment(conn: Any, branch: str, kind: str, author: str, text: str) -> Co
     conn.execute(f"INSERT INTO {COMMENTS} (id, branch, kind, author, time, text) VALUES (?, ?, ?, ?, ?, ?)",
                  [comment.id, branch, kind, author, comment.time, text])
     return comment
+
+
+def note(store: Any, branch: str, kind: str, author: str, text: str) -> str | None:
+    """One comment (an approval's note), as its own commit on ``tusk-reviews`` → the commit."""
+    with writer(store) as conn:
+        add_comment(conn, branch, kind, author, text)
+        return commit_write(conn, f"review {branch}: {kind} by {author}")
+
+
+def reopen_closed(store: Any, branch: str, who: str, text: str) -> bool:
+    """A review closed without merging opens again, saying why as a ``reopen`` comment → whether it was closed.
+    New content for it is a new proposal to review: left closed, the next round would be hidden from the
+    reviewers who closed the last."""
+    row = records(store, branch).get(branch)
+    if row is None or row.get("status") != "closed":
+        return False
+    with writer(store) as conn:
+        ensure_tables(conn)
+        _write_row(conn, {**row, "status": "open", "updated": now()})
+        add_comment(conn, branch, "reopen", who, text)
+        commit_write(conn, f"review {branch}: reopened by {who}")
+    return True
+
+
+def record_merge(project: "Ports", branch: str, commit: str, before: str, who: str, how: str) -> None:
+    """What tusk merged: the review's status ``merged``, by whom, when, the merge commit and the data branch's head
+    before it, and a ``merge`` comment saying so, as one commit on ``tusk-reviews``."""
+    store = project.data
+    into = project.config.data.branch
+    row = records(store, branch, _legacy(store, branch, into)).get(branch) or {}
+    stamp = now()
+    values = {**row, "branch": branch, "status": "merged", "author": row.get("author") or who,
+              "created": row.get("created") or stamp, "updated": stamp, "merged_by": who, "merged_at": stamp,
+              "merge_commit": commit, "merged_from": before}
+    with writer(store) as conn:
+        ensure_tables(conn)
+        _write_row(conn, values)
+        add_comment(conn, branch, "merge", who, f"merged into {into} as {commit[:7]} ({how})")
+        commit_write(conn, f"review {branch}: merged by {who}")
 
 
 def commit_write(tx: Any, message: str) -> str | None:
@@ -193,13 +265,15 @@ def commit_write(tx: Any, message: str) -> str | None:
 def update(project: "Ports", branch: str, who: str, *, title: str | None = None,
            description: str | None = None, status: str | None = None, comment: str | None = None,
            kind: str = "comment", expect_head: str | None = None) -> tuple[ReviewMeta, str]:
-    """Write the review's metadata (and a comment) on ``branch`` as one commit → (the new metadata, commit).
-
-    ``expect_head``: refuse if the branch moved since the page showed it."""
+    """Write the review's record (and a comment) as one commit on ``tusk-reviews`` → (the new record, commit).
+    The review branch does not move. ``expect_head``: refuse if the branch moved since the page showed it."""
     store = project.data
-    if branch == project.config.data.branch or branch not in {b.name for b in store.branches()}:
-        raise DataError(f"{branch!r} is not a local review branch (the data branch is {project.config.data.branch!r})")
-    if expect_head and store.resolve(branch) != store.resolve(expect_head):
+    into = project.config.data.branch
+    local = branch not in (into, META) and _local(store, branch)
+    row = records(store, branch, _legacy(store, branch, into)).get(branch)
+    if branch in (into, META) or (not local and row is None):
+        raise DataError(f"{branch!r} is not a local review branch (the data branch is {into!r})")
+    if expect_head and local and store.resolve(branch) != store.resolve(expect_head):
         raise DataError(f"{branch} moved since the page showed it ({expect_head[:7]} → "
                         f"{store.resolve(branch)[:7]}): reload the review and try again")
     for name, value in (("title", title), ("description", description), ("comment", comment)):
@@ -214,25 +288,54 @@ def update(project: "Ports", branch: str, who: str, *, title: str | None = None,
     if kind not in KINDS:
         raise TuskError(f"unknown kind of comment {kind!r}")
     stamp = now()
-    with store.writer(branch) as conn:
+    old = row or {}
+    values = {**old, "branch": branch, "title": title if title is not None else old.get("title", ""),
+              "description": description if description is not None else old.get("description", ""),
+              "status": status or old.get("status") or "open", "author": old.get("author") or who,
+              "created": old.get("created") or stamp, "updated": stamp}
+    what = []
+    if title is not None or description is not None:
+        what.append("edited")
+    if status is not None:
+        what.append(status)
+    with writer(store) as conn:
         ensure_tables(conn)
-        found = list(conn.execute(f"SELECT title, description, status, author, created FROM {REVIEWS} "
-                                  "WHERE branch = ?", [branch]))
-        old = found[0] if found else ("", "", "open", who, stamp)
-        values = [branch, title if title is not None else old[0], description if description is not None else old[1],
-                  status or old[2] or "open", old[3] or who, old[4] or stamp, stamp]
-        conn.execute(f"INSERT OR REPLACE INTO {REVIEWS} (branch, title, description, status, author, created, "
-                     "updated) VALUES (?, ?, ?, ?, ?, ?, ?)", values)
-        what = []
-        if title is not None or description is not None:
-            what.append("edited")
-        if status is not None:
-            what.append(status)
+        _write_row(conn, values)
         if comment is not None:
             add_comment(conn, branch, kind, who, comment.strip())
-            what.append(kind if kind != "comment" else "comment")
+            what.append(kind)
         commit = commit_write(conn, f"review {branch}: {', '.join(what) or 'updated'} by {who}")
-    return read(project, branch), commit or store.resolve(branch)
+    return read(project, branch), commit or store.resolve(META)
+
+
+# ----- sharing: tusk-reviews travels beside the branches pushed and pulled ------------------------------------
+def _newest(conflicts: list[dict[str, Any]]) -> list[str]:
+    """Two copies of one review's row: the one updated last wins (a comment never conflicts: random ids)."""
+    return ["theirs" if c["theirs"] and c["ours"] and str(c["theirs"].get("updated") or "") >
+            str(c["ours"].get("updated") or "") else "ours" for c in conflicts]
+
+
+def take_remote(store: Any, remote: str) -> None:
+    """Bring the fetched ``<remote>/tusk-reviews`` into the local one (made from it when missing)."""
+    theirs = f"{remote}/{META}"
+    if theirs not in meta_refs(store):
+        return
+    if not _local(store, META):
+        store.move_branch(META, store.resolve(theirs))
+        return
+    store.merge(theirs, META, f"Merge {theirs} into {META}", resolve=_newest)
+
+
+def push(store: Any, remote: str) -> None:
+    """Send ``tusk-reviews`` to ``remote`` beside a branch pushed; when the remote's copy moved too, merge it first."""
+    if not _local(store, META):
+        return
+    try:
+        store.push(remote, META)
+    except DataError:
+        store.fetch(remote)
+        take_remote(store, remote)
+        store.push(remote, META)
 
 
 @dataclass
@@ -247,12 +350,25 @@ class ReviewRow:
         return {**self.summary.to_json(), "title": self.title, "status": self.status}
 
 
-def listing(project: "Ports", found: list[Any]) -> list[ReviewRow]:
-    """Every review of ``tusk review list`` with its title (else its newest commit's message) and status."""
-    titles = summaries(project, [r.branch for r in found if not r.merged])
+def listing(project: "Ports", found: list[Any], gone: bool = False) -> list[ReviewRow]:
+    """Every review of ``tusk review list`` with its title (else its newest commit's message) and status; ``gone``:
+    also the reviews whose branch was deleted (merged or closed), from their record."""
+    from tusk.review import ReviewSummary
+
+    store = project.data
+    into = project.config.data.branch
+    recs = records(store, None, [r for r in [into, *(r.branch for r in found if not r.merged)] if _known(store, r)])
     rows = []
     for r in found:
-        title, status = titles.get(r.branch, ("", "open"))
-        rows.append(ReviewRow(r, title or (r.message.splitlines()[0] if r.message else r.branch),
-                              "merged" if r.merged else status))
+        rec = recs.get(r.branch, {})
+        status = "merged" if r.merged else ("closed" if rec.get("status") == "closed" else "open")
+        rows.append(ReviewRow(r, rec.get("title") or (r.message.splitlines()[0] if r.message else r.branch), status))
+    if gone:
+        listed = {r.branch for r in found} | {into, META}
+        for name, rec in sorted(recs.items(), key=lambda item: item[1].get("updated", ""), reverse=True):
+            if name in listed:
+                continue
+            summary = ReviewSummary(name, rec.get("merge_commit", ""), rec.get("merged_from", ""),
+                                    rec.get("status") == "merged", 0, rec.get("title", ""), rec.get("updated", ""))
+            rows.append(ReviewRow(summary, rec.get("title") or name, rec.get("status") or "open"))
     return rows

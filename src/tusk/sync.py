@@ -16,10 +16,10 @@ leftover staging branch is removed by the next sync, which redoes the work.
 
 The source is the truth: the sync makes the table what the source says (``mode``), so edits made by hand
 on ``sync/<name>`` to rows the source holds are overwritten by the next sync that finds the source changed.
-The review's conversation is not the source's: a rebuilt branch carries the title, description, status and
-comments it had (review_meta's tables) into its one commit, unless the data branch has them already (merged).
-A review closed without merging is opened again by new content (a ``reopen`` comment by "tusk sync" says so, in
-the same commit): an analyst's next round is a new proposal, not something the reviewers already turned down.
+The review's conversation is not the source's: it lives on ``tusk-reviews`` (review_meta), so a rebuilt branch
+keeps its title, description, status and comments without carrying anything. A review closed without merging
+is opened again by new content (a ``reopen`` comment by "tusk sync" says so, written before the branch moves):
+an analyst's next round is a new proposal, not something the reviewers already turned down.
 """
 
 from __future__ import annotations
@@ -182,17 +182,17 @@ def _commit(store: "DataStore", source: SourceConfig, content: Any, branch_exist
         with store.writer(staging) as transaction:
             counts = write_prepared(transaction, prepared)
             write_record(transaction, record, create=not record_exists)
-            if conversation is not None:
-                result.kept_review = review_meta.carry(store, conversation, source.branch, transaction)
-            if result.kept_review or review_meta.REVIEWS in tables:
-                result.reopened = review_meta.reopen_closed(
-                    transaction, source.branch, "tusk sync",
-                    f"opened again: {source.name} changed since this review was closed ({_counted(counts)})")
             message = commit_message(source, record, counts)
             commit = transaction.commit(message)
         crash_point("sync.committed")
         if commit is None:  # cannot happen: the record row always changes
             raise DataError(f"source {source.name}: nothing to commit")
+        # the conversation lives on tusk-reviews, whatever the branch is rebuilt from; reopened before the branch
+        # moves, so a sync killed in between redoes the work and finds the review open
+        result.kept_review = conversation is not None and source.branch in review_meta.records(store, source.branch)
+        result.reopened = review_meta.reopen_closed(
+            store, source.branch, "tusk sync",
+            f"opened again: {source.name} changed since this review was closed ({_counted(counts)})")
         store.move_branch(source.branch, commit)
         crash_point("sync.moved")
     finally:

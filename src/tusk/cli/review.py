@@ -15,11 +15,12 @@ def review() -> None:
 
 
 @review.command("list")
+@click.option("--all", "everything", is_flag=True, help="Also the reviews whose branch was deleted (merged or closed).")
 @json_option
-def review_list(as_json: bool) -> None:
+def review_list(everything: bool, as_json: bool) -> None:
     """Every review branch with its title and status (open, closed, merged), its commits since it left the
-    data branch and the source it syncs from."""
-    rows = open_project().review_rows()
+    data branch and the source it syncs from; --all: also the reviews whose branch is gone."""
+    rows = open_project().review_rows(gone=everything)
     if as_json:
         print_json({"reviews": [r.to_json() for r in rows]})
         return
@@ -93,7 +94,7 @@ def review_approve(branch: str, only: tuple[str, ...], as_json: bool) -> None:
 @click.argument("text")
 @json_option
 def review_comment(branch: str, text: str, as_json: bool) -> None:
-    """Add a comment to the review BRANCH (a commit on BRANCH: it travels with it through push and pull)."""
+    """Add a comment to the review BRANCH (kept on tusk-reviews, never on BRANCH: it travels through push and pull)."""
     meta = open_project().edit_review(branch, _who(), comment=text)
     if as_json:
         print_json(meta.to_json())
@@ -123,7 +124,7 @@ def review_close(branch: str, reopen: bool, message: str | None, as_json: bool) 
 @click.option("--description", default=None, help="What it changes and why.")
 @json_option
 def review_edit(branch: str, title: str | None, description: str | None, as_json: bool) -> None:
-    """Set the review's title and description (kept on BRANCH, like its comments)."""
+    """Set the review's title and description (kept on tusk-reviews, like its comments)."""
     if title is None and description is None:
         raise click.UsageError("give --title and/or --description")
     meta = open_project().edit_review(branch, _who(), title=title, description=description)

@@ -169,13 +169,14 @@ class DataMethods(ProjectBase):
     def merge(self, branch: str, into: str | None = None, message: str | None = None, force: bool = False,
               reason: str | None = None, take: str | None = None, resolutions: Path | None = None,
               conflicts_file: Path | None = None,
-              expect: "tuple[str | None, str | None]" = (None, None)) -> "MergeOutcome":
+              expect: "tuple[str | None, str | None]" = (None, None), who: str | None = None) -> "MergeOutcome":
         """Merge ``branch`` into ``into`` (default: the data branch) as one commit. A review whose checks or gate
         fail is refused unless ``force`` with a ``reason``. Conflicting rows are settled by ``take`` ("ours" /
         "theirs") or by a filled-in conflicts file (``resolutions``); otherwise MergeConflict names them,
         nothing is merged, and ``conflicts_file`` receives them as a CSV to fill in. ``expect``: the heads of
-        (branch, into) a person was shown: what merges is that commit, refused if either moved since."""
-        from tusk import review
+        (branch, into) a person was shown: what merges is that commit, refused if either moved since. A review
+        merged into the data branch is recorded as merged, by ``who``, on ``tusk-reviews`` (review_meta)."""
+        from tusk import review, review_meta
         from tusk.data.conflicts import read_resolutions, write_conflicts
         from tusk.errors import DataError, MergeConflict
 
@@ -183,10 +184,16 @@ class DataMethods(ProjectBase):
         target = into or store.default_branch
         if take and resolutions:
             raise DataError("give --ours/--theirs or --resolve FILE, not both")
+        if review_meta.META in (branch, target):
+            raise DataError(f"{review_meta.META} holds the reviews' conversation, not data: it is never merged")
         heads = (store.resolve(target), store.resolve(branch))
         resolve = read_resolutions(resolutions, heads) if resolutions else take
         try:
-            return review.merge(self, branch, into, message, force, reason, resolve=resolve, expect=expect)
+            outcome = review.merge(self, branch, into, message, force, reason, resolve=resolve, expect=expect)
+            if outcome.commit is not None and target == self.config.data.branch and \
+                    self.is_review_branch(branch) and "/" not in branch:
+                self._record_merge(outcome, heads[0], who)
+            return outcome
         except MergeConflict as conflict:
             if conflicts_file is None:
                 raise
@@ -195,6 +202,18 @@ class DataMethods(ProjectBase):
                                 f"written to {conflicts_file}: set each row's resolution to ours or theirs, then run "
                                 f"tusk data merge {branch} --resolve {conflicts_file}; nothing was merged",
                                 conflict.conflicts) from conflict
+    def _record_merge(self, outcome: "MergeOutcome", before: str, who: str | None) -> None:
+        """The review's record says merged (by whom, when, the commit, the data branch before it). The merge has
+        happened whatever this write does: a failure is said in the outcome's message, not raised."""
+        from tusk import review_meta
+        from tusk.errors import TuskError
+
+        assert outcome.commit is not None
+        how = "fast-forward" if outcome.fast_forward else "merge commit"
+        try:
+            review_meta.record_merge(self, outcome.branch, outcome.commit, before, who or _user(), how)
+        except TuskError as exc:
+            outcome.message += f" (the review's record was not written: {exc})"
     def remotes(self) -> "RemoteList":
         from tusk.results import RemoteList
 
@@ -236,13 +255,16 @@ class DataMethods(ProjectBase):
         """The remote's branches as REMOTE/BRANCH refs; no local branch changes."""
         from tusk.results import Fetched
 
-        return Fetched(self.shared_data().fetch(remote))
+        return Fetched(self.shared_data().fetch(remote))  # the remote's tusk-reviews is read as it is fetched
     def pull(self, remote: str = "origin", branch: str | None = None) -> "Pulled":
         """Fetch, then merge REMOTE/BRANCH into ``branch`` (default: the data branch); conflicts apply nothing."""
         from tusk.results import Pulled
 
+        from tusk import review_meta
+
         store = self.shared_data()
         result = store.pull(remote, branch)
+        review_meta.take_remote(store, remote)  # the reviews' conversation comes with it
         name = branch or self.config.data.branch
         others = [b for b in store.remote_branches() if b.name.startswith(f"{remote}/")]
         return Pulled(name, result.commit or self.data.resolve(name), result.fast_forward, result.commit is not None,
@@ -251,5 +273,20 @@ class DataMethods(ProjectBase):
         """Send ``branch`` (default: the data branch); refused unless the remote's is an ancestor, or ``force``."""
         from tusk.results import Pushed
 
+        from tusk import review_meta
+
         name = branch or self.config.data.branch
-        return Pushed(remote, name, self.shared_data().push(remote, name, force))
+        store = self.shared_data()
+        pushed = Pushed(remote, name, store.push(remote, name, force))
+        review_meta.push(store, remote)  # the reviews' conversation goes with it
+        return pushed
+
+
+def _user() -> str:
+    import getpass
+    import os
+
+    try:
+        return os.environ.get("TUSK_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

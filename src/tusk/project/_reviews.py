@@ -20,21 +20,16 @@ class ReviewMethods(ProjectBase):
 
     def review_meta(self, branch: str) -> "ReviewMeta":
         """A review's title, description, status (open, closed, merged) and comments, as the data store holds
-        them (they travel with the branch through push and pull)."""
+        them (on the ``tusk-reviews`` branch, which travels through push and pull), also once the branch is gone."""
         from tusk import review_meta
 
-        store = self.data
-        into = self.config.data.branch
-        merged = False
-        if branch != into and branch in {b.name for b in store.branches()}:
-            head = store.resolve(branch)
-            merged = store.merge_base(head, store.resolve(into)) == head  # as tusk review list says
-        return review_meta.read(self, branch, merged)
+        return review_meta.read(self, branch)
 
     def edit_review(self, branch: str, who: str, title: str | None = None, description: str | None = None,
                     status: str | None = None, comment: str | None = None, kind: str = "comment",
                     expect_head: str | None = None) -> "ReviewMeta":
-        """Write a review's title/description/status and a comment as one commit on its branch."""
+        """Write a review's title/description/status and a comment as one commit on ``tusk-reviews`` (never on the
+        review branch: conversation is not data)."""
         from tusk import review_meta
 
         meta, _ = review_meta.update(self, branch, who, title=title, description=description, status=status,
@@ -61,11 +56,12 @@ class ReviewMethods(ProjectBase):
 
         return estimate(self, list(names))
 
-    def review_rows(self) -> "list[ReviewRow]":
-        """Every review (``tusk review list``) with its title and status: open, closed or merged."""
+    def review_rows(self, gone: bool = False) -> "list[ReviewRow]":
+        """Every review (``tusk review list``) with its title and status: open, closed or merged; ``gone``: also
+        the reviews whose branch was deleted, from their record."""
         from tusk import review, review_meta
 
-        return review_meta.listing(self, review.reviews(self))
+        return review_meta.listing(self, review.reviews(self), gone)
 
     def review_impact(self, branch: str) -> "ReviewImpact":
         """What merging ``branch`` would retrain and why, rows per model, time and cost, at the heads it read."""

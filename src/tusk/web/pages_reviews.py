@@ -78,7 +78,7 @@ def merge(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
     force = form.get("force") == "yes"
     outcome = project.merge(branch, message=f"Merge {branch} into {project.config.data.branch} (by {who})",
                             force=force, reason=form.get("reason") or None,
-                            expect=(form.get("head") or None, form.get("into_head") or None))
+                            expect=(form.get("head") or None, form.get("into_head") or None), who=who)
     if outcome.commit is None:
         return f"{branch}: nothing to merge ({outcome.message})", _review_url(branch)
     how = "fast-forward" if outcome.fast_forward else "merge commit"

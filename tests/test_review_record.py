@@ -1,0 +1,113 @@
+"""Issue 22 "Seams that hold": a merged review says so and keeps its title; a review's conversation (comments,
+titles, approvals' notes) lives on tusk-reviews, never in a data branch's history, and still travels with pushes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from train_fixtures import TrainProject, make_project, rows
+
+
+@pytest.fixture
+def fixed(tmp_path: Path) -> TrainProject:
+    project = make_project(tmp_path)
+    data = rows()
+    data[0][3] = "FIX"
+    project.import_rows(data, branch="fix", message="fix row 0")
+    return project
+
+
+@pytest.mark.parametrize("main_moves", [False, True], ids=["fast-forward", "merge-commit"])
+def test_a_merged_review_keeps_its_title_and_says_merged(fixed: TrainProject, main_moves: bool) -> None:
+    project = fixed
+    project.tusk("review", "edit", "fix", "--title", "Relabel row 0", "--description", "audit")
+    project.tusk("review", "comment", "fix", "looks right")
+    if main_moves:
+        data = rows()
+        data[5][3] = "MAIN"
+        project.import_rows(data, message="main moves on")
+    before = project.head()
+    project.tusk("data", "merge", "fix", "-m", "merge fix")
+    listed = {r["branch"]: r for r in project.json("review", "list", "--all")["reviews"]}
+    assert (listed["fix"]["title"], listed["fix"]["status"]) == ("Relabel row 0", "merged")
+    meta = project.json("review", "comment", "fix", "merged fine")
+    assert meta["status"] == "merged" and meta["merge_commit"] == project.head() and meta["merged_from"] == before
+    assert meta["merged_by"] and [c["kind"] for c in meta["comments"]] == ["comment", "merge", "comment"]
+    project.tusk("data", "branch", "fix", "-d")  # the branch goes; the review's record stays
+    assert "fix" not in {r["branch"] for r in project.json("review", "list")["reviews"]}
+    gone = {r["branch"]: r for r in project.json("review", "list", "--all")["reviews"]}["fix"]
+    assert (gone["title"], gone["status"], gone["head"]) == ("Relabel row 0", "merged", project.head())
+
+
+def test_a_closed_review_whose_branch_is_deleted_stays_closed_with_its_title(fixed: TrainProject) -> None:
+    project = fixed
+    project.tusk("review", "edit", "fix", "--title", "Not this one")
+    project.tusk("review", "close", "fix", "-m", "wrong rows")
+    project.tusk("data", "branch", "fix", "-d")
+    gone = {r["branch"]: r for r in project.json("review", "list", "--all")["reviews"]}["fix"]
+    assert (gone["title"], gone["status"]) == ("Not this one", "closed")
+
+
+def test_conversation_is_not_data(fixed: TrainProject) -> None:
+    project = fixed
+    head = project.json("data", "log", "fix")["commits"][0]["hash"]
+    project.tusk("review", "edit", "fix", "--title", "Relabel row 0")
+    project.tusk("review", "comment", "fix", "row 0 looks right")
+    project.tusk("review", "close", "fix", "-m", "later")
+    project.tusk("review", "close", "fix", "--reopen")
+    assert project.json("data", "log", "fix")["commits"][0]["hash"] == head, "the review branch did not move"
+    project.tusk("data", "merge", "fix", "-m", "merge fix")
+    messages = [c["message"] for c in project.json("data", "log")["commits"]]
+    assert not [m for m in messages if m.startswith("review ")], messages
+    tables = [r[0] for r in project.json("data", "sql", "SELECT name FROM sqlite_master WHERE type = 'table'")["rows"]]
+    assert not [t for t in tables if t.startswith("tusk_review")], tables
+    meta = project.json("review", "comment", "fix", "after the merge")
+    assert meta["title"] == "Relabel row 0"
+    assert [c["kind"] for c in meta["comments"]] == ["comment", "close", "reopen", "merge", "comment"]
+
+
+def test_an_approvals_note_is_not_on_the_data_branch(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    project.run()
+    data = rows()
+    for row in data:
+        if row[1] in ("c1", "c2"):
+            row[3] = "relabelled"
+    project.import_rows(data, branch="fix", message="relabel c1 and c2")
+    before = project.head()
+    project.tusk("review", "approve", "fix", "--only", "m-c1")
+    diff = project.json("data", "diff", before, project.head())
+    assert [t["table"] for t in diff["tables"]] == ["examples"], "the approval's commit holds rows only"
+    tables = [r[0] for r in project.json("data", "sql", "SELECT name FROM sqlite_master WHERE type = 'table'")["rows"]]
+    assert not [t for t in tables if t.startswith("tusk_review")], tables
+    meta = project.json("review", "comment", "fix", "the rest later")
+    assert [c["kind"] for c in meta["comments"]] == ["approve", "comment"]
+    assert "m-c1" in meta["comments"][0]["text"]
+
+
+def test_the_conversation_travels_both_ways_and_merges(fixed: TrainProject, tmp_path: Path) -> None:
+    import shutil
+
+    project = fixed
+    remote = tmp_path / "remote" / "training.db"
+    project.tusk("data", "remote", "add", "origin", f"file://{remote}")
+    project.tusk("review", "edit", "fix", "--title", "Relabel row 0")
+    project.tusk("review", "comment", "fix", "from A")
+    project.tusk("data", "push", "origin")
+    project.tusk("data", "push", "origin", "--branch", "fix")
+    second = tmp_path / "second"
+    shutil.copytree(project.root, second, ignore=shutil.ignore_patterns("training.db", ".training.db-lock", ".tusk"))
+    project.tusk("data", "clone", str(remote), str(second))
+    other = TrainProject(second)
+    other.tusk("data", "pull", "origin", "--branch", "fix")
+    seen = other.json("review", "comment", "fix", "from B")  # B's comment written beside A's
+    assert seen["title"] == "Relabel row 0" and [c["text"] for c in seen["comments"]] == ["from A", "from B"]
+    project.tusk("review", "comment", "fix", "A again")  # both moved: B's push merges A's copy, then A's
+    other.tusk("data", "push", "origin", "--branch", "fix")
+    project.tusk("data", "push", "origin", "--branch", "fix")
+    project.tusk("data", "pull", "origin")
+    mine = project.json("review", "comment", "fix", "last")
+    assert sorted(c["text"] for c in mine["comments"]) == ["A again", "from A", "from B", "last"]
+    assert [c["message"] for c in other.json("data", "log", "fix")["commits"]][0] == "fix row 0"
