@@ -151,7 +151,9 @@ def store_checks(root: Path, branches: set[str]) -> list[str]:
     scratch = sorted(n for n in names if n.startswith(SCRATCH_PREFIX) or n.startswith("tusk-sync/"))
     if scratch:
         problems.append(f"scratch or staging branches left: {scratch}")
-    unexpected = sorted(names - branches - set(scratch))
+    from tusk.review_meta import META  # where reviews' conversation lives: made by the first review write
+
+    unexpected = sorted(names - branches - set(scratch) - {META})
     if unexpected:
         problems.append(f"unexpected branches: {unexpected}")
     return problems

@@ -513,3 +513,14 @@ def test_twenty_thousand_metrics_are_logged_in_seconds(world: TrainProject) -> N
     assert job["status"] == "succeeded" and len(job["metrics"]) == 20000
     assert seconds < 60, seconds
     assert _runs_left(world) == []
+
+
+def test_a_refused_metric_name_prints_one_reason_not_tusks_traceback(tmp_path: Path) -> None:
+    """The failed job's log tail is printed under the results: for a metric name MLflow refuses it showed tusk's
+    own frames (a Traceback ending in JobError) as if the job had crashed; now the reason's one line."""
+    project = make_project(tmp_path, customers=1, per_customer=2)
+    (project.root / "models" / "bad.py").write_text("def train(ctx):\n    return {'x' * 5000: 1.0}\n")
+    project.set_models('\n[[models]]\nname = "bad"\ntrain = "models/bad.py:train"\nresources = { retries = 0 }\n')
+    result = project.tusk("run", code=3)
+    assert "Traceback" not in result.output, result.output
+    assert "metric name" in result.output

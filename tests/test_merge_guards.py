@@ -92,10 +92,10 @@ def test_tusks_own_tables_cannot_be_imported_into(project: TrainProject, table: 
 def test_data_sql_reads_tusks_tables_but_writes_nothing(project: TrainProject) -> None:
     project.tusk("data", "branch", "fix")
     project.tusk("review", "comment", "fix", "hello")
-    assert project.json("data", "sql", "SELECT count(*) FROM tusk_review_comments", "--at", "fix")["rows"] == [[1]]
-    result = project.tusk("data", "sql", "DELETE FROM tusk_review_comments", "--at", "fix", code=1)
+    assert project.json("data", "sql", "SELECT count(*) FROM tusk_review_comments", "--at", "tusk-reviews")["rows"] == [[1]]
+    result = project.tusk("data", "sql", "DELETE FROM tusk_review_comments", "--at", "tusk-reviews", code=1)
     assert "read-only" in result.output
-    assert project.json("data", "sql", "SELECT count(*) FROM tusk_review_comments", "--at", "fix")["rows"] == [[1]]
+    assert project.json("data", "sql", "SELECT count(*) FROM tusk_review_comments", "--at", "tusk-reviews")["rows"] == [[1]]
 
 
 def test_a_merge_commits_page_diffs_against_its_first_parent(project: TrainProject) -> None:

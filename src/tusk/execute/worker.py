@@ -79,9 +79,23 @@ def _call(function: str, payload: Any) -> Wire:
         module_name, _, name = function.partition(":")
         return ("ok", getattr(import_module(module_name), name)(payload), "")
     except BaseException as exc:  # the job's failure is a result
-        traceback.print_exc()
+        _print_failure(exc)
         kind = "error" if retryable(exc) else "fatal"
         return (kind, None, f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500])
+
+
+def _print_failure(exc: BaseException) -> None:
+    """The failure into the job's log: the whole traceback of the job's own error; tusk's refusals of what a job
+    returned (a JobError: a metric name MLflow refuses, a value that is no number) as their one line, with the
+    traceback of what caused them only, so tusk's own frames never read as the job's crash."""
+    from tusk.errors import TuskError
+
+    if not isinstance(exc, TuskError):
+        traceback.print_exc()
+        return
+    if exc.__cause__ is not None:
+        traceback.print_exception(exc.__cause__)
+    print(f"[tusk] {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 def exit_reason(code: int | None) -> str:

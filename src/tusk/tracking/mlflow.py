@@ -192,7 +192,10 @@ class MlflowTracker:
                 create_plain_sqlite(self.sqlite_path)
             except (OSError, sqlite3.Error) as exc:
                 raise TrackingError(f"tracking url {self.url}: cannot create {self.sqlite_path}: {exc}") from exc
-            relocate_artifacts(self.sqlite_path, self.artifact_root.as_uri())
+            if self.sqlite_path.resolve().is_relative_to(self.artifact_root.parent.parent):
+                # a store inside the project moved with it; one outside it (a team's shared file) names the
+                # folders of whichever project trained each run, and those stay as they are
+                relocate_artifacts(self.sqlite_path, self.artifact_root.as_uri())
             fast_commits(self.sqlite_path)
         else:
             _check_reachable(self.url)
