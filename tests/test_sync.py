@@ -123,6 +123,20 @@ def test_a_glob_source_reads_every_file(proj: Proj) -> None:
     assert failed["status"] == "failed" and "every file of edits/*.csv needs the same header" in failed["error"]
 
 
+@pytest.mark.timeout(120)
+def test_a_glob_source_walks_no_link_out_or_round(proj: Proj) -> None:
+    """``**`` does not descend into linked folders: a link back up (a loop) or out to / walked without end."""
+    proj.add_sources(source("parts", "edits/**/*.csv"))
+    (proj.root / "edits" / "2026").mkdir(parents=True)
+    data = table_rows(6)
+    (proj.root / "edits" / "a.csv").write_text(csv_text(data[:3]))
+    (proj.root / "edits" / "2026" / "b.csv").write_text(csv_text(data[3:]))
+    (proj.root / "edits" / "2026" / "loop").symlink_to("..")
+    (proj.root / "edits" / "disk").symlink_to("/")
+    assert proj.sync()["parts"]["status"] != "failed"
+    assert proj.rows("sync/parts") == [[int(r[0]), r[3]] for r in data]
+
+
 # ----- the unhappy orders ---------------------------------------------------------------------------------
 def test_the_data_branch_moves_between_syncs(proj: Proj) -> None:
     proj.add_sources(source("edits", "edits.csv"))

@@ -164,15 +164,16 @@ def _plan(project: "Ports") -> Any:
 def _inputs(project: "Ports", registry: str) -> str:
     """A digest of everything the data branch's plan is made from: the data branch's head, tusk.toml, the code
     files the specs name, and the registry's states and candidates (``registry``: the tracker's stamp)."""
-    import glob
     import hashlib
+
+    from tusk._globbing import glob_files
 
     digest = hashlib.sha256(registry.encode())
     digest.update(project.data.resolve(project.config.data.branch).encode())
     digest.update(project.config.path.read_bytes())
     for spec in project.config.models:
         for pattern in spec.code or ([spec.train.rsplit(":", 1)[0]] if spec.train else []):
-            for match in sorted(glob.glob(str(project.root / pattern), recursive=True)):
+            for match in glob_files(str(project.root / pattern)):
                 try:
                     digest.update(match.encode() + b"\0" + open(match, "rb").read())
                 except OSError:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tusk._globbing import glob_files
 from tusk.config import Config, ModelSpec
 from tusk.errors import ConfigError
 
@@ -121,13 +122,12 @@ class CodeHasher:
         patterns = spec.code or ([spec.train.rsplit(":", 1)[0]] if spec.train else [])
         found: dict[str, str] = {}
         for pattern in patterns:
-            matches = sorted(glob.glob(str(self.root / pattern), recursive=True))
+            matches = glob_files(str(self.root / pattern))
             if not matches and not glob.has_magic(pattern):
                 raise ConfigError(f"model {spec.name!r}: code file {pattern!r} not found in {self.root}")
             for match in matches:
                 path = Path(match)
-                if path.is_file():
-                    found[path.relative_to(self.root).as_posix()] = self._digest(path)
+                found[path.relative_to(self.root).as_posix()] = self._digest(path)
         return found
 
     def _digest(self, path: Path) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tusk._globbing import glob_files
 from tusk.data.ingest import Incoming, read_source
 from tusk.errors import IngestError
 
@@ -101,7 +102,7 @@ def _read_files(pattern: str, root: Path) -> Incoming:
     full = path if path.is_absolute() else root / path
     if not globbing.has_magic(pattern):
         return _renamed(read_source(str(full)), pattern)
-    matches = sorted(p for p in globbing.glob(str(full), recursive=True) if Path(p).is_file())
+    matches = glob_files(str(full))
     if not matches:
         raise IngestError(f"{pattern}: no file matches")
     parts = [read_source(match) for match in matches]
