@@ -665,3 +665,13 @@ def test_a_run_started_from_the_page_with_only_lists_only_its_jobs(tmp_path: Pat
     assert [(j["name"], j["status"]) for j in final["jobs"]] == [("m-c1", "succeeded")]  # not m-c0 "waiting"
     assert (final["done"], final["total"]) == (1, 1)
     assert 'id="run-error" hidden' in shown  # the place a failure's reason is shown live (tusk.js fills it)
+
+
+def test_every_data_commit_a_release_diff_names_is_a_link_that_resolves(hostile: Path) -> None:
+    """The release diff named each changed model's data commits as bare text: they resolve (issue 22), so link them."""
+    with client(hostile) as web:
+        html = web.get("/releases/diff").text
+        links = sorted(set(re.findall(r'href="(/data/commit\?hash=[0-9a-f]+)"', html)))
+        assert len(links) == 2, html  # c3's version moved from the load commit to the relabel commit
+        for link in links:
+            assert web.get(link).status_code == 200, link
