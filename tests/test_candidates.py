@@ -232,6 +232,28 @@ def test_a_candidate_reused_after_the_merge_names_a_commit_that_still_resolves(p
     assert len(kept) == 1 and kept[0]["name"].startswith("tusk/")  # one tag per preview that trained something
 
 
+def test_a_candidate_reused_after_the_merge_and_gc_reproduces(project: TrainProject) -> None:
+    """tusk reproduce reaches the preview commit a reused candidate names, after its branch and gc are gone."""
+    import subprocess
+
+    git = ["git", "-C", str(project.root), "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "tusk.toml", "models", ".gitignore"], check=True)
+    subprocess.run([*git, "commit", "-qm", "models"], check=True)
+    run = _preview_candidate(project)
+    version = run["jobs"][0]["version"]
+    project.tusk("data", "merge", "fix", "-m", "merge fix")
+    assert [j["status"] for j in project.json("run")["jobs"]] == ["reused"]
+    project.tusk("data", "branch", "-d", "fix", code=None)
+    from tusk import Project
+
+    with Project.open(project.root) as opened:
+        opened.data.gc()
+    result = project.json("reproduce", f"m-c0@{version}")
+    assert result["data_commit"] == run["data_commit"]  # the preview, kept by its tag
+    assert result["fingerprint_equal"] and result["fingerprint"] == result["recorded_fingerprint"]
+
+
 def test_a_preview_that_trained_nothing_leaves_no_tag(project: TrainProject) -> None:
     run = _preview_candidate(project)
     again = project.json("run", "--at", "fix", "--candidates")  # a second preview: its candidate is reused
