@@ -111,3 +111,80 @@ def test_the_conversation_travels_both_ways_and_merges(fixed: TrainProject, tmp_
     mine = project.json("review", "comment", "fix", "last")
     assert sorted(c["text"] for c in mine["comments"]) == ["A again", "from A", "from B", "last"]
     assert [c["message"] for c in other.json("data", "log", "fix")["commits"]][0] == "fix row 0"
+
+
+# ----- a merged (or closed) review's page says so -----------------------------------------------------------------
+def _page(project: TrainProject, path: str) -> str:
+    pytest.importorskip("starlette")
+    pytest.importorskip("httpx")
+    from starlette.testclient import TestClient
+
+    from tusk.web import create
+
+    with TestClient(create(project.root / "tusk.toml", "127.0.0.1", 8765, None),
+                    base_url="http://127.0.0.1:8765") as web:
+        answer = web.get(path)
+    assert answer.status_code == 200, answer.text[:500]
+    return answer.text
+
+
+@pytest.fixture
+def relabelled(tmp_path: Path) -> TrainProject:
+    """m-c0..m-c3 trained; ``fix`` relabels c1's rows (titled); main then relabels c2's on its own."""
+    project = make_project(tmp_path)
+    project.run()
+    data = rows()
+    for row in data:
+        if row[1] == "c1":
+            row[3] = "relabelled"
+    project.import_rows(data, branch="fix", message="relabel c1")
+    project.tusk("review", "edit", "fix", "--title", "Relabel c1", "--description", "c1 was swapped")
+    for row in data:
+        if row[1] == "c2":
+            row[3] = "main-own"
+    data_main = rows()
+    for row in data_main:
+        if row[1] == "c2":
+            row[3] = "main-own"
+    project.import_rows(data_main, message="main relabels c2")
+    return project
+
+
+def test_a_merged_reviews_page_says_who_when_what_it_brought_and_retrained(relabelled: TrainProject) -> None:
+    project = relabelled
+    before = project.head()
+    project.tusk("data", "merge", "fix", "-m", "merge fix")
+    merged = project.head()
+    page = _page(project, "/review?branch=fix")
+    assert "/review/merge" not in page and "merging retrains" not in page and "/review/impact" not in page
+    assert "Relabel c1" in page and "c1 was swapped" in page and "merged</span>" in page
+    assert "merged by" in page and f"/data/commit?hash={merged}" in page
+    assert "relabelled" in page and "main-own" not in page, "the merge brought c1's rows, not main's own c2 edit"
+    retrained = page.split('id="retrained"', 1)[1].split("</table>", 1)[0]
+    assert "m-c1" in retrained and "not trained yet" in retrained and "m-c2" not in retrained
+    shown = project.json("review", "show", "fix")
+    assert (shown["status"], shown["title"], shown["merge_commit"], shown["merged_from"]) == \
+        ("merged", "Relabel c1", merged, before)
+    assert shown["merged_by"] and shown["merged_at"]
+    assert [(r["name"], r["version"]) for r in shown["retrained"]] == [("m-c1", None)]
+    assert [t["table"] for t in shown["brought"]] == ["examples"] and shown["brought"][0]["modified"] == 10
+    project.run()
+    shown = project.json("review", "show", "fix")
+    assert [(r["name"], r["version"]) for r in shown["retrained"]] == [("m-c1", "2")]
+    project.tusk("data", "branch", "fix", "-d")  # the branch goes: the page still says what happened
+    page = _page(project, "/review?branch=fix")
+    assert "/model?name=m-c1&amp;version=2" in page and "merged by" in page and "relabelled" in page
+    listed = _page(project, "/reviews?status=all")
+    assert "Relabel c1" in listed
+    assert project.json("review", "show", "fix")["status"] == "merged"
+
+
+def test_a_closed_reviews_page_has_no_merge_and_shows_its_change(relabelled: TrainProject) -> None:
+    project = relabelled
+    project.tusk("review", "close", "fix", "-m", "not now")
+    page = _page(project, "/review?branch=fix")
+    assert "/review/merge" not in page and "/review/impact" not in page and "merging retrains" not in page
+    assert "closed by" in page and "not now" in page and "relabelled" in page and "Relabel c1" in page
+    shown = project.json("review", "show", "fix")
+    assert (shown["status"], shown["title"]) == ("closed", "Relabel c1") and shown["closed_by"]
+    assert "Relabel c1" in _page(project, "/reviews?status=closed")
