@@ -188,3 +188,161 @@ def test_a_closed_reviews_page_has_no_merge_and_shows_its_change(relabelled: Tra
     shown = project.json("review", "show", "fix")
     assert (shown["status"], shown["title"]) == ("closed", "Relabel c1") and shown["closed_by"]
     assert "Relabel c1" in _page(project, "/reviews?status=closed")
+
+
+# ----- tusk-reviews is tusk's, not the user's -------------------------------------------------------------------
+def test_tusk_reviews_is_refused_as_a_users_branch(fixed: TrainProject, tmp_path: Path) -> None:
+    from train_fixtures import write_csv
+
+    project = fixed
+    project.tusk("review", "comment", "fix", "a comment")  # tusk-reviews exists now
+    meta_head = project.json("data", "log", "tusk-reviews")["commits"][0]["hash"]
+    csv = write_csv(tmp_path / "x.csv", rows())
+    refusals = [("data", "import", str(csv), "--table", "examples", "--key", "id", "--branch", "tusk-reviews"),
+                ("data", "branch", "tusk-reviews", "-d"),
+                ("data", "branch", "tusk-reviews", "--from", "main"),
+                ("data", "revert", meta_head, "--branch", "tusk-reviews"),
+                ("data", "merge", "tusk-reviews")]
+    for args in refusals:
+        result = project.tusk(*args, code=1)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and "tusk-reviews" in lines[0] and "Traceback" not in result.output, (args, lines)
+    assert project.json("data", "log", "tusk-reviews")["commits"][0]["hash"] == meta_head, "nothing written"
+    listed = [b["name"] for b in project.json("data", "branch")["branches"]]
+    assert "tusk-reviews" not in listed and "fix" in listed
+    assert "tusk-reviews" not in project.tusk("data", "branch").output
+
+
+def test_review_show_strips_terminal_escapes(fixed: TrainProject) -> None:
+    project = fixed
+    project.tusk("review", "edit", "fix", "--title", "evil \x1b]0;pwned\x07title \x1b[31mred", "--description",
+                 "desc \x1b[2J cleared")
+    project.tusk("review", "comment", "fix", "comment \x1b[31mred")
+    for shown in (project.tusk("review", "show", "fix").output, project.tusk("review", "list").output):
+        assert "\x1b" not in shown and "\x07" not in shown, repr(shown)
+        assert "evil" in shown
+    project.tusk("data", "merge", "fix", "-m", "merge")
+    shown = project.tusk("review", "show", "fix").output
+    assert "\x1b" not in shown and "\x07" not in shown and "evil" in shown and "merged by" in shown
+
+
+# ----- a store written by older tusk upgrades on open -------------------------------------------------------------
+OLD_REVIEWS = ("CREATE TABLE IF NOT EXISTS tusk_reviews (branch TEXT NOT NULL PRIMARY KEY, title TEXT, description TEXT, "
+               "status TEXT, author TEXT, created TEXT, updated TEXT)")
+OLD_COMMENTS = ("CREATE TABLE IF NOT EXISTS tusk_review_comments (id TEXT NOT NULL PRIMARY KEY, branch TEXT, kind TEXT, "
+                "author TEXT, time TEXT, text TEXT)")
+
+
+def _old_write(store: object, branch: str, title: str, comment_id: str, status: str = "open") -> None:
+    """What tusk before 38a5fe9's successor wrote: the review's row and a comment, as a commit on the branch."""
+    with store.writer(branch) as conn:  # type: ignore[attr-defined]
+        conn.execute(OLD_REVIEWS)
+        conn.execute(OLD_COMMENTS)
+        conn.execute("INSERT OR REPLACE INTO tusk_reviews VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     [branch, title, f"about {branch}", status, "ann", "2026-01-01T00:00:00+00:00",
+                      f"2026-01-0{len(branch) % 9 + 1}T00:00:00+00:00"])
+        conn.execute("INSERT INTO tusk_review_comments VALUES (?, ?, ?, ?, ?, ?)",
+                     [comment_id, branch, "comment", "ann", "2026-01-01T00:00:01+00:00", f"old comment on {branch}"])
+        conn.commit(f"review {branch}: comment by ann")
+
+
+@pytest.fixture
+def old_store(tmp_path: Path) -> TrainProject:
+    """A store as older tusk left it: ``open1`` (unmerged), ``merged1`` (merged, branch kept), ``gone1`` (merged,
+    branch deleted) and ``closed1`` (closed, unmerged), each with its conversation in tables on the branch; main
+    holds the merged ones' tables."""
+    from tusk import Project
+
+    project = make_project(tmp_path)
+    marker = project.root / ".tusk" / "reviews-upgraded"
+    marker.write_text("fixture")  # build the old layout without the upgrade running meanwhile
+    for i, name in enumerate(["open1", "merged1", "gone1", "closed1"]):
+        data = rows()
+        data[i][3] = name
+        project.import_rows(data, branch=name, message=f"edit on {name}")
+    with Project.open(project.root / "tusk.toml") as opened:
+        store = opened.data
+        _old_write(store, "open1", "Open one", "c-open1")
+        _old_write(store, "closed1", "Closed one", "c-closed1", status="closed")
+        _old_write(store, "merged1", "Merged one", "c-merged1")
+        store.merge("merged1", "main", "Merge merged1")
+        _old_write(store, "gone1", "Gone one", "c-gone1")
+        store.merge("gone1", "main", "Merge gone1")
+        store.delete_branch("gone1", force=True)
+        project.merged_head = store.resolve("merged1")  # type: ignore[attr-defined]
+    marker.unlink()
+    return project
+
+
+def _tables(project: TrainProject, ref: str) -> list[str]:
+    found = project.json("data", "sql", "SELECT name FROM sqlite_master WHERE type = 'table'", "--at", ref)["rows"]
+    return sorted(r[0] for r in found if r[0].startswith("tusk_review"))
+
+
+def _heads(project: TrainProject) -> dict[str, str]:
+    from tusk import Project
+
+    with Project.open(project.root / "tusk.toml") as opened:
+        return {b.name: b.head for b in opened.data.branches()}
+
+
+def _upgraded(project: TrainProject, merged_head: str) -> None:
+    listed = {r["branch"]: r for r in project.json("review", "list", "--all")["reviews"]}
+    assert {b: (listed[b]["title"], listed[b]["status"]) for b in ("open1", "merged1", "gone1", "closed1")} == {
+        "open1": ("Open one", "open"), "merged1": ("Merged one", "merged"), "gone1": ("Gone one", "merged"),
+        "closed1": ("Closed one", "closed")}
+    assert _tables(project, "main") == [] and _tables(project, "open1") == [] and _tables(project, "closed1") == []
+    assert _tables(project, "tusk-reviews") == ["tusk_review_comments", "tusk_reviews"]
+    assert _heads(project)["merged1"] == merged_head, "a merged branch is not written to: it stays merged"
+    comments = project.json("data", "sql", "SELECT id FROM tusk_review_comments ORDER BY id", "--at", "tusk-reviews")
+    assert [r[0] for r in comments["rows"]] == ["c-closed1", "c-gone1", "c-merged1", "c-open1"]
+    meta = project.json("review", "comment", "open1", "new comment")
+    assert [c["text"] for c in meta["comments"]] == ["old comment on open1", "new comment"]
+    assert (project.root / ".tusk" / "reviews-upgraded").exists()
+
+
+def test_an_old_store_upgrades_once_on_open(old_store: TrainProject) -> None:
+    project = old_store
+    merged_head = project.merged_head  # type: ignore[attr-defined]
+    assert _tables(project, "main") == [], "opening the store upgraded it"  # this very command opened it
+    _upgraded(project, merged_head)
+    before = _heads(project)
+    project.tusk("review", "list")
+    assert _heads(project) == before, "the second open writes nothing"
+    project.tusk("data", "merge", "open1", "-m", "merge open1")  # the dropped tables do not come back
+    assert _tables(project, "main") == []
+
+
+@pytest.mark.parametrize("point", ["review.upgrade.copied", "review.upgrade.dropped"])
+def test_an_upgrade_killed_half_way_is_finished_by_the_next_open(old_store: TrainProject, point: str) -> None:
+    from crash_helpers import tusk as tusk_process
+
+    project = old_store
+    merged_head = project.merged_head  # type: ignore[attr-defined]
+    killed = tusk_process(project.root, "review", "list", crash_at=point)
+    assert killed.returncode == -9, (killed.returncode, killed.stdout, killed.stderr)
+    assert not (project.root / ".tusk" / "reviews-upgraded").exists()
+    _upgraded(project, merged_head)
+
+
+# ----- a comment write killed half-way: the old state or the new, never half -----------------------------------------
+@pytest.mark.parametrize("point,kept", [("review.write", False), ("review.written", True)])
+def test_a_comment_killed_at_its_crash_point_leaves_old_or_new(fixed: TrainProject, point: str, kept: bool) -> None:
+    from crash_helpers import tusk as tusk_process
+
+    project = fixed
+    project.tusk("review", "edit", "fix", "--title", "Relabel row 0")
+    project.tusk("review", "comment", "fix", "first")
+    meta_head = project.json("data", "log", "tusk-reviews")["commits"][0]["hash"]
+    killed = tusk_process(project.root, "review", "edit", "fix", "--title", "Renamed", crash_at=point)
+    assert killed.returncode == -9, (killed.returncode, killed.stdout, killed.stderr)
+    killed = tusk_process(project.root, "review", "comment", "fix", "second", crash_at=point)
+    assert killed.returncode == -9, (killed.returncode, killed.stdout, killed.stderr)
+    meta = project.json("review", "comment", "fix", "third")  # and the store takes the next write
+    texts = [c["text"] for c in meta["comments"]]
+    assert texts == (["first", "second", "third"] if kept else ["first", "third"])
+    assert meta["title"] == ("Renamed" if kept else "Relabel row 0")
+    log = project.json("data", "log", "tusk-reviews")["commits"]
+    assert [c["hash"] for c in log].index(meta_head) == (3 if kept else 1), "one commit per write, none half"
+    rows = project.json("data", "sql", "SELECT count(*) FROM tusk_review_comments", "--at", "tusk-reviews")["rows"]
+    assert rows == [[len(texts)]]
