@@ -60,8 +60,11 @@ def review_show(branch: str, as_json: bool) -> None:
     status = ended.meta.status if ended is not None else "open"
     exists = branch in {b.name for b in project.data.branches()}
     if ended is not None and (status == "merged" or (status == "closed" and not exists)):
-        if as_json:
-            print_json({**ended.to_json(), "mergeable": False, "blocking": [f"the review is {status}"]})
+        if as_json:  # the review's keys as an open one has them (nothing left to judge), then how it ended
+            judged = project.review(branch).to_json() if exists else {
+                "preview": {}, "source": None, "tables": [], "plan": [], "checks": None, "gate": None,
+                "models": [], "conflicts": [], "instances": 0, "unplannable": None}
+            print_json({**judged, **ended.to_json(), "mergeable": False, "blocking": [f"the review is {status}"]})
             return
         _print_outcome(ended)
         return
