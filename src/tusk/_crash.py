@@ -33,6 +33,8 @@ POINTS = (
     "merge.begin", "merge.merged", "merge.committed", "gc.before", "gc.after",
     # a file written where a user points (data export -o, ci github --output, --conflicts-file)
     "output.written",
+    # the reviews' conversation: a write, the upgrade of a store older tusk wrote
+    "review.write", "review.written", "review.upgrade.copied", "review.upgrade.dropped",
     # tusk data sync
     "sync.staging", "sync.committed", "sync.moved",
     # tusk release create / rollback

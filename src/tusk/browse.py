@@ -169,6 +169,26 @@ def review_page(project: "Ports", branch: str, table: str | None = None, where: 
     return page
 
 
+def merged_page(project: "Ports", before: str, merge_commit: str, table: str | None = None,
+                where: dict[str, str] | None = None, offset: int = 0, limit: int = 50) -> ChangePage:
+    """What a merge brought: the data branch as it was just before the merge (``before``) against the merge
+    commit, with the commits the merge brought in (those ``before`` does not hold), one table paged."""
+    from tusk.review_meta import OWN_TABLES
+
+    store = project.data
+    commits = []
+    for commit in store.log(merge_commit, 200):
+        if commit.hash == before:
+            continue
+        if store.merge_base(commit.hash, before) != commit.hash:  # not in the data branch's history already
+            commits.append(commit)
+        if len(commits) >= 100:
+            break
+    page = _change(project, before, merge_commit, commits, table, where, offset, limit, OWN_TABLES)
+    page.into_head = before
+    return page
+
+
 def commit_page(project: "Ports", ident: str, against: str | None = None, table: str | None = None,
                 where: dict[str, str] | None = None, offset: int = 0, limit: int = 50) -> ChangePage:
     """One commit's change against ``against`` (default: its first parent)."""

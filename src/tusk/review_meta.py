@@ -28,15 +28,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from tusk._crash import crash_point
+from tusk.data.names import META_BRANCH
 from tusk.errors import DataError, TuskError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tusk.ports import Ports
 
 REVIEWS = "tusk_reviews"
 COMMENTS = "tusk_review_comments"
 OWN_TABLES = (REVIEWS, COMMENTS)  # the conversation, never a change: hidden from reviews and diffs
-META = "tusk-reviews"  # the branch the conversation lives on: never merged into a data branch
+META = META_BRANCH  # "tusk-reviews": the branch the conversation lives on: never merged into a data branch
 KINDS = ("comment", "approve", "close", "reopen", "edit", "merge")
 TEXT_MAX = 20_000
 _COLUMNS = ("branch", "title", "description", "status", "author", "created", "updated", "merged_by", "merged_at",
@@ -304,8 +308,75 @@ def update(project: "Ports", branch: str, who: str, *, title: str | None = None,
         if comment is not None:
             add_comment(conn, branch, kind, who, comment.strip())
             what.append(kind)
+        crash_point("review.write")  # killed here: nothing kept (the transaction never committed)
         commit = commit_write(conn, f"review {branch}: {', '.join(what) or 'updated'} by {who}")
+    crash_point("review.written")  # killed here: the whole write kept
     return read(project, branch), commit or store.resolve(META)
+
+
+# ----- upgrade: a store older tusk wrote kept the conversation on the branches ----------------------------------
+UPGRADED = "reviews-upgraded"  # the marker in .tusk/: the upgrade is done, later opens do not look again
+
+
+def upgrade(store: Any, into: str, state_dir: "Path") -> bool:
+    """Move the conversation older tusk kept in tables on the branches to ``tusk-reviews`` → whether it looked.
+
+    Once per project (the marker ``.tusk/reviews-upgraded``, written last). 1. Copy every branch's rows to
+    ``tusk-reviews`` as one commit: comments by id, a review's row by its newest ``updated`` (kept when the
+    local copy is newer); a review whose branch is gone and whose row the data branch holds was merged. 2. Drop the
+    tables, one commit per branch, from the data branch and from every branch not merged into it. A merged
+    branch is left as it is: a commit on it would make it look unmerged (a new round); its tables stay in its
+    history, hidden from diffs as ``OWN_TABLES``, and never come back to the data branch (both sides of a later
+    merge dropped them, or the branch never changes them again). 3. The marker. Each step can be redone: a kill
+    anywhere leaves the next open to finish (a copy adds nothing twice; a branch without the tables is skipped).
+    """
+    marker = state_dir / UPGRADED
+    if marker.exists():
+        return False
+    names = [b.name for b in store.branches() if b.name != META and not b.name.startswith(("tusk-preview/",
+                                                                                           "tusk-sync/"))]
+    legacy = [name for name in names if set(OWN_TABLES) & set(store.tables(name))]
+    if legacy:
+        _copy_legacy(store, into, legacy, set(names))
+        crash_point("review.upgrade.copied")
+        into_head = store.resolve(into) if into in names else None
+        for name in legacy:
+            merged = name != into and into_head is not None and \
+                store.merge_base(store.resolve(name), into_head) == store.resolve(name)
+            if merged:
+                continue
+            with store.writer(name) as conn:
+                present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                for table in OWN_TABLES:
+                    if table in present:
+                        conn.execute(f"DROP TABLE {table}")
+                conn.commit("tusk: the reviews' conversation moved to the tusk-reviews branch (not data)")
+            crash_point("review.upgrade.dropped")
+    marker.write_text("the reviews' conversation lives on tusk-reviews (review_meta.upgrade)\n")
+    return True
+
+
+def _copy_legacy(store: Any, into: str, legacy: list[str], branches: set[str]) -> None:
+    found: dict[str, dict[str, str]] = {}
+    for ref in legacy:
+        for name, row in _rows(store, ref, None).items():
+            if ref == into and name not in branches and row.get("status") != "closed":
+                row = {**row, "status": "merged"}  # its rows reached the data branch and its branch is gone
+            if name not in found or row.get("updated", "") > found[name].get("updated", ""):
+                found[name] = row
+    mine = records(store) if _local(store, META) else {}
+    with writer(store) as conn:
+        ensure_tables(conn)
+        for name, row in found.items():
+            if name not in mine or row.get("updated", "") > mine[name].get("updated", ""):
+                _write_row(conn, {**mine.get(name, {}), **row, "branch": name})
+        for ref in legacy:
+            if COMMENTS not in store.tables(ref):
+                continue
+            rows = store.query(f"SELECT id, branch, kind, author, time, text FROM {COMMENTS}", None, ref=ref).rows
+            conn.executemany(f"INSERT OR IGNORE INTO {COMMENTS} (id, branch, kind, author, time, text) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", [list(r) for r in rows])
+        commit_write(conn, "tusk: the reviews' conversation copied from the branches (upgrade)")
 
 
 # ----- sharing: tusk-reviews travels beside the branches pushed and pulled ------------------------------------

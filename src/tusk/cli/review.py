@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from rich.text import Text
 
 from tusk.cli._common import console, data_text, json_option, open_project, print_json, short, table
 
@@ -49,11 +50,32 @@ def review_show(branch: str, as_json: bool) -> None:
     Everything is computed on the merge preview (the data branch with BRANCH merged; nothing is written).
     Train the candidates with tusk run --at BRANCH --candidates; merge with tusk data merge BRANCH.
     """
+    from tusk.errors import TuskError
+
     project = open_project()
-    result = project.review(branch)
-    if as_json:
-        print_json(result.to_json())
+    try:
+        ended = project.review_outcome(branch)
+    except TuskError:  # not a review tusk keeps a record of (a remote's branch, the data branch): as before
+        ended = None
+    status = ended.meta.status if ended is not None else "open"
+    exists = branch in {b.name for b in project.data.branches()}
+    if ended is not None and (status == "merged" or (status == "closed" and not exists)):
+        if as_json:  # the review's keys as an open one has them (nothing left to judge), then how it ended
+            judged = project.review(branch).to_json() if exists else {
+                "preview": {}, "source": None, "tables": [], "plan": [], "checks": None, "gate": None,
+                "models": [], "conflicts": [], "instances": 0, "unplannable": None}
+            print_json({**judged, **ended.to_json(), "mergeable": False, "blocking": [f"the review is {status}"]})
+            return
+        _print_outcome(ended)
         return
+    result = project.review(branch)
+    facts = ended.to_json() if ended is not None else {}
+    if as_json:
+        print_json({**{k: facts.get(k, "") for k in ("status", "title", "description", "author", "closed_by",
+                                                       "closed_at")}, **result.to_json(), "status": status})
+        return
+    if ended is not None:
+        _print_header(ended)
     _print_review(result)
 
 
@@ -132,6 +154,46 @@ def review_edit(branch: str, title: str | None, description: str | None, as_json
         print_json(meta.to_json())
     else:
         console().print(f"{branch}: {meta.title}")
+
+
+def _print_header(ended: Any) -> None:
+    """A review's title, status and description, as text: whatever someone typed, never markup or control codes."""
+    out = console()
+    meta = ended.meta
+    line = Text(data_text(meta.title or meta.branch), style="bold")
+    line.append(f" [{meta.status}]")
+    out.print(line, soft_wrap=True)
+    if meta.description:
+        out.print(Text(data_text(meta.description)), soft_wrap=True)
+    if ended.closed_by:
+        out.print(Text(f"closed by {data_text(ended.closed_by)} at {data_text(ended.closed_at)}: not merged; "
+                       f"tusk review close {meta.branch} --reopen opens it again"), soft_wrap=True)
+
+
+def _print_outcome(ended: Any) -> None:
+    """A merged review (or a closed one whose branch is gone): what happened, not what merging would do."""
+    out = console()
+    meta = ended.meta
+    _print_header(ended)
+    if meta.status == "merged":
+        if not ended.recorded:
+            out.print(f"merged into {ended.into} outside tusk's record (who, when and the merge commit are not known)")
+        else:
+            out.print(Text(f"merged by {data_text(meta.merged_by)} at {data_text(meta.merged_at)}: merge commit "
+                           f"{short(meta.merge_commit)}, {ended.into} was at {short(meta.merged_from)} before it"),
+                      soft_wrap=True)
+            changes = ", ".join(f"{t['table']} +{t['added']} ~{t['modified']} -{t['removed']}" for t in ended.brought)
+            out.print(Text(f"the merge brought: {data_text(changes) or 'no row changes'}"), soft_wrap=True)
+            if ended.problem:
+                out.print(Text(f"the models it retrained cannot be worked out: {data_text(ended.problem)}"))
+            elif ended.retrained:
+                out.print("models the merge retrained:")
+                for r in ended.retrained:
+                    trained = f"v{r.version}" if r.version else "not trained yet"
+                    out.print(Text(f"  {data_text(r.name)}: {trained} ({r.reason})"), soft_wrap=True)
+            else:
+                out.print("models: the merge retrained none")
+    out.print(f"{len(meta.comments)} comment(s); tusk review comment {meta.branch} TEXT adds one")
 
 
 def _print_review(result: Any) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 
 from tusk._crash import crash_point
 from tusk.data.base import DataStore, ImportResult, LoadCounts, LoadMode, Transaction
-from tusk.data.names import check_identifier, check_user_table, quote_identifier
+from tusk.data.names import check_identifier, check_user_branch, check_user_table, quote_identifier
 from tusk.errors import IngestError, NeedsConfirmation
 
 Mode = LoadMode
@@ -455,6 +455,7 @@ def import_file(store: DataStore, source: str, table: str, keys: Sequence[str] =
 
     A file with no rows does not empty a table in replace mode unless ``allow_empty``."""
     check_user_table(table)
+    check_user_branch(branch, "import onto")
     load_mode(mode)
     incoming = read_source(source)
     crash_point("import.read")

@@ -32,6 +32,16 @@ def check_user_table(name: str) -> str:
     return name
 
 
+META_BRANCH = "tusk-reviews"  # the reviews' conversation (tusk.review_meta): tusk writes it, never a person
+
+
+def check_user_branch(name: str | None, doing: str) -> None:
+    """A branch a person may write (import onto, revert on, create, delete): not tusk's ``tusk-reviews``."""
+    if name == META_BRANCH:
+        raise DataError(f"{META_BRANCH} is tusk's own branch (the reviews' conversation, not data): cannot {doing} "
+                        f"it; tusk review comment|edit|close write to it")
+
+
 def check_ref_name(name: str, what: str = "branch") -> str:
     if not _REF.match(name or "") or ".." in name or name.endswith((".", "/")):
         raise DataError(f"invalid {what} name {name!r}: use letters, digits, '.', '_', '-' and '/'")

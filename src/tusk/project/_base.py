@@ -48,7 +48,21 @@ class ProjectBase:
             store.clean_scratch()
         except DataError:  # no store yet, or unreadable: the command that reads it says so
             pass
+        self._upgrade_reviews(store)
         return store
+
+    def _upgrade_reviews(self, store: "DataStore") -> None:
+        """A store older tusk wrote: its reviews' conversation moves from the branches to ``tusk-reviews``
+        (once; review_meta.upgrade). A store that cannot be read yet is left to the command that reads it."""
+        from tusk import review_meta
+        from tusk.errors import DataError
+
+        if (self.state_dir / review_meta.UPGRADED).exists():
+            return
+        try:
+            review_meta.upgrade(store, self.config.data.branch, self.state_dir)
+        except DataError:
+            pass
     @cached_property
     def tracker(self) -> "Tracker":
         """The tracker; a release event a crash left half-done (aliases half-moved) is finished first, so

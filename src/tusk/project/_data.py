@@ -47,18 +47,24 @@ class DataMethods(ProjectBase):
         from tusk.data.base import SCRATCH_PREFIX
         from tusk.results import BranchList
 
-        store = self.data
-        return BranchList([b for b in store.branches() if not b.name.startswith(SCRATCH_PREFIX)],
-                          store.default_branch)
+        from tusk.data.names import META_BRANCH
+
+        store = self.data  # tusk-reviews is tusk's (the reviews' conversation): not listed as a data branch
+        return BranchList([b for b in store.branches() if not b.name.startswith(SCRATCH_PREFIX)
+                           and b.name != META_BRANCH], store.default_branch)
     def create_branch(self, name: str, start: str | None = None) -> "BranchCreated":
         """Branch ``name`` at ``start`` (default: the data branch)."""
+        from tusk.data.names import check_user_branch
         from tusk.results import BranchCreated
 
+        check_user_branch(name, "create")
         branch = self.data.create_branch(name, start)
         return BranchCreated(branch.name, branch.head)
     def delete_branch(self, name: str) -> "BranchDeleted":
+        from tusk.data.names import check_user_branch
         from tusk.results import BranchDeleted
 
+        check_user_branch(name, "delete")
         self.data.delete_branch(name, force=True)
         return BranchDeleted(name)
     def sql(self, query: str, at: str | None = None) -> "QueryResult":
@@ -85,7 +91,9 @@ class DataMethods(ProjectBase):
         NeedsConfirmation (nothing written) unless ``yes``; ``expect`` is the confirmed (added, modified,
         removed), refused if the table moved meanwhile."""
         from tusk.data.ingest import Guard, import_file
+        from tusk.data.names import check_user_branch
 
+        check_user_branch(branch, "import onto")
         data = self.config.data
         onto_data_branch = (branch or data.branch) == data.branch
         guard = None if yes or not onto_data_branch else Guard(data.confirm_fraction, data.confirm_min_rows)
@@ -100,8 +108,10 @@ class DataMethods(ProjectBase):
         return export_table(self.data, table, at, fmt, output, raw_formulas)
     def revert(self, commit: str, branch: str | None = None, mainline: int | None = None) -> "Reverted":
         """A new commit on ``branch`` (default: the data branch) undoing ``commit``; conflicts apply nothing."""
+        from tusk.data.names import check_user_branch
         from tusk.results import Reverted
 
+        check_user_branch(branch, "revert a commit on")
         result = self.data.revert(commit, branch, mainline)
         return Reverted(commit, result.commit, result.message)
 

@@ -12,7 +12,9 @@ from tusk.project._base import ProjectBase
 if TYPE_CHECKING:
     from tusk.approve import Approval
     from tusk.impact import Estimate, ReviewImpact
+    from tusk.browse import ChangePage
     from tusk.review_meta import ReviewMeta, ReviewRow
+    from tusk.review_outcome import Outcome
 
 
 class ReviewMethods(ProjectBase):
@@ -24,6 +26,22 @@ class ReviewMethods(ProjectBase):
         from tusk import review_meta
 
         return review_meta.read(self, branch)
+
+    def review_outcome(self, branch: str) -> "Outcome":
+        """How a merged or closed review ended: who merged or closed it and when, the merge commit, what the
+        merge brought (the data branch before it against the merge commit) and the models it retrained."""
+        from tusk import review_meta
+        from tusk.review_outcome import outcome
+
+        return outcome(self, review_meta.read(self, branch))
+
+    def merged_page(self, before: str, merge_commit: str, table: str | None = None,
+                    where: "dict[str, str] | None" = None, offset: int = 0, limit: int = 50) -> "ChangePage":
+        """What a merge brought, for the page: ``before`` (the data branch just before it) against the merge
+        commit, its commits, one table paged."""
+        from tusk.browse import merged_page
+
+        return merged_page(self, before, merge_commit, table, where, offset, limit)
 
     def edit_review(self, branch: str, who: str, title: str | None = None, description: str | None = None,
                     status: str | None = None, comment: str | None = None, kind: str = "comment",

@@ -35,23 +35,39 @@ def home(project: Any, request: Request) -> dict[str, Any]:
 
 
 def reviews(project: Any, request: Request) -> dict[str, Any]:
-    rows = project.review_rows()
+    rows = project.review_rows(gone=True)  # merged and closed reviews stay listed once their branch is deleted
     show = request.query_params.get("status", "open")
     return {"section": "reviews", "rows": [r for r in rows if show == "all" or r.status == show],
             "show": show, "counts": {s: sum(1 for r in rows if r.status == s) for s in ("open", "closed", "merged")}}
 
 
 def review(project: Any, request: Request) -> dict[str, Any]:
+    """An open review: its change and (loaded after) what merging it would do. A merged one: who merged it, when,
+    the merge commit, what the merge brought and what it retrained; a closed one: who closed it, its change as
+    it stood. Neither has a merge button."""
     branch = request.query_params.get("branch", "")
     if not branch:
         raise TuskError("which review? (/review?branch=B)")
     with_landed = request.query_params.get("landed") == "1"
-    change = project.review_page(branch, request.query_params.get("table") or None, where_of(request),
-                                 int_arg(request, "offset"), int_arg(request, "limit", PAGE, 1, 500), with_landed)
-    return {"section": "reviews", "branch": branch, "into": project.config.data.branch,
-            "meta": project.review_meta(branch), "head": change.head, "into_head": change.into_head,
-            "base": change.base, "commits": change.commits, "tables": change.tables, "chosen": change.chosen,
-            "diff": change.diff, "landed": change.landed, "with_landed": "1" if with_landed else None,
+    meta = project.review_meta(branch)
+    table, where = request.query_params.get("table") or None, where_of(request)
+    offset, limit = int_arg(request, "offset"), int_arg(request, "limit", PAGE, 1, 500)
+    ended = project.review_outcome(branch) if meta.status in ("merged", "closed") else None
+    exists = branch in {b.name for b in project.data.branches()}
+    if ended is not None and ended.meta.status == "merged" and ended.recorded:
+        change = project.merged_page(meta.merged_from, meta.merge_commit, table, where, offset, limit)
+        with_landed = False
+    elif exists:
+        change = project.review_page(branch, table, where, offset, limit, with_landed)
+    else:
+        change = None
+    found: dict[str, Any] = {"head": None, "into_head": None, "base": None, "commits": [], "tables": [],
+                             "chosen": None, "diff": None, "landed": 0}
+    if change is not None:
+        found = {"head": change.head, "into_head": change.into_head, "base": change.base, "commits": change.commits,
+                 "tables": change.tables, "chosen": change.chosen, "diff": change.diff, "landed": change.landed}
+    return {"section": "reviews", "branch": branch, "into": project.config.data.branch, "meta": meta,
+            "ended": ended, "exists": exists, **found, "with_landed": "1" if with_landed else None,
             "url": _review_url(branch, **({"landed": "1"} if with_landed else {}))}
 
 
