@@ -50,7 +50,7 @@ bench: test-venv $(DVC_VENV)/bin/dvc
 # kill -9 at MOMENTS moments of every command, the case suites and the long-life figures → docs/reliability.md
 # and the workflow oracle at ORACLE_EXAMPLES examples of at most ORACLE_STEPS steps (make test: 3 × 12)
 MOMENTS ?= 20
-ORACLE_EXAMPLES ?= 60
+ORACLE_EXAMPLES ?= 120
 ORACLE_STEPS ?= 25
 reliability: test-venv system-deps
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python tests/reliability_report.py --moments $(MOMENTS) \

@@ -1,7 +1,7 @@
 """``make reliability``: the crash-safety suite at full size, the case suites, and the long-life and re-import
 benchmarks, written as tables to ``docs/reliability.md``.
 
-    python tests/reliability_report.py [--moments 20] [--oracle-examples 60] [--oracle-steps 25] [--commits 2000]
+    python tests/reliability_report.py [--moments 20] [--oracle-examples 120] [--oracle-steps 25] [--commits 2000]
                                        [--rows 200000] [--write docs/reliability.md]
 
 Exits 1 when any trial or case failed (the file is written all the same, failures listed).
@@ -116,7 +116,7 @@ def bench(python: str, script: str, *args: str) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--moments", type=int, default=20)
-    parser.add_argument("--oracle-examples", type=int, default=60)
+    parser.add_argument("--oracle-examples", type=int, default=120)
     parser.add_argument("--oracle-steps", type=int, default=25)
     parser.add_argument("--commits", type=int, default=2000)
     parser.add_argument("--rows", type=int, default=200_000)
