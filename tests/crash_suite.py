@@ -631,8 +631,8 @@ SCENARIOS = [
     Scenario("data export", ["output.written"], 1.5, _export_setup),
     Scenario("run failing", ["run.planned", "failure.run", "failure.recorded", "register.version", "run.recorded"],
              2.5, _failing_run_setup),
-    Scenario("run candidates", ["run.planned", "preview.tagged", "register.run", "register.version",
-                                "register.alias", "run.recorded"], 2.5, _candidates_setup),
+    Scenario("run candidates", ["run.planned", "preview.tagged", "candidate.version", "candidate.listed",
+                                "run.recorded"], 2.5, _candidates_setup),
     Scenario("review comment", ["write.commit", "write.dolt-committed", "write.committed"], 1.0, _comment_setup),
 ]
 

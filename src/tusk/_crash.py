@@ -29,7 +29,7 @@ POINTS = (
     "run.locked", "run.planned", "run.started", "run.result", "register.run", "register.model",
     "register.version", "register.alias", "register.pointer", "run.recorded", "reuse.alias",
     # a failed job's FAILED run (made, then finished); a candidate run's merge preview kept by its tag
-    "failure.run", "failure.recorded", "preview.tagged",
+    "failure.run", "failure.recorded", "preview.tagged", "candidate.version", "candidate.listed",
     # one write's commit on a branch (a review's conversation on tusk-reviews, ...): before dolt_commit, between
     # dolt_commit and the SQL COMMIT, after it
     "write.commit", "write.dolt-committed", "write.committed",

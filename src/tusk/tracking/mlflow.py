@@ -535,14 +535,24 @@ class MlflowTracker:
                 except MlflowException as exc:  # created meanwhile by another run
                     if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                         raise
-            source = f"{record.artifact_uri or self.client.get_run(record.run_id).info.artifact_uri}/model"
-            version = str(self.client.create_model_version(state.name, source, run_id=record.run_id,
-                                                           tags=record.tags, await_creation_for=0).version)
+            # a candidate version a killed run created and never listed (killed at candidate.version): list that
+            # one, or the instance would hold two versions of one fingerprint
+            left = [v for v in self._search_versions(f"name = '{_quote(state.name)}' AND "
+                                                     f"tags.`{T.FINGERPRINT}` = '{_quote(state.fingerprint)}'")
+                    if (v.tags or {}).get(T.CANDIDATE) == "true"]
+            if left:
+                version = str(max(int(v.version) for v in left))
+            else:
+                source = f"{record.artifact_uri or self.client.get_run(record.run_id).info.artifact_uri}/model"
+                version = str(self.client.create_model_version(state.name, source, run_id=record.run_id,
+                                                               tags=record.tags, await_creation_for=0).version)
+            crash_point("candidate.version")
             tags = self.client.get_registered_model(state.name).tags or {}
             entries = _candidate_entries(tags.get(CANDIDATES_TAG, ""))
             entries.pop(state.fingerprint, None)
             entries[state.fingerprint] = [version, review]
             self.client.set_registered_model_tag(state.name, CANDIDATES_TAG, _fit(entries))
+            crash_point("candidate.listed")
         self._settle()
         return version
 
