@@ -157,6 +157,31 @@ class TrackerSuite:
         assert tracker.register_candidate(record(tmp_path, fresh, "f1"), "fix") == "1", "a new model's candidate"
         assert fresh not in tracker.states() and fresh not in tracker.aliases()
 
+    def test_a_candidate_left_unlisted_by_a_kill_is_listed_not_registered_twice(self, tracker: Any, tmp_path: Path,
+                                                                                 names: Names) -> None:
+        """A run killed between creating a candidate's version and listing it (crash point candidate.version):
+        the candidate trained again is listed as that version, never a second version of one fingerprint."""
+        from tusk._crash import at_point
+
+        class Killed(Exception):
+            pass
+
+        def kill() -> None:
+            raise Killed
+
+        name = names("unlisted")
+        train(tracker, tmp_path, name, "f1")
+        candidate = record(tmp_path, name, "f2")
+        candidate.tags.update({T.CANDIDATE: "true", T.REVIEW: "fix"})
+        with at_point("candidate.version", kill), pytest.raises(Killed):
+            tracker.register_candidate(candidate, "fix")
+        assert "f2" not in tracker.candidates().get(name, {})
+        again = record(tmp_path, name, "f2")
+        again.tags.update({T.CANDIDATE: "true", T.REVIEW: "fix"})
+        assert tracker.register_candidate(again, "fix") == "2"
+        assert tracker.candidates()[name]["f2"].version == "2"
+        assert [v.version for v in tracker.versions(name)] == ["2", "1"]
+
     def test_the_states_of_some_instances_are_theirs_in_every_state(self, tracker: Any, tmp_path: Path,
                                                                      names: Names) -> None:
         """states(names) holds exactly what states() holds for those names: a reused (pointer) state, a newest
