@@ -48,9 +48,13 @@ bench: test-venv $(DVC_VENV)/bin/dvc
 	PATH="$(abspath $(BIN)):$$PATH" bash benchmarks/run-all
 
 # kill -9 at MOMENTS moments of every command, the case suites and the long-life figures → docs/reliability.md
+# and the workflow oracle at ORACLE_EXAMPLES examples of at most ORACLE_STEPS steps (make test: 3 × 12)
 MOMENTS ?= 20
+ORACLE_EXAMPLES ?= 120
+ORACLE_STEPS ?= 25
 reliability: test-venv system-deps
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python tests/reliability_report.py --moments $(MOMENTS)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python tests/reliability_report.py --moments $(MOMENTS) \
+		--oracle-examples $(ORACLE_EXAMPLES) --oracle-steps $(ORACLE_STEPS)
 
 clean:
 	rm -rf $(VENV) $(DVC_VENV) demo .pytest_cache

@@ -289,6 +289,7 @@ class Context:
     prepare: Callable[[int], list[str]]  # trial number → the command's arguments (after making work for it)
     check: Callable[[int], list[str]]  # trial number → invariant failures after the recovery
     branches: set[str] = field(default_factory=lambda: {"main"})
+    exit_codes: tuple[int, ...] = (0,)  # what the command run again exits with (3: a job of its own failed)
 
 
 def _run_setup(folder: Path) -> Context:
@@ -459,6 +460,157 @@ def _release_setup(folder: Path, rollback: bool = False) -> Context:
     return Context(root, prepare, check)
 
 
+def _export_setup(folder: Path) -> Context:
+    """tusk data export -o: the file is whole (the table as it is) or the old one, and no temporary file of a
+    killed export is left beside it once the export ran again."""
+    root = new_project(folder, models=False)
+    rows = 40_000
+    import_rows(root, [(i, f"c{i % 50}", f"text {i}", f"l{i % 3}") for i in range(rows)], message="load")
+    out = root / "exports" / "examples.csv"
+
+    def prepare(trial: int) -> list[str]:
+        import_rows(root, [(i, f"c{i % 50}", f"text {i} v{trial}" if i % 10 == trial % 10 else f"text {i}",
+                            f"l{i % 3}") for i in range(rows)], message=f"trial {trial}")
+        return ["data", "export", "examples", "-o", str(out)]
+
+    def check(trial: int) -> list[str]:
+        problems = store_checks(root, {"main"})
+        if file_digest(out) != table_digest(root, "examples"):
+            problems.append("the exported file differs from the table")
+        temps = sorted(p.name for p in out.parent.iterdir() if p.name != out.name)
+        if temps:
+            problems.append(f"files left beside the export: {temps}")
+        return problems
+
+    return Context(root, prepare, check)
+
+
+FAILING_MODEL = '''
+import time
+def train(ctx):
+    time.sleep(0.1)
+    texts = list(ctx.inputs["examples"]["text"])
+    if any("fail" in t for t in texts):
+        raise ValueError("a row says fail")
+    (ctx.output_dir / "m.txt").write_text(str(len(texts)))
+    return {"rows": float(len(texts))}
+'''
+
+
+def _failing_run_setup(folder: Path) -> Context:
+    """tusk run where one instance's job fails (exit 3) and others train: the failure is a FAILED run at the
+    fingerprint planned, whatever moment the first run was killed at."""
+    root = new_project(folder)
+    (root / "models" / "m.py").write_text(FAILING_MODEL)
+    import_rows(root, examples(0), message="load")
+    must(root, "run")
+
+    def prepare(trial: int) -> list[str]:
+        rows = [(i, c, f"{t} fail {trial}" if c == "c0" else t, label) for i, c, t, label in examples(trial + 1)]
+        import_rows(root, rows, message=f"trial {trial}")
+        return ["run"]
+
+    def check(trial: int) -> list[str]:
+        from tusk import logs
+        from tusk.project import Project
+
+        problems = registry_checks(root)
+        with Project.open(root) as project:
+            plan = project.plan()
+            failures = project.tracker.failures()
+            states = project.tracker.states()
+            aliases = project.tracker.aliases()
+        owed = {p.name: p for p in plan.instances if p.status not in ("fresh", "orphaned")}
+        if set(owed) != {"m-c0"} or owed["m-c0"].status != "failed":
+            problems.append(f"the plan owes {[(n, p.status) for n, p in owed.items()]}, not m-c0 failed")
+        planned = getattr(owed.get("m-c0"), "fingerprint", None)
+        if "m-c0" not in failures or failures["m-c0"].fingerprint != planned:
+            problems.append(f"no FAILED run of m-c0 at the fingerprint planned: {failures.get('m-c0')}")
+        unpromoted = sorted(n for n, s in states.items() if aliases.get(n) != s.version)
+        if unpromoted:
+            problems.append(f"current version not in production: {unpromoted}")
+        half = [f.name for f in logs.run_folders(root / ".tusk" / "jobs") if not (f / logs.DONE).exists()]
+        if half:
+            problems.append(f"job folders of a killed run: {half}")
+        return problems
+
+    return Context(root, prepare, check, exit_codes=(3,))
+
+
+def _candidates_setup(folder: Path) -> Context:
+    """tusk run --at BRANCH --candidates on a real merge preview: every version names a data commit that
+    resolves (the preview's tag is made before the first record naming it), and no scratch branch is left."""
+    from tusk.project import Project
+
+    root = new_project(folder)
+    import_rows(root, examples(0), message="load")
+    must(root, "run")
+    branches = {"main"}
+
+    def prepare(trial: int) -> list[str]:
+        branch = f"fix-{trial}"
+        with Project.open(root) as project:
+            project.data.create_branch(branch)
+        customer = f"c{trial % CUSTOMERS}"
+        edits = [(i, c, f"{t} fixed {trial}", label) for i, c, t, label in examples(0) if c == customer]
+        import_rows(root, edits, branch=branch, mode="upsert", message=f"fix {trial}")
+        import_rows(root, [(100_000 + trial, f"c{(trial + 1) % CUSTOMERS}", f"main {trial}", "l0")], mode="append",
+                    message=f"main {trial}")  # main moves: the preview is a real merge, a commit of its own
+        branches.add(branch)
+        return ["run", "--at", branch, "--candidates"]
+
+    def check(trial: int) -> list[str]:
+        problems = store_checks(root, branches) + registry_checks(root)
+        db = sqlite3.connect(f"file:{root / '.tusk' / 'mlflow.db'}?mode=ro", uri=True)
+        try:
+            named = {v for (v,) in db.execute("SELECT DISTINCT value FROM model_version_tags "
+                                               "WHERE key = 'tusk.data_commit'")}
+        finally:
+            db.close()
+        lost = []
+        with Project.open(root) as project:
+            project.data.gc()  # type: ignore[attr-defined]  (what only a scratch branch kept goes now)
+            for commit in sorted(named):
+                try:
+                    project.data.resolve(commit)
+                except Exception:
+                    lost.append(commit[:10])
+        if lost:
+            problems.append(f"versions name data commits that do not resolve: {lost}")
+        return problems
+
+    return Context(root, prepare, check, branches)
+
+
+def _comment_setup(folder: Path) -> Context:
+    """tusk review comment: one commit on tusk-reviews; every comment before is there, this one once (twice
+    when the kill came after its commit), and nothing of the conversation is in the review branch's history."""
+    from tusk.project import Project
+
+    root = new_project(folder, models=False)
+    import_rows(root, examples(0), message="load")
+    with Project.open(root) as project:
+        project.data.create_branch("fix")
+    import_rows(root, examples(1), branch="fix", mode="upsert", message="fix")
+
+    def prepare(trial: int) -> list[str]:
+        return ["review", "comment", "fix", f"comment {trial}"]
+
+    def check(trial: int) -> list[str]:
+        problems = store_checks(root, {"main", "fix"})
+        with Project.open(root) as project:
+            texts = [c.text for c in project.review_meta("fix").comments]
+            messages = [c.message for c in project.data.log("fix")]
+        for earlier in range(trial + 1):
+            if not 1 <= texts.count(f"comment {earlier}") <= 2:
+                problems.append(f"comment {earlier} is there {texts.count(f'comment {earlier}')} times")
+        if any(m.startswith("review fix") for m in messages):
+            problems.append("the conversation is in the review branch's history")
+        return problems
+
+    return Context(root, prepare, check, {"main", "fix"})
+
+
 SCENARIOS = [
     Scenario("run", ["run.locked", "run.planned", "run.result", "register.run", "register.version",
                      "register.alias", "run.recorded"], 2.5, _run_setup, occurrences=2),
@@ -474,6 +626,14 @@ SCENARIOS = [
     Scenario("watch", ["watch.poll", "run.planned", "register.version", "register.alias", "watch.ran",
                        "release.version", "release.current", "watch.released", "watch.saved"], 3.0, _watch_setup,
              occurrences=2),
+    # what issues 22 and 23 added: an export's output file, a failed job's FAILED run, a candidate run's preview
+    # tag, a review's comment on tusk-reviews
+    Scenario("data export", ["output.written"], 1.5, _export_setup),
+    Scenario("run failing", ["run.planned", "failure.run", "failure.recorded", "register.version", "run.recorded"],
+             2.5, _failing_run_setup),
+    Scenario("run candidates", ["run.planned", "preview.tagged", "candidate.version", "candidate.listed",
+                                "run.recorded"], 2.5, _candidates_setup),
+    Scenario("review comment", ["write.commit", "write.dolt-committed", "write.committed"], 1.0, _comment_setup),
 ]
 
 
@@ -503,7 +663,7 @@ def trial(context: Context, command: str, number: int, moment: str) -> Trial:
     started = time.perf_counter()
     again = tusk(context.root, *args, timeout=600)
     record.seconds = time.perf_counter() - started
-    record.recovered = again.returncode == 0
+    record.recovered = again.returncode in context.exit_codes
     if not record.recovered:
         record.failures.append(f"the command again: exit {again.returncode}: {again.stderr.strip()[-300:]}")
     try:

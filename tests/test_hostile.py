@@ -268,11 +268,12 @@ QUICK = ('branch = "main"', 'branch = "main"\nquery_timeout = "1s"')
 SMALL = ('branch = "main"', 'branch = "main"\nquery_memory = "64MiB"')
 TRACKING = 'url = "sqlite:///.tusk/mlflow.db"'
 BOUND_CASES = [  # issue 23: nothing runs until killed, hangs or walks the disk; each is one line, exit 1
-    Case("sql-forever", ["data", "sql", f"{FOREVER} SELECT count(*) FROM c"], settings=QUICK, says="query_timeout"),
+    Case("sql-forever", ["data", "sql", f"{FOREVER} SELECT count(*) FROM c"], settings=QUICK,
+         says="query stopped after 1 s ([data] query_timeout"),
     Case("sql-zeroblob", ["data", "sql", "SELECT zeroblob(1000000000)"], says="query_memory"),
     Case("sql-fills-memory", ["data", "sql", f"{FOREVER} SELECT randomblob(1000000) FROM c"], settings=SMALL,
-         says="query_memory"),
-    Case("toml-matrix-forever", ["plan"], settings=QUICK, says="query_timeout",
+         says="of memory ([data] query_memory"),
+    Case("toml-matrix-forever", ["plan"], settings=QUICK, says="query stopped after 1 s ([data] query_timeout",
          toml=f'[[models]]\nname = "x-{{c}}"\nmatrix.c = "{FOREVER} SELECT x FROM c WHERE x < 0"\n' + SPEC),
     Case("toml-input-forever", ["run", "--only", "x", "--json"], settings=QUICK, exit_code=3,
          toml='[[models]]\nname = "x"\ntrain = "models/m.py:train"\n'
@@ -280,7 +281,7 @@ BOUND_CASES = [  # issue 23: nothing runs until killed, hangs or walks the disk;
     Case("check-sql-forever", ["data", "check"], settings=QUICK, says="forever",
          toml=f'[[checks]]\nname = "forever"\nsql = "{FOREVER} SELECT x FROM c WHERE x < 0"\n'),
     Case("toml-bad-query-timeout", ["plan"], settings=('branch = "main"', 'branch = "main"\nquery_timeout = "0s"'),
-         says="query_timeout"),
+         says="data.query_timeout: must be a positive amount"),
     Case("toml-code-absolute", ["plan"], toml='[[models]]\nname = "x"\ncode = ["/etc/*"]\n' + SPEC, says="relative"),
     Case("toml-code-escaping", ["plan"], toml='[[models]]\nname = "x"\ncode = ["../../../**/*"]\n' + SPEC,
          says="leaves"),

@@ -18,9 +18,13 @@ net for the orders nobody thought of. ``make test`` runs a few examples (TUSK_OR
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import shutil
 import tempfile
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +53,25 @@ def _examples(name: str) -> int:
     return int(os.environ.get(name, "0")) or 0
 
 
+# How often each rule ran, and how many machines (examples, shrinks included) were torn down: written as JSON to
+# TUSK_ORACLE_STATS after each example when it is set (make reliability's figures).
+STATS: Counter[str] = Counter()
+
+
+def _counted(function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def counting(self: Any, **kwargs: Any) -> Any:
+        STATS[function.__name__] += 1
+        return function(self, **kwargs)
+
+    return counting
+
+
+def _write_stats() -> None:
+    if os.environ.get("TUSK_ORACLE_STATS"):
+        Path(os.environ["TUSK_ORACLE_STATS"]).write_text(json.dumps(dict(STATS), sort_keys=True))
+
+
 class WorkflowOracle(RuleBasedStateMachine):
     """One project; each rule is one user action through the facade; invariants after every step."""
 
@@ -68,6 +91,8 @@ class WorkflowOracle(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.project.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
+        STATS["(examples)"] += 1
+        _write_stats()
 
     # ----- helpers ----------------------------------------------------------------------------------------
     def _current_rows(self, ref: str | None = None) -> list[list[Any]]:
@@ -179,9 +204,14 @@ class WorkflowOracle(RuleBasedStateMachine):
         if not open_:
             return
         try:
-            self.project.run(at=open_[pick % len(open_)], candidates=True)
+            report = self.project.run(at=open_[pick % len(open_)], candidates=True)
         except TuskError:
             return
+        # a candidate's job that failed is a failure at the preview's inputs: once the data branch holds the same
+        # inputs (the review merged), the instance plans as failed there too (its newest failure, same fingerprint)
+        for job in report.jobs:
+            if job.status == "failed":
+                self.failed[job.name] = self.project.tracker.failures([job.name])[job.name].fingerprint
 
     @rule(pick=st.integers(0, 9), customer=st.sampled_from(CUSTOMERS))
     def approve(self, pick: int, customer: str) -> None:
@@ -334,6 +364,10 @@ def test_a_candidate_merged_then_collected_still_resolves(tmp_path: Path) -> Non
     finally:
         machine.teardown()
 
+
+for _function in list(vars(WorkflowOracle).values()):
+    if callable(_function) and hasattr(_function, "hypothesis_stateful_rule"):  # the Rule hypothesis calls
+        _function.hypothesis_stateful_rule.function = _counted(_function.hypothesis_stateful_rule.function)
 
 WorkflowOracle.TestCase.settings = settings(
     max_examples=_examples("TUSK_ORACLE_EXAMPLES") or 3,

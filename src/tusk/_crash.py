@@ -28,6 +28,11 @@ POINTS = (
     # tusk run
     "run.locked", "run.planned", "run.started", "run.result", "register.run", "register.model",
     "register.version", "register.alias", "register.pointer", "run.recorded", "reuse.alias",
+    # a failed job's FAILED run (made, then finished); a candidate run's merge preview kept by its tag
+    "failure.run", "failure.recorded", "preview.tagged", "candidate.version", "candidate.listed",
+    # one write's commit on a branch (a review's conversation on tusk-reviews, ...): before dolt_commit, between
+    # dolt_commit and the SQL COMMIT, after it
+    "write.commit", "write.dolt-committed", "write.committed",
     # tusk data import / merge / revert
     "import.read", "import.branch-missing", "import.branch-ready", "import.staged", "import.applied", "import.before-commit", "import.committed",
     "merge.begin", "merge.merged", "merge.committed", "gc.before", "gc.after",

@@ -7,7 +7,9 @@ regular files only, whole or not at all, with the mode any program's ``open()`` 
   (below) would replace a device or a link with a file (as root, ``-o /dev/full`` turned the device into a
   regular file). Refusing is the rule, not writing through: a link in a shared folder could point anywhere.
 - The content is written to a temporary file beside the destination and renamed over it: a failed or
-  interrupted write leaves the old file as it was and no temporary file behind.
+  interrupted write leaves the old file as it was and no temporary file behind. The temporary file's name
+  holds the writer's pid (``.NAME.tusk-PID-XXXX.tmp``): one a killed writer left (kill -9 between writing and
+  renaming) is removed by the next write of the same destination.
 - A new file gets 0666 less the umask; a file that existed keeps its permission bits.
 - Every ``OSError`` (a directory that cannot be written, an immutable file, a full disk) is one ``TuskError``
   line naming the path, never a traceback.
@@ -15,6 +17,7 @@ regular files only, whole or not at all, with the mode any program's ``open()`` 
 
 from __future__ import annotations
 
+import glob
 import os
 import stat
 import tempfile
@@ -67,13 +70,33 @@ def umask() -> int:
     return mask
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
+
+
+def remove_leftovers(path: Path) -> None:
+    """The temporary files of writes of ``path`` whose writer is gone (killed between writing and renaming)."""
+    for found in path.parent.glob(f".{glob.escape(path.name)}.tusk-*-*.tmp"):
+        pid = found.name[len(path.name) + 7:].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            found.unlink(missing_ok=True)
+
+
 def write_file(path: Path, write: Callable[[IO[bytes]], T]) -> T:
     """Call ``write(handle)`` on a temporary file beside ``path``, then rename it into place; → what it returned."""
     existing = check_destination(path)
     mode = stat.S_IMODE(existing.st_mode) if existing else 0o666 & ~umask()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        remove_leftovers(path)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tusk-{os.getpid()}-",
+                                             suffix=".tmp")
     except OSError as exc:
         raise OutputRefused(f"cannot write {path}: {exc.strerror or exc}") from exc
     try:

@@ -478,6 +478,7 @@ def _keep_preview(project: "Ports", plan: Plan, review: CandidateFor | None) -> 
     if not any(t.name == name for t in project.data.tags()):
         project.data.tag(name, review.preview, f"merge preview of {review.review} ({review.review_head[:7]}) into "
                                                f"{plan.preview.into} ({review.base[:7]}): candidates trained on it")
+        crash_point("preview.tagged")
     return name
 
 

@@ -8,6 +8,7 @@ backend's driver exception: the CLI prints those on one line.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,8 @@ from typing import Any
 import pytest
 
 from tusk.errors import ModelNotFound, TrackingError
-from tusk.tracking.base import InputRecord, InstanceState, Tracker, TrainRecord
+from tusk.tracking import tags as T
+from tusk.tracking.base import FailureRecord, InputRecord, InstanceState, Tracker, TrainRecord
 
 Names = Callable[[str], str]
 
@@ -34,6 +36,19 @@ def record(tmp_path: Path, name: str, fingerprint: str, accuracy: float = 0.9,
                        tags={"tusk.fingerprint": fingerprint, "tusk.data_commit": "c" * 40},
                        output_dir=job / "model", log_file=job / "job.log", seconds=1.0,
                        resources={"cpus": 1, "gpus": 0}, promote_if=promote_if)
+
+
+def failure(tmp_path: Path, name: str, fingerprint: str, error: str, log: str | None = "") -> FailureRecord:
+    """A failed job of instance ``name`` as the runner hands it over: params, the tags its success would have
+    had, the whole error, its job.log (``log=None``: none)."""
+    job = tmp_path / "jobs" / f"{name}-{fingerprint}-{uuid.uuid4().hex[:6]}"
+    job.mkdir(parents=True)
+    if log is not None:
+        (job / "job.log").write_text(log or f"failing {name} {fingerprint}\n")
+    tags = {T.INSTANCE: name, T.SPEC: "m-{c}", T.FINGERPRINT: fingerprint, T.DATA_COMMIT: "c" * 40,
+            T.ERROR: error.strip().splitlines()[-1]}
+    return FailureRecord(name, {"C": 1.0}, tags, error, job / "job.log" if log is not None else None,
+                         {"mlflow.source.name": "models/m.py"})
 
 
 def train(tracker: Any, tmp_path: Path, name: str, *fingerprints: str, **options: Any) -> list[str]:
@@ -142,6 +157,31 @@ class TrackerSuite:
         assert tracker.register_candidate(record(tmp_path, fresh, "f1"), "fix") == "1", "a new model's candidate"
         assert fresh not in tracker.states() and fresh not in tracker.aliases()
 
+    def test_a_candidate_left_unlisted_by_a_kill_is_listed_not_registered_twice(self, tracker: Any, tmp_path: Path,
+                                                                                 names: Names) -> None:
+        """A run killed between creating a candidate's version and listing it (crash point candidate.version):
+        the candidate trained again is listed as that version, never a second version of one fingerprint."""
+        from tusk._crash import at_point
+
+        class Killed(Exception):
+            pass
+
+        def kill() -> None:
+            raise Killed
+
+        name = names("unlisted")
+        train(tracker, tmp_path, name, "f1")
+        candidate = record(tmp_path, name, "f2")
+        candidate.tags.update({T.CANDIDATE: "true", T.REVIEW: "fix"})
+        with at_point("candidate.version", kill), pytest.raises(Killed):
+            tracker.register_candidate(candidate, "fix")
+        assert "f2" not in tracker.candidates().get(name, {})
+        again = record(tmp_path, name, "f2")
+        again.tags.update({T.CANDIDATE: "true", T.REVIEW: "fix"})
+        assert tracker.register_candidate(again, "fix") == "2"
+        assert tracker.candidates()[name]["f2"].version == "2"
+        assert [v.version for v in tracker.versions(name)] == ["2", "1"]
+
     def test_the_states_of_some_instances_are_theirs_in_every_state(self, tracker: Any, tmp_path: Path,
                                                                      names: Names) -> None:
         """states(names) holds exactly what states() holds for those names: a reused (pointer) state, a newest
@@ -240,3 +280,45 @@ class TrackerSuite:
         status = {e.id: e.status for e in registry.events()}
         assert status[moved] == "done" and status[void] == "void"
         assert not {moved, void} & {e.id for e in registry.events(pending_only=True)}
+
+    def test_a_failed_job_is_a_run_found_by_instance_with_its_log(self, tracker: Any, tmp_path: Path,
+                                                                  names: Names) -> None:
+        """The failure methods (issue 22): a failed job is recorded without a version; each instance's newest
+        failure is found (of some instances only, if asked) with its fingerprint, data commit, last error line
+        and log; a success elsewhere does not hide it (the planner compares fingerprints, not the tracker)."""
+        name, other, clean = names("fail"), names("fail-other"), names("fine")
+        stamp = tracker.registry_stamp()
+        first = tracker.log_failure(failure(tmp_path, name, "f1", "Traceback (most recent call last):\n  ...\n"
+                                            "ValueError: no good at first", log="first attempt\n"))
+        assert isinstance(first, str) and first
+        time.sleep(0.05)  # runs are ordered by their start (milliseconds)
+        second = tracker.log_failure(failure(tmp_path, name, "f2", "ValueError: no good again", log="second\n"))
+        tracker.log_failure(failure(tmp_path, other, "g1", "RuntimeError: other"))
+        train(tracker, tmp_path, clean, "h1")
+        assert stamp is None or tracker.registry_stamp() != stamp, "a failure moves the registry stamp"
+
+        found = tracker.failures([name, other, clean, names("never")])
+        assert sorted(found) == sorted([name, other])
+        newest = found[name]
+        assert (newest.name, newest.fingerprint, newest.data_commit, newest.run_id) == (name, "f2", "c" * 40, second)
+        assert newest.error == "ValueError: no good again" and newest.time_ms > 0
+        assert found[other].fingerprint == "g1" and found[other].error == "RuntimeError: other"
+        assert set(tracker.failures([name])) == {name}
+        assert tracker.failures([names("never")]) == {}
+        assert {name, other} <= set(tracker.failures())
+
+        text, where = tracker.failure_log(newest)
+        assert text == "second\n" and where.endswith("job.log")
+        assert name not in tracker.states() and name not in tracker.aliases(), "a failure registers no version"
+        assert [v.version for v in tracker.versions(clean)] == ["1"]
+
+    def test_a_failure_without_a_log_is_found_and_its_log_is_a_tracking_error(self, tracker: Any, tmp_path: Path,
+                                                                              names: Names) -> None:
+        name = names("nolog")
+        train(tracker, tmp_path, name, "f1")
+        tracker.log_failure(failure(tmp_path, name, "f2", "killed by signal 9", log=None))
+        found = tracker.failures([name])[name]
+        assert (found.fingerprint, found.error) == ("f2", "killed by signal 9")
+        with pytest.raises(TrackingError):
+            tracker.failure_log(found)
+        assert tracker.states()[name].version == "1", "the version before the failure stays current"

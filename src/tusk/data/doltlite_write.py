@@ -58,8 +58,11 @@ class DoltliteTransaction:
             if not self.conn.execute("SELECT count(*) FROM dolt_status").fetchone()[0]:
                 self.conn.execute("ROLLBACK")
                 return None
+            crash_point("write.commit")
             self.committed = str(self.conn.execute("SELECT dolt_commit('-A', '-m', ?)", (message,)).fetchone()[0])
+            crash_point("write.dolt-committed")
             self.conn.execute("COMMIT")
+        crash_point("write.committed")
         return self.committed
 
     def abandon(self) -> None:

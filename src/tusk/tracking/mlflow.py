@@ -383,11 +383,13 @@ class MlflowTracker:
             run = self.client.create_run(self.experiment_id, run_name=record.name,
                                          tags={**{k: v[:8000] for k, v in tags.items()}, OWNER_TAG: owner()})
             run_id = run.info.run_id
+            crash_point("failure.run")
             if record.params:
                 self.client.log_batch(run_id, params=[Param(k, _param_text(v)) for k, v in sorted(record.params.items())])
             if record.log_file and record.log_file.is_file():
                 self._uploader(run_id, run.info.artifact_uri).log_artifact(str(record.log_file), None)
             self.client.set_terminated(run_id, status="FAILED")
+            crash_point("failure.recorded")
         self._settle()
         return str(run_id)
 
@@ -395,8 +397,16 @@ class MlflowTracker:
         """Each instance's newest FAILED run of the training experiment (local store: one query, no MLflow)."""
         keys = (T.INSTANCE, T.FINGERPRINT, T.DATA_COMMIT, T.ERROR)
         runs: dict[str, tuple[int, str, dict[str, str]]] = {}
+        if names is not None and not names:
+            return {}
         if self.sqlite_path is None:
-            for run_id, status, start, tags in self._experiment_runs_remote(EXPERIMENT, False):
+            # a server returns the FAILED runs of tusk's instances only (not every run of the experiment: a
+            # search over all of them cost O(runs) per plan), and one instance's when one is asked for
+            where = f"attributes.status = 'FAILED' AND tags.`{T.INSTANCE}` IS NOT NULL"
+            only = next(iter(names)) if names is not None and len(names) == 1 else None
+            if only is not None and not set("'\"\\") & set(only):
+                where += f" AND tags.`{T.INSTANCE}` = '{only}'"
+            for run_id, status, start, tags in self._experiment_runs_remote(EXPERIMENT, False, where):
                 if status == "FAILED":
                     runs[run_id] = (start, "", tags)
         else:
@@ -525,14 +535,24 @@ class MlflowTracker:
                 except MlflowException as exc:  # created meanwhile by another run
                     if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                         raise
-            source = f"{record.artifact_uri or self.client.get_run(record.run_id).info.artifact_uri}/model"
-            version = str(self.client.create_model_version(state.name, source, run_id=record.run_id,
-                                                           tags=record.tags, await_creation_for=0).version)
+            # a candidate version a killed run created and never listed (killed at candidate.version): list that
+            # one, or the instance would hold two versions of one fingerprint
+            left = [v for v in self._search_versions(f"name = '{_quote(state.name)}' AND "
+                                                     f"tags.`{T.FINGERPRINT}` = '{_quote(state.fingerprint)}'")
+                    if (v.tags or {}).get(T.CANDIDATE) == "true"]
+            if left:
+                version = str(max(int(v.version) for v in left))
+            else:
+                source = f"{record.artifact_uri or self.client.get_run(record.run_id).info.artifact_uri}/model"
+                version = str(self.client.create_model_version(state.name, source, run_id=record.run_id,
+                                                               tags=record.tags, await_creation_for=0).version)
+            crash_point("candidate.version")
             tags = self.client.get_registered_model(state.name).tags or {}
             entries = _candidate_entries(tags.get(CANDIDATES_TAG, ""))
             entries.pop(state.fingerprint, None)
             entries[state.fingerprint] = [version, review]
             self.client.set_registered_model_tag(state.name, CANDIDATES_TAG, _fit(entries))
+            crash_point("candidate.listed")
         self._settle()
         return version
 
@@ -717,7 +737,9 @@ class MlflowTracker:
                 return []
         return [(run_id, status, int(start or 0), tags.get(run_id, {})) for run_id, status, start in found]
 
-    def _experiment_runs_remote(self, experiment: str, running_only: bool) -> list[RunRow]:
+    def _experiment_runs_remote(self, experiment: str, running_only: bool, where: str = "") -> list[RunRow]:
+        """The runs of ``experiment`` on a server: RUNNING ones only if asked, else those ``where`` (an MLflow
+        filter string) selects."""
         with mlflow_errors(f"cannot read the runs of {experiment}"):
             found = self.client.get_experiment_by_name(experiment)
             if found is None:
@@ -726,7 +748,8 @@ class MlflowTracker:
             token = None
             while True:
                 page = self.client.search_runs([found.experiment_id], max_results=1000, page_token=token,
-                                               filter_string="attributes.status = 'RUNNING'" if running_only else "")
+                                               filter_string="attributes.status = 'RUNNING'" if running_only
+                                               else where)
                 runs.extend(page)
                 token = page.token
                 if not token:
