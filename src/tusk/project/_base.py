@@ -63,6 +63,7 @@ class ProjectBase:
             review_meta.upgrade(store, self.config.data.branch, self.state_dir)
         except DataError:
             pass
+
     @cached_property
     def tracker(self) -> "Tracker":
         """The tracker; a release event a crash left half-done (aliases half-moved) is finished first, so
