@@ -107,3 +107,19 @@ def test_a_new_table_made_by_another_import_meanwhile_is_written_into(path: Path
                     "edits", "import mine")
     assert _ids(mine, "edits", "notes") == [100, 101, 102, 200, 201]
     assert _messages(mine, "edits") == ["import mine", "import theirs"]
+
+
+def test_a_branch_removed_while_this_import_waited_for_its_lock_is_made_again(path: Path) -> None:
+    """Its maker's import failed and removed it (nobody had written on it) while this one held a connection to it
+    and waited for the write lock: doltlite says "branch 'edits' no longer exists" (as SQLITE_BUSY); seen in
+    test_concurrency as a good import failing beside a bad one."""
+    mine, other = _store(path), _store(path)
+
+    def remove() -> None:
+        other.delete_branch("edits")
+    with at_point("import.connected", remove):
+        done = import_file(mine, str(_csv(path.parent / "mine.csv", range(200, 203))), "examples", ["id"],
+                           "upsert", "edits", "import mine")
+    assert done.added == 3
+    assert _ids(mine, "edits") == [1, 2, 3, 200, 201, 202]
+    assert _messages(mine, "edits") == ["import mine"]

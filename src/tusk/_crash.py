@@ -34,7 +34,7 @@ POINTS = (
     # dolt_commit and the SQL COMMIT, after it
     "write.commit", "write.dolt-committed", "write.committed",
     # tusk data import / merge / revert
-    "import.read", "import.branch-missing", "import.branch-ready", "import.staged", "import.applied", "import.before-commit", "import.committed",
+    "import.read", "import.branch-missing", "import.branch-ready", "import.connected", "import.staged", "import.applied", "import.before-commit", "import.committed",
     "merge.begin", "merge.merged", "merge.committed", "gc.before", "gc.after",
     # a file written where a user points (data export -o, ci github --output, --conflicts-file)
     "output.written",

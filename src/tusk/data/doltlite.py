@@ -537,11 +537,18 @@ class DoltliteStore(MergeOps):
                     raise
                 continue
             try:
+                if create_at is not None:
+                    crash_point("import.connected")
                 with _errors(f"cannot write to {target}"):
                     conn.execute("BEGIN IMMEDIATE")
                     if create_at is None or self._has_branch(target):
                         return conn, made_at
                     conn.execute("ROLLBACK")
+            except DataError:
+                conn.close()
+                if create_at is not None and not self._has_branch(target):
+                    continue  # removed while this write waited for the lock (its maker's import failed): again
+                raise
             except BaseException:
                 conn.close()
                 raise
