@@ -43,6 +43,7 @@ def test_recursion_does_not_follow_a_linked_folder(tree: Path) -> None:
     (tree / "m" / "self").symlink_to(".")
     (tree / "m" / "disk").symlink_to("/")
     (tree / "m" / "linked.py").symlink_to(tree / "top.py")  # a linked file is a file: kept, as glob keeps it
+    (tree / "m" / "dangling.py").symlink_to(tree / "gone.py")  # a link to nothing is no file: left out, as glob does
     found = [Path(p).relative_to(tree).as_posix() for p in glob_files(str(tree / "m" / "**" / "*.py"))]
     assert found == ["m/a.py", "m/linked.py", "m/x/b.py", "m/x/y/c.py", "m/x/y/z/w/deep.py"]
 

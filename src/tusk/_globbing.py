@@ -27,8 +27,9 @@ def glob_files(pattern: str) -> list[str]:
         states = _states(rest, [] if relative == os.curdir else relative.split(os.sep))
         dirs[:] = sorted(d for d in dirs if _advance(rest, states, d))
         for name in files:
-            if len(rest) in _advance(rest, states, name):
-                found.append(os.path.join(folder, name) if first_magic else os.path.relpath(os.path.join(folder, name)))
+            path = os.path.join(folder, name)
+            if len(rest) in _advance(rest, states, name) and os.path.isfile(path):  # not a dangling link
+                found.append(path if first_magic else os.path.relpath(path))
     return sorted(found)
 
 
