@@ -91,9 +91,7 @@ class DataMethods(ProjectBase):
         NeedsConfirmation (nothing written) unless ``yes``; ``expect`` is the confirmed (added, modified,
         removed), refused if the table moved meanwhile."""
         from tusk.data.ingest import Guard, import_file
-        from tusk.data.names import check_user_branch
 
-        check_user_branch(branch, "import onto")
         data = self.config.data
         onto_data_branch = (branch or data.branch) == data.branch
         guard = None if yes or not onto_data_branch else Guard(data.confirm_fraction, data.confirm_min_rows)

@@ -404,8 +404,8 @@ class MlflowTracker:
             # search over all of them cost O(runs) per plan), and one instance's when one is asked for
             where = f"attributes.status = 'FAILED' AND tags.`{T.INSTANCE}` IS NOT NULL"
             only = next(iter(names)) if names is not None and len(names) == 1 else None
-            if only is not None and not set("'\"\\") & set(only):
-                where += f" AND tags.`{T.INSTANCE}` = '{only}'"
+            if only is not None:
+                where += f" AND tags.`{T.INSTANCE}` = '{_quote(only)}'"
             for run_id, status, start, tags in self._experiment_runs_remote(EXPERIMENT, False, where):
                 if status == "FAILED":
                     runs[run_id] = (start, "", tags)
