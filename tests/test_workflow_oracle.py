@@ -110,6 +110,11 @@ class WorkflowOracle(RuleBasedStateMachine):
     def _open(self) -> list[str]:
         return [b for b in self.branches if b not in self.merged and b not in self.closed]
 
+    def _pick_open(self, pick: int) -> str | None:
+        """One of the open reviews whose branch exists (None: there is none)."""
+        open_ = [b for b in self._open() if self._exists(b)]
+        return open_[pick % len(open_)] if open_ else None
+
     def _head(self) -> str:
         return self.project.data.resolve(self.project.config.data.branch)
 
@@ -155,10 +160,9 @@ class WorkflowOracle(RuleBasedStateMachine):
 
     @rule(pick=st.integers(0, 9))
     def merge(self, pick: int) -> None:
-        open_ = [b for b in self._open() if self._exists(b)]
-        if not open_:
+        branch = self._pick_open(pick)
+        if branch is None:
             return
-        branch = open_[pick % len(open_)]
         try:
             self.project.merge(branch)
         except TuskError:
@@ -200,11 +204,11 @@ class WorkflowOracle(RuleBasedStateMachine):
 
     @rule(pick=st.integers(0, 9))
     def run_candidates(self, pick: int) -> None:
-        open_ = [b for b in self._open() if self._exists(b)]
-        if not open_:
+        branch = self._pick_open(pick)
+        if branch is None:
             return
         try:
-            report = self.project.run(at=open_[pick % len(open_)], candidates=True)
+            report = self.project.run(at=branch, candidates=True)
         except TuskError:
             return
         # a candidate's job that failed is a failure at the preview's inputs: once the data branch holds the same
@@ -215,20 +219,19 @@ class WorkflowOracle(RuleBasedStateMachine):
 
     @rule(pick=st.integers(0, 9), customer=st.sampled_from(CUSTOMERS))
     def approve(self, pick: int, customer: str) -> None:
-        open_ = [b for b in self._open() if self._exists(b)]
-        if not open_:
+        branch = self._pick_open(pick)
+        if branch is None:
             return
         try:
-            self.project.approve(open_[pick % len(open_)], f"m-{customer}", WHO)
+            self.project.approve(branch, f"m-{customer}", WHO)
         except TuskError:
             return
 
     @rule(pick=st.integers(0, 9))
     def close_review(self, pick: int) -> None:
-        open_ = [b for b in self._open() if self._exists(b)]
-        if not open_:
+        branch = self._pick_open(pick)
+        if branch is None:
             return
-        branch = open_[pick % len(open_)]
         self.project.edit_review(branch, WHO, status="closed", comment="not now")
         self.closed.add(branch)
 
