@@ -63,7 +63,7 @@ from mlflow.tracking.client import MlflowClient
 MlflowClient._raise_if_prompt = lambda self, name: None
 
 from tusk import Project
-from tusk.plan import Planner, input_fingerprint, rows_digest
+from tusk.core.plan import Planner, input_fingerprint, rows_digest
 from tusk.tracking.base import InputRecord, InstanceState, TrainRecord
 
 root = Path(sys.argv[1])

@@ -2,7 +2,7 @@
 no-op model each, trained by a real first run): after 1, 100, 1,000 and 10,000 changed rows (one row each of
 that many customers, as bench_peers' sweep), the whole ``tusk plan --json`` process with the stale instances'
 inputs re-read by one grouped query (now) and one query per stale instance (before: the same code with the
-grouped read switched off, ``tusk.plan.GROUP_AFTER``), in the same run; both plans must say the same.
+grouped read switched off, ``tusk.core.plan.GROUP_AFTER``), in the same run; both plans must say the same.
 
     python benchmarks/bench_changed.py [--n 10000] [--rows 1,100,1000,10000] [--repeat 3] [--out FILE]
 
@@ -28,7 +28,7 @@ from _project import env, tusk, tusk_exe, tusk_out
 
 ROWS_PER_CUSTOMER = 20
 # The tusk command line with the grouped re-read switched off: every stale instance reads its own input.
-PER_INSTANCE = ("import sys, tusk.plan; tusk.plan.GROUP_AFTER = 10 ** 9; from tusk.cli import main; "
+PER_INSTANCE = ("import sys, tusk.core.plan; tusk.core.plan.GROUP_AFTER = 10 ** 9; from tusk.cli import main; "
                 "sys.argv[0] = 'tusk'; sys.exit(main())")
 
 

@@ -23,8 +23,8 @@ from _project import make, tusk, write_rows
 def full_rehash(root: Path) -> float:
     """What planning costs without diffs: expand the matrix, then read and digest every input."""
     from tusk import Project
-    from tusk.plan import read_input
-    from tusk.spec import expand
+    from tusk.core.plan import read_input
+    from tusk.core.spec import expand
 
     project = Project.open(root)
     commit = project.data.resolve(project.config.data.branch)
@@ -79,8 +79,8 @@ def planner_only(root: Path, cache_path: Path, bounded: bool = True) -> float:
     """The planner alone, in a warm process, with the matrix values cached at the commit before the edit
     (``bounded=False``: the store's connections without the query bound)."""
     from tusk import Project
-    from tusk._cache import JsonFileCache
-    from tusk.plan import Planner
+    from tusk._internal.cache import JsonFileCache
+    from tusk.core.plan import Planner
 
     import gc
 

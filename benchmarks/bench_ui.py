@@ -63,7 +63,7 @@ def get(web: Any, path: str, expect: str) -> Callable[[], None]:
 
 def models(root: Path, size: int) -> list[tuple[str, float, float]]:
     from tusk import Project
-    from tusk.plan import Planner
+    from tusk.core.plan import Planner
 
     def floor() -> None:
         with Project.open(root) as project:

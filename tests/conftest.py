@@ -1,4 +1,5 @@
-"""Shared test setup: tests import helpers from tests/ and tests/conformance/."""
+"""Shared test setup. The tests live in one folder per wing; the helpers beside this file (train_fixtures,
+jobs_for_tests, crash_helpers, the conformance suites) are importable through pytest's `pythonpath`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from pathlib import Path
 
 import tusk  # noqa: F401  (loads doltlite before anything imports sqlite3)
 
-sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 

@@ -1,5 +1,5 @@
 """Crash tests' tools: tusk in its own process group (optionally told to SIGKILL that group at a named
-kill point, see ``tusk._crash``), a sniper that kills the group the moment a registry table grows, and
+kill point, see ``tusk._internal.crash``), a sniper that kills the group the moment a registry table grows, and
 the invariants every crash must leave intact, read straight from the stores (plain SQL, no MLflow).
 """
 

@@ -4,7 +4,7 @@ command again, then the invariants.
 For each command (``run``, ``data import`` of 200k rows, ``data merge``, ``data sync``, ``release create``
 with an image build where buildah exists, ``release rollback``, ``watch --once``) a trial makes something
 for the command to do, starts it in its own process group, and kills the group: at a named kill point
-(``TUSK_CRASH_AT``, see ``tusk._crash``; the N-th time it is reached) or after a random delay. Then it runs
+(``TUSK_CRASH_AT``, see ``tusk._internal.crash``; the N-th time it is reached) or after a random delay. Then it runs
 the same command again, which must succeed, and checks:
 
 - the data store passes SQLite's integrity check; no committed row is lost (the table equals the file
@@ -43,7 +43,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))
 
 import tusk  # noqa: E402,F401  (doltlite before sqlite3 anywhere else)
 from crash_helpers import env, finish, kill_group, processes_in, start, tusk, wait_gone  # noqa: E402
@@ -151,7 +150,7 @@ def store_checks(root: Path, branches: set[str]) -> list[str]:
     scratch = sorted(n for n in names if n.startswith(SCRATCH_PREFIX) or n.startswith("tusk-sync/"))
     if scratch:
         problems.append(f"scratch or staging branches left: {scratch}")
-    from tusk.review_meta import META  # where reviews' conversation lives: made by the first review write
+    from tusk.review.meta import META  # where reviews' conversation lives: made by the first review write
 
     unexpected = sorted(names - branches - set(scratch) - {META})
     if unexpected:
@@ -232,7 +231,7 @@ def release_checks(root: Path, wanted: dict[str, str] | None = None) -> list[str
 
 
 def training_checks(root: Path) -> list[str]:
-    from tusk import logs
+    from tusk.train import logs
     from tusk.project import Project
 
     problems = []
@@ -511,7 +510,7 @@ def _failing_run_setup(folder: Path) -> Context:
         return ["run"]
 
     def check(trial: int) -> list[str]:
-        from tusk import logs
+        from tusk.train import logs
         from tusk.project import Project
 
         problems = registry_checks(root)

@@ -22,23 +22,22 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
 
 SUITES = [
-    ("test_recovery.py", "kills at the exact moment a registration is half-done; workers after kill -9 / SIGTERM"),
-    ("test_registration.py", "registry states a killed registration leaves, read back and finished"),
-    ("test_concurrency.py", "commands at the same moment"),
-    ("test_hostile.py", "the hostile-input corpus: each refused with one line, nothing changed"),
-    ("test_security.py", "read-only queries, shells, folders, terminal escapes, secrets"),
-    ("test_planner_oracle.py", "the diff-aware plan against a full re-hash (hypothesis), export round trip"),
-    ("test_longlife.py", "garbage collection of the data store"),
+    ("reliability/test_recovery.py", "kills at the exact moment a registration is half-done; workers after kill -9 / SIGTERM"),
+    ("tracking/test_registration.py", "registry states a killed registration leaves, read back and finished"),
+    ("reliability/test_concurrency.py", "commands at the same moment"),
+    ("reliability/test_hostile.py", "the hostile-input corpus: each refused with one line, nothing changed"),
+    ("web/test_security.py", "read-only queries, shells, folders, terminal escapes, secrets"),
+    ("core/test_planner_oracle.py", "the diff-aware plan against a full re-hash (hypothesis), export round trip"),
+    ("reliability/test_longlife.py", "garbage collection of the data store"),
     # issues 22 and 23: hostile jobs and paths, seams between features
-    ("test_job_escape.py", "a job's forks, new sessions and daemons die with it (returns, timeout, cancel, kill -9)"),
-    ("test_moved_project.py", "a copied or moved project keeps its artifacts and its history"),
-    ("test_merge_guards.py", "a merge that cannot be planned is refused; tusk_* tables are reserved"),
-    ("test_review_record.py", "a review's conversation lives outside the data; a merged review says so"),
-    ("test_failures.py", "a failed job is a FAILED run; status, logs and the page show it"),
-    ("test_candidates.py", "candidates on a review; a merged preview's commit still resolves after gc"),
+    ("job/test_job_escape.py", "a job's forks, new sessions and daemons die with it (returns, timeout, cancel, kill -9)"),
+    ("reliability/test_moved_project.py", "a copied or moved project keeps its artifacts and its history"),
+    ("review/test_merge_guards.py", "a merge that cannot be planned is refused; tusk_* tables are reserved"),
+    ("review/test_review_record.py", "a review's conversation lives outside the data; a merged review says so"),
+    ("train/test_failures.py", "a failed job is a FAILED run; status, logs and the page show it"),
+    ("review/test_candidates.py", "candidates on a review; a merged preview's commit still resolves after gc"),
 ]
 
 
@@ -46,7 +45,7 @@ def run_suites(python: str) -> tuple[list[str], list[str]]:
     lines = ["| suite | what | cases | passed | skipped |", "|---|---|---|---|---|"]
     failures = []
     for name, what in SUITES:
-        report = Path(os.environ.get("TMPDIR", "/tmp")) / f"tusk-reliability-{name}.xml"
+        report = Path(os.environ.get("TMPDIR", "/tmp")) / f"tusk-reliability-{Path(name).name}.xml"
         subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}",
                         str(HERE / name)], cwd=ROOT, capture_output=True, text=True)
         suite = ET.parse(report).getroot()
@@ -63,7 +62,7 @@ def run_suites(python: str) -> tuple[list[str], list[str]]:
 
 
 def run_oracle(python: str, examples: int, steps: int) -> tuple[list[str], list[str]]:
-    """The workflow oracle (tests/test_workflow_oracle.py, a hypothesis state machine over Project) at
+    """The workflow oracle (tests/reliability/test_workflow_oracle.py, a hypothesis state machine over Project) at
     ``examples`` × ``steps``: its rows for the file, and its failures."""
     folder = Path(os.environ.get("TMPDIR", "/tmp"))
     report, stats = folder / "tusk-reliability-oracle.xml", folder / "tusk-reliability-oracle.json"
@@ -71,7 +70,7 @@ def run_oracle(python: str, examples: int, steps: int) -> tuple[list[str], list[
            "TUSK_ORACLE_STATS": str(stats)}
     started = time.time()
     done = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}",
-                           str(HERE / "test_workflow_oracle.py")], cwd=ROOT, capture_output=True, text=True, env=env)
+                           str(HERE / "reliability" / "test_workflow_oracle.py")], cwd=ROOT, capture_output=True, text=True, env=env)
     minutes = (time.time() - started) / 60
     failures: list[str] = []
     cases = passed = 0
@@ -84,7 +83,7 @@ def run_oracle(python: str, examples: int, steps: int) -> tuple[list[str], list[
                 passed += int(case.find("skipped") is None)
                 continue
             text = [line.lstrip("E").strip() for line in (bad.text or bad.get("message") or "").splitlines()]
-            checks = set(re.findall(r"@invariant\(\)\n    def (\w+)", (HERE / "test_workflow_oracle.py").read_text()))
+            checks = set(re.findall(r"@invariant\(\)\n    def (\w+)", (HERE / "reliability" / "test_workflow_oracle.py").read_text()))
             steps_seen = [line for line in text if line.startswith("state.")
                           and line[6:].split("(")[0] not in checks]  # the falsifying rules, not the checks
             failures.append(f"test_workflow_oracle.py::{case.get('name')}: {bad.get('message', '')[:300]}"
@@ -139,7 +138,7 @@ def main() -> None:
 Written by `make reliability` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, Python
 {platform.python_version()}, {minutes:.0f} min, `make reliability MOMENTS={args.moments}
 ORACLE_EXAMPLES={args.oracle_examples} ORACLE_STEPS={args.oracle_steps}`). CI runs the same suites with two kill
-moments per command (`tests/test_crash_suite.py`, part of `make test`).
+moments per command (`tests/reliability/test_crash_suite.py`, part of `make test`).
 
 ## Kill -9 at {args.moments} moments of each command
 
@@ -164,7 +163,7 @@ Kill points: {', '.join(f'`{p}`' for p in points)}.
 
 ## The workflow oracle
 
-`tests/test_workflow_oracle.py`: hypothesis drives one project through `Project` (imports on main and on review
+`tests/reliability/test_workflow_oracle.py`: hypothesis drives one project through `Project` (imports on main and on review
 branches, upsert and replace, an edit of a matrix value, merges, reverts, runs with one customer's job failing,
 candidates on a review, approvals, closed reviews, releases and their rollback, model rollbacks, garbage
 collection) in any order; after every step every version's data commit resolves and re-digests to its inputs,

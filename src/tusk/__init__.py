@@ -1,11 +1,11 @@
 """tusk: versioned training data, stale-aware parallel training, MLflow tracking, hashed releases.
 
 ``import doltlite`` must come before any ``import sqlite3`` in the process, so it is the first thing
-this package does (see ``tusk._sqlite``).
+this package does (see ``tusk._internal.sqlite``).
 """
 
-from tusk import _sqlite  # noqa: F401  (loads doltlite before anything imports sqlite3)
-from tusk.context import NeededModel, SetupContext, TrainContext
+from tusk._internal import sqlite as _sqlite  # noqa: F401  (loads doltlite before anything imports sqlite3)
+from tusk.job.context import NeededModel, SetupContext, TrainContext
 from tusk.errors import (
     BackendMissing,
     BuildError,

@@ -33,7 +33,7 @@ from tusk.errors import BackendMissing, ConfigError
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tusk.config import Config
+    from tusk.core.config import Config
     from tusk.data.base import DataStore
     from tusk.execute.base import Executor
     from tusk.tracking.base import Tracker

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from tusk.config import Config
+    from tusk.core.config import Config
     from tusk.data.base import DataStore
     from tusk.execute.base import Executor
     from tusk.tracking.base import Tracker

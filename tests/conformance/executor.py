@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tusk._process import process_alive
+from tusk._internal.process import process_alive
 from tusk.execute.base import Executor, Job, JobEvent, JobResult
 
 

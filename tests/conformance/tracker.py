@@ -161,7 +161,7 @@ class TrackerSuite:
                                                                                  names: Names) -> None:
         """A run killed between creating a candidate's version and listing it (crash point candidate.version):
         the candidate trained again is listed as that version, never a second version of one fingerprint."""
-        from tusk._crash import at_point
+        from tusk._internal.crash import at_point
 
         class Killed(Exception):
             pass

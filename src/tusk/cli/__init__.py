@@ -42,7 +42,7 @@ def cli(ctx: click.Context, debug: bool, project_dir: str | None) -> None:
 def main(argv: list[str] | None = None) -> None:
     import gc
 
-    from tusk import _gc
+    from tusk._internal import gc as _gc
     from tusk.cli import _register  # noqa: F401  (attaches every command group)
 
     # A command builds objects that mostly live to its end (a plan of 10,000 instances: ~180,000): the collector's
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     # loaded so far is kept out of its passes, and a pass waits for more allocations; long commands still collect.
     gc.freeze()
     gc.set_threshold(100_000, 50, 50)
-    _gc.command_process()  # a one-shot read (plan, status) may then leave the collector off (tusk._gc.one_shot)
+    _gc.command_process()  # a one-shot read (plan, status) may then leave the collector off (tusk._internal.gc.one_shot)
     cli.main(args=argv, prog_name="tusk")
 
 

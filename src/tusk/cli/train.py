@@ -37,7 +37,7 @@ def plan(at: str | None, show_all: bool, as_json: bool) -> None:
     so changes made on main since fix left it are kept, not undone. A conflicting merge names the
     conflicting rows and plans nothing (exit 1). --at a tag or a commit plans exactly that commit.
     """
-    from tusk import _gc
+    from tusk._internal import gc as _gc
     from tusk.errors import MergeConflict
 
     _gc.one_shot()
@@ -254,7 +254,7 @@ def _metrics(metrics: dict[str, float], limit: int = 3) -> str:
 @json_option
 def status(as_json: bool) -> None:
     """Every instance: its current version, the production version, and whether it is fresh."""
-    from tusk import _gc
+    from tusk._internal import gc as _gc
 
     _gc.one_shot()
     found = open_project().status()
@@ -289,7 +289,7 @@ def models_list(sort: str | None, desc: bool, status: str | None, name: str | No
     With --sort, --status, --name, --offset or --limit: every planned instance with its status, key metric,
     last trained and duration, filtered, sorted and paged (the page's models list).
     """
-    from tusk import _gc
+    from tusk._internal import gc as _gc
 
     _gc.one_shot()
     if sort or desc or status or name or offset or limit:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tusk._output import write_file
+from tusk._internal.output import write_file
 from tusk.data.export import cell, neutralize, unneutralize
 from tusk.errors import DataError
 

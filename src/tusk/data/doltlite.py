@@ -18,9 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tusk._cache import atomic_write
-from tusk._crash import crash_point
-from tusk.config import Config, DataConfig, url_path
+from tusk._internal.cache import atomic_write
+from tusk._internal.crash import crash_point
+from tusk.core.config import Config, DataConfig, url_path
 from tusk.data._sql import (BUSY_TIMEOUT, QueryBound, SqliteRowFilter, _errors, check_identifier, check_ref_name,
                             image, mapped, quote, read_only)
 from tusk.data.base import (Branch, Commit, DataStore, MergeResult, Params, QueryResult, Remote, RowChange,

@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from tusk._crash import crash_point
-from tusk._process import process_alive
+from tusk._internal.crash import crash_point
+from tusk._internal.process import process_alive
 from tusk.data._sql import _errors, image, quote
 from tusk.data.base import SCRATCH_PREFIX, MergePreview, MergeResult, PreviewKind, Resolution
 from tusk.errors import DataError, MergeConflict

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from tusk._crash import crash_point
+from tusk._internal.crash import crash_point
 from tusk.data._sql import _errors, check_identifier, quote
 from tusk.data.base import LoadCounts, LoadMode, Params
 from tusk.errors import DataError, IngestError

@@ -4,7 +4,7 @@ The file is byte-stable: rows in key order, columns in table order, NULL as an e
 digit (``repr``), and no timestamps (XLSX's document times and zip entry times are fixed), so exporting an
 unchanged table twice gives the same bytes, and importing the file back (``--mode replace``) makes no commit.
 A file is written beside its destination and renamed into place: a failed export leaves nothing half-written,
-and a destination that is not a regular file (a link, a device, a FIFO) is refused (``tusk._output``).
+and a destination that is not a regular file (a link, a device, a FIFO) is refused (``tusk._internal.output``).
 
 CSV cells a spreadsheet would run as a formula (OWASP's rule: text starting with ``= + - @``, a tab or a carriage
 return, and not a number) are written with a leading apostrophe, which a spreadsheet shows as "text"; so is a
@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tusk._output import check_destination, write_file
+from tusk._internal.output import check_destination, write_file
 from tusk.data._sql import check_identifier, quote
 from tusk.data.base import DataStore
 from tusk.errors import DataError

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tusk._crash import crash_point
+from tusk._internal.crash import crash_point
 from tusk.data.base import DataStore, ImportResult, LoadCounts, LoadMode, Transaction
 from tusk.data.names import check_identifier, check_user_branch, check_user_table, quote_identifier
 from tusk.errors import IngestError, NeedsConfirmation

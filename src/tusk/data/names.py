@@ -32,7 +32,7 @@ def check_user_table(name: str) -> str:
     return name
 
 
-META_BRANCH = "tusk-reviews"  # the reviews' conversation (tusk.review_meta): tusk writes it, never a person
+META_BRANCH = "tusk-reviews"  # the reviews' conversation (tusk.review.meta): tusk writes it, never a person
 
 
 def check_user_branch(name: str | None, doing: str) -> None:

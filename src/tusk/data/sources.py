@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tusk._globbing import glob_files
+from tusk._internal.globbing import glob_files
 from tusk.data.ingest import Incoming, read_source
 from tusk.errors import IngestError
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tusk.config import Config
+from tusk.core.config import Config
 from tusk.execute.base import Attempt, Capabilities, Job, Outcome
 from tusk.execute.scheduler import Scheduler
 from tusk.execute.worker import outcome, run_attempt

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from tusk.config import Config
+from tusk.core.config import Config
 from tusk.execute.base import Attempt, Capabilities, Job, Outcome, parse_workers
 from tusk.execute.gpus import GpuSlots, devices
 from tusk.execute.scheduler import Scheduler

@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tusk.backends import require
-from tusk.config import Config
+from tusk.core.config import Config
 from tusk.errors import ConfigError, ExecutionError
 from tusk.execute.base import Attempt, Capabilities, Job, Outcome, log_limit_error, parse_workers
 from tusk.execute.scheduler import Scheduler
@@ -313,7 +313,7 @@ class RayExecutor(Scheduler):
 @contextmanager
 def _without_doltlite_mark() -> Iterator[None]:
     """Processes Ray starts from here must load doltlite themselves: hide the mark that says it is loaded."""
-    from tusk._sqlite import BOOTSTRAP_MARK
+    from tusk._internal.sqlite import BOOTSTRAP_MARK
 
     saved = os.environ.pop(BOOTSTRAP_MARK, None)
     try:

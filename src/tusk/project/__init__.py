@@ -18,7 +18,7 @@ from tusk.project._reviews import ReviewMethods
 from tusk.project._training import TrainingMethods
 
 if TYPE_CHECKING:
-    from tusk.results import Cloned, Initialised
+    from tusk.project.results import Cloned, Initialised
 
 __all__ = ["Project", "RunCancel", "clone", "init"]
 
@@ -30,16 +30,16 @@ class Project(DataMethods, TrainingMethods, ReleaseMethods, ReviewMethods, PageM
 
 def init(directory: Path | str = ".", example: str | None = None) -> "Initialised":
     """A new project in ``directory``: tusk.toml, a data store, a tracking database (and the example's files)."""
-    from tusk.results import Initialised
-    from tusk.scaffold import init_project
+    from tusk.project.results import Initialised
+    from tusk.project.scaffold import init_project
 
     return Initialised(init_project(Path(directory), example), example)
 
 
 def clone(url: str, directory: Path | str) -> "Cloned":
     """The data at ``url`` cloned into the project in ``directory`` (a new project when it has no tusk.toml)."""
-    from tusk.results import Cloned
-    from tusk.scaffold import clone_project
+    from tusk.project.results import Cloned
+    from tusk.project.scaffold import clone_project
 
     config_path = clone_project(url, Path(directory))
     with Project.open(config_path) as project:

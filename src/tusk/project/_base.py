@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from tusk.backends import backend_class
-from tusk.config import Config, find_config, load_config, url_path
+from tusk.core.config import Config, find_config, load_config, url_path
 
 if TYPE_CHECKING:
     from tusk.data.base import DataStore, MergePreview, Resolution, SupportsRemotes
@@ -54,7 +54,7 @@ class ProjectBase:
     def _upgrade_reviews(self, store: "DataStore") -> None:
         """A store older tusk wrote: its reviews' conversation moves from the branches to ``tusk-reviews``
         (once; review_meta.upgrade). A store that cannot be read yet is left to the command that reads it."""
-        from tusk import review_meta
+        from tusk.review import meta as review_meta
         from tusk.errors import DataError
 
         if (self.state_dir / review_meta.UPGRADED).exists():
@@ -127,13 +127,13 @@ class ProjectBase:
     def lock(self, what: str = "tusk run", wait: bool = True,
              on_wait: "Callable[[str], None] | None" = None) -> "AbstractContextManager[None]":
         """The project's run lock: one run (or watcher's run) at a time; a second waits or gets LockHeld."""
-        from tusk.lock import hold
+        from tusk._internal.lock import hold
 
         return hold(self.state_dir / "project.lock", what, wait=wait, on_wait=on_wait, reentrant=True)
     def release_lock(self, what: str) -> "AbstractContextManager[None]":
         """One release create or rollback at a time (two creates of one manifest would record it twice); a
         run does not wait for it, nor it for a run."""
-        from tusk.lock import hold
+        from tusk._internal.lock import hold
 
         return hold(self.state_dir / "release.lock", what, wait=True, reentrant=True)
 
@@ -141,13 +141,13 @@ class ProjectBase:
         """A branch (local, or a remote's as ``origin/fix``) other than the data branch: what a review merges."""
         if not ref or ref == self.config.data.branch:
             return False  # (the common case, without importing reviews)
-        from tusk.review import is_review_branch
+        from tusk.review.reviews import is_review_branch
 
         return is_review_branch(self, ref)
     def merge_preview(self, branch: str, resolve: "Resolution | None" = None) -> "AbstractContextManager[MergePreview]":
         """The data branch with ``branch`` merged, for as long as the ``with`` block runs (main is untouched;
         the scratch ref is removed after). A conflict raises MergeConflict naming the rows, unless ``resolve``
         settles it as a merge would."""
-        from tusk.review import merge_preview
+        from tusk.review.reviews import merge_preview
 
         return merge_preview(self, branch, resolve)

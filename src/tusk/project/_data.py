@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 from tusk.project._base import ProjectBase
 
 if TYPE_CHECKING:
-    from tusk.checks import CheckReport
+    from tusk.review.checks import CheckReport
     from tusk.data.base import DiffReport, ImportResult
     from tusk.data.export import ExportResult
-    from tusk.results import (
+    from tusk.project.results import (
         BranchCreated,
         BranchDeleted,
         BranchList,
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
         TagCreated,
         TagList,
     )
-    from tusk.review import MergeOutcome, Review
-    from tusk.sync import SyncReport
+    from tusk.review.reviews import MergeOutcome, Review
+    from tusk.review.sync import SyncReport
 
 
 class DataMethods(ProjectBase):
@@ -39,13 +39,13 @@ class DataMethods(ProjectBase):
 
     def log(self, ref: str | None = None, limit: int | None = None) -> "CommitLog":
         """Commits of ``ref`` (default: the data branch), newest first."""
-        from tusk.results import CommitLog
+        from tusk.project.results import CommitLog
 
         return CommitLog(self.data.log(ref, limit))
     def branches(self) -> "BranchList":
         """Every branch (not the scratch refs of merge previews under way)."""
         from tusk.data.base import SCRATCH_PREFIX
-        from tusk.results import BranchList
+        from tusk.project.results import BranchList
 
         from tusk.data.names import META_BRANCH
 
@@ -55,31 +55,31 @@ class DataMethods(ProjectBase):
     def create_branch(self, name: str, start: str | None = None) -> "BranchCreated":
         """Branch ``name`` at ``start`` (default: the data branch)."""
         from tusk.data.names import check_user_branch
-        from tusk.results import BranchCreated
+        from tusk.project.results import BranchCreated
 
         check_user_branch(name, "create")
         branch = self.data.create_branch(name, start)
         return BranchCreated(branch.name, branch.head)
     def delete_branch(self, name: str) -> "BranchDeleted":
         from tusk.data.names import check_user_branch
-        from tusk.results import BranchDeleted
+        from tusk.project.results import BranchDeleted
 
         check_user_branch(name, "delete")
         self.data.delete_branch(name, force=True)
         return BranchDeleted(name)
     def sql(self, query: str, at: str | None = None) -> "QueryResult":
         """A read-only query at ``at`` (default: the data branch)."""
-        from tusk.results import QueryResult
+        from tusk.project.results import QueryResult
 
         result = self.data.query(query, None, ref=at)
         return QueryResult(list(result.columns), [list(row) for row in result.rows])
     def tags(self) -> "TagList":
-        from tusk.results import TagList
+        from tusk.project.results import TagList
 
         return TagList(self.data.tags())
     def tag(self, name: str, at: str | None = None, message: str = "") -> "TagCreated":
         """Tag the commit at ``at`` (default: the data branch) as ``name``."""
-        from tusk.results import TagCreated
+        from tusk.project.results import TagCreated
 
         created = self.data.tag(name, at, message)
         return TagCreated(created.name, created.commit)
@@ -107,7 +107,7 @@ class DataMethods(ProjectBase):
     def revert(self, commit: str, branch: str | None = None, mainline: int | None = None) -> "Reverted":
         """A new commit on ``branch`` (default: the data branch) undoing ``commit``; conflicts apply nothing."""
         from tusk.data.names import check_user_branch
-        from tusk.results import Reverted
+        from tusk.project.results import Reverted
 
         check_user_branch(branch, "revert a commit on")
         result = self.data.revert(commit, branch, mainline)
@@ -121,7 +121,7 @@ class DataMethods(ProjectBase):
         Nothing: the data branch's last commit."""
         from tusk.data.base import DiffReport
         from tusk.errors import DataError
-        from tusk.review_meta import OWN_TABLES
+        from tusk.review.meta import OWN_TABLES
 
         store = self.data
         base = None
@@ -155,23 +155,23 @@ class DataMethods(ProjectBase):
     def sync(self, names: "Sequence[str]" = ()) -> "SyncReport":
         """Bring each named source (default: every ``[[sources]]``) onto its review branch ``sync/<name>``:
         one commit when it changed, none when not. A failing source is reported; the others still sync."""
-        from tusk.sync import sync
+        from tusk.review.sync import sync
 
         return sync(self, names)
     def check(self, ref: str | None = None) -> "CheckReport":
         """Run the ``[[checks]]`` at ``ref`` (default: the data branch); a review branch on its merge preview."""
-        from tusk import review
+        from tusk.review import reviews as review
 
         return review.check(self, ref)
     def reviews(self) -> "ReviewList":
         """Every open (and merged) review branch, with the source it syncs from if any."""
-        from tusk import review
-        from tusk.results import ReviewList
+        from tusk.review import reviews as review
+        from tusk.project.results import ReviewList
 
         return ReviewList(review.reviews(self))
     def review(self, branch: str) -> "Review":
         """A review on its merge preview: its change, the models it retrains, checks, candidates vs production."""
-        from tusk import review
+        from tusk.review import reviews as review
 
         return review.show(self, branch)
     def merge(self, branch: str, into: str | None = None, message: str | None = None, force: bool = False,
@@ -184,7 +184,8 @@ class DataMethods(ProjectBase):
         nothing is merged, and ``conflicts_file`` receives them as a CSV to fill in. ``expect``: the heads of
         (branch, into) a person was shown: what merges is that commit, refused if either moved since. A review
         merged into the data branch is recorded as merged, by ``who``, on ``tusk-reviews`` (review_meta)."""
-        from tusk import review, review_meta
+        from tusk.review import reviews as review
+        from tusk.review import meta as review_meta
         from tusk.data.conflicts import read_resolutions, write_conflicts
         from tusk.errors import DataError, MergeConflict
 
@@ -213,7 +214,7 @@ class DataMethods(ProjectBase):
     def _record_merge(self, outcome: "MergeOutcome", before: str, who: str | None) -> None:
         """The review's record says merged (by whom, when, the commit, the data branch before it). The merge has
         happened whatever this write does: a failure is said in the outcome's message, not raised."""
-        from tusk import review_meta
+        from tusk.review import meta as review_meta
         from tusk.errors import TuskError
 
         assert outcome.commit is not None
@@ -223,13 +224,13 @@ class DataMethods(ProjectBase):
         except TuskError as exc:
             outcome.message += f" (the review's record was not written: {exc})"
     def remotes(self) -> "RemoteList":
-        from tusk.results import RemoteList
+        from tusk.project.results import RemoteList
 
         return RemoteList(self.shared_data().remotes())
     def add_remote(self, name: str, url: str, base: Path | None = None) -> "RemoteAdded":
         """Remote NAME at URL, written to ``[data.remotes]`` in tusk.toml (comments kept) so that every
         clone of the project, and the CI workflow, knows it. A relative path is relative to ``base``."""
-        from tusk.config_edit import set_remote
+        from tusk.project.config_edit import set_remote
 
         store = self.shared_data()
         known = {r.name for r in store.remotes()}
@@ -241,12 +242,12 @@ class DataMethods(ProjectBase):
                 store.remove_remote(name)
             raise
         self.config.data.remotes[name] = added.url
-        from tusk.results import RemoteAdded
+        from tusk.project.results import RemoteAdded
 
         return RemoteAdded(added.name, added.url, self.config.path)
     def remove_remote(self, name: str) -> "RemoteRemoved":
         """Forget remote NAME: from tusk.toml and from the data store (the remote itself is untouched)."""
-        from tusk.config_edit import remove_remote
+        from tusk.project.config_edit import remove_remote
 
         store = self.shared_data()
         if name not in {r.name for r in store.remotes()}:
@@ -256,19 +257,19 @@ class DataMethods(ProjectBase):
         remove_remote(self.config.path, name)
         self.config.data.remotes.pop(name, None)
         store.remove_remote(name)
-        from tusk.results import RemoteRemoved
+        from tusk.project.results import RemoteRemoved
 
         return RemoteRemoved(name)
     def fetch(self, remote: str = "origin") -> "Fetched":
         """The remote's branches as REMOTE/BRANCH refs; no local branch changes."""
-        from tusk.results import Fetched
+        from tusk.project.results import Fetched
 
         return Fetched(self.shared_data().fetch(remote))  # the remote's tusk-reviews is read as it is fetched
     def pull(self, remote: str = "origin", branch: str | None = None) -> "Pulled":
         """Fetch, then merge REMOTE/BRANCH into ``branch`` (default: the data branch); conflicts apply nothing."""
-        from tusk.results import Pulled
+        from tusk.project.results import Pulled
 
-        from tusk import review_meta
+        from tusk.review import meta as review_meta
 
         store = self.shared_data()
         result = store.pull(remote, branch)
@@ -279,9 +280,9 @@ class DataMethods(ProjectBase):
                       result.message, others)
     def push(self, remote: str = "origin", branch: str | None = None, force: bool = False) -> "Pushed":
         """Send ``branch`` (default: the data branch); refused unless the remote's is an ancestor, or ``force``."""
-        from tusk.results import Pushed
+        from tusk.project.results import Pushed
 
-        from tusk import review_meta
+        from tusk.review import meta as review_meta
 
         name = branch or self.config.data.branch
         store = self.shared_data()

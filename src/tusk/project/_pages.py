@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 from tusk.project._base import ProjectBase
 
 if TYPE_CHECKING:
-    from tusk.background import RunProgress
-    from tusk.lineage import VersionLineage
-    from tusk.logs import JobLog
-    from tusk.browse import ChangePage, DataOverview, DiffPage, TablePage
-    from tusk.model_table import ModelCounts, ModelPage, ModelTable
+    from tusk.train.background import RunProgress
+    from tusk.release.lineage import VersionLineage
+    from tusk.train.logs import JobLog
+    from tusk.review.browse import ChangePage, DataOverview, DiffPage, TablePage
+    from tusk.train.model_table import ModelCounts, ModelPage, ModelTable
 
 
 class PageMethods(ProjectBase):
@@ -27,7 +27,7 @@ class PageMethods(ProjectBase):
     def table_page(self, table: str, ref: str | None = None, where: "dict[str, str] | None" = None,
                    offset: int = 0, limit: int = 50) -> "TablePage":
         """One page of ``table`` at ``ref`` (default: the data branch), rows whose columns equal ``where``."""
-        from tusk.browse import table_page
+        from tusk.review.browse import table_page
 
         return table_page(self, table, ref, where, offset, limit)
 
@@ -35,20 +35,20 @@ class PageMethods(ProjectBase):
                   offset: int = 0, limit: int = 50, landed_at: str | None = None) -> "DiffPage":
         """One page of ``table``'s changed rows from ``from_ref`` to ``to_ref`` (read with LIMIT/OFFSET);
         ``landed_at``: without the rows that ref holds already as ``to_ref`` does."""
-        from tusk.browse import diff_page
+        from tusk.review.browse import diff_page
 
         return diff_page(self, from_ref, to_ref, table, where, offset, limit, landed_at)
 
     def model_table(self, query: str = "", status: str | None = None, sort: str = "name",
                     descending: bool = False, offset: int = 0, limit: int = 50) -> "ModelTable":
         """Instances with status, versions, key metric, last trained and duration: filtered, sorted, paged."""
-        from tusk.model_table import model_table
+        from tusk.train.model_table import model_table
 
         return model_table(self, query, status, sort, descending, offset, limit)
 
     def model_counts(self) -> "ModelCounts":
         """How many instances have each plan status (every instance planned; the plan is kept between calls)."""
-        from tusk.model_table import model_counts
+        from tusk.train.model_table import model_counts
 
         return model_counts(self)
 
@@ -56,27 +56,27 @@ class PageMethods(ProjectBase):
                     offset: int = 0, limit: int = 50, with_landed: bool = False) -> "ChangePage":
         """A review's own change (since it left the data branch): commits, counts per table, one table paged;
         rows the data branch holds already (approved per model) only ``with_landed``."""
-        from tusk.browse import review_page
+        from tusk.review.browse import review_page
 
         return review_page(self, branch, table, where, offset, limit, with_landed)
 
     def commit_page(self, ident: str, against: str | None = None, table: str | None = None,
                     where: "dict[str, str] | None" = None, offset: int = 0, limit: int = 50) -> "ChangePage":
         """One commit's change against ``against`` (default: its first parent), one table paged."""
-        from tusk.browse import commit_page
+        from tusk.review.browse import commit_page
 
         return commit_page(self, ident, against, table, where, offset, limit)
 
     def data_overview(self, ref: str | None = None) -> "DataOverview":
         """The tables at ``ref`` with their row counts, the branches and tags, the last commits."""
-        from tusk.browse import overview
+        from tusk.review.browse import overview
 
         return overview(self, ref)
 
     def model_page(self, name: str, version: str | None = None) -> "ModelPage":
         """Every version of ``name`` with metrics and tags; ``version``'s (default: the newest) lineage and log."""
         from tusk.errors import TuskError
-        from tusk.model_table import ModelPage, with_metrics
+        from tusk.train.model_table import ModelPage, with_metrics
 
         failure = self.tracker.failures([name]).get(name)
         if failure is not None and not version and not self._has_versions(name):  # only ever failed
@@ -104,25 +104,25 @@ class PageMethods(ProjectBase):
     def start_run(self, who: str, at: str | None = None, only: str | None = None) -> "RunProgress":
         """``tusk run`` in a process of its own (the same Project.run, plan, lock and recording), whose progress
         ``run_progress`` reads. Refused while another run holds the project (naming it)."""
-        from tusk import background
+        from tusk.train import background
 
         return background.start(self, who, at, only)
 
     def run_progress(self, ident: str) -> "RunProgress":
         """Each job of a background run: waiting, running, succeeded, failed; log tails; ETA."""
-        from tusk import background
+        from tusk.train import background
 
         return background.read(self, ident)
 
     def background_runs(self, limit: int = 20) -> "list[RunProgress]":
         """The runs started from the page, newest first."""
-        from tusk import background
+        from tusk.train import background
 
         return background.list_runs(self, limit)
 
     def cancel_run(self, ident: str) -> "RunProgress":
         """Cancel a background run the way Ctrl-C cancels ``tusk run``."""
-        from tusk import background
+        from tusk.train import background
 
         return background.cancel(self, ident)
 

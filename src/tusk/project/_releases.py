@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 from tusk.project._base import ProjectBase
 
 if TYPE_CHECKING:
-    from tusk.cost import CostReport
-    from tusk.lineage import DataCommitLineage, ReleaseLineage, VersionLineage
+    from tusk.train.cost import CostReport
+    from tusk.release.lineage import DataCommitLineage, ReleaseLineage, VersionLineage
     from tusk.release.create import CreateOutcome
     from tusk.release.store import Release
-    from tusk.reproduce import Reproduction
-    from tusk.results import ReleaseDiff, ReleaseList, ReleaseLogView, ReleaseMoved
+    from tusk.train.reproduce import Reproduction
+    from tusk.project.results import ReleaseDiff, ReleaseList, ReleaseLogView, ReleaseMoved
 
 
 class ReleaseMethods(ProjectBase):
@@ -30,15 +30,15 @@ class ReleaseMethods(ProjectBase):
         """Release ``ident`` (default: the one deployed before the current) becomes current, and every production
         alias moves to its versions. Logged as rolled_back / rolled_forward with time, user and code commit. One
         release create or rollback at a time (the release lock)."""
-        from tusk import git
-        from tusk.results import ReleaseMoved
+        from tusk._internal import git
+        from tusk.project.results import ReleaseMoved
 
         with self.release_lock("tusk release rollback"):
             before, after = self.releases.rollback(ident, git.head(self.root))
         return ReleaseMoved(after, before)
     def release_list(self) -> "ReleaseList":
         """Every release, oldest first (the current one flagged)."""
-        from tusk.results import ReleaseList
+        from tusk.project.results import ReleaseList
 
         return ReleaseList(self.releases.list())
     def release(self, ident: str) -> "Release":
@@ -47,7 +47,7 @@ class ReleaseMethods(ProjectBase):
     def release_diff(self, first: str, second: str) -> "ReleaseDiff":
         """Models added, removed and changed from release ``first`` to ``second``, with commits and metric deltas."""
         from tusk.release.manifest import diff
-        from tusk.results import ModelChange, ReleaseDiff
+        from tusk.project.results import ModelChange, ReleaseDiff
         from tusk.tracking import tags as T
 
         old, new = self.releases.find(first), self.releases.find(second)
@@ -73,33 +73,33 @@ class ReleaseMethods(ProjectBase):
         return current
     def release_log(self) -> "ReleaseLogView":
         """Every release event (created, rolled_back, rolled_forward), newest first."""
-        from tusk.results import ReleaseLogView
+        from tusk.project.results import ReleaseLogView
 
         return ReleaseLogView(self.releases.log())
     def lineage(self, target: str) -> "VersionLineage":
         """Where NAME[@VERSION] came from (default: its production version, else its newest): data and code
         commits, inputs, metrics, what changed in the data since the version before, releases holding it."""
-        from tusk.lineage import of_version
+        from tusk.release.lineage import of_version
 
         return of_version(self.tracker, self.releases, self.data, target)
     def data_lineage(self, ref: str) -> "DataCommitLineage":
         """The versions trained from data commit ``ref`` (any ref), and the releases holding them."""
-        from tusk.lineage import of_data_commit
+        from tusk.release.lineage import of_data_commit
 
         return of_data_commit(self.tracker, self.releases, self.data, ref)
     def release_lineage(self, ident: str) -> "ReleaseLineage":
         """Every model of release ``ident`` with its data and code commits."""
-        from tusk.lineage import of_release
+        from tusk.release.lineage import of_release
 
         return of_release(self.tracker, self.releases, ident)
     def reproduce(self, target: str) -> "Reproduction":
         """Retrain NAME@VERSION from its recorded data and code commits (a git worktree) and compare."""
-        from tusk.reproduce import reproduce
+        from tusk.train.reproduce import reproduce
 
         return reproduce(self.config, self.data, self.tracker, target)
     def cost(self) -> "CostReport":
         """CPU- and GPU-hours of every recorded job, per model, month and release, priced by ``[cost]``."""
-        from tusk.cost import cost_report
+        from tusk.train.cost import cost_report
 
         releases = {r.md5: r.models for r in self.releases.list()}
         return cost_report(self.tracker.all_versions(), releases, self.config.cost)

@@ -12,10 +12,10 @@ from tusk.project._base import ProjectBase
 
 if TYPE_CHECKING:
     from tusk.execute.base import EventHandler
-    from tusk.logs import JobLog
-    from tusk.plan import Plan
-    from tusk.results import ModelList, ModelVersions, Promoted, RolledBack, Status, Watched, Workflow
-    from tusk.runner import JobOutcome, RunReport
+    from tusk.train.logs import JobLog
+    from tusk.core.plan import Plan
+    from tusk.project.results import ModelList, ModelVersions, Promoted, RolledBack, Status, Watched, Workflow
+    from tusk.train.runner import JobOutcome, RunReport
 
 
 class TrainingMethods(ProjectBase):
@@ -26,7 +26,7 @@ class TrainingMethods(ProjectBase):
 
         ``at`` a branch other than the data branch plans the merge preview: what merging it would retrain.
         With ``check``, a train entry point that is missing or does not import is refused (ConfigError)."""
-        from tusk.planning import make_plan
+        from tusk.train.planning import make_plan
 
         if not self.is_review_branch(at):
             return make_plan(self, at, check=check)
@@ -37,7 +37,7 @@ class TrainingMethods(ProjectBase):
         return plan
     def training_ref(self, at: str | None) -> str | None:
         """The ref a run at ``at`` trains from: a review branch only when it merges without a merge commit."""
-        from tusk.review import training_ref
+        from tusk.review.reviews import training_ref
 
         return training_ref(self, at)
     def run(self, at: str | None = None, only: str | None = None, shard: "str | tuple[int, int] | None" = None,
@@ -57,8 +57,8 @@ class TrainingMethods(ProjectBase):
         Progress comes as events: ``on_start(plan, jobs to run)``, ``on_event`` for each executor event (a job
         started, retrying, finished), ``on_outcome`` for each job once recorded. ``cancel`` (a ``RunCancel``) stops
         the run from another thread, as Ctrl-C does in the main one."""
-        from tusk import runner
-        from tusk.spec import parse_shard
+        from tusk.train import runner
+        from tusk.core.spec import parse_shard
 
         shard_range = parse_shard(shard) if isinstance(shard, str) else shard
         return runner.run(self, at=at, only=only, shard=shard_range, workers=workers, force=force,
@@ -66,8 +66,8 @@ class TrainingMethods(ProjectBase):
                           cancel=cancel, wait=wait, on_wait=on_wait)
     def status(self) -> "Status":
         """Each instance's current version, fingerprint, data commit, production version and plan status."""
-        from tusk import _gc
-        from tusk.results import InstanceStatus, Status
+        from tusk._internal import gc as _gc
+        from tusk.project.results import InstanceStatus, Status
 
         with _gc.paused():
             plan = self.plan(check=False)
@@ -83,10 +83,10 @@ class TrainingMethods(ProjectBase):
         return Status(rows)
     def models(self) -> "ModelList":
         """Every registered model but tusk's own (the release log): current and production versions."""
-        from tusk.results import ModelList
+        from tusk.project.results import ModelList
         from tusk.tracking.base import INTERNAL_MODELS, ModelSummary
 
-        from tusk import _gc
+        from tusk._internal import gc as _gc
 
         with _gc.paused():
             states, production = self.tracker.states(), self.tracker.aliases()
@@ -97,7 +97,7 @@ class TrainingMethods(ProjectBase):
         """Every version of model ``name``, newest first: commits, fingerprint, aliases, when."""
         import time
 
-        from tusk.results import ModelVersion, ModelVersions
+        from tusk.project.results import ModelVersion, ModelVersions
         from tusk.tracking import tags as T
 
         versions = [ModelVersion(v.version, v.aliases, v.tags.get(T.DATA_COMMIT), v.tags.get(T.CODE_COMMIT),
@@ -108,13 +108,13 @@ class TrainingMethods(ProjectBase):
     def rollback_model(self, name: str, to: str | None = None) -> "RolledBack":
         """Move ``name``'s production alias back one step of its production history (or to version ``to``). On
         its first production version nothing moves (``moved`` is false)."""
-        from tusk.results import RolledBack
+        from tusk.project.results import RolledBack
 
         before, after = self.tracker.rollback(name, to.lstrip("v") if to else None)
         return RolledBack(name, before, after)
     def promote(self, name: str, version: str) -> "Promoted":
         """Point ``name``'s production alias at ``version`` (``3`` or ``v3``)."""
-        from tusk.results import Promoted
+        from tusk.project.results import Promoted
 
         number = version.lstrip("v")
         self.tracker.set_alias(name, number)
@@ -124,9 +124,9 @@ class TrainingMethods(ProjectBase):
 
         Without a version: a job of NAME that is running now, else the newer of NAME's last local job and
         its current version's run (a failed job after the last success shows the failure)."""
-        from tusk import logs
+        from tusk.train import logs
         from tusk.errors import TrackingError
-        from tusk.lineage import parse_target
+        from tusk.release.lineage import parse_target
 
         name, version = parse_target(target)
         local = logs.newest_job_log(self.state_dir / "jobs", name) if version is None else None
@@ -153,14 +153,14 @@ class TrainingMethods(ProjectBase):
         return logs.JobLog(name, version, "run", where, text)
     @staticmethod
     def _local_log(name: str, found: Any) -> "JobLog":
-        from tusk import logs
+        from tusk.train import logs
 
         data = found.path.read_bytes()
         return logs.JobLog(name, None, "job folder", str(found.path), data.decode("utf-8", "replace"),
                            live=found.live, size=len(data))
     def follow_log(self, log: "JobLog") -> "Iterator[str]":
         """What a live job's log gains after ``log.text``, as it is written, until the job ends."""
-        from tusk import logs
+        from tusk.train import logs
 
         path = Path(log.location)
         return logs.follow(path, lambda: logs.running(path.parent.parent), offset=log.size)
@@ -168,8 +168,8 @@ class TrainingMethods(ProjectBase):
               say: "Callable[[str], None] | None" = None) -> "Watched":
         """Poll the data branch and the code; on a change plan → run → release ([release] auto). ``say`` gets each
         line of the watch log; one watcher per project (LockHeld names the other)."""
-        from tusk.results import Watched
-        from tusk.triggers import watch
+        from tusk.project.results import Watched
+        from tusk.train.watch import watch
 
         root = self.root
         return Watched(watch(self, lambda: type(self).open(root), interval or self.config.watch.interval or 30.0, once,
@@ -179,8 +179,8 @@ class TrainingMethods(ProjectBase):
                   install: str | None = None) -> "Workflow":
         """Write the GitHub Actions workflow (plan → ``tusk run --shard i/N`` matrix → release); its warnings say
         what runners could not share (``strict``: refused instead, nothing written)."""
-        from tusk.ci_github import write
-        from tusk.results import Workflow
+        from tusk.train.ci_github import write
+        from tusk.project.results import Workflow
 
         labels = list(runs_on) or ["self-hosted"]
         path, warnings = write(self.config, output, remotes=self.shared_remotes(), strict=strict, shards=shards,

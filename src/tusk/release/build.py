@@ -90,7 +90,7 @@ def build_command(builder: str, context: Path, image: str) -> list[str]:
 
 def build(builder: str, context: Path, image: str, log: Path) -> None:
     """Build ``image``; a failure raises BuildError with the last line the builder printed."""
-    from tusk._sqlite import child_env
+    from tusk._internal.sqlite import child_env
 
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:

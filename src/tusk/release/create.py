@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tusk import git
-from tusk._crash import crash_point
+from tusk._internal import git
+from tusk._internal.crash import crash_point
 from tusk.release import build as builds
 from tusk.release.manifest import hashes
 from tusk.release.needs import mismatches, needs_json, needs_of

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tusk._crash import crash_point
+from tusk._internal.crash import crash_point
 from tusk.errors import ReleaseError
 from tusk.release.history import ReleaseEvent, ReleaseLog, current_user, deployments, parse_time
 from tusk.release.manifest import hashes, normalise

@@ -5,7 +5,7 @@ looked up. The two reads that planning and releasing need for *every* instance (
 registered model, the production aliases) are one registry query each; on a local sqlite store they read
 MLflow's registry tables directly, read-only, which keeps ``tusk plan`` well under a second for 1000 models.
 
-A sqlite store is created as a plain SQLite file (not doltlite, see ``tusk._sqlite``) and migrated once,
+A sqlite store is created as a plain SQLite file (not doltlite, see ``tusk._internal.sqlite``) and migrated once,
 before any parallel work, so a plain ``mlflow ui --backend-store-uri sqlite:///...`` reads everything.
 """
 
@@ -24,12 +24,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tusk._crash import crash_point
-from tusk._process import process_alive
-from tusk._sqlite import checkpoint, create_plain_sqlite, fast_commits
-from tusk.config import Config, url_path
+from tusk._internal.crash import crash_point
+from tusk._internal.process import process_alive
+from tusk._internal.sqlite import checkpoint, create_plain_sqlite, fast_commits
+from tusk.core.config import Config, url_path
 from tusk.errors import ModelNotFound, TrackingError
-from tusk.promote import moved_to, promotion, pushed, rollback_target
+from tusk.core.promote import moved_to, promotion, pushed, rollback_target
 from tusk.tracking import tags as T
 from tusk.tracking.base import (CANDIDATES_TAG, PRODUCTION, STATE_TAG, CandidateRef, FailedJob, FailureRecord,
                                 InstanceState, TrainRecord, VersionInfo)
@@ -238,7 +238,7 @@ class MlflowTracker:
     def states(self, names: Collection[str] | None = None) -> dict[str, InstanceState]:
         """Every instance's current state, or only those of ``names`` (see ``tusk.tracking.state`` for how a
         crash is read back)."""
-        from tusk import _gc
+        from tusk._internal import gc as _gc
 
         with _gc.paused():
             return resolve(self._view(with_aliases=False, names=names)).states
@@ -916,7 +916,7 @@ class MlflowTracker:
             raise
 
     def _settle(self, over: int | None = None) -> None:
-        """A local store's write-ahead log copied back when it grew (see ``tusk._sqlite.checkpoint``)."""
+        """A local store's write-ahead log copied back when it grew (see ``tusk._internal.sqlite.checkpoint``)."""
         if self.sqlite_path is not None and "client" in self.__dict__:  # written through MLflow by this process
             checkpoint(self.sqlite_path, *(() if over is None else (over,)))
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tusk._crash import crash_point
+from tusk._internal.crash import crash_point
 from tusk.release.manifest import canonical, normalise
 from tusk.tracking import tags as T
 from tusk.tracking.base import PRODUCTION, RELEASE_MODEL, EventRecord, ReleaseRecord

@@ -22,7 +22,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from tusk.promote import pushed
+from tusk.core.promote import pushed
 from tusk.tracking.base import InstanceState
 
 MAX_FINGERPRINTS = 500

@@ -1,6 +1,6 @@
 """A run started from the page, in its own process: ``Project.run`` exactly as ``tusk run`` calls it (the same plan,
 executor, recording and project lock; SIGINT cancels it as Ctrl-C cancels the CLI), writing one JSON line per
-event to ``events.jsonl`` and ``result.json`` at the end (``tusk.background`` reads them). A face, like the CLI:
+event to ``events.jsonl`` and ``result.json`` at the end (``tusk.train.background`` reads them). A face, like the CLI:
 it opens the project through the facade."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tusk._cache import atomic_write
-from tusk.background import EVENTS, RESULT
+from tusk._internal.cache import atomic_write
+from tusk.train.background import EVENTS, RESULT
 from tusk.errors import LockHeld, TuskError
 
 

@@ -1,0 +1,1 @@
+"""Private internals: locks, processes, caches, crash points, sqlite helpers, git, output files."""

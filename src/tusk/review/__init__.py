@@ -1,0 +1,1 @@
+"""The review wing: reviews and their merge previews, approvals, impact, data checks, source sync, browsing."""

@@ -1,0 +1,160 @@
+"""Backends by URL scheme: the built-in ones, and an executor from outside tusk — the example of
+docs/architecture.md, taken from the page — added through ``register()`` and through an entry point of an
+installed distribution, used by a whole ``tusk run``, and put through the executor conformance suite."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.executor import ExecutorSuite
+from train_fixtures import TrainProject, make_project
+from tusk import backends
+from tusk._internal.sqlite import child_env
+from tusk.errors import BackendMissing, ConfigError
+from tusk.execute.local import LocalExecutor
+
+DOC = Path(__file__).parents[2] / "docs" / "architecture.md"
+
+
+def documented_example() -> str:
+    """The ``tusk_procs.py`` code block of docs/architecture.md."""
+    [code] = re.findall(r"```python\n(# tusk_procs\.py\n.*?)```", DOC.read_text(), re.S)
+    return code
+
+
+def plugin_dist(folder: Path, entries: str, name: str = "tusk-procs") -> Path:
+    """A distribution as pip installs it — its module and a .dist-info with entry points — in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tusk_procs.py").write_text(documented_example())
+    info = folder / f"{name.replace('-', '_')}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[tusk.backends]\n{entries}\n")
+    return folder
+
+
+@pytest.fixture
+def clean_registry() -> Iterator[None]:
+    saved = {port: dict(table) for port, table in backends._registered.items()}
+    backends.reload_entry_points()
+    yield
+    for port, table in saved.items():
+        backends._registered[port].clear()
+        backends._registered[port].update(table)
+    backends.reload_entry_points()
+
+
+@pytest.fixture
+def plugin(tmp_path: Path, clean_registry: None, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The documented plugin installed in a folder on sys.path (its entry points are found from there)."""
+    site = plugin_dist(tmp_path / "site", "executor.procs = tusk_procs:ProcessExecutor\n"
+                                          "executor.local = tusk_procs:ProcessExecutor\n"
+                                          "data.gone = tusk_procs_missing:Store\n"
+                                          "nonsense = x\nexecutor.Bad Name = x:Y")
+    monkeypatch.syspath_prepend(str(site))
+    return site
+
+
+def job_pids(project: TrainProject) -> list[str]:
+    logs = sorted((project.root / ".tusk" / "jobs").glob("*/*/job.log"))
+    return [re.search(r"\[tusk\] attempt 1 started \S+ \S+ pid (\d+)", log.read_text()).group(1)  # type: ignore[union-attr]
+            for log in logs]
+
+
+def test_built_in_schemes_resolve_lazily_with_install_hints(clean_registry: None) -> None:
+    assert backends.backend_class("executor", "local://?workers=2") is LocalExecutor
+    assert backends.scheme_of("postgresql+psycopg2://h/db") == "postgresql"
+    with pytest.raises(ConfigError, match="unknown scheme 'k8s' .*known: immediate, local, ray"):
+        backends.backend_class("executor", "k8s://cluster")
+    backends.register("executor", "gone", "tusk_no_such_plugin:Executor", "pip install tusk-gone")
+    with pytest.raises(BackendMissing, match="needs 'tusk_no_such_plugin': pip install tusk-gone"):
+        backends.backend_class("executor", "gone://")
+    backends.register("executor", "typo", "tusk.execute.local:NoSuchClass")
+    with pytest.raises(BackendMissing, match="tusk.execute.local has no 'NoSuchClass'"):
+        backends.backend_class("executor", "typo://")
+
+
+def test_register_refuses_what_cannot_work(clean_registry: None) -> None:
+    with pytest.raises(ValueError, match="unknown port"):
+        backends.register("queue", "k8s", "x:Y")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="scheme"):
+        backends.register("executor", "K8S://", "x:Y")
+    with pytest.raises(ValueError, match="module:Class"):
+        backends.register("executor", "k8s", "tusk_k8s.K8sExecutor")
+    backends.register("executor", "k8s", "tusk_k8s:K8sExecutor")
+    backends.register("executor", "k8s", "tusk_k8s:K8sExecutor")  # the same again: fine
+    with pytest.raises(ValueError, match="already registered"):
+        backends.register("executor", "k8s", "other:Executor")
+    backends.register("executor", "k8s", "other:Executor", replace=True)
+    assert backends.known("executor")["k8s"].target == "other:Executor"
+
+
+def test_a_registered_executor_runs_a_project(tmp_path: Path, plugin: Path) -> None:
+    backends.register("executor", "myprocs", "tusk_procs:ProcessExecutor", "pip install tusk-procs")
+    project = make_project(tmp_path, customers=3, executor="myprocs://")
+    jobs = project.run("--workers", "1")
+    assert {n: j["status"] for n, j in jobs.items()} == {f"m-c{i}": "succeeded" for i in range(3)}
+    assert len(set(job_pids(project))) == 3, "a fresh process per attempt, though one at a time"
+    client = project.client()
+    assert client.get_model_version_by_alias("m-c0", "production").tags["tusk.executor"] == "myprocs://"
+
+
+def test_an_entry_point_adds_a_backend_without_editing_tusk(tmp_path: Path, plugin: Path) -> None:
+    project = make_project(tmp_path, customers=3, executor="procs://")
+    tusk = shutil.which("tusk", path=str(Path(sys.executable).parent))
+    assert tusk
+    env = child_env({"PYTHONPATH": str(plugin)})
+
+    def run(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([tusk, "-C", str(project.root), *args], capture_output=True, text=True, timeout=300,
+                              check=False, **kwargs)
+
+    done = run("run", "--workers", "1", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    assert {j["name"]: j["status"] for j in json.loads(done.stdout)["jobs"]} == {f"m-c{i}": "succeeded"
+                                                                               for i in range(3)}
+    assert len(set(job_pids(project))) == 3, "the plugin ran them, a fresh process each"
+    assert run("plan", env=child_env()).returncode == 0, "a command that runs no job opens no executor"
+    missing = run("run", "--force", env=child_env())
+    assert missing.returncode == 1 and "unknown scheme 'procs'" in missing.stderr.splitlines()[-1]
+
+
+def test_entry_points_are_read_once_and_never_replace_built_ins(plugin: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    procs = backends.known("executor")["procs"]
+    assert (procs.target, procs.origin, procs.install_hint) == ("tusk_procs:ProcessExecutor", "tusk-procs",
+                                                               "pip install tusk-procs")
+    assert backends.backend_class("executor", "procs://").__name__ == "ProcessExecutor"
+    assert backends.backend_class("executor", "local://") is LocalExecutor, "a plugin does not replace local"
+    with pytest.raises(BackendMissing, match="pip install tusk-procs"):
+        backends.backend_class("data", "gone://x")
+    calls = []
+    real = backends.read_entry_points
+    monkeypatch.setattr(backends, "read_entry_points", lambda: calls.append(1) or real())
+    backends.reload_entry_points()
+    for _ in range(3):
+        with pytest.raises(ConfigError):
+            backends.backend_class("executor", "nope://")
+    assert backends.backend_class("executor", "local://") is LocalExecutor
+    assert calls == [1], "entry points are listed once per process, and not for a built-in scheme"
+
+
+class TestDocumentedExecutor(ExecutorSuite):
+    """The executor of docs/architecture.md passes the suite tusk's own executors pass."""
+
+    pytestmark = pytest.mark.slow
+
+    @pytest.fixture
+    def executor(self, plugin: Path) -> Iterator[Any]:
+        executor = backends.backend_class("executor", "procs://")("procs://")
+        yield executor
+        executor.close()
