@@ -12,18 +12,18 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-NOOP_MODEL = '''def train(ctx):
+NOOP_MODEL = """def train(ctx):
     (ctx.output_dir / "m.txt").write_text("x")
     return {"n": float(len(ctx.inputs["examples"]))}
-'''
+"""
 
-MODEL_BLOCK = '''
+MODEL_BLOCK = """
 [[models]]
 name = "m-{customer}"
 train = "models/m.py:train"
 matrix.customer = "SELECT DISTINCT customer FROM examples ORDER BY customer"
 inputs.examples = "SELECT id, text, label FROM examples WHERE customer = :customer ORDER BY id"
-'''
+"""
 
 
 def env() -> dict[str, str]:

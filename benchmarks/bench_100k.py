@@ -34,7 +34,7 @@ from _project import NOOP_MODEL, env
 from _project import tusk as timed  # one tusk command (a fresh process) → its wall seconds
 
 ROWS = 2  # rows per customer
-SPECS = '''
+SPECS = """
 [[models]]
 name = "a-{customer}"
 train = "models/m.py:train"
@@ -46,9 +46,9 @@ name = "b-{customer}"
 train = "models/m.py:train"
 matrix.customer = "SELECT DISTINCT customer FROM examples ORDER BY customer"
 inputs.examples = "SELECT id, label FROM examples WHERE customer = :customer ORDER BY id"
-'''
+"""
 # Run in the project's Python: every instance's state as a run records it, registered through the port.
-SEED = '''
+SEED = """
 import sys, time
 from pathlib import Path
 from sqlalchemy import event
@@ -107,7 +107,7 @@ with Project.open(root) as project:
             tracker.register(record(state, shared.run_id, shared.artifact_uri))
         if count % 5000 == 0:
             print(f"seeded {count:,} of {len(instances):,} ({time.time() - started:.0f} s)", file=sys.stderr, flush=True)
-'''
+"""
 
 
 def tusk_exe() -> str:
@@ -162,8 +162,20 @@ def project(work: Path, keep: Path | None, n: int) -> Path:
 def fleet(work: Path, keep: Path | None, n: int, repeat: int) -> dict[str, float]:
     root = project(work, keep, n)
     write_rows(root / "ex1.csv", n // 2, edit=True)
-    timed(root, "data", "import", str(root / "ex1.csv"), "--table", "examples", "--key", "id", "--mode", "upsert",
-          "-m", "one row")
+    timed(
+        root,
+        "data",
+        "import",
+        str(root / "ex1.csv"),
+        "--table",
+        "examples",
+        "--key",
+        "id",
+        "--mode",
+        "upsert",
+        "-m",
+        "one row",
+    )
     out = {"plan, first after the change": timed(root, "plan", "--json")}
     out["plan"] = min(timed(root, "plan", "--json") for _ in range(repeat))
     out["status"] = min(timed(root, "status", "--json") for _ in range(repeat))
@@ -198,13 +210,26 @@ def main() -> None:
         load.append(os.getloadavg()[0])
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"| command | N={small_n:,} | N={args.n:,} | ratio (linear: 10) | goal at N={args.n:,} |\n|---|---|---|---|---|")
+    print(
+        f"| command | N={small_n:,} | N={args.n:,} | ratio (linear: 10) | goal at N={args.n:,} |\n|---|---|---|---|---|"
+    )
     for name, value in big.items():
         print(f"| {name} | {small[name]:.2f} s | {value:.2f} s | {value / small[name]:.1f} | {GOALS.get(name, '')} |")
     print(f"load average (1 min) during the run: {', '.join(f'{x:.1f}' for x in load)}")
     if args.out:
-        Path(args.out).write_text(json.dumps({"n": args.n, "small": small_n, "big": big, "small_fleet": small,
-                                              "load": load, "when": time.strftime("%Y-%m-%d %H:%M")}, indent=1))
+        Path(args.out).write_text(
+            json.dumps(
+                {
+                    "n": args.n,
+                    "small": small_n,
+                    "big": big,
+                    "small_fleet": small,
+                    "load": load,
+                    "when": time.strftime("%Y-%m-%d %H:%M"),
+                },
+                indent=1,
+            )
+        )
 
 
 if __name__ == "__main__":

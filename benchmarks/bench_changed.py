@@ -28,8 +28,10 @@ from _project import env, tusk, tusk_exe, tusk_out
 
 ROWS_PER_CUSTOMER = 20
 # The tusk command line with the grouped re-read switched off: every stale instance reads its own input.
-PER_INSTANCE = ("import sys, tusk.core.plan; tusk.core.plan.GROUP_AFTER = 10 ** 9; from tusk.cli import main; "
-                "sys.argv[0] = 'tusk'; sys.exit(main())")
+PER_INSTANCE = (
+    "import sys, tusk.core.plan; tusk.core.plan.GROUP_AFTER = 10 ** 9; from tusk.cli import main; "
+    "sys.argv[0] = 'tusk'; sys.exit(main())"
+)
 
 
 def load() -> float:
@@ -54,8 +56,21 @@ def said(answer: dict[str, Any]) -> list[tuple[Any, ...]]:
 def edit(root: Path, n: int, rows: int) -> None:
     """Rows 0..rows-1 (one row each of ``rows`` customers, up to n) get another label: one commit."""
     path = _project.write_csv(root / "edit.csv", (_project.row(i, n, "edited") for i in range(rows)))
-    tusk(root, "data", "import", str(path), "--table", "examples", "--key", "id", "--mode", "upsert", "--yes",
-         "-m", f"{rows} rows")
+    tusk(
+        root,
+        "data",
+        "import",
+        str(path),
+        "--table",
+        "examples",
+        "--key",
+        "id",
+        "--mode",
+        "upsert",
+        "--yes",
+        "-m",
+        f"{rows} rows",
+    )
 
 
 def main() -> None:
@@ -94,9 +109,12 @@ def main() -> None:
                 raise SystemExit(f"the grouped and the per-instance plans differ at {rows} changed rows")
             figures["stale"] = answers[True]["summary"]["stale"]
             results.append(figures)
-            print(f"| {rows:,} | {figures['stale']:,} | {figures['grouped']:.2f} s | {figures['grouped_load']:.1f} "
-                  f"| {figures['per_instance']:.2f} s | {figures['per_instance_load']:.1f} "
-                  f"| {figures['per_instance'] / figures['grouped']:.1f}x |", flush=True)
+            print(
+                f"| {rows:,} | {figures['stale']:,} | {figures['grouped']:.2f} s | {figures['grouped_load']:.1f} "
+                f"| {figures['per_instance']:.2f} s | {figures['per_instance_load']:.1f} "
+                f"| {figures['per_instance'] / figures['grouped']:.1f}x |",
+                flush=True,
+            )
         if args.out:
             args.out.write_text(json.dumps({"when": time.strftime("%Y-%m-%d %H:%M"), "results": results}, indent=1))
     finally:

@@ -50,8 +50,10 @@ def main(n: int) -> None:
         ray = RayExecutor("ray://local")
         ray_ms = per_job(ray, folder, n) * 1000
         ray.close()
-        print(f"| {n} no-op jobs, 2 slots | local {local_ms:.2f} ms/job | ray://local {ray_ms:.2f} ms/job "
-              f"| ratio {ray_ms / local_ms:.1f} |")
+        print(
+            f"| {n} no-op jobs, 2 slots | local {local_ms:.2f} ms/job | ray://local {ray_ms:.2f} ms/job "
+            f"| ratio {ray_ms / local_ms:.1f} |"
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -63,8 +63,11 @@ class Project_:
 
 def measure(small: Path, large: Path, repeats: int = 7) -> dict[str, tuple[float, float]]:
     figures = {}
-    for name, args in (("plan", ["plan", "--json"]), ("data log", ["data", "log", "--json"]),
-                       ("status", ["status", "--json"])):
+    for name, args in (
+        ("plan", ["plan", "--json"]),
+        ("data log", ["data", "log", "--json"]),
+        ("status", ["status", "--json"]),
+    ):
         times: dict[Path, list[float]] = {small: [], large: []}
         for _ in range(repeats):
             for root in (small, large):
@@ -95,11 +98,15 @@ def main(commits: int) -> None:
             project.data.gc()
         after = large.size()
         for name, (at_small, at_large) in figures.items():
-            print(f"| `tusk {name}` after {commits:,} commits vs 20 | {at_large:.2f} s | {at_small:.2f} s | "
-                  f"ratio {at_large / at_small:.2f} |")
+            print(
+                f"| `tusk {name}` after {commits:,} commits vs 20 | {at_large:.2f} s | {at_small:.2f} s | "
+                f"ratio {at_large / at_small:.2f} |"
+            )
         per_commit = (before - state.size()) / (commits - 20)
-        print(f"| data store at 20 / {commits:,} commits | {state.size() / 1e6:.1f} MB | {before / 1e6:.1f} MB "
-              f"| {per_commit / 1e3:.1f} KB per commit; dolt_gc: {before / 1e6:.1f} → {after / 1e6:.1f} MB |")
+        print(
+            f"| data store at 20 / {commits:,} commits | {state.size() / 1e6:.1f} MB | {before / 1e6:.1f} MB "
+            f"| {per_commit / 1e3:.1f} KB per commit; dolt_gc: {before / 1e6:.1f} → {after / 1e6:.1f} MB |"
+        )
         print(f"| {commits - 20:,} small commits (one import each, in-process) | {growing:.0f} s | | |")
     finally:
         shutil.rmtree(work, ignore_errors=True)

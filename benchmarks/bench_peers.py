@@ -53,14 +53,14 @@ HERE = Path(__file__).resolve().parent
 PEERS = HERE / "peers"
 ROWS_PER_CUSTOMER = 20
 EDITED_CUSTOMER = 3  # the customer whose row the 1-row change edits
-MODEL_BLOCK = '''
+MODEL_BLOCK = """
 [[models]]
 name = "m-{customer}"
 train = "models/m.py:train"
 code = ["models/*.py"]
 matrix.customer = "SELECT DISTINCT customer FROM examples ORDER BY customer"
 inputs.examples = "SELECT id, text, label FROM examples WHERE customer = :customer ORDER BY id"
-'''
+"""
 
 
 def dvc_exe() -> str:
@@ -126,8 +126,13 @@ def dvc_first_run(root: Path, n: int, cap: int, stages: int) -> dict[str, Any]:
     per_stage = stage_times(root, stages, measured)
     estimate = extrapolate(per_stage, n)
     finish_dvc(root, n, stages)
-    return {"seconds": estimate, "extrapolated": True, "measured_stages": stages, "measured_seconds": measured,
-            "per_stage": per_stage}
+    return {
+        "seconds": estimate,
+        "extrapolated": True,
+        "measured_stages": stages,
+        "measured_seconds": measured,
+        "per_stage": per_stage,
+    }
 
 
 def stage_times(root: Path, count: int, total: float) -> list[float]:
@@ -146,17 +151,19 @@ def extrapolate(per_stage: list[float], n: int) -> float:
     mean_k, mean_y = sum(ks) / len(ks), sum(ys) / len(ys)
     slope = sum((k - mean_k) * (y - mean_y) for k, y in zip(ks, ys)) / sum((k - mean_k) ** 2 for k in ks)
     intercept = mean_y - slope * mean_k
-    floor = sum(ys[-max(1, len(ys) // 10):]) / max(1, len(ys) // 10)
+    floor = sum(ys[-max(1, len(ys) // 10) :]) / max(1, len(ys) // 10)
     line = sum(max(intercept + slope * k, floor if k > len(per_stage) else 0.0) for k in range(2, n + 1))
     return per_stage[0] + line
 
 
 def finish_dvc(root: Path, n: int, done: int) -> None:
     """The outputs of the stages not run, made by the same script in one process, then committed (untimed)."""
-    code = ("import runpy, sys\n"
-            f"for c in range({done}, {n}):\n"
-            "    sys.argv = ['dvc_train.py', f'c{c:05d}']\n"
-            "    runpy.run_path('dvc_train.py', run_name='__main__')\n")
+    code = (
+        "import runpy, sys\n"
+        f"for c in range({done}, {n}):\n"
+        "    sys.argv = ['dvc_train.py', f'c{c:05d}']\n"
+        "    runpy.run_path('dvc_train.py', run_name='__main__')\n"
+    )
     subprocess.run([sys.executable, "-c", code], cwd=root, env=tool_env(), check=True)
     subprocess.run([dvc_exe(), "commit", "-f", "-q"], cwd=root, env=tool_env(), check=True)
 
@@ -191,8 +198,21 @@ def tusk(root: Path, *args: str) -> float:
 
 def tusk_edit(root: Path, n: int, edited: set[int], mark: str = "") -> None:
     write_tusk_rows(root / "edit.csv", n, edited, sorted(edited), mark)
-    tusk(root, "data", "import", "edit.csv", "--table", "examples", "--key", "id", "--mode", "upsert", "--yes",
-         "-m", f"{len(edited)} rows")
+    tusk(
+        root,
+        "data",
+        "import",
+        "edit.csv",
+        "--table",
+        "examples",
+        "--key",
+        "id",
+        "--mode",
+        "upsert",
+        "--yes",
+        "-m",
+        f"{len(edited)} rows",
+    )
 
 
 def dvc_edit(root: Path, n: int, edited: set[int], mark: str = "") -> None:
@@ -203,16 +223,29 @@ def dvc_edit(root: Path, n: int, edited: set[int], mark: str = "") -> None:
 def one_size(work: Path, n: int, args: argparse.Namespace, with_dvc: bool, sweep: bool) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
 
-    def note(tool: str, command: str, seconds: float | list[float], loads: list[float] | None = None,
-             **more: Any) -> None:
+    def note(
+        tool: str, command: str, seconds: float | list[float], loads: list[float] | None = None, **more: Any
+    ) -> None:
         samples = seconds if isinstance(seconds, list) else [seconds]
         figure = statistics.median(samples)
         load = statistics.median(loads) if loads else os.getloadavg()[0]
-        out.append({"tool": tool, "n": n, "command": command, "seconds": round(figure, 3), "load_1min": round(load, 2),
-                    **({"samples": [round(x, 3) for x in samples]} if len(samples) > 1 else {}), **more})
+        out.append(
+            {
+                "tool": tool,
+                "n": n,
+                "command": command,
+                "seconds": round(figure, 3),
+                "load_1min": round(load, 2),
+                **({"samples": [round(x, 3) for x in samples]} if len(samples) > 1 else {}),
+                **more,
+            }
+        )
         spread = f" (median of {', '.join(f'{x:.2f}' for x in samples)})" if len(samples) > 1 else ""
-        print(f"  N={n:>6} {tool:4} {command:16} {figure:8.2f} s{spread} load {load:.1f} "
-              f"{'(extrapolated)' if more.get('extrapolated') else ''}", flush=True)
+        print(
+            f"  N={n:>6} {tool:4} {command:16} {figure:8.2f} s{spread} load {load:.1f} "
+            f"{'(extrapolated)' if more.get('extrapolated') else ''}",
+            flush=True,
+        )
 
     def after_edits(edits: list[Any], commands: list[tuple[str, str, Any]]) -> None:
         """``args.repeat`` times: one row of one customer gets another label in each project, then each command,
@@ -236,7 +269,8 @@ def one_size(work: Path, n: int, args: argparse.Namespace, with_dvc: bool, sweep
         ("tusk", "status/plan", lambda: tusk(tp, "plan", "--json")),
         ("tusk", "status", lambda: tusk(tp, "status", "--json")),
         ("tusk", "1-model retrain", lambda: tusk(tp, "run", "--json")),
-        ("tusk", "nothing to do", lambda: tusk(tp, "run", "--json"))]
+        ("tusk", "nothing to do", lambda: tusk(tp, "run", "--json")),
+    ]
     if with_dvc:
         dp = dvc_project(work / f"dvc-{n}", n)
         first = dvc_first_run(dp, n, args.dvc_cap, args.dvc_stages)
@@ -264,10 +298,16 @@ def one_size(work: Path, n: int, args: argparse.Namespace, with_dvc: bool, sweep
 
 def compile_tusk() -> None:
     """tusk's package byte-compiled in place (its __pycache__ folders), as an installed package is."""
-    found = subprocess.run([tusk_python(), "-c", "import tusk, os; print(os.path.dirname(tusk.__file__))"],
-                           env=tool_env(), capture_output=True, text=True, check=True).stdout.strip()
-    subprocess.run([tusk_python(), "-m", "compileall", "-q", found], env=tool_env(), check=True,
-                   stdout=subprocess.DEVNULL)
+    found = subprocess.run(
+        [tusk_python(), "-c", "import tusk, os; print(os.path.dirname(tusk.__file__))"],
+        env=tool_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    subprocess.run(
+        [tusk_python(), "-m", "compileall", "-q", found], env=tool_env(), check=True, stdout=subprocess.DEVNULL
+    )
 
 
 def tusk_python() -> str:
@@ -276,15 +316,23 @@ def tusk_python() -> str:
 
 def check_extrapolation(results: list[dict[str, Any]], cap: int, stages: int) -> dict[str, Any] | None:
     """How far the extrapolation lands from a measured full run: fit on its first stages, compare."""
-    full = [r for r in results if r["tool"] == "dvc" and r["command"] == "first run" and not r["extrapolated"]
-            and r["n"] > stages // 3]
+    full = [
+        r
+        for r in results
+        if r["tool"] == "dvc" and r["command"] == "first run" and not r["extrapolated"] and r["n"] > stages // 3
+    ]
     if not full:
         return None
     best = max(full, key=lambda r: r["n"])
-    head = best["per_stage"][:max(10, min(stages, best["n"] // 3))]
+    head = best["per_stage"][: max(10, min(stages, best["n"] // 3))]
     predicted = extrapolate(head, best["n"])
-    return {"n": best["n"], "fitted_on_stages": len(head), "predicted": round(predicted, 2),
-            "measured": best["seconds"], "error": round(predicted / best["seconds"] - 1, 3)}
+    return {
+        "n": best["n"],
+        "fitted_on_stages": len(head),
+        "predicted": round(predicted, 2),
+        "measured": best["seconds"],
+        "error": round(predicted / best["seconds"] - 1, 3),
+    }
 
 
 def main() -> None:
@@ -294,8 +342,12 @@ def main() -> None:
     parser.add_argument("--dvc-cap", type=int, default=300, help="largest N whose DVC first run is run whole")
     parser.add_argument("--dvc-stages", type=int, default=120, help="stages DVC runs above the cap")
     parser.add_argument("--sweep-at", type=int, default=1000, help="N of the changed-rows sweep")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="edits (each followed by status/plan, 1-model retrain, nothing to do) per N; median shown")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="edits (each followed by status/plan, 1-model retrain, nothing to do) per N; median shown",
+    )
     parser.add_argument("--no-compile", action="store_true", help="do not byte-compile tusk's package first")
     parser.add_argument("--out", default=str(HERE / "results" / f"peers-{time.strftime('%Y%m%d-%H%M')}.json"))
     args = parser.parse_args()
@@ -312,10 +364,16 @@ def main() -> None:
             load.append(os.getloadavg()[0])
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    summary = {"when": time.strftime("%Y-%m-%d %H:%M"), "load_1min": load, "cpus": os.cpu_count(),
-               "repeat": args.repeat, "compiled": not args.no_compile,
-               "dvc": subprocess.run([dvc_exe(), "--version"], capture_output=True, text=True).stdout.strip(),
-               "results": results, "extrapolation_check": check_extrapolation(results, args.dvc_cap, args.dvc_stages)}
+    summary = {
+        "when": time.strftime("%Y-%m-%d %H:%M"),
+        "load_1min": load,
+        "cpus": os.cpu_count(),
+        "repeat": args.repeat,
+        "compiled": not args.no_compile,
+        "dvc": subprocess.run([dvc_exe(), "--version"], capture_output=True, text=True).stdout.strip(),
+        "results": results,
+        "extrapolation_check": check_extrapolation(results, args.dvc_cap, args.dvc_stages),
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(summary, indent=1))
     print_table(results)

@@ -46,8 +46,9 @@ def single_pass_rehash(root: Path) -> float:
     commit = project.data.resolve(project.config.data.branch)
     started = time.perf_counter()
     digests: dict[str, object] = {}
-    rows = project.data.iter_query("SELECT customer, id, text, label FROM examples ORDER BY customer, id", None,
-                                   ref=commit)
+    rows = project.data.iter_query(
+        "SELECT customer, id, text, label FROM examples ORDER BY customer, id", None, ref=commit
+    )
     for customer, *rest in rows:
         digest = digests.get(customer)
         if digest is None:
@@ -65,7 +66,13 @@ def unbound(off: bool) -> None:
 
     class Unbounded(_sql.QueryBound):
         def __init__(self, conn: object, timeout: float, memory: float) -> None:  # no handler, no length limit
-            self.timeout, self.memory, self.limits, self.tripped, self._looked = timeout, memory, (math.inf,) * 2, "", 0.0
+            self.timeout, self.memory, self.limits, self.tripped, self._looked = (
+                timeout,
+                memory,
+                (math.inf,) * 2,
+                "",
+                0.0,
+            )
 
         def start(self) -> tuple[float, float]:
             return math.inf, math.inf
@@ -105,8 +112,20 @@ def main(rows: int, partitions: int) -> None:
         root = make(work / "proj", partitions, rows)
         tusk(root, "run", "--json")
         write_rows(root / "ex1.csv", partitions, rows, edit_id=8)
-        tusk(root, "data", "import", str(root / "ex1.csv"), "--table", "examples", "--key", "id",
-             "--mode", "upsert", "-m", "one row")
+        tusk(
+            root,
+            "data",
+            "import",
+            str(root / "ex1.csv"),
+            "--table",
+            "examples",
+            "--key",
+            "id",
+            "--mode",
+            "upsert",
+            "-m",
+            "one row",
+        )
         cache = root / ".tusk" / "cache" / "matrix.json"
         before_edit = cache.read_bytes()  # what `tusk run` left: the matrix values before the edit
 
@@ -119,15 +138,17 @@ def main(rows: int, partitions: int) -> None:
         saved.write_bytes(before_edit)
         timed: dict[bool, list[float]] = {True: [], False: []}
         for turn in range(6):  # alternately, each first in turn, so that the machine's noise falls on both
-            for bounded in ((True, False) if turn % 2 else (False, True)):
+            for bounded in (True, False) if turn % 2 else (False, True):
                 timed[bounded].append(planner_only(root, saved, bounded))
         planner, unbounded = min(timed[True]), min(timed[False])
         rehash = min(full_rehash(root) for _ in range(2))
         single = min(single_pass_rehash(root) for _ in range(2))
-        print(f"| {rows:,} rows, {partitions} instances, 1 row changed | planner {planner:.3f} s "
-              f"| re-hash per instance {rehash:.2f} s ({planner / rehash:.1%}) "
-              f"| re-hash in one scan {single:.2f} s ({planner / single:.1%}) | `tusk plan` process {process:.2f} s "
-              f"| planner without the query bound {unbounded:.3f} s (bounded/unbounded {planner / unbounded:.2f}) |")
+        print(
+            f"| {rows:,} rows, {partitions} instances, 1 row changed | planner {planner:.3f} s "
+            f"| re-hash per instance {rehash:.2f} s ({planner / rehash:.1%}) "
+            f"| re-hash in one scan {single:.2f} s ({planner / single:.1%}) | `tusk plan` process {process:.2f} s "
+            f"| planner without the query bound {unbounded:.3f} s (bounded/unbounded {planner / unbounded:.2f}) |"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

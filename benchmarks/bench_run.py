@@ -20,7 +20,7 @@ from pathlib import Path
 
 from _project import digits, env, make, tusk
 
-PLAIN_LOOP = '''
+PLAIN_LOOP = """
 import doltlite, sqlite3, sys, time, tempfile, pathlib
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
@@ -42,7 +42,7 @@ for k in range(n):
     name = f"m-{customer}"; client.create_registered_model(name)
     v = client.create_model_version(name, f"{run.info.artifact_uri}/model", run_id=rid, tags={"f": str(k)})
     client.set_registered_model_alias(name, "production", v.version)
-'''
+"""
 
 
 def plain_loop(work: Path, root: Path, n: int, burn_ms: float = 0.0) -> float:
@@ -51,19 +51,38 @@ def plain_loop(work: Path, root: Path, n: int, burn_ms: float = 0.0) -> float:
     metrics and a tag, its files, a registered model and version, the production alias) in a fresh MLflow store
     (SQLite's defaults), after burning ``burn_ms`` of CPU. → wall seconds. Its files go under ``work``."""
     db = work / "plain-mlflow.db"
-    subprocess.run(["/usr/bin/python3", "-c", f"import sqlite3; sqlite3.connect('{db}').execute('pragma user_version=0')"],
-                   check=True)  # a plain SQLite file, as MLflow makes one (doltlite would make its own format)
-    subprocess.run([sys.executable, "-c", f"from mlflow import MlflowClient; MlflowClient('sqlite:///{db}').search_experiments()"],
-                   check=True, env=env(), capture_output=True)  # the store's tables, made before the clock starts
+    subprocess.run(
+        ["/usr/bin/python3", "-c", f"import sqlite3; sqlite3.connect('{db}').execute('pragma user_version=0')"],
+        check=True,
+    )  # a plain SQLite file, as MLflow makes one (doltlite would make its own format)
+    subprocess.run(
+        [sys.executable, "-c", f"from mlflow import MlflowClient; MlflowClient('sqlite:///{db}').search_experiments()"],
+        check=True,
+        env=env(),
+        capture_output=True,
+    )  # the store's tables, made before the clock starts
     shutil.copy(root / "data" / "training.db", work / "plain-data.db")
     (work / "plain_loop.py").write_text(PLAIN_LOOP)
     started = time.perf_counter()
-    subprocess.run([sys.executable, str(work / "plain_loop.py"), str(n), str(db), str(work / "plain-data.db"),
-                    str(burn_ms), str(digits(n))], check=True, env=env(), capture_output=True, cwd=work)
+    subprocess.run(
+        [
+            sys.executable,
+            str(work / "plain_loop.py"),
+            str(n),
+            str(db),
+            str(work / "plain-data.db"),
+            str(burn_ms),
+            str(digits(n)),
+        ],
+        check=True,
+        env=env(),
+        capture_output=True,
+        cwd=work,
+    )
     return time.perf_counter() - started
 
 
-BURNING_MODEL = '''import time
+BURNING_MODEL = """import time
 
 def train(ctx):
     end = time.process_time() + {burn}
@@ -71,7 +90,7 @@ def train(ctx):
         pass
     (ctx.output_dir / "m.txt").write_text("x")
     return {{"n": float(len(ctx.inputs["examples"]))}}
-'''
+"""
 
 
 def main(n: int, burn_ms: float = 0.0) -> None:
@@ -84,9 +103,11 @@ def main(n: int, burn_ms: float = 0.0) -> None:
         tusk_seconds = tusk(root, "run", "--json")
         ratio = tusk_seconds / baseline
         what = f"{n} models burning {burn_ms:g} ms" if burn_ms else f"{n} no-op models"
-        print(f"| {what} | plain loop {baseline:.1f} s | tusk run {tusk_seconds:.1f} s "
-              f"| ratio {ratio:.2f} | overhead {(tusk_seconds - baseline) / n * 1000:+.1f} ms/job "
-              f"| load {os.getloadavg()[0]:.1f} |")
+        print(
+            f"| {what} | plain loop {baseline:.1f} s | tusk run {tusk_seconds:.1f} s "
+            f"| ratio {ratio:.2f} | overhead {(tusk_seconds - baseline) / n * 1000:+.1f} ms/job "
+            f"| load {os.getloadavg()[0]:.1f} |"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

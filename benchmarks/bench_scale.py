@@ -71,8 +71,13 @@ def memory_kib(pids: list[int]) -> tuple[int, int]:
 def first_run(root: Path) -> tuple[float, float, float]:
     """→ (seconds, peak MiB of the process tree's summed PSS, peak MiB of its summed RSS), sampled every 0.2 s."""
     started = time.perf_counter()
-    proc = subprocess.Popen([tusk_exe(), "-C", str(root), "run", "--json"], env=env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [tusk_exe(), "-C", str(root), "run", "--json"],
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     peak = [0, 0]
     done = threading.Event()
 
@@ -80,6 +85,7 @@ def first_run(root: Path) -> tuple[float, float, float]:
         while not done.wait(0.2):
             pss, rss = memory_kib(tree(proc.pid))
             peak[0], peak[1] = max(peak[0], pss), max(peak[1], rss)
+
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     _, err = proc.communicate()
@@ -99,8 +105,20 @@ def fleet(work: Path, n: int, repeat: int, with_baseline: bool) -> dict[str, flo
         out["plain loop"] = plain_loop(work, root, n)
     tusk(root, "release", "create", "--no-build", "--json")
     write_rows(root / "ex1.csv", n, ROWS * n, edit_id=3 + n)  # one row of customer 3
-    tusk(root, "data", "import", str(root / "ex1.csv"), "--table", "examples", "--key", "id", "--mode", "upsert",
-          "-m", "one row")
+    tusk(
+        root,
+        "data",
+        "import",
+        str(root / "ex1.csv"),
+        "--table",
+        "examples",
+        "--key",
+        "id",
+        "--mode",
+        "upsert",
+        "-m",
+        "one row",
+    )
     out["plan"] = best(root, repeat, "plan", "--json")
     out["status"] = best(root, repeat, "status", "--json")
     out["models list"] = best(root, repeat, "models", "list", "--json")
@@ -115,9 +133,14 @@ def fleet(work: Path, n: int, repeat: int, with_baseline: bool) -> dict[str, flo
     return out
 
 
-GOALS = {"plan": "<= 0.6 s", "status": "<= 0.8 s", "release create --no-build": "<= 3 s",
-         "peak MiB": "<= 1024 (PSS of the whole tree)",
-         "first run": "<= 1.1x the plain loop", "run, nothing to do": "<= 1.5x plan"}
+GOALS = {
+    "plan": "<= 0.6 s",
+    "status": "<= 0.8 s",
+    "release create --no-build": "<= 3 s",
+    "peak MiB": "<= 1024 (PSS of the whole tree)",
+    "first run": "<= 1.1x the plain loop",
+    "run, nothing to do": "<= 1.5x plan",
+}
 
 
 def main() -> None:
@@ -151,8 +174,19 @@ def main() -> None:
         print(f"| {name} | {small.get(name, 0):.2f}{unit} | {value:.2f}{unit} | {ratio} | {goal} |")
     print(f"load average (1 min) during the run: {', '.join(f'{x:.1f}' for x in load)}")
     if args.out:
-        Path(args.out).write_text(json.dumps({"n": args.n, "small": args.small, "big": big, "small_fleet": small,
-                                              "load": load, "when": time.strftime("%Y-%m-%d %H:%M")}, indent=1))
+        Path(args.out).write_text(
+            json.dumps(
+                {
+                    "n": args.n,
+                    "small": args.small,
+                    "big": big,
+                    "small_fleet": small,
+                    "load": load,
+                    "when": time.strftime("%Y-%m-%d %H:%M"),
+                },
+                indent=1,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from _project import make, tusk
 
 REPEAT = 2
 
-MODELS = '''
+MODELS = """
 import time
 
 def train_base(ctx):
@@ -32,9 +32,9 @@ def train_adapter(ctx):
     shared = ctx.shared if ctx.shared is not None else (load_base(ctx) if ctx.params["load"] else {})
     (ctx.output_dir / "a.txt").write_text(str(shared))
     return {"n": float(len(ctx.inputs["examples"]))}
-'''
+"""
 
-BLOCKS = '''
+BLOCKS = """
 [[models]]
 name = "base"
 train = "models/m.py:train_base"
@@ -48,7 +48,7 @@ needs = ["base"]
 matrix.customer = "SELECT DISTINCT customer FROM examples ORDER BY customer"
 inputs.examples = "SELECT id, text, label FROM examples WHERE customer = :customer ORDER BY id"
 params = {{ load = {load} }}
-'''
+"""
 
 
 def project(work: Path, name: str, n: int, load: float, way: str) -> Path:
@@ -73,10 +73,14 @@ def main(n: int, load: float) -> None:
         shutil.rmtree(work, ignore_errors=True)
     per_job = {way: max(seconds[way] - seconds["none"], 0.0) / n for way in ("setup", "each")}
     ratio = per_job["each"] / per_job["setup"] if per_job["setup"] > 0 else float("inf")
-    print(f"{n} adapter jobs, base load {load:g} s, 2 workers: no load {seconds['none']:.1f} s, "
-          f"setup {seconds['setup']:.1f} s, load in each job {seconds['each']:.1f} s")
-    print(f"| per-job overhead of the base load: setup / in each job | {per_job['setup'] * 1000:.0f} ms | "
-          f"{per_job['each'] * 1000:.0f} ms | **{ratio:.0f}x less** (goal >= 10x) |")
+    print(
+        f"{n} adapter jobs, base load {load:g} s, 2 workers: no load {seconds['none']:.1f} s, "
+        f"setup {seconds['setup']:.1f} s, load in each job {seconds['each']:.1f} s"
+    )
+    print(
+        f"| per-job overhead of the base load: setup / in each job | {per_job['setup'] * 1000:.0f} ms | "
+        f"{per_job['each'] * 1000:.0f} ms | **{ratio:.0f}x less** (goal >= 10x) |"
+    )
 
 
 if __name__ == "__main__":

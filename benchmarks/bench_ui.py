@@ -58,6 +58,7 @@ def get(web: Any, path: str, expect: str) -> Callable[[], None]:
     def work() -> None:
         answer = web.get(path)
         assert answer.status_code == 200 and expect in answer.text, (path, answer.status_code, answer.text[:300])
+
     return work
 
 
@@ -76,12 +77,23 @@ def models(root: Path, size: int) -> list[tuple[str, float, float]]:
             project.tracker.aliases()
 
     with client(root) as web:
-        return [(f"models list, {size:,} instances (first page, by name)",
-                 median_ms(get(web, "/models", "m-c"), name=f"models {size}"), median_ms(names)),
-                (f"same, its counts per status (loaded after the rows)",
-                 median_ms(get(web, "/models/counts?part=1", "fresh"), name=f"models {size} counts"), median_ms(floor)),
-                (f"models list, {size:,} instances, sorted by metric", median_ms(get(web, "/models?sort=metric&dir=desc",
-                                                                                    "m-c")), median_ms(floor))]
+        return [
+            (
+                f"models list, {size:,} instances (first page, by name)",
+                median_ms(get(web, "/models", "m-c"), name=f"models {size}"),
+                median_ms(names),
+            ),
+            (
+                f"same, its counts per status (loaded after the rows)",
+                median_ms(get(web, "/models/counts?part=1", "fresh"), name=f"models {size} counts"),
+                median_ms(floor),
+            ),
+            (
+                f"models list, {size:,} instances, sorted by metric",
+                median_ms(get(web, "/models?sort=metric&dir=desc", "m-c")),
+                median_ms(floor),
+            ),
+        ]
 
 
 def review(root: Path) -> list[tuple[str, float, float]]:
@@ -92,24 +104,37 @@ def review(root: Path) -> list[tuple[str, float, float]]:
             store = project.data
             base = store.merge_base(store.resolve("main"), store.resolve("big"))
             store.diff_stat(base, "big")
-            store.main.execute("SELECT * FROM dolt_diff_examples(?, ?) LIMIT 50",
-                               (base, store.resolve("big"))).fetchall()
+            store.main.execute(
+                "SELECT * FROM dolt_diff_examples(?, ?) LIMIT 50", (base, store.resolve("big"))
+            ).fetchall()
 
     with client(root) as web:
-        return [("review, 100,000 changed rows: first page", median_ms(get(web, "/review?branch=big", "relabelled"),
-                                                                        name="review"), median_ms(floor)),
-                ("same, page 1,000 (offset 49,950)", median_ms(get(web, "/review?branch=big&offset=49950", "relabelled")),
-                 median_ms(floor)),
-                ("same, filtered to one customer", median_ms(get(web, "/review?branch=big&col=customer&val=c0007",
-                                                                 "relabelled")), median_ms(floor))]
+        return [
+            (
+                "review, 100,000 changed rows: first page",
+                median_ms(get(web, "/review?branch=big", "relabelled"), name="review"),
+                median_ms(floor),
+            ),
+            (
+                "same, page 1,000 (offset 49,950)",
+                median_ms(get(web, "/review?branch=big&offset=49950", "relabelled")),
+                median_ms(floor),
+            ),
+            (
+                "same, filtered to one customer",
+                median_ms(get(web, "/review?branch=big&col=customer&val=c0007", "relabelled")),
+                median_ms(floor),
+            ),
+        ]
 
 
 def tusk_json(root: Path, *args: str) -> str:
     import subprocess
 
     exe = Path(sys.executable).with_name("tusk")
-    return subprocess.run([str(exe), "-C", str(root), *args, "--json"], check=True, capture_output=True,
-                          text=True, env=env()).stdout
+    return subprocess.run(
+        [str(exe), "-C", str(root), *args, "--json"], check=True, capture_output=True, text=True, env=env()
+    ).stdout
 
 
 def big_review(root: Path) -> None:
@@ -123,8 +148,23 @@ def big_review(root: Path) -> None:
         row[3] = "relabelled"
     with path.open("w", newline="") as handle:
         csv.writer(handle).writerows(rows)
-    tusk(root, "data", "import", str(path), "--table", "examples", "--key", "id", "--branch", "big",
-         "--mode", "upsert", "-m", "relabel 100k rows", "--yes")
+    tusk(
+        root,
+        "data",
+        "import",
+        str(path),
+        "--table",
+        "examples",
+        "--key",
+        "id",
+        "--branch",
+        "big",
+        "--mode",
+        "upsert",
+        "-m",
+        "relabel 100k rows",
+        "--yes",
+    )
 
 
 def main() -> None:
@@ -161,7 +201,9 @@ def main() -> None:
     print("| page | server time | floor (same run) | ratio | goal |")
     print("|---|---|---|---|---|")
     for name, ms, floor in results:
-        print(f"| {name} | {ms:.0f} ms | {floor:.0f} ms | {ms / floor:.2f} | {'ok' if ms < 300 else 'OVER'} (< 300 ms) |")
+        print(
+            f"| {name} | {ms:.0f} ms | {floor:.0f} ms | {ms / floor:.2f} | {'ok' if ms < 300 else 'OVER'} (< 300 ms) |"
+        )
 
 
 if __name__ == "__main__":

@@ -22,8 +22,12 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 COMMANDS = ("first run", "status/plan", "1-model retrain", "nothing to do")
-TITLES = {"first run": "first run (dvc repro / tusk run)", "status/plan": "after a 1-row edit (dvc status / tusk plan)",
-          "1-model retrain": "1-model retrain (dvc repro / tusk run)", "nothing to do": "nothing to do (dvc repro / tusk run)"}
+TITLES = {
+    "first run": "first run (dvc repro / tusk run)",
+    "status/plan": "after a 1-row edit (dvc status / tusk plan)",
+    "1-model retrain": "1-model retrain (dvc repro / tusk run)",
+    "nothing to do": "nothing to do (dvc repro / tusk run)",
+}
 STYLE = {"dvc": {"color": "#945ec5", "label": "DVC"}, "tusk": {"color": "#1f7a4d", "label": "tusk"}}
 MARKERS = "osD^v"
 PLAIN = FuncFormatter(lambda value, _: f"{value:,.10g}")
@@ -36,7 +40,9 @@ def axes_style(ax: Any) -> None:
         axis.set_major_formatter(PLAIN)
         axis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
     # a range within one decade has no major tick: label the minor ones at 2 and 5
-    ax.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: f"{value:g}" if f"{value:g}".lstrip("0.")[:1] in "25" else ""))
+    ax.yaxis.set_minor_formatter(
+        FuncFormatter(lambda value, _: f"{value:g}" if f"{value:g}".lstrip("0.")[:1] in "25" else "")
+    )
     ax.grid(True, which="both", alpha=0.3)
 
 
@@ -54,8 +60,9 @@ def time_vs_n(runs: list[dict[str, Any]], out: Path) -> None:
     for ax, command in zip(axes.flat, COMMANDS):
         for i, run in enumerate(runs):
             for tool, style in STYLE.items():
-                rows = sorted((r for r in run["results"] if r["tool"] == tool and r["command"] == command),
-                              key=lambda r: r["n"])
+                rows = sorted(
+                    (r for r in run["results"] if r["tool"] == tool and r["command"] == command), key=lambda r: r["n"]
+                )
                 if not rows:
                     continue
                 ns, ts = [r["n"] for r in rows], [r["seconds"] for r in rows]
@@ -63,19 +70,33 @@ def time_vs_n(runs: list[dict[str, Any]], out: Path) -> None:
                 ax.plot(ns, ts, marker=MARKERS[i % len(MARKERS)], color=style["color"], label=label, alpha=0.85)
                 for r in rows:
                     if r.get("extrapolated"):
-                        ax.plot([r["n"]], [r["seconds"]], marker=MARKERS[i % len(MARKERS)], markersize=13,
-                                markerfacecolor="none", color=style["color"])
+                        ax.plot(
+                            [r["n"]],
+                            [r["seconds"]],
+                            marker=MARKERS[i % len(MARKERS)],
+                            markersize=13,
+                            markerfacecolor="none",
+                            color=style["color"],
+                        )
                         when = f" ({run['when'][11:]})" if len(runs) > 1 else ""
-                        ax.annotate(f"extrapolated from\n{r['measured_stages']} stages{when}", (r["n"], r["seconds"]),
-                                    textcoords="offset points", xytext=(-105, -4 - 24 * i), fontsize=8,
-                                    color=style["color"])  # one below the other when runs are drawn together
+                        ax.annotate(
+                            f"extrapolated from\n{r['measured_stages']} stages{when}",
+                            (r["n"], r["seconds"]),
+                            textcoords="offset points",
+                            xytext=(-105, -4 - 24 * i),
+                            fontsize=8,
+                            color=style["color"],
+                        )  # one below the other when runs are drawn together
         axes_style(ax)
         ax.set_title(TITLES[command], fontsize=10)
         ax.set_xlabel("models (customers)")
         ax.set_ylabel("seconds, whole command")
         ax.legend(fontsize=8)
-    fig.suptitle(f"tusk and DVC, same workload (20 rows per customer, same pandas train function), "
-                 f"{runs[-1].get('cpus', '?')} cores", fontsize=11)
+    fig.suptitle(
+        f"tusk and DVC, same workload (20 rows per customer, same pandas train function), "
+        f"{runs[-1].get('cpus', '?')} cores",
+        fontsize=11,
+    )
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -86,13 +107,20 @@ def plan_vs_rows(runs: list[dict[str, Any]], out: Path) -> None:
     for i, run in enumerate(runs):
         sweeps = sorted({(r["tool"], r["n"]) for r in run["results"] if "changed_rows" in r})
         for tool, n in sweeps:
-            rows = sorted((r for r in run["results"] if r["tool"] == tool and r["n"] == n and "changed_rows" in r),
-                          key=lambda r: r["changed_rows"])
+            rows = sorted(
+                (r for r in run["results"] if r["tool"] == tool and r["n"] == n and "changed_rows" in r),
+                key=lambda r: r["changed_rows"],
+            )
             style = STYLE[tool]
             what = "dvc status" if tool == "dvc" else "tusk plan"
-            ax.plot([r["changed_rows"] for r in rows], [r["seconds"] for r in rows], marker=MARKERS[i % len(MARKERS)],
-                    color=style["color"], linestyle="-" if n <= 1000 else "--",
-                    label=f"{what}, {n:,} models" + (f" ({run['when']})" if len(runs) > 1 else ""))
+            ax.plot(
+                [r["changed_rows"] for r in rows],
+                [r["seconds"] for r in rows],
+                marker=MARKERS[i % len(MARKERS)],
+                color=style["color"],
+                linestyle="-" if n <= 1000 else "--",
+                label=f"{what}, {n:,} models" + (f" ({run['when']})" if len(runs) > 1 else ""),
+            )
     axes_style(ax)
     ax.set_xlabel("rows changed since the last run (one per customer)")
     ax.set_ylabel("seconds, whole command")

@@ -1,11 +1,10 @@
 """Shared test setup. The tests live in one folder per wing; the helpers beside this file (train_fixtures,
-jobs_for_tests, crash_helpers, the conformance suites) are importable through pytest's `pythonpath`."""
+jobs_for_tests, crash_helpers) are importable through pytest's `pythonpath`."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -25,6 +24,7 @@ def _private_image_store() -> None:
     conf.write_text(f'[storage]\ndriver = "vfs"\ngraphroot = "{root}/graph"\nrunroot = "{root}/run"\n')
     os.environ["CONTAINERS_STORAGE_CONF"] = str(conf)
     import atexit
+
     atexit.register(shutil.rmtree, root, True)
 
 

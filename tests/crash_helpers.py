@@ -31,9 +31,15 @@ def env(crash_at: str | None = None, **extra: str) -> dict[str, str]:
 def start(root: Path, *args: str, crash_at: str | None = None, **extra: str) -> subprocess.Popen[str]:
     """``tusk -C root ARGS`` leading its own process group (as ``setsid tusk ...`` would), in ``root``.
     Output goes to files, not pipes: a process that outlives tusk cannot keep the caller waiting."""
-    files = (tempfile.TemporaryFile(), tempfile.TemporaryFile())
-    proc = subprocess.Popen([TUSK, "-C", str(root), *args], env=env(crash_at, **extra), start_new_session=True,
-                            cwd=root, stdout=files[0], stderr=files[1])
+    files = (tempfile.TemporaryFile(), tempfile.TemporaryFile())  # noqa: SIM115
+    proc = subprocess.Popen(
+        [TUSK, "-C", str(root), *args],
+        env=env(crash_at, **extra),
+        start_new_session=True,
+        cwd=root,
+        stdout=files[0],
+        stderr=files[1],
+    )
     proc.files = files  # type: ignore[attr-defined]
     return proc  # type: ignore[return-value]
 
@@ -47,8 +53,9 @@ def output(proc: subprocess.Popen[Any]) -> tuple[str, str]:
     return texts[0], texts[1]
 
 
-def tusk(root: Path, *args: str, crash_at: str | None = None, timeout: float = 300,
-         **extra: str) -> subprocess.CompletedProcess[str]:
+def tusk(
+    root: Path, *args: str, crash_at: str | None = None, timeout: float = 300, **extra: str
+) -> subprocess.CompletedProcess[str]:
     return finish(start(root, *args, crash_at=crash_at, **extra), timeout)
 
 
@@ -85,8 +92,9 @@ def registry_count(db: Path, table: str = "model_versions") -> int | None:
         return None
 
 
-def snipe(proc: subprocess.Popen[str], db: Path, grow_by: int, table: str = "model_versions",
-          limit: float = 120) -> bool:
+def snipe(
+    proc: subprocess.Popen[str], db: Path, grow_by: int, table: str = "model_versions", limit: float = 120
+) -> bool:
     """SIGKILL ``proc``'s group the moment ``table`` has ``grow_by`` more rows than when first seen."""
     start_count = None
     deadline = time.monotonic() + limit
@@ -110,21 +118,29 @@ def registry(db: Path) -> dict[str, Any]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         versions = collections.defaultdict(set)
-        for name, version in conn.execute("SELECT name, version FROM model_versions "
-                                          "WHERE current_stage != 'Deleted_Internal'"):
+        for name, version in conn.execute(
+            "SELECT name, version FROM model_versions WHERE current_stage != 'Deleted_Internal'"
+        ):
             versions[name].add(int(version))
         fingerprints = collections.defaultdict(list)
-        for name, version, value in conn.execute("SELECT name, version, value FROM model_version_tags "
-                                                 "WHERE key = 'tusk.fingerprint'"):
+        for name, version, value in conn.execute(
+            "SELECT name, version, value FROM model_version_tags WHERE key = 'tusk.fingerprint'"
+        ):
             fingerprints[name].append((int(version), value))
-        aliases = {(n, a): int(v) for n, a, v in conn.execute("SELECT name, alias, version FROM "
-                                                                "registered_model_aliases")}
+        aliases = {
+            (n, a): int(v) for n, a, v in conn.execute("SELECT name, alias, version FROM registered_model_aliases")
+        }
         models = {r[0] for r in conn.execute("SELECT name FROM registered_models")}
         running = conn.execute("SELECT count(*) FROM runs WHERE status = 'RUNNING'").fetchone()[0]
     finally:
         conn.close()
-    return {"versions": dict(versions), "fingerprints": dict(fingerprints), "aliases": aliases,
-            "models": models, "running": running}
+    return {
+        "versions": dict(versions),
+        "fingerprints": dict(fingerprints),
+        "aliases": aliases,
+        "models": models,
+        "running": running,
+    }
 
 
 def duplicate_fingerprints(db: Path) -> dict[str, dict[str, int]]:
@@ -139,8 +155,11 @@ def duplicate_fingerprints(db: Path) -> dict[str, dict[str, int]]:
 
 def dangling_aliases(db: Path) -> list[str]:
     reg = registry(db)
-    return [f"{name}@{alias}=v{version}" for (name, alias), version in reg["aliases"].items()
-            if version not in reg["versions"].get(name, set())]
+    return [
+        f"{name}@{alias}=v{version}"
+        for (name, alias), version in reg["aliases"].items()
+        if version not in reg["versions"].get(name, set())
+    ]
 
 
 def tusk_json(root: Path, *args: str) -> Any:

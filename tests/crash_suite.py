@@ -43,9 +43,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
-import tusk  # noqa: E402,F401  (doltlite before sqlite3 anywhere else)
-from crash_helpers import env, finish, kill_group, processes_in, start, tusk, wait_gone  # noqa: E402
+import tusk  # noqa: F401  (doltlite before sqlite3 anywhere else)
+from crash_helpers import env, finish, kill_group, processes_in, start, wait_gone
+from crash_helpers import tusk as run_tusk
 
 CUSTOMERS = 8
 BIG_ROWS = 200_000
@@ -66,26 +66,26 @@ class Trial:
 
 
 # ----- the project a scenario works in -------------------------------------------------------------------
-MODEL = '''
+MODEL = """
 import time
 def train(ctx):
     time.sleep(0.1)
     (ctx.output_dir / "m.txt").write_text(str(len(ctx.inputs["examples"])))
     return {"rows": float(len(ctx.inputs["examples"]))}
-'''
+"""
 
-MODELS_TOML = '''
+MODELS_TOML = """
 [[models]]
 name = "m-{customer}"
 train = "models/m.py:train"
 matrix.customer = "SELECT DISTINCT customer FROM examples ORDER BY customer"
 inputs.examples = "SELECT id, text, label FROM examples WHERE customer = :customer ORDER BY id"
 resources = { retries = 0 }
-'''
+"""
 
 
 def must(root: Path, *args: str) -> str:
-    done = tusk(root, *args, timeout=600)
+    done = run_tusk(root, *args, timeout=600)
     if done.returncode != 0:
         raise RuntimeError(f"tusk {' '.join(args)}: exit {done.returncode}: {done.stderr.strip()[-500:]}")
     return done.stdout
@@ -93,8 +93,9 @@ def must(root: Path, *args: str) -> str:
 
 def new_project(folder: Path, models: bool = True, release: str = "") -> Path:
     root = folder / "proj"
-    subprocess.run([str(Path(sys.executable).parent / "tusk"), "init", str(root)], check=True,
-                   capture_output=True, env=env())
+    subprocess.run(
+        [str(Path(sys.executable).parent / "tusk"), "init", str(root)], check=True, capture_output=True, env=env()
+    )
     config = root / "tusk.toml"
     text = config.read_text().replace('base_image = "python:3.11-slim"', 'base_image = "scratch"')
     if release:
@@ -116,12 +117,20 @@ def write_rows(path: Path, rows: list[tuple[Any, ...]]) -> Path:
 def examples(version: int, count: int = CUSTOMERS * 10, touched: int = 2) -> list[tuple[Any, ...]]:
     """Rows where ``touched`` customers' texts depend on ``version`` (so they go stale)."""
     changed = {(version * 3 + k) % CUSTOMERS for k in range(touched)}
-    return [(i, f"c{i % CUSTOMERS}", f"text {i} v{version if i % CUSTOMERS in changed else 0}", f"l{i % 3}")
-            for i in range(count)]
+    return [
+        (i, f"c{i % CUSTOMERS}", f"text {i} v{version if i % CUSTOMERS in changed else 0}", f"l{i % 3}")
+        for i in range(count)
+    ]
 
 
-def import_rows(root: Path, rows: list[tuple[Any, ...]], table: str = "examples", branch: str | None = None,
-                mode: str = "replace", message: str = "edit") -> None:
+def import_rows(
+    root: Path,
+    rows: list[tuple[Any, ...]],
+    table: str = "examples",
+    branch: str | None = None,
+    mode: str = "replace",
+    message: str = "edit",
+) -> None:
     from tusk.data.ingest import import_file
     from tusk.project import Project
 
@@ -147,7 +156,7 @@ def store_checks(root: Path, branches: set[str]) -> list[str]:
         conn.close()
     with Project.open(root) as project:
         names = {b.name for b in project.data.branches()}
-    scratch = sorted(n for n in names if n.startswith(SCRATCH_PREFIX) or n.startswith("tusk-sync/"))
+    scratch = sorted(n for n in names if n.startswith((SCRATCH_PREFIX, "tusk-sync/")))
     if scratch:
         problems.append(f"scratch or staging branches left: {scratch}")
     from tusk.review.meta import META  # where reviews' conversation lives: made by the first review write
@@ -180,21 +189,26 @@ def registry_checks(root: Path) -> list[str]:
     try:
         duplicates = db.execute(
             "SELECT name, value, count(*) FROM model_version_tags WHERE key = 'tusk.fingerprint' "
-            "GROUP BY name, value HAVING count(*) > 1").fetchall()
+            "GROUP BY name, value HAVING count(*) > 1"
+        ).fetchall()
         if duplicates:
             problems.append(f"duplicate fingerprints: {[(n, v[:10], c) for n, v, c in duplicates]}")
         dangling = db.execute(
             "SELECT a.name, a.alias, a.version FROM registered_model_aliases a LEFT JOIN model_versions v "
-            "ON v.name = a.name AND v.version = a.version WHERE v.version IS NULL").fetchall()
+            "ON v.name = a.name AND v.version = a.version WHERE v.version IS NULL"
+        ).fetchall()
         if dangling:
             problems.append(f"aliases that do not resolve: {dangling}")
         running = db.execute(
             "SELECT count(*) FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id "
-            "WHERE r.status = 'RUNNING' AND e.name = 'tusk'").fetchone()[0]
+            "WHERE r.status = 'RUNNING' AND e.name = 'tusk'"
+        ).fetchone()[0]
         if running:
             problems.append(f"{running} training run(s) left RUNNING")
-        releases = db.execute("SELECT count(*), count(DISTINCT t.value) FROM model_version_tags t "
-                              "WHERE t.name = 'tusk-release' AND t.key = 'tusk.release.md5'").fetchone()
+        releases = db.execute(
+            "SELECT count(*), count(DISTINCT t.value) FROM model_version_tags t "
+            "WHERE t.name = 'tusk-release' AND t.key = 'tusk.release.md5'"
+        ).fetchone()
         if releases[0] != releases[1]:
             problems.append(f"{releases[0] - releases[1]} duplicate release(s) of one manifest")
     finally:
@@ -221,8 +235,10 @@ def release_checks(root: Path, wanted: dict[str, str] | None = None) -> list[str
         problems.append(f"pending release events: {[e.event for e in events if e.status != 'done']}")
     done = [e for e in events if e.status == "done"]
     if not done or done[0].md5 != current.md5:
-        problems.append(f"the release log's newest event ({done[0].md5[:8] if done else None}) is not the current "
-                        f"release ({current.md5[:8]})")
+        problems.append(
+            f"the release log's newest event ({done[0].md5[:8] if done else None}) is not the current "
+            f"release ({current.md5[:8]})"
+        )
     expected = wanted if wanted is not None else manifest
     if current.models != expected:
         differ = sorted(k for k in set(current.models) | set(expected) if current.models.get(k) != expected.get(k))
@@ -231,8 +247,8 @@ def release_checks(root: Path, wanted: dict[str, str] | None = None) -> list[str
 
 
 def training_checks(root: Path) -> list[str]:
-    from tusk.train import logs
     from tusk.project import Project
+    from tusk.train import logs
 
     problems = []
     with Project.open(root) as project:
@@ -278,7 +294,7 @@ class Scenario:
     name: str
     points: list[str]  # kill points, each tried at its 1st, 2nd... occurrence
     max_delay: float  # timed kills fall in [0.05, max_delay] seconds
-    setup: Callable[[Path], "Context"]
+    setup: Callable[[Path], Context]
     occurrences: int = 1  # how many times one command reaches a point (e.g. one version per stale instance)
 
 
@@ -335,8 +351,11 @@ def _import_setup(folder: Path) -> Context:
 
     def version(trial: int) -> Path:
         changed = set(rng.sample(range(BIG_ROWS), BIG_ROWS // 100))
-        rows = [(i, f"c{i % 1000}", f"text {i}" + (f" edit {trial}" if i in changed else ""), f"l{i % 8}")
-                for i in range(BIG_ROWS) if not (trial > 0 and i % 997 == trial % 997)]
+        rows = [
+            (i, f"c{i % 1000}", f"text {i}" + (f" edit {trial}" if i in changed else ""), f"l{i % 8}")
+            for i in range(BIG_ROWS)
+            if not (trial > 0 and i % 997 == trial % 997)
+        ]
         return write_rows(root / f"big{trial % 2}.csv", rows)
 
     import_rows(root, [(0, "c0", "t", "l0")], table="big", message="create")
@@ -387,9 +406,14 @@ def _merge_setup(folder: Path) -> Context:
             rows = {r[0]: r for r in project.data.query("SELECT * FROM examples", None, ref="main").rows}
             messages = [c.message for c in project.data.log("main")]
             status = project.data.query("SELECT count(*) FROM dolt_status", None, ref="main").rows[0][0]
-        lost = [i for t, edits in expected.items() for (i, *_rest) in edits
-                if rows.get(i, (None, None, None))[2] != f"fixed by {t}" and t <= trial
-                and not any(i in range(u * 10, u * 10 + 10) for u in expected if u > t)]
+        lost = [
+            i
+            for t, edits in expected.items()
+            for (i, *_rest) in edits
+            if rows.get(i, (None, None, None))[2] != f"fixed by {t}"
+            and t <= trial
+            and not any(i in range(u * 10, u * 10 + 10) for u in expected if u > t)
+        ]
         if lost:
             problems.append(f"merged rows missing on main: {lost[:5]}")
         if messages.count(f"merge {trial}") != 1:
@@ -405,8 +429,9 @@ def _sync_setup(folder: Path) -> Context:
     root = new_project(folder, models=False)
     import_rows(root, [(i, "c0", f"t{i}", "l0") for i in range(100)], message="load")
     config = root / "tusk.toml"
-    config.write_text(config.read_text() + '\n[[sources]]\nname = "edits"\nurl = "source.csv"\n'
-                      'table = "examples"\nkey = ["id"]\n')
+    config.write_text(
+        config.read_text() + '\n[[sources]]\nname = "edits"\nurl = "source.csv"\ntable = "examples"\nkey = ["id"]\n'
+    )
 
     def prepare(trial: int) -> list[str]:
         rows = [(i, "c0", f"t{i} sync {trial}" if i % 7 == trial % 7 else f"t{i}", "l0") for i in range(20_000)]
@@ -468,8 +493,14 @@ def _export_setup(folder: Path) -> Context:
     out = root / "exports" / "examples.csv"
 
     def prepare(trial: int) -> list[str]:
-        import_rows(root, [(i, f"c{i % 50}", f"text {i} v{trial}" if i % 10 == trial % 10 else f"text {i}",
-                            f"l{i % 3}") for i in range(rows)], message=f"trial {trial}")
+        import_rows(
+            root,
+            [
+                (i, f"c{i % 50}", f"text {i} v{trial}" if i % 10 == trial % 10 else f"text {i}", f"l{i % 3}")
+                for i in range(rows)
+            ],
+            message=f"trial {trial}",
+        )
         return ["data", "export", "examples", "-o", str(out)]
 
     def check(trial: int) -> list[str]:
@@ -484,7 +515,7 @@ def _export_setup(folder: Path) -> Context:
     return Context(root, prepare, check)
 
 
-FAILING_MODEL = '''
+FAILING_MODEL = """
 import time
 def train(ctx):
     time.sleep(0.1)
@@ -493,7 +524,7 @@ def train(ctx):
         raise ValueError("a row says fail")
     (ctx.output_dir / "m.txt").write_text(str(len(texts)))
     return {"rows": float(len(texts))}
-'''
+"""
 
 
 def _failing_run_setup(folder: Path) -> Context:
@@ -510,8 +541,8 @@ def _failing_run_setup(folder: Path) -> Context:
         return ["run"]
 
     def check(trial: int) -> list[str]:
-        from tusk.train import logs
         from tusk.project import Project
+        from tusk.train import logs
 
         problems = registry_checks(root)
         with Project.open(root) as project:
@@ -553,8 +584,12 @@ def _candidates_setup(folder: Path) -> Context:
         customer = f"c{trial % CUSTOMERS}"
         edits = [(i, c, f"{t} fixed {trial}", label) for i, c, t, label in examples(0) if c == customer]
         import_rows(root, edits, branch=branch, mode="upsert", message=f"fix {trial}")
-        import_rows(root, [(100_000 + trial, f"c{(trial + 1) % CUSTOMERS}", f"main {trial}", "l0")], mode="append",
-                    message=f"main {trial}")  # main moves: the preview is a real merge, a commit of its own
+        import_rows(
+            root,
+            [(100_000 + trial, f"c{(trial + 1) % CUSTOMERS}", f"main {trial}", "l0")],
+            mode="append",
+            message=f"main {trial}",
+        )  # main moves: the preview is a real merge, a commit of its own
         branches.add(branch)
         return ["run", "--at", branch, "--candidates"]
 
@@ -562,8 +597,9 @@ def _candidates_setup(folder: Path) -> Context:
         problems = store_checks(root, branches) + registry_checks(root)
         db = sqlite3.connect(f"file:{root / '.tusk' / 'mlflow.db'}?mode=ro", uri=True)
         try:
-            named = {v for (v,) in db.execute("SELECT DISTINCT value FROM model_version_tags "
-                                               "WHERE key = 'tusk.data_commit'")}
+            named = {
+                v for (v,) in db.execute("SELECT DISTINCT value FROM model_version_tags WHERE key = 'tusk.data_commit'")
+            }
         finally:
             db.close()
         lost = []
@@ -572,7 +608,7 @@ def _candidates_setup(folder: Path) -> Context:
             for commit in sorted(named):
                 try:
                     project.data.resolve(commit)
-                except Exception:
+                except Exception:  # noqa: BLE001
                     lost.append(commit[:10])
         if lost:
             problems.append(f"versions name data commits that do not resolve: {lost}")
@@ -611,27 +647,86 @@ def _comment_setup(folder: Path) -> Context:
 
 
 SCENARIOS = [
-    Scenario("run", ["run.locked", "run.planned", "run.result", "register.run", "register.version",
-                     "register.alias", "run.recorded"], 2.5, _run_setup, occurrences=2),
-    Scenario("data import", ["import.read", "import.staged", "import.applied", "import.before-commit",
-                             "import.committed"], 2.0, _import_setup),
+    Scenario(
+        "run",
+        [
+            "run.locked",
+            "run.planned",
+            "run.result",
+            "register.run",
+            "register.version",
+            "register.alias",
+            "run.recorded",
+        ],
+        2.5,
+        _run_setup,
+        occurrences=2,
+    ),
+    Scenario(
+        "data import",
+        ["import.read", "import.staged", "import.applied", "import.before-commit", "import.committed"],
+        2.0,
+        _import_setup,
+    ),
     Scenario("data merge", ["merge.begin", "merge.merged", "merge.committed"], 1.0, _merge_setup),
-    Scenario("data sync", ["sync.staging", "import.staged", "import.applied", "sync.committed", "sync.moved"], 1.0,
-             _sync_setup),
-    Scenario("release create", ["release.manifest", "release.context", "release.built", "release.run",
-                                "release.artifact", "release.version", "release.current"], 2.5, _release_setup),
-    Scenario("release rollback", ["release.rollback.models", "release.rollback"], 2.0,
-             lambda folder: _release_setup(folder, rollback=True)),
-    Scenario("watch", ["watch.poll", "run.planned", "register.version", "register.alias", "watch.ran",
-                       "release.version", "release.current", "watch.released", "watch.saved"], 3.0, _watch_setup,
-             occurrences=2),
+    Scenario(
+        "data sync",
+        ["sync.staging", "import.staged", "import.applied", "sync.committed", "sync.moved"],
+        1.0,
+        _sync_setup,
+    ),
+    Scenario(
+        "release create",
+        [
+            "release.manifest",
+            "release.context",
+            "release.built",
+            "release.run",
+            "release.artifact",
+            "release.version",
+            "release.current",
+        ],
+        2.5,
+        _release_setup,
+    ),
+    Scenario(
+        "release rollback",
+        ["release.rollback.models", "release.rollback"],
+        2.0,
+        lambda folder: _release_setup(folder, rollback=True),
+    ),
+    Scenario(
+        "watch",
+        [
+            "watch.poll",
+            "run.planned",
+            "register.version",
+            "register.alias",
+            "watch.ran",
+            "release.version",
+            "release.current",
+            "watch.released",
+            "watch.saved",
+        ],
+        3.0,
+        _watch_setup,
+        occurrences=2,
+    ),
     # what issues 22 and 23 added: an export's output file, a failed job's FAILED run, a candidate run's preview
     # tag, a review's comment on tusk-reviews
     Scenario("data export", ["output.written"], 1.5, _export_setup),
-    Scenario("run failing", ["run.planned", "failure.run", "failure.recorded", "register.version", "run.recorded"],
-             2.5, _failing_run_setup),
-    Scenario("run candidates", ["run.planned", "preview.tagged", "candidate.version", "candidate.listed",
-                                "run.recorded"], 2.5, _candidates_setup),
+    Scenario(
+        "run failing",
+        ["run.planned", "failure.run", "failure.recorded", "register.version", "run.recorded"],
+        2.5,
+        _failing_run_setup,
+    ),
+    Scenario(
+        "run candidates",
+        ["run.planned", "preview.tagged", "candidate.version", "candidate.listed", "run.recorded"],
+        2.5,
+        _candidates_setup,
+    ),
     Scenario("review comment", ["write.commit", "write.dolt-committed", "write.committed"], 1.0, _comment_setup),
 ]
 
@@ -660,20 +755,25 @@ def trial(context: Context, command: str, number: int, moment: str) -> Trial:
     record.killed = finish(proc).returncode == -signal.SIGKILL
     wait_gone(context.root)
     started = time.perf_counter()
-    again = tusk(context.root, *args, timeout=600)
+    again = run_tusk(context.root, *args, timeout=600)
     record.seconds = time.perf_counter() - started
     record.recovered = again.returncode in context.exit_codes
     if not record.recovered:
         record.failures.append(f"the command again: exit {again.returncode}: {again.stderr.strip()[-300:]}")
     try:
         record.failures += context.check(number) + leftovers(context.root)
-    except Exception as exc:  # an invariant that cannot even be read is a failure too
+    except Exception as exc:  # an invariant that cannot even be read is a failure too  # noqa: BLE001
         record.failures.append(f"checking failed: {type(exc).__name__}: {exc}")
     return record
 
 
-def run_suite(count: int, seed: int = 1, only: set[str] | None = None, folder: Path | None = None,
-              say: Callable[[str], None] = print) -> list[Trial]:
+def run_suite(
+    count: int,
+    seed: int = 1,
+    only: set[str] | None = None,
+    folder: Path | None = None,
+    say: Callable[[str], None] = print,
+) -> list[Trial]:
     rng = random.Random(seed)
     trials: list[Trial] = []
     work = Path(tempfile.mkdtemp(prefix="tusk-crash-", dir=folder))
@@ -695,16 +795,22 @@ def run_suite(count: int, seed: int = 1, only: set[str] | None = None, folder: P
 
 
 def table(trials: list[Trial]) -> str:
-    lines = ["| command | trials | kill moments | killed mid-way | recovered, invariants held | "
-             "command again (median) |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| command | trials | kill moments | killed mid-way | recovered, invariants held | command again (median) |",
+        "|---|---|---|---|---|---|",
+    ]
     for command in dict.fromkeys(t.command for t in trials):
         mine = [t for t in trials if t.command == command]
-        lines.append(f"| `tusk {command}` | {len(mine)} | {len({t.moment for t in mine})} | "
-                     f"{sum(t.killed for t in mine)} | {sum(t.ok for t in mine)}/{len(mine)} | "
-                     f"{statistics.median(t.seconds for t in mine):.1f} s |")
+        lines.append(
+            f"| `tusk {command}` | {len(mine)} | {len({t.moment for t in mine})} | "
+            f"{sum(t.killed for t in mine)} | {sum(t.ok for t in mine)}/{len(mine)} | "
+            f"{statistics.median(t.seconds for t in mine):.1f} s |"
+        )
     total = len(trials)
-    lines.append(f"| **all** | {total} | {len({(t.command, t.moment) for t in trials})} | "
-                 f"{sum(t.killed for t in trials)} | **{sum(t.ok for t in trials)}/{total}** | |")
+    lines.append(
+        f"| **all** | {total} | {len({(t.command, t.moment) for t in trials})} | "
+        f"{sum(t.killed for t in trials)} | **{sum(t.ok for t in trials)}/{total}** | |"
+    )
     return "\n".join(lines)
 
 

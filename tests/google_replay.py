@@ -55,27 +55,48 @@ class ReplaySheets(requests.adapters.BaseAdapter):
         if url.netloc != "sheets.googleapis.com" or parts[3] != SHEET_ID:
             return self._not_found()
         if len(parts) == 4:
-            return self._json(200, {"spreadsheetId": SHEET_ID, "properties": {"title": "Training data",
-                                                                               "locale": "en_US"},
-                                    "sheets": [{"properties": {"sheetId": 0, "title": "Examples", "index": 0,
-                                                               "sheetType": "GRID",
-                                                               "gridProperties": {"rowCount": 1000,
-                                                                                  "columnCount": 26}}}],
-                                    "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{SHEET_ID}/edit"})
+            return self._json(
+                200,
+                {
+                    "spreadsheetId": SHEET_ID,
+                    "properties": {"title": "Training data", "locale": "en_US"},
+                    "sheets": [
+                        {
+                            "properties": {
+                                "sheetId": 0,
+                                "title": "Examples",
+                                "index": 0,
+                                "sheetType": "GRID",
+                                "gridProperties": {"rowCount": 1000, "columnCount": 26},
+                            }
+                        }
+                    ],
+                    "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{SHEET_ID}/edit",
+                },
+            )
         rng = unquote(parts[5])
         return self._json(200, {"range": f"{rng}!A1:Z1000", "majorDimension": "ROWS", "values": self.values})
 
     def _drive(self, file_id: str) -> requests.Response:
         if not self.drive:
-            return self._json(403, {"error": {"code": 403, "message": "Google Drive API has not been used in "
-                                              "project 1 before or it is disabled.", "status": "PERMISSION_DENIED"}})
+            return self._json(
+                403,
+                {
+                    "error": {
+                        "code": 403,
+                        "message": "Google Drive API has not been used in project 1 before or it is disabled.",
+                        "status": "PERMISSION_DENIED",
+                    }
+                },
+            )
         if file_id != SHEET_ID:
             return self._not_found()
         return self._json(200, {"id": SHEET_ID, "modifiedTime": self.modified, "version": str(self.version)})
 
     def _not_found(self) -> requests.Response:
-        return self._json(404, {"error": {"code": 404, "message": "Requested entity was not found.",
-                                          "status": "NOT_FOUND"}})
+        return self._json(
+            404, {"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}}
+        )
 
     @staticmethod
     def _json(status: int, body: dict[str, Any]) -> requests.Response:
@@ -92,11 +113,18 @@ class ReplaySheets(requests.adapters.BaseAdapter):
 
 def service_account_key() -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    info = {"type": "service_account", "project_id": "tusk-test", "private_key_id": "k1", "private_key": pem,
-            "client_email": "importer@tusk-test.iam.gserviceaccount.com", "client_id": "1",
-            "token_uri": TOKEN_URI}
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    info = {
+        "type": "service_account",
+        "project_id": "tusk-test",
+        "private_key_id": "k1",
+        "private_key": pem,
+        "client_email": "importer@tusk-test.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": TOKEN_URI,
+    }
     return json.dumps(info)
 
 

@@ -24,7 +24,10 @@ HERE = Path(__file__).parent
 ROOT = HERE.parent
 
 SUITES = [
-    ("reliability/test_recovery.py", "kills at the exact moment a registration is half-done; workers after kill -9 / SIGTERM"),
+    (
+        "reliability/test_recovery.py",
+        "kills at the exact moment a registration is half-done; workers after kill -9 / SIGTERM",
+    ),
     ("tracking/test_registration.py", "registry states a killed registration leaves, read back and finished"),
     ("reliability/test_concurrency.py", "commands at the same moment"),
     ("reliability/test_hostile.py", "the hostile-input corpus: each refused with one line, nothing changed"),
@@ -32,7 +35,10 @@ SUITES = [
     ("core/test_planner_oracle.py", "the diff-aware plan against a full re-hash (hypothesis), export round trip"),
     ("reliability/test_longlife.py", "garbage collection of the data store"),
     # issues 22 and 23: hostile jobs and paths, seams between features
-    ("job/test_job_escape.py", "a job's forks, new sessions and daemons die with it (returns, timeout, cancel, kill -9)"),
+    (
+        "job/test_job_escape.py",
+        "a job's forks, new sessions and daemons die with it (returns, timeout, cancel, kill -9)",
+    ),
     ("reliability/test_moved_project.py", "a copied or moved project keeps its artifacts and its history"),
     ("review/test_merge_guards.py", "a merge that cannot be planned is refused; tusk_* tables are reserved"),
     ("review/test_review_record.py", "a review's conversation lives outside the data; a merged review says so"),
@@ -46,8 +52,12 @@ def run_suites(python: str) -> tuple[list[str], list[str]]:
     failures = []
     for name, what in SUITES:
         report = Path(os.environ.get("TMPDIR", "/tmp")) / f"tusk-reliability-{Path(name).name}.xml"
-        subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}",
-                        str(HERE / name)], cwd=ROOT, capture_output=True, text=True)
+        subprocess.run(
+            [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", str(HERE / name)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         suite = ET.parse(report).getroot()
         suite = suite if suite.tag == "testsuite" else suite.find("testsuite")  # type: ignore[assignment]
         assert suite is not None
@@ -66,11 +76,29 @@ def run_oracle(python: str, examples: int, steps: int) -> tuple[list[str], list[
     ``examples`` × ``steps``: its rows for the file, and its failures."""
     folder = Path(os.environ.get("TMPDIR", "/tmp"))
     report, stats = folder / "tusk-reliability-oracle.xml", folder / "tusk-reliability-oracle.json"
-    env = {**os.environ, "TUSK_ORACLE_EXAMPLES": str(examples), "TUSK_ORACLE_STEPS": str(steps),
-           "TUSK_ORACLE_STATS": str(stats)}
+    env = {
+        **os.environ,
+        "TUSK_ORACLE_EXAMPLES": str(examples),
+        "TUSK_ORACLE_STEPS": str(steps),
+        "TUSK_ORACLE_STATS": str(stats),
+    }
     started = time.time()
-    done = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}",
-                           str(HERE / "reliability" / "test_workflow_oracle.py")], cwd=ROOT, capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [
+            python,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={report}",
+            str(HERE / "reliability" / "test_workflow_oracle.py"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     minutes = (time.time() - started) / 60
     failures: list[str] = []
     cases = passed = 0
@@ -83,11 +111,18 @@ def run_oracle(python: str, examples: int, steps: int) -> tuple[list[str], list[
                 passed += int(case.find("skipped") is None)
                 continue
             text = [line.lstrip("E").strip() for line in (bad.text or bad.get("message") or "").splitlines()]
-            checks = set(re.findall(r"@invariant\(\)\n    def (\w+)", (HERE / "reliability" / "test_workflow_oracle.py").read_text()))
-            steps_seen = [line for line in text if line.startswith("state.")
-                          and line[6:].split("(")[0] not in checks]  # the falsifying rules, not the checks
-            failures.append(f"test_workflow_oracle.py::{case.get('name')}: {bad.get('message', '')[:300]}"
-                            + (f" (falsifying steps: {'; '.join(steps_seen[:40])})" if steps_seen else ""))
+            checks = set(
+                re.findall(
+                    r"@invariant\(\)\n    def (\w+)", (HERE / "reliability" / "test_workflow_oracle.py").read_text()
+                )
+            )
+            steps_seen = [
+                line for line in text if line.startswith("state.") and line[6:].split("(")[0] not in checks
+            ]  # the falsifying rules, not the checks
+            failures.append(
+                f"test_workflow_oracle.py::{case.get('name')}: {bad.get('message', '')[:300]}"
+                + (f" (falsifying steps: {'; '.join(steps_seen[:40])})" if steps_seen else "")
+            )
         report.unlink(missing_ok=True)
     else:
         failures.append(f"test_workflow_oracle.py did not run: {done.stderr.strip()[-300:]}")
@@ -106,8 +141,9 @@ def run_oracle(python: str, examples: int, steps: int) -> tuple[list[str], list[
 
 
 def bench(python: str, script: str, *args: str) -> list[str]:
-    done = subprocess.run([python, str(ROOT / "benchmarks" / script), *args], cwd=ROOT / "benchmarks",
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [python, str(ROOT / "benchmarks" / script), *args], cwd=ROOT / "benchmarks", capture_output=True, text=True
+    )
     rows = [line for line in done.stdout.splitlines() if line.startswith("|")]
     return rows or [f"| {script} failed | {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ''} | | |"]
 
@@ -135,7 +171,7 @@ def main() -> None:
     points = sorted({p for s in crash_suite.SCENARIOS for p in s.points})
     text = f"""# Reliability: trials, cases and figures
 
-Written by `make reliability` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, Python
+Written by `make reliability` ({time.strftime("%Y-%m-%d")}, {os.cpu_count()} cores, Python
 {platform.python_version()}, {minutes:.0f} min, `make reliability MOMENTS={args.moments}
 ORACLE_EXAMPLES={args.oracle_examples} ORACLE_STEPS={args.oracle_steps}`). CI runs the same suites with two kill
 moments per command (`tests/reliability/test_crash_suite.py`, part of `make test`).
@@ -155,7 +191,7 @@ training run, no held lock, no temporary file, no process of the killed command 
 
 {crash_suite.table(trials)}
 
-Kill points: {', '.join(f'`{p}`' for p in points)}.
+Kill points: {", ".join(f"`{p}`" for p in points)}.
 
 ## Cases
 
@@ -163,7 +199,8 @@ Kill points: {', '.join(f'`{p}`' for p in points)}.
 
 ## The workflow oracle
 
-`tests/reliability/test_workflow_oracle.py`: hypothesis drives one project through `Project` (imports on main and on review
+`tests/reliability/test_workflow_oracle.py`: hypothesis drives one project through `Project` (imports on main and on
+review
 branches, upsert and replace, an edit of a matrix value, merges, reverts, runs with one customer's job failing,
 candidates on a review, approvals, closed reviews, releases and their rollback, model rollbacks, garbage
 collection) in any order; after every step every version's data commit resolves and re-digests to its inputs,

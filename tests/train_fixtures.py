@@ -15,7 +15,7 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 
-MODEL_CODE = textwrap.dedent('''
+MODEL_CODE = textwrap.dedent("""
     import json, os, pathlib, time
 
     def train(ctx):
@@ -45,10 +45,10 @@ MODEL_CODE = textwrap.dedent('''
             (marks / f"{who}.end").write_text(str(time.time()))
         ctx.log_metric("rows", len(df))
         return {"accuracy": float(p.get("accuracy", 0.9))}
-''')
+""")
 
 
-SKLEARN_CODE = textwrap.dedent('''
+SKLEARN_CODE = textwrap.dedent("""
     import os
     from sklearn.linear_model import LinearRegression
 
@@ -59,7 +59,7 @@ SKLEARN_CODE = textwrap.dedent('''
         print("fitted", ctx.name, "in", os.getpid())
         ctx.log_model(model, flavor="sklearn", input_example=x.head(2))
         return {"r2": float(model.score(x, x["id"] * 2 + 1))}
-''')
+""")
 
 
 def rows(customers: int = 4, per_customer: int = 10) -> list[list[Any]]:
@@ -74,8 +74,13 @@ def write_csv(path: Path, data: list[list[Any]]) -> Path:
     return path
 
 
-def model_block(name: str = "m-{customer}", params: dict[str, Any] | None = None,
-                resources: str = "", matrix: str | None = None, extra: str = "") -> str:
+def model_block(
+    name: str = "m-{customer}",
+    params: dict[str, Any] | None = None,
+    resources: str = "",
+    matrix: str | None = None,
+    extra: str = "",
+) -> str:
     params_toml = ", ".join(f"{k} = {json.dumps(v)}" for k, v in (params or {"C": 1.0}).items())
     matrix = matrix or 'matrix.customer = "SELECT DISTINCT customer FROM examples ORDER BY customer"'
     return textwrap.dedent(f'''
@@ -98,8 +103,10 @@ class CliProject:
         self.runner = CliRunner()
 
     def tusk(self, *args: str, code: int | None = 0) -> Result:
-        from tusk.cli import cli
-        from tusk.cli import _register  # noqa: F401
+        from tusk.cli import (
+            _register,  # noqa: F401
+            cli,
+        )
 
         result = self.runner.invoke(cli, ["-C", str(self.root), *args], catch_exceptions=False)
         if code is not None:
@@ -112,14 +119,20 @@ class CliProject:
 
 
 class TrainProject(CliProject):
-
-    def import_rows(self, data: list[list[Any]], mode: str = "upsert", branch: str | None = None,
-                    message: str = "edit", yes: bool = True) -> None:
+    def import_rows(
+        self,
+        data: list[list[Any]],
+        mode: str = "upsert",
+        branch: str | None = None,
+        message: str = "edit",
+        yes: bool = True,
+    ) -> None:
         """Tests edit on purpose: ``yes`` confirms a large change to the data branch (test_undo tests asking)."""
         path = write_csv(self.root / "edit.csv", data)
         extra = (["--branch", branch] if branch else []) + (["--yes"] if yes else [])
-        self.tusk("data", "import", str(path), "--table", "examples", "--key", "id", "--mode", mode,
-                  "-m", message, *extra)
+        self.tusk(
+            "data", "import", str(path), "--table", "examples", "--key", "id", "--mode", mode, "-m", message, *extra
+        )
 
     def set_models(self, *blocks: str) -> None:
         config = (self.root / "tusk.toml").read_text()
@@ -142,11 +155,14 @@ class TrainProject(CliProject):
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def make_project(tmp_path: Path, customers: int = 4, per_customer: int = 10, executor: str = "local://?workers=2",
-                 **block: Any) -> TrainProject:
+def make_project(
+    tmp_path: Path, customers: int = 4, per_customer: int = 10, executor: str = "local://?workers=2", **block: Any
+) -> TrainProject:
     runner = CliRunner()
-    from tusk.cli import cli
-    from tusk.cli import _register  # noqa: F401
+    from tusk.cli import (
+        _register,  # noqa: F401
+        cli,
+    )
 
     root = tmp_path / "proj"
     result = runner.invoke(cli, ["init", str(root)], catch_exceptions=False)
@@ -177,11 +193,24 @@ def register_instances(root: Path, names: list[str], fingerprint: str = "f") -> 
         (job / "model" / "weights.txt").write_text("w")
         (job / "job.log").write_text("log\n")
         for name in names:
-            state = InstanceState(name=name, version="", fingerprint=f"{fingerprint}-{name}", data_commit="c" * 40,
-                                  inputs={"examples": InputRecord("SELECT 1", {}, "d", 1)}, spec="m-{customer}")
-            record = TrainRecord(state=state, metrics={"accuracy": 0.9}, params={}, tags={"tusk.seconds": "0.01"},
-                                 output_dir=job / "model", log_file=job / "job.log", seconds=0.01,
-                                 resources={"cpus": 1, "gpus": 0})
+            state = InstanceState(
+                name=name,
+                version="",
+                fingerprint=f"{fingerprint}-{name}",
+                data_commit="c" * 40,
+                inputs={"examples": InputRecord("SELECT 1", {}, "d", 1)},
+                spec="m-{customer}",
+            )
+            record = TrainRecord(
+                state=state,
+                metrics={"accuracy": 0.9},
+                params={},
+                tags={"tusk.seconds": "0.01"},
+                output_dir=job / "model",
+                log_file=job / "job.log",
+                seconds=0.01,
+                resources={"cpus": 1, "gpus": 0},
+            )
             tracker.register(record, previous=states.get(name))
 
 
@@ -190,8 +219,12 @@ def git_commit(root: Path, message: str = "models") -> str:
     import subprocess
 
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(root), "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
-                              check=True, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(root), "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
 
     if not (root / ".git").exists():
         git("init", "-q")

@@ -5,7 +5,6 @@ this package does (see ``tusk._internal.sqlite``).
 """
 
 from tusk._internal import sqlite as _sqlite  # noqa: F401  (loads doltlite before anything imports sqlite3)
-from tusk.job.context import NeededModel, SetupContext, TrainContext
 from tusk.errors import (
     BackendMissing,
     BuildError,
@@ -22,6 +21,7 @@ from tusk.errors import (
     TrackingError,
     TuskError,
 )
+from tusk.job.context import NeededModel, SetupContext, TrainContext
 from tusk.project import Project, RunCancel
 
 __all__ = [

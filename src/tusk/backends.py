@@ -107,8 +107,7 @@ def register(port: Port, scheme: str, target: str, install_hint: str = "", *, re
         raise ValueError(f"target {target!r}: use 'package.module:Class'")
     previous = _registered[port].get(scheme)
     if previous is not None and previous.target != target and not replace:
-        raise ValueError(f"{port} scheme {scheme!r} is already registered to {previous.target} "
-                         "(pass replace=True)")
+        raise ValueError(f"{port} scheme {scheme!r} is already registered to {previous.target} (pass replace=True)")
     _registered[port][scheme] = Backend(target, install_hint, "register()")
 
 
@@ -174,8 +173,10 @@ def backend_class(port: Port, url: str) -> Any:
     backend = _lookup(port, scheme)
     if backend is None:
         names = ", ".join(sorted(known(port)))
-        raise ConfigError(f"{port} url {url!r}: unknown scheme {scheme!r} (known: {names}; other backends come "
-                          f"from packages that register them)")
+        raise ConfigError(
+            f"{port} url {url!r}: unknown scheme {scheme!r} (known: {names}; other backends come "
+            f"from packages that register them)"
+        )
     module_name, _, class_name = backend.target.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -185,8 +186,7 @@ def backend_class(port: Port, url: str) -> Any:
         raise BackendMissing(f"{port} backend {scheme!r} needs {missing!r}: {hint}") from exc
     found = getattr(module, class_name, None)
     if found is None:
-        raise BackendMissing(f"{port} backend {scheme!r}: {module_name} has no {class_name!r} "
-                             f"(from {backend.origin})")
+        raise BackendMissing(f"{port} backend {scheme!r}: {module_name} has no {class_name!r} (from {backend.origin})")
     return found
 
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 class Ports(Protocol):
     @property
-    def config(self) -> "Config": ...  # tusk.toml, typed
+    def config(self) -> Config: ...  # tusk.toml, typed
 
     @property
     def root(self) -> Path: ...  # the folder of tusk.toml
@@ -32,20 +32,21 @@ class Ports(Protocol):
     def state_dir(self) -> Path: ...  # .tusk/ beside tusk.toml: logs, caches, locks, build contexts
 
     @property
-    def data(self) -> "DataStore": ...  # the data store (its remotes added from tusk.toml where it has some)
+    def data(self) -> DataStore: ...  # the data store (its remotes added from tusk.toml where it has some)
 
     @property
-    def tracker(self) -> "Tracker": ...  # runs, versions, aliases; ``tracker.release_registry()`` for releases
+    def tracker(self) -> Tracker: ...  # runs, versions, aliases; ``tracker.release_registry()`` for releases
 
-    def executor(self, workers: int | None = None) -> "Executor": ...  # a new executor for one run
+    def executor(self, workers: int | None = None) -> Executor: ...  # a new executor for one run
 
     def close(self) -> None: ...  # the backends opened so far
 
     # one run (or watcher's run) at a time; a second waits (``on_wait`` hears who holds it) or gets LockHeld
-    def lock(self, what: str = "tusk run", wait: bool = True,
-             on_wait: "Callable[[str], None] | None" = None) -> "AbstractContextManager[None]": ...
+    def lock(
+        self, what: str = "tusk run", wait: bool = True, on_wait: Callable[[str], None] | None = None
+    ) -> AbstractContextManager[None]: ...
 
-    def release_lock(self, what: str) -> "AbstractContextManager[None]": ...  # one release create or rollback
+    def release_lock(self, what: str) -> AbstractContextManager[None]: ...  # one release create or rollback
 
 
 class RunCancel:

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from conformance.executor import ExecutorSuite
 from train_fixtures import TrainProject, make_project
 from tusk import backends
 from tusk._internal.sqlite import child_env
 from tusk.errors import BackendMissing, ConfigError
 from tusk.execute.local import LocalExecutor
+from tusk.testing.executor import ExecutorSuite
 
 DOC = Path(__file__).parents[2] / "docs" / "architecture.md"
 
@@ -56,18 +56,23 @@ def clean_registry() -> Iterator[None]:
 @pytest.fixture
 def plugin(tmp_path: Path, clean_registry: None, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The documented plugin installed in a folder on sys.path (its entry points are found from there)."""
-    site = plugin_dist(tmp_path / "site", "executor.procs = tusk_procs:ProcessExecutor\n"
-                                          "executor.local = tusk_procs:ProcessExecutor\n"
-                                          "data.gone = tusk_procs_missing:Store\n"
-                                          "nonsense = x\nexecutor.Bad Name = x:Y")
+    site = plugin_dist(
+        tmp_path / "site",
+        "executor.procs = tusk_procs:ProcessExecutor\n"
+        "executor.local = tusk_procs:ProcessExecutor\n"
+        "data.gone = tusk_procs_missing:Store\n"
+        "nonsense = x\nexecutor.Bad Name = x:Y",
+    )
     monkeypatch.syspath_prepend(str(site))
     return site
 
 
 def job_pids(project: TrainProject) -> list[str]:
     logs = sorted((project.root / ".tusk" / "jobs").glob("*/*/job.log"))
-    return [re.search(r"\[tusk\] attempt 1 started \S+ \S+ pid (\d+)", log.read_text()).group(1)  # type: ignore[union-attr]
-            for log in logs]
+    return [
+        re.search(r"\[tusk\] attempt 1 started \S+ \S+ pid (\d+)", log.read_text()).group(1)  # type: ignore[union-attr]
+        for log in logs
+    ]
 
 
 def test_built_in_schemes_resolve_lazily_with_install_hints(clean_registry: None) -> None:
@@ -115,24 +120,28 @@ def test_an_entry_point_adds_a_backend_without_editing_tusk(tmp_path: Path, plug
     env = child_env({"PYTHONPATH": str(plugin)})
 
     def run(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([tusk, "-C", str(project.root), *args], capture_output=True, text=True, timeout=300,
-                              check=False, **kwargs)
+        return subprocess.run(
+            [tusk, "-C", str(project.root), *args], capture_output=True, text=True, timeout=300, check=False, **kwargs
+        )
 
     done = run("run", "--workers", "1", "--json", env=env)
     assert done.returncode == 0, done.stderr
-    assert {j["name"]: j["status"] for j in json.loads(done.stdout)["jobs"]} == {f"m-c{i}": "succeeded"
-                                                                               for i in range(3)}
+    assert {j["name"]: j["status"] for j in json.loads(done.stdout)["jobs"]} == {
+        f"m-c{i}": "succeeded" for i in range(3)
+    }
     assert len(set(job_pids(project))) == 3, "the plugin ran them, a fresh process each"
     assert run("plan", env=child_env()).returncode == 0, "a command that runs no job opens no executor"
     missing = run("run", "--force", env=child_env())
     assert missing.returncode == 1 and "unknown scheme 'procs'" in missing.stderr.splitlines()[-1]
 
 
-def test_entry_points_are_read_once_and_never_replace_built_ins(plugin: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_entry_points_are_read_once_and_never_replace_built_ins(plugin: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     procs = backends.known("executor")["procs"]
-    assert (procs.target, procs.origin, procs.install_hint) == ("tusk_procs:ProcessExecutor", "tusk-procs",
-                                                               "pip install tusk-procs")
+    assert (procs.target, procs.origin, procs.install_hint) == (
+        "tusk_procs:ProcessExecutor",
+        "tusk-procs",
+        "pip install tusk-procs",
+    )
     assert backends.backend_class("executor", "procs://").__name__ == "ProcessExecutor"
     assert backends.backend_class("executor", "local://") is LocalExecutor, "a plugin does not replace local"
     with pytest.raises(BackendMissing, match="pip install tusk-procs"):

@@ -16,8 +16,12 @@ TUSK = str(Path(sys.executable).parent / "tusk")
 
 
 def complete(words: str, shell: str = "bash") -> list[str]:
-    env = {**{k: v for k, v in os.environ.items() if k != "_DOLTLITE_BOOTSTRAPPED"},
-           "_TUSK_COMPLETE": f"{shell}_complete", "COMP_WORDS": words, "COMP_CWORD": str(len(words.split()) - 1)}
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "_DOLTLITE_BOOTSTRAPPED"},
+        "_TUSK_COMPLETE": f"{shell}_complete",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split()) - 1),
+    }
     out = subprocess.run([TUSK], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     return [line.split(",", 1)[1] for line in out.stdout.splitlines() if "," in line]
@@ -37,8 +41,12 @@ def test_shell_completion_as_the_readme_says() -> None:
 @pytest.fixture(scope="module")
 def released(tmp_path_factory: pytest.TempPathFactory) -> TrainProject:
     """Two releases of three models whose names and metrics are long enough to crowd 80 columns."""
-    project = make_project(tmp_path_factory.mktemp("narrow"), customers=3, name="customer-intent-model-{customer}",
-                           params={"accuracy": 0.912345})
+    project = make_project(
+        tmp_path_factory.mktemp("narrow"),
+        customers=3,
+        name="customer-intent-model-{customer}",
+        params={"accuracy": 0.912345},
+    )
     config = (project.root / "tusk.toml").read_text().replace('builder = "auto"', 'builder = "none"')
     (project.root / "tusk.toml").write_text(config)
     project.run()
@@ -50,16 +58,31 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> TrainProject:
 
 
 def narrow(project: TrainProject, *args: str) -> str:
-    result = project.runner.invoke(__import__("tusk.cli", fromlist=["cli"]).cli, ["-C", str(project.root), *args],
-                                   env={"COLUMNS": "80"}, catch_exceptions=False)
+    result = project.runner.invoke(
+        __import__("tusk.cli", fromlist=["cli"]).cli,
+        ["-C", str(project.root), *args],
+        env={"COLUMNS": "80"},
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     return result.stdout
 
 
 def test_tables_fit_80_columns_with_every_column_headed_and_nothing_cut(released: TrainProject) -> None:
-    commands = [["status"], ["plan", "--all"], ["models", "list"], ["models", "show", "customer-intent-model-c1"],
-                ["release", "list"], ["release", "show", "v1"], ["release", "diff", "v1", "v2"], ["release", "log"], ["data", "log"],
-                ["cost"], ["lineage", "customer-intent-model-c1@2"], ["data", "diff"]]
+    commands = [
+        ["status"],
+        ["plan", "--all"],
+        ["models", "list"],
+        ["models", "show", "customer-intent-model-c1"],
+        ["release", "list"],
+        ["release", "show", "v1"],
+        ["release", "diff", "v1", "v2"],
+        ["release", "log"],
+        ["data", "log"],
+        ["cost"],
+        ["lineage", "customer-intent-model-c1@2"],
+        ["data", "diff"],
+    ]
     for command in commands:
         text = narrow(released, *command)
         assert "\x1b[" not in text, f"{command}: colour codes when not a terminal"
@@ -78,8 +101,9 @@ def test_a_modified_cell_reads_old_to_new_without_colour(released: TrainProject)
 
 
 def test_the_run_report_shows_whole_metric_values_in_80_columns(tmp_path: Path) -> None:
-    project = make_project(tmp_path, customers=2, name="customer-intent-model-{customer}",
-                           params={"accuracy": 0.912345})
+    project = make_project(
+        tmp_path, customers=2, name="customer-intent-model-{customer}", params={"accuracy": 0.912345}
+    )
     text = narrow(project, "run")
     assert "accuracy=0.912" in text.replace(" ", "").replace("│", "") or "accuracy=0.912" in text
     assert "…" not in text and all(cell_len(line) <= 80 for line in text.splitlines())
@@ -111,9 +135,16 @@ def test_cost_follows_owned_gpus_when_set_and_gpu_jobs_when_recorded(tmp_path: P
         (job / "model").mkdir(parents=True)
         (job / "job.log").write_text("trained on cuda:0,1\n")
         state = InstanceState(name="gpu-model", version="", fingerprint="f", data_commit="c" * 40)
-        record = TrainRecord(state=state, metrics={}, params={}, output_dir=job / "model", log_file=job / "job.log",
-                             tags={"tusk.seconds": "3600", "tusk.cpus": "1", "tusk.gpus": "2"}, seconds=3600,
-                             resources={"cpus": 1, "gpus": 2})
+        record = TrainRecord(
+            state=state,
+            metrics={},
+            params={},
+            output_dir=job / "model",
+            log_file=job / "job.log",
+            tags={"tusk.seconds": "3600", "tusk.cpus": "1", "tusk.gpus": "2"},
+            seconds=3600,
+            resources={"cpus": 1, "gpus": 2},
+        )
         opened.tracker.register(record)
     report = project.json("cost")
     assert report["total"]["gpu_hours"] == 2.0
@@ -146,8 +177,12 @@ def test_long_json_lists_have_one_element_per_line_and_read_back_the_same() -> N
 
     small = {"instances": [{"name": "a", "reasons": ["x"]}], "ref": "main"}
     assert json_text(small) == json.dumps(small, indent=2), "small documents are indented as before"
-    big = {"ref": "main", "instances": [{"name": f"m-{i}", "reasons": ["é", {"n": i}]} for i in range(LONG_LIST + 1)],
-           "empty": [], "summary": {"fresh": 3}}
+    big = {
+        "ref": "main",
+        "instances": [{"name": f"m-{i}", "reasons": ["é", {"n": i}]} for i in range(LONG_LIST + 1)],
+        "empty": [],
+        "summary": {"fresh": 3},
+    }
     text = json_text(big)
     assert json.loads(text) == big
     lines = text.splitlines()

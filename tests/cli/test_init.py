@@ -8,8 +8,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from tusk.cli import _register  # noqa: F401
-from tusk.cli import cli
+from tusk.cli import (
+    _register,  # noqa: F401
+    cli,
+)
 
 
 def test_init_writes_config_stores_and_no_models(tmp_path: Path) -> None:
@@ -21,9 +23,17 @@ def test_init_writes_config_stores_and_no_models(tmp_path: Path) -> None:
     assert "# [[models]]" in (root / "tusk.toml").read_text(), "a commented example, no models"
     assert (root / "data" / "training.db").is_file()
     db = root / ".tusk" / "mlflow.db"
-    plain = subprocess.run(["/usr/bin/python3", "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]);"
-                            "print(c.execute(\"select name from experiments where name='tusk'\").fetchone()[0])",
-                            str(db)], capture_output=True, text=True)
+    plain = subprocess.run(
+        [
+            "/usr/bin/python3",
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]);"
+            "print(c.execute(\"select name from experiments where name='tusk'\").fetchone()[0])",
+            str(db),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert plain.returncode == 0 and plain.stdout.strip() == "tusk", plain.stderr
     again = CliRunner().invoke(cli, ["init", str(root)])
     assert again.exit_code == 1 and "already exists" in again.output

@@ -1,4 +1,5 @@
-"""Globs that always end (``tusk._internal.globbing``): the same files as ``glob.glob(recursive=True)`` on a tree without
+"""Globs that always end (``tusk._internal.globbing``): the same files as ``glob.glob(recursive=True)`` on a tree
+without
 links, and ``**`` that does not descend into a linked folder: a link to ``..`` inside a project made the code
 hash (plan, run, the page) walk without end, a link to ``/`` walked the whole disk."""
 
@@ -13,10 +14,38 @@ import pytest
 from train_fixtures import TrainProject, make_project
 from tusk._internal.globbing import glob_files
 
-FILES = ["m/a.py", "m/x/b.py", "m/x/y/c.py", "m/.h/d.py", "m/.h/z/e.py", ".top/f.py", "n/x/g.py", "m/.dot.py",
-         "m/x/t.txt", "top.py", "n/.hidden.txt", "m/x/y/z/w/deep.py"]
-PATTERNS = ["**/*.py", "m/**", "**", "m/**/x/*.py", "**/.h/*.py", "m/**/*", "*/**/*.txt", "**/x/**/*.py",
-            "m/**/.*", "**/*", "m/*.py", "**/.h/**/*.py", "m/**/**/*.py", "**/y", "*/x/**", "m/[ax]/**/*.py"]
+FILES = [
+    "m/a.py",
+    "m/x/b.py",
+    "m/x/y/c.py",
+    "m/.h/d.py",
+    "m/.h/z/e.py",
+    ".top/f.py",
+    "n/x/g.py",
+    "m/.dot.py",
+    "m/x/t.txt",
+    "top.py",
+    "n/.hidden.txt",
+    "m/x/y/z/w/deep.py",
+]
+PATTERNS = [
+    "**/*.py",
+    "m/**",
+    "**",
+    "m/**/x/*.py",
+    "**/.h/*.py",
+    "m/**/*",
+    "*/**/*.txt",
+    "**/x/**/*.py",
+    "m/**/.*",
+    "**/*",
+    "m/*.py",
+    "**/.h/**/*.py",
+    "m/**/**/*.py",
+    "**/y",
+    "*/x/**",
+    "m/[ax]/**/*.py",
+]
 
 
 @pytest.fixture
@@ -28,7 +57,9 @@ def tree(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)
-def test_the_same_files_as_glob_on_a_tree_without_links(tree: Path, pattern: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_same_files_as_glob_on_a_tree_without_links(
+    tree: Path, pattern: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def files(p: str) -> list[str]:
         return sorted({m for m in glob.glob(p, recursive=True) if os.path.isfile(m)})  # glob repeats a file for **/**
 

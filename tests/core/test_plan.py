@@ -60,7 +60,8 @@ def test_code_and_params_changes_are_explained(trained: TrainProject) -> None:
     try:
         plan = trained.plan()
         assert {n: r for n, (s, r) in non_fresh(plan).items()} == {
-            f"m-c{i}": ["code changed: models/m.py"] for i in range(4)}
+            f"m-c{i}": ["code changed: models/m.py"] for i in range(4)
+        }
     finally:
         model.write_text(original)
     trained.set_models(model_block(params={"C": 0.5}))
@@ -120,8 +121,9 @@ def test_a_recorded_commit_this_store_lacks_is_rehashed_not_an_error(trained: Tr
     other.import_rows([[2, "c2", "changed elsewhere", "l0"]])
     plan = other.plan()
     assert {n for n, p in plan.items() if p["status"] != "fresh"} == {"m-c2"}
-    assert plan["m-c2"]["reasons"] == [f"examples: changed since {trained.head()[:7]} "
-                                       "(a commit this data store does not have)"]
+    assert plan["m-c2"]["reasons"] == [
+        f"examples: changed since {trained.head()[:7]} (a commit this data store does not have)"
+    ]
 
 
 class CountingStore:
@@ -138,8 +140,13 @@ class CountingStore:
         return self.store.query(sql, params, ref=ref)
 
 
-@pytest.mark.parametrize("matrix", ["SELECT DISTINCT customer FROM examples ORDER BY customer",
-                                    "SELECT DISTINCT customer FROM examples WHERE label != 'skip' ORDER BY customer DESC"])
+@pytest.mark.parametrize(
+    "matrix",
+    [
+        "SELECT DISTINCT customer FROM examples ORDER BY customer",
+        "SELECT DISTINCT customer FROM examples WHERE label != 'skip' ORDER BY customer DESC",
+    ],
+)
 def test_matrix_values_follow_the_diff_and_equal_a_full_query(tmp_path: Path, matrix: str) -> None:
     """Matrix values come from the cached values plus the changed rows; after every kind of edit they
     equal what the query returns on the whole table, without re-running it."""
@@ -153,11 +160,11 @@ def test_matrix_values_follow_the_diff_and_equal_a_full_query(tmp_path: Path, ma
     data = rows(5)
     chance = random.Random(5)
     edits = [
-        lambda d: d.append([1000, "c9", "new customer", "l0"]),                  # a new value
-        lambda d: [r for r in d if r[1] != "c3"],                                # a value's rows all removed
-        lambda d: [[*r[:1], "c7", *r[2:]] if r[0] == 1 else r for r in d],       # a row moves to a new value
-        lambda d: [[*r[:3], "skip"] if r[1] == "c2" else r for r in d],          # filtered out by the WHERE
-        lambda d: [[*r[:2], f"text {chance.random()}", r[3]] for r in d],        # many rows, no value changes
+        lambda d: d.append([1000, "c9", "new customer", "l0"]),  # a new value
+        lambda d: [r for r in d if r[1] != "c3"],  # a value's rows all removed
+        lambda d: [[*r[:1], "c7", *r[2:]] if r[0] == 1 else r for r in d],  # a row moves to a new value
+        lambda d: [[*r[:3], "skip"] if r[1] == "c2" else r for r in d],  # filtered out by the WHERE
+        lambda d: [[*r[:2], f"text {chance.random()}", r[3]] for r in d],  # many rows, no value changes
     ]
     for number, edit in enumerate(edits):
         data = edit(data) or data

@@ -21,9 +21,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 import tusk  # noqa: F401
 from tusk.core.config import load_config
-from tusk.data.doltlite import DoltliteStore
 from tusk.core.plan import Planner, read_input
 from tusk.core.spec import CodeHasher, expand, fingerprint
+from tusk.data.doltlite import DoltliteStore
 from tusk.tracking.base import InstanceState
 
 pytestmark = pytest.mark.slow
@@ -51,7 +51,8 @@ name = "d-{customer}-{region}"
 train = "m.py:train"
 matrix.customer = "SELECT DISTINCT customer FROM examples ORDER BY customer"
 matrix.region = ["north", "south"]
-inputs.examples = "SELECT id, text FROM examples WHERE (region = :region) AND label != 'x' AND :customer = customer ORDER BY id"
+inputs.examples = """SELECT id, text FROM examples
+  WHERE (region = :region) AND label != 'x' AND :customer = customer ORDER BY id"""
 
 [[models]]
 name = "c-{region}"
@@ -67,6 +68,7 @@ REGIONS = ["north", "south"]
 
 def oracle(config: Any, store: DoltliteStore, commit: str, states: dict[str, InstanceState]) -> dict[str, Any]:
     """Every instance planned the slow, obvious way: every matrix query and every input read in full."""
+
     def matrix(sql: str) -> list[Any]:
         return [row[0] for row in store.query(sql, None, ref=commit).rows]
 
@@ -75,8 +77,9 @@ def oracle(config: Any, store: DoltliteStore, commit: str, states: dict[str, Ins
         records = {}
         for name, query in instance.inputs.items():
             records[name] = read_input(store, query, commit).record
-        fp = fingerprint(instance.code_digest, instance.params,
-                         {k: (r.query, r.params, r.digest) for k, r in records.items()})
+        fp = fingerprint(
+            instance.code_digest, instance.params, {k: (r.query, r.params, r.digest) for k, r in records.items()}
+        )
         state = states.get(instance.name)
         if state is None:
             status, reuse = "new", None
@@ -86,8 +89,14 @@ def oracle(config: Any, store: DoltliteStore, commit: str, states: dict[str, Ins
             status, reuse = "reuse", state.fingerprints[fp]
         else:
             status, reuse = "stale", None
-        planned[instance.name] = {"status": status, "reuse": reuse, "fingerprint": fp, "inputs": records,
-                                  "code": instance.code_digest, "params": dict(instance.params)}
+        planned[instance.name] = {
+            "status": status,
+            "reuse": reuse,
+            "fingerprint": fp,
+            "inputs": records,
+            "code": instance.code_digest,
+            "params": dict(instance.params),
+        }
     for name in states:
         planned.setdefault(name, {"status": "orphaned", "reuse": None, "fingerprint": None, "inputs": {}})
     return planned
@@ -108,8 +117,9 @@ class PlannerOracle(RuleBasedStateMachine):
         self.next_id = 0
         self.commits: list[str] = []
         with self.store.writer() as conn:
-            conn.execute("CREATE TABLE examples (id INTEGER PRIMARY KEY, customer TEXT, region TEXT, text TEXT, "
-                         "label TEXT)")
+            conn.execute(
+                "CREATE TABLE examples (id INTEGER PRIMARY KEY, customer TEXT, region TEXT, text TEXT, label TEXT)"
+            )
             conn.execute("CREATE TABLE labels (label TEXT PRIMARY KEY, meaning TEXT)")
             conn.executemany("INSERT INTO labels VALUES (?, ?)", [(label, f"means {label}") for label in LABELS])
             for customer in CUSTOMERS[:3]:
@@ -124,8 +134,10 @@ class PlannerOracle(RuleBasedStateMachine):
 
     def _insert(self, conn: Any, customer: str, label: str) -> None:
         self.next_id += 1
-        conn.execute("INSERT INTO examples VALUES (?, ?, ?, ?, ?)",
-                     (self.next_id, customer, REGIONS[self.next_id % 2], f"text {self.next_id}", label))
+        conn.execute(
+            "INSERT INTO examples VALUES (?, ?, ?, ?, ?)",
+            (self.next_id, customer, REGIONS[self.next_id % 2], f"text {self.next_id}", label),
+        )
 
     def _edit(self, branch: str, edit: Any) -> None:
         with self.store.writer(branch) as conn:
@@ -143,13 +155,17 @@ class PlannerOracle(RuleBasedStateMachine):
     def insert(self, customer: str, label: str) -> None:
         self._edit("main", lambda conn: self._insert(conn, customer, label))
 
-    @rule(pick=st.integers(0, 50), column=st.sampled_from(["text", "label", "customer", "region"]),
-          value=st.sampled_from(CUSTOMERS + LABELS + REGIONS + ["other text"]))
+    @rule(
+        pick=st.integers(0, 50),
+        column=st.sampled_from(["text", "label", "customer", "region"]),
+        value=st.sampled_from(CUSTOMERS + LABELS + REGIONS + ["other text"]),
+    )
     def update(self, pick: int, column: str, value: str) -> None:
         def edit(conn: Any) -> None:
             row = self._some_id(conn, pick)
             if row is not None:
                 conn.execute(f"UPDATE examples SET {column} = ? WHERE id = ?", (value, row))
+
         self._edit("main", edit)
 
     @rule(pick=st.integers(0, 50))
@@ -158,13 +174,20 @@ class PlannerOracle(RuleBasedStateMachine):
             row = self._some_id(conn, pick)
             if row is not None and conn.execute("SELECT count(*) FROM examples")[0][0] > 1:
                 conn.execute("DELETE FROM examples WHERE id = ?", (row,))
+
         self._edit("main", edit)
 
-    @rule(kind=st.sampled_from(["many", "empty", "move", "new"]), customer=st.sampled_from(CUSTOMERS),
-          other=st.sampled_from(CUSTOMERS), label=st.sampled_from(LABELS), parity=st.integers(0, 1))
+    @rule(
+        kind=st.sampled_from(["many", "empty", "move", "new"]),
+        customer=st.sampled_from(CUSTOMERS),
+        other=st.sampled_from(CUSTOMERS),
+        label=st.sampled_from(LABELS),
+        parity=st.integers(0, 1),
+    )
     def bulk(self, kind: str, customer: str, other: str, label: str, parity: int) -> None:
         """Many rows at once (the planner then re-reads many partitions in one grouped query): a row in every
         other id changed, a partition emptied, a partition's rows moved to another, a partition's first rows."""
+
         def edit(conn: Any) -> None:
             if kind == "many":
                 conn.execute("UPDATE examples SET label = ?, text = text || '.' WHERE id % 2 = ?", (label, parity))
@@ -176,6 +199,7 @@ class PlannerOracle(RuleBasedStateMachine):
             else:
                 for _ in range(2):
                     self._insert(conn, customer, label)
+
         self._edit("main", edit)
 
     @rule(label=st.sampled_from(LABELS), meaning=st.sampled_from(["a", "b", "c"]))
@@ -206,6 +230,7 @@ class PlannerOracle(RuleBasedStateMachine):
                 conn.execute(f"DELETE FROM {table}")
                 if rows:
                     conn.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+
         self._edit("main", edit)
 
     @rule()
@@ -223,9 +248,15 @@ class PlannerOracle(RuleBasedStateMachine):
                 version = str(self.versions[name])
             fingerprints = {**(previous.fingerprints if previous else {}), planned["fingerprint"]: version}
             self.states[name] = InstanceState(
-                name=name, version=version, fingerprint=planned["fingerprint"], data_commit=commit,
-                code_digest=planned["code"], params=planned["params"], inputs=planned["inputs"],
-                fingerprints=fingerprints)
+                name=name,
+                version=version,
+                fingerprint=planned["fingerprint"],
+                data_commit=commit,
+                code_digest=planned["code"],
+                params=planned["params"],
+                inputs=planned["inputs"],
+                fingerprints=fingerprints,
+            )
 
     # ----- the property ---------------------------------------------------------------------------------
     @precondition(lambda self: hasattr(self, "store"))
@@ -233,12 +264,22 @@ class PlannerOracle(RuleBasedStateMachine):
     def diff_aware_plan_equals_a_full_rehash(self) -> None:
         commit = self.store.resolve("main")
         plan = Planner(self.config, self.store, self.states, matrix_cache=self.cache).plan("main")
-        got = {p.name: {"status": p.status, "reuse": p.reuse_version,
-                        "fingerprint": p.fingerprint if p.status not in ("new", "orphaned") else None}
-               for p in plan.instances}
-        expected = {name: {"status": o["status"], "reuse": o["reuse"],
-                           "fingerprint": o["fingerprint"] if o["status"] not in ("new", "orphaned") else None}
-                    for name, o in oracle(self.config, self.store, commit, self.states).items()}
+        got = {
+            p.name: {
+                "status": p.status,
+                "reuse": p.reuse_version,
+                "fingerprint": p.fingerprint if p.status not in ("new", "orphaned") else None,
+            }
+            for p in plan.instances
+        }
+        expected = {
+            name: {
+                "status": o["status"],
+                "reuse": o["reuse"],
+                "fingerprint": o["fingerprint"] if o["status"] not in ("new", "orphaned") else None,
+            }
+            for name, o in oracle(self.config, self.store, commit, self.states).items()
+        }
         assert got == expected
 
     @precondition(lambda self: hasattr(self, "store"))
@@ -248,35 +289,48 @@ class PlannerOracle(RuleBasedStateMachine):
         each exactly what the whole plan says."""
         whole = Planner(self.config, self.store, self.states, matrix_cache=self.cache).plan("main")
         some = {p.name for p in whole.instances[::2]}
-        planner = Planner(self.config, self.store, {n: s for n, s in self.states.items() if n in some},
-                          matrix_cache=self.cache)
+        planner = Planner(
+            self.config, self.store, {n: s for n, s in self.states.items() if n in some}, matrix_cache=self.cache
+        )
         part = planner.plan_instances(planner.instances("main"), only=some)
 
         def said(plan: Any) -> list[tuple[Any, ...]]:
             return [(p.name, p.status, p.reasons, p.fingerprint, p.reuse_version) for p in plan.instances]
+
         assert said(part) == [s for s in said(whole) if s[0] in some]
 
 
-PlannerOracle.TestCase.settings = settings(max_examples=25, stateful_step_count=15, deadline=None,
-                                           derandomize=True, suppress_health_check=list(HealthCheck))
+PlannerOracle.TestCase.settings = settings(
+    max_examples=25, stateful_step_count=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 test_diff_aware_plan_equals_a_full_rehash = PlannerOracle.TestCase
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "parquet"])
 def test_import_export_import_makes_no_commit(tmp_path: Path, fmt: str) -> None:
     """Exporting a table and importing the file back (replace mode) changes nothing: no commit."""
-    from train_fixtures import TrainProject, write_csv
     from click.testing import CliRunner
-    from tusk.cli import _register  # noqa: F401
-    from tusk.cli import cli
+
+    from train_fixtures import TrainProject, write_csv
+    from tusk.cli import (
+        _register,  # noqa: F401
+        cli,
+    )
 
     root = tmp_path / "proj"
     assert CliRunner().invoke(cli, ["init", str(root)]).exit_code == 0
     project = TrainProject(root)
     if "export" not in project.tusk("data", "--help").output:
         pytest.skip("tusk data export lands with the issue 'Review semantics'")
-    rows = [[i, f"c{i % 3}", f"text {i}, with \"quotes\"\nand a newline" if i % 5 == 0 else f"t{i}",
-             "007" if i % 7 == 0 else f"l{i % 2}"] for i in range(50)]
+    rows = [
+        [
+            i,
+            f"c{i % 3}",
+            f'text {i}, with "quotes"\nand a newline' if i % 5 == 0 else f"t{i}",
+            "007" if i % 7 == 0 else f"l{i % 2}",
+        ]
+        for i in range(50)
+    ]
     project.tusk("data", "import", str(write_csv(tmp_path / "in.csv", rows)), "--table", "examples", "--key", "id")
     head = project.head()
     out = tmp_path / f"out.{fmt}"

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from tusk.core.config import Config, ModelSpec
-from tusk.errors import ConfigError
 from tusk.core.promote import moved_to, pushed, rollback_target, should_promote
 from tusk.core.spec import CodeHasher, expand, parse_shard, placeholders, safe_name, select, shard_of
+from tusk.errors import ConfigError
 
 
 def _config(tmp_path: Path, *models: dict) -> Config:
@@ -19,15 +19,22 @@ def _config(tmp_path: Path, *models: dict) -> Config:
 
 def test_safe_names_are_readable_and_deterministic() -> None:
     assert safe_name("Acme Corp/EU") == "Acme-Corp-EU"
-    assert safe_name("café, \"quoted\"") == "cafe-quoted"
+    assert safe_name('café, "quoted"') == "cafe-quoted"
     assert safe_name("日本") == safe_name("日本")
     assert safe_name("日本").startswith("x") and safe_name("日本") != safe_name("中国")
 
 
 def test_matrix_values_bind_into_inputs_and_params(tmp_path: Path) -> None:
-    config = _config(tmp_path, {"name": "m-{customer}-{lang}", "train": "m.py:train", "params": {"C": 1.0, "lang": "x"},
-                                "matrix": {"customer": "SELECT 1", "lang": ["en", "de"]},
-                                "inputs": {"rows": "SELECT * FROM t WHERE c = :customer AND l = :lang"}})
+    config = _config(
+        tmp_path,
+        {
+            "name": "m-{customer}-{lang}",
+            "train": "m.py:train",
+            "params": {"C": 1.0, "lang": "x"},
+            "matrix": {"customer": "SELECT 1", "lang": ["en", "de"]},
+            "inputs": {"rows": "SELECT * FROM t WHERE c = :customer AND l = :lang"},
+        },
+    )
     instances = expand(config, lambda sql: ["acme", "Big Co"])
     assert [i.name for i in instances] == ["m-acme-en", "m-acme-de", "m-Big-Co-en", "m-Big-Co-de"]
     first = instances[0]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.datastore import DataStoreSuite
 from tusk.data.doltlite import DoltliteStore
+from tusk.testing.datastore import DataStoreSuite
 
 
 class TestDoltlite(DataStoreSuite):

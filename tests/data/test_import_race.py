@@ -49,6 +49,7 @@ def _other_import(path: Path, table: str = "examples") -> Callable[[], None]:
 
     def run() -> None:
         import_file(other, str(theirs), table, ["id"], "upsert", "edits", "import theirs")
+
     return run
 
 
@@ -59,8 +60,15 @@ def _messages(store: DoltliteStore, ref: str) -> list[str]:
 def test_a_branch_made_by_another_import_after_this_one_found_it_missing_is_used(path: Path) -> None:
     mine = _store(path)
     with at_point("import.branch-missing", _other_import(path)):
-        done = import_file(mine, str(_csv(path.parent / "mine.csv", range(200, 203))), "examples", ["id"],
-                           "upsert", "edits", "import mine")
+        done = import_file(
+            mine,
+            str(_csv(path.parent / "mine.csv", range(200, 203))),
+            "examples",
+            ["id"],
+            "upsert",
+            "edits",
+            "import mine",
+        )
     assert done.added == 3
     assert _ids(mine, "edits") == [1, 2, 3, 100, 101, 102, 200, 201, 202]
     assert _messages(mine, "edits") == ["import mine", "import theirs"]
@@ -94,8 +102,15 @@ def test_a_branch_removed_after_this_import_found_it_is_made_again(path: Path) -
         other.delete_branch("edits", force=True)
 
     with at_point("import.branch-ready", removed):
-        import_file(mine, str(_csv(path.parent / "mine.csv", range(200, 202))), "examples", ["id"], "upsert",
-                    "edits", "import mine")
+        import_file(
+            mine,
+            str(_csv(path.parent / "mine.csv", range(200, 202))),
+            "examples",
+            ["id"],
+            "upsert",
+            "edits",
+            "import mine",
+        )
     assert _ids(mine, "edits") == [1, 2, 3, 200, 201]
     assert _messages(mine, "edits") == ["import mine"]
 
@@ -103,8 +118,15 @@ def test_a_branch_removed_after_this_import_found_it_is_made_again(path: Path) -
 def test_a_new_table_made_by_another_import_meanwhile_is_written_into(path: Path) -> None:
     mine = _store(path)
     with at_point("import.branch-missing", _other_import(path, "notes")):
-        import_file(mine, str(_csv(path.parent / "mine.csv", range(200, 202))), "notes", ["id"], "upsert",
-                    "edits", "import mine")
+        import_file(
+            mine,
+            str(_csv(path.parent / "mine.csv", range(200, 202))),
+            "notes",
+            ["id"],
+            "upsert",
+            "edits",
+            "import mine",
+        )
     assert _ids(mine, "edits", "notes") == [100, 101, 102, 200, 201]
     assert _messages(mine, "edits") == ["import mine", "import theirs"]
 
@@ -117,9 +139,17 @@ def test_a_branch_removed_while_this_import_waited_for_its_lock_is_made_again(pa
 
     def remove() -> None:
         other.delete_branch("edits")
+
     with at_point("import.connected", remove):
-        done = import_file(mine, str(_csv(path.parent / "mine.csv", range(200, 203))), "examples", ["id"],
-                           "upsert", "edits", "import mine")
+        done = import_file(
+            mine,
+            str(_csv(path.parent / "mine.csv", range(200, 203))),
+            "examples",
+            ["id"],
+            "upsert",
+            "edits",
+            "import mine",
+        )
     assert done.added == 3
     assert _ids(mine, "edits") == [1, 2, 3, 200, 201, 202]
     assert _messages(mine, "edits") == ["import mine"]

@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from tusk.cli import _register  # noqa: F401
-from tusk.cli import cli
+from tusk.cli import (
+    _register,  # noqa: F401
+    cli,
+)
 
 GOOD = "id,customer,text,label\n1,c1,hello,greet\n2,c1,bye,leave\n3,c2,hi,greet\n"
 
@@ -72,8 +74,7 @@ def test_bad_input_is_refused_and_changes_nothing(project: Path, case: str) -> N
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
     table = [] if "--table" in extra else ["--table", "examples"]
     before = state(project)
-    result = CliRunner().invoke(cli, ["-C", str(project), "data", "import", str(path), *table, "--key", "id",
-                                      *extra])
+    result = CliRunner().invoke(cli, ["-C", str(project), "data", "import", str(path), *table, "--key", "id", *extra])
     assert result.exit_code in (1, 2), result.output
     lines = result.output.strip().splitlines()
     assert expected in result.output, result.output
@@ -87,9 +88,14 @@ def test_bad_input_is_refused_and_changes_nothing(project: Path, case: str) -> N
 
 def test_unknown_refs_and_tables_are_one_line_errors(project: Path) -> None:
     before = state(project)
-    for args in (["data", "log", "nope"], ["data", "diff", "main", "nope"], ["data", "merge", "nope"],
-                 ["data", "sql", "SELECT * FROM nope"], ["data", "sql", "SELECT 1", "--at", "deadbeef"],
-                 ["data", "diff", "main", "main", "--table", "nope"]):
+    for args in (
+        ["data", "log", "nope"],
+        ["data", "diff", "main", "nope"],
+        ["data", "merge", "nope"],
+        ["data", "sql", "SELECT * FROM nope"],
+        ["data", "sql", "SELECT 1", "--at", "deadbeef"],
+        ["data", "diff", "main", "main", "--table", "nope"],
+    ):
         result = tusk(project, *args, code=1)
         assert result.output.startswith("error: ") and len(result.output.strip().splitlines()) == 1, args
     assert state(project) == before
@@ -111,15 +117,17 @@ def test_formats_modes_and_no_op_imports(tmp_path: Path) -> None:
     assert again["commit"] is None and again["message"].startswith("nothing changed")
     assert "nothing changed, no commit made" in tusk(root, "data", "import", str(root / "a.tsv"), "-t", "people").output
     (root / "b.jsonl").write_text('{"id": 3, "name": "cy", "score": 2}\n{"id": 1, "name": "ann", "score": 0.75}\n')
-    out = json.loads(tusk(root, "data", "import", str(root / "b.jsonl"), "-t", "people", "--mode", "upsert",
-                          "--json").stdout)
+    out = json.loads(
+        tusk(root, "data", "import", str(root / "b.jsonl"), "-t", "people", "--mode", "upsert", "--json").stdout
+    )
     assert (out["added"], out["modified"], out["removed"]) == (1, 1, 0)
     book = openpyxl.Workbook()
     book.active.append(["id", "name", "score"])
     book.active.append([4, "dee", 3.5])
     book.save(root / "c.xlsx")
-    out = json.loads(tusk(root, "data", "import", str(root / "c.xlsx"), "-t", "people", "--mode", "append",
-                          "--json").stdout)
+    out = json.loads(
+        tusk(root, "data", "import", str(root / "c.xlsx"), "-t", "people", "--mode", "append", "--json").stdout
+    )
     assert out["added"] == 1
     pq.write_table(pa.table({"id": [1, 4], "name": ["ann", "dee"], "score": [0.75, 3.5]}), root / "d.parquet")
     out = json.loads(tusk(root, "data", "import", str(root / "d.parquet"), "-t", "people", "--json").stdout)
@@ -136,8 +144,11 @@ def test_composite_keys_and_branch_created_from_main(tmp_path: Path) -> None:
     (root / "a.csv").write_text("cust,day,n\nx,1,5\nx,2,6\ny,1,7\n")
     tusk(root, "data", "import", str(root / "a.csv"), "-t", "counts", "-k", "cust", "-k", "day")
     (root / "b.csv").write_text("cust,day,n\nx,1,9\n")
-    out = json.loads(tusk(root, "data", "import", str(root / "b.csv"), "-t", "counts", "--mode", "upsert",
-                          "--branch", "new", "--json").stdout)
+    out = json.loads(
+        tusk(
+            root, "data", "import", str(root / "b.csv"), "-t", "counts", "--mode", "upsert", "--branch", "new", "--json"
+        ).stdout
+    )
     assert out["branch"] == "new" and out["modified"] == 1
     diff = json.loads(tusk(root, "data", "diff", "main", "new", "--json").stdout)
     [table] = diff["tables"]

@@ -13,7 +13,8 @@ from tusk.data.doltlite import DoltliteStore
 
 
 def cli(*args: str, code: int = 0) -> str:
-    from tusk.cli import _register, cli as root  # noqa: F401
+    from tusk.cli import _register  # noqa: F401
+    from tusk.cli import cli as root
 
     result = CliRunner().invoke(root, list(args), catch_exceptions=False)
     assert result.exit_code == code, f"tusk {' '.join(args)} exited {result.exit_code}:\n{result.output}"
@@ -32,7 +33,9 @@ def shared_trainer(tmp_path: Path) -> tuple[TrainProject, Path]:
     """A trained project whose tusk.toml names the shared remote (relative to the project)."""
     trainer = make_project(tmp_path / "trainer")
     config = (trainer.root / "tusk.toml").read_text()
-    config = config.replace('branch = "main"\n', 'branch = "main"\nremotes = { origin = "../../shared/training.db" }\n', 1)
+    config = config.replace(
+        'branch = "main"\n', 'branch = "main"\nremotes = { origin = "../../shared/training.db" }\n', 1
+    )
     (trainer.root / "tusk.toml").write_text(config)
     trainer.run()
     trainer.tusk("data", "push")
@@ -57,9 +60,12 @@ def test_analyst_reviewer_trainer_flow(tmp_path: Path) -> None:
     reviewer_root.mkdir()
     shutil.copytree(trainer.root / "models", reviewer_root / "models")
     tracking = f'url = "sqlite:///{trainer.root / ".tusk" / "mlflow.db"}"'
-    (reviewer_root / "tusk.toml").write_text((trainer.root / "tusk.toml").read_text()
-                                             .replace('url = "sqlite:///.tusk/mlflow.db"', tracking)
-                                             .replace("../../shared/training.db", f"file://{remote}"))
+    (reviewer_root / "tusk.toml").write_text(
+        (trainer.root / "tusk.toml")
+        .read_text()
+        .replace('url = "sqlite:///.tusk/mlflow.db"', tracking)
+        .replace("../../shared/training.db", f"file://{remote}")
+    )
     cli("data", "clone", str(remote), str(reviewer_root))
     reviewer = TrainProject(reviewer_root)
     pulled = reviewer.json("data", "pull")

@@ -13,12 +13,18 @@ import pytest
 from click.testing import CliRunner
 
 from google_replay import SHEET_ID, TOKEN_URI, ReplaySheets, service_account  # noqa: F401 (a fixture)
-from tusk.cli import _register  # noqa: F401
-from tusk.cli import cli
+from tusk.cli import (
+    _register,  # noqa: F401
+    cli,
+)
 from tusk.data import sheets
 
-VALUES = [["id", "customer", "text", "label"], ["1", "acme", "where is my parcel", "track_order"],
-          ["2", "acme", "cancel it", "cancel_order"], ["3", "globex", "refund please", ""]]
+VALUES = [
+    ["id", "customer", "text", "label"],
+    ["1", "acme", "where is my parcel", "track_order"],
+    ["2", "acme", "cancel it", "cancel_order"],
+    ["3", "globex", "refund please", ""],
+]
 
 
 def test_a_sheet_imports_as_one_commit(tmp_path: Path, service_account: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -26,8 +32,21 @@ def test_a_sheet_imports_as_one_commit(tmp_path: Path, service_account: None, mo
     monkeypatch.setattr(sheets, "TRANSPORT", replay)
     root = tmp_path / "p"
     CliRunner().invoke(cli, ["init", str(root)])
-    result = CliRunner().invoke(cli, ["-C", str(root), "data", "import", f"gsheet://{SHEET_ID}/Examples",
-                                      "--table", "examples", "--key", "id", "--json"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "-C",
+            str(root),
+            "data",
+            "import",
+            f"gsheet://{SHEET_ID}/Examples",
+            "--table",
+            "examples",
+            "--key",
+            "id",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["added"] == 3
     rows = CliRunner().invoke(cli, ["-C", str(root), "data", "sql", "SELECT * FROM examples ORDER BY id", "--json"])
@@ -59,8 +78,15 @@ def test_missing_or_wrong_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path:
         sheets.read_sheet(f"gsheet://{SHEET_ID}/Examples")
 
 
-@pytest.mark.parametrize("secret", ["sk-live-0123456789abcdef", '{"private_key": "-----BEGIN sk-live-0123456789abcdef',
-                                    "sk-live-0123456789abcdef\n-----END", "[\"sk-live-0123456789abcdef\"]"])
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "sk-live-0123456789abcdef",
+        '{"private_key": "-----BEGIN sk-live-0123456789abcdef',
+        "sk-live-0123456789abcdef\n-----END",
+        '["sk-live-0123456789abcdef"]',
+    ],
+)
 def test_a_credentials_value_is_never_echoed(monkeypatch: pytest.MonkeyPatch, secret: str) -> None:
     monkeypatch.setenv(sheets.CREDENTIALS_ENV, secret)
     with pytest.raises(sheets.IngestError) as caught:
@@ -72,13 +98,18 @@ def test_a_credentials_value_is_never_echoed(monkeypatch: pytest.MonkeyPatch, se
 def test_a_malformed_private_key_is_one_line_without_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A service-account key whose private_key google-auth cannot read gave a traceback (the secret was not
     printed: it still is not)."""
-    key = {"type": "service_account", "client_email": "tusk@example.iam.gserviceaccount.com", "token_uri": TOKEN_URI,
-           "private_key": "-----BEGIN PRIVATE KEY-----\nsk-live-0123456789abcdef\n-----END PRIVATE KEY-----\n"}
+    key = {
+        "type": "service_account",
+        "client_email": "tusk@example.iam.gserviceaccount.com",
+        "token_uri": TOKEN_URI,
+        "private_key": "-----BEGIN PRIVATE KEY-----\nsk-live-0123456789abcdef\n-----END PRIVATE KEY-----\n",
+    }
     monkeypatch.setenv(sheets.CREDENTIALS_ENV, json.dumps(key))
     root = tmp_path / "p"
     CliRunner().invoke(cli, ["init", str(root)])
-    result = CliRunner().invoke(cli, ["-C", str(root), "data", "import", f"gsheet://{SHEET_ID}/Examples",
-                                      "--table", "examples", "--key", "id"])
+    result = CliRunner().invoke(
+        cli, ["-C", str(root), "data", "import", f"gsheet://{SHEET_ID}/Examples", "--table", "examples", "--key", "id"]
+    )
     assert result.exit_code == 1, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "private_key cannot be read" in lines[0], result.stderr

@@ -67,8 +67,14 @@ def _tusk_in_a_terminal(project: TrainProject, args: list[str], answer: str) -> 
     from tusk._internal.sqlite import child_env
 
     main, child = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-c", "from tusk.cli import main; main()", "-C", str(project.root),
-                                *args], stdin=child, stdout=child, stderr=child, env=child_env(), close_fds=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from tusk.cli import main; main()", "-C", str(project.root), *args],
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env=child_env(),
+        close_fds=True,
+    )
     os.close(child)
     output = b""
     answered = False
@@ -166,8 +172,15 @@ def test_export_is_byte_stable_and_imports_back_as_no_change(tmp_path: Path, fmt
     with odd.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "score", "note"])
-        writer.writerows([[1, "0.1", "plain"], [2, "", "=1+1"], [3, "1e-07", ""], [4, "2.5", "comma, \"quote\"\nline"],
-                          [10, "3", "ünïcode ✓"]])
+        writer.writerows(
+            [
+                [1, "0.1", "plain"],
+                [2, "", "=1+1"],
+                [3, "1e-07", ""],
+                [4, "2.5", 'comma, "quote"\nline'],
+                [10, "3", "ünïcode ✓"],
+            ]
+        )
     project.tusk("data", "import", str(odd), "--table", "odd", "--key", "id")
     for table in ("examples", "odd"):
         first, second = project.root / f"a.{fmt}", project.root / f"b.{fmt}"
@@ -204,8 +217,7 @@ def test_export_at_a_ref_to_stdout_and_bad_requests(project: TrainProject) -> No
     assert default.read_text().splitlines()[1] == "0,c0,text 0,changed"
     assert "no_table" in project.tusk("data", "export", "no_table", code=1).output
     assert project.tusk("data", "export", "examples", "--at", "nope", code=1).output.startswith("error:")
-    assert "standard output" in project.tusk("data", "export", "examples", "--format", "xlsx", "-o", "-",
-                                             code=1).output
+    assert "standard output" in project.tusk("data", "export", "examples", "--format", "xlsx", "-o", "-", code=1).output
     assert project.tusk("data", "export", "examples", "--format", "ods", code=2).exit_code == 2
 
 
@@ -229,8 +241,9 @@ def test_a_conflicting_merge_merges_nothing_and_says_how_to_settle(conflicting: 
     assert "conflicts in 3 row" in result.output and "--theirs" in result.output and conflicting.head() == head
 
 
-@pytest.mark.parametrize("side,expected", [("--theirs", ["fix0", "fix1", "fix2", "fix only"]),
-                                           ("--ours", ["main0", "main1", "fix only"])])
+@pytest.mark.parametrize(
+    "side,expected", [("--theirs", ["fix0", "fix1", "fix2", "fix only"]), ("--ours", ["main0", "main1", "fix only"])]
+)
 def test_ours_or_theirs_settles_every_conflict(conflicting: TrainProject, side: str, expected: list[str]) -> None:
     merged = conflicting.json("data", "merge", "fix", side)
     assert merged["merged"] and merged["resolved"] == 3 and parents(conflicting, merged["commit"]) == 2
@@ -244,8 +257,10 @@ def test_conflicts_resolved_row_by_row_through_a_file(conflicting: TrainProject)
     assert "written to" in written.output and conflicting.head() == head
     lines = list(csv.DictReader(path.open()))
     assert [(r["key.id"], r["ours.label"], r["theirs.label"], r["ours_change"], r["theirs_change"]) for r in lines] == [
-        ("0", "main0", "fix0", "modified", "modified"), ("1", "main1", "fix1", "modified", "modified"),
-        ("2", "", "fix2", "removed", "modified")]
+        ("0", "main0", "fix0", "modified", "modified"),
+        ("1", "main1", "fix1", "modified", "modified"),
+        ("2", "", "fix2", "removed", "modified"),
+    ]
     assert all(r["resolution"] == "" for r in lines)
 
     refused = conflicting.tusk("data", "merge", "fix", "--resolve", str(path), code=1)
@@ -299,7 +314,10 @@ def test_a_conflicts_file_neutralizes_formulas_and_is_a_regular_file(project: Tr
     path = project.root / "conflicts.csv"
     project.tusk("data", "merge", "fix", "--conflicts-file", str(path), code=1)
     lines = list(csv.DictReader(path.open(newline="")))
-    assert (lines[0]["ours.label"], lines[0]["theirs.label"]) == ("'@SUM(A1)", "'=HYPERLINK(\"http://x.invalid\",\"click\")")
+    assert (lines[0]["ours.label"], lines[0]["theirs.label"]) == (
+        "'@SUM(A1)",
+        '\'=HYPERLINK("http://x.invalid","click")',
+    )
     lines[0]["resolution"] = "theirs"
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(lines[0]))

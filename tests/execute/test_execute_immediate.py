@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.executor import ExecutorSuite, job, results
 from tusk.execute.immediate import ImmediateExecutor
+from tusk.testing.executor import ExecutorSuite, job, results
 
 
 class TestImmediate(ExecutorSuite):

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from conformance.executor import ExecutorSuite, job, results
 from tusk.core.config import Config, ExecutorConfig
 from tusk.errors import ConfigError
 from tusk.execute.gpus import GpuSlots, devices
 from tusk.execute.local import LocalExecutor, parse_workers
+from tusk.testing.executor import ExecutorSuite, job, results
 
 
 class TestLocal(ExecutorSuite):
@@ -38,8 +38,14 @@ def test_jobs_reuse_the_workers(tmp_path: Path) -> None:
 def test_gpu_jobs_get_their_devices(tmp_path: Path) -> None:
     config = Config(root=tmp_path, path=tmp_path / "tusk.toml", executor=ExecutorConfig(gpus=[0, 1]))
     executor = LocalExecutor("local://?workers=2", config)
-    got = results(executor, [job(tmp_path, "g", "chatty", gpus=1), job(tmp_path, "h", "chatty", gpus=0.5),
-                             job(tmp_path, "too-many", "chatty", gpus=3)])
+    got = results(
+        executor,
+        [
+            job(tmp_path, "g", "chatty", gpus=1),
+            job(tmp_path, "h", "chatty", gpus=0.5),
+            job(tmp_path, "too-many", "chatty", gpus=3),
+        ],
+    )
     executor.close()
     assert got["g"].value in ("0", "1") and got["g"].device in ("cuda:0", "cuda:1")
     assert got["h"].value in ("0", "1")

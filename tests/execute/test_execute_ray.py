@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from conformance.executor import ExecutorSuite, job, results
 from train_fixtures import free_port, make_project
 from tusk._internal.sqlite import child_env
 from tusk.errors import ConfigError
+from tusk.testing.executor import ExecutorSuite, job, results
 
 ray = pytest.importorskip("ray")
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -44,10 +44,24 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, no_ray_token: None) -> Ite
     gcs, client = free_port(), free_port()
     env = child_env({"PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path]), "RAY_USAGE_STATS_ENABLED": "0"})
     started = subprocess.run(
-        [ray_cli, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={gcs}",
-         f"--ray-client-server-port={client}", "--num-cpus=2", "--num-gpus=0", "--include-dashboard=false",
-         f"--temp-dir={temp}", "--disable-usage-stats"],
-        env=env, capture_output=True, text=True, timeout=180)
+        [
+            ray_cli,
+            "start",
+            "--head",
+            "--node-ip-address=127.0.0.1",
+            f"--port={gcs}",
+            f"--ray-client-server-port={client}",
+            "--num-cpus=2",
+            "--num-gpus=0",
+            "--include-dashboard=false",
+            f"--temp-dir={temp}",
+            "--disable-usage-stats",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert started.returncode == 0, started.stdout + started.stderr
     try:
         yield f"ray://127.0.0.1:{client}"
@@ -138,9 +152,12 @@ def test_setup_runs_once_per_ray_worker_not_once_per_job(cluster: str, tmp_path:
         "    return {'parent': os.getpid(), 'version': ctx.needs['base'].version}\n"
         "def train_adapter(ctx):\n"
         "    assert ctx.shared['version'] == ctx.needs['base'].version\n"
-        "    return {'setup_pid': float(ctx.shared['parent']), 'pid': float(os.getpid())}\n")
+        "    return {'setup_pid': float(ctx.shared['parent']), 'pid': float(os.getpid())}\n"
+    )
     head = (project.root / "tusk.toml").read_text().split("\n[[models]]", 1)[0]
-    (project.root / "tusk.toml").write_text(head + '''
+    (project.root / "tusk.toml").write_text(
+        head
+        + """
 [[models]]
 name = "base"
 train = "models/m.py:train_base"
@@ -152,7 +169,8 @@ setup = "models/m.py:load_base"
 needs = ["base"]
 matrix.customer = "SELECT DISTINCT customer FROM examples ORDER BY customer"
 inputs.examples = "SELECT id FROM examples WHERE customer = :customer"
-''')
+"""
+    )
     jobs = project.run()
     adapters = [j for name, j in jobs.items() if name.startswith("a-")]
     assert len(adapters) == 8 and {j["status"] for j in jobs.values()} == {"succeeded"}

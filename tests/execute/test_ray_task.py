@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-from conformance.executor import gone
 from tusk._internal.process import process_alive
 from tusk._internal.sqlite import child_env
 from tusk.execute.base import log_limit_error
+from tusk.testing.executor import gone
 
 TESTS = Path(__file__).parents[1]
 
@@ -28,11 +28,15 @@ print(run_task("jobs_for_tests:" + sys.argv[1], eval(sys.argv[2]), sys.argv[3], 
 """
 
 
-def _worker(tmp_path: Path, function: str, payload: object, held: int = 0,
-            max_log: float = 0) -> subprocess.Popen[str]:
+def _worker(tmp_path: Path, function: str, payload: object, held: int = 0, max_log: float = 0) -> subprocess.Popen[str]:
     env = child_env({"PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])})
-    return subprocess.Popen([sys.executable, "-c", WORKER, function, repr(payload), str(tmp_path / "job.log"),
-                             str(held), str(max_log)], env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", WORKER, function, repr(payload), str(tmp_path / "job.log"), str(held), str(max_log)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def test_a_killed_worker_takes_the_job_and_its_children_with_it(tmp_path: Path) -> None:

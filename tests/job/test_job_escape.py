@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from conformance.executor import gone
 from tusk._internal.process import process_alive
 from tusk._internal.sqlite import child_env
 from tusk.execute.base import Job
 from tusk.execute.local import LocalExecutor
+from tusk.testing.executor import gone
 
 TESTS = Path(__file__).parents[1]
 
@@ -41,7 +41,7 @@ def pidfile(tmp_path: Path) -> Iterator[Path]:
     try:
         yield path
     finally:  # whatever the test found: nothing it made lives on
-        for pid in (path.read_text().split() if path.exists() else []):
+        for pid in path.read_text().split() if path.exists() else []:
             try:
                 os.kill(int(pid), signal.SIGKILL)
             except (ProcessLookupError, ValueError):
@@ -49,8 +49,13 @@ def pidfile(tmp_path: Path) -> Iterator[Path]:
 
 
 def _job(tmp_path: Path, pidfile: Path, sleep: float = 0, timeout: float | None = None) -> Job:
-    return Job("escape", "jobs_for_tests:escape", {"pidfile": str(pidfile), "sleep": sleep},
-               tmp_path / "escape" / "job.log", timeout=timeout)
+    return Job(
+        "escape",
+        "jobs_for_tests:escape",
+        {"pidfile": str(pidfile), "sleep": sleep},
+        tmp_path / "escape" / "job.log",
+        timeout=timeout,
+    )
 
 
 def test_what_a_job_left_running_ends_when_it_returns(tmp_path: Path, pidfile: Path) -> None:
@@ -119,9 +124,20 @@ print(run_task("jobs_for_tests:escape", eval(sys.argv[1]), sys.argv[2], 1, float
 def test_a_ray_task_leaves_nothing_of_its_job(tmp_path: Path, pidfile: Path, how: str) -> None:
     payload = {"pidfile": str(pidfile), "sleep": 300 if how == "times-out" else 0}
     env = child_env({"PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])})
-    worker = subprocess.Popen([sys.executable, "-c", RAY_WORKER, repr(payload), str(tmp_path / "job.log"),
-                               "4" if how == "times-out" else "0"], env=env, stdout=subprocess.PIPE, text=True,
-                              start_new_session=True)
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            RAY_WORKER,
+            repr(payload),
+            str(tmp_path / "job.log"),
+            "4" if how == "times-out" else "0",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         out, _ = worker.communicate(timeout=120)
         assert ("timed out" in out) if how == "times-out" else out.startswith("('ok'"), out
@@ -153,7 +169,7 @@ def test_the_recorder_ends_though_another_process_holds_its_input(tmp_path: Path
         holder.wait()
 
 
-ESCAPING_MODEL = '''
+ESCAPING_MODEL = """
 import os, subprocess, time
 from pathlib import Path
 def train(ctx):
@@ -166,7 +182,7 @@ def train(ctx):
     Path(ctx.params["pidfile"]).write_text(f"{same.pid} {session.pid}")
     time.sleep(ctx.params["sleep"])
     return {"a": 1.0}
-'''
+"""
 
 
 def _escaping_project(tmp_path: Path, pidfile: Path, sleep: float) -> Path:
@@ -174,8 +190,11 @@ def _escaping_project(tmp_path: Path, pidfile: Path, sleep: float) -> Path:
 
     project = make_project(tmp_path, customers=1)
     (project.root / "models" / "esc.py").write_text(ESCAPING_MODEL)
-    project.set_models(model_block("esc-{customer}", params={"pidfile": str(pidfile), "sleep": sleep}).replace(
-        "models/m.py:train", "models/esc.py:train"))
+    project.set_models(
+        model_block("esc-{customer}", params={"pidfile": str(pidfile), "sleep": sleep}).replace(
+            "models/m.py:train", "models/esc.py:train"
+        )
+    )
     return project.root
 
 

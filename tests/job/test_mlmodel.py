@@ -52,9 +52,12 @@ def test_a_logged_sklearn_model_loads_in_a_plain_mlflow_process(tmp_path: Path) 
                           "inputs": str(model.metadata.get_input_schema()),
                           "tags": {k: v for k, v in run.data.tags.items() if k.startswith("mlflow.")}}))
     """)
-    out = subprocess.run([sys.executable, "-c", script, f"sqlite:///{project.root / '.tusk' / 'mlflow.db'}"],
-                         capture_output=True, text=True, env={k: v for k, v in os.environ.items()
-                                                              if k != "_DOLTLITE_BOOTSTRAPPED"})
+    out = subprocess.run(
+        [sys.executable, "-c", script, f"sqlite:///{project.root / '.tusk' / 'mlflow.db'}"],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "_DOLTLITE_BOOTSTRAPPED"},
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen["y"] == pytest.approx(21.0)
@@ -74,7 +77,7 @@ def test_a_logged_sklearn_model_loads_in_a_plain_mlflow_process(tmp_path: Path) 
 
 
 def test_pyfunc_wraps_anything_with_predict_and_python_models(tmp_path: Path) -> None:
-    code = textwrap.dedent('''
+    code = textwrap.dedent("""
         import mlflow.pyfunc
 
         class Doubler:
@@ -90,7 +93,7 @@ def test_pyfunc_wraps_anything_with_predict_and_python_models(tmp_path: Path) ->
             model = Doubler() if ctx.params["customer"] == "c0" else Adder()
             ctx.log_model(model, flavor="pyfunc", input_example=pd.DataFrame({"x": [1.0, 2.0]}))
             return {"n": 1}
-    ''')
+    """)
     project = sklearn_project(tmp_path, code=code)
     project.run()
     import pandas as pd
@@ -102,7 +105,7 @@ def test_pyfunc_wraps_anything_with_predict_and_python_models(tmp_path: Path) ->
 
 def test_a_model_class_from_the_train_file_survives_without_its_module(tmp_path: Path) -> None:
     """A custom estimator defined in the train file is saved by value (cloudpickle), not by name (skops)."""
-    code = textwrap.dedent('''
+    code = textwrap.dedent("""
         from sklearn.base import BaseEstimator, RegressorMixin
 
         class Constant(BaseEstimator, RegressorMixin):
@@ -116,7 +119,7 @@ def test_a_model_class_from_the_train_file_survives_without_its_module(tmp_path:
             x = ctx.inputs["examples"][["id"]].astype(float)
             ctx.log_model(Constant().fit(x, x["id"] * 0 + 7), input_example=x.head(1))
             return {}
-    ''')
+    """)
     project = sklearn_project(tmp_path, customers=1)
     (project.root / "models" / "m.py").write_text(code)
     project.run()
@@ -129,8 +132,10 @@ BAD_CALLS = {
     "unknown flavor": ("ctx.log_model(object(), flavor='onnx-ish')", "unknown flavor 'onnx-ish'"),
     "nothing to predict with": ("ctx.log_model(object(), flavor='pyfunc')", "needs an object with a predict()"),
     "twice": ("ctx.log_model(M(), flavor='pyfunc'); ctx.log_model(M(), flavor='pyfunc')", "already called"),
-    "clashing file": ("(ctx.output_dir / 'requirements.txt').write_text('x'); ctx.log_model(M(), flavor='pyfunc')",
-                      "requirements.txt already in ctx.output_dir"),
+    "clashing file": (
+        "(ctx.output_dir / 'requirements.txt').write_text('x'); ctx.log_model(M(), flavor='pyfunc')",
+        "requirements.txt already in ctx.output_dir",
+    ),
 }
 
 
@@ -148,8 +153,14 @@ def test_a_bad_log_model_fails_the_job_once_without_retries(tmp_path: Path, case
 
 
 def test_a_flavor_whose_package_is_missing_says_so(tmp_path: Path) -> None:
-    missing = next((f for f, pkg in (("pytorch", "torch"), ("transformers", "transformers"))
-                    if __import__("importlib").util.find_spec(pkg) is None), None)
+    missing = next(
+        (
+            f
+            for f, pkg in (("pytorch", "torch"), ("transformers", "transformers"))
+            if __import__("importlib").util.find_spec(pkg) is None
+        ),
+        None,
+    )
     if missing is None:
         pytest.skip("torch and transformers are both installed")
     code = f"def train(ctx):\n    ctx.log_model(object(), flavor={missing!r})\n    return {{}}\n"
@@ -160,7 +171,7 @@ def test_a_flavor_whose_package_is_missing_says_so(tmp_path: Path) -> None:
 
 def test_pytorch_flavor(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    code = textwrap.dedent('''
+    code = textwrap.dedent("""
         import numpy as np
         import torch
 
@@ -171,7 +182,7 @@ def test_pytorch_flavor(tmp_path: Path) -> None:
                 model.bias.fill_(1.0)
             ctx.log_model(model, flavor="pytorch", input_example=np.array([[1.0]], dtype=np.float32))
             return {}
-    ''')
+    """)
     project = sklearn_project(tmp_path, customers=1, code=code)
     project.run()
     import numpy as np
@@ -183,7 +194,7 @@ def test_transformers_flavor(tmp_path: Path) -> None:
     """A tiny text classifier made here (no download): the pipeline is saved with MLflow's transformers flavor."""
     pytest.importorskip("transformers")
     pytest.importorskip("torch")
-    code = textwrap.dedent('''
+    code = textwrap.dedent("""
         import torch
         from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast, pipeline
 
@@ -198,7 +209,7 @@ def test_transformers_flavor(tmp_path: Path) -> None:
                                 tokenizer=BertTokenizerFast(vocab_file=str(vocab)))
             ctx.log_model(classify, flavor="transformers", input_example=["where is"])
             return {}
-    ''')
+    """)
     project = sklearn_project(tmp_path, customers=1, code=code)
     project.run()
     predicted = load_production(project, "m-c0").predict(["refund"])
@@ -218,16 +229,36 @@ def test_a_released_model_serves_predictions_through_mlflow_scoring_server(tmp_p
     assert (model / "MLmodel").is_file()
     port = free_port()
     bin_dir = Path(sys.executable).parent
-    env = {**{k: v for k, v in os.environ.items() if k != "_DOLTLITE_BOOTSTRAPPED"},
-           "PATH": f"{bin_dir}:{os.environ['PATH']}", "MLFLOW_DISABLE_TELEMETRY": "true"}
-    log = open(tmp_path / "serve.log", "w")
-    server = subprocess.Popen([str(bin_dir / "mlflow"), "models", "serve", "-m", str(model), "--env-manager", "local",
-                               "-h", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env,
-                              start_new_session=True)
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "_DOLTLITE_BOOTSTRAPPED"},
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+    }
+    log = open(tmp_path / "serve.log", "w")  # noqa: SIM115
+    server = subprocess.Popen(
+        [
+            str(bin_dir / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            str(model),
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
     try:
         body = json.dumps({"dataframe_split": {"columns": ["id"], "data": [[10.0]]}}).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", data=body, headers={"Content-Type": "application/json"}
+        )
         answer = None
         deadline = time.monotonic() + 300  # for the server to start (slow on a loaded machine)
         while answer is None and time.monotonic() < deadline:

@@ -22,8 +22,10 @@ pytestmark = pytest.mark.slow
 def test_adapters_example_trains_the_base_then_an_adapter_per_customer(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from tusk.cli import _register  # noqa: F401
-    from tusk.cli import cli
+    from tusk.cli import (
+        _register,  # noqa: F401
+        cli,
+    )
 
     root = tmp_path / "fleet"
     assert CliRunner().invoke(cli, ["init", str(root), "--example", "adapters"]).exit_code == 0
@@ -47,7 +49,8 @@ def test_adapters_example_trains_the_base_then_an_adapter_per_customer(tmp_path:
         "import sys, mlflow.pyfunc; mlflow.set_tracking_uri(sys.argv[1]); mlflow.set_registry_uri(sys.argv[1]);"
         "said = [mlflow.pyfunc.load_model(f'models:/{n}@production').predict(['where is my parcel'])['label'][0]"
         "        for n in ('base', 'adapter-acme')];"
-        "print(*said)")
+        "print(*said)"
+    )
     env = {k: v for k, v in os.environ.items() if k != "_DOLTLITE_BOOTSTRAPPED"} | {"HF_HUB_OFFLINE": "1"}
     out = subprocess.run([sys.executable, "-c", script, uri], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -62,5 +65,7 @@ def test_adapters_example_trains_the_base_then_an_adapter_per_customer(tmp_path:
     (root / "tusk.toml").write_text(toml)
     plan = project.plan()
     assert plan["base"]["status"] == "stale"
-    assert all(plan[name]["status"] == "stale" and plan[name]["reasons"][0].startswith("base: retrained (v1 → ")
-               for name in adapters)
+    assert all(
+        plan[name]["status"] == "stale" and plan[name]["reasons"][0].startswith("base: retrained (v1 → ")
+        for name in adapters
+    )

@@ -98,8 +98,14 @@ def test_a_version_deleted_in_mlflow_is_a_one_line_error(tmp_path: Path) -> None
     project.run()
     second = project.json("release", "create", "--no-build")
     project.client().delete_model_version("m-c0", "1")
-    for args in (["lineage", "--release", first["md5"]], ["lineage", "m-c0@1"], ["release", "rollback", first["md5"]],
-                 ["models", "promote", "m-c0", "1"], ["logs", "m-c0@1"], ["reproduce", "m-c0@1"]):
+    for args in (
+        ["lineage", "--release", first["md5"]],
+        ["lineage", "m-c0@1"],
+        ["release", "rollback", first["md5"]],
+        ["models", "promote", "m-c0", "1"],
+        ["logs", "m-c0@1"],
+        ["reproduce", "m-c0@1"],
+    ):
         result = project.tusk(*args, code=1)
         assert result.output.startswith("error: ") and len(result.output.strip().splitlines()) == 1, args
         assert "Traceback" not in result.output and "MlflowException" not in result.output, args
@@ -114,8 +120,10 @@ def test_cost_counts_recorded_jobs(released: tuple) -> None:
     assert set(report["by_model"]) == {"m-c0", "m-c1", "m-c2"} and report["by_model"]["m-c1"]["jobs"] == 2
     assert report["by_release"][a["md5"]]["jobs"] == 3
     options = {row["option"]: row for row in report["table"]}
-    assert options["self-hosted"]["year_2"] == options["self-hosted"]["fixed"] + 2 * options["self-hosted"][
-        "variable_per_year"]
+    assert (
+        options["self-hosted"]["year_2"]
+        == options["self-hosted"]["fixed"] + 2 * options["self-hosted"]["variable_per_year"]
+    )
     assert options["cloud"]["fixed"] == 0
     assert any("GPU-hours" in line for line in report["assumptions"])
 
@@ -130,8 +138,9 @@ def test_nothing_to_release_is_an_error(tmp_path: Path) -> None:
 def test_image_build_with_buildah_and_a_failed_build_records_nothing(tmp_path: Path) -> None:
     project = make_project(tmp_path, customers=2)
     config = (project.root / "tusk.toml").read_text()
-    (project.root / "tusk.toml").write_text(config.replace('base_image = "python:3.11-slim"',
-                                                           'base_image = "localhost/tusk-no-such-base:1"'))
+    (project.root / "tusk.toml").write_text(
+        config.replace('base_image = "python:3.11-slim"', 'base_image = "localhost/tusk-no-such-base:1"')
+    )
     project.run()
     failed = project.tusk("release", "create", code=1)
     assert "buildah failed" in failed.output
@@ -139,14 +148,20 @@ def test_image_build_with_buildah_and_a_failed_build_records_nothing(tmp_path: P
     (project.root / "tusk.toml").write_text(config.replace('base_image = "python:3.11-slim"', 'base_image = "scratch"'))
     built = project.json("release", "create")
     assert built["built"] and built["created"]
-    images = subprocess.run(["buildah", "--storage-driver", "vfs", "images", "--format", "{{.Name}}:{{.Tag}}"],
-                            capture_output=True, text=True).stdout
+    images = subprocess.run(
+        ["buildah", "--storage-driver", "vfs", "images", "--format", "{{.Name}}:{{.Tag}}"],
+        capture_output=True,
+        text=True,
+    ).stdout
     assert built["image"] in images
     context = project.root / ".tusk" / "releases" / built["md5"]
     assert json.loads((context / "models" / "manifest.json").read_text()) == built["models"]
     assert (context / "models" / "m-c0" / "model.json").is_file()
-    inspect = subprocess.run(["buildah", "--storage-driver", "vfs", "inspect", "--type", "image", built["image"]],
-                             capture_output=True, text=True).stdout
+    inspect = subprocess.run(
+        ["buildah", "--storage-driver", "vfs", "inspect", "--type", "image", built["image"]],
+        capture_output=True,
+        text=True,
+    ).stdout
     assert built["md5"] in inspect and built["sha256"] in inspect
     subprocess.run(["buildah", "--storage-driver", "vfs", "rmi", built["image"]], capture_output=True)
 
@@ -166,7 +181,7 @@ def test_a_release_of_1000_models(tmp_path: Path) -> None:
     context = project.root / ".tusk" / "releases" / first["md5"] / "models"
     assert json.loads((context / "manifest.json").read_text()) == first["models"]
     assert sorted(p.name for p in context.iterdir() if p.is_dir()) == names
-    assert all((context / name / "weights.txt").is_file() for name in names[:: 97])
+    assert all((context / name / "weights.txt").is_file() for name in names[::97])
     assert project.json("release", "create", "--no-build")["id"] == first["id"], "no duplicate"
 
     register_instances(project.root, ["m-c0007"], fingerprint="retrained")
@@ -181,8 +196,9 @@ def test_a_release_of_1000_models(tmp_path: Path) -> None:
     assert again["id"] == first["id"] and not again["created"], "the older manifest's release comes back"
 
 
-def test_a_manifest_too_big_for_a_tag_is_read_from_its_local_artifact(tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_manifest_too_big_for_a_tag_is_read_from_its_local_artifact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Past ~5,000 models a manifest does not fit in a version tag; on a local store it is read from the release
     run's artifact folder, still without MLflow's client (release list stays a plain read at 10,000 models)."""
     from tusk import Project

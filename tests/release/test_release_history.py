@@ -53,8 +53,9 @@ def test_a_rollback_sticks(two_releases: tuple[TrainProject, dict, dict]) -> Non
     assert project.json("release", "current")["md5"] == a["md5"]
     again = project.json("release", "create", "--no-build")
     assert again["md5"] == a["md5"] and not again["created"], "the rolled-back release is not re-shipped"
-    assert {i["name"]: i["status"] for i in project.json("plan")["instances"]} == {
-        n: "fresh" for n in b["models"]}, "nothing is stale: the rolled-back models stay rolled back"
+    assert {i["name"]: i["status"] for i in project.json("plan")["instances"]} == {n: "fresh" for n in b["models"]}, (
+        "nothing is stale: the rolled-back models stay rolled back"
+    )
     assert project.json("run")["jobs"] == []
     assert project.json("release", "create", "--no-build")["md5"] == a["md5"]
     state = project.client().get_registered_model("m-c1").tags["tusk.state"]
@@ -109,7 +110,11 @@ def test_rollback_twice_forward_and_the_log(two_releases: tuple[TrainProject, di
     assert forward["md5"] == b["md5"] and production(project) == b["models"]
     events = project.json("release", "log")["events"]
     assert [(e["event"], e["md5"]) for e in events] == [
-        ("rolled_forward", b["md5"]), ("rolled_back", a["md5"]), ("created", b["md5"]), ("created", a["md5"])]
+        ("rolled_forward", b["md5"]),
+        ("rolled_back", a["md5"]),
+        ("created", b["md5"]),
+        ("created", a["md5"]),
+    ]
     assert all(e["user"] and e["time"] and e["status"] == "done" for e in events)
     assert events[0]["from"] == a["md5"] and events[1]["from"] == b["md5"]
     assert [e["time"] for e in events] == sorted((e["time"] for e in events), reverse=True)
@@ -132,7 +137,8 @@ def test_rollback_to_a_release_whose_versions_were_deleted(two_releases: tuple[T
 
 
 def test_a_crash_between_alias_moves_is_finished_by_the_next_command(
-        two_releases: tuple[TrainProject, dict, dict], monkeypatch: pytest.MonkeyPatch) -> None:
+    two_releases: tuple[TrainProject, dict, dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
     project, a, b = two_releases
     from mlflow.tracking import MlflowClient
 
@@ -148,8 +154,9 @@ def test_a_crash_between_alias_moves_is_finished_by_the_next_command(
     client = project.client()
     half = {n: str(client.get_registered_model(n).aliases.get("production")) for n in ("m-c1", "m-c9", "tusk-release")}
     assert half == {"m-c1": "1", "m-c9": "1", "tusk-release": "2"}, "stopped half-way: m-c1 moved, m-c9 not"
-    runs = client.search_runs([client.get_experiment_by_name("tusk-releases").experiment_id],
-                              filter_string="attributes.status = 'RUNNING'")
+    runs = client.search_runs(
+        [client.get_experiment_by_name("tusk-releases").experiment_id], filter_string="attributes.status = 'RUNNING'"
+    )
     assert [r.data.tags["tusk.release.event"] for r in runs] == ["rolled_back"], "recorded as under way"
     # the next command (any that opens the tracker: here models list) finishes it
     assert production(project) == a["models"] and project.json("release", "current")["md5"] == a["md5"]
@@ -179,15 +186,22 @@ def test_kill_9_during_a_rollback_of_many_models(tmp_path: Path) -> None:
     def moved() -> int:
         conn = sqlite3.connect(f"file:{registry}?mode=ro", uri=True)
         try:
-            return conn.execute("SELECT count(*) FROM registered_model_aliases WHERE alias = 'production' "
-                                "AND name LIKE 'm-x%' AND version = 1").fetchone()[0]
+            return conn.execute(
+                "SELECT count(*) FROM registered_model_aliases WHERE alias = 'production' "
+                "AND name LIKE 'm-x%' AND version = 1"
+            ).fetchone()[0]
         except sqlite3.Error:
             return 0
         finally:
             conn.close()
 
-    child = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, env=child_env(),
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [sys.executable, "-c", code],
+        start_new_session=True,
+        env=child_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         while child.poll() is None and moved() < 3:
             time.sleep(0.005)

@@ -30,8 +30,9 @@ def _all(procs: list) -> list[tuple[int, str, str]]:  # type: ignore[type-arg]
 
 
 def _rows(root: Path, ref: str) -> list[list[object]]:
-    done = tusk(root, "data", "sql", "SELECT id, customer, text, label FROM examples ORDER BY id", "--at", ref,
-                "--json")
+    done = tusk(
+        root, "data", "sql", "SELECT id, customer, text, label FROM examples ORDER BY id", "--at", ref, "--json"
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)["rows"]
 
@@ -53,9 +54,25 @@ def test_four_imports_at_once(tmp_path: Path, same_branch: bool) -> None:
     for i in range(4):
         rows = [[10_000 * (i + 1) + j, f"c{i}", f"from import {i} row {j}", "l0"] for j in range(3000)]
         files.append((write_csv(tmp_path / f"edit{i}.csv", rows), rows))
-    procs = [start(root, "data", "import", str(path), "--table", "examples", "--key", "id", "--mode", "upsert",
-                   "--branch", "edits" if same_branch else f"edit-{i}", "-m", f"import {i}")
-             for i, (path, _) in enumerate(files)]
+    procs = [
+        start(
+            root,
+            "data",
+            "import",
+            str(path),
+            "--table",
+            "examples",
+            "--key",
+            "id",
+            "--mode",
+            "upsert",
+            "--branch",
+            "edits" if same_branch else f"edit-{i}",
+            "-m",
+            f"import {i}",
+        )
+        for i, (path, _) in enumerate(files)
+    ]
     results = _all(procs)
     landed = [i for i, (code, _, err) in enumerate(results) if code == 0]
     for code, _, err in results:
@@ -80,12 +97,20 @@ def test_imports_onto_a_new_branch_beside_one_that_fails(tmp_path: Path) -> None
     root = project.root
     main_before = _rows(root, "main")
     args = ["--table", "examples", "--key", "id", "--branch", "edits"]
-    good = [write_csv(tmp_path / f"edit{i}.csv", [[1000 * (i + 1) + j, f"c{i}", f"import {i} row {j}", "l0"]
-                                                  for j in range(20)]) for i in range(5)]
+    good = [
+        write_csv(
+            tmp_path / f"edit{i}.csv", [[1000 * (i + 1) + j, f"c{i}", f"import {i} row {j}", "l0"] for j in range(20)]
+        )
+        for i in range(5)
+    ]
     bad = write_csv(tmp_path / "bad.csv", [main_before[0]])
-    procs = [start(root, "data", "import", str(bad), *args, "--mode", "append", "-m", "import bad"),
-             *(start(root, "data", "import", str(path), *args, "--mode", "upsert", "-m", f"import {i}")
-               for i, path in enumerate(good))]
+    procs = [
+        start(root, "data", "import", str(bad), *args, "--mode", "append", "-m", "import bad"),
+        *(
+            start(root, "data", "import", str(path), *args, "--mode", "upsert", "-m", f"import {i}")
+            for i, path in enumerate(good)
+        ),
+    ]
     results = _all(procs)
     code, _, err = results[0]
     assert code == 1 and "already in the table" in err and len(err.strip().splitlines()) == 1, err
@@ -106,8 +131,21 @@ def test_a_run_stays_pinned_while_an_import_lands(tmp_path: Path) -> None:
     while time.monotonic() < deadline and not list((root / ".tusk" / "jobs").glob("*/*/job.log")):
         time.sleep(0.05)
     path = write_csv(tmp_path / "moved.csv", [[i, f"c{i % 3}", f"moved {i}", "l1"] for i in range(30)])
-    landed = tusk(root, "data", "import", str(path), "--table", "examples", "--key", "id", "--mode", "upsert",
-                  "--yes", "-m", "moved while training")
+    landed = tusk(
+        root,
+        "data",
+        "import",
+        str(path),
+        "--table",
+        "examples",
+        "--key",
+        "id",
+        "--mode",
+        "upsert",
+        "--yes",
+        "-m",
+        "moved while training",
+    )
     assert landed.returncode == 0, landed.stderr
     proc.wait(timeout=300)
     out, err = output(proc)
@@ -119,8 +157,9 @@ def test_a_run_stays_pinned_while_an_import_lands(tmp_path: Path) -> None:
         version = client.get_model_version(job["name"], job["version"])
         assert version.tags["tusk.data_commit"] == pinned
     plan = project.plan()
-    assert {n for n, p in plan.items() if p["status"] == "stale"} == {"m-c0", "m-c1", "m-c2"}, \
+    assert {n for n, p in plan.items() if p["status"] == "stale"} == {"m-c0", "m-c1", "m-c2"}, (
         "the run trained what it planned; the import made everything stale again"
+    )
 
 
 @pytest.mark.parametrize("second", [["run"], ["watch", "--once"]])
@@ -169,6 +208,7 @@ def test_two_release_creates_at_once_record_one_release(tmp_path: Path) -> None:
     md5s = {json.loads(out)["md5"] for _, out, _ in results}
     assert len(md5s) == 1
     assert len(project.json("release", "list")["releases"]) == 1
-    digest = hashlib.md5(json.dumps({"m-c0": "1", "m-c1": "1", "m-c2": "1"}, sort_keys=True,
-                                    separators=(",", ":")).encode()).hexdigest()
+    digest = hashlib.md5(
+        json.dumps({"m-c0": "1", "m-c1": "1", "m-c2": "1"}, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
     assert md5s == {digest}

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from train_fixtures import TrainProject, make_project, model_block
+from train_fixtures import TrainProject, make_project
 
 pytestmark = pytest.mark.slow
 
@@ -62,8 +62,8 @@ def _zip_bomb(path: Path) -> None:
         size = archive.getinfo(marker.decode()).file_size
     central = data.rindex(b"PK\x01\x02", 0, data.index(marker, data.index(b"PK\x01\x02")) + 1)
     declared = central + 24  # uncompressed size in the central directory entry
-    assert int.from_bytes(data[declared:declared + 4], "little") == size
-    path.write_bytes(data[:declared] + (0xFFFFFFF0).to_bytes(4, "little") + data[declared + 4:])
+    assert int.from_bytes(data[declared : declared + 4], "little") == size
+    path.write_bytes(data[:declared] + (0xFFFFFFF0).to_bytes(4, "little") + data[declared + 4 :])
 
 
 def _parquet(path: Path, columns: int = 3, rows: int = 2) -> None:
@@ -81,10 +81,17 @@ def _rle_bomb_parquet(path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.table({"id": pa.array([1] * 3_000_000, pa.int64()), "customer": pa.array(["c"] * 3_000_000),
-                      "text": pa.array(["t"] * 3_000_000), "label": pa.array(["l"] * 3_000_000),
-                      "x": pa.array([0] * 3_000_000), "y": pa.array([0] * 3_000_000),
-                      "z": pa.array([0] * 3_000_000)})
+    table = pa.table(
+        {
+            "id": pa.array([1] * 3_000_000, pa.int64()),
+            "customer": pa.array(["c"] * 3_000_000),
+            "text": pa.array(["t"] * 3_000_000),
+            "label": pa.array(["l"] * 3_000_000),
+            "x": pa.array([0] * 3_000_000),
+            "y": pa.array([0] * 3_000_000),
+            "z": pa.array([0] * 3_000_000),
+        }
+    )
     pq.write_table(table, path, compression="zstd")
 
 
@@ -95,32 +102,52 @@ FILE_CASES = [
     Case("ragged-row", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": _csv("9,c0,a,b\n10,c0,a,b,EXTRA\n")}, says="row 3"),
     Case("ragged-tsv", [*IMPORT, "{dir}/f.tsv", *EX], {"f.tsv": b"id\tcustomer\ttext\tlabel\n9\tc0\ta\n"}),
     Case("bad-quotes", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": _csv('9,c0,"unterminated,l0\n10,c0,x,l0\n')}),
-    Case("nul-byte", [*IMPORT, "{dir}/f.csv", *EX, "--mode", "upsert"], {"f.csv": _csv("9,c0,a\x00b,l0\n")},
-         says="NUL"),
+    Case(
+        "nul-byte", [*IMPORT, "{dir}/f.csv", *EX, "--mode", "upsert"], {"f.csv": _csv("9,c0,a\x00b,l0\n")}, says="NUL"
+    ),
     Case("nul-in-header", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": b"id,cust\x00omer,text,label\n1,c0,a,l0\n"}),
-    Case("invalid-utf8", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": HEADER.encode() + b"9,c0,caf\xe9\xff,l0\n"},
-         says="UTF-8"),
+    Case(
+        "invalid-utf8",
+        [*IMPORT, "{dir}/f.csv", *EX],
+        {"f.csv": HEADER.encode() + b"9,c0,caf\xe9\xff,l0\n"},
+        says="UTF-8",
+    ),
     Case("utf16-bom", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": (HEADER + GOOD_ROW).encode("utf-16")}),
     Case("bom-only", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": b"\xef\xbb\xbf"}),
     Case("empty", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": b""}, says="empty"),
     Case("header-only-replace", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": HEADER.encode()}, says="--allow-empty"),
-    Case("header-only-xlsx", [*IMPORT, "{dir}/f.xlsx", *EX],
-         {"f.xlsx": lambda p: _xlsx(p, {"A1": "id", "B1": "customer", "C1": "text", "D1": "label"})},
-         says="--allow-empty"),
-    Case("duplicate-columns", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": b"id,text,text,label\n1,a,b,c\n"},
-         says="twice"),
+    Case(
+        "header-only-xlsx",
+        [*IMPORT, "{dir}/f.xlsx", *EX],
+        {"f.xlsx": lambda p: _xlsx(p, {"A1": "id", "B1": "customer", "C1": "text", "D1": "label"})},
+        says="--allow-empty",
+    ),
+    Case("duplicate-columns", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": b"id,text,text,label\n1,a,b,c\n"}, says="twice"),
     Case("duplicate-keys", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": _csv("9,c0,a,l0\n9,c0,b,l0\n")}),
     Case("empty-key", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": _csv("9,c0,a,l0\n,c0,b,l0\n")}),
     Case("blank-key", [*IMPORT, "{dir}/f.csv", *EX, "--mode", "upsert"], {"f.csv": _csv("   ,c0,a,l0\n")}),
-    Case("ten-megabyte-cell", [*IMPORT, "{dir}/f.csv", *EX, "--mode", "upsert"],
-         {"f.csv": _csv("9,c0," + "x" * 10_000_000 + ",l0\n")}, says="characters"),
-    Case("two-thousand-columns", [*IMPORT, "{dir}/f.csv", "--table", "wide", "--key", "c0"],
-         {"f.csv": (",".join(f"c{i}" for i in range(2000)) + "\n" + ",".join("1" for _ in range(2000)) + "\n")
-          .encode()}, says="columns"),
-    Case("sql-in-column", [*IMPORT, "{dir}/f.csv", *EX],
-         {"f.csv": b'id,customer,text,"label; DROP TABLE examples; --"\n1,c0,a,l0\n'}),
-    Case("sql-in-table", [*IMPORT, "{dir}/f.csv", "--table", "x; DROP TABLE examples", "--key", "id"],
-         {"f.csv": _csv(GOOD_ROW)}),
+    Case(
+        "ten-megabyte-cell",
+        [*IMPORT, "{dir}/f.csv", *EX, "--mode", "upsert"],
+        {"f.csv": _csv("9,c0," + "x" * 10_000_000 + ",l0\n")},
+        says="characters",
+    ),
+    Case(
+        "two-thousand-columns",
+        [*IMPORT, "{dir}/f.csv", "--table", "wide", "--key", "c0"],
+        {"f.csv": (",".join(f"c{i}" for i in range(2000)) + "\n" + ",".join("1" for _ in range(2000)) + "\n").encode()},
+        says="columns",
+    ),
+    Case(
+        "sql-in-column",
+        [*IMPORT, "{dir}/f.csv", *EX],
+        {"f.csv": b'id,customer,text,"label; DROP TABLE examples; --"\n1,c0,a,l0\n'},
+    ),
+    Case(
+        "sql-in-table",
+        [*IMPORT, "{dir}/f.csv", "--table", "x; DROP TABLE examples", "--key", "id"],
+        {"f.csv": _csv(GOOD_ROW)},
+    ),
     Case("dolt-table", [*IMPORT, "{dir}/f.csv", "--table", "dolt_log", "--key", "id"], {"f.csv": _csv(GOOD_ROW)}),
     Case("digit-table", [*IMPORT, "{dir}/f.csv", "--table", "1abc", "--key", "id"], {"f.csv": _csv(GOOD_ROW)}),
     Case("unknown-column", [*IMPORT, "{dir}/f.csv", *EX], {"f.csv": b"id,customer,text,label,mood\n1,c0,a,l0,x\n"}),
@@ -131,34 +158,68 @@ FILE_CASES = [
     Case("new-table-no-key", [*IMPORT, "{dir}/f.csv", "--table", "fresh"], {"f.csv": _csv(GOOD_ROW)}),
     Case("corrupt-xlsx", [*IMPORT, "{dir}/f.xlsx", *EX], {"f.xlsx": b"PK\x03\x04 this is not a workbook"}),
     Case("xlsx-not-zip", [*IMPORT, "{dir}/f.xlsx", *EX], {"f.xlsx": b"id,customer\n1,c0\n"}),
-    Case("xlsx-cell-at-XFD1048576", [*IMPORT, "{dir}/f.xlsx", *EX],
-         {"f.xlsx": lambda p: _xlsx(p, {"A1": "id", "B1": "customer", "C1": "text", "D1": "label",
-                                        "XFD1048576": "x"})}, says="beyond the header"),
-    Case("xlsx-header-at-XFD1", [*IMPORT, "{dir}/f.xlsx", *EX],
-         {"f.xlsx": lambda p: _xlsx(p, {"A1": "id", "XFD1": "far"})}, says="columns"),
+    Case(
+        "xlsx-cell-at-XFD1048576",
+        [*IMPORT, "{dir}/f.xlsx", *EX],
+        {"f.xlsx": lambda p: _xlsx(p, {"A1": "id", "B1": "customer", "C1": "text", "D1": "label", "XFD1048576": "x"})},
+        says="beyond the header",
+    ),
+    Case(
+        "xlsx-header-at-XFD1",
+        [*IMPORT, "{dir}/f.xlsx", *EX],
+        {"f.xlsx": lambda p: _xlsx(p, {"A1": "id", "XFD1": "far"})},
+        says="columns",
+    ),
     Case("zip-bomb", [*IMPORT, "{dir}/f.xlsx", *EX], {"f.xlsx": _zip_bomb}, says="zip bomb"),
     Case("corrupt-parquet", [*IMPORT, "{dir}/f.parquet", *EX], {"f.parquet": b"PAR1 garbage garbage PAR1"}),
-    Case("parquet-2000-columns", [*IMPORT, "{dir}/f.parquet", "--table", "wide", "--key", "c0"],
-         {"f.parquet": _wide_parquet}, says="columns"),
+    Case(
+        "parquet-2000-columns",
+        [*IMPORT, "{dir}/f.parquet", "--table", "wide", "--key", "c0"],
+        {"f.parquet": _wide_parquet},
+        says="columns",
+    ),
     Case("parquet-rle-bomb", [*IMPORT, "{dir}/f.parquet", *EX], {"f.parquet": _rle_bomb_parquet}, says="cells"),
     Case("jsonl-not-json", [*IMPORT, "{dir}/f.jsonl", *EX], {"f.jsonl": b'{"id": 1}\n{not json\n'}),
     Case("jsonl-array", [*IMPORT, "{dir}/f.jsonl", *EX], {"f.jsonl": b"[1, 2, 3]\n"}),
     Case("unknown-extension", [*IMPORT, "{dir}/f.exe", *EX], {"f.exe": b"MZ"}),
     Case("missing-file", [*IMPORT, "{dir}/nope.csv", *EX]),
     Case("directory-as-file", [*IMPORT, "{dir}/d.csv", *EX], {"d.csv/x": b""}),
-    Case("key-beyond-64-bits", [*IMPORT, "{dir}/f.csv", "--table", "big", "--key", "id"],
-         {"f.csv": b"id,v\n99999999999999999999999,1\n"}, says="does not fit a 64-bit integer"),
-    Case("key-beyond-64-bits-upsert", [*IMPORT, "{dir}/f.csv", *EX, "--mode", "upsert"],
-         {"f.csv": _csv("-9223372036854775809,c0,a,l0\n")}, says="64-bit"),
-    Case("integer-of-5000-digits", [*IMPORT, "{dir}/f.csv", *EX, "--mode", "upsert"],
-         {"f.csv": _csv("9" * 5000 + ",c0,a,l0\n")}, says="5,000 digits"),
-    Case("jsonl-nested-100k-deep", [*IMPORT, "{dir}/f.jsonl", *EX],
-         {"f.jsonl": ('{"id": 1, "text": ' + "[" * 100_000 + "]" * 100_000 + "}\n").encode()}, says="nested"),
-    Case("jsonl-integer-of-5000-digits", [*IMPORT, "{dir}/f.jsonl", *EX],
-         {"f.jsonl": ('{"id": ' + "9" * 5000 + ', "customer": "c0"}\n').encode()}, says="line 1"),
-    Case("jsonl-key-beyond-64-bits", [*IMPORT, "{dir}/f.jsonl", *EX, "--mode", "upsert"],
-         {"f.jsonl": b'{"id": 99999999999999999999999, "customer": "c0", "text": "a", "label": "l0"}\n'},
-         says="64-bit"),
+    Case(
+        "key-beyond-64-bits",
+        [*IMPORT, "{dir}/f.csv", "--table", "big", "--key", "id"],
+        {"f.csv": b"id,v\n99999999999999999999999,1\n"},
+        says="does not fit a 64-bit integer",
+    ),
+    Case(
+        "key-beyond-64-bits-upsert",
+        [*IMPORT, "{dir}/f.csv", *EX, "--mode", "upsert"],
+        {"f.csv": _csv("-9223372036854775809,c0,a,l0\n")},
+        says="64-bit",
+    ),
+    Case(
+        "integer-of-5000-digits",
+        [*IMPORT, "{dir}/f.csv", *EX, "--mode", "upsert"],
+        {"f.csv": _csv("9" * 5000 + ",c0,a,l0\n")},
+        says="5,000 digits",
+    ),
+    Case(
+        "jsonl-nested-100k-deep",
+        [*IMPORT, "{dir}/f.jsonl", *EX],
+        {"f.jsonl": ('{"id": 1, "text": ' + "[" * 100_000 + "]" * 100_000 + "}\n").encode()},
+        says="nested",
+    ),
+    Case(
+        "jsonl-integer-of-5000-digits",
+        [*IMPORT, "{dir}/f.jsonl", *EX],
+        {"f.jsonl": ('{"id": ' + "9" * 5000 + ', "customer": "c0"}\n').encode()},
+        says="line 1",
+    ),
+    Case(
+        "jsonl-key-beyond-64-bits",
+        [*IMPORT, "{dir}/f.jsonl", *EX, "--mode", "upsert"],
+        {"f.jsonl": b'{"id": 99999999999999999999999, "customer": "c0", "text": "a", "label": "l0"}\n'},
+        says="64-bit",
+    ),
 ]
 
 
@@ -180,15 +241,33 @@ OUTPUT_CASES = [  # nothing is written, and what was there stays as it was (test
     Case("export-to-directory", [*EXPORT, "{dir}/d.csv"], {"d.csv/x": b""}, says="directory"),
     Case("export-under-a-file", [*EXPORT, "{dir}/f.csv/out.csv"], {"f.csv": b"x"}, says="cannot write"),
     # what /dev/stdout is (never the real one: the old export replaced it with a file, as root)
-    Case("export-to-stdout-link", [*EXPORT, "{dir}/stdout"], {"stdout": lambda p: p.symlink_to("/proc/self/fd/1")},
-         says="symbolic link"),
+    Case(
+        "export-to-stdout-link",
+        [*EXPORT, "{dir}/stdout"],
+        {"stdout": lambda p: p.symlink_to("/proc/self/fd/1")},
+        says="symbolic link",
+    ),
     Case("ci-output-to-fifo", ["ci", "github", "--output", "{dir}/pipe.yml"], {"pipe.yml": _fifo}, says="FIFO"),
 ]
 
 REF_CASES = [
     Case(f"branch-{i}", [*IMPORT, "{dir}/f.csv", *EX, "--branch", name], {"f.csv": _csv(GOOD_ROW)})
-    for i, name in enumerate(["../..", "a..b", "-rf", "; rm -rf /", "x/", "main^", "a b", "x" * 300, "refs/../x",
-                              "@{-1}", ".hidden", "ümlaut"])
+    for i, name in enumerate(
+        [
+            "../..",
+            "a..b",
+            "-rf",
+            "; rm -rf /",
+            "x/",
+            "main^",
+            "a b",
+            "x" * 300,
+            "refs/../x",
+            "@{-1}",
+            ".hidden",
+            "ümlaut",
+        ]
+    )
 ] + [
     Case("merge-unknown", ["data", "merge", "no-such-branch"]),
     Case("diff-unknown", ["data", "diff", "main", "no-such-ref"]),
@@ -208,29 +287,63 @@ TOML_CASES = [
     Case("toml-syntax", ["plan"], toml="[[models]\nname = 'x'\n"),
     Case("toml-unknown-key", ["plan"], toml='[[models]]\nname = "x"\nlearning_rate = 3\n' + SPEC),
     Case("toml-wrong-type", ["plan"], toml='[[models]]\nname = "x-{c}"\nmatrix.c = 5\n' + SPEC),
-    Case("toml-bad-sql-input", ["plan"], toml='[[models]]\nname = "x"\ntrain = "models/m.py:train"\n'
-                                              'inputs.examples = "SELEKT * FROM examples"\n'),
-    Case("toml-bad-sql-matrix", ["plan"], toml='[[models]]\nname = "x-{c}"\nmatrix.c = "SELECT nope FROM nothing"\n'
-                                               + SPEC),
+    Case(
+        "toml-bad-sql-input",
+        ["plan"],
+        toml='[[models]]\nname = "x"\ntrain = "models/m.py:train"\ninputs.examples = "SELEKT * FROM examples"\n',
+    ),
+    Case(
+        "toml-bad-sql-matrix",
+        ["plan"],
+        toml='[[models]]\nname = "x-{c}"\nmatrix.c = "SELECT nope FROM nothing"\n' + SPEC,
+    ),
     Case("toml-write-in-matrix", ["plan"], toml='[[models]]\nname = "x-{c}"\nmatrix.c = "SELECT dolt_gc()"\n' + SPEC),
-    Case("toml-matrix-of-zero", ["plan"], toml='[[models]]\nname = "x-{c}"\n'
-                                               'matrix.c = "SELECT customer FROM examples WHERE 0"\n' + SPEC,
-         says="no values"),
-    Case("toml-matrix-of-100k", ["plan"], toml='[[models]]\nname = "x-{c}"\nmatrix.c = "WITH RECURSIVE n(i) AS '
-                                               '(SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) '
-                                               'SELECT i FROM n"\n' + SPEC, says="instances"),
-    Case("toml-colliding-names", ["plan"], toml=f'[[models]]\nname = "x"\n{SPEC}\n[[models]]\nname = "x"\n{SPEC}',
-         says="twice"),
-    Case("toml-case-only", ["plan"], toml=f'[[models]]\nname = "x-{{c}}"\nmatrix.c = ["Acme", "acme"]\n{SPEC}',
-         says="case"),
-    Case("toml-unicode-normalisation", ["plan"],
-         toml=f'[[models]]\nname = "x-{{c}}"\nmatrix.c = ["caf\u00e9", "cafe\u0301"]\n{SPEC}', says="twice"),
-    Case("toml-null-matrix", ["plan"], toml='[[models]]\nname = "x-{c}"\nmatrix.c = "SELECT NULL UNION ALL '
-                                            'SELECT \'a\'"\n' + SPEC, says="NULL"),
+    Case(
+        "toml-matrix-of-zero",
+        ["plan"],
+        toml='[[models]]\nname = "x-{c}"\nmatrix.c = "SELECT customer FROM examples WHERE 0"\n' + SPEC,
+        says="no values",
+    ),
+    Case(
+        "toml-matrix-of-100k",
+        ["plan"],
+        toml='[[models]]\nname = "x-{c}"\nmatrix.c = "WITH RECURSIVE n(i) AS '
+        "(SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) "
+        'SELECT i FROM n"\n' + SPEC,
+        says="instances",
+    ),
+    Case(
+        "toml-colliding-names",
+        ["plan"],
+        toml=f'[[models]]\nname = "x"\n{SPEC}\n[[models]]\nname = "x"\n{SPEC}',
+        says="twice",
+    ),
+    Case(
+        "toml-case-only",
+        ["plan"],
+        toml=f'[[models]]\nname = "x-{{c}}"\nmatrix.c = ["Acme", "acme"]\n{SPEC}',
+        says="case",
+    ),
+    Case(
+        "toml-unicode-normalisation",
+        ["plan"],
+        toml=f'[[models]]\nname = "x-{{c}}"\nmatrix.c = ["caf\u00e9", "cafe\u0301"]\n{SPEC}',
+        says="twice",
+    ),
+    Case(
+        "toml-null-matrix",
+        ["plan"],
+        toml='[[models]]\nname = "x-{c}"\nmatrix.c = "SELECT NULL UNION ALL SELECT \'a\'"\n' + SPEC,
+        says="NULL",
+    ),
     Case("toml-missing-train-file", ["run"], toml='[[models]]\nname = "x"\ntrain = "models/nope.py:train"\n'),
     Case("toml-escaping-name", ["plan"], toml='[[models]]\nname = "../../x"\n' + SPEC),
-    Case("toml-unknown-placeholder", ["plan"], toml='[[models]]\nname = "x"\ntrain = "models/m.py:train"\n'
-                                                    'inputs.e = "SELECT * FROM examples WHERE id = :nope"\n'),
+    Case(
+        "toml-unknown-placeholder",
+        ["plan"],
+        toml='[[models]]\nname = "x"\ntrain = "models/m.py:train"\n'
+        'inputs.e = "SELECT * FROM examples WHERE id = :nope"\n',
+    ),
     Case("toml-field-not-in-matrix", ["plan"], toml='[[models]]\nname = "x-{c}"\n' + SPEC),
     Case("toml-bad-promote-if", ["plan"], toml='[[models]]\nname = "x"\npromote_if = "__import__(1)"\n' + SPEC),
     Case("toml-negative-cpus", ["plan"], toml='[[models]]\nname = "x"\nresources = { cpus = -1 }\n' + SPEC),
@@ -246,7 +359,9 @@ BAD_TRAIN = {
     "non-numeric-metric": "def train(ctx):\n    return {'accuracy': 'high'}\n",
     "returns-a-string": "def train(ctx):\n    return 'done'\n",
     "binary-garbage": "import os\ndef train(ctx):\n    os.write(1, bytes(range(256)) * 64)\n    raise SystemExit(3)\n",
-    "huge-output": "import os\ndef train(ctx):\n    chunk = b'y' * (1 << 20)\n    while True:\n        os.write(1, chunk)\n",
+    "huge-output": (
+        "import os\ndef train(ctx):\n    chunk = b'y' * (1 << 20)\n    while True:\n        os.write(1, chunk)\n"
+    ),
     "import-error": "import no_such_module_at_all\ndef train(ctx):\n    return {}\n",
     # metrics MLflow refuses (issue 23): that job fails, validated before anything is logged
     "metric-name-5000-chars": "def train(ctx):\n    return {'x' * 5000: 1.0}\n",
@@ -255,11 +370,15 @@ BAD_TRAIN = {
     "metric-name-empty": "def train(ctx):\n    ctx.log_metric('', 1.0)\n    return {}\n",
 }
 TRAIN_CASES = [
-    Case(f"train-{name}", ["run", "--only", "bad-*", "--json"], exit_code=1 if name == "import-error" else 3,
-         toml='[[models]]\nname = "bad-{customer}"\ntrain = "models/bad.py:train"\n'
-              'matrix.customer = ["c0"]\nresources = { retries = 0, timeout = "4s", max_log = "8MB" }\n'
-              'inputs.examples = "SELECT id FROM examples WHERE customer = :customer"\n',
-         code_files={"bad.py": code})
+    Case(
+        f"train-{name}",
+        ["run", "--only", "bad-*", "--json"],
+        exit_code=1 if name == "import-error" else 3,
+        toml='[[models]]\nname = "bad-{customer}"\ntrain = "models/bad.py:train"\n'
+        'matrix.customer = ["c0"]\nresources = { retries = 0, timeout = "4s", max_log = "8MB" }\n'
+        'inputs.examples = "SELECT id FROM examples WHERE customer = :customer"\n',
+        code_files={"bad.py": code},
+    )
     for name, code in BAD_TRAIN.items()
 ]
 
@@ -268,35 +387,74 @@ QUICK = ('branch = "main"', 'branch = "main"\nquery_timeout = "1s"')
 SMALL = ('branch = "main"', 'branch = "main"\nquery_memory = "64MiB"')
 TRACKING = 'url = "sqlite:///.tusk/mlflow.db"'
 BOUND_CASES = [  # issue 23: nothing runs until killed, hangs or walks the disk; each is one line, exit 1
-    Case("sql-forever", ["data", "sql", f"{FOREVER} SELECT count(*) FROM c"], settings=QUICK,
-         says="query stopped after 1 s ([data] query_timeout"),
+    Case(
+        "sql-forever",
+        ["data", "sql", f"{FOREVER} SELECT count(*) FROM c"],
+        settings=QUICK,
+        says="query stopped after 1 s ([data] query_timeout",
+    ),
     Case("sql-zeroblob", ["data", "sql", "SELECT zeroblob(1000000000)"], says="query_memory"),
-    Case("sql-fills-memory", ["data", "sql", f"{FOREVER} SELECT randomblob(1000000) FROM c"], settings=SMALL,
-         says="of memory ([data] query_memory"),
-    Case("toml-matrix-forever", ["plan"], settings=QUICK, says="query stopped after 1 s ([data] query_timeout",
-         toml=f'[[models]]\nname = "x-{{c}}"\nmatrix.c = "{FOREVER} SELECT x FROM c WHERE x < 0"\n' + SPEC),
-    Case("toml-input-forever", ["run", "--only", "x", "--json"], settings=QUICK, exit_code=3,
-         toml='[[models]]\nname = "x"\ntrain = "models/m.py:train"\n'
-              f'inputs.examples = "{FOREVER} SELECT count(*) FROM c"\n'),
-    Case("check-sql-forever", ["data", "check"], settings=QUICK, says="forever",
-         toml=f'[[checks]]\nname = "forever"\nsql = "{FOREVER} SELECT x FROM c WHERE x < 0"\n'),
-    Case("toml-bad-query-timeout", ["plan"], settings=('branch = "main"', 'branch = "main"\nquery_timeout = "0s"'),
-         says="data.query_timeout: must be a positive amount"),
+    Case(
+        "sql-fills-memory",
+        ["data", "sql", f"{FOREVER} SELECT randomblob(1000000) FROM c"],
+        settings=SMALL,
+        says="of memory ([data] query_memory",
+    ),
+    Case(
+        "toml-matrix-forever",
+        ["plan"],
+        settings=QUICK,
+        says="query stopped after 1 s ([data] query_timeout",
+        toml=f'[[models]]\nname = "x-{{c}}"\nmatrix.c = "{FOREVER} SELECT x FROM c WHERE x < 0"\n' + SPEC,
+    ),
+    Case(
+        "toml-input-forever",
+        ["run", "--only", "x", "--json"],
+        settings=QUICK,
+        exit_code=3,
+        toml='[[models]]\nname = "x"\ntrain = "models/m.py:train"\n'
+        f'inputs.examples = "{FOREVER} SELECT count(*) FROM c"\n',
+    ),
+    Case(
+        "check-sql-forever",
+        ["data", "check"],
+        settings=QUICK,
+        says="forever",
+        toml=f'[[checks]]\nname = "forever"\nsql = "{FOREVER} SELECT x FROM c WHERE x < 0"\n',
+    ),
+    Case(
+        "toml-bad-query-timeout",
+        ["plan"],
+        settings=('branch = "main"', 'branch = "main"\nquery_timeout = "0s"'),
+        says="data.query_timeout: must be a positive amount",
+    ),
     Case("toml-code-absolute", ["plan"], toml='[[models]]\nname = "x"\ncode = ["/etc/*"]\n' + SPEC, says="relative"),
-    Case("toml-code-escaping", ["plan"], toml='[[models]]\nname = "x"\ncode = ["../../../**/*"]\n' + SPEC,
-         says="leaves"),
-    Case("toml-code-escaping-inside", ["plan"], toml='[[models]]\nname = "x"\ncode = ["models/../../*"]\n' + SPEC,
-         says="leaves"),
-    Case("toml-billion-retries", ["plan"], toml='[[models]]\nname = "x"\nresources = { retries = 1000000000 }\n'
-                                                + SPEC, says="retries"),
-    Case("toml-billion-cpus", ["plan"], toml='[[models]]\nname = "x"\nresources = { cpus = 1e9 }\n' + SPEC,
-         says="cpus"),
+    Case(
+        "toml-code-escaping", ["plan"], toml='[[models]]\nname = "x"\ncode = ["../../../**/*"]\n' + SPEC, says="leaves"
+    ),
+    Case(
+        "toml-code-escaping-inside",
+        ["plan"],
+        toml='[[models]]\nname = "x"\ncode = ["models/../../*"]\n' + SPEC,
+        says="leaves",
+    ),
+    Case(
+        "toml-billion-retries",
+        ["plan"],
+        toml='[[models]]\nname = "x"\nresources = { retries = 1000000000 }\n' + SPEC,
+        says="retries",
+    ),
+    Case(
+        "toml-billion-cpus", ["plan"], toml='[[models]]\nname = "x"\nresources = { cpus = 1e9 }\n' + SPEC, says="cpus"
+    ),
     Case("toml-nan-cpus", ["plan"], toml='[[models]]\nname = "x"\nresources = { cpus = nan }\n' + SPEC, says="cpus"),
-    Case("toml-billion-gpus", ["plan"], toml='[[models]]\nname = "x"\nresources = { gpus = 1e9 }\n' + SPEC,
-         says="gpus"),
-    Case("toml-billion-devices", ["plan"], settings=('gpus = "auto"', 'gpus = 1000000000'), says="gpus"),
-    Case("toml-billion-workers", ["plan"], settings=('local://?workers=2', 'local://?workers=1000000000'),
-         says="workers"),
+    Case(
+        "toml-billion-gpus", ["plan"], toml='[[models]]\nname = "x"\nresources = { gpus = 1e9 }\n' + SPEC, says="gpus"
+    ),
+    Case("toml-billion-devices", ["plan"], settings=('gpus = "auto"', "gpus = 1000000000"), says="gpus"),
+    Case(
+        "toml-billion-workers", ["plan"], settings=("local://?workers=2", "local://?workers=1000000000"), says="workers"
+    ),
     Case("tracking-not-sqlite", ["plan"], settings=(TRACKING, 'url = "sqlite:////etc/passwd"'), says="not an SQLite"),
     Case("tracking-folder", ["plan"], settings=(TRACKING, 'url = "sqlite:////etc"'), says="folder"),
     Case("tracking-unreachable", ["plan"], settings=(TRACKING, 'url = "http://127.0.0.1:9"'), says="cannot reach"),
@@ -319,14 +477,25 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> TrainProject:
 def snapshot(project: TrainProject) -> dict[str, Any]:
     db = sqlite3.connect(f"file:{project.root / '.tusk' / 'mlflow.db'}?mode=ro", uri=True)
     try:
-        registry = {table: sorted(map(repr, db.execute(f"SELECT * FROM {table}").fetchall()))
-                    for table in ("registered_models", "model_versions", "registered_model_aliases",
-                                  "registered_model_tags", "model_version_tags")}
+        registry = {
+            table: sorted(map(repr, db.execute(f"SELECT * FROM {table}").fetchall()))
+            for table in (
+                "registered_models",
+                "model_versions",
+                "registered_model_aliases",
+                "registered_model_tags",
+                "model_version_tags",
+            )
+        }
     finally:
         db.close()
-    return {"branches": project.json("data", "branch")["branches"], "tags": project.json("data", "tags")["tags"],
-            "rows": project.json("data", "sql", "SELECT * FROM examples ORDER BY id")["rows"],
-            "registry": registry, "releases": project.json("release", "list")["releases"]}
+    return {
+        "branches": project.json("data", "branch")["branches"],
+        "tags": project.json("data", "tags")["tags"],
+        "rows": project.json("data", "sql", "SELECT * FROM examples ORDER BY id")["rows"],
+        "registry": registry,
+        "releases": project.json("release", "list")["releases"],
+    }
 
 
 def test_the_corpus_is_large_enough() -> None:
@@ -448,9 +617,25 @@ def test_a_destination_that_changes_during_the_export_is_not_replaced(world: Tra
     assert out.read_text() == "old\n" and _leftovers(tmp_path) == []
 
 
-FORMULAS = ['=HYPERLINK("http://x.invalid","click")', "+cmd|' /C calc'!A0", "@SUM(A1:A2)", "-2+3", "\tTab",
-            "\rCR", "=", "-", "'=already quoted", "''=twice", "'plain", "'", "plain", "-1", "+1.5", "-2e3",
-            "a=b"]
+FORMULAS = [
+    '=HYPERLINK("http://x.invalid","click")',
+    "+cmd|' /C calc'!A0",
+    "@SUM(A1:A2)",
+    "-2+3",
+    "\tTab",
+    "\rCR",
+    "=",
+    "-",
+    "'=already quoted",
+    "''=twice",
+    "'plain",
+    "'",
+    "plain",
+    "-1",
+    "+1.5",
+    "-2e3",
+    "a=b",
+]
 
 
 def test_csv_export_neutralizes_formulas_and_imports_back_exactly(world: TrainProject, tmp_path: Path) -> None:
@@ -462,8 +647,7 @@ def test_csv_export_neutralizes_formulas_and_imports_back_exactly(world: TrainPr
 
     lines = [json.dumps({"id": i, "text": text, "n": -i}) for i, text in enumerate(FORMULAS)]
     (tmp_path / "cells.jsonl").write_text("\n".join(lines) + "\n")  # JSON Lines: the values exactly as they are
-    world.tusk("data", "import", str(tmp_path / "cells.jsonl"), "--table", "cells", "--key", "id",
-               "--branch", "cells")
+    world.tusk("data", "import", str(tmp_path / "cells.jsonl"), "--table", "cells", "--key", "id", "--branch", "cells")
     world.tusk("data", "export", "cells", "--at", "cells", "-o", str(tmp_path / "cells.csv"))
     with (tmp_path / "cells.csv").open(newline="") as handle:
         written = list(csv.reader(handle))[1:]
@@ -501,9 +685,14 @@ def test_twenty_thousand_metrics_are_logged_in_seconds(world: TrainProject) -> N
     config = world.root / "tusk.toml"
     original = config.read_text()
     try:
-        config.write_text(original.split("\n[[models]]", 1)[0].rstrip() + "\n\n" + TRAIN_CASES[0].toml.replace(
-            "bad-{customer}", "many-{customer}"))
-        (world.root / "models" / "bad.py").write_text("def train(ctx):\n    return {f'm{i}': i for i in range(20000)}\n")
+        config.write_text(
+            original.split("\n[[models]]", 1)[0].rstrip()
+            + "\n\n"
+            + TRAIN_CASES[0].toml.replace("bad-{customer}", "many-{customer}")
+        )
+        (world.root / "models" / "bad.py").write_text(
+            "def train(ctx):\n    return {f'm{i}': i for i in range(20000)}\n"
+        )
         started = time.monotonic()
         result = world.tusk("run", "--only", "many-*", "--json", code=None)
         seconds = time.monotonic() - started

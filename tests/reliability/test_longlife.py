@@ -30,11 +30,29 @@ def test_garbage_is_collected_when_the_store_has_doubled(tmp_path: Path, monkeyp
             opened.data.delete_branch(f"tmp{i}", force=True)
     grown = db.stat().st_size
     assert grown >= 2 * noted
-    result = project.tusk("data", "import", str(write_csv(tmp_path / "one.csv", [[0, "c0", "one", "l1"]])),
-                          "--table", "examples", "--key", "id", "--mode", "upsert")
+    result = project.tusk(
+        "data",
+        "import",
+        str(write_csv(tmp_path / "one.csv", [[0, "c0", "one", "l1"]])),
+        "--table",
+        "examples",
+        "--key",
+        "id",
+        "--mode",
+        "upsert",
+    )
     assert "data store: collected garbage" in result.stderr
     assert db.stat().st_size < grown and json.loads(record.read_text())["size"] == db.stat().st_size
-    again = project.tusk("data", "import", str(write_csv(tmp_path / "two.csv", [[1, "c1", "two", "l1"]])),
-                         "--table", "examples", "--key", "id", "--mode", "upsert")
+    again = project.tusk(
+        "data",
+        "import",
+        str(write_csv(tmp_path / "two.csv", [[1, "c1", "two", "l1"]])),
+        "--table",
+        "examples",
+        "--key",
+        "id",
+        "--mode",
+        "upsert",
+    )
     assert "collected garbage" not in again.stderr, "not due again until it doubles again"
     assert len(project.json("data", "sql", "SELECT * FROM examples")["rows"]) == len(rows(4, 500))

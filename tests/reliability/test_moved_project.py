@@ -18,9 +18,11 @@ pytestmark = pytest.mark.slow
 def _locations(root: Path) -> list[str]:
     db = sqlite3.connect(f"file:{root / '.tusk' / 'mlflow.db'}?mode=ro", uri=True)
     try:
-        return [*(r[0] for r in db.execute("SELECT artifact_location FROM experiments WHERE name LIKE 'tusk%'")),
-                *(r[0] for r in db.execute("SELECT artifact_uri FROM runs")),
-                *(r[0] for r in db.execute("SELECT source FROM model_versions"))]
+        return [
+            *(r[0] for r in db.execute("SELECT artifact_location FROM experiments WHERE name LIKE 'tusk%'")),
+            *(r[0] for r in db.execute("SELECT artifact_uri FROM runs")),
+            *(r[0] for r in db.execute("SELECT source FROM model_versions")),
+        ]
     finally:
         db.close()
 

@@ -14,8 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from crash_helpers import (dangling_aliases, duplicate_fingerprints, mlflow_db, processes_in, registry, snipe, start, tusk,
-                           tusk_json, wait_gone)
+from crash_helpers import (
+    dangling_aliases,
+    duplicate_fingerprints,
+    mlflow_db,
+    processes_in,
+    registry,
+    snipe,
+    start,
+    tusk,
+    tusk_json,
+    wait_gone,
+)
 from train_fixtures import make_project
 
 pytestmark = pytest.mark.slow
@@ -39,8 +49,9 @@ def _check_recovered(root: Path, count: int) -> None:
         assert int(version) in reg["versions"][name]
 
 
-@pytest.mark.parametrize("moment", ["register.model:1", "register.model:3", "register.version:1",
-                                    "register.version:2", "register.alias:2"])
+@pytest.mark.parametrize(
+    "moment", ["register.model:1", "register.model:3", "register.version:1", "register.version:2", "register.alias:2"]
+)
 def test_a_run_killed_while_registering_is_finished_by_the_next_run(tmp_path: Path, moment: str) -> None:
     project = make_project(tmp_path, customers=4)
     root = project.root
@@ -81,8 +92,7 @@ inputs.examples = "SELECT id FROM examples WHERE customer = :customer"
 """
 
 
-@pytest.mark.parametrize("how,kind", [(signal.SIGKILL, "train"), (signal.SIGTERM, "train"),
-                                      (signal.SIGKILL, "cmd")])
+@pytest.mark.parametrize("how,kind", [(signal.SIGKILL, "train"), (signal.SIGTERM, "train"), (signal.SIGKILL, "cmd")])
 def test_no_worker_outlives_its_run(tmp_path: Path, how: int, kind: str) -> None:
     project = make_project(tmp_path, customers=4, params={"sleep": 30})
     root = project.root

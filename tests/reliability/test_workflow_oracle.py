@@ -32,14 +32,14 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from test_planner_oracle import oracle
 
 import tusk  # noqa: F401  (doltlite before sqlite3)
-from test_planner_oracle import oracle
 from train_fixtures import TrainProject, make_project, write_csv
 from tusk import Project
-from tusk.errors import TuskError
 from tusk.core.plan import read_input
 from tusk.core.spec import CodeHasher, expand
+from tusk.errors import TuskError
 
 pytestmark = pytest.mark.slow
 
@@ -78,8 +78,9 @@ class WorkflowOracle(RuleBasedStateMachine):
     @initialize()
     def start(self) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="tusk-workflow-"))
-        self.cli: TrainProject = make_project(self.tmp, customers=3, per_customer=3, executor="immediate://",
-                                              params={"fail": FAILING})
+        self.cli: TrainProject = make_project(
+            self.tmp, customers=3, per_customer=3, executor="immediate://", params={"fail": FAILING}
+        )
         self.project = Project.open(self.cli.root)
         self.next_id = 1000
         self.branches: list[str] = []  # review branches made so far (open, closed or merged)
@@ -102,8 +103,7 @@ class WorkflowOracle(RuleBasedStateMachine):
     def _import(self, data: list[list[Any]], mode: str = "upsert", branch: str | None = None) -> None:
         path = write_csv(self.tmp / "edit.csv", data)
         try:
-            self.project.import_file(str(path), "examples", ["id"], mode=mode, branch=branch, message="edit",
-                                     yes=True)
+            self.project.import_file(str(path), "examples", ["id"], mode=mode, branch=branch, message="edit", yes=True)
         except TuskError:
             return  # refused (e.g. nothing changed): nothing happened, which the invariants check too
 
@@ -142,8 +142,9 @@ class WorkflowOracle(RuleBasedStateMachine):
         if moved and old != new:
             self._import(moved)
 
-    @rule(customer=st.sampled_from(CUSTOMERS), label=st.sampled_from(LABELS), fresh=st.booleans(),
-          pick=st.integers(0, 9))
+    @rule(
+        customer=st.sampled_from(CUSTOMERS), label=st.sampled_from(LABELS), fresh=st.booleans(), pick=st.integers(0, 9)
+    )
     def import_branch(self, customer: str, label: str, fresh: bool, pick: int) -> None:
         open_ = self._open()
         if fresh or not open_:
@@ -272,16 +273,19 @@ class WorkflowOracle(RuleBasedStateMachine):
             try:
                 resolved = store.resolve(commit)
             except TuskError as exc:
-                raise AssertionError(f"{info.name} v{info.version} names data commit {commit[:7]}, which no "
-                                     f"longer resolves: {exc}") from exc
-            matrix = lambda sql: [r[0] for r in store.query(sql, None, ref=resolved).rows]  # noqa: E731
+                raise AssertionError(
+                    f"{info.name} v{info.version} names data commit {commit[:7]}, which no longer resolves: {exc}"
+                ) from exc
+            matrix = lambda sql, at=resolved: [r[0] for r in store.query(sql, None, ref=at).rows]  # noqa: E731
             instances = {i.name: i for i in expand(config, matrix, CodeHasher(config.root))}
             assert info.name in instances, f"{info.name} v{info.version}: no such instance at {commit[:7]}"
             for name, query in instances[info.name].inputs.items():
                 recorded = info.tags.get(f"tusk.inputs.{name}.digest")
                 read = read_input(store, query, resolved).record
-                assert read.digest == recorded, (f"{info.name} v{info.version}: input {name} at {commit[:7]} "
-                                                 f"digests {read.digest[:12]}, recorded {str(recorded)[:12]}")
+                assert read.digest == recorded, (
+                    f"{info.name} v{info.version}: input {name} at {commit[:7]} "
+                    f"digests {read.digest[:12]}, recorded {str(recorded)[:12]}"
+                )
 
     @invariant()
     def the_plan_equals_a_full_rehash(self) -> None:
@@ -357,9 +361,13 @@ def test_a_candidate_merged_then_collected_still_resolves(tmp_path: Path) -> Non
         machine.collect_garbage()
         machine.import_main(customer=FAILING, label="l0", new_row=True)
         machine.run()
-        for check in (machine.every_data_commit_resolves_and_digests_as_recorded, machine.the_plan_equals_a_full_rehash,
-                      machine.aliases_and_states_name_existing_versions, machine.no_fingerprint_is_trained_twice,
-                      machine.merged_reviews_say_merged):
+        for check in (
+            machine.every_data_commit_resolves_and_digests_as_recorded,
+            machine.the_plan_equals_a_full_rehash,
+            machine.aliases_and_states_name_existing_versions,
+            machine.no_fingerprint_is_trained_twice,
+            machine.merged_reviews_say_merged,
+        ):
             check()
         assert machine.failed, "the failing customer's job should have failed"
         machine.release_create()

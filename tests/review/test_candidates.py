@@ -13,12 +13,12 @@ import pytest
 
 from train_fixtures import TrainProject, model_block
 
-MODEL = textwrap.dedent('''
+MODEL = textwrap.dedent("""
     def train(ctx):
         df = ctx.inputs["examples"]
         (ctx.output_dir / "m.txt").write_text(str(len(df)))
         return {"accuracy": float((df["label"] == "l0").mean()), "rows": float(len(df))}
-''')
+""")
 GATE = '\n[review]\ngate = "accuracy >= production.accuracy - 0.01"\n'
 
 
@@ -74,7 +74,11 @@ def test_candidates_gate_an_improvement_and_are_promoted_after_the_merge(project
     assert all(i["status"] == "fresh" for i in project.plan().values())
     assert project.json("release", "list")["releases"] == []
     tags = project.client().get_model_version("m-c0", candidate).tags
-    assert (tags["tusk.candidate"], tags["tusk.review"], tags["tusk.data_commit"]) == ("true", "fix", run["data_commit"])
+    assert (tags["tusk.candidate"], tags["tusk.review"], tags["tusk.data_commit"]) == (
+        "true",
+        "fix",
+        run["data_commit"],
+    )
 
     again = project.json("run", "--at", "fix", "--candidates")["jobs"]
     assert [(j["name"], j["status"], j["version"]) for j in again] == [("m-c0", "reused", candidate)]  # not retrained
@@ -86,8 +90,10 @@ def test_candidates_gate_an_improvement_and_are_promoted_after_the_merge(project
     assert (m["metrics"]["accuracy"], m["production_metrics"]["accuracy"]) == (0.625, 0.5)
     assert m["deltas"] == {"accuracy": 0.125, "rows": 0.0}
     text = project.tusk("review", "show", "fix").stdout
-    assert f"passed m-c0: candidate v{candidate} vs production v1: accuracy 0.625 (0.5, +0.125), rows 8 (8, +0)" in \
-        text and "mergeable" in text
+    assert (
+        f"passed m-c0: candidate v{candidate} vs production v1: accuracy 0.625 (0.5, +0.125), rows 8 (8, +0)" in text
+        and "mergeable" in text
+    )
 
     project.tusk("data", "merge", "fix", "-m", "accept")
     after = project.json("run")
@@ -102,13 +108,18 @@ def test_the_gate_blocks_a_regression_naming_the_model_and_its_numbers(project: 
     project.json("run", "--at", "worse", "--candidates")
     before = project.head()
     refused = project.tusk("data", "merge", "worse", code=1).stderr
-    assert refused.startswith("error: merge of worse refused: m-c1: gate 'accuracy >= production.accuracy - 0.01' "
-                              "fails: candidate v2: accuracy 0 (production v1: 0.5, -0.5)")
+    assert refused.startswith(
+        "error: merge of worse refused: m-c1: gate 'accuracy >= production.accuracy - 0.01' "
+        "fails: candidate v2: accuracy 0 (production v1: 0.5, -0.5)"
+    )
     assert project.head() == before
     shown, models = review(project, "worse")
     assert not shown["mergeable"] and models["m-c1"]["verdict"] == "failed" and models["m-c1"]["blocks"]
     project.tusk("data", "merge", "worse", "--force", "--reason", "c1 is relabelled on purpose")
-    assert "forced: c1 is relabelled on purpose\npast: m-c1 (failed)" in project.json("data", "log")["commits"][0]["message"]
+    assert (
+        "forced: c1 is relabelled on purpose\npast: m-c1 (failed)"
+        in project.json("data", "log")["commits"][0]["message"]
+    )
 
 
 def test_no_candidate_or_an_outdated_one_blocks(project: TrainProject) -> None:
@@ -212,7 +223,9 @@ def test_a_candidate_reused_after_the_merge_names_a_commit_that_still_resolves(p
     preview, version = run["data_commit"], run["jobs"][0]["version"]
     project.tusk("data", "merge", "fix", "-m", "merge fix")
     merge = project.head()
-    assert [(j["name"], j["status"], j["version"]) for j in project.json("run")["jobs"]] == [("m-c0", "reused", version)]
+    assert [(j["name"], j["status"], j["version"]) for j in project.json("run")["jobs"]] == [
+        ("m-c0", "reused", version)
+    ]
     project.tusk("review", "close", "fix", code=None)
     project.tusk("data", "branch", "-d", "fix", code=None)  # the review's branch may go: its data stays
 

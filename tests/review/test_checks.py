@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from tusk.cli import _register  # noqa: F401
-from tusk.cli import cli
 from train_fixtures import CliProject
+from tusk.cli import (
+    _register,  # noqa: F401
+    cli,
+)
 
-CHECKS = textwrap.dedent('''
+CHECKS = textwrap.dedent("""
     [[checks]]
     name = "labels"
     table = "examples"
@@ -49,17 +51,20 @@ CHECKS = textwrap.dedent('''
     [[checks]]
     name = "no shouting"
     sql = "SELECT id, text FROM examples WHERE text = upper(text) AND text <> lower(text)"
-''')
+""")
 
 
 class Proj(CliProject):
-    def load(self, rows: list[list[Any]], branch: str | None = None, mode: str = "upsert", message: str = "edit") -> None:
+    def load(
+        self, rows: list[list[Any]], branch: str | None = None, mode: str = "upsert", message: str = "edit"
+    ) -> None:
         path = self.root / "rows.csv"
         lines = ["id,customer,text,label,score"] + [",".join("" if v is None else str(v) for v in r) for r in rows]
         path.write_text("\n".join(lines) + "\n")
         extra = ["--branch", branch] if branch else []
-        self.tusk("data", "import", str(path), "--table", "examples", "--key", "id", "--mode", mode, "-m", message,
-                  *extra)
+        self.tusk(
+            "data", "import", str(path), "--table", "examples", "--key", "id", "--mode", mode, "-m", message, *extra
+        )
 
     def checks(self, ref: str | None = None, code: int = 0) -> dict[str, dict[str, Any]]:
         report = self.json("data", "check", *([ref] if ref else []), code=code)
@@ -90,8 +95,14 @@ def proj(template: Path, tmp_path: Path) -> Proj:
 def test_every_rule_at_a_ref(proj: Proj) -> None:
     results = proj.checks()
     assert {n: c["status"] for n, c in results.items()} == {
-        "labels": "passed", "text present": "passed", "one text per customer": "passed", "scores": "passed",
-        "size": "passed", "small reviews": "skipped", "no shouting": "passed"}
+        "labels": "passed",
+        "text present": "passed",
+        "one text per customer": "passed",
+        "scores": "passed",
+        "size": "passed",
+        "small reviews": "skipped",
+        "no shouting": "passed",
+    }
     assert results["size"]["message"] == "examples has 12 rows, within [10, 100]"
 
     bad = base_rows()
@@ -105,8 +116,14 @@ def test_every_rule_at_a_ref(proj: Proj) -> None:
     report = proj.json("data", "check", "bad", code=1)
     assert report["preview"]["kind"] == "fast-forward"  # a review branch: checked as merged into main
     found = {c["name"]: c for c in report["checks"]}
-    assert {n for n, c in found.items() if c["status"] == "failed"} == \
-        {"labels", "text present", "one text per customer", "scores", "small reviews", "no shouting"}
+    assert {n for n, c in found.items() if c["status"] == "failed"} == {
+        "labels",
+        "text present",
+        "one text per customer",
+        "scores",
+        "small reviews",
+        "no shouting",
+    }
     assert (found["labels"]["violations"], found["labels"]["message"]) == (1, "1 row with label not in [l0, l1]")
     assert found["labels"]["rows"] == [[1, "c1", "text 1", "BAD", 0.5]]
     assert found["labels"]["columns"] == ["id", "customer", "text", "label", "score"]
@@ -170,7 +187,7 @@ def test_a_reason_too_long_for_the_merge_commit_is_refused_before_merging(proj: 
 
 def test_checks_that_cannot_run_fail(proj: Proj) -> None:
     config = (proj.root / "tusk.toml").read_text()
-    config += textwrap.dedent('''
+    config += textwrap.dedent("""
         [[checks]]
         name = "gone"
         table = "missing"
@@ -184,7 +201,7 @@ def test_checks_that_cannot_run_fail(proj: Proj) -> None:
         [[checks]]
         name = "broken sql"
         sql = "SELEC nothing"
-    ''')
+    """)
     (proj.root / "tusk.toml").write_text(config)
     found = proj.checks(code=1)
     assert found["gone"]["status"] == "failed" and "no table 'missing'" in found["gone"]["message"]
@@ -192,15 +209,18 @@ def test_checks_that_cannot_run_fail(proj: Proj) -> None:
     assert found["broken sql"]["status"] == "failed" and "syntax error" in found["broken sql"]["message"]
 
 
-@pytest.mark.parametrize("block, message", [
-    ('[[checks]]\nname = "x"\ntable = "examples"\n', "give exactly one of"),
-    ('[[checks]]\nname = "x"\nnot_null = "a"\n', "not_null needs 'table'"),
-    ('[[checks]]\nname = "x"\ntable = "examples"\nnot_null = "a"\nunique = "b"\n', "give exactly one of"),
-    ('[[checks]]\nname = "x"\ntable = "a b"\nnot_null = "a"\n', "table 'a b'"),
-    ('[[checks]]\nname = "x"\ntable = "examples"\nrange = { col = "a" }\n', "check 'x'"),
-    ('[review]\ngate = "accuracy >= prod.accuracy"\n', "only production.<metric> may use a dot"),
-    ('[review]\ngate = "accuracy >= production"\n', "use production.<metric>"),
-])
+@pytest.mark.parametrize(
+    "block, message",
+    [
+        ('[[checks]]\nname = "x"\ntable = "examples"\n', "give exactly one of"),
+        ('[[checks]]\nname = "x"\nnot_null = "a"\n', "not_null needs 'table'"),
+        ('[[checks]]\nname = "x"\ntable = "examples"\nnot_null = "a"\nunique = "b"\n', "give exactly one of"),
+        ('[[checks]]\nname = "x"\ntable = "a b"\nnot_null = "a"\n', "table 'a b'"),
+        ('[[checks]]\nname = "x"\ntable = "examples"\nrange = { col = "a" }\n', "check 'x'"),
+        ('[review]\ngate = "accuracy >= prod.accuracy"\n', "only production.<metric> may use a dot"),
+        ('[review]\ngate = "accuracy >= production"\n', "use production.<metric>"),
+    ],
+)
 def test_bad_checks_and_gates_are_one_line_errors(proj: Proj, block: str, message: str) -> None:
     config = (proj.root / "tusk.toml").read_text().split("[[checks]]")[0]
     (proj.root / "tusk.toml").write_text(config + "\n" + block)

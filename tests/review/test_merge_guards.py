@@ -18,8 +18,20 @@ def _add(project: TrainProject, branch: str | None, *customers: str, start: int 
     data = [[start + i, c, f"new {i}", "l0"] for i, c in enumerate(customers)]
     path = write_csv(project.root / "add.csv", data)
     extra = ["--branch", branch] if branch else ["--yes"]
-    project.tusk("data", "import", str(path), "--table", "examples", "--key", "id", "--mode", "append",
-                 "-m", f"add {customers}", *extra)
+    project.tusk(
+        "data",
+        "import",
+        str(path),
+        "--table",
+        "examples",
+        "--key",
+        "id",
+        "--mode",
+        "append",
+        "-m",
+        f"add {customers}",
+        *extra,
+    )
 
 
 @pytest.fixture
@@ -28,8 +40,9 @@ def project(tmp_path: Path) -> TrainProject:
 
 
 @pytest.mark.parametrize("customers", [("C1",), ("$(id)", "`id`")], ids=["case", "same-name"])
-def test_a_merge_whose_preview_cannot_be_planned_is_refused_even_forced(project: TrainProject,
-                                                                         customers: tuple[str, ...]) -> None:
+def test_a_merge_whose_preview_cannot_be_planned_is_refused_even_forced(
+    project: TrainProject, customers: tuple[str, ...]
+) -> None:
     _add(project, "clash", *customers)
     head = project.head()
     shown = project.json("review", "show", "clash")  # says why instead of erroring
@@ -43,8 +56,21 @@ def test_a_merge_whose_preview_cannot_be_planned_is_refused_even_forced(project:
     assert project.plan()  # main still plans: one bad row did not stop all training
     # the branch fixed, then merged
     data = [[1000 + i, f"c{9 + i}", f"new {i}", "l0"] for i in range(len(customers))]
-    project.tusk("data", "import", str(write_csv(project.root / "fix.csv", data)), "--table", "examples", "--key",
-                 "id", "--mode", "upsert", "--branch", "clash", "-m", "fixed")
+    project.tusk(
+        "data",
+        "import",
+        str(write_csv(project.root / "fix.csv", data)),
+        "--table",
+        "examples",
+        "--key",
+        "id",
+        "--mode",
+        "upsert",
+        "--branch",
+        "clash",
+        "-m",
+        "fixed",
+    )
     project.tusk("data", "merge", "clash", "-m", "merge clash")
     assert project.head() != head and "m-c9" in project.plan()
 
@@ -92,10 +118,14 @@ def test_tusks_own_tables_cannot_be_imported_into(project: TrainProject, table: 
 def test_data_sql_reads_tusks_tables_but_writes_nothing(project: TrainProject) -> None:
     project.tusk("data", "branch", "fix")
     project.tusk("review", "comment", "fix", "hello")
-    assert project.json("data", "sql", "SELECT count(*) FROM tusk_review_comments", "--at", "tusk-reviews")["rows"] == [[1]]
+    assert project.json("data", "sql", "SELECT count(*) FROM tusk_review_comments", "--at", "tusk-reviews")["rows"] == [
+        [1]
+    ]
     result = project.tusk("data", "sql", "DELETE FROM tusk_review_comments", "--at", "tusk-reviews", code=1)
     assert "read-only" in result.output
-    assert project.json("data", "sql", "SELECT count(*) FROM tusk_review_comments", "--at", "tusk-reviews")["rows"] == [[1]]
+    assert project.json("data", "sql", "SELECT count(*) FROM tusk_review_comments", "--at", "tusk-reviews")["rows"] == [
+        [1]
+    ]
 
 
 def test_a_merge_commits_page_diffs_against_its_first_parent(project: TrainProject) -> None:

@@ -156,8 +156,9 @@ def test_merge_preview_context_is_removed_even_on_error(moved_on: TrainProject) 
     with Project.open(moved_on.root) as project:
         with project.merge_preview("fix") as preview:
             assert preview.kind == "merge"
-            label = project.data.query("SELECT label FROM examples WHERE id IN (0, 1) ORDER BY id",
-                                       ref=preview.commit).rows
+            label = project.data.query(
+                "SELECT label FROM examples WHERE id IN (0, 1) ORDER BY id", ref=preview.commit
+            ).rows
             assert label == [("FIX",), ("MAIN",)]
         assert scratch_branches(moved_on) == []
         with pytest.raises(RuntimeError), project.merge_preview("fix"):
@@ -175,8 +176,9 @@ def test_a_crash_during_a_preview_leaves_no_scratch_branch(moved_on: TrainProjec
     """)
     from tusk._internal.sqlite import child_env
 
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
-                             start_new_session=True, env=child_env())
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, start_new_session=True, env=child_env()
+    )
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "inside"
         assert len(scratch_branches(moved_on)) == 1, "the preview is on a scratch branch while it is held"

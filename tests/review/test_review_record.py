@@ -121,8 +121,9 @@ def _page(project: TrainProject, path: str) -> str:
 
     from tusk.web import create
 
-    with TestClient(create(project.root / "tusk.toml", "127.0.0.1", 8765, None),
-                    base_url="http://127.0.0.1:8765") as web:
+    with TestClient(
+        create(project.root / "tusk.toml", "127.0.0.1", 8765, None), base_url="http://127.0.0.1:8765"
+    ) as web:
         answer = web.get(path)
     assert answer.status_code == 200, answer.text[:500]
     return answer.text
@@ -163,8 +164,12 @@ def test_a_merged_reviews_page_says_who_when_what_it_brought_and_retrained(relab
     retrained = page.split('id="retrained"', 1)[1].split("</table>", 1)[0]
     assert "m-c1" in retrained and "not trained yet" in retrained and "m-c2" not in retrained
     shown = project.json("review", "show", "fix")
-    assert (shown["status"], shown["title"], shown["merge_commit"], shown["merged_from"]) == \
-        ("merged", "Relabel c1", merged, before)
+    assert (shown["status"], shown["title"], shown["merge_commit"], shown["merged_from"]) == (
+        "merged",
+        "Relabel c1",
+        merged,
+        before,
+    )
     assert shown["merged_by"] and shown["merged_at"]
     assert [(r["name"], r["version"]) for r in shown["retrained"]] == [("m-c1", None)]
     assert [t["table"] for t in shown["brought"]] == ["examples"] and shown["brought"][0]["modified"] == 10
@@ -198,11 +203,13 @@ def test_tusk_reviews_is_refused_as_a_users_branch(fixed: TrainProject, tmp_path
     project.tusk("review", "comment", "fix", "a comment")  # tusk-reviews exists now
     meta_head = project.json("data", "log", "tusk-reviews")["commits"][0]["hash"]
     csv = write_csv(tmp_path / "x.csv", rows())
-    refusals = [("data", "import", str(csv), "--table", "examples", "--key", "id", "--branch", "tusk-reviews"),
-                ("data", "branch", "tusk-reviews", "-d"),
-                ("data", "branch", "tusk-reviews", "--from", "main"),
-                ("data", "revert", meta_head, "--branch", "tusk-reviews"),
-                ("data", "merge", "tusk-reviews")]
+    refusals = [
+        ("data", "import", str(csv), "--table", "examples", "--key", "id", "--branch", "tusk-reviews"),
+        ("data", "branch", "tusk-reviews", "-d"),
+        ("data", "branch", "tusk-reviews", "--from", "main"),
+        ("data", "revert", meta_head, "--branch", "tusk-reviews"),
+        ("data", "merge", "tusk-reviews"),
+    ]
     for args in refusals:
         result = project.tusk(*args, code=1)
         lines = result.output.strip().splitlines()
@@ -215,8 +222,15 @@ def test_tusk_reviews_is_refused_as_a_users_branch(fixed: TrainProject, tmp_path
 
 def test_review_show_strips_terminal_escapes(fixed: TrainProject) -> None:
     project = fixed
-    project.tusk("review", "edit", "fix", "--title", "evil \x1b]0;pwned\x07title \x1b[31mred", "--description",
-                 "desc \x1b[2J cleared")
+    project.tusk(
+        "review",
+        "edit",
+        "fix",
+        "--title",
+        "evil \x1b]0;pwned\x07title \x1b[31mred",
+        "--description",
+        "desc \x1b[2J cleared",
+    )
     project.tusk("review", "comment", "fix", "comment \x1b[31mred")
     for shown in (project.tusk("review", "show", "fix").output, project.tusk("review", "list").output):
         assert "\x1b" not in shown and "\x07" not in shown, repr(shown)
@@ -227,10 +241,14 @@ def test_review_show_strips_terminal_escapes(fixed: TrainProject) -> None:
 
 
 # ----- a store written by older tusk upgrades on open -------------------------------------------------------------
-OLD_REVIEWS = ("CREATE TABLE IF NOT EXISTS tusk_reviews (branch TEXT NOT NULL PRIMARY KEY, title TEXT, description TEXT, "
-               "status TEXT, author TEXT, created TEXT, updated TEXT)")
-OLD_COMMENTS = ("CREATE TABLE IF NOT EXISTS tusk_review_comments (id TEXT NOT NULL PRIMARY KEY, branch TEXT, kind TEXT, "
-                "author TEXT, time TEXT, text TEXT)")
+OLD_REVIEWS = (
+    "CREATE TABLE IF NOT EXISTS tusk_reviews (branch TEXT NOT NULL PRIMARY KEY, title TEXT, description TEXT, "
+    "status TEXT, author TEXT, created TEXT, updated TEXT)"
+)
+OLD_COMMENTS = (
+    "CREATE TABLE IF NOT EXISTS tusk_review_comments (id TEXT NOT NULL PRIMARY KEY, branch TEXT, kind TEXT, "
+    "author TEXT, time TEXT, text TEXT)"
+)
 
 
 def _old_write(store: object, branch: str, title: str, comment_id: str, status: str = "open") -> None:
@@ -238,11 +256,22 @@ def _old_write(store: object, branch: str, title: str, comment_id: str, status: 
     with store.writer(branch) as conn:  # type: ignore[attr-defined]
         conn.execute(OLD_REVIEWS)
         conn.execute(OLD_COMMENTS)
-        conn.execute("INSERT OR REPLACE INTO tusk_reviews VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     [branch, title, f"about {branch}", status, "ann", "2026-01-01T00:00:00+00:00",
-                      f"2026-01-0{len(branch) % 9 + 1}T00:00:00+00:00"])
-        conn.execute("INSERT INTO tusk_review_comments VALUES (?, ?, ?, ?, ?, ?)",
-                     [comment_id, branch, "comment", "ann", "2026-01-01T00:00:01+00:00", f"old comment on {branch}"])
+        conn.execute(
+            "INSERT OR REPLACE INTO tusk_reviews VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                branch,
+                title,
+                f"about {branch}",
+                status,
+                "ann",
+                "2026-01-01T00:00:00+00:00",
+                f"2026-01-0{len(branch) % 9 + 1}T00:00:00+00:00",
+            ],
+        )
+        conn.execute(
+            "INSERT INTO tusk_review_comments VALUES (?, ?, ?, ?, ?, ?)",
+            [comment_id, branch, "comment", "ann", "2026-01-01T00:00:01+00:00", f"old comment on {branch}"],
+        )
         conn.commit(f"review {branch}: comment by ann")
 
 
@@ -289,8 +318,11 @@ def _heads(project: TrainProject) -> dict[str, str]:
 def _upgraded(project: TrainProject, merged_head: str) -> None:
     listed = {r["branch"]: r for r in project.json("review", "list", "--all")["reviews"]}
     assert {b: (listed[b]["title"], listed[b]["status"]) for b in ("open1", "merged1", "gone1", "closed1")} == {
-        "open1": ("Open one", "open"), "merged1": ("Merged one", "merged"), "gone1": ("Gone one", "merged"),
-        "closed1": ("Closed one", "closed")}
+        "open1": ("Open one", "open"),
+        "merged1": ("Merged one", "merged"),
+        "gone1": ("Gone one", "merged"),
+        "closed1": ("Closed one", "closed"),
+    }
     assert _tables(project, "main") == [] and _tables(project, "open1") == [] and _tables(project, "closed1") == []
     assert _tables(project, "tusk-reviews") == ["tusk_review_comments", "tusk_reviews"]
     assert _heads(project)["merged1"] == merged_head, "a merged branch is not written to: it stays merged"

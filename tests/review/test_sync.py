@@ -24,10 +24,12 @@ import pytest
 from click.testing import CliRunner
 
 from google_replay import SHEET_ID, ReplaySheets, service_account  # noqa: F401 (a fixture)
-from tusk.cli import _register  # noqa: F401
-from tusk._internal.sqlite import child_env
-from tusk.cli import cli
 from train_fixtures import CliProject
+from tusk._internal.sqlite import child_env
+from tusk.cli import (
+    _register,  # noqa: F401
+    cli,
+)
 from tusk.data import sheets
 
 HEADER = ["id", "customer", "text", "label"]
@@ -107,7 +109,9 @@ def test_a_file_source_commits_each_change_once(proj: Proj) -> None:
     assert len(proj.log("sync/edits")) == len(main) + 2
     assert "tusk-sync/edits" not in proj.branches()
     listed = proj.json("review", "list")["reviews"]
-    assert [(r["branch"], r["source"], r["commits"], r["merged"]) for r in listed] == [("sync/edits", "edits", 2, False)]
+    assert [(r["branch"], r["source"], r["commits"], r["merged"]) for r in listed] == [
+        ("sync/edits", "edits", 2, False)
+    ]
 
 
 def test_a_glob_source_reads_every_file(proj: Proj) -> None:
@@ -143,8 +147,9 @@ def test_the_data_branch_moves_between_syncs(proj: Proj) -> None:
     (proj.root / "edits.csv").write_text(csv_text(table_rows(relabel={2: "l9"})))
     old = proj.sync()["edits"]["commit"]
     (proj.root / "other.csv").write_text(csv_text([["5", "c1", "text 5", "main-fix"]]))
-    proj.tusk("data", "import", str(proj.root / "other.csv"), "--table", "examples", "--mode", "upsert",
-              "-m", "main moves on")
+    proj.tusk(
+        "data", "import", str(proj.root / "other.csv"), "--table", "examples", "--mode", "upsert", "-m", "main moves on"
+    )
     # the source unchanged: the review stays as it is (its merge preview takes main's change in)
     assert proj.sync()["edits"]["status"] == "unchanged"
     assert proj.branches()["sync/edits"] == old
@@ -175,8 +180,9 @@ def test_a_rebuilt_sync_review_keeps_its_title_description_and_comments(proj: Pr
     proj.tusk("review", "comment", "sync/edits", "row 2 looks right")
     before = review_meta(proj)
     (proj.root / "other.csv").write_text(csv_text([["5", "c1", "text 5", "main-fix"]]))
-    proj.tusk("data", "import", str(proj.root / "other.csv"), "--table", "examples", "--mode", "upsert",
-              "-m", "main moves on")
+    proj.tusk(
+        "data", "import", str(proj.root / "other.csv"), "--table", "examples", "--mode", "upsert", "-m", "main moves on"
+    )
     (proj.root / "edits.csv").write_text(csv_text(table_rows(relabel={2: "l9", 4: "l8"})))
     moved = proj.sync()["edits"]
     assert moved["status"] == "committed" and moved["rebased"] and moved["kept_review"]
@@ -200,8 +206,9 @@ def test_a_sync_after_its_review_was_merged_starts_a_fresh_conversation_on_top(p
     proj.sync()
     proj.tusk("review", "comment", "sync/edits", "first round")
     (proj.root / "other.csv").write_text(csv_text([["5", "c1", "text 5", "main-fix"]]))
-    proj.tusk("data", "import", str(proj.root / "other.csv"), "--table", "examples", "--mode", "upsert",
-              "-m", "main moves on")
+    proj.tusk(
+        "data", "import", str(proj.root / "other.csv"), "--table", "examples", "--mode", "upsert", "-m", "main moves on"
+    )
     proj.tusk("data", "merge", "sync/edits", "-m", "accept")
     (proj.root / "edits.csv").write_text(csv_text(table_rows(relabel={2: "l9", 4: "l8"})))
     again = proj.sync()["edits"]
@@ -222,16 +229,27 @@ def test_new_content_opens_a_closed_sync_review_again(proj: Proj, main_moves: bo
     assert review_meta(proj)["status"] == "closed", "a sync with nothing new leaves the reviewer's decision"
     if main_moves:
         (proj.root / "other.csv").write_text(csv_text([["5", "c1", "text 5", "main-fix"]]))
-        proj.tusk("data", "import", str(proj.root / "other.csv"), "--table", "examples", "--mode", "upsert",
-                  "-m", "main moves on")
+        proj.tusk(
+            "data",
+            "import",
+            str(proj.root / "other.csv"),
+            "--table",
+            "examples",
+            "--mode",
+            "upsert",
+            "-m",
+            "main moves on",
+        )
     before = len(proj.log("sync/edits"))
     (proj.root / "edits.csv").write_text(csv_text(table_rows(relabel={2: "l7"})))
     shown = proj.tusk("data", "sync").output
     assert "its review was closed: opened again" in shown
     meta = review_meta(proj)
     assert meta["status"] == "open"
-    assert [(c["kind"], c["author"]) for c in meta["comments"]] == [("close", meta["comments"][0]["author"]),
-                                                                   ("reopen", "tusk sync")]
+    assert [(c["kind"], c["author"]) for c in meta["comments"]] == [
+        ("close", meta["comments"][0]["author"]),
+        ("reopen", "tusk sync"),
+    ]
     changed = 2 if main_moves else 1  # rebuilt from main: main's own fix of row 5 is undone too (replace mode)
     assert f"edits changed since this review was closed ({changed} modified)" in meta["comments"][-1]["text"]
     assert proj.rows("sync/edits", "WHERE id = 2") == [[2, "l7"]]
@@ -250,8 +268,19 @@ def test_hand_edits_on_the_review_branch_are_overwritten_by_the_next_change(proj
     (proj.root / "edits.csv").write_text(csv_text(table_rows(relabel={2: "l9"})))
     proj.sync()
     (proj.root / "hand.csv").write_text(csv_text([["3", "c1", "text 3", "by-hand"]]))
-    proj.tusk("data", "import", str(proj.root / "hand.csv"), "--table", "examples", "--mode", "upsert",
-              "--branch", "sync/edits", "-m", "by hand")
+    proj.tusk(
+        "data",
+        "import",
+        str(proj.root / "hand.csv"),
+        "--table",
+        "examples",
+        "--mode",
+        "upsert",
+        "--branch",
+        "sync/edits",
+        "-m",
+        "by hand",
+    )
     assert proj.sync()["edits"]["status"] == "unchanged"  # the source did not change: the hand edit stays
     assert proj.rows("sync/edits", "WHERE id = 3") == [[3, "by-hand"]]
     (proj.root / "edits.csv").write_text(csv_text(table_rows(relabel={2: "l9", 6: "l6"})))
@@ -269,7 +298,7 @@ def test_changing_a_sources_table_key_or_mode_resyncs(proj: Proj) -> None:
     assert proj.sync()["edits"]["status"] == "committed"
 
 
-KILLER = textwrap.dedent('''
+KILLER = textwrap.dedent("""
     import os, signal, sys
     import tusk
     from tusk import Project
@@ -292,7 +321,7 @@ KILLER = textwrap.dedent('''
         sync.write_record = die
     with Project.open(sys.argv[1]) as project:
         project.sync()
-''')
+""")
 
 
 @pytest.mark.parametrize("point", ["write", "move", "cleanup"])
@@ -302,8 +331,12 @@ def test_a_sync_killed_half_way_is_finished_by_the_next(proj: Proj, point: str) 
     proj.sync()
     before = proj.branches()["sync/edits"]
     (proj.root / "edits.csv").write_text(csv_text(table_rows(relabel={2: "l9", 7: "l7"})))
-    killed = subprocess.run([sys.executable, "-c", KILLER, str(proj.root), point], capture_output=True, text=True,
-                            env=child_env({"PYTHONPATH": os.pathsep.join(sys.path)}))
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLER, str(proj.root), point],
+        capture_output=True,
+        text=True,
+        env=child_env({"PYTHONPATH": os.pathsep.join(sys.path)}),
+    )
     assert killed.returncode == -9, killed.stderr
     head = proj.branches()["sync/edits"]
     if point == "cleanup":  # the branch had moved: the sync was done, only its staging branch is left
@@ -322,8 +355,9 @@ def sheet_values(relabel: dict[int, str] | None = None) -> list[list[str]]:
     return [HEADER, *table_rows(relabel=relabel)]
 
 
-def test_a_sheet_that_changes_twice_makes_two_commits(proj: Proj, service_account: None,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_sheet_that_changes_twice_makes_two_commits(
+    proj: Proj, service_account: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     replay = ReplaySheets(sheet_values({1: "l5"}))
     monkeypatch.setattr(sheets, "TRANSPORT", replay)
     proj.add_sources(source("sheet", f"gsheet://{SHEET_ID}/Examples"))
@@ -345,8 +379,9 @@ def test_a_sheet_that_changes_twice_makes_two_commits(proj: Proj, service_accoun
     assert len(proj.log("sync/sheet")) == len(proj.log("main")) + 3
 
 
-def test_a_sheet_without_drive_metadata_is_compared_by_content(proj: Proj, service_account: None,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_sheet_without_drive_metadata_is_compared_by_content(
+    proj: Proj, service_account: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     replay = ReplaySheets(sheet_values({1: "l5"}), drive=False)
     monkeypatch.setattr(sheets, "TRANSPORT", replay)
     proj.add_sources(source("sheet", f"gsheet://{SHEET_ID}/Examples"))
@@ -361,7 +396,7 @@ class Files(BaseHTTPRequestHandler):
     files: dict[str, tuple[bytes, str]] = {}
     hits: list[tuple[str, int]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name); each hit is noted before the client can go on
+    def do_GET(self) -> None:
         if self.path not in self.files:
             self.hits.append((self.path, 404))
             self.send_error(404, "Not Found")
@@ -427,16 +462,22 @@ def test_url_sources_on_loopback(proj: Proj, server: tuple[str, type[Files]]) ->
     assert proj.sync("web")["web"]["modified"] == 1
 
 
-def test_a_failing_source_beside_good_ones(proj: Proj, server: tuple[str, type[Files]], service_account: None,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_source_beside_good_ones(
+    proj: Proj, server: tuple[str, type[Files]], service_account: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     base, handler = server
     replay = ReplaySheets(sheet_values({1: "l5"}))
     replay.token_error = "invalid_grant"
     monkeypatch.setattr(sheets, "TRANSPORT", replay)
     (proj.root / "good.csv").write_text(csv_text(table_rows(relabel={2: "l9"})))
     (proj.root / "bad.csv").write_text("id,customer,text,label\n1,c1,x\n")
-    proj.add_sources(source("good", "good.csv"), source("ragged", "bad.csv"), source("gone", f"{base}/gone.csv"),
-                     source("sheet", f"gsheet://{SHEET_ID}/Examples"), source("typo", "missing.csv"))
+    proj.add_sources(
+        source("good", "good.csv"),
+        source("ragged", "bad.csv"),
+        source("gone", f"{base}/gone.csv"),
+        source("sheet", f"gsheet://{SHEET_ID}/Examples"),
+        source("typo", "missing.csv"),
+    )
     result = proj.tusk("data", "sync", code=1)
     assert "4 of 5 source(s) failed" in result.stderr.splitlines()[-1]
     report = {s["name"]: s for s in json.loads(proj.tusk("data", "sync", "--json", code=1).stdout)["sources"]}
@@ -453,8 +494,11 @@ def test_bad_source_names_and_config(proj: Proj) -> None:
     proj.add_sources(source("edits", "edits.csv"))
     assert "unknown source 'nope' (known: edits)" in proj.tusk("data", "sync", "nope", code=1).stderr
     config = (proj.root / "tusk.toml").read_text()
-    for bad, message in [('name = "edits"', "name = \"../x\""), ('table = "examples"', 'table = "tusk_sources"'),
-                         ('mode = "replace"', 'mode = "merge"')]:
+    for bad, message in [
+        ('name = "edits"', 'name = "../x"'),
+        ('table = "examples"', 'table = "tusk_sources"'),
+        ('mode = "replace"', 'mode = "merge"'),
+    ]:
         (proj.root / "tusk.toml").write_text(config.replace(bad, message))
         err = proj.tusk("data", "sync", code=1).stderr
         assert "source 'edits'" in err or "source '../x'" in err, err
@@ -472,8 +516,10 @@ def test_watch_syncs_on_its_interval_when_asked(proj: Proj) -> None:
     tick = proj.json("watch", "--once")["ticks"][0]
     assert {s["name"]: s["status"] for s in tick["synced"]} == {"edits": "committed", "broken": "failed"}
     assert "sync/edits" in proj.branches()
-    assert {s["name"]: s["status"] for s in proj.json("watch", "--once")["ticks"][0]["synced"]} == \
-        {"edits": "unchanged", "broken": "failed"}
+    assert {s["name"]: s["status"] for s in proj.json("watch", "--once")["ticks"][0]["synced"]} == {
+        "edits": "unchanged",
+        "broken": "failed",
+    }
     log = (proj.root / ".tusk" / "watch.log").read_text()
     assert "sync edits: 0 added, 1 modified, 0 removed → sync/edits" in log and "sync broken failed" in log
 

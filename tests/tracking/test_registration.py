@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.tracker import record
 from tusk.core.config import Config
+from tusk.testing.tracker import record
 from tusk.tracking.base import STATE_TAG, InstanceState
 from tusk.tracking.mlflow import MlflowTracker
 from tusk.tracking.state import RegistryView, resolve, version_state
@@ -44,7 +44,8 @@ def test_an_old_style_phantom_pointer_is_ignored_then_removed(tracker: MlflowTra
 
 
 def test_a_new_model_killed_before_its_version_is_planned_new_and_registers_v1(
-        tracker: MlflowTracker, tmp_path: Path) -> None:
+    tracker: MlflowTracker, tmp_path: Path
+) -> None:
     tracker.client.create_registered_model("m-b", tags={STATE_TAG: json.dumps(_state("m-b", "f0", "1").to_json())})
     assert "m-b" not in tracker.states()
     version = tracker.register(record(tmp_path, "m-b", "f1"), previous=None)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from conformance.tracker import TrackerSuite
 from tusk.core.config import Config
+from tusk.testing.tracker import TrackerSuite
 from tusk.tracking.mlflow import MlflowTracker
 
 
@@ -36,9 +36,17 @@ def test_store_is_plain_sqlite_and_starts_empty(tmp_path: Path) -> None:
     tracker.ensure_ready()
     assert tracker.states() == {} and tracker.aliases() == {}
     db = tracker.sqlite_path
-    out = subprocess.run(["/usr/bin/python3", "-c", "import sqlite3,sys;"
-                          "print(sqlite3.connect(sys.argv[1]).execute('select count(*) from experiments').fetchone()[0])",
-                          str(db)], capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            "/usr/bin/python3",
+            "-c",
+            "import sqlite3,sys;"
+            "print(sqlite3.connect(sys.argv[1]).execute('select count(*) from experiments').fetchone()[0])",
+            str(db),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0 and int(out.stdout) >= 1, out.stderr
 
 
@@ -46,8 +54,13 @@ def test_a_store_in_rollback_mode_is_switched_to_a_write_ahead_log(tmp_path: Pat
     """A store made before (SQLite's default rollback journal) commits to a write-ahead log once tusk opens it."""
     db = tmp_path / ".tusk" / "mlflow.db"
     db.parent.mkdir()
-    mode = ["/usr/bin/python3", "-c", "import sqlite3,sys; c = sqlite3.connect(sys.argv[1]);"
-            "print(c.execute('pragma journal_mode' + sys.argv[2]).fetchone()[0])", str(db)]
+    mode = [
+        "/usr/bin/python3",
+        "-c",
+        "import sqlite3,sys; c = sqlite3.connect(sys.argv[1]);"
+        "print(c.execute('pragma journal_mode' + sys.argv[2]).fetchone()[0])",
+        str(db),
+    ]
     assert subprocess.run([*mode, "=delete"], capture_output=True, text=True).stdout.strip() == "delete"
     tracker = sqlite_tracker(tmp_path)
     tracker.ensure_ready()
@@ -78,7 +91,14 @@ def test_a_checkpoint_bounds_the_write_ahead_log_where_doltlite_stops_sqlite_doi
     checkpoint(db, over=1 << 20)
     assert wal.stat().st_size == 0 and db.stat().st_size > 1500 * 2000
     conn.close()
-    out = subprocess.run(["/usr/bin/python3", "-c", "import sqlite3,sys;"
-                          "print(sqlite3.connect(sys.argv[1]).execute('select count(*) from t').fetchone()[0])",
-                          str(db)], capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            "/usr/bin/python3",
+            "-c",
+            "import sqlite3,sys;print(sqlite3.connect(sys.argv[1]).execute('select count(*) from t').fetchone()[0])",
+            str(db),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.stdout.strip() == "1500", out.stderr

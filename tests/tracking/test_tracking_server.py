@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from conformance.tracker import TrackerSuite
 from train_fixtures import free_port, make_project
 from tusk._internal.sqlite import child_env
 from tusk.core.config import Config
+from tusk.testing.tracker import TrackerSuite
 from tusk.tracking.mlflow import MlflowTracker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -55,18 +55,30 @@ def postgres() -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
     port = free_port()
-    subprocess.run(as_postgres(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                               "-E", "UTF8"), check=True, capture_output=True)
+    subprocess.run(
+        as_postgres(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"),
+        check=True,
+        capture_output=True,
+    )
     options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l",
-                               str(folder / "postgres.log"), "-w", "start"), check=True, capture_output=True)
+    subprocess.run(
+        as_postgres(
+            str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "postgres.log"), "-w", "start"
+        ),
+        check=True,
+        capture_output=True,
+    )
     try:
-        subprocess.run([str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "mlflow"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "mlflow"],
+            check=True,
+            capture_output=True,
+        )
         yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/mlflow"
     finally:
-        subprocess.run(as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"),
-                       capture_output=True)
+        subprocess.run(
+            as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"), capture_output=True
+        )
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -76,14 +88,30 @@ def mlflow_server(postgres: str, tmp_path_factory: pytest.TempPathFactory) -> It
     port = free_port()
     mlflow_cli = str(Path(sys.executable).parent / "mlflow")
     log_path = artifacts.parent / "mlflow-server.log"
-    log = open(log_path, "w")
+    log = open(log_path, "w")  # noqa: SIM115
     server = subprocess.Popen(
-        [mlflow_cli, "server", "--backend-store-uri", postgres, "--artifacts-destination", str(artifacts),
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, env=child_env({"MLFLOW_DISABLE_TELEMETRY": "true"}),
-        start_new_session=True)
+        [
+            mlflow_cli,
+            "server",
+            "--backend-store-uri",
+            postgres,
+            "--artifacts-destination",
+            str(artifacts),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=child_env({"MLFLOW_DISABLE_TELEMETRY": "true"}),
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
+
         def healthy() -> bool:
             assert server.poll() is None, f"mlflow server exited: {log_path.read_text()[-2000:]}"
             return bool(urllib.request.urlopen(f"{url}/health", timeout=2).status == 200)
@@ -99,12 +127,14 @@ def mlflow_server(postgres: str, tmp_path_factory: pytest.TempPathFactory) -> It
 def test_plan_run_release_and_lineage_against_the_server(mlflow_server: str, tmp_path: Path) -> None:
     project = make_project(tmp_path, customers=3)
     config = (project.root / "tusk.toml").read_text()
-    (project.root / "tusk.toml").write_text(config.replace('url = "sqlite:///.tusk/mlflow.db"',
-                                                           f'url = "{mlflow_server}"'))
+    (project.root / "tusk.toml").write_text(
+        config.replace('url = "sqlite:///.tusk/mlflow.db"', f'url = "{mlflow_server}"')
+    )
     assert {p["status"] for p in project.plan().values()} == {"new"}
     jobs = project.run()
-    assert {n: (j["status"], j["version"]) for n, j in jobs.items()} == {f"m-c{i}": ("succeeded", "1")
-                                                                         for i in range(3)}
+    assert {n: (j["status"], j["version"]) for n, j in jobs.items()} == {
+        f"m-c{i}": ("succeeded", "1") for i in range(3)
+    }
     assert {p["status"] for p in project.plan().values()} == {"fresh"}
 
     project.import_rows([[1, "c1", "changed text", "l0"]], message="one row")
@@ -134,8 +164,9 @@ def test_logged_models_load_and_logs_read_through_the_server(mlflow_server: str,
     project = make_project(tmp_path, customers=2, name="served-{customer}")  # names the other test does not use
     (project.root / "models" / "m.py").write_text(SKLEARN_CODE)
     config = (project.root / "tusk.toml").read_text()
-    (project.root / "tusk.toml").write_text(config.replace('url = "sqlite:///.tusk/mlflow.db"',
-                                                           f'url = "{mlflow_server}"'))
+    (project.root / "tusk.toml").write_text(
+        config.replace('url = "sqlite:///.tusk/mlflow.db"', f'url = "{mlflow_server}"')
+    )
     assert {j["status"] for j in project.run().values()} == {"succeeded"}
     import mlflow.pyfunc
     import pandas as pd

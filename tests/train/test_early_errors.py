@@ -14,16 +14,24 @@ from train_fixtures import MODEL_CODE, make_project, model_block
 BROKEN = {
     "missing file": ("models/nope.py:train", None, "models/nope.py not found"),
     "missing function": ("models/m.py:trian", None, "has no function 'trian'"),
-    "import error": ("models/m.py:train", "import not_a_module_anywhere\n" + MODEL_CODE,
-                     "does not import: ModuleNotFoundError"),
+    "import error": (
+        "models/m.py:train",
+        "import not_a_module_anywhere\n" + MODEL_CODE,
+        "does not import: ModuleNotFoundError",
+    ),
     "syntax error": ("models/m.py:train", "def train(ctx)\n    return {}\n", "does not import: SyntaxError"),
-    "raises at import": ("models/m.py:train", "raise RuntimeError('no config here')\n",
-                         "does not import: RuntimeError: no config here"),
+    "raises at import": (
+        "models/m.py:train",
+        "raise RuntimeError('no config here')\n",
+        "does not import: RuntimeError: no config here",
+    ),
 }
 
 
-@pytest.mark.parametrize("case, command", [(case, "run") for case in sorted(BROKEN)] +
-                         [("missing function", "plan"), ("import error", "plan")])
+@pytest.mark.parametrize(
+    "case, command",
+    [(case, "run") for case in sorted(BROKEN)] + [("missing function", "plan"), ("import error", "plan")],
+)
 def test_a_broken_entry_is_refused_before_any_job(tmp_path: Path, case: str, command: str) -> None:
     entry, code, message = BROKEN[case]
     project = make_project(tmp_path, customers=3, resources="resources = { retries = 2 }")
@@ -74,15 +82,15 @@ def test_deterministic_failures_are_not_retried(tmp_path: Path, case: str) -> No
 
 
 def test_an_ordinary_failure_is_still_retried(tmp_path: Path) -> None:
-    project = make_project(tmp_path, customers=1, resources="resources = { retries = 1 }",
-                           params={"fail": "c0"})
+    project = make_project(tmp_path, customers=1, resources="resources = { retries = 1 }", params={"fail": "c0"})
     [job] = project.json("run", code=3)["jobs"]
     assert Path(job["log"]).read_text().count("started") == 2
 
 
 def test_a_refused_promotion_says_why(tmp_path: Path) -> None:
-    project = make_project(tmp_path, customers=2, params={"accuracy": 0.41},
-                           extra='promote_if = "accuracy >= 0.5 and rows > 0"')
+    project = make_project(
+        tmp_path, customers=2, params={"accuracy": 0.41}, extra='promote_if = "accuracy >= 0.5 and rows > 0"'
+    )
     data = project.json("run")
     by_name = {j["name"]: j for j in data["jobs"]}
     assert by_name["m-c0"]["promoted"] is False and by_name["m-c0"]["promotion"] == "accuracy 0.41 < 0.5"

@@ -10,8 +10,9 @@ from train_fixtures import TrainProject, make_project, model_block
 
 
 def test_a_failed_job_is_a_failed_run_and_shows_failed_until_it_succeeds(tmp_path: Path) -> None:
-    project: TrainProject = make_project(tmp_path, customers=2, per_customer=4, params={"fail": "c1"},
-                                         resources="resources = { retries = 0 }")
+    project: TrainProject = make_project(
+        tmp_path, customers=2, per_customer=4, params={"fail": "c1"}, resources="resources = { retries = 0 }"
+    )
     jobs = project.run(code=3)
     assert (jobs["m-c0"]["status"], jobs["m-c1"]["status"]) == ("succeeded", "failed")
 
@@ -23,8 +24,9 @@ def test_a_failed_job_is_a_failed_run_and_shows_failed_until_it_succeeds(tmp_pat
     assert "its last job failed" in project.plan()["m-c1"]["reasons"][0]
 
     client = project.client()
-    runs = client.search_runs([client.get_experiment_by_name("tusk").experiment_id],
-                              filter_string="attributes.status = 'FAILED'")
+    runs = client.search_runs(
+        [client.get_experiment_by_name("tusk").experiment_id], filter_string="attributes.status = 'FAILED'"
+    )
     assert len(runs) == 1
     run = runs[0]
     assert run.data.tags["tusk.instance"] == "m-c1" and run.data.params["fail"] == "c1"
@@ -33,6 +35,7 @@ def test_a_failed_job_is_a_failed_run_and_shows_failed_until_it_succeeds(tmp_pat
     assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["job.log"]
 
     import shutil
+
     shutil.rmtree(project.root / ".tusk" / "jobs")  # another machine: the log comes from the tracker
     assert "boom for c1" in project.json("logs", "m-c1")["log"]
 
@@ -46,8 +49,9 @@ def test_a_failed_job_is_a_failed_run_and_shows_failed_until_it_succeeds(tmp_pat
 def test_the_page_of_a_model_whose_only_job_failed_shows_the_failure_and_its_log(tmp_path: Path) -> None:
     from test_web import client
 
-    project: TrainProject = make_project(tmp_path, customers=2, per_customer=4, params={"fail": "c1"},
-                                         resources="resources = { retries = 0 }")
+    project: TrainProject = make_project(
+        tmp_path, customers=2, per_customer=4, params={"fail": "c1"}, resources="resources = { retries = 0 }"
+    )
     project.run(code=3)
     with client(project.root) as web:
         page = web.get("/model?name=m-c1")

@@ -1,5 +1,6 @@
 """The fast paths of ``tusk run``: with nothing to do it loads no MLflow (it costs what a plan costs); with
-something to do, MLflow is started and written by the recorder process (``tusk.tracking.recorder``) while the jobs train."""
+something to do, MLflow is started and written by the recorder process (``tusk.tracking.recorder``) while the jobs
+train."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import sys
 from pathlib import Path
 
 from train_fixtures import make_project, rows
-
 from tusk._internal.sqlite import child_env
 
 PROBE = """
@@ -25,8 +25,13 @@ print(json.dumps({"code": code, "mlflow": sorted(m for m in ("mlflow", "sqlalche
 
 
 def _probe(root: Path, *args: str) -> tuple[dict, dict]:
-    done = subprocess.run([sys.executable, "-c", PROBE, "-C", str(root), *args, "--json"], capture_output=True,
-                          text=True, env=child_env({"MLFLOW_DISABLE_TELEMETRY": "true"}), timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, "-C", str(root), *args, "--json"],
+        capture_output=True,
+        text=True,
+        env=child_env({"MLFLOW_DISABLE_TELEMETRY": "true"}),
+        timeout=300,
+    )
     assert done.stdout.strip(), done.stderr[-2000:]
     return json.loads(done.stdout), json.loads(done.stderr.strip().splitlines()[-1])
 
@@ -48,8 +53,9 @@ def test_a_run_with_nothing_to_do_loads_no_mlflow(tmp_path: Path) -> None:
 def test_recording_overlaps_with_training(tmp_path: Path) -> None:
     """One worker, three jobs: the second job starts before the first is registered (the recorder registers it
     meanwhile; it even starts MLflow meanwhile), and every job is registered when the run ends."""
-    project = make_project(tmp_path, customers=3, executor="local://?workers=1",
-                           params={"marks": str(tmp_path / "marks")})
+    project = make_project(
+        tmp_path, customers=3, executor="local://?workers=1", params={"marks": str(tmp_path / "marks")}
+    )
     jobs = project.run()
     assert {name: j["version"] for name, j in jobs.items()} == {"m-c0": "1", "m-c1": "1", "m-c2": "1"}
     started = {c: float((tmp_path / "marks" / f"{c}.start").read_text()) for c in ("c0", "c1", "c2")}
@@ -67,18 +73,28 @@ def test_a_recorder_that_dies_stops_the_run_in_one_line_and_nothing_is_trained_t
     tusk = str(Path(sys.executable).with_name("tusk"))
     env = child_env({"TUSK_CRASH_AT": "register.version:2", "MLFLOW_DISABLE_TELEMETRY": "true"})
     # under a shell that leads the group: tusk does not, so the crash point kills only the recorder
-    done = subprocess.run(["setsid", "sh", "-c", '"$0" -C "$1" run --json; exit $?', tusk, str(project.root)],
-                          capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(
+        ["setsid", "sh", "-c", '"$0" -C "$1" run --json; exit $?', tusk, str(project.root)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 1, done.stderr
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("error: the recorder stopped") and "trains again" in line
     again = project.run()
     client = project.client()
-    versions = {c: [str(v.version) for v in client.search_model_versions(f"name = 'm-{c}'")] for c in ("c0", "c1", "c2")}
+    versions = {
+        c: [str(v.version) for v in client.search_model_versions(f"name = 'm-{c}'")] for c in ("c0", "c1", "c2")
+    }
     assert versions == {"c0": ["1"], "c1": ["1"], "c2": ["1"]}, versions
     assert sorted(again) == ["m-c2"], "the registered jobs are not trained again"
-    assert {c: str(client.get_registered_model(f"m-{c}").aliases.get("production")) for c in ("c0", "c1", "c2")} == \
-        {"c0": "1", "c1": "1", "c2": "1"}
+    assert {c: str(client.get_registered_model(f"m-{c}").aliases.get("production")) for c in ("c0", "c1", "c2")} == {
+        "c0": "1",
+        "c1": "1",
+        "c2": "1",
+    }
 
 
 def test_the_store_commits_to_a_write_ahead_log_and_a_kill_loses_nothing_committed(tmp_path: Path) -> None:
@@ -87,9 +103,14 @@ def test_the_store_commits_to_a_write_ahead_log_and_a_kill_loses_nothing_committ
     reader (no checkpoint ran), and the next run trains nothing again."""
     project = make_project(tmp_path, customers=3, executor="local://?workers=1")
     db = project.root / ".tusk" / "mlflow.db"
-    journal = ["/usr/bin/python3", "-c", "import sqlite3,sys; c = sqlite3.connect(sys.argv[1]);"
-               "print(c.execute('pragma journal_mode').fetchone()[0],"
-               " c.execute('select count(*) from model_versions').fetchone()[0])", str(db)]
+    journal = [
+        "/usr/bin/python3",
+        "-c",
+        "import sqlite3,sys; c = sqlite3.connect(sys.argv[1]);"
+        "print(c.execute('pragma journal_mode').fetchone()[0],"
+        " c.execute('select count(*) from model_versions').fetchone()[0])",
+        str(db),
+    ]
     tusk = str(Path(sys.executable).with_name("tusk"))
     env = child_env({"MLFLOW_DISABLE_TELEMETRY": "true"})
     subprocess.run([tusk, "-C", str(project.root), "run", "--only", "m-c0"], check=True, env=env, timeout=300)
@@ -97,8 +118,9 @@ def test_the_store_commits_to_a_write_ahead_log_and_a_kill_loses_nothing_committ
     wal = db.with_name("mlflow.db-wal")
     assert not wal.exists() or wal.stat().st_size == 0, "the recorder leaves the log copied back, for the readers"
     env["TUSK_CRASH_AT"] = "register.alias:2"
-    done = subprocess.run(["setsid", tusk, "-C", str(project.root), "run", "--json"], capture_output=True,
-                          text=True, env=env, timeout=300)
+    done = subprocess.run(
+        ["setsid", tusk, "-C", str(project.root), "run", "--json"], capture_output=True, text=True, env=env, timeout=300
+    )
     assert done.returncode == -9, done.stderr
     assert subprocess.run(journal, capture_output=True, text=True).stdout.split() == ["wal", "3"]
     assert project.run() == {}, "every job was registered whole before the kill: nothing trains again"

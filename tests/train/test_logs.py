@@ -67,8 +67,9 @@ def test_follow_prints_a_running_job_until_it_ends(tmp_path: Path) -> None:
     project = make_project(tmp_path, customers=1, params={"sleep": 4})
     env = {k: v for k, v in os.environ.items() if k != "_DOLTLITE_BOOTSTRAPPED"}
     tusk = [str(Path(sys.executable).parent / "tusk"), "-C", str(project.root)]
-    run = subprocess.Popen([*tusk, "run"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                           start_new_session=True)
+    run = subprocess.Popen(
+        [*tusk, "run"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 300  # the job's log appears once the run has planned
         while time.monotonic() < deadline:
@@ -97,7 +98,7 @@ def _run_folder(root: Path, stamp: str, pid: int, age_days: float, done: bool = 
 
 
 def test_prune_by_count_and_age_never_a_running_run(tmp_path: Path) -> None:
-    dead = 2 ** 22 + 7  # above Linux's default pid_max: no such process
+    dead = 2**22 + 7  # above Linux's default pid_max: no such process
     old = [_run_folder(tmp_path, f"2020010{i}-000000", dead, 40 - i) for i in range(1, 5)]
     live = _run_folder(tmp_path, "20200101-000001", os.getpid(), 50, done=False)  # this process: still running
     recent = [_run_folder(tmp_path, f"2030010{i}-000000", dead, 0.1) for i in range(1, 4)]
@@ -111,17 +112,20 @@ def test_prune_by_count_and_age_never_a_running_run(tmp_path: Path) -> None:
 def test_a_run_prunes_job_folders_as_tusk_toml_says(tmp_path: Path) -> None:
     project = make_project(tmp_path, customers=1)
     jobs_root = project.root / ".tusk" / "jobs"
-    dead = 2 ** 22 + 7
+    dead = 2**22 + 7
     stale = [_run_folder(jobs_root, f"2020010{i}-000000", dead, 1) for i in range(1, 4)]
     config = (project.root / "tusk.toml").read_text()
-    (project.root / "tusk.toml").write_text(config.replace("[release]", '[jobs]\nkeep = 2\nmax_age = "7d"\n\n[release]'))
+    (project.root / "tusk.toml").write_text(
+        config.replace("[release]", '[jobs]\nkeep = 2\nmax_age = "7d"\n\n[release]')
+    )
     jobs = project.run()
     kept = logs.run_folders(jobs_root)
     assert [p.name for p in kept] == [stale[2].name, Path(jobs["m-c0"]["log"]).parent.parent.name]
 
 
-@pytest.mark.parametrize("setting, message", [("keep = -1", "jobs.keep"), ('max_age = "soon"', "jobs.max_age"),
-                                              ("kept = 3", "unknown key")])
+@pytest.mark.parametrize(
+    "setting, message", [("keep = -1", "jobs.keep"), ('max_age = "soon"', "jobs.max_age"), ("kept = 3", "unknown key")]
+)
 def test_bad_job_settings_are_refused(tmp_path: Path, setting: str, message: str) -> None:
     project = make_project(tmp_path, customers=1)
     config = (project.root / "tusk.toml").read_text()

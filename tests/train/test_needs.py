@@ -14,12 +14,11 @@ from typing import Any
 import pytest
 
 from train_fixtures import TrainProject, make_project
-
 from tusk.core.config import ModelSpec
-from tusk.errors import ConfigError
 from tusk.core.needs import change_reason, check_needs, waves
+from tusk.errors import ConfigError
 
-CODE = textwrap.dedent('''
+CODE = textwrap.dedent("""
     import json, os
 
     def train_base(ctx):
@@ -45,15 +44,16 @@ CODE = textwrap.dedent('''
         (ctx.output_dir / "adapter.json").write_text(json.dumps({"base_version": base.version}))
         return {"base_version": float(base.version), "rows": float(len(ctx.inputs["examples"])),
                 "pid": float(os.getpid())}
-''')
+""")
 
 
 def fleet(base_params: str = 'salt = ""', setup: bool = True, extra: str = "") -> str:
-    return textwrap.dedent(f'''
+    return (
+        textwrap.dedent(f"""
         [[models]]
         name = "adapter-{{customer}}"
         train = "models/m.py:train_adapter"
-        {'setup = "models/m.py:load_base"' if setup else ''}
+        {'setup = "models/m.py:load_base"' if setup else ""}
         needs = ["base"]
         matrix.customer = "SELECT DISTINCT customer FROM examples ORDER BY customer"
         inputs.examples = "SELECT id, text, label FROM examples WHERE customer = :customer ORDER BY id"
@@ -63,7 +63,9 @@ def fleet(base_params: str = 'salt = ""', setup: bool = True, extra: str = "") -
         train = "models/m.py:train_base"
         inputs.all = "SELECT id, text FROM examples ORDER BY id"
         params = {{ {base_params} }}
-    ''') + extra
+    """)
+        + extra
+    )
 
 
 @pytest.fixture
@@ -114,7 +116,7 @@ def test_base_first_then_ten_adapters_each_on_the_new_base_and_setup_once_per_wo
     assert {tuple(i["reasons"]) for i in adapters(plan).values()} == {("base: retrained (v1 → v2)",)}
     again = project.run()
     assert {j["metrics"]["base_version"] for j in adapters(again).values()} == {2.0}
-    assert {version for _, version in setup_calls(project)[len(calls):]} == {"2"}, "a new base is loaded again"
+    assert {version for _, version in setup_calls(project)[len(calls) :]} == {"2"}, "a new base is loaded again"
     assert all(i["status"] == "fresh" for i in project.plan().values())
 
 
@@ -123,7 +125,7 @@ def test_a_failed_base_skips_its_adapters_with_the_reason(project: TrainProject)
     result = project.json("run", code=3)
     jobs = {j["name"]: j for j in result["jobs"]}
     assert jobs["base"]["status"] == "failed"
-    for name, job in adapters(jobs).items():
+    for job in adapters(jobs).values():
         assert job["status"] == "skipped" and job["version"] is None, job
         assert job["error"] == "skipped: base failed: RuntimeError: the base does not converge", job
     assert setup_calls(project) == [], "nothing of the adapters ran"
@@ -152,7 +154,9 @@ def test_without_setup_each_job_loads_for_itself(project: TrainProject) -> None:
 
 
 def test_a_cycle_is_refused_at_plan_time_and_named(project: TrainProject) -> None:
-    project.set_models(fleet(extra=textwrap.dedent('''
+    project.set_models(
+        fleet(
+            extra=textwrap.dedent("""
         [[models]]
         name = "loop-a"
         train = "models/m.py:train_base"
@@ -163,11 +167,14 @@ def test_a_cycle_is_refused_at_plan_time_and_named(project: TrainProject) -> Non
         name = "loop-b"
         train = "models/m.py:train_base"
         inputs.all = "model:loop-a"
-    ''')))
+    """)
+        )
+    )
     for command in ("plan", "run"):
         result = project.tusk(command, code=1)
-        assert "cycle" in result.output and ("loop-a → loop-b → loop-a" in result.output
-                                             or "loop-b → loop-a → loop-b" in result.output), result.output
+        assert "cycle" in result.output and (
+            "loop-a → loop-b → loop-a" in result.output or "loop-b → loop-a → loop-b" in result.output
+        ), result.output
     assert project.client().search_registered_models() == []
 
 
@@ -214,16 +221,26 @@ def test_lineage_walks_from_an_adapter_to_its_base_data_and_code(project: TrainP
 
 
 def test_a_release_holds_each_base_version_once_and_its_diff_shows_the_base_change(
-        project: TrainProject, monkeypatch: pytest.MonkeyPatch) -> None:
+    project: TrainProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
     toml = (project.root / "tusk.toml").read_text().replace('builder = "auto"', 'builder = "none"')
     (project.root / "tusk.toml").write_text(toml)
     project.run()
     first = project.json("release", "create")
     context = project.root / ".tusk" / "releases" / first["md5"] / "models"
-    assert sorted(p.name for p in context.iterdir() if p.is_dir()) == ["adapter-c0", "adapter-c1", "adapter-c2",
-                                                                       "adapter-c3", "adapter-c4", "adapter-c5",
-                                                                       "adapter-c6", "adapter-c7", "adapter-c8",
-                                                                       "adapter-c9", "base"]
+    assert sorted(p.name for p in context.iterdir() if p.is_dir()) == [
+        "adapter-c0",
+        "adapter-c1",
+        "adapter-c2",
+        "adapter-c3",
+        "adapter-c4",
+        "adapter-c5",
+        "adapter-c6",
+        "adapter-c7",
+        "adapter-c8",
+        "adapter-c9",
+        "base",
+    ]
     needs = __import__("json").loads((context / "needs.json").read_text())
     assert needs["adapter-c4"] == {"base": {"model": "base", "version": "1", "folder": "base"}}
     assert first["needs"] == needs and first["models"]["base"] == "1"
@@ -264,8 +281,9 @@ def test_data_reverted_under_the_base_reuses_the_base_and_its_adapters(project: 
     assert {i["status"] for i in project.plan().values()} == {"fresh"}
 
 
-def test_a_setup_that_raises_fails_the_jobs_that_needed_it(project: TrainProject,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_setup_that_raises_fails_the_jobs_that_needed_it(
+    project: TrainProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TUSK_TEST_SETUP_FAILS", "1")
     jobs = project.run(code=3)
     assert jobs["base"]["status"] == "succeeded"
@@ -282,4 +300,5 @@ def test_a_need_that_names_no_model_is_one_line(project: TrainProject) -> None:
     result = project.tusk("plan", code=1)
     assert result.output.strip().splitlines() == [
         "error: model 'adapter-{customer}': needs.bsae = 'bsae', but no [[models]] entry is named 'bsae' "
-        "(models with one instance: base)"], result.output
+        "(models with one instance: base)"
+    ], result.output

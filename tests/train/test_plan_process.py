@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 from train_fixtures import make_project, rows
-
 from tusk._internal.sqlite import child_env
 
 IMPORTS = """
@@ -31,9 +30,13 @@ def test_the_first_plan_after_a_first_run_parses_no_sql(tmp_path: Path) -> None:
     data = rows(3)
     data[1][3] = "changed"
     project.import_rows(data)
-    done = subprocess.run([sys.executable, "-c", IMPORTS, "-C", str(project.root), "plan", "--json"],
-                          capture_output=True, text=True, env=child_env({"MLFLOW_DISABLE_TELEMETRY": "true"}),
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTS, "-C", str(project.root), "plan", "--json"],
+        capture_output=True,
+        text=True,
+        env=child_env({"MLFLOW_DISABLE_TELEMETRY": "true"}),
+        timeout=300,
+    )
     plan = json.loads(done.stdout)
     assert [(i["name"], i["status"]) for i in plan["instances"] if i["status"] != "fresh"] == [("m-c1", "stale")]
     assert done.stderr.strip().splitlines()[-1] == "[]", "the first plan after a run parsed a query"
@@ -45,12 +48,18 @@ def test_a_one_shot_read_leaves_the_collector_off_only_in_the_command_process(tm
     import gc
 
     project = make_project(tmp_path, customers=2)
-    probe = "import gc, sys\nfrom tusk.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n" \
-            "    pass\nprint(gc.isenabled(), file=sys.stderr)\n"
+    probe = (
+        "import gc, sys\nfrom tusk.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n"
+        "    pass\nprint(gc.isenabled(), file=sys.stderr)\n"
+    )
     for command in ("plan", "status"):
-        done = subprocess.run([sys.executable, "-c", probe, "-C", str(project.root), command, "--json"],
-                              capture_output=True, text=True, env=child_env({"MLFLOW_DISABLE_TELEMETRY": "true"}),
-                              timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-c", probe, "-C", str(project.root), command, "--json"],
+            capture_output=True,
+            text=True,
+            env=child_env({"MLFLOW_DISABLE_TELEMETRY": "true"}),
+            timeout=300,
+        )
         assert json.loads(done.stdout) and done.stderr.strip().splitlines()[-1] == "False", done.stderr
     assert gc.isenabled()
     project.plan()

@@ -11,12 +11,12 @@ import pytest
 
 import tusk  # noqa: F401  (doltlite before sqlite3)
 from tusk.core.config import load_config
-from tusk.data.doltlite import DoltliteStore
 from tusk.core.plan import Planner, input_fingerprint, read_input
 from tusk.core.spec import CodeHasher, expand
+from tusk.data.doltlite import DoltliteStore
 from tusk.tracking.base import InstanceState
 
-CONFIG = '''
+CONFIG = """
 [data]
 url = "doltlite:///data/training.db"
 
@@ -25,7 +25,7 @@ name = "m-{customer}"
 train = "m.py:train"
 matrix.customer = "SELECT DISTINCT customer FROM examples ORDER BY customer"
 inputs.examples = "SELECT id, text, label FROM examples WHERE customer = :customer AND label != 'skip' ORDER BY id"
-'''
+"""
 
 
 class Counting:
@@ -51,6 +51,7 @@ class Counting:
 
             def close(self) -> None:
                 inner.close()
+
         return Filter()
 
 
@@ -63,17 +64,28 @@ def _trained(folder: Path, customers: int) -> tuple[Any, DoltliteStore, dict[str
     store.create()
     with store.writer() as conn:
         conn.execute("CREATE TABLE examples (id INTEGER PRIMARY KEY, customer TEXT, text TEXT, label TEXT)")
-        conn.executemany("INSERT INTO examples VALUES (?, ?, ?, ?)",
-                         [(i, f"c{i % customers:04d}", f"text {i}", f"l{i % 2}") for i in range(3 * customers)])
+        conn.executemany(
+            "INSERT INTO examples VALUES (?, ?, ?, ?)",
+            [(i, f"c{i % customers:04d}", f"text {i}", f"l{i % 2}") for i in range(3 * customers)],
+        )
         conn.commit("load")
     commit = store.resolve("main")
     states = {}
-    for instance in expand(config, lambda sql: [r[0] for r in store.query(sql, None, ref=commit).rows],
-                           CodeHasher(config.root)):
+    for instance in expand(
+        config, lambda sql: [r[0] for r in store.query(sql, None, ref=commit).rows], CodeHasher(config.root)
+    ):
         records = {n: read_input(store, q, commit).record for n, q in instance.inputs.items()}
-        states[instance.name] = InstanceState(instance.name, "1", input_fingerprint(instance, records), commit,
-                                              instance.code_digest, dict(instance.code_files),
-                                              dict(instance.params), records, instance.spec.name)
+        states[instance.name] = InstanceState(
+            instance.name,
+            "1",
+            input_fingerprint(instance, records),
+            commit,
+            instance.code_digest,
+            dict(instance.code_files),
+            dict(instance.params),
+            records,
+            instance.spec.name,
+        )
     return config, store, states
 
 
@@ -85,14 +97,18 @@ def _plan_after(config: Any, store: DoltliteStore, states: dict[str, InstanceSta
     return Planner(config, counting, states).plan(), counting  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("edit, stale", [
-    ("UPDATE examples SET label = 'lQ' WHERE id = 5", {"m-c0005"}),
-    ("UPDATE examples SET customer = 'c0003' WHERE id = 4", {"m-c0003", "m-c0004"}),  # a row moves partition
-    ("UPDATE examples SET label = 'skip' WHERE id = 7", {"m-c0007"}),  # leaves its partition by the other term
-    ("UPDATE examples SET text = 'same partition' WHERE id = 1", {"m-c0001"}),
-])
-def test_a_one_row_change_costs_the_same_questions_at_any_fleet_size(tmp_path: Path, edit: str,
-                                                                    stale: set[str]) -> None:
+@pytest.mark.parametrize(
+    "edit, stale",
+    [
+        ("UPDATE examples SET label = 'lQ' WHERE id = 5", {"m-c0005"}),
+        ("UPDATE examples SET customer = 'c0003' WHERE id = 4", {"m-c0003", "m-c0004"}),  # a row moves partition
+        ("UPDATE examples SET label = 'skip' WHERE id = 7", {"m-c0007"}),  # leaves its partition by the other term
+        ("UPDATE examples SET text = 'same partition' WHERE id = 1", {"m-c0001"}),
+    ],
+)
+def test_a_one_row_change_costs_the_same_questions_at_any_fleet_size(
+    tmp_path: Path, edit: str, stale: set[str]
+) -> None:
     asked = []
     for customers in (20, 200):
         config, store, states = _trained(tmp_path / str(customers), customers)
@@ -116,8 +132,9 @@ def test_other_filters_still_ask_per_instance_and_agree(tmp_path: Path) -> None:
     config = load_config(toml)
     try:
         for instance in expand(config, lambda sql: [r[0] for r in store.query(sql).rows], CodeHasher(config.root)):
-            records = {n: read_input(store, q, states[instance.name].data_commit).record
-                       for n, q in instance.inputs.items()}
+            records = {
+                n: read_input(store, q, states[instance.name].data_commit).record for n, q in instance.inputs.items()
+            }
             states[instance.name].inputs = records
             states[instance.name].fingerprint = input_fingerprint(instance, records)
         plan, counting = _plan_after(config, store, states, "UPDATE examples SET label = 'lQ' WHERE id = 5")
@@ -146,6 +163,7 @@ def test_what_queries_parse_to_is_remembered_between_plans(tmp_path: Path, monke
 
         def no_parsing(*args: Any) -> Any:
             raise AssertionError("parsed a query the facts file knew")
+
         for name in ("_tables_of", "_filter_query", "_partition_query", "_rehash_query", "_distinct_shape"):
             monkeypatch.setattr(planning, name, no_parsing)
         again = Planner(config, store, states, facts=SqlFacts(facts_file)).plan()
@@ -162,7 +180,7 @@ def test_what_queries_parse_to_is_remembered_between_plans(tmp_path: Path, monke
         store.close()
 
 
-LISTED = '''
+LISTED = """
 [data]
 url = "doltlite:///data/training.db"
 
@@ -171,7 +189,7 @@ name = "m-{customer}"
 train = "m.py:train"
 matrix.customer = {customers}
 inputs.examples = "{query}"
-'''
+"""
 GROUPED = "SELECT id, text, label FROM examples WHERE customer = :customer AND label != 'skip' ORDER BY id"
 
 
@@ -199,16 +217,26 @@ def _listed(folder: Path, customers: int, query: str = GROUPED) -> tuple[Any, Do
     store.create()
     with store.writer() as conn:
         conn.execute("CREATE TABLE examples (id INTEGER PRIMARY KEY, customer TEXT, text TEXT, label TEXT)")
-        conn.executemany("INSERT INTO examples VALUES (?, ?, ?, ?)",
-                         [(i, f"c{i % customers:04d}", f"text {i}", f"l{i % 2}") for i in range(3 * customers)])
+        conn.executemany(
+            "INSERT INTO examples VALUES (?, ?, ?, ?)",
+            [(i, f"c{i % customers:04d}", f"text {i}", f"l{i % 2}") for i in range(3 * customers)],
+        )
         conn.commit("load")
     commit = store.resolve("main")
     states = {}
     for instance in expand(config, lambda sql: [], CodeHasher(config.root)):
         records = {n: read_input(store, q, commit).record for n, q in instance.inputs.items()}
-        states[instance.name] = InstanceState(instance.name, "1", input_fingerprint(instance, records), commit,
-                                              instance.code_digest, dict(instance.code_files),
-                                              dict(instance.params), records, instance.spec.name)
+        states[instance.name] = InstanceState(
+            instance.name,
+            "1",
+            input_fingerprint(instance, records),
+            commit,
+            instance.code_digest,
+            dict(instance.code_files),
+            dict(instance.params),
+            records,
+            instance.spec.name,
+        )
     return config, store, states
 
 
@@ -222,8 +250,16 @@ MANY_EDITS = [
 
 
 def _said(plan: Any) -> list[tuple[Any, ...]]:
-    return [(p.name, p.status, p.reasons, p.fingerprint,
-             {k: (r.query, r.params, r.digest, r.rows) for k, r in p.inputs.items()}) for p in plan.instances]
+    return [
+        (
+            p.name,
+            p.status,
+            p.reasons,
+            p.fingerprint,
+            {k: (r.query, r.params, r.digest, r.rows) for k, r in p.inputs.items()},
+        )
+        for p in plan.instances
+    ]
 
 
 def _full_rehash(config: Any, store: DoltliteStore) -> dict[str, str]:
@@ -251,7 +287,7 @@ def test_many_changed_partitions_are_read_in_one_scan(tmp_path: Path, monkeypatc
                 conn.commit("many edits")
             counting = Reading(store)
             grouped = Planner(config, counting, states).plan()  # type: ignore[arg-type]
-            monkeypatch.setattr(planning, "GROUP_AFTER", 10 ** 9)
+            monkeypatch.setattr(planning, "GROUP_AFTER", 10**9)
             alone = Planner(config, store, states).plan()
             monkeypatch.undo()
             oracle = _full_rehash(config, store)
@@ -267,11 +303,14 @@ def test_many_changed_partitions_are_read_in_one_scan(tmp_path: Path, monkeypatc
     assert asked[0] == asked[1], f"questions asked at 20 and 200 instances: {asked}"
 
 
-@pytest.mark.parametrize("query", [
-    "SELECT id, text, label FROM examples WHERE customer = :customer AND label != 'skip'",  # no ORDER BY
-    "SELECT id, text, label FROM examples WHERE customer = :customer ORDER BY label",  # not a total order
-    "SELECT text AS id, label FROM examples WHERE customer = :customer ORDER BY id",  # id is another column
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT id, text, label FROM examples WHERE customer = :customer AND label != 'skip'",  # no ORDER BY
+        "SELECT id, text, label FROM examples WHERE customer = :customer ORDER BY label",  # not a total order
+        "SELECT text AS id, label FROM examples WHERE customer = :customer ORDER BY id",  # id is another column
+    ],
+)
 def test_an_input_without_a_total_order_is_read_per_instance(tmp_path: Path, query: str) -> None:
     """Each partition's rows are digested in its own query's order: when the order is not total, a grouped read
     could order ties otherwise, so every stale instance reads its own input (the same plan, one read each)."""

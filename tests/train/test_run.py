@@ -10,8 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from train_fixtures import make_project, model_block
 
 
@@ -19,7 +17,10 @@ def test_run_records_runs_versions_tags_and_aliases(tmp_path: Path) -> None:
     project = make_project(tmp_path, customers=3)
     jobs = project.run()
     assert {n: (j["status"], j["version"]) for n, j in jobs.items()} == {
-        "m-c0": ("succeeded", "1"), "m-c1": ("succeeded", "1"), "m-c2": ("succeeded", "1")}
+        "m-c0": ("succeeded", "1"),
+        "m-c1": ("succeeded", "1"),
+        "m-c2": ("succeeded", "1"),
+    }
     head = project.head()
     client = project.client()
     version = client.get_model_version_by_alias("m-c1", "production")
@@ -37,30 +38,50 @@ def test_run_records_runs_versions_tags_and_aliases(tmp_path: Path) -> None:
     assert {"model", "job.log"} <= artifacts
     assert "training m-c1 on 10 rows" in (Path(jobs["m-c1"]["log"])).read_text()
     status = {i["name"]: i for i in project.json("status")["instances"]}
-    assert status["m-c1"] == {**status["m-c1"], "version": "1", "fingerprint": tags["tusk.fingerprint"],
-                              "data_commit": head, "status": "fresh"}
+    assert status["m-c1"] == {
+        **status["m-c1"],
+        "version": "1",
+        "fingerprint": tags["tusk.fingerprint"],
+        "data_commit": head,
+        "status": "fresh",
+    }
 
 
 def test_a_plain_mlflow_process_reads_the_store(tmp_path: Path) -> None:
     project = make_project(tmp_path, customers=2)
     project.run()
     db = project.root / ".tusk" / "mlflow.db"
-    script = ("import sys, mlflow; c = mlflow.MlflowClient(sys.argv[1], sys.argv[1]);"
-              "print(sorted(m.name for m in c.search_registered_models()),"
-              " len(c.search_runs([c.get_experiment_by_name('tusk').experiment_id])))")
-    out = subprocess.run([sys.executable, "-c", script, f"sqlite:///{db}"], capture_output=True, text=True,
-                         env={k: v for k, v in os.environ.items() if k != "_DOLTLITE_BOOTSTRAPPED"})
+    script = (
+        "import sys, mlflow; c = mlflow.MlflowClient(sys.argv[1], sys.argv[1]);"
+        "print(sorted(m.name for m in c.search_registered_models()),"
+        " len(c.search_runs([c.get_experiment_by_name('tusk').experiment_id])))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, f"sqlite:///{db}"],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "_DOLTLITE_BOOTSTRAPPED"},
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "['m-c0', 'm-c1'] 2"
-    plain = subprocess.run(["/usr/bin/python3", "-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1])"
-                            ".execute('select count(*) from registered_models').fetchone()[0])", str(db)],
-                           capture_output=True, text=True)
+    plain = subprocess.run(
+        [
+            "/usr/bin/python3",
+            "-c",
+            "import sqlite3,sys; print(sqlite3.connect(sys.argv[1])"
+            ".execute('select count(*) from registered_models').fetchone()[0])",
+            str(db),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert plain.stdout.strip() == "2", plain.stderr
 
 
 def test_failures_are_isolated_and_register_nothing(tmp_path: Path) -> None:
-    project = make_project(tmp_path, customers=3, params={"fail": "c1", "exit": "c2"},
-                           resources='resources = { retries = 0 }')
+    project = make_project(
+        tmp_path, customers=3, params={"fail": "c1", "exit": "c2"}, resources="resources = { retries = 0 }"
+    )
     result = project.tusk("run", "--json", code=3)
     jobs = {j["name"]: j for j in json.loads(result.stdout)["jobs"]}
     assert {n: j["status"] for n, j in jobs.items()} == {"m-c0": "succeeded", "m-c1": "failed", "m-c2": "failed"}
@@ -74,13 +95,15 @@ def test_failures_are_isolated_and_register_nothing(tmp_path: Path) -> None:
 
 def test_timeout_and_retries(tmp_path: Path) -> None:
     marks = tmp_path / "marks"
-    project = make_project(tmp_path, customers=2, params={"flaky": "c0", "marks": str(marks)},
-                           resources='resources = { retries = 1 }')
+    project = make_project(
+        tmp_path, customers=2, params={"flaky": "c0", "marks": str(marks)}, resources="resources = { retries = 1 }"
+    )
     jobs = project.run()
     assert jobs["m-c0"]["status"] == "succeeded" and (marks / "c0.tried").exists()
     ends = tmp_path / "ends"
-    project.set_models(model_block(params={"sleep": 120, "C": 2.0, "marks": str(ends)},
-                                   resources='resources = { timeout = "2s" }'))
+    project.set_models(
+        model_block(params={"sleep": 120, "C": 2.0, "marks": str(ends)}, resources='resources = { timeout = "2s" }')
+    )
     result = project.tusk("run", "--json", code=3)
     jobs = {j["name"]: j for j in json.loads(result.stdout)["jobs"]}
     assert {j["status"] for j in jobs.values()} == {"failed"}
@@ -92,8 +115,9 @@ def test_jobs_run_in_parallel(tmp_path: Path) -> None:
     marks = tmp_path / "marks"
     project = make_project(tmp_path, customers=2, params={"meet": 2, "marks": str(marks)})
     project.run("--workers", "2")
-    assert [(marks / f"c{i}.met").read_text() for i in range(2)] == ["2", "2"], \
+    assert [(marks / f"c{i}.met").read_text() for i in range(2)] == ["2", "2"], (
         "each job saw the other started (one after the other, the first would wait alone)"
+    )
 
 
 def test_shards_and_only(tmp_path: Path) -> None:
@@ -102,22 +126,26 @@ def test_shards_and_only(tmp_path: Path) -> None:
     for shard in ("1/3", "2/3", "3/3"):
         seen += project.run("--shard", shard)
     assert sorted(seen) == [f"m-c{i}" for i in range(6)]
-    assert project.run("--only", "m-c1", "--force") .keys() == {"m-c1"}
+    assert project.run("--only", "m-c1", "--force").keys() == {"m-c1"}
     result = project.tusk("run", "--shard", "4/3", code=1)
     assert "--shard" in result.output
 
 
 def test_cmd_models_get_inputs_params_and_report_metrics(tmp_path: Path) -> None:
     project = make_project(tmp_path, customers=2)
-    script = ('import json, os, pathlib; p = json.loads(os.environ["TUSK_PARAMS_JSON"]);'
-              'n = len(pathlib.Path(os.environ["TUSK_INPUTS_DIR"], "examples.csv").read_text().splitlines()) - 1;'
-              'pathlib.Path(os.environ["TUSK_OUTPUT_DIR"], "m.txt").write_text(p["customer"]);'
-              'pathlib.Path(os.environ["TUSK_METRICS_FILE"]).write_text(json.dumps({"rows": n}))')
+    script = (
+        'import json, os, pathlib; p = json.loads(os.environ["TUSK_PARAMS_JSON"]);'
+        'n = len(pathlib.Path(os.environ["TUSK_INPUTS_DIR"], "examples.csv").read_text().splitlines()) - 1;'
+        'pathlib.Path(os.environ["TUSK_OUTPUT_DIR"], "m.txt").write_text(p["customer"]);'
+        'pathlib.Path(os.environ["TUSK_METRICS_FILE"]).write_text(json.dumps({"rows": n}))'
+    )
     (project.root / "models" / "cmd.py").write_text(script)
-    project.set_models('\n[[models]]\nname = "k-{customer}"\ncmd = "python3 models/cmd.py"\n'
-                       'code = ["models/cmd.py"]\n'
-                       'matrix.customer = "SELECT DISTINCT customer FROM examples"\n'
-                       'inputs.examples = "SELECT * FROM examples WHERE customer = :customer"\n')
+    project.set_models(
+        '\n[[models]]\nname = "k-{customer}"\ncmd = "python3 models/cmd.py"\n'
+        'code = ["models/cmd.py"]\n'
+        'matrix.customer = "SELECT DISTINCT customer FROM examples"\n'
+        'inputs.examples = "SELECT * FROM examples WHERE customer = :customer"\n'
+    )
     jobs = project.run()
     assert {j["status"] for j in jobs.values()} == {"succeeded"}
     assert jobs["k-c0"]["metrics"] == {"rows": 10.0}
@@ -146,8 +174,13 @@ def test_ctrl_c_cancels_cleanly(tmp_path: Path) -> None:
     project = make_project(tmp_path, customers=4, params={"sleep": 300, "marks": str(marks)})
     env = {k: v for k, v in os.environ.items() if k != "_DOLTLITE_BOOTSTRAPPED"}
     tusk = Path(sys.executable).with_name("tusk")
-    proc = subprocess.Popen([str(tusk), "-C", str(project.root), "run", "--json", "--workers", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [str(tusk), "-C", str(project.root), "run", "--json", "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     deadline = time.monotonic() + 300  # until both workers train (not a fixed sleep: a loaded machine is slow)
     while len(list(marks.glob("*.start"))) < 2 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -174,9 +207,15 @@ def test_a_run_is_cancelled_from_another_thread_with_a_handle(tmp_path: Path) ->
     project = make_project(tmp_path, customers=3, params={"sleep": 60, "marks": str(marks)})
     cancel, started, events, outcomes, done = RunCancel(), [], [], [], {}
     with Project.open(project.root) as opened:
+
         def train() -> None:
-            done["report"] = opened.run(workers=2, cancel=cancel, on_start=lambda plan, count: started.append(count),
-                                        on_event=events.append, on_outcome=outcomes.append)
+            done["report"] = opened.run(
+                workers=2,
+                cancel=cancel,
+                on_start=lambda plan, count: started.append(count),
+                on_event=events.append,
+                on_outcome=outcomes.append,
+            )
 
         thread = threading.Thread(target=train)
         thread.start()

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-
 from train_fixtures import make_project, rows
-from tusk.train.ci_github import workflow
+from tusk._internal.lock import hold
 from tusk.core.config import load_config
 from tusk.errors import ConfigError, LockHeld
-from tusk._internal.lock import hold
+from tusk.train.ci_github import workflow
 
 
 def test_watch_once_trains_new_commits_and_survives_failures(tmp_path: Path) -> None:
@@ -48,14 +47,15 @@ def test_watch_releases_only_when_auto(tmp_path: Path) -> None:
 def test_one_watcher_per_project(tmp_path: Path) -> None:
     lock = tmp_path / "watch.lock"
     with hold(lock, "tusk watch"):
-        script = ("import sys; from tusk._internal.lock import hold\n"
-                  "from pathlib import Path\n"
-                  "try:\n    hold(Path(sys.argv[1]), 'tusk watch').__enter__()\nexcept Exception as e:\n    print(e)")
+        script = (
+            "import sys; from tusk._internal.lock import hold\n"
+            "from pathlib import Path\n"
+            "try:\n    hold(Path(sys.argv[1]), 'tusk watch').__enter__()\nexcept Exception as e:\n    print(e)"
+        )
         out = subprocess.run([sys.executable, "-c", script, str(lock)], capture_output=True, text=True).stdout
         assert "tusk watch (pid" in out and f"pid {__import__('os').getpid()}" in out and "holds this project" in out
-        with pytest.raises(LockHeld):
-            with hold(lock, "tusk watch"):
-                pass
+        with pytest.raises(LockHeld), hold(lock, "tusk watch"):
+            pass
     with hold(lock, "tusk watch"):
         pass  # free again once released
 
@@ -81,8 +81,24 @@ def test_workflow_shape_and_limits(config) -> None:
     assert workflow(config, shards=256)["jobs"]["train"]["strategy"]["matrix"]["shard"][-1] == 256
 
 
-@pytest.mark.parametrize("options", [[], ["--shards", "8", "--runs-on", "self-hosted", "--runs-on", "gpu",
-                                          "--max-parallel", "4", "--timeout-minutes", "90"]])
+@pytest.mark.parametrize(
+    "options",
+    [
+        [],
+        [
+            "--shards",
+            "8",
+            "--runs-on",
+            "self-hosted",
+            "--runs-on",
+            "gpu",
+            "--max-parallel",
+            "4",
+            "--timeout-minutes",
+            "90",
+        ],
+    ],
+)
 def test_generated_workflow_passes_the_github_schema(tmp_path: Path, options: list[str]) -> None:
     project = make_project(tmp_path, customers=1)
     project.tusk("ci", "github", *options)
@@ -91,8 +107,9 @@ def test_generated_workflow_passes_the_github_schema(tmp_path: Path, options: li
     project.tusk("ci", "github", *options)
     assert path.read_bytes() == first, "deterministic output"
     checker = shutil.which("check-jsonschema") or str(Path(sys.executable).with_name("check-jsonschema"))
-    result = subprocess.run([checker, "--builtin-schema", "vendor.github-workflows", str(path)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [checker, "--builtin-schema", "vendor.github-workflows", str(path)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -121,9 +138,23 @@ def test_the_generated_workflow_runs_under_act_and_trains_every_shard(tmp_path: 
     (tmp_path / "home").mkdir()
     env = {**os.environ, "HOME": str(tmp_path / "home"), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     env.pop("_DOLTLITE_BOOTSTRAPPED", None)
-    result = subprocess.run([act, "workflow_dispatch", "-W", ".github/workflows/tusk.yml",
-                             "-P", "self-hosted=-self-hosted", "--input", "data_ref=main"],
-                            cwd=project.root, env=env, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [
+            act,
+            "workflow_dispatch",
+            "-W",
+            ".github/workflows/tusk.yml",
+            "-P",
+            "self-hosted=-self-hosted",
+            "--input",
+            "data_ref=main",
+        ],
+        cwd=project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert result.stdout.count("Train shard") >= 2 and "Job succeeded" in result.stdout
     assert "Requirement already satisfied: tusk-mlops==0.1.0" in result.stdout, "the install step ran for real"
@@ -177,4 +208,4 @@ def test_workflow_warns_when_runners_cannot_share_tracking_or_data(tmp_path: Pat
         opened.data.add_remote("origin", str(tmp_path / "shared.db"))
     result = project.json("ci", "github", "--strict")
     assert result["warnings"] == [] and "# WARNING" not in path.read_text()
-    assert f"tusk data clone \"file://{tmp_path / 'shared.db'}\"" in path.read_text()
+    assert f'tusk data clone "file://{tmp_path / "shared.db"}"' in path.read_text()

@@ -63,18 +63,33 @@ def test_data_sql_still_reads(project: TrainProject) -> None:
     assert project.json("data", "sql", "SELECT dolt_hashof('main')")["rows"][0][0] == project.head()
 
 
-HOSTILE_VALUES = ["; touch PWNED #", "$(touch PWNED-2)", "`touch PWNED-3`", "../../escape", "a/b", "..", "-rf",
-                  "' OR 1=1 --", "\x1b[2Jclear", "x" * 5000, " ", "ümlaut/ü"]
+HOSTILE_VALUES = [
+    "; touch PWNED #",
+    "$(touch PWNED-2)",
+    "`touch PWNED-3`",
+    "../../escape",
+    "a/b",
+    "..",
+    "-rf",
+    "' OR 1=1 --",
+    "\x1b[2Jclear",
+    "x" * 5000,
+    " ",
+    "ümlaut/ü",
+]
 
 
 def test_hostile_matrix_values_stay_out_of_shells_and_folders(tmp_path: Path) -> None:
     project = make_project(tmp_path, customers=1)
     rows = [[i, value, f"t{i}", "l0"] for i, value in enumerate(HOSTILE_VALUES)]
     project.import_rows(rows, mode="replace", message="hostile")
-    project.set_models(model_block(name="c-{customer}", extra="")
-                       .replace('train = "models/m.py:train"',
-                                'cmd = "python3 -c \\"import os, json; '
-                                'open(os.environ[\'TUSK_METRICS_FILE\'], \'w\').write(json.dumps({\'n\': 1}))\\""'))
+    project.set_models(
+        model_block(name="c-{customer}", extra="").replace(
+            'train = "models/m.py:train"',
+            'cmd = "python3 -c \\"import os, json; '
+            "open(os.environ['TUSK_METRICS_FILE'], 'w').write(json.dumps({'n': 1}))\\\"\"",
+        )
+    )
     config = project.root / "tusk.toml"
     config.write_text(config.read_text().replace('builder = "auto"', 'builder = "none"'))
     jobs = project.run()
@@ -90,8 +105,10 @@ def test_hostile_matrix_values_stay_out_of_shells_and_folders(tmp_path: Path) ->
     assert sorted(p.name for p in context.iterdir()) == sorted([*jobs, "manifest.json"])
 
 
-@pytest.mark.parametrize("name", ["../evil-{customer}", "a/{customer}", "{customer}/..", ".hidden-{customer}",
-                                  "", "m {customer}", "m-{customer!r}"])
+@pytest.mark.parametrize(
+    "name",
+    ["../evil-{customer}", "a/{customer}", "{customer}/..", ".hidden-{customer}", "", "m {customer}", "m-{customer!r}"],
+)
 def test_a_model_name_that_could_escape_is_refused(tmp_path: Path, name: str) -> None:
     project = make_project(tmp_path, customers=1)
     project.set_models(model_block(name=name))
@@ -100,13 +117,13 @@ def test_a_model_name_that_could_escape_is_refused(tmp_path: Path, name: str) ->
 
 
 ESCAPES = "\x1b[2J\x1b[H\x1b]0;owned\x07\x1b[31mred\x1b[0m\x9b2J\r\x08"
-ESCAPING_MODEL = f'''
+ESCAPING_MODEL = f"""
 import sys
 def train(ctx):
     print({ESCAPES!r} * 3)
     sys.stderr.write({ESCAPES!r})
     raise RuntimeError("bad {{}}".format({ESCAPES!r}) + " [bold]markup[/] [/]")
-'''
+"""
 
 
 def test_a_jobs_output_cannot_drive_the_terminal(tmp_path: Path) -> None:
@@ -125,8 +142,12 @@ def test_no_secret_reaches_logs_registry_or_json(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("TUSK_GSHEETS_CREDENTIALS", json.dumps({"type": "service_account", "private_key": secret}))
     monkeypatch.setenv("GITHUB_TOKEN", secret)
     project = make_project(tmp_path, customers=2)
-    outputs = [project.tusk("run", "--json").stdout, project.tusk("status", "--json").stdout,
-               project.tusk("release", "create", "--no-build", "--json").stdout, project.tusk("plan", "--json").stdout]
+    outputs = [
+        project.tusk("run", "--json").stdout,
+        project.tusk("status", "--json").stdout,
+        project.tusk("release", "create", "--no-build", "--json").stdout,
+        project.tusk("plan", "--json").stdout,
+    ]
     assert not any(secret in out for out in outputs)
     for path in project.root.rglob("*"):
         if path.is_file() and path.suffix != ".db":
@@ -138,18 +159,20 @@ def test_no_secret_reaches_logs_registry_or_json(tmp_path: Path, monkeypatch: py
     assert os.environ["GITHUB_TOKEN"] == secret
 
 
-LOG_ESCAPES = ("\x1b[2J\x1b[H"  # clear the screen, cursor home
-               "\x1b]0;window title\x07"  # OSC 0: the window's title
-               "\x1b]8;;https://evil.example/\x1b\\click me\x1b]8;;\x1b\\"  # OSC 8: a hyperlink
-               "\x1b]52;c;cm0gLXJmIH4=\x07"  # OSC 52: write the clipboard
-               "\x9b31mC1 red\r\x08done")
-LOGGING_MODEL = f'''
+LOG_ESCAPES = (
+    "\x1b[2J\x1b[H"  # clear the screen, cursor home
+    "\x1b]0;window title\x07"  # OSC 0: the window's title
+    "\x1b]8;;https://evil.example/\x1b\\click me\x1b]8;;\x1b\\"  # OSC 8: a hyperlink
+    "\x1b]52;c;cm0gLXJmIH4=\x07"  # OSC 52: write the clipboard
+    "\x9b31mC1 red\r\x08done"
+)
+LOGGING_MODEL = f"""
 import sys
 def train(ctx):
     print({LOG_ESCAPES!r})
     sys.stdout.flush()
     return {{"accuracy": 1.0}}
-'''
+"""
 TERMINAL = "\x1b\x07\x9b\x08\r"
 
 
@@ -168,8 +191,13 @@ def test_tusk_logs_prints_no_terminal_escapes_unless_raw(tmp_path: Path) -> None
     assert "\x1b]52;c;cm0gLXJmIH4=\x07" in project.json("logs", "m-c0")["log"]
 
 
-CELLS = {1: "a\x1b]0;PWNED\x07b", 2: "[/]", 3: "[bold red]not markup", 4: "c\x1b[2Jd\x9b31me",
-         5: "\x1b]52;c;cm0gLXJmIH4=\x07f"}
+CELLS = {
+    1: "a\x1b]0;PWNED\x07b",
+    2: "[/]",
+    3: "[bold red]not markup",
+    4: "c\x1b[2Jd\x9b31me",
+    5: "\x1b]52;c;cm0gLXJmIH4=\x07f",
+}
 
 
 def test_data_values_cannot_drive_the_terminal(tmp_path: Path) -> None:
@@ -178,16 +206,20 @@ def test_data_values_cannot_drive_the_terminal(tmp_path: Path) -> None:
     project = make_project(tmp_path, customers=1)
     lines = [json.dumps({"id": i, "customer": "c0", "text": text, "label": "l0"}) for i, text in CELLS.items()]
     (project.root / "esc.jsonl").write_text("\n".join(lines) + "\n")
-    project.tusk("data", "import", str(project.root / "esc.jsonl"), "--table", "examples", "--mode", "upsert",
-                 "--branch", "esc")
-    sql = project.tusk("data", "sql", "SELECT id, text FROM examples WHERE id BETWEEN 1 AND 5 ORDER BY id", "--at", "esc")
+    project.tusk(
+        "data", "import", str(project.root / "esc.jsonl"), "--table", "examples", "--mode", "upsert", "--branch", "esc"
+    )
+    sql = project.tusk(
+        "data", "sql", "SELECT id, text FROM examples WHERE id BETWEEN 1 AND 5 ORDER BY id", "--at", "esc"
+    )
     diff = project.tusk("data", "diff", "main", "esc")
     for shown in (sql, diff):
         text = shown.stdout + shown.stderr
         assert not any(ch in text for ch in TERMINAL), repr(text)
         assert "[/]" in text and "[bold red]not markup" in text and "Traceback" not in text
         assert "ab" in text and "cde" in text
-    raw = project.tusk("data", "sql", "SELECT text FROM examples WHERE id BETWEEN 1 AND 5 ORDER BY id", "--at", "esc",
-                       "--json").stdout
+    raw = project.tusk(
+        "data", "sql", "SELECT text FROM examples WHERE id BETWEEN 1 AND 5 ORDER BY id", "--at", "esc", "--json"
+    ).stdout
     assert not any(ch in raw for ch in TERMINAL), "JSON escapes C0 and C1 controls (\\u001b, \\u009b)"
     assert [r[0] for r in json.loads(raw)["rows"]] == list(CELLS.values())

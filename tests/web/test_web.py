@@ -15,11 +15,11 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
 
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-from train_fixtures import TrainProject, make_project, model_block, rows, write_csv  # noqa: E402
-from tusk import Project  # noqa: E402
-from tusk.errors import TuskError  # noqa: E402
+from train_fixtures import TrainProject, make_project, model_block, rows
+from tusk import Project
+from tusk.errors import TuskError
 
 BASE = "http://127.0.0.1:8765"
 HOSTILE = ["<script>alert(1)</script>", "\"'><img src=x onerror=alert(2)>", "x" * 10_000]
@@ -81,18 +81,21 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project.import_rows(data, branch="hostile", message="hostile <b>text</b>")
     from tusk.review.meta import commit_write
 
-    with Project.open(project.root) as opened:  # a binary cell: no CSV can carry one
-        with opened.data.writer("hostile") as conn:
-            conn.execute("UPDATE examples SET text = ? WHERE id = 5", [b"\x00\xff<script>"])
-            commit_write(conn, "binary cell")
+    # a binary cell: no CSV can carry one
+    with Project.open(project.root) as opened, opened.data.writer("hostile") as conn:
+        conn.execute("UPDATE examples SET text = ? WHERE id = 5", [b"\x00\xff<script>"])
+        commit_write(conn, "binary cell")
     return project.root
 
 
 def state(root: Path) -> tuple[Any, ...]:
     with Project.open(root) as project:
         store = project.data
-        return (tuple((b.name, b.head) for b in store.branches()), project.tracker.aliases(),
-                {n: s.version for n, s in project.tracker.states().items()})
+        return (
+            tuple((b.name, b.head) for b in store.branches()),
+            project.tracker.aliases(),
+            {n: s.version for n, s in project.tracker.states().items()},
+        )
 
 
 def test_every_page_from_home_answers_and_escapes_hostile_values(hostile: Path) -> None:
@@ -139,15 +142,25 @@ def test_every_post_form_refuses_a_missing_or_wrong_csrf_token(hostile: Path) ->
             parser.feed(pages.get(path) or web.get(path).text)
             for form in parser.forms:
                 forms.setdefault(form["action"], form["fields"])
-        assert {"/review/merge", "/review/approve", "/review/comment", "/review/close", "/model/promote",
-                "/model/rollback", "/runs/start", "/releases/create", "/releases/rollback"} <= set(forms)
+        assert {
+            "/review/merge",
+            "/review/approve",
+            "/review/comment",
+            "/review/close",
+            "/model/promote",
+            "/model/rollback",
+            "/runs/start",
+            "/releases/create",
+            "/releases/rollback",
+        } <= set(forms)
         for action, fields in forms.items():
             assert "csrf" in fields, action
             for sent in ({k: v for k, v in fields.items() if k != "csrf"}, {**fields, "csrf": "forged"}):
                 answer = web.post(action, data=sent, follow_redirects=False)
                 assert answer.status_code == 403, f"POST {action} with csrf={sent.get('csrf')!r}: {answer.status_code}"
-        cross = web.post("/review/comment", data={**forms["/review/comment"], "text": "x"},
-                         headers={"origin": "http://evil.example"})
+        cross = web.post(
+            "/review/comment", data={**forms["/review/comment"], "text": "x"}, headers={"origin": "http://evil.example"}
+        )
         assert cross.status_code == 403 and "another site" in cross.text  # even with the right token
         # a session's token does not serve another session
         other = client(hostile)
@@ -199,10 +212,13 @@ def test_ui_without_a_form_parser_refuses_to_start(tmp_path: Path) -> None:
     from importlib.metadata import requires
 
     project = make_project(tmp_path)
-    script = ("import sys; sys.modules['python_multipart'] = sys.modules['multipart'] = None\n"
-              "from tusk.cli import main; sys.argv = ['tusk', '-C', sys.argv[1], 'ui', '--port', '1']; main()")
-    done = subprocess.run([sys.executable, "-c", script, str(project.root)], capture_output=True, text=True,
-                          timeout=120)
+    script = (
+        "import sys; sys.modules['python_multipart'] = sys.modules['multipart'] = None\n"
+        "from tusk.cli import main; sys.argv = ['tusk', '-C', sys.argv[1], 'ui', '--port', '1']; main()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(project.root)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 1, done.stderr
     assert "tusk ui needs python-multipart to read its forms: pip install python-multipart" in done.stderr
     assert "Traceback" not in done.stderr
@@ -273,14 +289,18 @@ def test_approve_one_model_then_merge_the_rest(reviewed: TrainProject) -> None:
         answer = web.post("/review/approve", data={**form, "model": ["m-c1"]})
         assert answer.status_code == 200, answer.text[:500]
         assert "approved fix for m-c1" in answer.text
-        main = {r[0]: r[3] for r in reviewed.json("data", "sql", "SELECT id, customer, text, label FROM examples")["rows"]}
+        main = {
+            r[0]: r[3] for r in reviewed.json("data", "sql", "SELECT id, customer, text, label FROM examples")["rows"]
+        }
         relabelled = {i for i, label in main.items() if label == "relabelled"}
         assert relabelled == {r[0] for r in rows() if r[1] == "c1"}  # c1's rows only, c2's stay on the branch
         assert set(reviewed.plan()) and reviewed.plan()["m-c1"]["status"] == "stale"
         assert reviewed.plan()["m-c2"]["status"] == "fresh"
         assert "merging retrains 1 of 4" in web.get("/review/impact?branch=fix").text  # only c2 is left
-        again = web.post("/review/approve", data={**_form(web.get("/review/impact?branch=fix").text,
-                                                                "/review/approve"), "model": ["m-c1"]})
+        again = web.post(
+            "/review/approve",
+            data={**_form(web.get("/review/impact?branch=fix").text, "/review/approve"), "model": ["m-c1"]},
+        )
         assert "already holds" in again.text
         page = web.get("/review?branch=fix").text
         assert "approved the rows feeding m-c1" in page  # the approval is in the conversation
@@ -317,9 +337,8 @@ def test_approve_refuses_rows_that_main_changed_too(reviewed: TrainProject) -> N
         if row[1] == "c1":
             row[3] = "changed on main"
     reviewed.import_rows(data, message="main relabels c1 differently")
-    with pytest.raises(TuskError, match="changed on the data branch too"):
-        with Project.open(reviewed.root) as project:
-            project.approve("fix", ["m-c1"], "carol")
+    with pytest.raises(TuskError, match="changed on the data branch too"), Project.open(reviewed.root) as project:
+        project.approve("fix", ["m-c1"], "carol")
     assert reviewed.json("data", "log")["commits"][0]["message"] == "main relabels c1 differently"
 
 
@@ -358,15 +377,16 @@ def _second_clone(root: Path, target: Path, remote: Path) -> Path:
 def test_models_page_sorts_filters_and_pages(reviewed: TrainProject) -> None:
     with client(reviewed.root) as web:
         page = web.get("/models?sort=name&dir=desc&limit=2").text
-        names = re.findall(r'/model\?name=(m-c\d)', page)
+        names = re.findall(r"/model\?name=(m-c\d)", page)
         assert names == ["m-c3", "m-c2"] and "1–2 of 4" in page
-        assert re.findall(r'/model\?name=(m-c\d)', web.get("/models?q=c1").text) == ["m-c1"]
+        assert re.findall(r"/model\?name=(m-c\d)", web.get("/models?q=c1").text) == ["m-c1"]
         assert web.get("/models?sort=drop%20table").status_code == 400
         assert "accuracy 0.9" in web.get("/models?sort=metric").text
 
 
-def test_the_models_page_plans_again_only_when_something_changed(reviewed: TrainProject,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_models_page_plans_again_only_when_something_changed(
+    reviewed: TrainProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The models list keeps its plan between requests: reused while nothing it depends on changed, made again
     after the data branch, the registry, tusk.toml or the code moved."""
     from tusk.train import planning
@@ -408,8 +428,9 @@ def test_the_models_page_plans_again_only_when_something_changed(reviewed: Train
         assert statuses(web) == (stale, True)
 
 
-def test_the_models_page_plans_only_its_rows_and_counts_after(reviewed: TrainProject,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_models_page_plans_only_its_rows_and_counts_after(
+    reviewed: TrainProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Listed by name (the default), the page reads only its rows' states and says of each what the whole plan
     says; the counts per status come in their own request. The world moving between two requests, a damaged
     cache and an orphan change nothing of that."""
@@ -428,14 +449,17 @@ def test_the_models_page_plans_only_its_rows_and_counts_after(reviewed: TrainPro
         asked.clear()
         page = web.get(url).text
         assert 'data-load="/models/counts?part=1"' in page
-        return re.findall(r'<td>(?:<a href="/model\?name=[^"]+">)?([\w-]+)(?:</a>)?</td>\s*<td><span class="badge (\w+)"',
-                          page)
+        return re.findall(
+            r'<td>(?:<a href="/model\?name=[^"]+">)?([\w-]+)(?:</a>)?</td>\s*<td><span class="badge (\w+)"', page
+        )
 
     def whole() -> list[tuple[str, str]]:
         return sorted((p["name"], p["status"]) for p in reviewed.json("plan")["instances"])
 
     def counts(web: TestClient) -> dict[str, int]:
-        return {s: int(n) for s, n in re.findall(r'class="badge (\w+)">\w+ (\d+)<', web.get("/models/counts?part=1").text)}
+        return {
+            s: int(n) for s, n in re.findall(r'class="badge (\w+)">\w+ (\d+)<', web.get("/models/counts?part=1").text)
+        }
 
     root = reviewed.root
     with client(root) as web:
@@ -449,8 +473,12 @@ def test_the_models_page_plans_only_its_rows_and_counts_after(reviewed: TrainPro
         for damaged in ("matrix.json", "sql.json"):
             (root / ".tusk" / "cache" / damaged).write_text("{not json")
         assert listed(web, "/models?dir=desc") == whole()[::-1]
-        reviewed.set_models(model_block(matrix='matrix.customer = "SELECT DISTINCT customer FROM examples '
-                                               "WHERE customer != 'c3' ORDER BY customer\""))
+        reviewed.set_models(
+            model_block(
+                matrix='matrix.customer = "SELECT DISTINCT customer FROM examples '
+                "WHERE customer != 'c3' ORDER BY customer\""
+            )
+        )
         assert ("m-c3", "orphaned") in whole()
         assert listed(web, "/models?dir=desc&limit=1") == [("m-c3", "orphaned")]
         assert listed(web, "/models?q=c2") == [("m-c2", "stale")]
@@ -486,16 +514,22 @@ def test_a_run_started_from_the_page_is_watched_and_cancelled_mid_way(tmp_path: 
         answer = web.post("/runs/start", data={"csrf": _csrf(page), "at": "", "only": ""})
         assert answer.status_code == 200 and "started" in answer.text
         ident = re.search(r"Run <code>([^<]+)</code>", answer.text).group(1)  # type: ignore[union-attr]
-        running = _wait(lambda: [j for j in web.get(f"/run/status?id={ident}").json()["jobs"]
-                                 if j["status"] == "running"])
+        running = _wait(
+            lambda: [j for j in web.get(f"/run/status?id={ident}").json()["jobs"] if j["status"] == "running"]
+        )
         assert running and "attempt 1 started" in _wait(
-            lambda: web.get(f"/run/status?id={ident}").json()["jobs"][0]["log_tail"])
+            lambda: web.get(f"/run/status?id={ident}").json()["jobs"][0]["log_tail"]
+        )
         second = web.post("/runs/start", data={"csrf": _csrf(page)})  # one at a time
         assert second.status_code == 409 and "still going" in second.text
         cancelled = web.post("/run/cancel", data={"csrf": _csrf(page), "id": ident})
         assert cancelled.status_code == 200
-        final = _wait(lambda: (lambda s: s if s["status"] not in ("starting", "running") else None)(
-            web.get(f"/run/status?id={ident}").json()), timeout=60)
+        final = _wait(
+            lambda: (lambda s: s if s["status"] not in ("starting", "running") else None)(
+                web.get(f"/run/status?id={ident}").json()
+            ),
+            timeout=60,
+        )
     assert final["status"] == "cancelled", final
     assert all(j["status"] in ("cancelled", "waiting") for j in final["jobs"]), final["jobs"]
     assert project.json("models", "list")["models"] == []  # nothing registered, nothing half-registered
@@ -504,8 +538,9 @@ def test_a_run_started_from_the_page_is_watched_and_cancelled_mid_way(tmp_path: 
 
 
 def test_the_cli_pages_diffs_and_models_as_the_page_does(reviewed: TrainProject) -> None:
-    page = reviewed.json("data", "diff", "main...fix", "--table", "examples", "--where", "customer=c2",
-                         "--offset", "1", "--limit", "2")
+    page = reviewed.json(
+        "data", "diff", "main...fix", "--table", "examples", "--where", "customer=c2", "--offset", "1", "--limit", "2"
+    )
     c2 = [r[0] for r in rows() if r[1] == "c2"]
     assert page["total"] == len(c2) and [r["key"]["id"] for r in page["rows"]] == c2[1:3]
     assert all(r["changed"] == ["label"] for r in page["rows"])
@@ -536,8 +571,9 @@ def test_rows_approved_per_model_leave_the_review_and_its_diff(reviewed: TrainPr
     assert (every["modified"], every["landed"]) == (len(c1) + len(c2), 0)
     only_c1 = reviewed.json("data", "diff", "main...fix", "--table", "examples", "--where", "customer=c1")
     assert only_c1["total"] == 0 and only_c1["rows"] == []
-    again = reviewed.json("data", "diff", "main...fix", "--table", "examples", "--where", "customer=c1",
-                          "--with-landed")
+    again = reviewed.json(
+        "data", "diff", "main...fix", "--table", "examples", "--where", "customer=c1", "--with-landed"
+    )
     assert {r["key"]["id"] for r in again["rows"]} == c1
     with client(reviewed.root) as web:
         page = web.get("/review?branch=fix").text
@@ -566,8 +602,16 @@ def test_team_mode_serves_the_names_people_open_it_by(tmp_path: Path) -> None:
 
     project = make_project(tmp_path)
     config = project.root / "tusk.toml"
-    names = ["127.0.0.1:8765", "localhost:8765", "LOCALHOST", "[::1]:8765", f"{socket.gethostname()}:8765",
-             f"{socket.getfqdn()}:8765", "192.168.1.5:8765", "0.0.0.0:8765"]
+    names = [
+        "127.0.0.1:8765",
+        "localhost:8765",
+        "LOCALHOST",
+        "[::1]:8765",
+        f"{socket.gethostname()}:8765",
+        f"{socket.getfqdn()}:8765",
+        "192.168.1.5:8765",
+        "0.0.0.0:8765",
+    ]
     app = create(config, "0.0.0.0", 8765, "alice:a-long-secret-1", allowed_hosts=["https://tusk.example.com/"])
     with TestClient(app, base_url=BASE) as web:
         for host in [*names, "tusk.example.com", "tusk.example.com:443"]:
@@ -594,8 +638,20 @@ def test_team_mode_over_http_refuses_a_request_without_host(tmp_path: Path) -> N
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [str(Path(sys.executable).parent / "tusk"), "-C", str(project.root), "ui", "--host", "0.0.0.0",
-               "--port", str(port), "--token", "alice:a-long-secret-1", "--allowed-host", "tusk.example.com"]
+    command = [
+        str(Path(sys.executable).parent / "tusk"),
+        "-C",
+        str(project.root),
+        "ui",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(port),
+        "--token",
+        "alice:a-long-secret-1",
+        "--allowed-host",
+        "tusk.example.com",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def ask(head: str) -> str:
@@ -634,6 +690,7 @@ def test_wrong_tokens_are_throttled_per_address(tmp_path: Path) -> None:
     app = create(project.root / "tusk.toml", "0.0.0.0", 8765, "alice:a-long-secret-1")
     gate = app.state.web.gate
     with TestClient(app, base_url=BASE) as web:
+
         def login(token: str) -> Any:
             return web.post("/login", data={"token": token, "next": "/"}, follow_redirects=False)
 
@@ -652,14 +709,19 @@ def test_wrong_tokens_are_throttled_per_address(tmp_path: Path) -> None:
     log = (project.root / ".tusk" / "ui-actions.log").read_text()
     assert '"throttled"' in log
 
+
 def test_a_run_started_from_the_page_with_only_lists_only_its_jobs(tmp_path: Path) -> None:
     project = make_project(tmp_path, customers=2, per_customer=4)
     with client(project.root) as web:
         page = web.get("/runs").text
         answer = web.post("/runs/start", data={"csrf": _csrf(page), "at": "", "only": "m-c1"})
         ident = re.search(r"Run <code>([^<]+)</code>", answer.text).group(1)  # type: ignore[union-attr]
-        final = _wait(lambda: (lambda s: s if s["status"] not in ("starting", "running") else None)(
-            web.get(f"/run/status?id={ident}").json()), timeout=120)
+        final = _wait(
+            lambda: (lambda s: s if s["status"] not in ("starting", "running") else None)(
+                web.get(f"/run/status?id={ident}").json()
+            ),
+            timeout=120,
+        )
         shown = web.get(f"/run?id={ident}").text
     assert final["status"] == "succeeded", final
     assert [(j["name"], j["status"]) for j in final["jobs"]] == [("m-c1", "succeeded")]  # not m-c0 "waiting"

@@ -21,8 +21,14 @@ from train_fixtures import make_project, rows
 from tusk._internal.sqlite import child_env
 
 pytestmark = pytest.mark.slow
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 ARTIFACTS = Path(os.environ.get("TUSK_TEST_ARTIFACTS", Path(__file__).parents[2] / "build" / "test-artifacts")) / "ui"
 
 
@@ -34,9 +40,13 @@ def free_port() -> int:
 
 def serve(root: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    process = subprocess.Popen([str(Path(sys.executable).parent / "tusk"), "-C", str(root), "ui", "--port", str(port)],
-                               env=child_env(), start_new_session=True, stdout=subprocess.DEVNULL,
-                               stderr=(root / "ui.log").open("wb"))
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "tusk"), "-C", str(root), "ui", "--port", str(port)],
+        env=child_env(),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=(root / "ui.log").open("wb"),
+    )
     deadline = time.monotonic() + 300  # tusk ui imports starlette and uvicorn: slow on a loaded machine
     while time.monotonic() < deadline:
         try:
@@ -72,8 +82,15 @@ def test_analyst_to_reviewer_in_the_browser(tmp_path: Path) -> None:
         if row[1] in ("c3", "c7"):
             row[3] = "relabelled"
     project.import_rows(data, branch="relabel", message="relabel c3 and c7")
-    project.tusk("review", "edit", "relabel", "--title", "Relabel c3 and c7", "--description",
-                 "The labels of c3 and c7 were swapped in the sheet.")
+    project.tusk(
+        "review",
+        "edit",
+        "relabel",
+        "--title",
+        "Relabel c3 and c7",
+        "--description",
+        "The labels of c3 and c7 were swapped in the sheet.",
+    )
     server, base = serve(project.root)
     try:
         with sync_api.sync_playwright() as playwright:

@@ -25,9 +25,10 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
 
-from crash_helpers import duplicate_fingerprints, mlflow_db, output, start, tusk, tusk_json, wait_gone  # noqa: E402
-from test_web import _csrf, _edited, _form, _wait, client  # noqa: E402
-from train_fixtures import TrainProject, make_project, rows  # noqa: E402
+from test_web import _csrf, _edited, _form, _wait, client
+
+from crash_helpers import duplicate_fingerprints, mlflow_db, output, start, tusk, tusk_json, wait_gone
+from train_fixtures import TrainProject, make_project, rows
 
 pytestmark = pytest.mark.slow
 
@@ -65,8 +66,12 @@ def test_a_page_run_is_refused_while_a_cli_run_holds_the_project(tmp_path: Path)
         # once it is done, the page's run finds nothing left to train
         again = web.post("/runs/start", data={"csrf": _csrf(page), "at": "", "only": ""})
         ident = re.search(r"Run <code>([^<]+)</code>", again.text).group(1)  # type: ignore[union-attr]
-        final = _wait(lambda: (lambda s: s if s["status"] not in ("starting", "running") else None)(
-            web.get(f"/run/status?id={ident}").json()), timeout=120)
+        final = _wait(
+            lambda: (lambda s: s if s["status"] not in ("starting", "running") else None)(
+                web.get(f"/run/status?id={ident}").json()
+            ),
+            timeout=120,
+        )
     assert final["status"] == "succeeded" and final["jobs"] == [], final
     _trained_once(project, ["m-c0", "m-c1", "m-c2"])
     assert wait_gone(root) == []
@@ -87,8 +92,12 @@ def test_a_cli_run_waits_for_a_page_run_and_trains_nothing_twice(tmp_path: Path)
         waited = tusk(root, "run", "--json")
         assert waited.returncode == 0, waited.stderr
         assert "waiting for tusk run" in waited.stderr
-        final = _wait(lambda: (lambda s: s if s["status"] not in ("starting", "running") else None)(
-            web.get(f"/run/status?id={ident}").json()), timeout=120)
+        final = _wait(
+            lambda: (lambda s: s if s["status"] not in ("starting", "running") else None)(
+                web.get(f"/run/status?id={ident}").json()
+            ),
+            timeout=120,
+        )
     assert final["status"] == "succeeded" and len(final["jobs"]) == 3, final
     _trained_once(project, ["m-c0", "m-c1", "m-c2"])
     assert wait_gone(root) == []
@@ -141,8 +150,9 @@ def test_a_page_merge_beside_a_cli_merge_merges_once(reviewed: TrainProject) -> 
     with client(root) as web:
         form = _form(web.get("/review/impact?branch=fix").text, "/review/merge")
         # the store's merge asks for the target's connection right before it takes the write lock
-        with _held(DoltliteStore, "branch_connection",
-                   lambda store, branch: sys._getframe(2).f_code.co_name == "merge") as (reached, go):
+        with _held(
+            DoltliteStore, "branch_connection", lambda store, branch: sys._getframe(2).f_code.co_name == "merge"
+        ) as (reached, go):
             thread, answers = _in_thread(lambda: web.post("/review/merge", data=form))
             assert reached.wait(300), "the page's merge never reached the store"
             cli = tusk(root, "data", "merge", "fix", "--json")

@@ -26,28 +26,70 @@ _HOOKS: dict[str, Callable[[], None]] = {}
 
 POINTS = (
     # tusk run
-    "run.locked", "run.planned", "run.started", "run.result", "register.run", "register.model",
-    "register.version", "register.alias", "register.pointer", "run.recorded", "reuse.alias",
+    "run.locked",
+    "run.planned",
+    "run.started",
+    "run.result",
+    "register.run",
+    "register.model",
+    "register.version",
+    "register.alias",
+    "register.pointer",
+    "run.recorded",
+    "reuse.alias",
     # a failed job's FAILED run (made, then finished); a candidate run's merge preview kept by its tag
-    "failure.run", "failure.recorded", "preview.tagged", "candidate.version", "candidate.listed",
+    "failure.run",
+    "failure.recorded",
+    "preview.tagged",
+    "candidate.version",
+    "candidate.listed",
     # one write's commit on a branch (a review's conversation on tusk-reviews, ...): before dolt_commit, between
     # dolt_commit and the SQL COMMIT, after it
-    "write.commit", "write.dolt-committed", "write.committed",
+    "write.commit",
+    "write.dolt-committed",
+    "write.committed",
     # tusk data import / merge / revert
-    "import.read", "import.branch-missing", "import.branch-ready", "import.connected", "import.staged", "import.applied", "import.before-commit", "import.committed",
-    "merge.begin", "merge.merged", "merge.committed", "gc.before", "gc.after",
+    "import.read",
+    "import.branch-missing",
+    "import.branch-ready",
+    "import.connected",
+    "import.staged",
+    "import.applied",
+    "import.before-commit",
+    "import.committed",
+    "merge.begin",
+    "merge.merged",
+    "merge.committed",
+    "gc.before",
+    "gc.after",
     # a file written where a user points (data export -o, ci github --output, --conflicts-file)
     "output.written",
     # the reviews' conversation: a write, the upgrade of a store older tusk wrote
-    "review.write", "review.written", "review.upgrade.copied", "review.upgrade.dropped",
+    "review.write",
+    "review.written",
+    "review.upgrade.copied",
+    "review.upgrade.dropped",
     # tusk data sync
-    "sync.staging", "sync.committed", "sync.moved",
+    "sync.staging",
+    "sync.committed",
+    "sync.moved",
     # tusk release create / rollback
-    "release.manifest", "release.context", "release.built", "release.run", "release.artifact",
-    "release.model", "release.version", "release.current", "release.log", "release.rollback",
+    "release.manifest",
+    "release.context",
+    "release.built",
+    "release.run",
+    "release.artifact",
+    "release.model",
+    "release.version",
+    "release.current",
+    "release.log",
+    "release.rollback",
     "release.rollback.models",
     # tusk watch
-    "watch.poll", "watch.ran", "watch.released", "watch.saved",
+    "watch.poll",
+    "watch.ran",
+    "watch.released",
+    "watch.saved",
 )
 
 

@@ -42,8 +42,9 @@ def holder(path: Path) -> str:
 
 
 @contextmanager
-def hold(path: Path, what: str, wait: bool = False, on_wait: Callable[[str], None] | None = None,
-         reentrant: bool = False) -> Iterator[None]:
+def hold(
+    path: Path, what: str, wait: bool = False, on_wait: Callable[[str], None] | None = None, reentrant: bool = False
+) -> Iterator[None]:
     """Hold ``path`` exclusively for ``what`` (e.g. "tusk run"). Held elsewhere: wait (telling ``on_wait`` who
     holds it) when ``wait``, else raise LockHeld naming the holder."""
     key = str(path.resolve())
@@ -69,7 +70,7 @@ def hold(path: Path, what: str, wait: bool = False, on_wait: Callable[[str], Non
 
 def _take(path: Path, what: str, wait: bool, on_wait: Callable[[str], None] | None) -> IO[str]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+")
+    handle = open(path, "a+")  # noqa: SIM115
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError as exc:

@@ -30,8 +30,14 @@ from tusk.errors import TuskError
 
 T = TypeVar("T")
 
-_KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
+_KINDS = (
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 class OutputRefused(TuskError):
@@ -83,7 +89,7 @@ def _alive(pid: int) -> bool:
 def remove_leftovers(path: Path) -> None:
     """The temporary files of writes of ``path`` whose writer is gone (killed between writing and renaming)."""
     for found in path.parent.glob(f".{glob.escape(path.name)}.tusk-*-*.tmp"):
-        pid = found.name[len(path.name) + 7:].split("-", 1)[0]
+        pid = found.name[len(path.name) + 7 :].split("-", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             found.unlink(missing_ok=True)
 
@@ -95,8 +101,7 @@ def write_file(path: Path, write: Callable[[IO[bytes]], T]) -> T:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_leftovers(path)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tusk-{os.getpid()}-",
-                                             suffix=".tmp")
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tusk-{os.getpid()}-", suffix=".tmp")
     except OSError as exc:
         raise OutputRefused(f"cannot write {path}: {exc.strerror or exc}") from exc
     try:

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import doltlite  # noqa: F401  (must precede sqlite3)
+
+# isort: split
 import sqlite3
 
 BOOTSTRAP_MARK = "_DOLTLITE_BOOTSTRAPPED"

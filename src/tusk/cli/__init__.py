@@ -17,8 +17,14 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 
 @click.group(cls=TuskGroup, context_settings=CONTEXT_SETTINGS)
 @click.option("--debug", is_flag=True, envvar="TUSK_DEBUG", help="Show tracebacks for errors.")
-@click.option("-C", "--project", "project_dir", type=click.Path(file_okay=False), default=None,
-              help="Run as if started in this folder (where tusk.toml is, or below it).")
+@click.option(
+    "-C",
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Run as if started in this folder (where tusk.toml is, or below it).",
+)
 @click.version_option(package_name="tusk-mlops")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool, project_dir: str | None) -> None:
@@ -50,7 +56,8 @@ def main(argv: list[str] | None = None) -> None:
     # loaded so far is kept out of its passes, and a pass waits for more allocations; long commands still collect.
     gc.freeze()
     gc.set_threshold(100_000, 50, 50)
-    _gc.command_process()  # a one-shot read (plan, status) may then leave the collector off (tusk._internal.gc.one_shot)
+    # a one-shot read (plan, status) may then leave the collector off (tusk._internal.gc.one_shot)
+    _gc.command_process()
     cli.main(args=argv, prog_name="tusk")
 
 

@@ -48,12 +48,10 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
 
 
 def json_option(function: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of tables.")(
-        function
-    )
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of tables.")(function)
 
 
-def open_project() -> "Project":
+def open_project() -> Project:
     """The project of ``-C DIR`` (default: the working directory), found by its tusk.toml."""
     from tusk.project import Project
 
@@ -131,8 +129,7 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
         # (the row's name), which folds only when nothing else can.
         out.add_column(column, overflow="fold", no_wrap=number == 0)
     for row in rows:  # a rich Text cell is shown as it is; other cells as text with rich markup, no control codes
-        out.add_row(*["" if cell is None else cell if isinstance(cell, Text) else printable(str(cell))
-                      for cell in row])
+        out.add_row(*["" if cell is None else cell if isinstance(cell, Text) else printable(str(cell)) for cell in row])
     return out
 
 
@@ -141,8 +138,7 @@ def data_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequenc
     never read as rich markup ("[/]" in a cell is text, not an error) and without terminal control codes."""
     from rich.text import Text
 
-    return table(title, [printable(str(c)) for c in columns],
-                 [[Text(data_text(cell)) for cell in row] for row in rows])
+    return table(title, [printable(str(c)) for c in columns], [[Text(data_text(cell)) for cell in row] for row in rows])
 
 
 def data_text(value: Any) -> str:

@@ -15,10 +15,13 @@ ROW_LIMIT = 200
 
 @click.command()
 @click.argument("directory", required=False, default=".", type=click.Path(file_okay=False))
-@click.option("--example", type=click.Choice(["intents", "adapters"]),
-              help="Also write a demo project with data and models: intents (a scikit-learn classifier per "
-                   "customer) or adapters (a small transformer base and a LoRA adapter per customer; needs "
-                   "pip install 'tusk-mlops[adapters]').")
+@click.option(
+    "--example",
+    type=click.Choice(["intents", "adapters"]),
+    help="Also write a demo project with data and models: intents (a scikit-learn classifier per "
+    "customer) or adapters (a small transformer base and a LoRA adapter per customer; needs "
+    "pip install 'tusk-mlops[adapters]').",
+)
 @json_option
 def init(directory: str, example: str | None, as_json: bool) -> None:
     """Create a project in DIRECTORY (default: here): tusk.toml, a data store and a tracking database."""
@@ -47,15 +50,29 @@ def data() -> None:
 @click.argument("source", metavar="FILE")
 @click.option("--table", "-t", "table_name", required=True, help="Table to create or update.")
 @click.option("--key", "-k", "keys", multiple=True, help="Key column(s); required for a new table.")
-@click.option("--mode", type=click.Choice(["replace", "upsert", "append"]), default="replace", show_default=True,
-              help="replace: the table becomes the file; upsert: update by key; append: add rows.")
+@click.option(
+    "--mode",
+    type=click.Choice(["replace", "upsert", "append"]),
+    default="replace",
+    show_default=True,
+    help="replace: the table becomes the file; upsert: update by key; append: add rows.",
+)
 @click.option("--branch", "-b", help="Target branch (created from the main branch if missing).")
 @click.option("-m", "--message", help="Commit message.")
 @click.option("--yes", "-y", is_flag=True, help="Apply a large change to the main branch without asking.")
 @click.option("--allow-empty", is_flag=True, help="Let a file with no rows empty the table in replace mode.")
 @json_option
-def data_import(source: str, table_name: str, keys: tuple[str, ...], mode: str, branch: str | None,
-                message: str | None, yes: bool, allow_empty: bool, as_json: bool) -> None:
+def data_import(
+    source: str,
+    table_name: str,
+    keys: tuple[str, ...],
+    mode: str,
+    branch: str | None,
+    message: str | None,
+    yes: bool,
+    allow_empty: bool,
+    as_json: bool,
+) -> None:
     """Import FILE (.csv .tsv .xlsx .jsonl .parquet, or gsheet://ID/TAB) as one commit.
 
     \b
@@ -81,13 +98,19 @@ def data_import(source: str, table_name: str, keys: tuple[str, ...], mode: str, 
         added, modified, removed = asked.counts
         err = console(stderr=True)
         err.print(str(asked).split("; nothing was imported")[0], markup=False)
-        err.print(f"[dim]see the rows first: import with --branch review, then tusk data diff "
-                  f"{project.config.data.branch}...review[/]")
-        if not click.confirm(f"apply {added} added, {modified} modified, {removed} removed to "
-                             f"{branch or project.config.data.branch}?", default=False, err=True):
+        err.print(
+            f"[dim]see the rows first: import with --branch review, then tusk data diff "
+            f"{project.config.data.branch}...review[/]"
+        )
+        if not click.confirm(
+            f"apply {added} added, {modified} modified, {removed} removed to {branch or project.config.data.branch}?",
+            default=False,
+            err=True,
+        ):
             raise NeedsConfirmation("not confirmed: nothing was imported", asked.counts) from None
-        result = project.import_file(source, table_name, keys, mode, branch, message, yes=True, expect=asked.counts,
-                                     allow_empty=allow_empty)
+        result = project.import_file(
+            source, table_name, keys, mode, branch, message, yes=True, expect=asked.counts, allow_empty=allow_empty
+        )
     _collect_garbage(project)
     if as_json:
         print_json(result.to_json())
@@ -110,8 +133,9 @@ def data_log(ref: str | None, limit: int | None, as_json: bool) -> None:
     if as_json:
         print_json(history.to_json())
         return
-    console().print(table(None, ["commit", "date", "message"],
-                          [(short(c.hash), c.date, c.message) for c in history.commits]))
+    console().print(
+        table(None, ["commit", "date", "message"], [(short(c.hash), c.date, c.message) for c in history.commits])
+    )
 
 
 @data.command("diff")
@@ -119,14 +143,30 @@ def data_log(ref: str | None, limit: int | None, as_json: bool) -> None:
 @click.argument("to_ref", required=False, metavar="[B]")
 @click.option("--table", "-t", "table_name", help="Only this table.")
 @click.option("--limit", type=int, default=ROW_LIMIT, show_default=True, help="Rows to show per table (0: all).")
-@click.option("--where", "where", multiple=True, metavar="COL=VALUE",
-              help="Only changed rows whose old or new COL is VALUE (with --table; repeatable).")
+@click.option(
+    "--where",
+    "where",
+    multiple=True,
+    metavar="COL=VALUE",
+    help="Only changed rows whose old or new COL is VALUE (with --table; repeatable).",
+)
 @click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many changed rows (with --table).")
-@click.option("--with-landed", is_flag=True,
-              help="A...B: also the rows A holds already as B does (approved per model), left out by default.")
+@click.option(
+    "--with-landed",
+    is_flag=True,
+    help="A...B: also the rows A holds already as B does (approved per model), left out by default.",
+)
 @json_option
-def data_diff(from_ref: str | None, to_ref: str | None, table_name: str | None, limit: int, where: tuple[str, ...],
-              offset: int, with_landed: bool, as_json: bool) -> None:
+def data_diff(
+    from_ref: str | None,
+    to_ref: str | None,
+    table_name: str | None,
+    limit: int,
+    where: tuple[str, ...],
+    offset: int,
+    with_landed: bool,
+    as_json: bool,
+) -> None:
     """Row-level changes between two refs (branches, tags, commits), as git diff counts them.
 
     \b
@@ -145,24 +185,38 @@ def data_diff(from_ref: str | None, to_ref: str | None, table_name: str | None, 
     if where or offset:
         _diff_page(project, from_ref, to_ref, table_name, where, offset, limit, with_landed, as_json)
         return
-    report = project.diff(from_ref, to_ref, table=table_name, limit=None if as_json or not limit else limit,
-                          with_landed=with_landed)
+    report = project.diff(
+        from_ref, to_ref, table=table_name, limit=None if as_json or not limit else limit, with_landed=with_landed
+    )
     if as_json:
         print_json(report.to_json())
         return
     if report.merge_base is not None:
-        console().print(f"[dim]{report.to_ref} since it left {report.from_ref} (merge base "
-                        f"{short(report.merge_base)}):[/]")
+        console().print(
+            f"[dim]{report.to_ref} since it left {report.from_ref} (merge base {short(report.merge_base)}):[/]"
+        )
     landed = sum(t.landed for t in report.tables)
     if landed:
-        console().print(f"[dim]{landed} changed row(s) {report.from_ref} holds already (approved) are left out "
-                        "(--with-landed lists them)[/]")
-    _print_diffs(report.from_ref if report.merge_base is None else short(report.merge_base), report.to_ref,
-                 report.tables, limit)
+        console().print(
+            f"[dim]{landed} changed row(s) {report.from_ref} holds already (approved) are left out "
+            "(--with-landed lists them)[/]"
+        )
+    _print_diffs(
+        report.from_ref if report.merge_base is None else short(report.merge_base), report.to_ref, report.tables, limit
+    )
 
 
-def _diff_page(project: Any, from_ref: str | None, to_ref: str | None, table_name: str | None,
-               where: tuple[str, ...], offset: int, limit: int, with_landed: bool, as_json: bool) -> None:
+def _diff_page(
+    project: Any,
+    from_ref: str | None,
+    to_ref: str | None,
+    table_name: str | None,
+    where: tuple[str, ...],
+    offset: int,
+    limit: int,
+    with_landed: bool,
+    as_json: bool,
+) -> None:
     """One page of one table's changed rows, filtered (what the page's review view shows): read from the store
     with LIMIT/OFFSET, however large the diff."""
     if not table_name:
@@ -174,8 +228,15 @@ def _diff_page(project: Any, from_ref: str | None, to_ref: str | None, table_nam
             raise click.UsageError(f"--where takes COL=VALUE, not {item!r}")
         filters[column] = value
     report = project.diff(from_ref, to_ref, table=table_name, limit=1, with_landed=with_landed)
-    page = project.diff_page(report.merge_base or report.from_commit, report.to_commit, table_name, filters,
-                             offset, limit or ROW_LIMIT, report.landed_at)
+    page = project.diff_page(
+        report.merge_base or report.from_commit,
+        report.to_commit,
+        table_name,
+        filters,
+        offset,
+        limit or ROW_LIMIT,
+        report.landed_at,
+    )
     if as_json:
         print_json(page.to_json())
         return
@@ -183,8 +244,10 @@ def _diff_page(project: Any, from_ref: str | None, to_ref: str | None, table_nam
 
     out = console()
     condition = f" where {', '.join(f'{k}={v}' for k, v in filters.items())}" if filters else ""
-    out.print(f"[bold]{table_name}[/]: changed rows {offset + 1 if page.rows else 0}–{offset + len(page.rows)} of "
-              f"{page.total}{condition}")
+    out.print(
+        f"[bold]{table_name}[/]: changed rows {offset + 1 if page.rows else 0}–{offset + len(page.rows)} of "
+        f"{page.total}{condition}"
+    )
     if page.rows:
         grid = Table(show_edge=False, pad_edge=False)
         grid.add_column("±")
@@ -203,8 +266,10 @@ def _print_diffs(start: str, end: str, diffs: list[Any], limit: int) -> None:
         out.print(f"no changes from {start} to {end}")
         return
     for diff in diffs:
-        out.print(f"[bold]{diff.table}[/]: [green]{diff.added} added[/], [yellow]{diff.modified} modified[/], "
-                  f"[red]{diff.removed} removed[/]" + (" (table added or dropped)" if diff.schema_changed else ""))
+        out.print(
+            f"[bold]{diff.table}[/]: [green]{diff.added} added[/], [yellow]{diff.modified} modified[/], "
+            f"[red]{diff.removed} removed[/]" + (" (table added or dropped)" if diff.schema_changed else "")
+        )
         if not diff.rows:
             continue
         columns = list((diff.rows[0].after or diff.rows[0].before or {}).keys())
@@ -232,8 +297,12 @@ def _diff_cells(change: Any, columns: list[str]) -> list[str]:
     cells = ["[yellow]~[/]"]
     for column in columns:
         old, new = change.before.get(column), change.after.get(column)
-        cells.append(escape(str(new)) if old == new else  # "old → new": readable without colour too
-                     f"[red strike]{escape(str(old))}[/] → [bold green]{escape(str(new))}[/]")
+        cells.append(
+            escape(str(new))
+            if old == new
+            # "old → new": readable without colour too
+            else f"[red strike]{escape(str(old))}[/] → [bold green]{escape(str(new))}[/]"
+        )
     return cells
 
 
@@ -257,8 +326,13 @@ def data_branch(name: str | None, start: str | None, delete: bool, as_json: bool
     if as_json:
         print_json(listed.to_json())
         return
-    console().print(table(None, ["branch", "head"], [(b.name + (" *" if b.name == listed.default else ""),
-                                                        short(b.head)) for b in listed.branches]))
+    console().print(
+        table(
+            None,
+            ["branch", "head"],
+            [(b.name + (" *" if b.name == listed.default else ""), short(b.head)) for b in listed.branches],
+        )
+    )
 
 
 @data.command("merge")
@@ -269,13 +343,31 @@ def data_branch(name: str | None, start: str | None, delete: bool, as_json: bool
 @click.option("--reason", metavar="TEXT", help="Why --force: recorded in the merge commit's message.")
 @click.option("--ours", "take", flag_value="ours", help="Conflicting rows keep the target branch's version.")
 @click.option("--theirs", "take", flag_value="theirs", help="Conflicting rows take BRANCH's version.")
-@click.option("--conflicts-file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="If the merge conflicts, write the conflicting rows to FILE (CSV) to resolve row by row.")
-@click.option("--resolve", "resolutions", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              metavar="FILE", help="Merge, settling each conflicting row as FILE's resolution column says.")
+@click.option(
+    "--conflicts-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="If the merge conflicts, write the conflicting rows to FILE (CSV) to resolve row by row.",
+)
+@click.option(
+    "--resolve",
+    "resolutions",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    metavar="FILE",
+    help="Merge, settling each conflicting row as FILE's resolution column says.",
+)
 @json_option
-def data_merge(branch: str, into: str | None, message: str | None, force: bool, reason: str | None,
-               take: str | None, conflicts_file: Path | None, resolutions: Path | None, as_json: bool) -> None:
+def data_merge(
+    branch: str,
+    into: str | None,
+    message: str | None,
+    force: bool,
+    reason: str | None,
+    take: str | None,
+    conflicts_file: Path | None,
+    resolutions: Path | None,
+    as_json: bool,
+) -> None:
     """Merge BRANCH into the main branch as one commit. A conflict is reported row by row and nothing is merged.
 
     \b
@@ -299,24 +391,44 @@ def data_merge(branch: str, into: str | None, message: str | None, force: bool, 
         raise click.UsageError("--resolve FILE goes alone (not with --ours, --theirs or --conflicts-file)")
     project = open_project()
     try:
-        result = project.merge(branch, into, message, force=force, reason=reason, take=take,
-                               resolutions=resolutions, conflicts_file=conflicts_file)
+        result = project.merge(
+            branch,
+            into,
+            message,
+            force=force,
+            reason=reason,
+            take=take,
+            resolutions=resolutions,
+            conflicts_file=conflicts_file,
+        )
     except MergeConflict as conflict:
         if as_json:
-            print_json({"merged": False, "conflicts": conflict.conflicts,
-                        "conflicts_file": str(conflicts_file) if conflicts_file else None})
+            print_json(
+                {
+                    "merged": False,
+                    "conflicts": conflict.conflicts,
+                    "conflicts_file": str(conflicts_file) if conflicts_file else None,
+                }
+            )
         else:
             rows = [(c["table"], ", ".join(f"{k}={v}" for k, v in c["key"].items())) for c in conflict.conflicts]
             console(stderr=True).print(data_table("conflicts", ["table", "key"], rows))
             if conflicts_file is None:
-                console(stderr=True).print("settle them with --ours, --theirs, or row by row with "
-                                           "--conflicts-file FILE then --resolve FILE", markup=False)
+                console(stderr=True).print(
+                    "settle them with --ours, --theirs, or row by row with --conflicts-file FILE then --resolve FILE",
+                    markup=False,
+                )
         raise
     except MergeBlocked as blocked:
         if as_json:
             review = blocked.gate
-            print_json({"merged": False, "blocking": getattr(review, "blocking", []),
-                        "review": review.to_json() if hasattr(review, "to_json") else None})
+            print_json(
+                {
+                    "merged": False,
+                    "blocking": getattr(review, "blocking", []),
+                    "review": review.to_json() if hasattr(review, "to_json") else None,
+                }
+            )
         raise
     _collect_garbage(project)
     if as_json:
@@ -381,8 +493,11 @@ def _print_checks(report: Any, shown: int = 10) -> None:
 @data.command("revert")
 @click.argument("commit", metavar="COMMIT")
 @click.option("--branch", "-b", help="The branch to add the undoing commit to (default: the main branch).")
-@click.option("--mainline", type=click.IntRange(1, 1), help="COMMIT is a merge: undo what it brought into "
-                                                             "the branch it merged into (parent 1).")
+@click.option(
+    "--mainline",
+    type=click.IntRange(1, 1),
+    help="COMMIT is a merge: undo what it brought into the branch it merged into (parent 1).",
+)
 @json_option
 def data_revert(commit: str, branch: str | None, mainline: int | None, as_json: bool) -> None:
     """Undo COMMIT with a new commit (history is kept; the undo can be undone too).
@@ -400,17 +515,29 @@ def data_revert(commit: str, branch: str | None, mainline: int | None, as_json: 
 @data.command("export")
 @click.argument("table_name", metavar="TABLE")
 @click.option("--at", "at", metavar="REF", help="Export the table as it is at this branch, tag or commit.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "parquet"]),
-              help="File format (default: from -o's extension, else csv).")
-@click.option("-o", "--output", metavar="FILE",
-              help="Where to write (default: TABLE.FORMAT here; - : stdout, csv). A regular file: a link, device or "
-                   "FIFO is refused.")
-@click.option("--raw-formulas", is_flag=True,
-              help="CSV: write cells starting with = + - @ as they are (by default they get a leading ' so a "
-                   "spreadsheet shows them instead of running them; tusk data import takes it off again).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "xlsx", "parquet"]),
+    help="File format (default: from -o's extension, else csv).",
+)
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    help="Where to write (default: TABLE.FORMAT here; - : stdout, csv). A regular file: a link, device or "
+    "FIFO is refused.",
+)
+@click.option(
+    "--raw-formulas",
+    is_flag=True,
+    help="CSV: write cells starting with = + - @ as they are (by default they get a leading ' so a "
+    "spreadsheet shows them instead of running them; tusk data import takes it off again).",
+)
 @json_option
-def data_export(table_name: str, at: str | None, fmt: str | None, output: str | None, raw_formulas: bool,
-                as_json: bool) -> None:
+def data_export(
+    table_name: str, at: str | None, fmt: str | None, output: str | None, raw_formulas: bool, as_json: bool
+) -> None:
     """Write TABLE (at REF, default: the main branch) as a file to edit and import again.
 
     \b
@@ -429,8 +556,9 @@ def data_export(table_name: str, at: str | None, fmt: str | None, output: str | 
     if as_json and result.path is not None:
         print_json(result.to_json())
     elif result.path is not None:
-        console(stderr=True).print(f"{result.table} @ {result.ref} ({short(result.commit)}): {result.rows} rows → "
-                                   f"{result.path}", markup=False)
+        console(stderr=True).print(
+            f"{result.table} @ {result.ref} ({short(result.commit)}): {result.rows} rows → {result.path}", markup=False
+        )
 
 
 @data.command("sql")
@@ -462,8 +590,9 @@ def data_tags(name: str | None, at: str | None, message: str, as_json: bool) -> 
     if as_json:
         print_json(listed.to_json())
         return
-    console().print(table(None, ["tag", "commit", "message"],
-                          [(t.name, short(t.commit), t.message) for t in listed.tags]))
+    console().print(
+        table(None, ["tag", "commit", "message"], [(t.name, short(t.commit), t.message) for t in listed.tags])
+    )
 
 
 @data.command("sync")
@@ -496,11 +625,14 @@ def data_sync(names: tuple[str, ...], as_json: bool) -> None:
         for result in report.sources:
             if result.status == "committed":
                 how = "new branch" if result.created else ("rebased onto the data branch" if result.rebased else "")
-                out.print(f"{result.name}: {result.added} added, {result.modified} modified, {result.removed} "
-                          f"removed → {result.branch} {short(result.commit)}" + (f" ({how})" if how else ""))
+                out.print(
+                    f"{result.name}: {result.added} added, {result.modified} modified, {result.removed} "
+                    f"removed → {result.branch} {short(result.commit)}" + (f" ({how})" if how else "")
+                )
                 if result.reopened:
-                    out.print(f"  its review was closed: opened again for the new content (tusk review show "
-                              f"{result.branch})")
+                    out.print(
+                        f"  its review was closed: opened again for the new content (tusk review show {result.branch})"
+                    )
             elif result.status == "unchanged":
                 out.print(f"{result.name}: unchanged, no commit")
             else:

@@ -11,8 +11,12 @@ from tusk.cli._common import EXIT_JOBS_FAILED, console, json_option, open_projec
 
 
 @click.command()
-@click.option("--interval", type=click.FloatRange(min=0.1), default=None,
-              help="Seconds between polls (default: [watch] interval in tusk.toml, else 30).")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Seconds between polls (default: [watch] interval in tusk.toml, else 30).",
+)
 @click.option("--once", is_flag=True, help="Poll once, handle a change, and exit (for cron).")
 @json_option
 def watch(interval: float | None, once: bool, as_json: bool) -> None:
@@ -38,19 +42,38 @@ def ci() -> None:
 
 @ci.command("github")
 @click.option("--shards", type=int, default=4, show_default=True, help="Parallel `tusk run --shard i/N` jobs (≤256).")
-@click.option("--runs-on", "runs_on", multiple=True, metavar="LABEL",
-              help="Runner labels for training, e.g. --runs-on self-hosted --runs-on gpu (default: self-hosted).")
+@click.option(
+    "--runs-on",
+    "runs_on",
+    multiple=True,
+    metavar="LABEL",
+    help="Runner labels for training, e.g. --runs-on self-hosted --runs-on gpu (default: self-hosted).",
+)
 @click.option("--max-parallel", type=int, help="At most this many shards at once (default: all).")
 @click.option("--timeout-minutes", type=int, default=360, show_default=True, help="Per training shard.")
-@click.option("--install", metavar="COMMAND",
-              help="The step that installs tusk (default: pip install -r requirements.txt when the project has "
-                   "one, else the pinned version of this tusk).")
-@click.option("--strict", is_flag=True, help="Refuse, instead of warning, when runners could not share the "
-              "tracking store or the data.")
+@click.option(
+    "--install",
+    metavar="COMMAND",
+    help="The step that installs tusk (default: pip install -r requirements.txt when the project has "
+    "one, else the pinned version of this tusk).",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse, instead of warning, when runners could not share the tracking store or the data.",
+)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Default: .github/workflows/tusk.yml")
 @json_option
-def ci_github(shards: int, runs_on: tuple[str, ...], max_parallel: int | None, timeout_minutes: int,
-              install: str | None, strict: bool, output: Path | None, as_json: bool) -> None:
+def ci_github(
+    shards: int,
+    runs_on: tuple[str, ...],
+    max_parallel: int | None,
+    timeout_minutes: int,
+    install: str | None,
+    strict: bool,
+    output: Path | None,
+    as_json: bool,
+) -> None:
     """Write a GitHub Actions workflow: plan → `tusk run --shard i/N` matrix → release.
 
     It runs on a push to tusk.toml or the models' code, on a manual dispatch (data ref, only-glob), and
@@ -58,8 +81,15 @@ def ci_github(shards: int, runs_on: tuple[str, ...], max_parallel: int | None, t
     tracking server ([tracking] url = "http://...") and a data remote (tusk data remote add origin URL):
     without them the workflow is written with a warning (or refused with --strict).
     """
-    written = open_project().ci_github(output, strict=strict, shards=shards, runs_on=runs_on,
-                                       max_parallel=max_parallel, timeout_minutes=timeout_minutes, install=install)
+    written = open_project().ci_github(
+        output,
+        strict=strict,
+        shards=shards,
+        runs_on=runs_on,
+        max_parallel=max_parallel,
+        timeout_minutes=timeout_minutes,
+        install=install,
+    )
     if as_json:
         print_json(written.to_json())
         return

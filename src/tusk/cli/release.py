@@ -32,8 +32,7 @@ def release_create(no_build: bool, as_json: bool) -> None:
     for note in outcome.recovered:
         console(stderr=True).print(f"recovered: {note}", markup=False)
     verb = "created" if outcome.created else "existing"
-    out.print(f"{verb} release v{outcome.release.version} {outcome.release.md5} "
-              f"({len(outcome.release.models)} models)")
+    out.print(f"{verb} release v{outcome.release.version} {outcome.release.md5} ({len(outcome.release.models)} models)")
     out.print(f"image: {outcome.release.image}")
     out.print(outcome.note, style="dim", markup=False)
 
@@ -52,9 +51,22 @@ def release_list(as_json: bool) -> None:
     images = sorted({r.image.removesuffix(f":{r.md5}") for r in releases})
     if images:
         out.print(f"image: {', '.join(images)}, tagged with each release's md5")
-    out.print(table(None, ["current", "release", "md5", "models", "created"],
-                    [("*" if r.current else "", f"v{r.version}", r.md5, len(r.models),
-                      r.to_json()["created"].replace("T", " ")[:16]) for r in releases]))
+    out.print(
+        table(
+            None,
+            ["current", "release", "md5", "models", "created"],
+            [
+                (
+                    "*" if r.current else "",
+                    f"v{r.version}",
+                    r.md5,
+                    len(r.models),
+                    r.to_json()["created"].replace("T", " ")[:16],
+                )
+                for r in releases
+            ],
+        )
+    )
 
 
 def _show(release_obj: Any, as_json: bool) -> None:
@@ -76,9 +88,13 @@ def release_show(ident: str, as_json: bool) -> None:
 
 
 @release.command("current")
-@click.option("--at", "at", metavar="TIME",
-              help="What was current at this time: ISO 8601 (2026-11-25T14:30, local time unless a zone is "
-                   "given) or Unix seconds.")
+@click.option(
+    "--at",
+    "at",
+    metavar="TIME",
+    help="What was current at this time: ISO 8601 (2026-11-25T14:30, local time unless a zone is "
+    "given) or Unix seconds.",
+)
 @json_option
 def release_current(at: str | None, as_json: bool) -> None:
     """The deployed release, or the one deployed at TIME (from the release log)."""
@@ -101,10 +117,20 @@ def release_log(as_json: bool) -> None:
     for event in log.events:
         data = event.to_json()
         what = data["event"] + ("" if event.status == "done" else " (pending)")
-        rows.append((data["time"][:19].replace("T", " "), what, f"{data['release']} {event.md5[:8]}", data["user"],
-                     short(data["code_commit"])))
-    console().print(table(None, ["time", "event", "release", "user", "code"], rows) if rows else
-                    "no release events yet (run 'tusk release create')")
+        rows.append(
+            (
+                data["time"][:19].replace("T", " "),
+                what,
+                f"{data['release']} {event.md5[:8]}",
+                data["user"],
+                short(data["code_commit"]),
+            )
+        )
+    console().print(
+        table(None, ["time", "event", "release", "user", "code"], rows)
+        if rows
+        else "no release events yet (run 'tusk release create')"
+    )
 
 
 @release.command("diff")
@@ -122,11 +148,22 @@ def release_diff(a: str, b: str, as_json: bool) -> None:
     out.print(f"{old.md5} (v{old.version}) → {new.md5} (v{new.version})")
     rows = [(n, "added", f"v{v}", "", "", "") for n, v in sorted(changes.added.items())]
     rows += [(n, "removed", f"v{v} → none", "", "", "") for n, v in sorted(changes.removed.items())]
-    rows += [(c.name, "changed", f"v{c.old} → v{c.new}" + _needs_changed(c.needs), _arrow(*c.data_commit),
-              _arrow(*c.code_commit),
-              ", ".join(f"{k} {d:+.4g}" for k, d in c.metric_deltas.items())) for c in changes.changed]
-    out.print(table(None, ["model", "change", "version", "data", "code", "metrics"], rows) if rows else
-              "the two releases hold the same models")
+    rows += [
+        (
+            c.name,
+            "changed",
+            f"v{c.old} → v{c.new}" + _needs_changed(c.needs),
+            _arrow(*c.data_commit),
+            _arrow(*c.code_commit),
+            ", ".join(f"{k} {d:+.4g}" for k, d in c.metric_deltas.items()),
+        )
+        for c in changes.changed
+    ]
+    out.print(
+        table(None, ["model", "change", "version", "data", "code", "metrics"], rows)
+        if rows
+        else "the two releases hold the same models"
+    )
 
 
 def _needs_changed(needs: dict[str, tuple[str, str]]) -> str:
@@ -222,8 +259,13 @@ def _add_sources(tree: Any, d: dict[str, Any]) -> None:
             data.add(f"input {name}: {record['rows']} rows, digest {short(record['digest'], 12)}")
     tree.add(f"code commit {short(d['code_commit']) or '(none)'}" + (" (dirty)" if d["code_dirty"] else ""))
     for key, needed in d.get("needs", {}).items():
-        _add_sources(tree.add(f"needs {key}: [bold]{needed['name']}[/] v{needed['version']}  "
-                              f"fingerprint {short(needed['fingerprint'], 12)}"), needed)
+        _add_sources(
+            tree.add(
+                f"needs {key}: [bold]{needed['name']}[/] v{needed['version']}  "
+                f"fingerprint {short(needed['fingerprint'], 12)}"
+            ),
+            needed,
+        )
 
 
 def _render_data(d: dict[str, Any]) -> None:
@@ -239,9 +281,13 @@ def _render_data(d: dict[str, Any]) -> None:
 
 def _render_release(d: dict[str, Any]) -> None:
     console().print(f"release v{d['version']} {d['md5']}")
-    console().print(table(None, ["model", "version", "data commit", "code commit"],
-                          [(m["name"], m["version"], short(m["data_commit"]), short(m["code_commit"]))
-                           for m in d["models"]]))
+    console().print(
+        table(
+            None,
+            ["model", "version", "data commit", "code commit"],
+            [(m["name"], m["version"], short(m["data_commit"]), short(m["code_commit"])) for m in d["models"]],
+        )
+    )
 
 
 @click.command()
@@ -259,9 +305,13 @@ def reproduce(target: str, as_json: bool) -> None:
     else:
         out = console()
         verdict = "[green]equal[/]" if result.equal else "[red]DIFFERENT[/]"
-        out.print(f"{result.name} v{result.version}: data {short(result.data_commit)}, code {short(result.code_commit)}")
-        out.print(f"fingerprint {verdict}: {short(result.fingerprint, 12)} vs recorded "
-                  f"{short(result.recorded_fingerprint, 12)}")
+        out.print(
+            f"{result.name} v{result.version}: data {short(result.data_commit)}, code {short(result.code_commit)}"
+        )
+        out.print(
+            f"fingerprint {verdict}: {short(result.fingerprint, 12)} vs recorded "
+            f"{short(result.recorded_fingerprint, 12)}"
+        )
         out.print("metric deltas: " + (", ".join(f"{k} {v:+.4g}" for k, v in result.metric_deltas.items()) or "none"))
         out.print(f"[dim]recorded as run {result.run_id}[/]")
     if not result.equal:
@@ -281,12 +331,30 @@ def cost(as_json: bool) -> None:
     currency = project.config.cost.currency
     total = report.total
     out.print(f"{total.jobs} recorded jobs: {total.cpu_hours:.3f} CPU-hours, {total.gpu_hours:.3f} GPU-hours")
-    out.print(table("per month", ["month", "jobs", "CPU-h", "GPU-h"],
-                    [(m, u.jobs, f"{u.cpu_hours:.3f}", f"{u.gpu_hours:.3f}") for m, u in sorted(report.by_month.items())]))
-    out.print(table(None, ["compute", "fixed", "variable/yr", "year 1", "year 2", "amortised/yr"],
-                    [(r["option"], f"{currency}{r['fixed']:,.0f}", f"{currency}{r['variable_per_year']:,.0f}",
-                      f"{currency}{r['year_1']:,.0f}", f"{currency}{r['year_2']:,.0f}",
-                      f"{currency}{r['amortised_per_year']:,.0f}") for r in report.rows]))
+    out.print(
+        table(
+            "per month",
+            ["month", "jobs", "CPU-h", "GPU-h"],
+            [(m, u.jobs, f"{u.cpu_hours:.3f}", f"{u.gpu_hours:.3f}") for m, u in sorted(report.by_month.items())],
+        )
+    )
+    out.print(
+        table(
+            None,
+            ["compute", "fixed", "variable/yr", "year 1", "year 2", "amortised/yr"],
+            [
+                (
+                    r["option"],
+                    f"{currency}{r['fixed']:,.0f}",
+                    f"{currency}{r['variable_per_year']:,.0f}",
+                    f"{currency}{r['year_1']:,.0f}",
+                    f"{currency}{r['year_2']:,.0f}",
+                    f"{currency}{r['amortised_per_year']:,.0f}",
+                )
+                for r in report.rows
+            ],
+        )
+    )
     from rich.markup import escape
 
     for line in report.assumptions:

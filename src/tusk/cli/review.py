@@ -28,9 +28,24 @@ def review_list(everything: bool, as_json: bool) -> None:
     if not rows:
         console().print("no review branches (tusk data sync makes sync/<name>; tusk data branch NAME makes one)")
         return
-    console().print(table(None, ["review", "title", "head", "state", "commits", "source", "last change"],
-                          [(r.summary.branch, data_text_cell(r.title), short(r.summary.head), r.status, r.summary.commits,
-                            r.summary.source or "", r.summary.date) for r in rows]))
+    console().print(
+        table(
+            None,
+            ["review", "title", "head", "state", "commits", "source", "last change"],
+            [
+                (
+                    r.summary.branch,
+                    data_text_cell(r.title),
+                    short(r.summary.head),
+                    r.status,
+                    r.summary.commits,
+                    r.summary.source or "",
+                    r.summary.date,
+                )
+                for r in rows
+            ],
+        )
+    )
 
 
 def data_text_cell(text: Any) -> Any:
@@ -61,9 +76,22 @@ def review_show(branch: str, as_json: bool) -> None:
     exists = branch in {b.name for b in project.data.branches()}
     if ended is not None and (status == "merged" or (status == "closed" and not exists)):
         if as_json:  # the review's keys as an open one has them (nothing left to judge), then how it ended
-            judged = project.review(branch).to_json() if exists else {
-                "preview": {}, "source": None, "tables": [], "plan": [], "checks": None, "gate": None,
-                "models": [], "conflicts": [], "instances": 0, "unplannable": None}
+            judged = (
+                project.review(branch).to_json()
+                if exists
+                else {
+                    "preview": {},
+                    "source": None,
+                    "tables": [],
+                    "plan": [],
+                    "checks": None,
+                    "gate": None,
+                    "models": [],
+                    "conflicts": [],
+                    "instances": 0,
+                    "unplannable": None,
+                }
+            )
             print_json({**judged, **ended.to_json(), "mergeable": False, "blocking": [f"the review is {status}"]})
             return
         _print_outcome(ended)
@@ -71,8 +99,13 @@ def review_show(branch: str, as_json: bool) -> None:
     result = project.review(branch)
     facts = ended.to_json() if ended is not None else {}
     if as_json:
-        print_json({**{k: facts.get(k, "") for k in ("status", "title", "description", "author", "closed_by",
-                                                       "closed_at")}, **result.to_json(), "status": status})
+        print_json(
+            {
+                **{k: facts.get(k, "") for k in ("status", "title", "description", "author", "closed_by", "closed_at")},
+                **result.to_json(),
+                "status": status,
+            }
+        )
         return
     if ended is not None:
         _print_header(ended)
@@ -91,8 +124,14 @@ def _who() -> str:
 
 @review.command("approve")
 @click.argument("branch")
-@click.option("--only", "only", multiple=True, required=True, metavar="GLOB",
-              help="The models whose rows to accept (repeatable), e.g. --only intent-acme.")
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    required=True,
+    metavar="GLOB",
+    help="The models whose rows to accept (repeatable), e.g. --only intent-acme.",
+)
 @json_option
 def review_approve(branch: str, only: tuple[str, ...], as_json: bool) -> None:
     """Accept only the rows of BRANCH that feed the models matching --only, as one commit on the data branch.
@@ -106,9 +145,11 @@ def review_approve(branch: str, only: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         print_json(result.to_json())
         return
-    console().print(result.message if result.commit is None else
-                    f"approved {branch} for {', '.join(result.models)}: commit {short(result.commit)} on "
-                    f"{result.into}")
+    console().print(
+        result.message
+        if result.commit is None
+        else f"approved {branch} for {', '.join(result.models)}: commit {short(result.commit)} on {result.into}"
+    )
 
 
 @review.command("comment")
@@ -132,8 +173,9 @@ def review_comment(branch: str, text: str, as_json: bool) -> None:
 def review_close(branch: str, reopen: bool, message: str | None, as_json: bool) -> None:
     """Close the review BRANCH without merging it (its branch stays; --reopen opens it again)."""
     status = "open" if reopen else "closed"
-    meta = open_project().edit_review(branch, _who(), status=status, comment=message or status,
-                                      kind="reopen" if reopen else "close")
+    meta = open_project().edit_review(
+        branch, _who(), status=status, comment=message or status, kind="reopen" if reopen else "close"
+    )
     if as_json:
         print_json(meta.to_json())
     else:
@@ -166,8 +208,13 @@ def _print_header(ended: Any) -> None:
     if meta.description:
         out.print(Text(data_text(meta.description)), soft_wrap=True)
     if ended.closed_by:
-        out.print(Text(f"closed by {data_text(ended.closed_by)} at {data_text(ended.closed_at)}: not merged; "
-                       f"tusk review close {meta.branch} --reopen opens it again"), soft_wrap=True)
+        out.print(
+            Text(
+                f"closed by {data_text(ended.closed_by)} at {data_text(ended.closed_at)}: not merged; "
+                f"tusk review close {meta.branch} --reopen opens it again"
+            ),
+            soft_wrap=True,
+        )
 
 
 def _print_outcome(ended: Any) -> None:
@@ -179,9 +226,13 @@ def _print_outcome(ended: Any) -> None:
         if not ended.recorded:
             out.print(f"merged into {ended.into} outside tusk's record (who, when and the merge commit are not known)")
         else:
-            out.print(Text(f"merged by {data_text(meta.merged_by)} at {data_text(meta.merged_at)}: merge commit "
-                           f"{short(meta.merge_commit)}, {ended.into} was at {short(meta.merged_from)} before it"),
-                      soft_wrap=True)
+            out.print(
+                Text(
+                    f"merged by {data_text(meta.merged_by)} at {data_text(meta.merged_at)}: merge commit "
+                    f"{short(meta.merge_commit)}, {ended.into} was at {short(meta.merged_from)} before it"
+                ),
+                soft_wrap=True,
+            )
             changes = ", ".join(f"{t['table']} +{t['added']} ~{t['modified']} -{t['removed']}" for t in ended.brought)
             out.print(Text(f"the merge brought: {data_text(changes) or 'no row changes'}"), soft_wrap=True)
             if ended.problem:
@@ -208,18 +259,27 @@ def _print_review(result: Any) -> None:
     if result.conflicts:
         out.print(f"[red]merging conflicts in {len(result.conflicts)} row(s)[/]: resolve on the branch first")
         return
-    out.print(f"merge preview {short(preview['commit'])} ({preview['kind']}), {result.branch} @ "
-              f"{short(preview['branch_head'])}, {result.into} @ {short(preview['into_head'])}")
+    out.print(
+        f"merge preview {short(preview['commit'])} ({preview['kind']}), {result.branch} @ "
+        f"{short(preview['branch_head'])}, {result.into} @ {short(preview['into_head'])}"
+    )
     changes = ", ".join(f"{t['table']} +{t['added']} ~{t['modified']} -{t['removed']}" for t in result.tables)
     out.print(f"changes: {changes or 'none'}")
     if result.checks.checks:
         failed = result.checks.failed
-        out.print(f"checks: {len(result.checks.checks) - len(failed)} of {len(result.checks.checks)} pass"
-                  + "".join(f"\n  [red]FAILED[/] {escape(c.name)}: {escape(c.message)}" for c in failed))
+        out.print(
+            f"checks: {len(result.checks.checks) - len(failed)} of {len(result.checks.checks)} pass"
+            + "".join(f"\n  [red]FAILED[/] {escape(c.name)}: {escape(c.message)}" for c in failed)
+        )
     if result.models:
         out.print(f"models merging would retrain (gate: {escape(result.gate or 'none')}):")
-        marks = {"passed": "[green]passed[/]", "failed": "[red]FAILED[/]", "outdated": "[red]outdated[/]",
-                 "missing": "[red]missing[/]", "ungated": "[dim]ungated[/]"}
+        marks = {
+            "passed": "[green]passed[/]",
+            "failed": "[red]FAILED[/]",
+            "outdated": "[red]outdated[/]",
+            "missing": "[red]missing[/]",
+            "ungated": "[dim]ungated[/]",
+        }
         for model in result.models:
             out.print(f"  {marks[model.verdict]} {escape(model.name)}: {escape(_metrics(model))}", soft_wrap=True)
     else:

@@ -10,9 +10,18 @@ import click
 from tusk.cli._common import EXIT_JOBS_FAILED, console, json_option, open_project, print_json, short, table
 from tusk.cli._text import printable, printable_log
 
-STATUS_STYLE = {"new": "cyan", "stale": "yellow", "reuse": "magenta", "fresh": "green", "orphaned": "dim",
-                "succeeded": "green", "failed": "red", "reused": "magenta", "cancelled": "red",
-                "skipped": "yellow"}
+STATUS_STYLE = {
+    "new": "cyan",
+    "stale": "yellow",
+    "reuse": "magenta",
+    "fresh": "green",
+    "orphaned": "dim",
+    "succeeded": "green",
+    "failed": "red",
+    "reused": "magenta",
+    "cancelled": "red",
+    "skipped": "yellow",
+}
 
 
 def _styled(status: str) -> str:
@@ -20,8 +29,12 @@ def _styled(status: str) -> str:
 
 
 @click.command()
-@click.option("--at", "at", metavar="REF",
-              help="A branch: plan the result of merging it into the data branch. A tag or commit: plan at it.")
+@click.option(
+    "--at",
+    "at",
+    metavar="REF",
+    help="A branch: plan the result of merging it into the data branch. A tag or commit: plan at it.",
+)
 @click.option("--all", "show_all", is_flag=True, help="List fresh instances too.")
 @json_option
 def plan(at: str | None, show_all: bool, as_json: bool) -> None:
@@ -46,8 +59,16 @@ def plan(at: str | None, show_all: bool, as_json: bool) -> None:
         result = project.plan(at)
     except MergeConflict as conflict:
         if as_json:
-            print_json({"ref": at, "data_commit": None, "preview": None, "conflicts": conflict.conflicts,
-                        "instances": [], "error": str(conflict)})
+            print_json(
+                {
+                    "ref": at,
+                    "data_commit": None,
+                    "preview": None,
+                    "conflicts": conflict.conflicts,
+                    "instances": [],
+                    "error": str(conflict),
+                }
+            )
         else:
             _print_conflicts(conflict)
         raise
@@ -55,26 +76,34 @@ def plan(at: str | None, show_all: bool, as_json: bool) -> None:
         print_json(result.to_json())
         return
     out = console()
-    rows = [(p.name, _styled(p.status + (f" v{p.reuse_version}" if p.reuse_version else "")), _plain("; ".join(p.reasons)))
-            for p in result.instances if show_all or p.status != "fresh"]
+    rows = [
+        (p.name, _styled(p.status + (f" v{p.reuse_version}" if p.reuse_version else "")), _plain("; ".join(p.reasons)))
+        for p in result.instances
+        if show_all or p.status != "fresh"
+    ]
     if rows:
         out.print(table(None, ["instance", "status", "why"], rows))
-    summary = ", ".join(f"{result.count(s)} {s}" for s in ("new", "stale", "failed", "reuse", "orphaned", "fresh")
-                        if result.count(s))
-    out.print(f"{_planned_at(result)}: {len(result.instances)} instances"
-              f" ({summary or 'none'}); {len(result.work)} to run")
+    summary = ", ".join(
+        f"{result.count(s)} {s}" for s in ("new", "stale", "failed", "reuse", "orphaned", "fresh") if result.count(s)
+    )
+    out.print(
+        f"{_planned_at(result)}: {len(result.instances)} instances ({summary or 'none'}); {len(result.work)} to run"
+    )
 
 
 def _planned_at(result: Any) -> str:
     preview = result.preview
     if preview is None:
         return f"{result.ref} @ {short(result.data_commit)}"
-    what = {"merge": f"merging {preview.branch} into {preview.into} (preview {short(preview.commit)}, not kept)",
-            "fast-forward": f"merging {preview.branch} into {preview.into} (a fast-forward to "
-                            f"{short(preview.commit)})",
-            "up-to-date": f"{preview.branch} is already merged into {preview.into} @ {short(preview.commit)}"}
-    return f"{what[preview.kind]}; {preview.branch} @ {short(preview.branch_head)}, " \
-           f"{preview.into} @ {short(preview.into_head)}"
+    what = {
+        "merge": f"merging {preview.branch} into {preview.into} (preview {short(preview.commit)}, not kept)",
+        "fast-forward": f"merging {preview.branch} into {preview.into} (a fast-forward to {short(preview.commit)})",
+        "up-to-date": f"{preview.branch} is already merged into {preview.into} @ {short(preview.commit)}",
+    }
+    return (
+        f"{what[preview.kind]}; {preview.branch} @ {short(preview.branch_head)}, "
+        f"{preview.into} @ {short(preview.into_head)}"
+    )
 
 
 def _print_conflicts(conflict: Any) -> None:
@@ -83,20 +112,35 @@ def _print_conflicts(conflict: Any) -> None:
 
 
 @click.command()
-@click.option("--at", "at", metavar="REF",
-              help="Train from this tag or commit, or a branch that merges into the data branch without a merge "
-                   "commit (default: the data branch).")
+@click.option(
+    "--at",
+    "at",
+    metavar="REF",
+    help="Train from this tag or commit, or a branch that merges into the data branch without a merge "
+    "commit (default: the data branch).",
+)
 @click.option("--only", metavar="GLOB", help="Only instances whose name matches, e.g. 'intent-a*'.")
 @click.option("--shard", metavar="I/N", help="Only the I-th of N deterministic slices (for CI matrices).")
 @click.option("--workers", type=click.IntRange(min=1, max=1024), help="Parallel jobs (default: the executor URL's).")
 @click.option("--force", is_flag=True, help="Retrain the selected instances even when fresh.")
-@click.option("--candidates", is_flag=True,
-              help="With --at BRANCH: train what merging the review would retrain, on its merge preview, as "
-                   "candidates for the review (production untouched).")
+@click.option(
+    "--candidates",
+    is_flag=True,
+    help="With --at BRANCH: train what merging the review would retrain, on its merge preview, as "
+    "candidates for the review (production untouched).",
+)
 @click.option("--no-wait", is_flag=True, help="If another run holds the project, fail at once instead of waiting.")
 @json_option
-def run(at: str | None, only: str | None, shard: str | None, workers: int | None, force: bool, candidates: bool,
-        no_wait: bool, as_json: bool) -> None:
+def run(
+    at: str | None,
+    only: str | None,
+    shard: str | None,
+    workers: int | None,
+    force: bool,
+    candidates: bool,
+    no_wait: bool,
+    as_json: bool,
+) -> None:
     """Train every new or stale model, in parallel, pinned to one data commit.
 
     \b
@@ -123,9 +167,19 @@ def run(at: str | None, only: str | None, shard: str | None, workers: int | None
     project = open_project()
     display = _Display(quiet=as_json)
     try:
-        report = project.run(at=at, only=only, shard=shard, workers=workers, force=force, candidates=candidates,
-                             on_start=display.start, on_outcome=display.outcome, on_event=display.event,
-                             wait=not no_wait, on_wait=display.note)
+        report = project.run(
+            at=at,
+            only=only,
+            shard=shard,
+            workers=workers,
+            force=force,
+            candidates=candidates,
+            on_start=display.start,
+            on_outcome=display.outcome,
+            on_event=display.event,
+            wait=not no_wait,
+            on_wait=display.note,
+        )
     finally:
         display.stop()
     if as_json:
@@ -155,14 +209,21 @@ class _Display:
     def start(self, plan: Any, count: int) -> None:
         if self.quiet:
             return
-        self.err.print(f"{plan.ref} @ {short(plan.data_commit)}: {count} to run, "
-                       f"{len(plan.instances) - count} up to date")
+        self.err.print(
+            f"{plan.ref} @ {short(plan.data_commit)}: {count} to run, {len(plan.instances) - count} up to date"
+        )
         if self.live and count:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                     TextColumn("{task.fields[detail]}"), TimeRemainingColumn(),
-                                     console=self.err, transient=True)
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[detail]}"),
+                TimeRemainingColumn(),
+                console=self.err,
+                transient=True,
+            )
             self.task = self.progress.add_task("training", total=count, detail="")
             self.progress.start()
 
@@ -213,24 +274,28 @@ def _print_report(report: Any) -> None:
     for note in report.recovered:
         console(stderr=True).print(f"recovered: {printable(note)}", markup=False)
     if report.jobs:
-        rows = [(j.name, _styled(j.status), f"v{j.version}" if j.version else "", _promotion(j), _metrics(j.metrics))
-                for j in report.jobs]  # each job's time is in --json and in the progress lines
+        rows = [
+            (j.name, _styled(j.status), f"v{j.version}" if j.version else "", _promotion(j), _metrics(j.metrics))
+            for j in report.jobs
+        ]  # each job's time is in --json and in the progress lines
         out.print(table(None, ["instance", "status", "version", "promoted", "metrics"], rows))
         for job in report.jobs:  # the long texts on lines of their own: readable in 80 columns
             if job.error:
                 out.print(f"[red]{job.name}[/]: {escape(printable(job.error))}", soft_wrap=True)
             elif job.promotion:
-                out.print(f"[yellow]{job.name}[/] kept out of production: {escape(printable(job.promotion))}",
-                          soft_wrap=True)
+                out.print(
+                    f"[yellow]{job.name}[/] kept out of production: {escape(printable(job.promotion))}", soft_wrap=True
+                )
     counts: dict[str, int] = {}
     for job in report.jobs:
         counts[job.status] = counts.get(job.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to do"
     if report.candidates is not None:
-        out.print(f"candidates for review {report.candidates.review} (merge preview {short(report.data_commit)}): "
-                  f"no alias moved; tusk review show {report.candidates.review} compares them with production")
-    out.print(f"data {short(report.data_commit)}: {summary}; {report.fresh} already fresh "
-              f"({report.seconds:.1f}s)")
+        out.print(
+            f"candidates for review {report.candidates.review} (merge preview {short(report.data_commit)}): "
+            f"no alias moved; tusk review show {report.candidates.review} compares them with production"
+        )
+    out.print(f"data {short(report.data_commit)}: {summary}; {report.fresh} already fresh ({report.seconds:.1f}s)")
 
 
 def _promotion(job: Any) -> str:
@@ -261,9 +326,23 @@ def status(as_json: bool) -> None:
     if as_json:
         print_json(found.to_json())
         return
-    console().print(table(None, ["instance", "status", "version", "production", "data commit", "fingerprint"],
-                          [(r.name, _styled(r.status), r.version or "", r.production or "", short(r.data_commit),
-                            short(r.fingerprint, 12)) for r in found.instances]))
+    console().print(
+        table(
+            None,
+            ["instance", "status", "version", "production", "data commit", "fingerprint"],
+            [
+                (
+                    r.name,
+                    _styled(r.status),
+                    r.version or "",
+                    r.production or "",
+                    short(r.data_commit),
+                    short(r.fingerprint, 12),
+                )
+                for r in found.instances
+            ],
+        )
+    )
 
 
 @click.group()
@@ -272,18 +351,29 @@ def models() -> None:
 
 
 @models.command("list")
-@click.option("--sort", type=click.Choice(["name", "status", "version", "production", "metric", "trained",
-                                           "seconds"]), default=None,
-              help="With status, key metric, last trained and duration (as the page shows): sorted by this.")
+@click.option(
+    "--sort",
+    type=click.Choice(["name", "status", "version", "production", "metric", "trained", "seconds"]),
+    default=None,
+    help="With status, key metric, last trained and duration (as the page shows): sorted by this.",
+)
 @click.option("--desc", is_flag=True, help="Sort descending.")
-@click.option("--status", "status", type=click.Choice(["new", "stale", "failed", "reuse", "fresh", "orphaned"]), default=None,
-              help="Only instances with this plan status (implies the long listing).")
-@click.option("--name", "name", default=None, help="Only instances whose name contains this (implies the long listing).")
+@click.option(
+    "--status",
+    "status",
+    type=click.Choice(["new", "stale", "failed", "reuse", "fresh", "orphaned"]),
+    default=None,
+    help="Only instances with this plan status (implies the long listing).",
+)
+@click.option(
+    "--name", "name", default=None, help="Only instances whose name contains this (implies the long listing)."
+)
 @click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many (long listing).")
 @click.option("--limit", type=click.IntRange(1, 500), default=None, help="At most this many (long listing).")
 @json_option
-def models_list(sort: str | None, desc: bool, status: str | None, name: str | None, offset: int, limit: int | None,
-                as_json: bool) -> None:
+def models_list(
+    sort: str | None, desc: bool, status: str | None, name: str | None, offset: int, limit: int | None, as_json: bool
+) -> None:
     """Every registered instance with its current and production versions.
 
     With --sort, --status, --name, --offset or --limit: every planned instance with its status, key metric,
@@ -297,19 +387,36 @@ def models_list(sort: str | None, desc: bool, status: str | None, name: str | No
         if as_json:
             print_json(found.to_json())
             return
-        console().print(table(f"{offset + 1}–{offset + len(found.rows)} of {found.matched}",
-                              ["model", "status", "cur", "prod", "key metric", "trained", "secs"],
-                              [(r.name, r.status, r.version or "", r.production or "",
-                                f"{r.metric} {r.value:.4g}" if r.metric and r.value is not None else "",
-                                (r.trained or "")[5:16].replace("T", " "),
-                                f"{r.seconds:.1f}" if r.seconds is not None else "") for r in found.rows]))
+        console().print(
+            table(
+                f"{offset + 1}–{offset + len(found.rows)} of {found.matched}",
+                ["model", "status", "cur", "prod", "key metric", "trained", "secs"],
+                [
+                    (
+                        r.name,
+                        r.status,
+                        r.version or "",
+                        r.production or "",
+                        f"{r.metric} {r.value:.4g}" if r.metric and r.value is not None else "",
+                        (r.trained or "")[5:16].replace("T", " "),
+                        f"{r.seconds:.1f}" if r.seconds is not None else "",
+                    )
+                    for r in found.rows
+                ],
+            )
+        )
         return
     listed = open_project().models()
     if as_json:
         print_json(listed.to_json())
         return
-    console().print(table(None, ["model", "current", "production", "spec"],
-                          [(m.name, m.version, m.production, m.spec) for m in listed.models]))
+    console().print(
+        table(
+            None,
+            ["model", "current", "production", "spec"],
+            [(m.name, m.version, m.production, m.spec) for m in listed.models],
+        )
+    )
 
 
 @models.command("show")
@@ -321,9 +428,23 @@ def models_show(name: str, as_json: bool) -> None:
     if as_json:
         print_json(shown.to_json())
         return
-    console().print(table(name, ["version", "aliases", "data commit", "code commit", "fingerprint", "created"],
-                          [(v.version, ",".join(v.aliases), short(v.data_commit), short(v.code_commit),
-                            short(v.fingerprint, 12), v.created[:16]) for v in shown.versions]))
+    console().print(
+        table(
+            name,
+            ["version", "aliases", "data commit", "code commit", "fingerprint", "created"],
+            [
+                (
+                    v.version,
+                    ",".join(v.aliases),
+                    short(v.data_commit),
+                    short(v.code_commit),
+                    short(v.fingerprint, 12),
+                    v.created[:16],
+                )
+                for v in shown.versions
+            ],
+        )
+    )
 
 
 @models.command("promote")
@@ -356,8 +477,10 @@ def models_rollback(name: str, to: str | None, as_json: bool) -> None:
     if as_json:
         print_json(rolled.to_json())
     elif not rolled.moved:
-        console().print(f"{name}: production stays on v{rolled.production}, its first production version: nothing "
-                        f"earlier to roll back to")
+        console().print(
+            f"{name}: production stays on v{rolled.production}, its first production version: nothing "
+            f"earlier to roll back to"
+        )
     else:
         console().print(f"{name}: production v{rolled.previous} → v{rolled.production}")
 
@@ -365,8 +488,12 @@ def models_rollback(name: str, to: str | None, as_json: bool) -> None:
 @click.command()
 @click.argument("target", metavar="NAME[@VERSION]")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing a running job's log until the job ends.")
-@click.option("--raw", is_flag=True, help="Print the log's bytes as the job wrote them, terminal escapes and all "
-                                          "(for a pipe; by default they are taken out, on a terminal or not).")
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Print the log's bytes as the job wrote them, terminal escapes and all "
+    "(for a pipe; by default they are taken out, on a terminal or not).",
+)
 @json_option
 def logs(target: str, follow: bool, raw: bool, as_json: bool) -> None:
     """Print the training log of a model: its running job, NAME@VERSION, or its latest.
@@ -386,7 +513,11 @@ def logs(target: str, follow: bool, raw: bool, as_json: bool) -> None:
         print_json(found.to_json())
         return
     shown = (lambda text: text) if raw else printable_log
-    what = f"{found.name} v{found.version}" if found.version else f"{found.name}, {'running' if found.live else 'last'} job"
+    what = (
+        f"{found.name} v{found.version}"
+        if found.version
+        else f"{found.name}, {'running' if found.live else 'last'} job"
+    )
     click.echo(f"# {printable(what)}: {printable(str(found.location))}", err=True)
     click.echo(shown(found.text), nl=False)
     if follow and found.live:

@@ -8,22 +8,38 @@ from tusk.cli._common import console, json_option, open_project, print_json
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on. Anything but loopback needs a token.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on. Anything but loopback needs a token."
+)
 @click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True, help="Port to listen on.")
-@click.option("--token", default=None, metavar="NAME:SECRET",
-              help="Who may log in (comma-separated; a bare SECRET is named 'token'). Default: $TUSK_UI_TOKEN. "
-                   "With a token, the page asks for it once and keeps a session cookie; the action log "
-                   "(.tusk/ui-actions.log) names who did what.")
-@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
-              help="Another name people open the page by (tusk.example.com, NAME:PORT, or the URL; repeatable; "
-                   "default: $TUSK_UI_ALLOWED_HOSTS). Loopback names are always served, and with --host 0.0.0.0 "
-                   "also this machine's name and its IP addresses; any other Host header is refused.")
-@click.option("--review", "review", default=None, metavar="BRANCH",
-              help="Print the address of this review's page (what to open first).")
+@click.option(
+    "--token",
+    default=None,
+    metavar="NAME:SECRET",
+    help="Who may log in (comma-separated; a bare SECRET is named 'token'). Default: $TUSK_UI_TOKEN. "
+    "With a token, the page asks for it once and keeps a session cookie; the action log "
+    "(.tusk/ui-actions.log) names who did what.",
+)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Another name people open the page by (tusk.example.com, NAME:PORT, or the URL; repeatable; "
+    "default: $TUSK_UI_ALLOWED_HOSTS). Loopback names are always served, and with --host 0.0.0.0 "
+    "also this machine's name and its IP addresses; any other Host header is refused.",
+)
+@click.option(
+    "--review",
+    "review",
+    default=None,
+    metavar="BRANCH",
+    help="Print the address of this review's page (what to open first).",
+)
 @json_option
-def ui(host: str, port: int, token: str | None, allowed_hosts: tuple[str, ...], review: str | None,
-       as_json: bool) -> None:
+def ui(
+    host: str, port: int, token: str | None, allowed_hosts: tuple[str, ...], review: str | None, as_json: bool
+) -> None:
     """Serve the page: reviews with their blast radius, models, runs, releases and data.
 
     \b

@@ -32,8 +32,18 @@ def parse_duration(value: str | int | float | None) -> float | None:
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
-               "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1e3,
+    "mb": 1e6,
+    "gb": 1e9,
+    "tb": 1e12,
+    "kib": 1 << 10,
+    "mib": 1 << 20,
+    "gib": 1 << 30,
+    "tib": 1 << 40,
+}
 
 
 def parse_size(value: str | int | float | None) -> float | None:
@@ -77,7 +87,7 @@ class DataConfig(_Section):
     @classmethod
     def _positive(cls, value: float) -> float:
         if not math.isfinite(value) or value <= 0:
-            raise ValueError("must be a positive amount (e.g. query_timeout = \"60s\", query_memory = \"1GiB\")")
+            raise ValueError('must be a positive amount (e.g. query_timeout = "60s", query_memory = "1GiB")')
         return value
 
 
@@ -185,7 +195,7 @@ def _inside_project(pattern: str) -> str:
     """A ``code`` glob names files of the project: refused, before any walking, when absolute or escaping it."""
     path = PurePosixPath(pattern.replace("\\", "/"))
     if not pattern.strip() or path.is_absolute() or pattern.startswith("~") or PureWindowsPath(pattern).drive:
-        raise ValueError(f"{pattern!r}: use a path relative to the project's folder (e.g. \"models/*.py\")")
+        raise ValueError(f'{pattern!r}: use a path relative to the project\'s folder (e.g. "models/*.py")')
     depth = 0
     for part in path.parts:
         depth += -1 if part == ".." else 0 if part == "." else 1
@@ -215,8 +225,10 @@ class ModelSpec(_Section):
     def _safe_name(cls, value: str) -> str:
         literal = re.sub(r"\{[A-Za-z_][A-Za-z0-9_]*\}", "x", value)
         if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}", literal) or ".." in literal:
-            raise ValueError(f"name {value!r}: use letters, digits, '_', '.', '-' and {{matrix keys}}, "
-                             "starting with a letter or digit (it names registry models and folders)")
+            raise ValueError(
+                f"name {value!r}: use letters, digits, '_', '.', '-' and {{matrix keys}}, "
+                "starting with a letter or digit (it names registry models and folders)"
+            )
         return value
 
     @field_validator("code", mode="before")
@@ -240,13 +252,13 @@ class ModelSpec(_Section):
             needs = [needs]
         if isinstance(needs, list):
             if not all(isinstance(n, str) for n in needs):
-                raise ValueError("needs: a list of model names, e.g. needs = [\"base\"]")
+                raise ValueError('needs: a list of model names, e.g. needs = ["base"]')
             needs = {name: name for name in needs}
         inputs = raw.get("inputs", {})
         if isinstance(inputs, dict) and isinstance(needs, dict):
             for key, value in list(inputs.items()):
                 if isinstance(value, str) and value.strip().startswith(MODEL_INPUT):
-                    needed = value.strip()[len(MODEL_INPUT):].strip()
+                    needed = value.strip()[len(MODEL_INPUT) :].strip()
                     if needs.get(key, needed) != needed:
                         raise ValueError(f"inputs.{key} and needs give {key!r} two models")
                     needs = {**needs, key: needed}
@@ -255,13 +267,13 @@ class ModelSpec(_Section):
         return raw
 
     @model_validator(mode="after")
-    def _train_or_cmd(self) -> "ModelSpec":
+    def _train_or_cmd(self) -> ModelSpec:
         if bool(self.train) == bool(self.cmd):
             raise ValueError("give exactly one of 'train' (\"path/module.py:function\") or 'cmd'")
         if self.train and ":" not in self.train:
-            raise ValueError(f"train {self.train!r} must look like \"models/intent.py:train\"")
+            raise ValueError(f'train {self.train!r} must look like "models/intent.py:train"')
         if self.setup and ":" not in self.setup:
-            raise ValueError(f"setup {self.setup!r} must look like \"models/adapter.py:load_base\"")
+            raise ValueError(f'setup {self.setup!r} must look like "models/adapter.py:load_base"')
         if self.setup and not self.train:
             raise ValueError("setup needs a 'train' function to hand its value to (a 'cmd' model has no ctx)")
         clash = sorted(set(self.needs) & set(self.inputs))
@@ -269,10 +281,10 @@ class ModelSpec(_Section):
             raise ValueError(f"{clash[0]!r} is both an input and a need")
         for key, needed in self.needs.items():
             if not key.strip() or not needed.strip():
-                raise ValueError(f"needs {key!r}: name the model it needs (needs = [\"base\"])")
+                raise ValueError(f'needs {key!r}: name the model it needs (needs = ["base"])')
         if self.promote_if:
-            from tusk.errors import TuskError
             from tusk.core.promote import parse
+            from tusk.errors import TuskError
 
             try:
                 parse(self.promote_if)
@@ -378,7 +390,7 @@ class CheckConfig(_Section):
         return _key_list(value)
 
     @model_validator(mode="after")
-    def _one_rule(self) -> "CheckConfig":
+    def _one_rule(self) -> CheckConfig:
         given = [kind for kind in CHECK_KINDS if getattr(self, kind) is not None]
         if len(given) != 1:
             raise ValueError(f"give exactly one of {', '.join(CHECK_KINDS)} (found {', '.join(given) or 'none'})")
@@ -404,8 +416,8 @@ class ReviewConfig(_Section):
     @classmethod
     def _gate(cls, value: str | None) -> str | None:
         if value:
-            from tusk.errors import TuskError
             from tusk.core.promote import parse
+            from tusk.errors import TuskError
 
             try:
                 parse(value, allow_production=True)
@@ -459,7 +471,7 @@ class Config(_Section):
     checks: list[CheckConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _unique_names(self) -> "Config":
+    def _unique_names(self) -> Config:
         for what, entries in (("sources", self.sources), ("checks", self.checks)):
             seen: set[str] = set()
             for entry in entries:
@@ -528,5 +540,3 @@ def _describe(path: Path, raw: dict[str, Any], exc: ValidationError) -> str:
     if error["type"] == "extra_forbidden":
         message = "unknown key"
     return f"{path}: {where}{key}: {message}"
-
-

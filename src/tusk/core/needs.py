@@ -36,18 +36,23 @@ def check_needs(specs: Sequence[ModelSpec]) -> list[str]:
         for key, needed in spec.needs.items():
             if needed not in names:
                 known = ", ".join(sorted(n for n in names if "{" not in n)) or "none"
-                raise ConfigError(f"model {spec.name!r}: needs.{key} = {needed!r}, but no [[models]] entry is "
-                                  f"named {needed!r} (models with one instance: {known})")
+                raise ConfigError(
+                    f"model {spec.name!r}: needs.{key} = {needed!r}, but no [[models]] entry is "
+                    f"named {needed!r} (models with one instance: {known})"
+                )
             if "{" in needed:
-                raise ConfigError(f"model {spec.name!r}: needs {needed!r}, which has a matrix (many instances); "
-                                  "a need is one model")
+                raise ConfigError(
+                    f"model {spec.name!r}: needs {needed!r}, which has a matrix (many instances); a need is one model"
+                )
         graph[spec.name] = sorted(set(spec.needs.values()))
     try:
         return list(graphlib.TopologicalSorter(graph).static_order())
     except graphlib.CycleError as exc:
         cycle = list(exc.args[1])  # [a, b, ..., a]: each needs the one before it
-        raise ConfigError(f"models need each other in a cycle: {' → '.join(reversed(cycle))}; "
-                          "a model cannot need itself, even through others") from None
+        raise ConfigError(
+            f"models need each other in a cycle: {' → '.join(reversed(cycle))}; "
+            "a model cannot need itself, even through others"
+        ) from None
 
 
 def waves(names: Iterable[str], needs: Mapping[str, Iterable[str]]) -> list[list[str]]:
@@ -112,8 +117,9 @@ class Outcome(Protocol):  # what needed_versions reads of a job that ran before 
     error: str
 
 
-def needed_versions(tracker: "Tracker", planned: "PlannedInstance", earlier: Iterable[Outcome],
-                    copies: Path) -> tuple[dict[str, dict[str, Any]], str | None]:
+def needed_versions(
+    tracker: Tracker, planned: PlannedInstance, earlier: Iterable[Outcome], copies: Path
+) -> tuple[dict[str, dict[str, Any]], str | None]:
     """The versions a job needs (the one trained earlier in this run, else the current one) as its payload's
     ``needs``, or why it cannot run: what it needs failed, was cancelled or skipped, or has no version."""
     wanted = planned.instance.spec.needs if planned.instance else {}
@@ -130,13 +136,17 @@ def needed_versions(tracker: "Tracker", planned: "PlannedInstance", earlier: Ite
         if state is None or not state.version:
             return {}, f"{needed} has no version yet"
         info = tracker.version(needed, state.version)
-        payload[key] = {"name": needed, "version": state.version, "fingerprint": state.fingerprint,
-                        "path": str(version_folder(tracker, info.source, needed, state.version, copies)),
-                        "metrics": dict(info.metrics)}
+        payload[key] = {
+            "name": needed,
+            "version": state.version,
+            "fingerprint": state.fingerprint,
+            "path": str(version_folder(tracker, info.source, needed, state.version, copies)),
+            "metrics": dict(info.metrics),
+        }
     return payload, None
 
 
-def version_folder(tracker: "Tracker", source: str, name: str, version: str, copies: Path) -> Path:
+def version_folder(tracker: Tracker, source: str, name: str, version: str, copies: Path) -> Path:
     """A version's model files on this machine: the tracker's own folder when it is local, else a copy made
     once under ``copies``."""
     from urllib.parse import unquote, urlsplit

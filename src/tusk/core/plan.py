@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tusk.core.config import Config
+from tusk.core.needs import change_reason, check_needs, is_need, need_record, version_of
+from tusk.core.spec import CodeHasher, InputQuery, Instance, canonical, expand, fingerprint
 from tusk.data.base import DataStore, MergePreview, RowChange, RowFilter
 from tusk.data.names import quote_identifier
 from tusk.errors import ConfigError, DataError
-from tusk.core.needs import change_reason, check_needs, is_need, need_record, version_of
-from tusk.core.spec import CodeHasher, Instance, InputQuery, canonical, expand, fingerprint
 from tusk.tracking.base import CandidateRef, FailedJob, InputRecord, InstanceState
 
 Status = Literal["new", "stale", "failed", "fresh", "reuse", "orphaned"]
@@ -50,11 +50,16 @@ class PlannedInstance:
     failure: FailedJob | None = None  # status failed: its last job at this fingerprint
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "reasons": self.reasons,
-                "error": self.failure.error if self.failure else None,
-                "log": self.failure.log if self.failure else None,
-                "version": self.state.version if self.state else None,
-                "reuse_version": self.reuse_version, "spec": self.instance.spec.name if self.instance else None}
+        return {
+            "name": self.name,
+            "status": self.status,
+            "reasons": self.reasons,
+            "error": self.failure.error if self.failure else None,
+            "log": self.failure.log if self.failure else None,
+            "version": self.state.version if self.state else None,
+            "reuse_version": self.reuse_version,
+            "spec": self.instance.spec.name if self.instance else None,
+        }
 
 
 @dataclass
@@ -74,23 +79,27 @@ class Plan:
         return [p for p in self.instances if p.status in ("new", "stale", "failed", "reuse")]
 
     def to_json(self) -> dict[str, Any]:
-        return {"ref": self.ref, "data_commit": self.data_commit,
-                "preview": self.preview.to_json() if self.preview else None,
-                "instances": [p.to_json() for p in self.instances],
-                "summary": {s: self.count(s) for s in ("new", "stale", "failed", "reuse", "fresh", "orphaned")}}
+        return {
+            "ref": self.ref,
+            "data_commit": self.data_commit,
+            "preview": self.preview.to_json() if self.preview else None,
+            "instances": [p.to_json() for p in self.instances],
+            "summary": {s: self.count(s) for s in ("new", "stale", "failed", "reuse", "fresh", "orphaned")},
+        }
 
 
 def rows_digest(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """Digest of a query result: column names, then the rows in query order."""
     digest = hashlib.sha256(canonical(list(columns)).encode())
     for start in range(0, len(rows), 4096):
-        digest.update(repr([tuple(r) for r in rows[start:start + 4096]]).encode())
+        digest.update(repr([tuple(r) for r in rows[start : start + 4096]]).encode())
     return digest.hexdigest()
 
 
 def input_fingerprint(instance: Instance, records: Mapping[str, InputRecord]) -> str:
-    return fingerprint(instance.code_digest, instance.params,
-                       {k: (r.query, r.params, r.digest) for k, r in records.items()})
+    return fingerprint(
+        instance.code_digest, instance.params, {k: (r.query, r.params, r.digest) for k, r in records.items()}
+    )
 
 
 @dataclass
@@ -113,10 +122,16 @@ MatrixCache = MutableMapping[str, tuple[str, list[Any]]]  # matrix SQL → (comm
 
 
 class Planner:
-    def __init__(self, config: Config, store: DataStore, states: Mapping[str, InstanceState],
-                 matrix_cache: MatrixCache | None = None,
-                 candidates: Mapping[str, Mapping[str, CandidateRef]] | None = None,
-                 facts: "SqlFacts | None" = None, failures: Mapping[str, FailedJob] | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: DataStore,
+        states: Mapping[str, InstanceState],
+        matrix_cache: MatrixCache | None = None,
+        candidates: Mapping[str, Mapping[str, CandidateRef]] | None = None,
+        facts: SqlFacts | None = None,
+        failures: Mapping[str, FailedJob] | None = None,
+    ) -> None:
         self.config = config
         self.failures = failures or {}  # each instance's newest failed job: at the same fingerprint, "failed"
         self.facts = facts or SqlFacts()
@@ -127,7 +142,9 @@ class Planner:
         self._stats: dict[str, set[str]] = {}  # from commit → tables changed since it
         self._unknown: set[str] = set()  # recorded commits this store lacks (gc'd, or another store's)
         self._scratch: dict[tuple[str, str], RowFilter | None] = {}
-        self._grouped: dict[tuple[str, str, str], tuple[tuple[str, ...], dict[tuple[Any, ...], dict[str, int]]] | None] = {}
+        self._grouped: dict[
+            tuple[str, str, str], tuple[tuple[str, ...], dict[tuple[Any, ...], dict[str, int]]] | None
+        ] = {}
         self._how: dict[tuple[str, str], Any] = {}  # (query text, since) → how its instances' changes are told
         self._planning: tuple[Sequence[Instance], Collection[str] | None] = ((), None)  # what plan_instances plans
         self._rehashes: dict[str, int] = {}  # query text → its re-hashes so far (-1: its grouped read is done)
@@ -160,9 +177,11 @@ class Planner:
                 done[instance.name] = self._failed(self._plan_one(instance, done), done)
         planned = [done[i.name] for i in instances if only is None or i.name in only]
         known = {i.name for i in instances}
-        planned += [PlannedInstance(name, "orphaned", ["no [[models]] entry produces it any more"], state=state)
-                    for name, state in sorted(self.states.items())
-                    if name not in known and (only is None or name in only)]
+        planned += [
+            PlannedInstance(name, "orphaned", ["no [[models]] entry produces it any more"], state=state)
+            for name, state in sorted(self.states.items())
+            if name not in known and (only is None or name in only)
+        ]
         return Plan(ref=self.ref, data_commit=self.commit, instances=planned)
 
     def _check_inputs(self, instances: Sequence[Instance]) -> None:
@@ -223,7 +242,8 @@ class Planner:
         if scratch is None:
             return None
         query = f"SELECT __tusk_side, {self._quote(column)} FROM {self._quote(table)}" + (
-            f" WHERE {where}" if where else "")
+            f" WHERE {where}" if where else ""
+        )
         try:
             rows = scratch.select(query)
         except DataError:  # the column is not in the changed rows' images: ask the table instead
@@ -293,8 +313,10 @@ class Planner:
         if current != failure.fingerprint:
             return planned
         planned.status, planned.failure, planned.fingerprint = "failed", failure, current
-        planned.reasons = [f"its last job failed at these inputs ({failure.data_commit[:7]}): {failure.error}",
-                           *planned.reasons]
+        planned.reasons = [
+            f"its last job failed at these inputs ({failure.data_commit[:7]}): {failure.error}",
+            *planned.reasons,
+        ]
         return planned
 
     def _plan_new(self, instance: Instance) -> PlannedInstance:
@@ -305,8 +327,16 @@ class Planner:
             records = {name: self._rehash(query) for name, query in instance.inputs.items()}
             current = input_fingerprint(instance, records)
             if current in candidates:
-                return PlannedInstance(instance.name, "reuse", [_candidate_reason(candidates[current])] + why,
-                                       instance, None, current, candidates[current].version, records)
+                return PlannedInstance(
+                    instance.name,
+                    "reuse",
+                    [_candidate_reason(candidates[current])] + why,
+                    instance,
+                    None,
+                    current,
+                    candidates[current].version,
+                    records,
+                )
         return PlannedInstance(instance.name, "new", why, instance)
 
     def _input_record(self, name: str, query: InputQuery, state: InstanceState) -> tuple[InputRecord, list[str]]:
@@ -393,13 +423,14 @@ class Planner:
         keys = list(queries)
         header = f"WITH {PARTS}(__tusk_i, {', '.join(f'__tusk_v{n}' for n in range(len(params)))}) AS (VALUES "
         for start in range(0, len(keys), chunk):
-            part = keys[start:start + chunk]
+            part = keys[start : start + chunk]
             values = ", ".join(f"({i}, {', '.join('?' * len(params))})" for i in range(len(part)))
             bound = [queries[key].bound[p] for key in part for p in params]
             found: dict[int, tuple[str, int]] = {}
             try:
-                for i, group in groupby(self.store.iter_query(f"{header}{values}){select}", bound, ref=self.commit),
-                                        key=itemgetter(-1)):
+                for i, group in groupby(
+                    self.store.iter_query(f"{header}{values}){select}", bound, ref=self.commit), key=itemgetter(-1)
+                ):
                     rows = [row[:-1] for row in group]
                     if len(rows[0]) != len(columns):
                         return
@@ -418,8 +449,10 @@ class Planner:
                 columns = self.store.columns(table, ref=self.commit)
             except DataError:
                 columns = []
-            self._keys[table] = (frozenset(name.lower() for name, _, key in columns if key),
-                                 any(name.lower().startswith("__tusk_") for name, _, _ in columns))
+            self._keys[table] = (
+                frozenset(name.lower() for name, _, key in columns if key),
+                any(name.lower().startswith("__tusk_") for name, _, _ in columns),
+            )
         key, clash = self._keys[table]
         return bool(key) and not clash and key <= set(ordered)
 
@@ -466,8 +499,9 @@ class Planner:
         partitions = self._partitions(since, table, query, scratch)
         return partitions if partitions is not None else {"scratch": scratch, "filter": filter_sql}
 
-    def _partitions(self, since: str, table: str, query: str,
-                    scratch: RowFilter) -> tuple[tuple[str, ...], dict[tuple[Any, ...], dict[str, int]]] | None:
+    def _partitions(
+        self, since: str, table: str, query: str, scratch: RowFilter
+    ) -> tuple[tuple[str, ...], dict[tuple[Any, ...], dict[str, int]]] | None:
         """For an input whose WHERE picks its partition by ``column = :param`` terms: the changed rows' counts by
         kind for every partition at once (one query per input and commit, not one per instance) → (the params in
         key order, {their values: {kind: count}}); None for other shapes."""
@@ -550,7 +584,9 @@ def _needed_first(config: Config, instances: Sequence[Instance]) -> Sequence[Ins
     return sorted(instances, key=lambda instance: order.get(instance.spec.name, 0))
 
 
-def need_change(key: str, needed: PlannedInstance, recorded: InputRecord | None) -> tuple[InputRecord | None, list[str]]:
+def need_change(
+    key: str, needed: PlannedInstance, recorded: InputRecord | None
+) -> tuple[InputRecord | None, list[str]]:
     """A need's record as planned (the needed model's fingerprint after this run; None while that is unknown,
     because it was never trained) and why it makes the dependent stale, if it does."""
     if needed.fingerprint is None:
@@ -708,11 +744,20 @@ def _plain_select(query: str, dialect: str) -> Any:
         tree = parse_one(query, read=dialect)
     except SqlglotError:
         return None
-    plain = (isinstance(tree, exp.Select) and not tree.args.get("joins") and not tree.args.get("group")
-             and not tree.args.get("limit") and not tree.args.get("offset") and not tree.args.get("having")
-             and not tree.args.get("with") and tree.find(exp.AggFunc) is None and tree.find(exp.Window) is None
-             and tree.find(exp.Subquery) is None
-             and isinstance(_from(tree), exp.From) and isinstance(_from(tree).this, exp.Table))
+    plain = (
+        isinstance(tree, exp.Select)
+        and not tree.args.get("joins")
+        and not tree.args.get("group")
+        and not tree.args.get("limit")
+        and not tree.args.get("offset")
+        and not tree.args.get("having")
+        and not tree.args.get("with")
+        and tree.find(exp.AggFunc) is None
+        and tree.find(exp.Window) is None
+        and tree.find(exp.Subquery) is None
+        and isinstance(_from(tree), exp.From)
+        and isinstance(_from(tree).this, exp.Table)
+    )
     return tree if plain else None
 
 
@@ -753,8 +798,11 @@ def _partition_terms(tree: Any) -> tuple[list[tuple[str, Any]], list[Any]] | Non
             return None
         else:
             rest.append(term)
-    if not keys or tree.find(exp.Placeholder) is not None and any(
-            p.find_ancestor(exp.Where) is None for p in tree.find_all(exp.Placeholder)):
+    if (
+        not keys
+        or tree.find(exp.Placeholder) is not None
+        and any(p.find_ancestor(exp.Where) is None for p in tree.find_all(exp.Placeholder))
+    ):
         return None
     return keys, rest
 
@@ -807,36 +855,61 @@ def _rehash_query(query: str, dialect: str) -> tuple[tuple[str, ...], str, tuple
     order = tree.args.get("order") if tree is not None else None
     if terms is None or order is None or tree.args.get("distinct"):
         return None
-    if any(c.name.lower() in ("rowid", "oid", "_rowid_") or c.name.lower().startswith("__tusk_")
-           for c in tree.find_all(exp.Column)):
+    if any(
+        c.name.lower() in ("rowid", "oid", "_rowid_") or c.name.lower().startswith("__tusk_")
+        for c in tree.find_all(exp.Column)
+    ):
         return None  # (a materialized row's rowid is not the table's)
     keys, rest = terms
     table = _from(tree).this
     if table.args.get("db") or table.args.get("catalog") or table.alias_or_name.lower().startswith("__tusk_"):
         return None
     name = table.alias_or_name
-    aliases = {e.alias.lower() for e in tree.expressions if isinstance(e, exp.Alias)
-               and not (isinstance(e.this, exp.Column) and e.this.name.lower() == e.alias.lower())}
+    aliases = {
+        e.alias.lower()
+        for e in tree.expressions
+        if isinstance(e, exp.Alias) and not (isinstance(e.this, exp.Column) and e.this.name.lower() == e.alias.lower())
+    }
     ordered: list[str] = []
     for term in order.expressions:
         column = term.this
-        if isinstance(column, exp.Column) and column.table in ("", name) and not isinstance(column.this, exp.Star) \
-                and column.name.lower() not in aliases:
+        if (
+            isinstance(column, exp.Column)
+            and column.table in ("", name)
+            and not isinstance(column.this, exp.Star)
+            and column.name.lower() not in aliases
+        ):
             ordered.append(column.name.lower())
-    picked = [exp.In(this=column.copy(), query=exp.select(f"__tusk_v{n}").from_(PARTS).subquery())
-              for n, (_, column) in enumerate(keys)]
+    picked = [
+        exp.In(this=column.copy(), query=exp.select(f"__tusk_v{n}").from_(PARTS).subquery())
+        for n, (_, column) in enumerate(keys)
+    ]
     rows = exp.select("*").from_(table.copy()).where(exp.and_(*picked, *(term.copy() for term in rest)))
     select = tree.copy()
-    select.set("expressions", [exp.Column(this=exp.Star(), table=exp.to_identifier(name))
-                               if isinstance(e, exp.Star) else e for e in select.expressions])
+    select.set(
+        "expressions",
+        [
+            exp.Column(this=exp.Star(), table=exp.to_identifier(name)) if isinstance(e, exp.Star) else e
+            for e in select.expressions
+        ],
+    )
     select.set("from_" if "from_" in select.args else "from", exp.From(this=exp.to_table("__tusk_m").as_(name)))
     select.set("where", None)
-    on = exp.and_(*(exp.EQ(this=column.copy(), expression=exp.column(f"__tusk_v{n}", table=PARTS))
-                    for n, (_, column) in enumerate(keys)))
+    on = exp.and_(
+        *(
+            exp.EQ(this=column.copy(), expression=exp.column(f"__tusk_v{n}", table=PARTS))
+            for n, (_, column) in enumerate(keys)
+        )
+    )
     select = select.join(exp.to_table(PARTS), on=on)
     select = select.select(exp.column("__tusk_i", table=PARTS), copy=False)
-    select.set("order", exp.Order(expressions=[exp.Ordered(this=exp.column("__tusk_i", table=PARTS), nulls_first=True)]
-                                  + [term.copy() for term in order.expressions]))
+    select.set(
+        "order",
+        exp.Order(
+            expressions=[exp.Ordered(this=exp.column("__tusk_i", table=PARTS), nulls_first=True)]
+            + [term.copy() for term in order.expressions]
+        ),
+    )
     rest_sql = f", __tusk_m AS MATERIALIZED ({rows.sql(dialect=dialect)}) {select.sql(dialect=dialect)}"
     return tuple(p for p, _ in keys), table.name, tuple(ordered), rest_sql
 
@@ -867,13 +940,21 @@ def _distinct_shape(query: str, dialect: str) -> tuple[str, str, str | None, boo
     if tree is None or not tree.args.get("distinct") or len(tree.expressions) != 1:
         return None
     selected, order, where = tree.expressions[0], tree.args.get("order"), tree.args.get("where")
-    if not isinstance(selected, exp.Column) or order is None or len(order.expressions) != 1 \
-            or order.expressions[0].this != selected:
+    if (
+        not isinstance(selected, exp.Column)
+        or order is None
+        or len(order.expressions) != 1
+        or order.expressions[0].this != selected
+    ):
         return None
     if where is not None and where.find(exp.Placeholder):
         return None
-    return (_from(tree).this.name, selected.name, where.this.sql(dialect=dialect) if where is not None else None,
-            bool(order.expressions[0].args.get("desc")))
+    return (
+        _from(tree).this.name,
+        selected.name,
+        where.this.sql(dialect=dialect) if where is not None else None,
+        bool(order.expressions[0].args.get("desc")),
+    )
 
 
 def _from(tree: Any) -> Any:

@@ -19,8 +19,14 @@ from typing import Any
 from tusk.errors import ConfigError
 
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
-_COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
-            ast.Eq: operator.eq, ast.NotEq: operator.ne}
+_COMPARE = {
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+}
 
 
 class _Missing(Exception):
@@ -46,9 +52,25 @@ def parse(expression: str, allow_production: bool = False) -> ast.Expression:
             if id(node) not in dotted:
                 raise ConfigError(f"{what} {expression!r}: use production.<metric>, e.g. production.accuracy")
             continue
-        if not isinstance(node, (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub,
-                                 ast.Compare, ast.Name, ast.Load, ast.Constant, ast.BinOp,
-                                 *_BINARY, *_COMPARE)):
+        if not isinstance(
+            node,
+            (
+                ast.Expression,
+                ast.BoolOp,
+                ast.And,
+                ast.Or,
+                ast.UnaryOp,
+                ast.Not,
+                ast.USub,
+                ast.Compare,
+                ast.Name,
+                ast.Load,
+                ast.Constant,
+                ast.BinOp,
+                *_BINARY,
+                *_COMPARE,
+            ),
+        ):
             raise ConfigError(f"{what} {expression!r}: {type(node).__name__} is not allowed")
     return tree
 
@@ -77,8 +99,9 @@ def uses_production(expression: str) -> bool:
     return any(isinstance(node, ast.Attribute) for node in ast.walk(parse(expression, allow_production=True)))
 
 
-def holds(expression: str, metrics: Mapping[str, float],
-          production: Mapping[str, float] | None = None) -> tuple[bool, str | None]:
+def holds(
+    expression: str, metrics: Mapping[str, float], production: Mapping[str, float] | None = None
+) -> tuple[bool, str | None]:
     """(whether a gate holds, the name of a metric that is missing when that made it fail).
 
     ``production`` is the production version's metrics, offered to the expression as ``production.<metric>``."""
@@ -178,7 +201,7 @@ def moved_to(history: list[str], target: str) -> list[str]:
     """The history after a release rollback moved production to ``target``: going back to a version in it pops
     what came after (a later rollback goes further back, never forward again); another version is pushed."""
     if target in history:
-        return history[:len(history) - history[::-1].index(target)]
+        return history[: len(history) - history[::-1].index(target)]
     return pushed(history, target)
 
 

@@ -85,7 +85,7 @@ def bounded_name(name: str) -> str:
     """``name`` if it is at most MAX_NAME characters, else its start and a digest of the whole of it."""
     if len(name) <= MAX_NAME:
         return name
-    return name[:MAX_NAME - 9].rstrip("-.") + "-" + hashlib.sha256(name.encode()).hexdigest()[:8]
+    return name[: MAX_NAME - 9].rstrip("-.") + "-" + hashlib.sha256(name.encode()).hexdigest()[:8]
 
 
 def template_fields(template: str) -> list[str]:
@@ -107,8 +107,9 @@ def placeholders(query: str) -> list[str]:
 
 def fingerprint(code_digest: str, params: Mapping[str, Any], input_digests: Mapping[str, tuple[str, Any, str]]) -> str:
     """sha256 over code digest, params, and per input: query text, bound values, digest of its rows."""
-    return digest_json({"code": code_digest, "params": dict(params),
-                        "inputs": {k: list(v) for k, v in sorted(input_digests.items())}})
+    return digest_json(
+        {"code": code_digest, "params": dict(params), "inputs": {k: list(v) for k, v in sorted(input_digests.items())}}
+    )
 
 
 class CodeHasher:
@@ -145,18 +146,24 @@ def matrix_values(spec: ModelSpec, run_query: MatrixQuery) -> list[dict[str, Any
         source = spec.matrix[key]
         values = run_query(source) if isinstance(source, str) else list(source)
         if any(value is None for value in values):
-            raise ConfigError(f"model {spec.name!r}: matrix.{key} has a NULL value; leave NULLs out of the "
-                              f"query (e.g. WHERE {key} IS NOT NULL)")
+            raise ConfigError(
+                f"model {spec.name!r}: matrix.{key} has a NULL value; leave NULLs out of the "
+                f"query (e.g. WHERE {key} IS NOT NULL)"
+            )
         if not values:
-            raise ConfigError(f"model {spec.name!r}: matrix.{key} has no values, so the model has no instances "
-                              "(an empty table, or a filter that keeps nothing?)")
+            raise ConfigError(
+                f"model {spec.name!r}: matrix.{key} has no values, so the model has no instances "
+                "(an empty table, or a filter that keeps nothing?)"
+            )
         columns.append(values)
     count = 1
     for values in columns:
         count *= len(values)
     if count > MAX_INSTANCES:
-        raise ConfigError(f"model {spec.name!r}: its matrix makes {count:,} instances (at most "
-                          f"{MAX_INSTANCES:,}); check the matrix queries")
+        raise ConfigError(
+            f"model {spec.name!r}: its matrix makes {count:,} instances (at most "
+            f"{MAX_INSTANCES:,}); check the matrix queries"
+        )
     return [dict(zip(keys, combo)) for combo in itertools.product(*columns)]
 
 
@@ -187,11 +194,14 @@ def expand(config: Config, run_query: MatrixQuery, hasher: CodeHasher | None = N
 
 def _collision(first: Instance, second: Instance) -> None:
     if first.name == second.name:
-        raise ConfigError(f"instance name {second.name!r} is produced twice: by {_where(first)} and by "
-                          f"{_where(second)}")
-    raise ConfigError(f"instance names {first.name!r} and {second.name!r} differ only in case (by {_where(first)} "
-                      f"and by {_where(second)}): they would share a folder on many file systems; make the values "
-                      "differ by more than case")
+        raise ConfigError(
+            f"instance name {second.name!r} is produced twice: by {_where(first)} and by {_where(second)}"
+        )
+    raise ConfigError(
+        f"instance names {first.name!r} and {second.name!r} differ only in case (by {_where(first)} "
+        f"and by {_where(second)}): they would share a folder on many file systems; make the values "
+        "differ by more than case"
+    )
 
 
 def _where(instance: Instance) -> str:
@@ -212,22 +222,33 @@ def check_spec(spec: ModelSpec) -> None:
         raise ConfigError(f"model {spec.name!r}: name uses {{{missing[0]}}} but matrix has no key {missing[0]!r}")
     unused = [k for k in spec.matrix if k not in fields]
     if unused:
-        raise ConfigError(f"model {spec.name!r}: matrix key {unused[0]!r} is not in the name template,"
-                          " so its instances would share names")
+        raise ConfigError(
+            f"model {spec.name!r}: matrix key {unused[0]!r} is not in the name template,"
+            " so its instances would share names"
+        )
     for input_name, query in spec.inputs.items():
         unknown = [p for p in placeholders(query) if p not in spec.matrix and p not in spec.params]
         if unknown:
-            raise ConfigError(f"model {spec.name!r}: inputs.{input_name} uses :{unknown[0]},"
-                              " which is neither a matrix key nor a param")
+            raise ConfigError(
+                f"model {spec.name!r}: inputs.{input_name} uses :{unknown[0]},"
+                " which is neither a matrix key nor a param"
+            )
 
 
-def make_instance(spec: ModelSpec, values: dict[str, Any], code_files: dict[str, str],
-                  digest: str = "", spec_inputs: list[tuple[str, str, tuple[str, ...]]] | None = None) -> Instance:
+def make_instance(
+    spec: ModelSpec,
+    values: dict[str, Any],
+    code_files: dict[str, str],
+    digest: str = "",
+    spec_inputs: list[tuple[str, str, tuple[str, ...]]] | None = None,
+) -> Instance:
     """One instance of ``spec`` (``values``, a matrix value per key, is kept as its matrix, not copied)."""
     name = bounded_name(spec.name.format_map({k: safe_name(v) for k, v in values.items()}))
     params = {**spec.params, **values}
-    inputs = {input_name: InputQuery(query, {p: params[p] for p in names})
-              for input_name, query, names in (spec_inputs if spec_inputs is not None else _inputs(spec))}
+    inputs = {
+        input_name: InputQuery(query, {p: params[p] for p in names})
+        for input_name, query, names in (spec_inputs if spec_inputs is not None else _inputs(spec))
+    }
     return Instance(name, spec, values, params, inputs, code_files, digest)
 
 

@@ -16,12 +16,31 @@ from tusk.data.base import Params
 from tusk.data.names import check_identifier, check_ref_name, quote_identifier
 from tusk.errors import DataError, RefNotFound
 
-__all__ = ["QueryBound", "SqliteRowFilter", "_errors", "check_identifier", "check_ref_name", "image", "quote",
-           "read_only"]
+__all__ = [
+    "QueryBound",
+    "SqliteRowFilter",
+    "_errors",
+    "check_identifier",
+    "check_ref_name",
+    "image",
+    "quote",
+    "read_only",
+]
 
 
-_READ_PRAGMAS = frozenset({"table_info", "table_xinfo", "index_list", "index_info", "index_xinfo",
-                           "foreign_key_list", "collation_list", "function_list", "pragma_list"})
+_READ_PRAGMAS = frozenset(
+    {
+        "table_info",
+        "table_xinfo",
+        "index_list",
+        "index_info",
+        "index_xinfo",
+        "foreign_key_list",
+        "collation_list",
+        "function_list",
+        "pragma_list",
+    }
+)
 _READ_DOLT_FUNCTIONS = frozenset({"dolt_hashof", "dolt_version", "dolt_merge_base", "dolt_branch_status"})
 _DENIED_FUNCTIONS = frozenset({"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"})
 
@@ -112,14 +131,19 @@ class QueryBound:
         except sqlite3.Error as exc:
             code = getattr(exc, "sqlite_errorname", "") or ""
             if code.startswith("SQLITE_INTERRUPT") and self.tripped == "time":
-                raise DataError(f"query stopped after {self.timeout:g} s ([data] query_timeout in tusk.toml): "
-                                f"{_short(sql)}") from exc
+                raise DataError(
+                    f"query stopped after {self.timeout:g} s ([data] query_timeout in tusk.toml): {_short(sql)}"
+                ) from exc
             if code.startswith("SQLITE_INTERRUPT") and self.tripped == "memory":
-                raise DataError(f"query stopped: it took more than {_size(self.memory)} of memory ([data] "
-                                f"query_memory in tusk.toml): {_short(sql)}") from exc
+                raise DataError(
+                    f"query stopped: it took more than {_size(self.memory)} of memory ([data] "
+                    f"query_memory in tusk.toml): {_short(sql)}"
+                ) from exc
             if code.startswith("SQLITE_TOOBIG"):
-                raise DataError(f"query refused: a value larger than {_size(self.memory / 4)} (a quarter of [data] "
-                                f"query_memory in tusk.toml): {_short(sql)}") from exc
+                raise DataError(
+                    f"query refused: a value larger than {_size(self.memory / 4)} (a quarter of [data] "
+                    f"query_memory in tusk.toml): {_short(sql)}"
+                ) from exc
             raise
         finally:
             self.limits = saved
@@ -127,7 +151,7 @@ class QueryBound:
 
 def _short(sql: str, width: int = 120) -> str:
     text = " ".join(sql.split())
-    return text if len(text) <= width else text[:width - 1] + "…"
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _size(amount: float) -> str:
@@ -160,11 +184,14 @@ def mapped(exc: sqlite3.Error, action: str) -> DataError:
     if isinstance(exc, sqlite3.IntegrityError):
         return DataError(f"{action}: {message} (a constraint of the table)")
     if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-        return DataError(f"{action}: the data store is busy: another process has been writing to it for "
-                         f"{BUSY_TIMEOUT:g} s ({message})")
+        return DataError(
+            f"{action}: the data store is busy: another process has been writing to it for "
+            f"{BUSY_TIMEOUT:g} s ({message})"
+        )
     if code.startswith("SQLITE_READONLY") or code == "SQLITE_AUTH":
-        return DataError(f"{action}: {message} (queries are read-only: change data with tusk data import, "
-                         "merge or revert)")
+        return DataError(
+            f"{action}: {message} (queries are read-only: change data with tusk data import, merge or revert)"
+        )
     if code in ("SQLITE_CANTOPEN", "SQLITE_ERROR") and _UNKNOWN_REF.search(message):
         return RefNotFound(f"{action}: {message}")
     return DataError(f"{action}: {message}")
@@ -173,14 +200,19 @@ def mapped(exc: sqlite3.Error, action: str) -> DataError:
 def image(values: Mapping[str, Any], prefix: str) -> dict[str, Any]:
     """One side of a dolt_diff or dolt_conflicts row: the ``prefix``ed columns, without Dolt's own."""
     skip = {f"{prefix}commit", f"{prefix}commit_date", f"{prefix}diff_type"}
-    return {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix) and k not in skip}
+    return {k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix) and k not in skip}
 
 
 class SqliteRowFilter:
     """``RowFilter`` on SQLite: the rows in an in-memory table, queried with SQLite's own SQL."""
 
-    def __init__(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
-                 bound: tuple[float, float] | None = None) -> None:
+    def __init__(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        bound: tuple[float, float] | None = None,
+    ) -> None:
         self.conn = sqlite3.connect(":memory:")
         self.bound = QueryBound(self.conn, *bound) if bound else None
         names = ", ".join(quote(c) for c in columns)

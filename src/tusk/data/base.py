@@ -92,16 +92,29 @@ class DiffReport:
     landed_at: str | None = None  # A's head, whose rows equal to B's are left out (counted as ``landed``)
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"from": self.from_commit, "to": self.to_commit,
-                                "from_ref": self.from_ref, "to_ref": self.to_ref}
+        data: dict[str, Any] = {
+            "from": self.from_commit,
+            "to": self.to_commit,
+            "from_ref": self.from_ref,
+            "to_ref": self.to_ref,
+        }
         if self.merge_base is not None:
             data["merge_base"] = self.merge_base
             data["landed_at"] = self.landed_at
         data["tables"] = [
-            {"table": d.table, "added": d.added, "modified": d.modified, "removed": d.removed,
-             "schema_changed": d.schema_changed, "landed": d.landed,
-             "rows": [{"diff_type": r.diff_type, "key": r.key, "before": r.before, "after": r.after} for r in d.rows]}
-            for d in self.tables]
+            {
+                "table": d.table,
+                "added": d.added,
+                "modified": d.modified,
+                "removed": d.removed,
+                "schema_changed": d.schema_changed,
+                "landed": d.landed,
+                "rows": [
+                    {"diff_type": r.diff_type, "key": r.key, "before": r.before, "after": r.after} for r in d.rows
+                ],
+            }
+            for d in self.tables
+        ]
         return data
 
 
@@ -144,9 +157,16 @@ class MergePreview:
         return self.kind != "merge"
 
     def to_json(self) -> dict[str, Any]:
-        return {"branch": self.branch, "branch_head": self.branch_head, "into": self.into,
-                "into_head": self.into_head, "merge_base": self.merge_base, "commit": self.commit,
-                "kind": self.kind, "persists": self.persists}
+        return {
+            "branch": self.branch,
+            "branch_head": self.branch_head,
+            "into": self.into,
+            "into_head": self.into_head,
+            "merge_base": self.merge_base,
+            "commit": self.commit,
+            "kind": self.kind,
+            "persists": self.persists,
+        }
 
 
 @dataclass
@@ -194,8 +214,15 @@ class Transaction(Protocol):
     # Bring ``table`` to hold ``rows`` (tuples in ``columns`` order) by ``keys``: "replace" (the rows are the
     # whole table), "upsert" (add and change), "append" (add; a key already there is an IngestError). With
     # ``create`` (column → SQL type), the table is new: made with ``keys`` as its primary key.
-    def load_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], keys: Sequence[str],
-                  mode: LoadMode = "replace", create: Mapping[str, str] | None = None) -> LoadCounts: ...
+    def load_rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        keys: Sequence[str],
+        mode: LoadMode = "replace",
+        create: Mapping[str, str] | None = None,
+    ) -> LoadCounts: ...
     def commit(self, message: str) -> str | None: ...  # → the new commit; None (and nothing kept) if no change
 
 
@@ -225,16 +252,23 @@ class DataStore(Protocol):
     def create_branch(self, name: str, start: str | None = None) -> Branch: ...
     def delete_branch(self, name: str, force: bool = False) -> None: ...
     def move_branch(self, name: str, commit: str) -> Branch: ...  # create or move, in one step
-    def merge(self, branch: str, into: str | None = None, message: str | None = None,
-              no_ff: bool = False, resolve: Resolution | None = None,
-              expect_into: str | None = None) -> MergeResult: ...  # expect_into: checked under the write lock
+    def merge(
+        self,
+        branch: str,
+        into: str | None = None,
+        message: str | None = None,
+        no_ff: bool = False,
+        resolve: Resolution | None = None,
+        expect_into: str | None = None,
+    ) -> MergeResult: ...  # expect_into: checked under the write lock
     def revert(self, commit: str, branch: str | None = None, mainline: int | None = None) -> MergeResult: ...
     def merge_base(self, left: str, right: str) -> str: ...  # the newest common ancestor's hash
     def parents(self, ref: str) -> list[str]: ...  # first parent first; [] for the first commit
     # the data ``into`` (default: the main branch) would hold with ``branch`` merged; a conflict raises
     # MergeConflict; a scratch ref it needs is removed on exit, and by ``clean_scratch`` after a crash
-    def merge_preview(self, branch: str, into: str | None = None,
-                      resolve: Resolution | None = None) -> AbstractContextManager[MergePreview]: ...
+    def merge_preview(
+        self, branch: str, into: str | None = None, resolve: Resolution | None = None
+    ) -> AbstractContextManager[MergePreview]: ...
     def clean_scratch(self) -> list[str]: ...  # scratch refs left by dead processes, removed → their names
     def tags(self) -> list[Tag]: ...
     def tag(self, name: str, ref: str | None = None, message: str = "") -> Tag: ...
@@ -250,21 +284,42 @@ class DataStore(Protocol):
     # diffs (from → to); counts are cheap, rows are read only when asked for
     def diff_stat(self, from_ref: str, to_ref: str) -> dict[str, TableDiff]: ...
     # ``landed_at``: leave out (count as ``landed``) rows that commit holds already as ``to_ref`` does
-    def diff(self, from_ref: str, to_ref: str, table: str | None = None,
-             with_rows: bool = True, limit: int | None = None, landed_at: str | None = None) -> list[TableDiff]: ...
+    def diff(
+        self,
+        from_ref: str,
+        to_ref: str,
+        table: str | None = None,
+        with_rows: bool = True,
+        limit: int | None = None,
+        landed_at: str | None = None,
+    ) -> list[TableDiff]: ...
     # one page of a table's changed rows, filtered by old-or-new column values (bound, never spliced) → (count, page)
-    def diff_rows(self, from_ref: str, to_ref: str, table: str, where: "dict[str, Any] | None" = None,
-                  offset: int = 0, limit: int = 50,
-                  landed_at: str | None = None) -> tuple[int, list[RowChange]]: ...
+    def diff_rows(
+        self,
+        from_ref: str,
+        to_ref: str,
+        table: str,
+        where: dict[str, Any] | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        landed_at: str | None = None,
+    ) -> tuple[int, list[RowChange]]: ...
     # one page of a table at a ref in key order → (columns, matching count, rows)
-    def rows(self, table: str, ref: str | None = None, where: "dict[str, Any] | None" = None, offset: int = 0,
-             limit: int = 50) -> tuple[list[str], int, list[tuple[Any, ...]]]: ...
+    def rows(
+        self,
+        table: str,
+        ref: str | None = None,
+        where: dict[str, Any] | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[str], int, list[tuple[Any, ...]]]: ...
 
     # writing: one transaction on one branch, at most one commit. ``create_at``: a missing branch is made there
     # first (one another process makes meanwhile is written on top of); if the block raises before its commit,
     # a branch it made is removed again unless someone else committed on it
-    def writer(self, branch: str | None = None, *,
-               create_at: str | None = None) -> AbstractContextManager[Transaction]: ...
+    def writer(
+        self, branch: str | None = None, *, create_at: str | None = None
+    ) -> AbstractContextManager[Transaction]: ...
     def gc(self) -> None: ...
     def close(self) -> None: ...
 

@@ -44,8 +44,12 @@ def _layout(conflicts: Sequence[dict[str, Any]]) -> tuple[list[str], list[str]]:
 
 
 def _line(conflict: dict[str, Any], keys: list[str], columns: list[str]) -> dict[str, str]:
-    line = {"table": conflict["table"], "resolution": "", "ours_change": cell(conflict.get("ours_change")),
-            "theirs_change": cell(conflict.get("theirs_change"))}
+    line = {
+        "table": conflict["table"],
+        "resolution": "",
+        "ours_change": cell(conflict.get("ours_change")),
+        "theirs_change": cell(conflict.get("theirs_change")),
+    }
     line.update({f"key.{k}": cell(conflict["key"].get(k)) for k in keys})
     for column in columns:
         for side in ("base", "ours", "theirs"):
@@ -56,8 +60,12 @@ def _line(conflict: dict[str, Any], keys: list[str], columns: list[str]) -> dict
 def write_conflicts(conflicts: Sequence[dict[str, Any]], path: Path, heads: tuple[str, str]) -> Path:
     """The conflicts of merging a branch at ``heads[1]`` into one at ``heads[0]``, with empty resolutions."""
     keys, columns = _layout(conflicts)
-    header = FIXED + [f"key.{k}" for k in keys] + \
-        [f"{side}.{c}" for c in columns for side in ("base", "ours", "theirs")] + HEADS
+    header = (
+        FIXED
+        + [f"key.{k}" for k in keys]
+        + [f"{side}.{c}" for c in columns for side in ("base", "ours", "theirs")]
+        + HEADS
+    )
 
     def write(raw: Any) -> None:
         handle = io.TextIOWrapper(raw, encoding="utf-8", newline="")
@@ -83,16 +91,20 @@ def read_resolutions(path: Path, heads: tuple[str, str]) -> Callable[[list[dict[
     rows are matched with the merge's conflicts when it runs."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            lines = [{name: unneutralize(value) if isinstance(value, str) else value for name, value in line.items()}
-                     for line in csv.DictReader(handle)]
+            lines = [
+                {name: unneutralize(value) if isinstance(value, str) else value for name, value in line.items()}
+                for line in csv.DictReader(handle)
+            ]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{path}: cannot read the conflicts file ({exc})") from exc
     if not lines or any(c not in lines[0] for c in ("table", "resolution", *HEADS)):
         raise DataError(f"{path}: not a conflicts file (write one with tusk data merge BRANCH --conflicts-file FILE)")
     for number, line in enumerate(lines, start=2):
         if (line.get("ours_head"), line.get("theirs_head")) != heads:
-            raise DataError(f"{path}: the branches moved since this file was written (row {number}); write it again "
-                            f"with --conflicts-file; nothing was merged")
+            raise DataError(
+                f"{path}: the branches moved since this file was written (row {number}); write it again "
+                f"with --conflicts-file; nothing was merged"
+            )
         choice = (line.get("resolution") or "").strip().lower()
         if choice not in CHOICES:
             raise DataError(f"{path}: row {number}: resolution must be ours or theirs, got {line.get('resolution')!r}")
@@ -103,8 +115,10 @@ def read_resolutions(path: Path, heads: tuple[str, str]) -> Callable[[list[dict[
         wanted = [(c["table"], *[cell(c["key"].get(k)) for k in keys]) for c in conflicts]
         given = {_identity(line, keys): line["resolution"] for line in lines}
         if set(wanted) != set(given) or len(given) != len(lines):
-            raise DataError(f"{path}: the conflicting rows are not the ones in this file ({len(wanted)} now, "
-                            f"{len(lines)} in the file); write it again with --conflicts-file; nothing was merged")
+            raise DataError(
+                f"{path}: the conflicting rows are not the ones in this file ({len(wanted)} now, "
+                f"{len(lines)} in the file); write it again with --conflicts-file; nothing was merged"
+            )
         return [given[identity] for identity in wanted]
 
     return resolve

@@ -21,10 +21,31 @@ from typing import TYPE_CHECKING, Any
 from tusk._internal.cache import atomic_write
 from tusk._internal.crash import crash_point
 from tusk.core.config import Config, DataConfig, url_path
-from tusk.data._sql import (BUSY_TIMEOUT, QueryBound, SqliteRowFilter, _errors, check_identifier, check_ref_name,
-                            image, mapped, quote, read_only)
-from tusk.data.base import (Branch, Commit, DataStore, MergeResult, Params, QueryResult, Remote, RowChange,
-                            SupportsRemotes, TableDiff, Tag)
+from tusk.data._sql import (
+    BUSY_TIMEOUT,
+    QueryBound,
+    SqliteRowFilter,
+    _errors,
+    check_identifier,
+    check_ref_name,
+    image,
+    mapped,
+    quote,
+    read_only,
+)
+from tusk.data.base import (
+    Branch,
+    Commit,
+    DataStore,
+    MergeResult,
+    Params,
+    QueryResult,
+    Remote,
+    RowChange,
+    SupportsRemotes,
+    TableDiff,
+    Tag,
+)
 from tusk.data.doltlite_landed import Landed, landed
 from tusk.data.doltlite_merge import MergeOps
 from tusk.data.doltlite_write import DoltliteTransaction
@@ -44,7 +65,7 @@ def remote_url(url: str, base: Path) -> str:
     if url.startswith(("http://", "https://")):
         return url
     if url.startswith("file://"):
-        path = Path(url[len("file://"):])
+        path = Path(url[len("file://") :])
     elif "://" in url or not url:
         raise DataError(f"remote url {url!r}: use file:///shared/folder/training.db, http(s)://host/db, or a path")
     else:
@@ -58,8 +79,9 @@ _STATS: dict[tuple[str, str, str], dict[str, TableDiff]] = {}  # (file, from, to
 class DoltliteStore(MergeOps):
     dialect = "sqlite"
 
-    def __init__(self, url: str, config: Config | None = None, *, path: Path | None = None,
-                 default_branch: str = "main") -> None:
+    def __init__(
+        self, url: str, config: Config | None = None, *, path: Path | None = None, default_branch: str = "main"
+    ) -> None:
         self.url = url
         self.path = path or url_path(url, config.root if config else Path.cwd())
         self.default_branch = config.data.branch if config else default_branch
@@ -271,19 +293,22 @@ class DoltliteStore(MergeOps):
         if branch not in {b.name for b in self.branches()}:
             raise RefNotFound(f"unknown branch {branch!r}")
         if url.startswith("file://"):
-            Path(url[len("file://"):]).parent.mkdir(parents=True, exist_ok=True)
+            Path(url[len("file://") :]).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.main.execute("SELECT dolt_push(?, ?, '--force')" if force else "SELECT dolt_push(?, ?)",
-                              (remote, branch)).fetchall()
+            self.main.execute(
+                "SELECT dolt_push(?, ?, '--force')" if force else "SELECT dolt_push(?, ?)", (remote, branch)
+            ).fetchall()
         except sqlite3.Error as exc:
             if "fast-forward" in str(exc):
-                raise DataError(f"push rejected: {remote}/{branch} has commits that {branch} lacks; run "
-                                f"'tusk data pull {remote} --branch {branch}' first") from exc
+                raise DataError(
+                    f"push rejected: {remote}/{branch} has commits that {branch} lacks; run "
+                    f"'tusk data pull {remote} --branch {branch}' first"
+                ) from exc
             raise DataError(f"cannot push {branch} to {remote} ({url}): {str(exc).splitlines()[0]}") from exc
         return self.resolve(branch)
 
     @classmethod
-    def clone(cls, url: str, path: Path, default_branch: str = "main") -> "DoltliteStore":
+    def clone(cls, url: str, path: Path, default_branch: str = "main") -> DoltliteStore:
         """A new store at ``path`` holding the remote's history, with the remote as ``origin``.
 
         Cloned into a hidden file beside ``path`` and renamed when done: a failed clone leaves nothing."""
@@ -312,9 +337,14 @@ class DoltliteStore(MergeOps):
 
     def tables(self, ref: str | None = None) -> list[str]:
         with _errors("cannot list tables"):
-            rows = self._reader(ref).execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-                "AND name NOT LIKE 'dolt_%' ORDER BY name").fetchall()
+            rows = (
+                self._reader(ref)
+                .execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+                    "AND name NOT LIKE 'dolt_%' ORDER BY name"
+                )
+                .fetchall()
+            )
         return [r[0] for r in rows]
 
     def columns(self, table: str, ref: str | None = None) -> list[tuple[str, str, bool]]:
@@ -363,14 +393,18 @@ class DoltliteStore(MergeOps):
             _STATS[key] = self._diff_stat(start, end)
             while len(_STATS) > 64:
                 _STATS.pop(next(iter(_STATS)))
-        return {t: TableDiff(d.table, d.added, d.modified, d.removed, schema_changed=d.schema_changed)
-                for t, d in _STATS[key].items()}
+        return {
+            t: TableDiff(d.table, d.added, d.modified, d.removed, schema_changed=d.schema_changed)
+            for t, d in _STATS[key].items()
+        }
 
     def _diff_stat(self, start: str, end: str) -> dict[str, TableDiff]:
         with _errors("cannot diff"):
             rows = self.main.execute(
                 "SELECT table_name, rows_added, rows_modified, rows_deleted, old_row_count, new_row_count"
-                " FROM dolt_diff_stat(?, ?)", (start, end)).fetchall()
+                " FROM dolt_diff_stat(?, ?)",
+                (start, end),
+            ).fetchall()
         stats = {}
         for table, added, modified, removed, _, _ in rows:
             if table.startswith(("dolt_", "sqlite_")):
@@ -380,8 +414,15 @@ class DoltliteStore(MergeOps):
             stats.setdefault(table, TableDiff(table)).schema_changed = True
         return stats
 
-    def diff(self, from_ref: str, to_ref: str, table: str | None = None, with_rows: bool = True,
-             limit: int | None = None, landed_at: str | None = None) -> list[TableDiff]:
+    def diff(
+        self,
+        from_ref: str,
+        to_ref: str,
+        table: str | None = None,
+        with_rows: bool = True,
+        limit: int | None = None,
+        landed_at: str | None = None,
+    ) -> list[TableDiff]:
         """``landed_at``: leave out (and count as ``landed``) the rows that commit holds already as ``to_ref``
         does (doltlite_landed)."""
         start, end = self.resolve(from_ref), self.resolve(to_ref)
@@ -416,10 +457,14 @@ class DoltliteStore(MergeOps):
         with _errors(f"cannot diff {table}"):
             return landed(self.main, str(self.path), table, keys, start, end, at)
 
-    def _row_changes(self, table: str, start: str, end: str, limit: int | None, clause: str = "",
-                     params: Sequence[Any] = ()) -> list[RowChange]:
-        sql = f"SELECT * FROM dolt_diff_{table}(?, ?)" + (f" WHERE {clause}" if clause else "") + \
-            (f" LIMIT {int(limit)}" if limit else "")
+    def _row_changes(
+        self, table: str, start: str, end: str, limit: int | None, clause: str = "", params: Sequence[Any] = ()
+    ) -> list[RowChange]:
+        sql = (
+            f"SELECT * FROM dolt_diff_{table}(?, ?)"
+            + (f" WHERE {clause}" if clause else "")
+            + (f" LIMIT {int(limit)}" if limit else "")
+        )
         return self._changes(table, end, sql, [start, end, *params])
 
     def _changes(self, table: str, end: str, sql: str, params: Sequence[Any]) -> list[RowChange]:
@@ -437,8 +482,16 @@ class DoltliteStore(MergeOps):
                 changes.append(RowChange(kind, {k: row_image.get(k) for k in keys}, before, after))
         return changes
 
-    def diff_rows(self, from_ref: str, to_ref: str, table: str, where: "dict[str, Any] | None" = None,
-                  offset: int = 0, limit: int = 50, landed_at: str | None = None) -> tuple[int, list[RowChange]]:
+    def diff_rows(
+        self,
+        from_ref: str,
+        to_ref: str,
+        table: str,
+        where: dict[str, Any] | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        landed_at: str | None = None,
+    ) -> tuple[int, list[RowChange]]:
         """One page of ``table``'s changed rows (key order), those whose old or new value of each column in
         ``where`` equals the given value, and how many match: read with LIMIT/OFFSET, never the whole diff.
         Column names are checked against the table; values are bound, never spliced into the SQL.
@@ -452,7 +505,9 @@ class DoltliteStore(MergeOps):
         for column, value in (where or {}).items():
             if column not in known:
                 raise RefNotFound(f"{table} has no column {column!r}")
-            clauses.append(f"(CAST({quote('to_' + column)} AS TEXT) = ? OR CAST({quote('from_' + column)} AS TEXT) = ?)")
+            clauses.append(
+                f"(CAST({quote('to_' + column)} AS TEXT) = ? OR CAST({quote('from_' + column)} AS TEXT) = ?)"
+            )
             params += [str(value), str(value)]
         filtered = bool(clauses)
         left = self._landed(table, start, end, self.resolve(landed_at) if landed_at else None)
@@ -462,17 +517,25 @@ class DoltliteStore(MergeOps):
         condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         if filtered:
             with _errors(f"cannot diff {table}"):
-                total = int(self.main.execute(f"SELECT count(*) FROM dolt_diff_{table}(?, ?){condition}",
-                                              params).fetchone()[0])
+                total = int(
+                    self.main.execute(f"SELECT count(*) FROM dolt_diff_{table}(?, ?){condition}", params).fetchone()[0]
+                )
         else:
             stat = self.diff_stat(start, end).get(table)
             total = stat.total - left.total if stat else 0
         sql = f"SELECT * FROM dolt_diff_{table}(?, ?){condition} LIMIT ? OFFSET ?"
-        return total, self._changes(table, end if table in self.tables(end) else start, sql,
-                                    [*params, int(limit), int(offset)])
+        return total, self._changes(
+            table, end if table in self.tables(end) else start, sql, [*params, int(limit), int(offset)]
+        )
 
-    def rows(self, table: str, ref: str | None = None, where: "dict[str, Any] | None" = None, offset: int = 0,
-             limit: int = 50) -> tuple[list[str], int, list[tuple[Any, ...]]]:
+    def rows(
+        self,
+        table: str,
+        ref: str | None = None,
+        where: dict[str, Any] | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[str], int, list[tuple[Any, ...]]]:
         """One page of ``table`` at ``ref`` in key order (columns, matching count, rows); ``where`` as in
         ``diff_rows``."""
         columns = self.columns(table, ref)
@@ -489,8 +552,10 @@ class DoltliteStore(MergeOps):
         reader = self._reader(ref)
         with _errors(f"cannot read {table}"):
             total = int(reader.execute(f"SELECT count(*) FROM {quote(table)}{condition}", params).fetchone()[0])
-            found = reader.execute(f"SELECT * FROM {quote(table)}{condition} ORDER BY {order} LIMIT ? OFFSET ?",
-                                   [*params, int(limit), int(offset)]).fetchall()
+            found = reader.execute(
+                f"SELECT * FROM {quote(table)}{condition} ORDER BY {order} LIMIT ? OFFSET ?",
+                [*params, int(limit), int(offset)],
+            ).fetchall()
         return names, total, found
 
     # ----- writing -----------------------------------------------------------------------------
@@ -553,8 +618,9 @@ class DoltliteStore(MergeOps):
                 conn.close()
                 raise
             conn.close()
-        raise DataError(f"cannot write to {target}: the branch was removed {_BRANCH_ATTEMPTS} times while this "
-                        "write waited for it")
+        raise DataError(
+            f"cannot write to {target}: the branch was removed {_BRANCH_ATTEMPTS} times while this write waited for it"
+        )
 
     def _has_branch(self, name: str) -> bool:
         return any(b.name == name for b in self.branches())
@@ -622,7 +688,7 @@ def _remove_store_file(path: Path) -> None:
         leftover.unlink(missing_ok=True)
 
 
-
 if TYPE_CHECKING:  # mypy checks that the store is a DataStore, its writes Transactions, its filters RowFilters
+
     def _conforms(store: DoltliteStore) -> tuple[DataStore, SupportsRemotes]:
         return store, store

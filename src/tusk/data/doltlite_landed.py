@@ -17,7 +17,7 @@ from typing import Any
 
 from tusk.data._sql import quote
 
-_KEPT: dict[tuple[str, ...], "Landed"] = {}  # (file, table, base, end, at) → its landed rows
+_KEPT: dict[tuple[str, ...], Landed] = {}  # (file, table, base, end, at) → its landed rows
 
 
 @dataclass
@@ -33,8 +33,9 @@ class Landed:
         return sum(self.kinds.values())
 
 
-def landed(conn: sqlite3.Connection, file: str, table: str, keys: Sequence[str], start: str, end: str,
-           at: str) -> Landed:
+def landed(
+    conn: sqlite3.Connection, file: str, table: str, keys: Sequence[str], start: str, end: str, at: str
+) -> Landed:
     """The rows of ``table``'s diff ``start → end`` that ``at`` holds as ``end`` does (``keys``: the primary key)."""
     cache_key = (file, table, start, end, at, *keys)
     if cache_key not in _KEPT:
@@ -46,8 +47,11 @@ def landed(conn: sqlite3.Connection, file: str, table: str, keys: Sequence[str],
 
 def _find(conn: sqlite3.Connection, table: str, keys: Sequence[str], start: str, end: str, at: str) -> Landed:
     key = ", ".join(f"COALESCE({quote('to_' + k)}, {quote('from_' + k)})" for k in keys)
-    rows = conn.execute(f"SELECT diff_type, {key} FROM dolt_diff_{table}(?, ?) WHERE ({key}) NOT IN "
-                        f"(SELECT {key} FROM dolt_diff_{table}(?, ?))", [start, end, at, end]).fetchall()
+    rows = conn.execute(
+        f"SELECT diff_type, {key} FROM dolt_diff_{table}(?, ?) WHERE ({key}) NOT IN "
+        f"(SELECT {key} FROM dolt_diff_{table}(?, ?))",
+        [start, end, at, end],
+    ).fetchall()
     if not rows:
         return Landed()
     kinds: dict[str, int] = {}

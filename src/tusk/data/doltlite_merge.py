@@ -40,7 +40,7 @@ def scratch_name() -> str:
 def scratch_is_stale(name: str, now: float | None = None) -> bool:
     """A scratch branch whose process is gone (same host), or older than SCRATCH_MAX_AGE."""
     try:
-        host, pid, started, _ = name[len(SCRATCH_PREFIX):].rsplit("-", 3)
+        host, pid, started, _ = name[len(SCRATCH_PREFIX) :].rsplit("-", 3)
         age = (now or time.time()) - int(started)
         owner = int(pid)
     except ValueError:
@@ -56,14 +56,21 @@ class MergeOps:
     default_branch: str
 
     if TYPE_CHECKING:
+
         @property
         def main(self) -> sqlite3.Connection: ...
         def resolve(self, ref: str) -> str: ...
         def branch_connection(self, branch: str) -> sqlite3.Connection: ...
 
-    def merge(self, branch: str, into: str | None = None, message: str | None = None,
-              no_ff: bool = False, resolve: Resolution | None = None,
-              expect_into: str | None = None) -> MergeResult:
+    def merge(
+        self,
+        branch: str,
+        into: str | None = None,
+        message: str | None = None,
+        no_ff: bool = False,
+        resolve: Resolution | None = None,
+        expect_into: str | None = None,
+    ) -> MergeResult:
         """Merge ``branch`` (a branch or a commit) into ``into`` as one commit. A conflict raises MergeConflict
         (row by row) and applies nothing, unless ``resolve`` settles it: "ours" or "theirs" for every
         conflicting row, or a function that is given the conflicts and returns "ours" or "theirs" for each (it
@@ -82,8 +89,10 @@ class MergeOps:
                 try:
                     now = self.resolve(target)  # under the write lock: no one else moves it until we are done
                     if expect_into is not None and now != expect_into:
-                        raise DataError(f"{target} moved ({expect_into[:7]} → {now[:7]}) before the merge could "
-                                        f"start: look at the review again")
+                        raise DataError(
+                            f"{target} moved ({expect_into[:7]} → {now[:7]}) before the merge could "
+                            f"start: look at the review again"
+                        )
                     if now != before and self.merge_base(source_head, now) == source_head:
                         return MergeResult(None, message=f"{target} already has {branch} (merged meanwhile)")
                     resolved = self._merge_in_transaction(conn, branch, target, message, no_ff, resolve)
@@ -97,8 +106,9 @@ class MergeOps:
             conn.close()
         after = self.resolve(target)
         note = f" ({resolved} conflicting row(s) resolved)" if resolved else ""
-        return MergeResult(after, fast_forward=after == source_head, message=f"merged {branch} into {target}{note}",
-                           resolved=resolved)
+        return MergeResult(
+            after, fast_forward=after == source_head, message=f"merged {branch} into {target}{note}", resolved=resolved
+        )
 
     def merge_base(self, left: str, right: str) -> str:
         """The newest commit both ``left`` and ``right`` descend from."""
@@ -113,13 +123,15 @@ class MergeOps:
         """A commit's parents, first parent first (none for the first commit, two for a merge commit)."""
         full = self.resolve(ref)
         with _errors(f"cannot read the parents of {full[:7]}"):
-            rows = self.main.execute("SELECT parent_hash FROM dolt_commit_ancestors WHERE commit_hash = ? "
-                                     "ORDER BY parent_index", (full,)).fetchall()
+            rows = self.main.execute(
+                "SELECT parent_hash FROM dolt_commit_ancestors WHERE commit_hash = ? ORDER BY parent_index", (full,)
+            ).fetchall()
         return [str(r[0]) for r in rows if r[0]]
 
     @contextmanager
-    def merge_preview(self, branch: str, into: str | None = None,
-                      resolve: Resolution | None = None) -> Iterator[MergePreview]:
+    def merge_preview(
+        self, branch: str, into: str | None = None, resolve: Resolution | None = None
+    ) -> Iterator[MergePreview]:
         """What ``into`` would hold with ``branch`` merged (conflicts settled by ``resolve``, as ``merge`` does).
         A real merge happens on a scratch branch, which is deleted on the way out whatever happens (and by
         ``clean_scratch`` if this process dies)."""
@@ -127,7 +139,7 @@ class MergeOps:
         self.clean_scratch()
         head, target = self.resolve(branch), self.resolve(into)
         base = self.merge_base(head, target)
-        if base == head or base == target:
+        if base in (head, target):
             kind: PreviewKind = "up-to-date" if base == head else "fast-forward"
             yield MergePreview(branch, head, into, target, base, target if base == head else head, kind)
             return
@@ -140,8 +152,7 @@ class MergeOps:
         finally:
             self._drop_scratch(scratch)
 
-    def _merge_on(self, scratch: str, branch: str, into: str, message: str,
-                  resolve: Resolution | None = None) -> None:
+    def _merge_on(self, scratch: str, branch: str, into: str, message: str, resolve: Resolution | None = None) -> None:
         conn = self.branch_connection(scratch)
         try:
             with _errors(f"cannot preview merging {branch} into {into}"):
@@ -162,16 +173,26 @@ class MergeOps:
     def clean_scratch(self) -> list[str]:
         """Remove the scratch branches of previews whose process died (a crash, kill -9) → their names."""
         with _errors("cannot list branches"):
-            names = [r[0] for r in self.main.execute(
-                "SELECT name FROM dolt_branches WHERE substr(name, 1, ?) = ?",
-                (len(SCRATCH_PREFIX), SCRATCH_PREFIX)).fetchall()]
+            names = [
+                r[0]
+                for r in self.main.execute(
+                    "SELECT name FROM dolt_branches WHERE substr(name, 1, ?) = ?", (len(SCRATCH_PREFIX), SCRATCH_PREFIX)
+                ).fetchall()
+            ]
         stale = [name for name in names if scratch_is_stale(name)]
         for name in stale:
             self._drop_scratch(name)
         return stale
 
-    def _merge_in_transaction(self, conn: sqlite3.Connection, branch: str, target: str,
-                               message: str | None, no_ff: bool = False, resolve: Resolution | None = None) -> int:
+    def _merge_in_transaction(
+        self,
+        conn: sqlite3.Connection,
+        branch: str,
+        target: str,
+        message: str | None,
+        no_ff: bool = False,
+        resolve: Resolution | None = None,
+    ) -> int:
         """dolt_merge in the open transaction → the number of conflicting rows resolved (a conflict without a
         resolution raises MergeConflict; the caller rolls back)."""
         args = (("-m", message) if message else ()) + (("--no-ff",) if no_ff else ())
@@ -188,8 +209,11 @@ class MergeOps:
         if resolve is None:
             first = conflicts[0]
             shown = ", ".join(f"{k}={v}" for k, v in first["key"].items())
-            raise MergeConflict(f"merging {branch} into {target} conflicts in {len(conflicts)} row(s), first: "
-                                f"table {first['table']} {shown}; nothing was merged", conflicts)
+            raise MergeConflict(
+                f"merging {branch} into {target} conflicts in {len(conflicts)} row(s), first: "
+                f"table {first['table']} {shown}; nothing was merged",
+                conflicts,
+            )
         self._resolve(conn, conflicts, resolve)
         conn.execute("SELECT dolt_commit('-A', '-m', ?)", (message or f"Merge {branch} into {target}",)).fetchall()
         return len(conflicts)
@@ -209,8 +233,12 @@ class MergeOps:
             raise DataError("a resolution must say ours or theirs for every conflicting row")
         for conflict, choice in zip(conflicts, choices):
             if choice == "theirs":
-                _write_row(conn, conflict["table"], conflict["key"],
-                           None if conflict["theirs_change"] == "removed" else conflict["theirs"])
+                _write_row(
+                    conn,
+                    conflict["table"],
+                    conflict["key"],
+                    None if conflict["theirs_change"] == "removed" else conflict["theirs"],
+                )
         for table in tables:
             conn.execute("SELECT dolt_conflicts_resolve('--ours', ?)", (table,)).fetchall()
 
@@ -224,14 +252,20 @@ class MergeOps:
         if self.merge_base(full, head) != full:
             raise DataError(f"{commit} ({label}) is not in the history of {target}")
         with _errors(f"cannot read the parents of {label}"):
-            parents = [r[0] for r in self.main.execute(
-                "SELECT parent_hash FROM dolt_commit_ancestors WHERE commit_hash = ? ORDER BY parent_index",
-                (full,)).fetchall() if r[0]]
+            parents = [
+                r[0]
+                for r in self.main.execute(
+                    "SELECT parent_hash FROM dolt_commit_ancestors WHERE commit_hash = ? ORDER BY parent_index", (full,)
+                ).fetchall()
+                if r[0]
+            ]
         if not parents:
             raise DataError(f"{label} is the data store's first commit: there is nothing before it to go back to")
         if len(parents) > 1 and mainline != 1:
-            raise DataError(f"{label} is a merge commit: to undo what it brought into {target}, run "
-                            f"tusk data revert {commit} --mainline 1")
+            raise DataError(
+                f"{label} is a merge commit: to undo what it brought into {target}, run "
+                f"tusk data revert {commit} --mainline 1"
+            )
         if len(parents) == 1 and mainline is not None:
             raise DataError(f"{label} is not a merge commit: --mainline is only for merge commits")
         conn = self.branch_connection(target)
@@ -255,17 +289,27 @@ class MergeOps:
         except sqlite3.Error as exc:
             text = str(exc).lower()
             if "schema conflict" in text:
-                raise DataError(f"reverting {label} would undo a table being created or dropped that later commits "
-                                f"build on; nothing was applied") from exc
+                raise DataError(
+                    f"reverting {label} would undo a table being created or dropped that later commits "
+                    f"build on; nothing was applied"
+                ) from exc
             if "conflict" in text:
                 conflicts = self._conflicts(conn)
-                first = (f", first: table {conflicts[0]['table']} "
-                         + ", ".join(f"{k}={v}" for k, v in conflicts[0]["key"].items())) if conflicts else ""
-                raise MergeConflict(f"reverting {label} on {target} conflicts in {len(conflicts)} row(s) that later "
-                                    f"commits changed again{first}; nothing was applied", conflicts) from exc
+                first = (
+                    (
+                        f", first: table {conflicts[0]['table']} "
+                        + ", ".join(f"{k}={v}" for k, v in conflicts[0]["key"].items())
+                    )
+                    if conflicts
+                    else ""
+                )
+                raise MergeConflict(
+                    f"reverting {label} on {target} conflicts in {len(conflicts)} row(s) that later "
+                    f"commits changed again{first}; nothing was applied",
+                    conflicts,
+                ) from exc
             if "nothing to commit" in text:
-                raise DataError(f"reverting {label} changes nothing on {target}: its change is already undone") \
-                    from exc
+                raise DataError(f"reverting {label} changes nothing on {target}: its change is already undone") from exc
             raise
 
     def _conflicts(self, conn: sqlite3.Connection) -> list[dict[str, Any]]:
@@ -280,12 +324,28 @@ class MergeOps:
             columns = [d[0] for d in cursor.description]
             for row in cursor.fetchall():
                 values = dict(zip(columns, row))
-                key = {k: next((values.get(f"{side}_{k}") for side in ("our", "their", "base")
-                                if values.get(f"{side}_{k}") is not None), None) for k in keys}
-                found.append({"table": table, "key": key, "ours": image(values, "our_"),
-                              "theirs": image(values, "their_"), "base": image(values, "base_"),
-                              "ours_change": values.get("our_diff_type"),
-                              "theirs_change": values.get("their_diff_type")})
+                key = {
+                    k: next(
+                        (
+                            values.get(f"{side}_{k}")
+                            for side in ("our", "their", "base")
+                            if values.get(f"{side}_{k}") is not None
+                        ),
+                        None,
+                    )
+                    for k in keys
+                }
+                found.append(
+                    {
+                        "table": table,
+                        "key": key,
+                        "ours": image(values, "our_"),
+                        "theirs": image(values, "their_"),
+                        "base": image(values, "base_"),
+                        "ours_change": values.get("our_diff_type"),
+                        "theirs_change": values.get("their_diff_type"),
+                    }
+                )
         return found
 
 
@@ -295,6 +355,8 @@ def _write_row(conn: sqlite3.Connection, table: str, key: dict[str, Any], row: d
     conn.execute(f"DELETE FROM {quote(table)} WHERE {where}", list(key.values()))
     if row is not None:
         columns = list(row)
-        conn.execute(f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
-                     f"VALUES ({', '.join('?' for _ in columns)})", [row[c] for c in columns])
-
+        conn.execute(
+            f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)})",
+            [row[c] for c in columns],
+        )

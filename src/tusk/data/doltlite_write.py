@@ -2,7 +2,8 @@
 
 A transaction is one ``BEGIN IMMEDIATE`` on a branch's connection (one writer per file; readers are not
 blocked), and ``commit`` is ``dolt_commit`` inside it, so a failure anywhere leaves the branch head and the
-tables as they were (once made, the commit stands). ``load_rows`` is the SQL of an import: the rows go to a temporary table indexed by key,
+tables as they were (once made, the commit stands). ``load_rows`` is the SQL of an import: the rows go to a temporary
+table indexed by key,
 which is compared with the table (added / modified / removed) and applied with a few set statements.
 """
 
@@ -37,8 +38,15 @@ class DoltliteTransaction:
         with _errors(f"cannot write to {self.branch}"):
             self.conn.executemany(sql, rows)
 
-    def load_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], keys: Sequence[str],
-                  mode: LoadMode = "replace", create: Mapping[str, str] | None = None) -> LoadCounts:
+    def load_rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        keys: Sequence[str],
+        mode: LoadMode = "replace",
+        create: Mapping[str, str] | None = None,
+    ) -> LoadCounts:
         self._check_open()
         for name in (table, *columns, *keys):
             check_identifier(name, "table" if name == table else "column")
@@ -77,18 +85,31 @@ class DoltliteTransaction:
             raise DataError(f"the write to {self.branch} is over (committed or abandoned)")
 
 
-def _create(conn: sqlite3.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
-            keys: Sequence[str], types: Mapping[str, str]) -> LoadCounts:
+def _create(
+    conn: sqlite3.Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    keys: Sequence[str],
+    types: Mapping[str, str],
+) -> LoadCounts:
     """A new table: no comparison needed, every row is added."""
-    definition = ", ".join(f"{quote(c)} {types.get(c, '')}".rstrip() + (" NOT NULL" if c in keys else "")
-                           for c in columns)
+    definition = ", ".join(
+        f"{quote(c)} {types.get(c, '')}".rstrip() + (" NOT NULL" if c in keys else "") for c in columns
+    )
     conn.execute(f"CREATE TABLE {quote(table)} ({definition}, PRIMARY KEY ({', '.join(quote(k) for k in keys)}))")
     cursor = conn.executemany(f"INSERT INTO {quote(table)} ({_names(columns)}) VALUES ({_marks(columns)})", rows)
     return LoadCounts(added=max(0, cursor.rowcount))
 
 
-def _load(conn: sqlite3.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
-          keys: Sequence[str], mode: LoadMode) -> LoadCounts:
+def _load(
+    conn: sqlite3.Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    keys: Sequence[str],
+    mode: LoadMode,
+) -> LoadCounts:
     qt = quote(table)
     conn.execute(f"DROP TABLE IF EXISTS {INCOMING}")
     conn.execute(f"CREATE TEMP TABLE _tusk_incoming AS SELECT {_names(columns)} FROM {qt} WHERE 0")
@@ -105,36 +126,45 @@ def _load(conn: sqlite3.Connection, table: str, columns: Sequence[str], rows: It
     return counts
 
 
-def _apply(conn: sqlite3.Connection, qt: str, columns: Sequence[str], keys: Sequence[str],
-           mode: LoadMode) -> LoadCounts:
+def _apply(
+    conn: sqlite3.Connection, qt: str, columns: Sequence[str], keys: Sequence[str], mode: LoadMode
+) -> LoadCounts:
     join = " AND ".join(f"t.{quote(k)} = i.{quote(k)}" for k in keys)
     differs = " OR ".join(f"t.{quote(c)} IS NOT i.{quote(c)}" for c in columns if c not in keys) or "0"
-    added = conn.execute(f"SELECT count(*) FROM {INCOMING} i WHERE NOT EXISTS "
-                         f"(SELECT 1 FROM {qt} t WHERE {join})").fetchone()[0]
-    modified = conn.execute(f"SELECT count(*) FROM {INCOMING} i JOIN {qt} t ON {join} "
-                            f"WHERE {differs}").fetchone()[0]
+    added = conn.execute(
+        f"SELECT count(*) FROM {INCOMING} i WHERE NOT EXISTS (SELECT 1 FROM {qt} t WHERE {join})"
+    ).fetchone()[0]
+    modified = conn.execute(f"SELECT count(*) FROM {INCOMING} i JOIN {qt} t ON {join} WHERE {differs}").fetchone()[0]
     removed = 0
     if mode == "append":
-        row = conn.execute(f"SELECT {', '.join('i.' + quote(k) for k in keys)} FROM {INCOMING} i "
-                           f"JOIN {qt} t ON {join} LIMIT 1").fetchone()
+        row = conn.execute(
+            f"SELECT {', '.join('i.' + quote(k) for k in keys)} FROM {INCOMING} i JOIN {qt} t ON {join} LIMIT 1"
+        ).fetchone()
         if row is not None:
             shown = ", ".join(f"{k}={v}" for k, v in zip(keys, row))
             raise IngestError(f"append: key {shown} is already in the table (use --mode upsert)")
     if mode == "replace":
-        removed = conn.execute(f"SELECT count(*) FROM {qt} t WHERE NOT EXISTS "
-                               f"(SELECT 1 FROM {INCOMING} i WHERE {join})").fetchone()[0]
+        removed = conn.execute(
+            f"SELECT count(*) FROM {qt} t WHERE NOT EXISTS (SELECT 1 FROM {INCOMING} i WHERE {join})"
+        ).fetchone()[0]
         if removed:
             outer = " AND ".join(f"{qt}.{quote(k)} = i.{quote(k)}" for k in keys)
             conn.execute(f"DELETE FROM {qt} WHERE NOT EXISTS (SELECT 1 FROM {INCOMING} i WHERE {outer})")
     names, picked = _names(columns), ", ".join(f"i.{quote(c)}" for c in columns)
     if modified:
-        sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns if c not in keys) or \
-            f"{quote(keys[0])} = excluded.{quote(keys[0])}"
-        conn.execute(f"INSERT INTO {qt} ({names}) SELECT {picked} FROM {INCOMING} i JOIN {qt} t ON {join} "
-                     f"WHERE {differs} ON CONFLICT ({_names(keys)}) DO UPDATE SET {sets}")
+        sets = (
+            ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns if c not in keys)
+            or f"{quote(keys[0])} = excluded.{quote(keys[0])}"
+        )
+        conn.execute(
+            f"INSERT INTO {qt} ({names}) SELECT {picked} FROM {INCOMING} i JOIN {qt} t ON {join} "
+            f"WHERE {differs} ON CONFLICT ({_names(keys)}) DO UPDATE SET {sets}"
+        )
     if added:
-        conn.execute(f"INSERT INTO {qt} ({names}) SELECT {picked} FROM {INCOMING} i WHERE NOT EXISTS "
-                     f"(SELECT 1 FROM {qt} t WHERE {join})")
+        conn.execute(
+            f"INSERT INTO {qt} ({names}) SELECT {picked} FROM {INCOMING} i WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {qt} t WHERE {join})"
+        )
     return LoadCounts(added, modified, removed)
 
 

@@ -52,8 +52,14 @@ class ExportResult:
     rows: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"table": self.table, "ref": self.ref, "commit": self.commit, "format": self.format,
-                "path": self.path, "rows": self.rows}
+        return {
+            "table": self.table,
+            "ref": self.ref,
+            "commit": self.commit,
+            "format": self.format,
+            "path": self.path,
+            "rows": self.rows,
+        }
 
 
 def cell(value: Any) -> str:
@@ -89,8 +95,14 @@ def choose_format(fmt: str | None, output: str | None) -> str:
     return suffix if suffix in FORMATS else "csv"
 
 
-def export_table(store: DataStore, table: str, ref: str | None = None, fmt: str | None = None,
-                 output: str | None = None, raw_formulas: bool = False) -> ExportResult:
+def export_table(
+    store: DataStore,
+    table: str,
+    ref: str | None = None,
+    fmt: str | None = None,
+    output: str | None = None,
+    raw_formulas: bool = False,
+) -> ExportResult:
     """Write ``table`` as it is at ``ref`` (default: the data branch) to ``output`` (default: ``TABLE.FORMAT``
     in the working directory; ``-`` is standard output, CSV only). CSV cells a spreadsheet would run are
     neutralized unless ``raw_formulas``."""

@@ -66,11 +66,19 @@ def read_source(source: str) -> Incoming:
     if not path.is_file():
         raise IngestError(f"{source}: no such file")
     suffix = path.suffix.lower()
-    readers = {".csv": _read_delimited, ".tsv": _read_delimited, ".txt": _read_delimited, ".xlsx": _read_xlsx,
-               ".jsonl": _read_jsonl, ".ndjson": _read_jsonl, ".parquet": _read_parquet}
+    readers = {
+        ".csv": _read_delimited,
+        ".tsv": _read_delimited,
+        ".txt": _read_delimited,
+        ".xlsx": _read_xlsx,
+        ".jsonl": _read_jsonl,
+        ".ndjson": _read_jsonl,
+        ".parquet": _read_parquet,
+    }
     if suffix not in readers:
-        raise IngestError(f"{source}: unknown file type {suffix or '(none)'} "
-                          "(use .csv, .tsv, .xlsx, .jsonl or .parquet)")
+        raise IngestError(
+            f"{source}: unknown file type {suffix or '(none)'} (use .csv, .tsv, .xlsx, .jsonl or .parquet)"
+        )
     try:
         return _checked(readers[suffix](path))
     except OSError as exc:
@@ -122,10 +130,14 @@ def _read_delimited_arrow(path: Path) -> Incoming | None:
             header = next(csv.reader(handle, delimiter=delimiter, strict=True))
         if not header or len(set(header)) != len(header):
             return None
-        table = pv.read_csv(path, read_options=pv.ReadOptions(column_names=header, skip_rows=1),
-                            parse_options=pv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-                            convert_options=pv.ConvertOptions(column_types={c: pa.string() for c in header},
-                                                              strings_can_be_null=False, null_values=[]))
+        table = pv.read_csv(
+            path,
+            read_options=pv.ReadOptions(column_names=header, skip_rows=1),
+            parse_options=pv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            convert_options=pv.ConvertOptions(
+                column_types={c: pa.string() for c in header}, strings_can_be_null=False, null_values=[]
+            ),
+        )
     except (OSError, UnicodeDecodeError, StopIteration, csv.Error, pa.ArrowException):
         return None
     columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
@@ -143,8 +155,10 @@ def _read_delimited_python(path: Path) -> Incoming:
         records = list(reader)
     except csv.Error as exc:
         if "field larger than field limit" in str(exc):
-            raise IngestError(f"{path}: row {reader.line_num}: a cell of more than {MAX_CELL_CHARS:,} characters "
-                              f"(at most {MAX_CELL_CHARS:,})") from exc
+            raise IngestError(
+                f"{path}: row {reader.line_num}: a cell of more than {MAX_CELL_CHARS:,} characters "
+                f"(at most {MAX_CELL_CHARS:,})"
+            ) from exc
         raise IngestError(f"{path}: row {reader.line_num}: {exc}") from exc
     finally:
         csv.field_size_limit(limit)
@@ -230,8 +244,10 @@ def _check_archive(path: Path) -> None:
         raise IngestError(f"{path}: not a readable XLSX workbook (not a zip archive)") from exc
     big = [name for name, size in sizes if size > MAX_UNPACKED_BYTES]
     if big or sum(size for _, size in sizes) > 2 * MAX_UNPACKED_BYTES:
-        raise IngestError(f"{path}: unpacks to more than {MAX_UNPACKED_BYTES >> 20:,} MiB "
-                          f"({big[0] if big else 'in all'}); refused as a possible zip bomb")
+        raise IngestError(
+            f"{path}: unpacks to more than {MAX_UNPACKED_BYTES >> 20:,} MiB "
+            f"({big[0] if big else 'in all'}); refused as a possible zip bomb"
+        )
 
 
 def _cell(value: Any) -> Any:
@@ -285,9 +301,11 @@ def _read_parquet(path: Path) -> Incoming:
         if meta.num_columns > MAX_COLUMNS:
             raise IngestError(f"{path}: {meta.num_columns:,} columns (at most {MAX_COLUMNS:,})")
         if meta.num_rows * max(1, meta.num_columns) > MAX_CELLS or unpacked > MAX_UNPACKED_BYTES:
-            raise IngestError(f"{path}: {meta.num_rows:,} rows of {meta.num_columns} columns "
-                              f"({unpacked >> 20:,} MiB unpacked): more than tusk imports at once "
-                              f"({MAX_CELLS:,} cells, {MAX_UNPACKED_BYTES >> 20:,} MiB)")
+            raise IngestError(
+                f"{path}: {meta.num_rows:,} rows of {meta.num_columns} columns "
+                f"({unpacked >> 20:,} MiB unpacked): more than tusk imports at once "
+                f"({MAX_CELLS:,} cells, {MAX_UNPACKED_BYTES >> 20:,} MiB)"
+            )
         table = pq.read_table(path)
     except IngestError:
         raise
@@ -302,8 +320,9 @@ def _read_parquet(path: Path) -> Incoming:
 
 def _checked(incoming: Incoming) -> Incoming:
     if len(incoming.columns) > MAX_COLUMNS:
-        raise IngestError(f"{incoming.source}: the header has {len(incoming.columns):,} columns "
-                          f"(at most {MAX_COLUMNS:,})")
+        raise IngestError(
+            f"{incoming.source}: the header has {len(incoming.columns):,} columns (at most {MAX_COLUMNS:,})"
+        )
     _check_header(incoming)
     columns = _transpose(incoming)
     for index, values in enumerate(columns):
@@ -321,13 +340,17 @@ def _check_cells(incoming: Incoming, index: int, values: Sequence[Any]) -> None:
     joined = "".join(v for v in texts if v)
     if "\x00" in joined:
         number = next(i for i, v in enumerate(values) if type(v) is str and "\x00" in v)
-        raise IngestError(f"{incoming.source}: row {incoming.first_row + number}, column "
-                          f"{incoming.columns[index]!r}: a NUL character (\\x00); remove it from the file")
+        raise IngestError(
+            f"{incoming.source}: row {incoming.first_row + number}, column "
+            f"{incoming.columns[index]!r}: a NUL character (\\x00); remove it from the file"
+        )
     if len(joined) > MAX_CELL_CHARS and max(len(v) for v in texts if v) > MAX_CELL_CHARS:
         number = next(i for i, v in enumerate(values) if type(v) is str and len(v) > MAX_CELL_CHARS)
-        raise IngestError(f"{incoming.source}: row {incoming.first_row + number}, column "
-                          f"{incoming.columns[index]!r}: a cell of {len(values[number]):,} characters "
-                          f"(at most {MAX_CELL_CHARS:,})")
+        raise IngestError(
+            f"{incoming.source}: row {incoming.first_row + number}, column "
+            f"{incoming.columns[index]!r}: a cell of {len(values[number]):,} characters "
+            f"(at most {MAX_CELL_CHARS:,})"
+        )
 
 
 def _check_header(incoming: Incoming) -> None:
@@ -355,8 +378,11 @@ def _present(values: Sequence[Any]) -> list[Any]:
 
 
 def _column_matches(pattern: re.Pattern[str], present: list[Any], text_only: bool = False) -> bool:
-    return bool(present) and (text_only or all(type(v) is str for v in present)) and \
-        pattern.fullmatch("\n".join(present) + "\n") is not None
+    return (
+        bool(present)
+        and (text_only or all(type(v) is str for v in present))
+        and pattern.fullmatch("\n".join(present) + "\n") is not None
+    )
 
 
 def infer_type(values: Sequence[Any], text_only: bool = False) -> str:
@@ -394,9 +420,11 @@ def _convert_column(incoming: Incoming, index: int, values: Sequence[Any], sql_t
     for number, value in enumerate(values):
         numeric = type(value) in (int, float)
         if value not in EMPTY and not numeric and pattern.fullmatch(f"{value}\n") is None:
-            raise IngestError(f"{incoming.source}: row {incoming.first_row + number}, column "
-                              f"{incoming.columns[index]!r}: {value!r} is not "
-                              f"{'an integer' if kind == 'INTEGER' else 'a number'}")
+            raise IngestError(
+                f"{incoming.source}: row {incoming.first_row + number}, column "
+                f"{incoming.columns[index]!r}: {value!r} is not "
+                f"{'an integer' if kind == 'INTEGER' else 'a number'}"
+            )
     return [None if v is None or v == "" else convert(v) for v in values]
 
 
@@ -412,9 +440,11 @@ def _check_int64(incoming: Incoming, index: int, values: Sequence[Any]) -> None:
         digits = str(value).lstrip("+-")
         if len(digits) > 19 or not INT64[0] <= int(value) <= INT64[1]:
             shown = str(value) if len(str(value)) <= 40 else f"{str(value)[:20]}… ({len(digits):,} digits)"
-            raise IngestError(f"{incoming.source}: row {incoming.first_row + number}, column "
-                              f"{incoming.columns[index]!r}: {shown} does not fit a 64-bit integer "
-                              f"(at most {INT64[1]:,}); nothing was imported")
+            raise IngestError(
+                f"{incoming.source}: row {incoming.first_row + number}, column "
+                f"{incoming.columns[index]!r}: {shown} does not fit a 64-bit integer "
+                f"(at most {INT64[1]:,}); nothing was imported"
+            )
 
 
 def _transpose(incoming: Incoming) -> list[Sequence[Any]]:
@@ -448,9 +478,18 @@ class Guard:
     min_rows: int = 10
 
 
-def import_file(store: DataStore, source: str, table: str, keys: Sequence[str] = (), mode: str = "replace",
-                branch: str | None = None, message: str | None = None, guard: Guard | None = None,
-                expect: tuple[int, int, int] | None = None, allow_empty: bool = False) -> ImportResult:
+def import_file(
+    store: DataStore,
+    source: str,
+    table: str,
+    keys: Sequence[str] = (),
+    mode: str = "replace",
+    branch: str | None = None,
+    message: str | None = None,
+    guard: Guard | None = None,
+    expect: tuple[int, int, int] | None = None,
+    allow_empty: bool = False,
+) -> ImportResult:
     """Import ``source`` into ``table`` on ``branch`` (created from the main branch if missing).
 
     A file with no rows does not empty a table in replace mode unless ``allow_empty``."""
@@ -459,15 +498,32 @@ def import_file(store: DataStore, source: str, table: str, keys: Sequence[str] =
     load_mode(mode)
     incoming = read_source(source)
     crash_point("import.read")
-    return import_incoming(store, incoming, table, keys, mode, branch,
-                           message or f"import {Path(source).name} into {table} ({mode})", guard, expect,
-                           allow_empty)
+    return import_incoming(
+        store,
+        incoming,
+        table,
+        keys,
+        mode,
+        branch,
+        message or f"import {Path(source).name} into {table} ({mode})",
+        guard,
+        expect,
+        allow_empty,
+    )
 
 
-def import_incoming(store: DataStore, incoming: Incoming, table: str, keys: Sequence[str] = (),
-                    mode: str = "replace", branch: str | None = None, message: str | None = None,
-                    guard: Guard | None = None, expect: tuple[int, int, int] | None = None,
-                    allow_empty: bool = False) -> ImportResult:
+def import_incoming(
+    store: DataStore,
+    incoming: Incoming,
+    table: str,
+    keys: Sequence[str] = (),
+    mode: str = "replace",
+    branch: str | None = None,
+    message: str | None = None,
+    guard: Guard | None = None,
+    expect: tuple[int, int, int] | None = None,
+    allow_empty: bool = False,
+) -> ImportResult:
     """Write rows already read (from a file, a sheet, a URL) into ``table`` on ``branch`` as one commit.
 
     ``guard``: refuse (NeedsConfirmation, nothing written) a change over its threshold. ``expect``: the
@@ -486,19 +542,36 @@ def import_incoming(store: DataStore, incoming: Incoming, table: str, keys: Sequ
         crash_point("import.before-commit")
         commit = transaction.commit(message)
     crash_point("import.committed")
-    return ImportResult(table, branch, commit, prepared.create, counts.added, counts.modified, counts.removed,
-                        message=message if commit else "nothing changed: no commit made")
+    return ImportResult(
+        table,
+        branch,
+        commit,
+        prepared.create,
+        counts.added,
+        counts.modified,
+        counts.removed,
+        message=message if commit else "nothing changed: no commit made",
+    )
 
 
-def _check_guard(store: DataStore, transaction: Transaction, prepared: PreparedImport, branch: str,
-                 counts: LoadCounts, guard: Guard | None, expect: tuple[int, int, int] | None) -> None:
+def _check_guard(
+    store: DataStore,
+    transaction: Transaction,
+    prepared: PreparedImport,
+    branch: str,
+    counts: LoadCounts,
+    guard: Guard | None,
+    expect: tuple[int, int, int] | None,
+) -> None:
     """Inside the import's transaction, before its commit: raising here rolls everything back."""
     added, modified, removed = counts
     source, table = prepared.incoming.source, prepared.table
     if expect is not None and tuple(counts) != tuple(expect):
-        raise IngestError(f"{source}: {table} on {branch} changed meanwhile: the import would now add {added}, "
-                          f"modify {modified} and remove {removed} rows (confirmed: {expect[0]}, {expect[1]}, "
-                          f"{expect[2]}); nothing was imported, run it again")
+        raise IngestError(
+            f"{source}: {table} on {branch} changed meanwhile: the import would now add {added}, "
+            f"modify {modified} and remove {removed} rows (confirmed: {expect[0]}, {expect[1]}, "
+            f"{expect[2]}); nothing was imported, run it again"
+        )
     changed = modified + removed
     if guard is None or prepared.create or changed < max(guard.min_rows, 1):
         return
@@ -510,11 +583,14 @@ def _check_guard(store: DataStore, transaction: Transaction, prepared: PreparedI
         f"{source}: this import would modify {modified} and remove {removed} of the {before} rows of {table} on "
         f"{branch} ({changed / max(before, 1):.0%}, over the {guard.fraction:.0%} that needs confirming) and add "
         f"{added}; nothing was imported: check it on a branch (--branch B, then tusk data diff {branch}...B) or "
-        f"pass --yes", (added, modified, removed))
+        f"pass --yes",
+        (added, modified, removed),
+    )
 
 
-def prepare_import(store: DataStore, incoming: Incoming, table: str, keys: Sequence[str], mode: str,
-                   ref: str) -> PreparedImport:
+def prepare_import(
+    store: DataStore, incoming: Incoming, table: str, keys: Sequence[str], mode: str, ref: str
+) -> PreparedImport:
     """Check and convert ``incoming`` for ``table`` as it is at ``ref`` (a branch, or the main branch when
     ``ref`` does not exist yet). Raises IngestError naming the file, row and column."""
     check_user_table(table)
@@ -525,8 +601,11 @@ def prepare_import(store: DataStore, incoming: Incoming, table: str, keys: Seque
     if existing:
         _check_columns(incoming, [name for name, _, _ in existing], table)
     raw = _transpose(incoming)
-    types = {name: type_ for name, type_, _ in existing} if existing else \
-        {c: infer_type(raw[i], incoming.text_only) for i, c in enumerate(incoming.columns)}
+    types = (
+        {name: type_ for name, type_, _ in existing}
+        if existing
+        else {c: infer_type(raw[i], incoming.text_only) for i, c in enumerate(incoming.columns)}
+    )
     columns = [_convert_column(incoming, i, raw[i], types[c]) for i, c in enumerate(incoming.columns)]
     _check_key_values(incoming, keys, columns)
     return PreparedImport(incoming, table, keys, types, checked_mode, existing == [], columns)
@@ -545,8 +624,10 @@ def _refuse_emptying(store: DataStore, incoming: Incoming, table: str, branch: s
         return
     count = store.query(f"SELECT count(*) FROM {quote_identifier(table, store.dialect)}", None, ref=ref).rows[0][0]
     if count:
-        raise IngestError(f"{incoming.source}: the file has a header and no rows; replacing {table} with it "
-                          f"would remove all {count:,} rows (pass --allow-empty to do that)")
+        raise IngestError(
+            f"{incoming.source}: the file has a header and no rows; replacing {table} with it "
+            f"would remove all {count:,} rows (pass --allow-empty to do that)"
+        )
 
 
 def _existing_schema(store: DataStore, table: str, branch: str) -> list[tuple[str, str, bool]]:
@@ -562,13 +643,15 @@ def _check_key_names(incoming: Incoming, keys: Sequence[str], existing: list[tup
     for key in keys:
         check_identifier(key, "key column")
         if key not in incoming.columns:
-            raise IngestError(f"{incoming.source}: header has no key column {key!r} "
-                              f"(columns: {', '.join(incoming.columns)})")
+            raise IngestError(
+                f"{incoming.source}: header has no key column {key!r} (columns: {', '.join(incoming.columns)})"
+            )
     if existing:
         table_keys = [name for name, _, pk in existing if pk]
         if table_keys and sorted(table_keys) != sorted(keys):
-            raise IngestError(f"{incoming.source}: --key {','.join(keys)} differs from the table's key "
-                              f"{','.join(table_keys)}")
+            raise IngestError(
+                f"{incoming.source}: --key {','.join(keys)} differs from the table's key {','.join(table_keys)}"
+            )
 
 
 def _check_key_values(incoming: Incoming, keys: Sequence[str], columns: list[list[Any]]) -> None:
@@ -598,8 +681,9 @@ def _check_columns(incoming: Incoming, columns: Sequence[str], table: str) -> No
     missing = [c for c in columns if c not in incoming.columns]
     extra = [c for c in incoming.columns if c not in columns]
     if extra:
-        raise IngestError(f"{incoming.source}: column {extra[0]!r} is not in table {table!r} "
-                          f"(columns: {', '.join(columns)})")
+        raise IngestError(
+            f"{incoming.source}: column {extra[0]!r} is not in table {table!r} (columns: {', '.join(columns)})"
+        )
     if missing:
         raise IngestError(f"{incoming.source}: column {missing[0]!r} of table {table!r} is missing from the file")
 
@@ -609,7 +693,8 @@ def write_prepared(transaction: Transaction, prepared: PreparedImport) -> LoadCo
     incoming = prepared.incoming
     create = {c: prepared.types[c] for c in incoming.columns} if prepared.create else None
     try:
-        return transaction.load_rows(prepared.table, incoming.columns, zip(*prepared.columns), prepared.keys,
-                                     prepared.mode, create)
+        return transaction.load_rows(
+            prepared.table, incoming.columns, zip(*prepared.columns), prepared.keys, prepared.mode, create
+        )
     except IngestError as exc:
         raise IngestError(f"{incoming.source}: {exc}") from exc

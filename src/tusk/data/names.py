@@ -27,8 +27,10 @@ def check_user_table(name: str) -> str:
     """A table a person may write (import, sync): a valid name that is not one of tusk's own."""
     check_identifier(name)
     if name.lower().startswith(RESERVED_PREFIX):
-        raise DataError(f"table {name!r} is reserved: names starting with {RESERVED_PREFIX} are tusk's own "
-                        f"(reviews, comments, syncs); import into another table")
+        raise DataError(
+            f"table {name!r} is reserved: names starting with {RESERVED_PREFIX} are tusk's own "
+            f"(reviews, comments, syncs); import into another table"
+        )
     return name
 
 
@@ -38,8 +40,10 @@ META_BRANCH = "tusk-reviews"  # the reviews' conversation (tusk.review.meta): tu
 def check_user_branch(name: str | None, doing: str) -> None:
     """A branch a person may write (import onto, revert on, create, delete): not tusk's ``tusk-reviews``."""
     if name == META_BRANCH:
-        raise DataError(f"{META_BRANCH} is tusk's own branch (the reviews' conversation, not data): cannot {doing} "
-                        f"it; tusk review comment|edit|close write to it")
+        raise DataError(
+            f"{META_BRANCH} is tusk's own branch (the reviews' conversation, not data): cannot {doing} "
+            f"it; tusk review comment|edit|close write to it"
+        )
 
 
 def check_ref_name(name: str, what: str = "branch") -> str:

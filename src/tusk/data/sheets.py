@@ -19,8 +19,10 @@ from tusk.backends import require
 from tusk.errors import IngestError
 
 CREDENTIALS_ENV = "TUSK_GSHEETS_CREDENTIALS"
-SCOPES = ["https://www.googleapis.com/auth/spreadsheets.readonly",
-          "https://www.googleapis.com/auth/drive.metadata.readonly"]  # the file's version, for tusk data sync
+SCOPES = [
+    "https://www.googleapis.com/auth/spreadsheets.readonly",
+    "https://www.googleapis.com/auth/drive.metadata.readonly",
+]  # the file's version, for tusk data sync
 DRIVE_FILES = "https://www.googleapis.com/drive/v3/files/"
 
 
@@ -42,18 +44,23 @@ def credentials_info() -> dict[str, Any]:
     else:
         path = Path(raw)
         if len(raw) > 4096 or "\n" in raw or not path.is_file():
-            raise IngestError(f"${CREDENTIALS_ENV}: neither a JSON key nor the path of a key file "
-                              f"({len(raw)} characters; the value is not shown)")
+            raise IngestError(
+                f"${CREDENTIALS_ENV}: neither a JSON key nor the path of a key file "
+                f"({len(raw)} characters; the value is not shown)"
+            )
         try:
             text = path.read_text()
         except (OSError, UnicodeDecodeError) as exc:
-            raise IngestError(f"${CREDENTIALS_ENV}: cannot read the key file "
-                              f"({getattr(exc, 'strerror', None) or type(exc).__name__})") from exc
+            raise IngestError(
+                f"${CREDENTIALS_ENV}: cannot read the key file ({getattr(exc, 'strerror', None) or type(exc).__name__})"
+            ) from exc
     try:
         info = json.loads(text)
     except ValueError as exc:
-        raise IngestError(f"${CREDENTIALS_ENV}: not valid JSON (line {getattr(exc, 'lineno', '?')}, column "
-                          f"{getattr(exc, 'colno', '?')}; the value is not shown)") from None
+        raise IngestError(
+            f"${CREDENTIALS_ENV}: not valid JSON (line {getattr(exc, 'lineno', '?')}, column "
+            f"{getattr(exc, 'colno', '?')}; the value is not shown)"
+        ) from None
     if not isinstance(info, dict) or info.get("type") != "service_account":
         kind = info.get("type") if isinstance(info, dict) else type(info).__name__
         raise IngestError(f"${CREDENTIALS_ENV}: not a service-account key (type is {str(kind)[:40]!r})")
@@ -90,14 +97,16 @@ def _credentials(service_account: Any) -> Any:
     info = credentials_info()
     missing = [k for k in ("client_email", "token_uri", "private_key") if not isinstance(info.get(k), str)]
     if missing:
-        raise IngestError(f"${CREDENTIALS_ENV}: the service-account key has no {', '.join(missing)} (the value is "
-                          f"not shown)")
+        raise IngestError(
+            f"${CREDENTIALS_ENV}: the service-account key has no {', '.join(missing)} (the value is not shown)"
+        )
     try:
         return service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
-    except Exception as exc:  # ValueError, TypeError and cryptography's errors; their text may quote the key
-        raise IngestError(f"${CREDENTIALS_ENV}: the service-account key's private_key cannot be read "
-                          f"({type(exc).__name__}; is it the PEM text of the key file? the value is not shown)") \
-            from None
+    except Exception as exc:  # ValueError, TypeError and cryptography's errors; their text may quote the key  # noqa: BLE001
+        raise IngestError(
+            f"${CREDENTIALS_ENV}: the service-account key's private_key cannot be read "
+            f"({type(exc).__name__}; is it the PEM text of the key file? the value is not shown)"
+        ) from None
 
 
 TRANSPORT: Any = None  # a requests adapter to use instead of the network (tests)
@@ -112,8 +121,10 @@ def sheet_revision(url: str, transport: Any = None) -> str:
     with _mapped(url, gspread):
         try:
             response = client(transport or TRANSPORT).http_client.request(
-                "get", DRIVE_FILES + spreadsheet_id, params={"fields": "id,modifiedTime,version",
-                                                             "supportsAllDrives": True})
+                "get",
+                DRIVE_FILES + spreadsheet_id,
+                params={"fields": "id,modifiedTime,version", "supportsAllDrives": True},
+            )
         except gspread.exceptions.APIError:
             return ""
         meta = response.json()
@@ -147,8 +158,9 @@ def read_sheet(url: str, transport: Any = None) -> tuple[list[str], list[list[An
     except gspread.exceptions.WorksheetNotFound as exc:
         raise IngestError(f"{url}: no tab named {tab!r}") from exc
     except gspread.exceptions.SpreadsheetNotFound as exc:
-        raise IngestError(f"{url}: Requested entity was not found (no such spreadsheet, or it is not shared "
-                          "with the service account)") from exc
+        raise IngestError(
+            f"{url}: Requested entity was not found (no such spreadsheet, or it is not shared with the service account)"
+        ) from exc
     except gspread.exceptions.APIError as exc:
         raise IngestError(f"{url}: Google Sheets refused: {_api_message(exc)}") from exc
     if not values:
@@ -170,5 +182,5 @@ def read_sheet(url: str, transport: Any = None) -> tuple[list[str], list[list[An
 def _api_message(exc: Any) -> str:
     try:
         return str(exc.response.json()["error"]["message"])
-    except Exception:
+    except Exception:  # noqa: BLE001
         return str(exc).splitlines()[0]

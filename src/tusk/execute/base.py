@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 from urllib.parse import parse_qs, urlsplit
 
-from tusk.errors import ConfigError
 from tusk.core.config import MAX_WORKERS
+from tusk.errors import ConfigError
 
 JobStatus = Literal["succeeded", "failed", "cancelled"]
 
@@ -45,7 +45,6 @@ class Job:
     # should outlive the attempt on that worker (a spec's setup); where each attempt runs in a child forked
     # from the worker (Ray), it runs in the worker before the fork, so every child inherits what it made
     prepare: str | None = None
-
 
 
 def log_limit_error(max_log: float) -> str:

@@ -22,8 +22,9 @@ def detect() -> list[int]:
     if shutil.which("nvidia-smi") is None:
         return []
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=20)
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"], capture_output=True, text=True, timeout=20
+        )
     except (OSError, subprocess.TimeoutExpired):
         return []
     if out.returncode != 0:
@@ -36,13 +37,13 @@ def devices(setting: str | int | Sequence[int] | None) -> list[int]:
     if setting is None or setting == "auto":
         return detect()
     if isinstance(setting, bool):
-        raise ConfigError("[executor] gpus: use \"auto\", a count, or a list of device indices")
+        raise ConfigError('[executor] gpus: use "auto", a count, or a list of device indices')
     if isinstance(setting, int):
         return list(range(setting))
     if isinstance(setting, str):
         if setting.isdigit():
             return list(range(int(setting)))
-        raise ConfigError(f"[executor] gpus = {setting!r}: use \"auto\", a count, or a list of device indices")
+        raise ConfigError(f'[executor] gpus = {setting!r}: use "auto", a count, or a list of device indices')
     return [int(d) for d in setting]
 
 

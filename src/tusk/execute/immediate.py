@@ -54,6 +54,5 @@ class ImmediateBackend:
 
 
 class ImmediateExecutor(Scheduler):
-    def __init__(self, url: str = "immediate://", config: Config | None = None,
-                 workers: int | None = None) -> None:
+    def __init__(self, url: str = "immediate://", config: Config | None = None, workers: int | None = None) -> None:
         super().__init__(url, ImmediateBackend())

@@ -140,8 +140,9 @@ class LocalBackend:
         worker = self._idle_worker()
         job = attempt.job
         worker.attempt, worker.gpus = attempt, held
-        worker.conn.send((job.function, job.payload, str(job.log_path), ",".join(map(str, held)), attempt.number,
-                          job.prepare))
+        worker.conn.send(
+            (job.function, job.payload, str(job.log_path), ",".join(map(str, held)), attempt.number, job.prepare)
+        )
         return True
 
     def _idle_worker(self) -> _Worker:

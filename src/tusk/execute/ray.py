@@ -12,7 +12,8 @@ process group, exactly as on a local worker (same log file, same ``[tusk]`` line
 is killed costs the child, not Ray's worker; a timeout or a cancel kills the child's whole group.
 Timeouts are enforced on the node, timed from the job's start there (a task can wait in Ray's queue for a
 GPU), and so are log limits: the task stops a job whose log passed its limit within ``POLL`` s, however long
-Ray's cancel then takes to arrive (a flood of output writes ~100 MB a second). Retries, cancel, events and log limits are the scheduler's (one task per attempt), so the log and the
+Ray's cancel then takes to arrive (a flood of output writes ~100 MB a second). Retries, cancel, events and log limits
+are the scheduler's (one task per attempt), so the log and the
 attempt count read the same everywhere.
 
 Jobs read the data store and write their output and log under the project folder, so on a cluster of
@@ -56,9 +57,17 @@ CANCEL_GRACE = 10.0  # seconds a cancelled task has to kill its job before Ray i
 
 
 # ----- inside a Ray task -----------------------------------------------------------------------------
-def run_task(function: str, payload: Any, log_path: str, attempt: int, timeout: float | None,
-             gpu_ids: list[str] | None = None, prepare: str | None = None, max_log: float | None = None,
-             cancel_file: str | None = None) -> Wire:
+def run_task(
+    function: str,
+    payload: Any,
+    log_path: str,
+    attempt: int,
+    timeout: float | None,
+    gpu_ids: list[str] | None = None,
+    prepare: str | None = None,
+    max_log: float | None = None,
+    cancel_file: str | None = None,
+) -> Wire:
     """Run one attempt in a forked child; → (kind, value, error) like a local worker. The job's ``prepare``
     runs first, here in Ray's worker, so what it keeps (a spec's setup value) lasts for the worker's next tasks
     and the child inherits it. Once ``cancel_file`` exists (tusk writes it beside the log when it cancels), the
@@ -89,8 +98,7 @@ def _ray_gpu_ids() -> list[str]:
     return [str(g) for g in ray.get_runtime_context().get_accelerator_ids().get("GPU", [])]
 
 
-def _child(write_fd: int, parent: int, function: str, payload: Any, log_path: str, gpu_env: str,
-           attempt: int) -> None:
+def _child(write_fd: int, parent: int, function: str, payload: Any, log_path: str, gpu_env: str, attempt: int) -> None:
     code = 0
     try:
         lead_own_group()
@@ -102,18 +110,24 @@ def _child(write_fd: int, parent: int, function: str, payload: Any, log_path: st
         wire = contained_attempt(function, payload, log_path, gpu_env, attempt)
         try:
             data = pickle.dumps(wire)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             data = pickle.dumps(("error", None, f"the job's result cannot be sent back: {exc}"))
         with os.fdopen(write_fd, "wb") as pipe:
             pipe.write(data)
-    except BaseException:
+    except BaseException:  # noqa: BLE001
         code = 70
     finally:
         os._exit(code)
 
 
-def _wait_for_child(pid: int, read_fd: int, timeout: float | None, log_path: str = "",
-                    max_log: float | None = None, cancel_file: str | None = None) -> Wire:
+def _wait_for_child(
+    pid: int,
+    read_fd: int,
+    timeout: float | None,
+    log_path: str = "",
+    max_log: float | None = None,
+    cancel_file: str | None = None,
+) -> Wire:
     deadline = time.monotonic() + timeout if timeout else None
     chunks: list[bytes] = []
     poller = select.poll()  # not select(): Ray's worker may hold descriptors past 1024
@@ -219,8 +233,13 @@ class RayBackend:
         """``ray.init``; Ray Client's per-connection server sometimes fails to start: try again then."""
         for attempt in range(1, attempts + 1):
             try:
-                ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False,
-                         logging_level="warning", include_dashboard=False if self.address is None else None)
+                ray.init(
+                    address=self.address,
+                    ignore_reinit_error=True,
+                    log_to_driver=False,
+                    logging_level="warning",
+                    include_dashboard=False if self.address is None else None,
+                )
                 return
             except Exception as exc:  # ConnectionError and Ray's own errors alike
                 message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -243,8 +262,17 @@ class RayBackend:
         job = attempt.job
         options = {"num_cpus": job.cpus, "num_gpus": job.gpus, "max_retries": 0, "name": job.name}
         cancel_file = f"{job.log_path}.cancel-{secrets.token_hex(6)}"
-        ref = self._task.options(**options).remote(job.function, job.payload, str(job.log_path), attempt.number,
-                                                   job.timeout, None, job.prepare, job.max_log, cancel_file)
+        ref = self._task.options(**options).remote(
+            job.function,
+            job.payload,
+            str(job.log_path),
+            attempt.number,
+            job.timeout,
+            None,
+            job.prepare,
+            job.max_log,
+            cancel_file,
+        )
         self._flight[ref] = attempt
         self._cancel_files[ref] = cancel_file
         return True
@@ -262,7 +290,7 @@ class RayBackend:
         device = "cuda" if attempt.job.gpus else "cpu"
         try:
             wire = self._ray.get(ref)
-        except Exception as exc:  # the task's worker died, or Ray lost the task
+        except Exception as exc:  # the task's worker died, or Ray lost the task  # noqa: BLE001
             wire = ("lost", None, f"Ray task failed: {str(exc).strip().splitlines()[0][:300]}")
         if wire[0] == "ok" and isinstance(wire[1], dict) and isinstance(wire[1].get("device"), str):
             device = wire[1]["device"]  # what the job saw: cuda:N on the node Ray chose

@@ -112,8 +112,7 @@ class Scheduler:
         if logs:
             self._log_check = now + LOG_CHECK
         settled = {id(a) for a, _ in ended}
-        stopped = [(a, why) for a in running.values()
-                   if id(a) not in settled and (why := self._overdue(a, now, logs))]
+        stopped = [(a, why) for a in running.values() if id(a) not in settled and (why := self._overdue(a, now, logs))]
         if stopped:
             self.backend.kill([a for a, _ in stopped])
             ended += [(a, Outcome("lost", error=why)) for a, why in stopped]
@@ -148,21 +147,32 @@ class Scheduler:
         seconds = time.monotonic() - attempt.started
         device = outcome.device or "cpu"
         if outcome.kind == "ok":
-            return JobResult(job.name, "succeeded", outcome.value, seconds=seconds, attempts=attempt.number,
-                             device=device)
+            return JobResult(
+                job.name, "succeeded", outcome.value, seconds=seconds, attempts=attempt.number, device=device
+            )
         if outcome.kind == "lost":  # the attempt could not say so itself
             _append(job, f"[tusk] attempt {attempt.number} failed: {outcome.error}\n")
-        return JobResult(job.name, "failed", error=outcome.error, log_tail=log_tail(job.log_path), seconds=seconds,
-                         attempts=attempt.number, device=device, retryable=outcome.kind != "fatal")
+        return JobResult(
+            job.name,
+            "failed",
+            error=outcome.error,
+            log_tail=log_tail(job.log_path),
+            seconds=seconds,
+            attempts=attempt.number,
+            device=device,
+            retryable=outcome.kind != "fatal",
+        )
 
-    def _cancel_all(self, queue: deque[Attempt], running: dict[int, Attempt],
-                    emit: EventHandler) -> Iterator[JobResult]:
+    def _cancel_all(
+        self, queue: deque[Attempt], running: dict[int, Attempt], emit: EventHandler
+    ) -> Iterator[JobResult]:
         now = time.monotonic()
         if running and self.capabilities.kill:
             self.backend.kill(list(running.values()))
         for attempt in running.values():
-            result = JobResult(attempt.job.name, "cancelled", error="cancelled", seconds=now - attempt.started,
-                               attempts=attempt.number)
+            result = JobResult(
+                attempt.job.name, "cancelled", error="cancelled", seconds=now - attempt.started, attempts=attempt.number
+            )
             emit(JobEvent("finished", result.name, result.attempts, result))
             yield result
         running.clear()

@@ -30,12 +30,15 @@ PR_SET_PDEATHSIG = 1
 Wire = tuple[str, Any, str]  # (kind, value, error): an Outcome as it crosses a pipe
 
 
-def run_attempt(function: str, payload: Any, log_path: str, gpu_env: str, attempt: int,
-                prepare: str | None = None) -> Wire:
+def run_attempt(
+    function: str, payload: Any, log_path: str, gpu_env: str, attempt: int, prepare: str | None = None
+) -> Wire:
     """Call the job with its output sent to its log; → (kind, value, error), kind "ok", "error" or "fatal"."""
     with visible_gpus(gpu_env), open(log_path, "a", buffering=1, encoding="utf-8") as log:
-        log.write(f"[tusk] attempt {attempt} started {time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()} "
-                  f"CUDA_VISIBLE_DEVICES={gpu_env!r}\n")
+        log.write(
+            f"[tusk] attempt {attempt} started {time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()} "
+            f"CUDA_VISIBLE_DEVICES={gpu_env!r}\n"
+        )
         with redirected(log.fileno()):
             outcome = _call(prepare, payload) if prepare else ("ok", None, "")
             if outcome[0] == "ok":
@@ -78,7 +81,7 @@ def _call(function: str, payload: Any) -> Wire:
     try:
         module_name, _, name = function.partition(":")
         return ("ok", getattr(import_module(module_name), name)(payload), "")
-    except BaseException as exc:  # the job's failure is a result
+    except BaseException as exc:  # the job's failure is a result  # noqa: BLE001
         _print_failure(exc)
         kind = "error" if retryable(exc) else "fatal"
         return (kind, None, f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500])
@@ -120,8 +123,8 @@ def redirected(fd: int) -> Iterator[None]:
     saved, streams = (os.dup(1), os.dup(2)), (sys.stdout, sys.stderr)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
-    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
-    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
+    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
     try:
         yield
     finally:
@@ -260,8 +263,9 @@ def reap_leftovers(keep: Collection[int] = ()) -> int:
     return killed
 
 
-def contained_attempt(function: str, payload: Any, log_path: str, gpu_env: str, attempt: int,
-                      prepare: str | None = None) -> Wire:
+def contained_attempt(
+    function: str, payload: Any, log_path: str, gpu_env: str, attempt: int, prepare: str | None = None
+) -> Wire:
     """``run_attempt`` in a subreaper worker that outlives it: the job's ``prepare`` first (what it starts is the
     worker's, kept), then the job, then whatever the job left running is killed, with a line in its log."""
     failed = prepare_attempt(prepare, payload, log_path, gpu_env, attempt)
@@ -298,8 +302,7 @@ def attempt_file(attempt: Attempt, folder: Path, gpu_env: str = "") -> Path:
     """Write ``attempt`` for ``python -m tusk.execute.worker FILE`` (a fresh process, a container) → FILE."""
     job = attempt.job
     path = folder / f"attempt-{os.getpid()}-{id(attempt)}-{attempt.number}.pkl"
-    path.write_bytes(pickle.dumps((job.function, job.payload, str(job.log_path), gpu_env, attempt.number,
-                                   job.prepare)))
+    path.write_bytes(pickle.dumps((job.function, job.payload, str(job.log_path), gpu_env, attempt.number, job.prepare)))
     return path
 
 
@@ -326,7 +329,7 @@ def main(argv: list[str]) -> int:
     wire = run_attempt(function, payload, log_path, gpu_env, number, *prepare)
     try:
         data = pickle.dumps(wire)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001
         data = pickle.dumps(("error", None, f"the job's result cannot be sent back: {exc}"))
     temporary = f"{argv[0]}.out.tmp"
     with open(temporary, "wb") as out:

@@ -39,7 +39,7 @@ class TrainContext:
     function, called once per worker process (and per version of what it needs), not once per job."""
 
     name: str
-    inputs: Mapping[str, "pd.DataFrame"]
+    inputs: Mapping[str, pd.DataFrame]
     params: dict[str, Any]
     output_dir: Path
     device: str = "cpu"

@@ -42,7 +42,7 @@ class EntryCheck:
     pending: list[_Pending] = field(default_factory=list)
     remembered: list[str] = field(default_factory=list)
 
-    def start(self) -> "EntryCheck":
+    def start(self) -> EntryCheck:
         self.remembered = _load(self.cache_path)
         seen: set[str] = set()
         for spec in self.config.models:
@@ -122,14 +122,17 @@ def _child(conn: Any, path: Path, entry: str, function: str) -> None:
         message = ""
     except BaseException as exc:  # noqa: BLE001 - whatever the import raised is the verdict
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        message = text if type(exc).__name__ == "JobError" else \
-            f"train entry {entry!r}: {path.name} does not import: {type(exc).__name__}: {text}"
+        message = (
+            text
+            if type(exc).__name__ == "JobError"
+            else f"train entry {entry!r}: {path.name} does not import: {type(exc).__name__}: {text}"
+        )
     conn.send(message[:500])
     conn.close()
 
 
 def _wait(pending: _Pending) -> str | None:
-    """"" or None when the entry is fine (None: also remember it), the problem otherwise."""
+    """ "" or None when the entry is fine (None: also remember it), the problem otherwise."""
     try:
         if pending.conn.poll(TIMEOUT):
             message: str = pending.conn.recv()

@@ -128,8 +128,13 @@ def _save_sklearn(model: Any, path: Path, example: Any, options: dict[str, Any])
     for number, fmt in enumerate(formats, 1):
         extra = {"skops": ("skops",), "cloudpickle": ("cloudpickle",)}.get(fmt, ())
         try:
-            mlflow.sklearn.save_model(model, str(path), input_example=example, serialization_format=fmt,
-                                      **_env(options, "scikit-learn", *extra, *_distribution_of(model)))
+            mlflow.sklearn.save_model(
+                model,
+                str(path),
+                input_example=example,
+                serialization_format=fmt,
+                **_env(options, "scikit-learn", *extra, *_distribution_of(model)),
+            )
             return
         except Exception:
             if number == len(formats):
@@ -145,7 +150,7 @@ def _importable(model: Any) -> bool:
     seen = [model]
     try:
         seen += [v for v in model.get_params(deep=True).values() if hasattr(v, "__class__")]
-    except Exception:
+    except Exception:  # noqa: BLE001
         pass
     for obj in seen:
         module = type(obj).__module__
@@ -163,8 +168,9 @@ def _save_pytorch(model: Any, path: Path, example: Any, options: dict[str, Any])
 def _save_transformers(model: Any, path: Path, example: Any, options: dict[str, Any]) -> None:
     import mlflow.transformers
 
-    mlflow.transformers.save_model(model, str(path), input_example=example,
-                                   **_env(options, "transformers", "torch", "tokenizers", "safetensors"))
+    mlflow.transformers.save_model(
+        model, str(path), input_example=example, **_env(options, "transformers", "torch", "tokenizers", "safetensors")
+    )
 
 
 def _save_pyfunc(model: Any, path: Path, example: Any, options: dict[str, Any]) -> None:
@@ -175,10 +181,13 @@ def _save_pyfunc(model: Any, path: Path, example: Any, options: dict[str, Any]) 
     elif callable(getattr(model, "predict", None)):
         wrapped, provided_by = _predictor(model), _distribution_of(model)
     else:
-        raise JobError(f"log_model(flavor='pyfunc') needs an object with a predict() method or an "
-                       f"mlflow.pyfunc.PythonModel, not {type(model).__name__}")
-    mlflow.pyfunc.save_model(str(path), python_model=wrapped, input_example=example,
-                             **_env(options, "cloudpickle", *provided_by))
+        raise JobError(
+            f"log_model(flavor='pyfunc') needs an object with a predict() method or an "
+            f"mlflow.pyfunc.PythonModel, not {type(model).__name__}"
+        )
+    mlflow.pyfunc.save_model(
+        str(path), python_model=wrapped, input_example=example, **_env(options, "cloudpickle", *provided_by)
+    )
 
 
 def _predictor(model: Any) -> Any:
@@ -199,5 +208,8 @@ def _predictor(model: Any) -> Any:
 
 
 _SAVERS: dict[str, Callable[[Any, Path, Any, dict[str, Any]], None]] = {
-    "sklearn": _save_sklearn, "pytorch": _save_pytorch, "transformers": _save_transformers, "pyfunc": _save_pyfunc,
+    "sklearn": _save_sklearn,
+    "pytorch": _save_pytorch,
+    "transformers": _save_transformers,
+    "pyfunc": _save_pyfunc,
 }

@@ -29,8 +29,13 @@ def needed_models(payload: Mapping[str, Any]) -> dict[str, NeededModel]:
     """The versions a job's payload hands it (``payload["needs"]``: name → the version's fields)."""
     out = {}
     for key, need in (payload.get("needs") or {}).items():
-        out[key] = NeededModel(name=need["name"], version=str(need["version"]), path=Path(need["path"]),
-                               fingerprint=need["fingerprint"], metrics=dict(need.get("metrics") or {}))
+        out[key] = NeededModel(
+            name=need["name"],
+            version=str(need["version"]),
+            path=Path(need["path"]),
+            fingerprint=need["fingerprint"],
+            metrics=dict(need.get("metrics") or {}),
+        )
     return out
 
 
@@ -47,8 +52,7 @@ def shared_value(root: Path, payload: Mapping[str, Any], device: str, load: Load
     _SHARED.pop(entry, None)  # the old value goes before the new one is made (one base in memory at a time)
     function = load(root, entry)
     CALLS.append(entry)
-    value = function(SetupContext(spec=str(payload.get("spec") or payload.get("name", "")), needs=needs,
-                                  device=device))
+    value = function(SetupContext(spec=str(payload.get("spec") or payload.get("name", "")), needs=needs, device=device))
     _SHARED[entry] = (key, value)
     return value
 

@@ -25,10 +25,11 @@ __all__ = ["Project", "RunCancel", "clone", "init"]
 
 class Project(DataMethods, TrainingMethods, ReleaseMethods, ReviewMethods, PageMethods):
     """A project: its ``tusk.toml`` and the ports it names. One method per command (``DataMethods``,
-    ``TrainingMethods``, ``ReleaseMethods``, ``ReviewMethods``) and per page (``PageMethods``); each returns data (a dataclass with ``to_json()``), never prints."""
+    ``TrainingMethods``, ``ReleaseMethods``, ``ReviewMethods``) and per page (``PageMethods``); each returns data (a
+    dataclass with ``to_json()``), never prints."""
 
 
-def init(directory: Path | str = ".", example: str | None = None) -> "Initialised":
+def init(directory: Path | str = ".", example: str | None = None) -> Initialised:
     """A new project in ``directory``: tusk.toml, a data store, a tracking database (and the example's files)."""
     from tusk.project.results import Initialised
     from tusk.project.scaffold import init_project
@@ -36,7 +37,7 @@ def init(directory: Path | str = ".", example: str | None = None) -> "Initialise
     return Initialised(init_project(Path(directory), example), example)
 
 
-def clone(url: str, directory: Path | str) -> "Cloned":
+def clone(url: str, directory: Path | str) -> Cloned:
     """The data at ``url`` cloned into the project in ``directory`` (a new project when it has no tusk.toml)."""
     from tusk.project.results import Cloned
     from tusk.project.scaffold import clone_project

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 class ProjectBase:
     def __init__(self, config: Config) -> None:
         self.config = config
+
     @classmethod
     def open(cls, path: Path | str | None = None) -> Self:
         """The project whose ``tusk.toml`` is at or above ``path`` (default: the working directory)."""
@@ -29,17 +30,20 @@ class ProjectBase:
         if start is not None and start.is_file():
             return cls(load_config(start))
         return cls(load_config(find_config(start)))
+
     @property
     def root(self) -> Path:
         return self.config.root
+
     @property
     def state_dir(self) -> Path:
         """``.tusk/`` beside tusk.toml: logs, caches, locks, build contexts."""
         path = self.root / ".tusk"
         path.mkdir(parents=True, exist_ok=True)
         return path
+
     @cached_property
-    def data(self) -> "DataStore":
+    def data(self) -> DataStore:
         """The data store; scratch refs a crashed merge preview left behind are removed on opening."""
         from tusk.errors import DataError
 
@@ -51,11 +55,11 @@ class ProjectBase:
         self._upgrade_reviews(store)
         return store
 
-    def _upgrade_reviews(self, store: "DataStore") -> None:
+    def _upgrade_reviews(self, store: DataStore) -> None:
         """A store older tusk wrote: its reviews' conversation moves from the branches to ``tusk-reviews``
         (once; review_meta.upgrade). A store that cannot be read yet is left to the command that reads it."""
-        from tusk.review import meta as review_meta
         from tusk.errors import DataError
+        from tusk.review import meta as review_meta
 
         if (self.state_dir / review_meta.UPGRADED).exists():
             return
@@ -65,7 +69,7 @@ class ProjectBase:
             pass
 
     @cached_property
-    def tracker(self) -> "Tracker":
+    def tracker(self) -> Tracker:
         """The tracker; a release event a crash left half-done (aliases half-moved) is finished first, so
         every command sees production aliases and the current release agree."""
         from tusk.release.store import ReleaseStore
@@ -73,25 +77,31 @@ class ProjectBase:
         tracker: Tracker = backend_class("tracking", self.config.tracking.url)(self.config.tracking.url, self.config)
         ReleaseStore(tracker).settle()
         return tracker
+
     @property
-    def releases(self) -> "ReleaseStore":
+    def releases(self) -> ReleaseStore:
         from tusk.release.store import ReleaseStore
 
         return ReleaseStore(self.tracker)
-    def executor(self, workers: int | None = None) -> "Executor":
+
+    def executor(self, workers: int | None = None) -> Executor:
         url = self.config.executor.url
         executor: Executor = backend_class("executor", url)(url, self.config, workers=workers)
         return executor
+
     def close(self) -> None:
         for name in ("data", "tracker"):
             backend: Any = self.__dict__.pop(name, None)
             if backend is not None and hasattr(backend, "close"):
                 backend.close()
+
     def __enter__(self) -> Self:
         return self
+
     def __exit__(self, *exc: object) -> None:
         self.close()
-    def shared_data(self) -> "SupportsRemotes":
+
+    def shared_data(self) -> SupportsRemotes:
         """The data store, with the remotes that tusk.toml names under ``[data.remotes]`` added to it."""
         from tusk.data.base import SupportsRemotes
         from tusk.errors import DataError
@@ -102,6 +112,7 @@ class ProjectBase:
         for name, url in self.config.data.remotes.items():
             store.add_remote(name, url, base=self.root)
         return store
+
     def shared_remotes(self) -> dict[str, str]:
         """Remotes runners can reach: tusk.toml's, and any only in the data store (added by older tusk)."""
         remotes = dict(self.config.data.remotes)
@@ -114,6 +125,7 @@ class ProjectBase:
                 for remote in store.remotes():
                     remotes.setdefault(remote.name, remote.url)
         return remotes
+
     def collect_garbage(self) -> str | None:
         """After a write: the data store's gc when it is due (the file has doubled since the last one);
         → a line saying what it did, or None."""
@@ -122,15 +134,20 @@ class ProjectBase:
         if done is None:
             return None
         before, after = done
-        return (f"data store: collected garbage, {before / 1e6:.1f} MB → {after / 1e6:.1f} MB (tusk does when the "
-                "file has doubled since the last time)")
-    def lock(self, what: str = "tusk run", wait: bool = True,
-             on_wait: "Callable[[str], None] | None" = None) -> "AbstractContextManager[None]":
+        return (
+            f"data store: collected garbage, {before / 1e6:.1f} MB → {after / 1e6:.1f} MB (tusk does when the "
+            "file has doubled since the last time)"
+        )
+
+    def lock(
+        self, what: str = "tusk run", wait: bool = True, on_wait: Callable[[str], None] | None = None
+    ) -> AbstractContextManager[None]:
         """The project's run lock: one run (or watcher's run) at a time; a second waits or gets LockHeld."""
         from tusk._internal.lock import hold
 
         return hold(self.state_dir / "project.lock", what, wait=wait, on_wait=on_wait, reentrant=True)
-    def release_lock(self, what: str) -> "AbstractContextManager[None]":
+
+    def release_lock(self, what: str) -> AbstractContextManager[None]:
         """One release create or rollback at a time (two creates of one manifest would record it twice); a
         run does not wait for it, nor it for a run."""
         from tusk._internal.lock import hold
@@ -144,7 +161,8 @@ class ProjectBase:
         from tusk.review.reviews import is_review_branch
 
         return is_review_branch(self, ref)
-    def merge_preview(self, branch: str, resolve: "Resolution | None" = None) -> "AbstractContextManager[MergePreview]":
+
+    def merge_preview(self, branch: str, resolve: Resolution | None = None) -> AbstractContextManager[MergePreview]:
         """The data branch with ``branch`` merged, for as long as the ``with`` block runs (main is untouched;
         the scratch ref is removed after). A conflict raises MergeConflict naming the rows, unless ``resolve``
         settles it as a merge would."""

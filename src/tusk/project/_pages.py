@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 from tusk.project._base import ProjectBase
 
 if TYPE_CHECKING:
-    from tusk.train.background import RunProgress
     from tusk.release.lineage import VersionLineage
-    from tusk.train.logs import JobLog
     from tusk.review.browse import ChangePage, DataOverview, DiffPage, TablePage
+    from tusk.train.background import RunProgress
+    from tusk.train.logs import JobLog
     from tusk.train.model_table import ModelCounts, ModelPage, ModelTable
 
 
@@ -21,59 +21,95 @@ class PageMethods(ProjectBase):
     """What ``tusk ui`` and the CLI's paged reads call."""
 
     if TYPE_CHECKING:  # from TrainingMethods and ReleaseMethods, beside this in Project
-        def logs(self, target: str) -> "JobLog": ...
-        def lineage(self, target: str) -> "VersionLineage": ...
 
-    def table_page(self, table: str, ref: str | None = None, where: "dict[str, str] | None" = None,
-                   offset: int = 0, limit: int = 50) -> "TablePage":
+        def logs(self, target: str) -> JobLog: ...
+        def lineage(self, target: str) -> VersionLineage: ...
+
+    def table_page(
+        self,
+        table: str,
+        ref: str | None = None,
+        where: dict[str, str] | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> TablePage:
         """One page of ``table`` at ``ref`` (default: the data branch), rows whose columns equal ``where``."""
         from tusk.review.browse import table_page
 
         return table_page(self, table, ref, where, offset, limit)
 
-    def diff_page(self, from_ref: str, to_ref: str, table: str, where: "dict[str, str] | None" = None,
-                  offset: int = 0, limit: int = 50, landed_at: str | None = None) -> "DiffPage":
+    def diff_page(
+        self,
+        from_ref: str,
+        to_ref: str,
+        table: str,
+        where: dict[str, str] | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        landed_at: str | None = None,
+    ) -> DiffPage:
         """One page of ``table``'s changed rows from ``from_ref`` to ``to_ref`` (read with LIMIT/OFFSET);
         ``landed_at``: without the rows that ref holds already as ``to_ref`` does."""
         from tusk.review.browse import diff_page
 
         return diff_page(self, from_ref, to_ref, table, where, offset, limit, landed_at)
 
-    def model_table(self, query: str = "", status: str | None = None, sort: str = "name",
-                    descending: bool = False, offset: int = 0, limit: int = 50) -> "ModelTable":
+    def model_table(
+        self,
+        query: str = "",
+        status: str | None = None,
+        sort: str = "name",
+        descending: bool = False,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> ModelTable:
         """Instances with status, versions, key metric, last trained and duration: filtered, sorted, paged."""
         from tusk.train.model_table import model_table
 
         return model_table(self, query, status, sort, descending, offset, limit)
 
-    def model_counts(self) -> "ModelCounts":
+    def model_counts(self) -> ModelCounts:
         """How many instances have each plan status (every instance planned; the plan is kept between calls)."""
         from tusk.train.model_table import model_counts
 
         return model_counts(self)
 
-    def review_page(self, branch: str, table: str | None = None, where: "dict[str, str] | None" = None,
-                    offset: int = 0, limit: int = 50, with_landed: bool = False) -> "ChangePage":
+    def review_page(
+        self,
+        branch: str,
+        table: str | None = None,
+        where: dict[str, str] | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        with_landed: bool = False,
+    ) -> ChangePage:
         """A review's own change (since it left the data branch): commits, counts per table, one table paged;
         rows the data branch holds already (approved per model) only ``with_landed``."""
         from tusk.review.browse import review_page
 
         return review_page(self, branch, table, where, offset, limit, with_landed)
 
-    def commit_page(self, ident: str, against: str | None = None, table: str | None = None,
-                    where: "dict[str, str] | None" = None, offset: int = 0, limit: int = 50) -> "ChangePage":
+    def commit_page(
+        self,
+        ident: str,
+        against: str | None = None,
+        table: str | None = None,
+        where: dict[str, str] | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> ChangePage:
         """One commit's change against ``against`` (default: its first parent), one table paged."""
         from tusk.review.browse import commit_page
 
         return commit_page(self, ident, against, table, where, offset, limit)
 
-    def data_overview(self, ref: str | None = None) -> "DataOverview":
+    def data_overview(self, ref: str | None = None) -> DataOverview:
         """The tables at ``ref`` with their row counts, the branches and tags, the last commits."""
         from tusk.review.browse import overview
 
         return overview(self, ref)
 
-    def model_page(self, name: str, version: str | None = None) -> "ModelPage":
+    def model_page(self, name: str, version: str | None = None) -> ModelPage:
         """Every version of ``name`` with metrics and tags; ``version``'s (default: the newest) lineage and log."""
         from tusk.errors import TuskError
         from tusk.train.model_table import ModelPage, with_metrics
@@ -89,8 +125,16 @@ class PageMethods(ProjectBase):
         except TuskError as exc:
             tail = f"(no log: {exc})"
         state = self.tracker.states().get(name)
-        return ModelPage(name, versions, chosen, self.lineage(f"{name}@{chosen}"),
-                         tail, state.version if state else None, self.tracker.aliases().get(name), failure)
+        return ModelPage(
+            name,
+            versions,
+            chosen,
+            self.lineage(f"{name}@{chosen}"),
+            tail,
+            state.version if state else None,
+            self.tracker.aliases().get(name),
+            failure,
+        )
 
     def _has_versions(self, name: str) -> bool:
         from tusk.errors import ModelNotFound
@@ -101,33 +145,39 @@ class PageMethods(ProjectBase):
             return False
 
     # --- runs in the background, watched from the page ---
-    def start_run(self, who: str, at: str | None = None, only: str | None = None) -> "RunProgress":
+    def start_run(self, who: str, at: str | None = None, only: str | None = None) -> RunProgress:
         """``tusk run`` in a process of its own (the same Project.run, plan, lock and recording), whose progress
         ``run_progress`` reads. Refused while another run holds the project (naming it)."""
         from tusk.train import background
 
         return background.start(self, who, at, only)
 
-    def run_progress(self, ident: str) -> "RunProgress":
+    def run_progress(self, ident: str) -> RunProgress:
         """Each job of a background run: waiting, running, succeeded, failed; log tails; ETA."""
         from tusk.train import background
 
         return background.read(self, ident)
 
-    def background_runs(self, limit: int = 20) -> "list[RunProgress]":
+    def background_runs(self, limit: int = 20) -> list[RunProgress]:
         """The runs started from the page, newest first."""
         from tusk.train import background
 
         return background.list_runs(self, limit)
 
-    def cancel_run(self, ident: str) -> "RunProgress":
+    def cancel_run(self, ident: str) -> RunProgress:
         """Cancel a background run the way Ctrl-C cancels ``tusk run``."""
         from tusk.train import background
 
         return background.cancel(self, ident)
 
-    def serve_ui(self, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
-                 on_ready: "Callable[[str], None] | None" = None, allowed_hosts: "Sequence[str]" = ()) -> None:
+    def serve_ui(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        token: str | None = None,
+        on_ready: Callable[[str], None] | None = None,
+        allowed_hosts: Sequence[str] = (),
+    ) -> None:
         """``tusk ui``: the web page over this project, until interrupted. A host other than loopback needs a
         token (UnsafeBinding otherwise); ``allowed_hosts`` are more names it answers to (the Host header)."""
         from tusk.web import serve

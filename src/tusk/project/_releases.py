@@ -8,25 +8,26 @@ from typing import TYPE_CHECKING
 from tusk.project._base import ProjectBase
 
 if TYPE_CHECKING:
-    from tusk.train.cost import CostReport
-    from tusk.release.lineage import DataCommitLineage, ReleaseLineage, VersionLineage
-    from tusk.release.create import CreateOutcome
-    from tusk.release.store import Release
-    from tusk.train.reproduce import Reproduction
     from tusk.project.results import ReleaseDiff, ReleaseList, ReleaseLogView, ReleaseMoved
+    from tusk.release.create import CreateOutcome
+    from tusk.release.lineage import DataCommitLineage, ReleaseLineage, VersionLineage
+    from tusk.release.store import Release
+    from tusk.train.cost import CostReport
+    from tusk.train.reproduce import Reproduction
 
 
 class ReleaseMethods(ProjectBase):
     """What ``tusk release ... | lineage | reproduce | cost`` call."""
 
-    def create_release(self, build: bool = True) -> "CreateOutcome":
+    def create_release(self, build: bool = True) -> CreateOutcome:
         """Release every model's production version: manifest → md5/sha256 → image ``<image>:<md5>`` (``build``).
         An identical manifest makes the existing release current instead of a duplicate; a failed build records
         nothing."""
         from tusk.release.create import create_release
 
         return create_release(self, build=build)
-    def rollback_release(self, ident: str | None = None) -> "ReleaseMoved":
+
+    def rollback_release(self, ident: str | None = None) -> ReleaseMoved:
         """Release ``ident`` (default: the one deployed before the current) becomes current, and every production
         alias moves to its versions. Logged as rolled_back / rolled_forward with time, user and code commit. One
         release create or rollback at a time (the release lock)."""
@@ -36,18 +37,21 @@ class ReleaseMethods(ProjectBase):
         with self.release_lock("tusk release rollback"):
             before, after = self.releases.rollback(ident, git.head(self.root))
         return ReleaseMoved(after, before)
-    def release_list(self) -> "ReleaseList":
+
+    def release_list(self) -> ReleaseList:
         """Every release, oldest first (the current one flagged)."""
         from tusk.project.results import ReleaseList
 
         return ReleaseList(self.releases.list())
-    def release(self, ident: str) -> "Release":
+
+    def release(self, ident: str) -> Release:
         """A release by md5, an md5 prefix of 4+ characters, or ``vN``."""
         return self.releases.find(ident)
-    def release_diff(self, first: str, second: str) -> "ReleaseDiff":
+
+    def release_diff(self, first: str, second: str) -> ReleaseDiff:
         """Models added, removed and changed from release ``first`` to ``second``, with commits and metric deltas."""
-        from tusk.release.manifest import diff
         from tusk.project.results import ModelChange, ReleaseDiff
+        from tusk.release.manifest import diff
         from tusk.tracking import tags as T
 
         old, new = self.releases.find(first), self.releases.find(second)
@@ -56,14 +60,24 @@ class ReleaseMethods(ProjectBase):
         for name, (before, after) in sorted(changes.changed.items()):
             was, now = self.tracker.version(name, before), self.tracker.version(name, after)
             deltas = {k: now.metrics[k] - was.metrics[k] for k in sorted(now.metrics) if k in was.metrics}
-            needs = {key: (was.tags.get(T.need(key), ""), now.tags.get(T.need(key), ""))
-                     for key in sorted(set(T.needs_of(was.tags)) | set(T.needs_of(now.tags)))}
-            changed.append(ModelChange(name, before, after,
-                                       (was.tags.get(T.DATA_COMMIT, ""), now.tags.get(T.DATA_COMMIT, "")),
-                                       (was.tags.get(T.CODE_COMMIT, ""), now.tags.get(T.CODE_COMMIT, "")), deltas,
-                                       {key: pair for key, pair in needs.items() if pair[0] != pair[1]}))
+            needs = {
+                key: (was.tags.get(T.need(key), ""), now.tags.get(T.need(key), ""))
+                for key in sorted(set(T.needs_of(was.tags)) | set(T.needs_of(now.tags)))
+            }
+            changed.append(
+                ModelChange(
+                    name,
+                    before,
+                    after,
+                    (was.tags.get(T.DATA_COMMIT, ""), now.tags.get(T.DATA_COMMIT, "")),
+                    (was.tags.get(T.CODE_COMMIT, ""), now.tags.get(T.CODE_COMMIT, "")),
+                    deltas,
+                    {key: pair for key, pair in needs.items() if pair[0] != pair[1]},
+                )
+            )
         return ReleaseDiff(old, new, changes.added, changes.removed, changed)
-    def current_release(self, at: str | None = None) -> "Release":
+
+    def current_release(self, at: str | None = None) -> Release:
         """The deployed release, or the one that was current at time ``at`` (ISO 8601 or Unix seconds)."""
         from tusk.errors import ReleaseError
 
@@ -71,33 +85,39 @@ class ReleaseMethods(ProjectBase):
         if current is None:
             raise ReleaseError("no release yet (run 'tusk release create')")
         return current
-    def release_log(self) -> "ReleaseLogView":
+
+    def release_log(self) -> ReleaseLogView:
         """Every release event (created, rolled_back, rolled_forward), newest first."""
         from tusk.project.results import ReleaseLogView
 
         return ReleaseLogView(self.releases.log())
-    def lineage(self, target: str) -> "VersionLineage":
+
+    def lineage(self, target: str) -> VersionLineage:
         """Where NAME[@VERSION] came from (default: its production version, else its newest): data and code
         commits, inputs, metrics, what changed in the data since the version before, releases holding it."""
         from tusk.release.lineage import of_version
 
         return of_version(self.tracker, self.releases, self.data, target)
-    def data_lineage(self, ref: str) -> "DataCommitLineage":
+
+    def data_lineage(self, ref: str) -> DataCommitLineage:
         """The versions trained from data commit ``ref`` (any ref), and the releases holding them."""
         from tusk.release.lineage import of_data_commit
 
         return of_data_commit(self.tracker, self.releases, self.data, ref)
-    def release_lineage(self, ident: str) -> "ReleaseLineage":
+
+    def release_lineage(self, ident: str) -> ReleaseLineage:
         """Every model of release ``ident`` with its data and code commits."""
         from tusk.release.lineage import of_release
 
         return of_release(self.tracker, self.releases, ident)
-    def reproduce(self, target: str) -> "Reproduction":
+
+    def reproduce(self, target: str) -> Reproduction:
         """Retrain NAME@VERSION from its recorded data and code commits (a git worktree) and compare."""
         from tusk.train.reproduce import reproduce
 
         return reproduce(self.config, self.data, self.tracker, target)
-    def cost(self) -> "CostReport":
+
+    def cost(self) -> CostReport:
         """CPU- and GPU-hours of every recorded job, per model, month and release, priced by ``[cost]``."""
         from tusk.train.cost import cost_report
 

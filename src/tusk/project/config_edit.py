@@ -34,7 +34,7 @@ def editing(path: Path) -> Iterator[Any]:
         return
     try:
         Config(root=path.parent, path=path, **tomllib.loads(edited))
-    except Exception as exc:  # noqa: BLE001 - the edit would break the file: refuse it
+    except Exception as exc:
         raise ConfigError(f"{path}: the edit would make it invalid: {str(exc).splitlines()[0]}") from exc
     _replace(path, edited)
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from tusk.train.watch import Tick
 
 
-def _refs(branches: "list[Branch]") -> list[dict[str, Any]]:
+def _refs(branches: list[Branch]) -> list[dict[str, Any]]:
     return [{"name": b.name, "head": b.head} for b in branches]
 
 
@@ -45,7 +45,7 @@ class Initialised:
 
 @dataclass
 class CommitLog:
-    commits: "list[Commit]"
+    commits: list[Commit]
 
     def to_json(self) -> dict[str, Any]:
         return {"commits": [{"hash": c.hash, "message": c.message, "date": c.date} for c in self.commits]}
@@ -53,7 +53,7 @@ class CommitLog:
 
 @dataclass
 class BranchList:
-    branches: "list[Branch]"
+    branches: list[Branch]
     default: str
 
     def to_json(self) -> dict[str, Any]:
@@ -88,7 +88,7 @@ class QueryResult:
 
 @dataclass
 class TagList:
-    tags: "list[Tag]"
+    tags: list[Tag]
 
     def to_json(self) -> dict[str, Any]:
         return {"tags": [{"name": t.name, "commit": t.commit, "message": t.message} for t in self.tags]}
@@ -115,7 +115,7 @@ class Reverted:
 
 @dataclass
 class ReviewList:
-    reviews: "list[ReviewSummary]"
+    reviews: list[ReviewSummary]
 
     def to_json(self) -> dict[str, Any]:
         return {"reviews": [r.to_json() for r in self.reviews]}
@@ -124,7 +124,7 @@ class ReviewList:
 # ----- remotes ------------------------------------------------------------------------------------
 @dataclass
 class RemoteList:
-    remotes: "list[Remote]"
+    remotes: list[Remote]
 
     def to_json(self) -> dict[str, Any]:
         return {"remotes": [{"name": r.name, "url": r.url} for r in self.remotes]}
@@ -150,7 +150,7 @@ class RemoteRemoved:
 
 @dataclass
 class Fetched:
-    remote_branches: "list[Branch]"
+    remote_branches: list[Branch]
 
     def to_json(self) -> dict[str, Any]:
         return {"remote_branches": _refs(self.remote_branches)}
@@ -163,11 +163,16 @@ class Pulled:
     fast_forward: bool
     changed: bool
     message: str
-    remote_branches: "list[Branch]"
+    remote_branches: list[Branch]
 
     def to_json(self) -> dict[str, Any]:
-        return {"branch": self.branch, "commit": self.commit, "fast_forward": self.fast_forward,
-                "changed": self.changed, "remote_branches": _refs(self.remote_branches)}
+        return {
+            "branch": self.branch,
+            "commit": self.commit,
+            "fast_forward": self.fast_forward,
+            "changed": self.changed,
+            "remote_branches": _refs(self.remote_branches),
+        }
 
 
 @dataclass
@@ -218,7 +223,7 @@ class Status:
 
 @dataclass
 class ModelList:
-    models: "list[ModelSummary]"
+    models: list[ModelSummary]
 
     def to_json(self) -> dict[str, Any]:
         return {"models": [m.to_json() for m in self.models]}
@@ -275,7 +280,7 @@ class RolledBack:
 # ----- releases -----------------------------------------------------------------------------------
 @dataclass
 class ReleaseList:
-    releases: "list[Release]"
+    releases: list[Release]
 
     def to_json(self) -> dict[str, Any]:
         return {"releases": [r.to_json() for r in self.releases]}
@@ -285,8 +290,8 @@ class ReleaseList:
 class ReleaseMoved:
     """``release rollback``: ``release`` is current now, ``previous`` was."""
 
-    release: "Release"
-    previous: "Release | None"
+    release: Release
+    previous: Release | None
 
     def to_json(self) -> dict[str, Any]:
         return {**self.release.to_json(), "from": self.previous.md5 if self.previous else None}
@@ -294,7 +299,7 @@ class ReleaseMoved:
 
 @dataclass
 class ReleaseLogView:
-    events: "list[ReleaseEvent]"
+    events: list[ReleaseEvent]
 
     def to_json(self) -> dict[str, Any]:
         return {"events": [e.to_json() for e in self.events]}
@@ -311,28 +316,39 @@ class ModelChange:
     needs: dict[str, tuple[str, str]] = field(default_factory=dict)  # need → ("base@3", "base@4") where it changed
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "old": self.old, "new": self.new, "data_commit": list(self.data_commit),
-                "code_commit": list(self.code_commit), "metric_deltas": self.metric_deltas,
-                "needs": {key: list(pair) for key, pair in self.needs.items()}}
+        return {
+            "name": self.name,
+            "old": self.old,
+            "new": self.new,
+            "data_commit": list(self.data_commit),
+            "code_commit": list(self.code_commit),
+            "metric_deltas": self.metric_deltas,
+            "needs": {key: list(pair) for key, pair in self.needs.items()},
+        }
 
 
 @dataclass
 class ReleaseDiff:
-    old: "Release"
-    new: "Release"
+    old: Release
+    new: Release
     added: dict[str, str]
     removed: dict[str, str]
     changed: list[ModelChange]
 
     def to_json(self) -> dict[str, Any]:
-        return {"from": self.old.md5, "to": self.new.md5, "added": self.added, "removed": self.removed,
-                "changed": [c.to_json() for c in self.changed]}
+        return {
+            "from": self.old.md5,
+            "to": self.new.md5,
+            "added": self.added,
+            "removed": self.removed,
+            "changed": [c.to_json() for c in self.changed],
+        }
 
 
 # ----- triggers -----------------------------------------------------------------------------------
 @dataclass
 class Watched:
-    ticks: "list[Tick]" = field(default_factory=list)
+    ticks: list[Tick] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -351,5 +367,4 @@ class Workflow:
     warnings: list[str]
 
     def to_json(self) -> dict[str, Any]:
-        return {"workflow": str(self.path), "shards": self.shards, "runs_on": self.runs_on,
-                "warnings": self.warnings}
+        return {"workflow": str(self.path), "shards": self.shards, "runs_on": self.runs_on, "warnings": self.warnings}

@@ -11,7 +11,7 @@ from pathlib import Path
 from tusk.core.config import CONFIG_NAME, Config, load_config, url_path
 from tusk.errors import ConfigError
 
-TEMPLATE = '''# tusk project. Relative paths resolve against this file's folder.
+TEMPLATE = """# tusk project. Relative paths resolve against this file's folder.
 [data]
 url = "doltlite:///data/training.db"
 branch = "main"
@@ -27,9 +27,9 @@ gpus = "auto"
 image = "localhost/{image}"
 base_image = "python:3.11-slim"
 builder = "auto"
-'''
+"""
 
-MODEL_EXAMPLE = '''
+MODEL_EXAMPLE = """
 # One [[models]] entry per kind of model; its matrix makes one instance per value:
 #
 # [[models]]
@@ -41,9 +41,9 @@ MODEL_EXAMPLE = '''
 # params = { C = 1.0 }
 # resources = { cpus = 1, gpus = 0, timeout = "10m", retries = 1 }
 # promote_if = "accuracy >= 0.5"
-'''
+"""
 
-INTENTS_MODEL = '''
+INTENTS_MODEL = """
 [[models]]
 name = "intent-{customer}"
 train = "models/intent.py:train"
@@ -53,9 +53,9 @@ inputs.examples = "SELECT id, text, label FROM examples WHERE customer = :custom
 params = { C = 1.0 }
 resources = { cpus = 1, gpus = 0, timeout = "10m", retries = 1 }
 promote_if = "accuracy >= 0.5"
-'''
+"""
 
-ADAPTERS_MODELS = '''
+ADAPTERS_MODELS = """
 # The shared base: one small transformer (made from a config, no download) trained on every customer's text.
 [[models]]
 name = "base"
@@ -78,7 +78,7 @@ inputs.examples = "SELECT id, text, label FROM examples WHERE customer = :custom
 params = { epochs = 6, rank = 4, lr = 0.005, seed = 0 }
 resources = { cpus = 1, gpus = 0, timeout = "10m", retries = 1 }
 promote_if = "accuracy >= 0.5"
-'''
+"""
 
 EXAMPLES = ("intents", "adapters")
 ADAPTER_CUSTOMERS = 10
@@ -198,27 +198,85 @@ def _create_tracking(config: Config) -> None:
 
 
 # ----- the intents example ---------------------------------------------------------------------------
-CUSTOMERS = ["acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "wonka", "tyrell", "cyberdyne",
-             "soylent", "oscorp", "gringotts", "duff", "vandelay", "pied-piper", "dunder", "massive", "aperture",
-             "monarch"]
+CUSTOMERS = [
+    "acme",
+    "globex",
+    "initech",
+    "umbrella",
+    "hooli",
+    "stark",
+    "wayne",
+    "wonka",
+    "tyrell",
+    "cyberdyne",
+    "soylent",
+    "oscorp",
+    "gringotts",
+    "duff",
+    "vandelay",
+    "pied-piper",
+    "dunder",
+    "massive",
+    "aperture",
+    "monarch",
+]
 INTENTS = {
-    "track_order": ["where is my {thing}", "track my {thing} please", "has my {thing} shipped yet",
-                    "when will the {thing} arrive", "status of order {n}"],
-    "cancel_order": ["cancel my {thing}", "i want to cancel order {n}", "please stop the {thing} order",
-                     "cancel the purchase of the {thing}", "i no longer want the {thing}"],
-    "refund": ["i want my money back for the {thing}", "refund order {n}", "how do i get a refund",
-               "the {thing} was broken, refund please", "return the {thing} for a refund"],
-    "change_address": ["change my delivery address", "ship order {n} to a new address",
-                       "update the address for the {thing}", "i moved, new address please",
-                       "wrong address on order {n}"],
-    "opening_hours": ["when are you open", "what are your opening hours", "are you open on sunday",
-                      "what time do you close today", "opening times for the {thing} store"],
-    "speak_to_agent": ["let me talk to a human", "i want to speak to an agent", "connect me to support",
-                       "can a person call me about the {thing}", "real person please"],
-    "reset_password": ["i forgot my password", "reset my password", "cannot log in to my account",
-                       "locked out of my account", "send me a password reset link"],
-    "billing_question": ["why was i charged twice", "question about my invoice {n}", "explain this charge",
-                         "my bill for the {thing} is wrong", "when is my payment due"],
+    "track_order": [
+        "where is my {thing}",
+        "track my {thing} please",
+        "has my {thing} shipped yet",
+        "when will the {thing} arrive",
+        "status of order {n}",
+    ],
+    "cancel_order": [
+        "cancel my {thing}",
+        "i want to cancel order {n}",
+        "please stop the {thing} order",
+        "cancel the purchase of the {thing}",
+        "i no longer want the {thing}",
+    ],
+    "refund": [
+        "i want my money back for the {thing}",
+        "refund order {n}",
+        "how do i get a refund",
+        "the {thing} was broken, refund please",
+        "return the {thing} for a refund",
+    ],
+    "change_address": [
+        "change my delivery address",
+        "ship order {n} to a new address",
+        "update the address for the {thing}",
+        "i moved, new address please",
+        "wrong address on order {n}",
+    ],
+    "opening_hours": [
+        "when are you open",
+        "what are your opening hours",
+        "are you open on sunday",
+        "what time do you close today",
+        "opening times for the {thing} store",
+    ],
+    "speak_to_agent": [
+        "let me talk to a human",
+        "i want to speak to an agent",
+        "connect me to support",
+        "can a person call me about the {thing}",
+        "real person please",
+    ],
+    "reset_password": [
+        "i forgot my password",
+        "reset my password",
+        "cannot log in to my account",
+        "locked out of my account",
+        "send me a password reset link",
+    ],
+    "billing_question": [
+        "why was i charged twice",
+        "question about my invoice {n}",
+        "explain this charge",
+        "my bill for the {thing} is wrong",
+        "when is my payment due",
+    ],
 }
 THINGS = ["parcel", "laptop", "sofa", "bike", "phone", "order", "subscription", "jacket", "lamp", "printer"]
 
@@ -254,7 +312,9 @@ def adapter_rows(customers: int = ADAPTER_CUSTOMERS) -> list[tuple[int, str, str
     """The intents data of the first ``customers`` customers, each of which files one intent under another
     (acme's refunds are billing questions): what one shared model cannot know, and a customer's adapter learns."""
     intents = list(INTENTS)
-    routes = {c: (intents[i % len(intents)], intents[(i + 3) % len(intents)]) for i, c in enumerate(CUSTOMERS[:customers])}
+    routes = {
+        c: (intents[i % len(intents)], intents[(i + 3) % len(intents)]) for i, c in enumerate(CUSTOMERS[:customers])
+    }
     rows = []
     for row_id, customer, text, label in intent_rows():
         if customer in routes:

@@ -36,8 +36,17 @@ def containerfile(base_image: str, md5: str, sha256: str, code_commit: str, imag
     return f"FROM {base_image}\nCOPY models/ /models/\nLABEL {label_lines}\n"
 
 
-def write_context(folder: Path, manifest: Mapping[str, str], fetch: Fetch, base_image: str, md5: str,
-                  sha256: str, code_commit: str, image: str, needs: "Needs | None" = None) -> Path:
+def write_context(
+    folder: Path,
+    manifest: Mapping[str, str],
+    fetch: Fetch,
+    base_image: str,
+    md5: str,
+    sha256: str,
+    code_commit: str,
+    image: str,
+    needs: Needs | None = None,
+) -> Path:
     """The build context in ``folder`` (replaced if present). ``needs``: what the instances need (an adapter's
     base), each needed version held once (see tusk.release.needs)."""
     from tusk.release.needs import extra_folders, needs_json
@@ -83,8 +92,18 @@ def _docker_answers() -> bool:
 def build_command(builder: str, context: Path, image: str) -> list[str]:
     containerfile_path = str(context / "Containerfile")
     if builder == "buildah":
-        return ["buildah", "--storage-driver", "vfs", "bud", "--layers=false", "-f", containerfile_path, "-t", image,
-                str(context)]
+        return [
+            "buildah",
+            "--storage-driver",
+            "vfs",
+            "bud",
+            "--layers=false",
+            "-f",
+            containerfile_path,
+            "-t",
+            image,
+            str(context),
+        ]
     return [builder, "build", "-f", containerfile_path, "-t", image, str(context)]
 
 
@@ -95,8 +114,9 @@ def build(builder: str, context: Path, image: str, log: Path) -> None:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
         try:
-            code = subprocess.call(build_command(builder, context, image), stdout=out, stderr=subprocess.STDOUT,
-                                   env=child_env())
+            code = subprocess.call(
+                build_command(builder, context, image), stdout=out, stderr=subprocess.STDOUT, env=child_env()
+            )
         except OSError as exc:
             raise BuildError(f"{builder} could not start: {exc}") from exc
     if code != 0:

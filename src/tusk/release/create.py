@@ -31,11 +31,17 @@ class CreateOutcome:
     needs: dict[str, Any] = field(default_factory=dict)  # instance → what it needs: {"base": {model, version, folder}}
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.release.to_json(), "created": self.created, "note": self.note, "unreleased": self.unreleased,
-                "recovered": self.recovered, "needs": self.needs}
+        return {
+            **self.release.to_json(),
+            "created": self.created,
+            "note": self.note,
+            "unreleased": self.unreleased,
+            "recovered": self.recovered,
+            "needs": self.needs,
+        }
 
 
-def production_manifest(tracker: Tracker, instances: "Iterable[str] | None" = None) -> dict[str, str]:
+def production_manifest(tracker: Tracker, instances: Iterable[str] | None = None) -> dict[str, str]:
     """``{instance: production version}`` for every instance tusk trained (``instances``, when already read):
     two registry queries in all."""
     trained = set(tracker.states() if instances is None else instances)
@@ -46,12 +52,12 @@ def code_commit(root: Path) -> str:
     return git.head(root)
 
 
-def create_release(project: "Ports", build: bool = True) -> CreateOutcome:
+def create_release(project: Ports, build: bool = True) -> CreateOutcome:
     with project.release_lock("tusk release create"):
         return _create(project, build)
 
 
-def _create(project: "Ports", build: bool) -> CreateOutcome:
+def _create(project: Ports, build: bool) -> CreateOutcome:
     config = project.config.release
     tracker = project.tracker
     store = ReleaseStore(tracker)
@@ -60,8 +66,7 @@ def _create(project: "Ports", build: bool) -> CreateOutcome:
     manifest = production_manifest(tracker, instances)
     unreleased = sorted(instances - set(manifest))
     crash_point("release.manifest")
-    needs = needs_of(manifest, tracker.all_versions()) if any(
-        spec.needs for spec in project.config.models) else {}
+    needs = needs_of(manifest, tracker.all_versions()) if any(spec.needs for spec in project.config.models) else {}
     commit = code_commit(project.root)
     builder = builds.choose_builder(config.builder) if build else None
     used: dict[str, Path | None] = {"context": None}
@@ -70,8 +75,17 @@ def _create(project: "Ports", build: bool) -> CreateOutcome:
         if not build:
             return False
         _, sha256 = hashes(manifest)
-        context = builds.write_context(project.state_dir / "releases" / md5, manifest, tracker.download,
-                                       config.base_image, md5, sha256, commit, image, needs)
+        context = builds.write_context(
+            project.state_dir / "releases" / md5,
+            manifest,
+            tracker.download,
+            config.base_image,
+            md5,
+            sha256,
+            commit,
+            image,
+            needs,
+        )
         used["context"] = context
         crash_point("release.context")
         if builder is None:
@@ -96,5 +110,6 @@ def _create(project: "Ports", build: bool) -> CreateOutcome:
     if odd:
         shown = "; ".join(odd[:3]) + (f" and {len(odd) - 3} more" if len(odd) > 3 else "")
         note += f"; trained on another version than the release holds, so the image holds that one too: {shown}"
-    return CreateOutcome(release, created, builder, used["context"], note, unreleased, recovered,
-                         needs_json(manifest, needs))
+    return CreateOutcome(
+        release, created, builder, used["context"], note, unreleased, recovered, needs_json(manifest, needs)
+    )

@@ -35,9 +35,16 @@ class ReleaseEvent:
     version: str = ""  # the release's vN, filled in from the release list
 
     def to_json(self) -> dict[str, Any]:
-        return {"event": self.event, "release": f"v{self.version}" if self.version else "", "md5": self.md5,
-                "time": iso(self.time_ms), "user": self.user, "code_commit": self.code_commit,
-                "from": self.previous or None, "status": self.status}
+        return {
+            "event": self.event,
+            "release": f"v{self.version}" if self.version else "",
+            "md5": self.md5,
+            "time": iso(self.time_ms),
+            "user": self.user,
+            "code_commit": self.code_commit,
+            "from": self.previous or None,
+            "status": self.status,
+        }
 
 
 def iso(ms: int) -> str:
@@ -54,8 +61,7 @@ def parse_time(text: str) -> int:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ReleaseError(f"--at {text!r}: not a time (use ISO 8601, e.g. 2026-11-25T14:30, or Unix seconds)") \
-            from exc
+        raise ReleaseError(f"--at {text!r}: not a time (use ISO 8601, e.g. 2026-11-25T14:30, or Unix seconds)") from exc
     return int(moment.timestamp() * 1000)
 
 
@@ -68,7 +74,7 @@ def deployments(events: list[ReleaseEvent]) -> list[str]:
         if event.status != "done":
             continue
         if event.md5 in stack:
-            del stack[stack.index(event.md5) + 1:]
+            del stack[stack.index(event.md5) + 1 :]
         else:
             stack.append(event.md5)
     return stack
@@ -98,8 +104,15 @@ class ReleaseLog:
     def start(self, event: str, md5: str, previous: str, code_commit: str) -> str:
         """Record that ``event`` is under way (pending): before anything moves. → its id."""
         assert event in EVENTS
-        return self.registry.start_event({T.RELEASE_EVENT: event, T.RELEASE_MD5: md5, T.RELEASE_FROM: previous,
-                                          T.CODE_COMMIT: code_commit, T.USER: current_user()})
+        return self.registry.start_event(
+            {
+                T.RELEASE_EVENT: event,
+                T.RELEASE_MD5: md5,
+                T.RELEASE_FROM: previous,
+                T.CODE_COMMIT: code_commit,
+                T.USER: current_user(),
+            }
+        )
 
     def finish(self, event_id: str, done: bool = True) -> None:
         """The event's moves are all made (done), or it never took place (left out of the log)."""
@@ -113,6 +126,13 @@ def _event(record: EventRecord) -> ReleaseEvent | None:
     kind = tags.get(T.RELEASE_EVENT) or ("created" if T.RELEASE_MD5 in tags else "")  # older release runs: created
     if kind not in EVENTS or not tags.get(T.RELEASE_MD5):
         return None
-    return ReleaseEvent(event=kind, md5=tags[T.RELEASE_MD5], time_ms=record.time_ms, user=tags.get(T.USER, ""),
-                        code_commit=tags.get(T.CODE_COMMIT, ""), previous=tags.get(T.RELEASE_FROM, ""),
-                        status=record.status, run_id=record.id)
+    return ReleaseEvent(
+        event=kind,
+        md5=tags[T.RELEASE_MD5],
+        time_ms=record.time_ms,
+        user=tags.get(T.USER, ""),
+        code_commit=tags.get(T.CODE_COMMIT, ""),
+        previous=tags.get(T.RELEASE_FROM, ""),
+        status=record.status,
+        run_id=record.id,
+    )

@@ -33,7 +33,7 @@ class VersionLineage:
     releases: list[str]
     previous: str | None = None  # the version before, and what changed in the data since its commit
     data_changes: dict[str, dict[str, int]] = field(default_factory=dict)
-    needs: dict[str, "VersionLineage"] = field(default_factory=dict)  # the versions of models it trained on
+    needs: dict[str, VersionLineage] = field(default_factory=dict)  # the versions of models it trained on
     same_data_as: str | None = None  # a candidate's merge preview: the data branch's merge commit of the same data
 
     def to_json(self) -> dict[str, Any]:
@@ -60,8 +60,11 @@ class DataCommitLineage:
         return sorted({md5 for v in self.versions for md5 in v.releases})
 
     def to_json(self) -> dict[str, Any]:
-        return {"data_commit": self.data_commit, "versions": [v.to_json() for v in self.versions],
-                "releases": self.releases}
+        return {
+            "data_commit": self.data_commit,
+            "versions": [v.to_json() for v in self.versions],
+            "releases": self.releases,
+        }
 
 
 @dataclass
@@ -78,7 +81,7 @@ class ReleasedModel:
 
 @dataclass
 class ReleaseLineage:
-    release: "Release"
+    release: Release
     models: list[ReleasedModel]
 
     def to_json(self) -> dict[str, Any]:
@@ -90,16 +93,20 @@ def parse_target(text: str) -> tuple[str, str | None]:
     return name, (version.lstrip("v") or None)
 
 
-def of_version(tracker: "Tracker", releases: "ReleaseStore", data: "DataStore", target: str,
-               depth: int = 0) -> VersionLineage:
+def of_version(
+    tracker: Tracker, releases: ReleaseStore, data: DataStore, target: str, depth: int = 0
+) -> VersionLineage:
     """A version's lineage, and that of each version of a model it needs (an adapter → its base's data and
     code), down to ``MAX_DEPTH`` needs deep."""
     name, version = parse_target(target)
     versions = tracker.versions(name)
     if not versions:
         raise ModelNotFound(f"no registered model {name!r}")
-    chosen = next((v for v in versions if v.version == version), None) if version else \
-        next((v for v in versions if "production" in v.aliases), versions[0])
+    chosen = (
+        next((v for v in versions if v.version == version), None)
+        if version
+        else next((v for v in versions if "production" in v.aliases), versions[0])
+    )
     if chosen is None:
         raise ModelNotFound(f"{name} has no version {version} (versions: {', '.join(v.version for v in versions)})")
     info = tracker.version(name, chosen.version)
@@ -107,17 +114,25 @@ def of_version(tracker: "Tracker", releases: "ReleaseStore", data: "DataStore", 
     older = [v for v in versions if int(v.version) < int(chosen.version)]
     previous = older[0] if older else None
     lineage = VersionLineage(
-        name=name, version=chosen.version, data_commit=tags.get(T.DATA_COMMIT, ""),
-        code_commit=tags.get(T.CODE_COMMIT, ""), code_dirty=tags.get(T.CODE_DIRTY) == "true",
-        fingerprint=tags.get(T.FINGERPRINT, ""), metrics=info.metrics, inputs=T.inputs_of(tags),
-        params=_json(tags.get(T.PARAMS)), releases=releases_holding(releases, name, chosen.version),
-        previous=previous.version if previous else None)
+        name=name,
+        version=chosen.version,
+        data_commit=tags.get(T.DATA_COMMIT, ""),
+        code_commit=tags.get(T.CODE_COMMIT, ""),
+        code_dirty=tags.get(T.CODE_DIRTY) == "true",
+        fingerprint=tags.get(T.FINGERPRINT, ""),
+        metrics=info.metrics,
+        inputs=T.inputs_of(tags),
+        params=_json(tags.get(T.PARAMS)),
+        releases=releases_holding(releases, name, chosen.version),
+        previous=previous.version if previous else None,
+    )
     before = previous.tags.get(T.DATA_COMMIT) if previous else None
     if before and lineage.data_commit and before != lineage.data_commit:
         try:
             stats = data.diff_stat(before, lineage.data_commit)
-            lineage.data_changes = {t: {"added": d.added, "modified": d.modified, "removed": d.removed}
-                                    for t, d in stats.items()}
+            lineage.data_changes = {
+                t: {"added": d.added, "modified": d.modified, "removed": d.removed} for t, d in stats.items()
+            }
         except DataError:  # a commit that the store no longer has: lineage still answers the rest
             lineage.data_changes = {}
     if tags.get(T.CANDIDATE) == "true" and lineage.data_commit:
@@ -135,7 +150,7 @@ MAX_DEPTH = 8
 SAME_DATA_SEARCH = 200  # commits of the data branch looked at for the merge of a candidate's preview
 
 
-def same_data_commit(data: "DataStore", preview: str, base: str) -> str | None:
+def same_data_commit(data: DataStore, preview: str, base: str) -> str | None:
     """The first commit of the data branch since ``base`` holding the same data as ``preview`` (a review's merge
     preview): the merge that made the preview's data real. tusk's own tables (reviews' conversations) are left out;
     None when no such commit (not merged, or merged into data that had moved on)."""
@@ -160,34 +175,42 @@ def _json(text: str | None) -> dict[str, Any]:
         return {}
 
 
-def releases_holding(releases: "ReleaseStore", name: str, version: str) -> list[str]:
+def releases_holding(releases: ReleaseStore, name: str, version: str) -> list[str]:
     return [r.md5 for r in releases.list() if r.models.get(name) == str(version)]
 
 
-def of_data_commit(tracker: "Tracker", releases: "ReleaseStore", data: "DataStore", ref: str) -> DataCommitLineage:
+def of_data_commit(tracker: Tracker, releases: ReleaseStore, data: DataStore, ref: str) -> DataCommitLineage:
     commit = data.resolve(ref)
     found = tracker.search_versions(T.DATA_COMMIT, commit)
     known = releases.list()
-    versions = [TrainedVersion(v.name, v.version, [r.md5 for r in known if r.models.get(v.name) == v.version])
-                for v in sorted(found, key=lambda v: (v.name, int(v.version)))]
+    versions = [
+        TrainedVersion(v.name, v.version, [r.md5 for r in known if r.models.get(v.name) == v.version])
+        for v in sorted(found, key=lambda v: (v.name, int(v.version)))
+    ]
     return DataCommitLineage(commit, versions)
 
 
-def of_release(tracker: "Tracker", releases: "ReleaseStore", ident: str) -> ReleaseLineage:
+def of_release(tracker: Tracker, releases: ReleaseStore, ident: str) -> ReleaseLineage:
     """Every model of a release with its commits. A release holding a version since deleted from the registry
     says which (one line), instead of half an answer."""
     release = releases.find(ident)
     wanted = set(release.models.items())
-    held: dict[tuple[str, str], VersionInfo] = {(v.name, v.version): v for v in tracker.all_versions()
-                                                 if (v.name, v.version) in wanted}
+    held: dict[tuple[str, str], VersionInfo] = {
+        (v.name, v.version): v for v in tracker.all_versions() if (v.name, v.version) in wanted
+    }
     missing = sorted(wanted - set(held))
     if missing:
         shown = ", ".join(f"{name} v{version}" for name, version in missing[:3]) + (" …" if len(missing) > 3 else "")
-        raise ReleaseError(f"release v{release.version} ({release.md5[:12]}) holds {shown}, which no longer "
-                           f"exist{'s' if len(missing) == 1 else ''} in the registry (deleted?)")
+        raise ReleaseError(
+            f"release v{release.version} ({release.md5[:12]}) holds {shown}, which no longer "
+            f"exist{'s' if len(missing) == 1 else ''} in the registry (deleted?)"
+        )
     models = []
     for name, version in sorted(release.models.items()):
         tags = held[(name, version)].tags
-        models.append(ReleasedModel(name, version, tags.get(T.DATA_COMMIT, ""), tags.get(T.CODE_COMMIT, ""),
-                                    tags.get(T.FINGERPRINT, "")))
+        models.append(
+            ReleasedModel(
+                name, version, tags.get(T.DATA_COMMIT, ""), tags.get(T.CODE_COMMIT, ""), tags.get(T.FINGERPRINT, "")
+            )
+        )
     return ReleaseLineage(release, models)

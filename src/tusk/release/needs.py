@@ -51,9 +51,13 @@ def extra_folders(manifest: Mapping[str, str], needs: Needs) -> dict[str, tuple[
 
 
 def needs_json(manifest: Mapping[str, str], needs: Needs) -> dict[str, Any]:
-    return {instance: {key: {"model": model, "version": version, "folder": folder_of(manifest, model, version)}
-                       for key, (model, version) in sorted(held.items())}
-            for instance, held in sorted(needs.items())}
+    return {
+        instance: {
+            key: {"model": model, "version": version, "folder": folder_of(manifest, model, version)}
+            for key, (model, version) in sorted(held.items())
+        }
+        for instance, held in sorted(needs.items())
+    }
 
 
 def mismatches(manifest: Mapping[str, str], needs: Needs) -> list[str]:

@@ -52,17 +52,34 @@ class Release:
         return self.image
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.md5, "version": self.version, "md5": self.md5, "sha256": self.sha256,
-                "image": self.image, "models": self.models, "created": _iso(self.created_ms),
-                "code_commit": self.code_commit, "built": self.built, "current": self.current}
+        return {
+            "id": self.md5,
+            "version": self.version,
+            "md5": self.md5,
+            "sha256": self.sha256,
+            "image": self.image,
+            "models": self.models,
+            "created": _iso(self.created_ms),
+            "code_commit": self.code_commit,
+            "built": self.built,
+            "current": self.current,
+        }
 
 
 def _release(record: ReleaseRecord) -> Release:
     tags = record.tags
-    return Release(version=record.version, md5=tags.get(T.RELEASE_MD5, ""), sha256=tags.get(T.RELEASE_SHA256, ""),
-                   image=tags.get(T.RELEASE_IMAGE, ""), models=dict(record.manifest), created_ms=record.created_ms,
-                   code_commit=tags.get(T.CODE_COMMIT, ""), built=tags.get(T.RELEASE_BUILT) == "true",
-                   current=record.current, run_id=record.run_id)
+    return Release(
+        version=record.version,
+        md5=tags.get(T.RELEASE_MD5, ""),
+        sha256=tags.get(T.RELEASE_SHA256, ""),
+        image=tags.get(T.RELEASE_IMAGE, ""),
+        models=dict(record.manifest),
+        created_ms=record.created_ms,
+        code_commit=tags.get(T.CODE_COMMIT, ""),
+        built=tags.get(T.RELEASE_BUILT) == "true",
+        current=record.current,
+        run_id=record.run_id,
+    )
 
 
 def _iso(ms: int) -> str:
@@ -76,7 +93,7 @@ class ReleaseStore:
         self.history = ReleaseLog(self.registry)
 
     # ----- reading -----------------------------------------------------------------------------
-    def list(self) -> "builtins.list[Release]":
+    def list(self) -> builtins.list[Release]:
         """Every release, oldest first."""
         return sorted((_release(r) for r in self.registry.releases()), key=lambda r: int(r.version))
 
@@ -92,15 +109,21 @@ class ReleaseStore:
         if wanted.lower().startswith("v") and wanted[1:].isdigit():
             found = [r for r in releases if r.version == wanted[1:]]
         else:
-            found = [r for r in releases if r.md5 == wanted] or \
-                [r for r in releases if len(wanted) >= 4 and r.md5.startswith(wanted)]
+            found = [r for r in releases if r.md5 == wanted] or [
+                r for r in releases if len(wanted) >= 4 and r.md5.startswith(wanted)
+            ]
         if len(found) != 1:
             raise ReleaseError(f"no release {ident!r}" if not found else f"release id {ident!r} is ambiguous")
         return found[0]
 
     # ----- writing -----------------------------------------------------------------------------
-    def create(self, manifest: Mapping[str, str], image_repo: str, code_commit: str = "",
-               build: Callable[[str, str], bool] | None = None) -> tuple[Release, bool]:
+    def create(
+        self,
+        manifest: Mapping[str, str],
+        image_repo: str,
+        code_commit: str = "",
+        build: Callable[[str, str], bool] | None = None,
+    ) -> tuple[Release, bool]:
         """Record a release of ``manifest`` (or find the identical one) and make it current.
 
         ``build(image, md5)`` runs before anything is recorded and says whether an image was built; if
@@ -120,17 +143,21 @@ class ReleaseStore:
             return existing, False
         image = f"{image_repo}:{md5}"
         built = build(image, md5) if build else False
-        tags = {T.RELEASE_MD5: md5, T.RELEASE_SHA256: sha256, T.RELEASE_IMAGE: image,
-                T.RELEASE_MODELS: str(len(manifest)), T.RELEASE_BUILT: "true" if built else "false",
-                T.CODE_COMMIT: code_commit}
+        tags = {
+            T.RELEASE_MD5: md5,
+            T.RELEASE_SHA256: sha256,
+            T.RELEASE_IMAGE: image,
+            T.RELEASE_MODELS: str(len(manifest)),
+            T.RELEASE_BUILT: "true" if built else "false",
+            T.CODE_COMMIT: code_commit,
+        }
         event = {T.RELEASE_EVENT: "created", T.RELEASE_FROM: current.md5 if current else "", T.USER: current_user()}
         return _release(self.registry.record_release(normalise(manifest), tags, event)), True
 
     def _move_pointer(self, target: Release, current: Release | None, code_commit: str) -> None:
         """``create`` found an identical earlier release: it becomes current again (the aliases already are
         its versions, so only the pointer moves), logged as a roll back or forward."""
-        run_id = self.history.start(direction(target, current), target.md5, current.md5 if current else "",
-                                    code_commit)
+        run_id = self.history.start(direction(target, current), target.md5, current.md5 if current else "", code_commit)
         self.registry.point(target.version)
         self.history.finish(run_id)
 
@@ -145,10 +172,11 @@ class ReleaseStore:
         missing = self.tracker.missing_versions(target.models.items())
         if missing:
             shown = ", ".join(f"{name} v{version}" for name, version in missing[:3])
-            raise ReleaseError(f"release v{target.version} holds {shown}{' …' if len(missing) > 3 else ''}, which "
-                               f"no longer exist{'s' if len(missing) == 1 else ''}; nothing was moved")
-        run_id = self.history.start(direction(target, current), target.md5, current.md5 if current else "",
-                                    code_commit)
+            raise ReleaseError(
+                f"release v{target.version} holds {shown}{' …' if len(missing) > 3 else ''}, which "
+                f"no longer exist{'s' if len(missing) == 1 else ''}; nothing was moved"
+            )
+        run_id = self.history.start(direction(target, current), target.md5, current.md5 if current else "", code_commit)
         self._apply(target)
         self.history.finish(run_id)
         target.current = True
@@ -169,7 +197,7 @@ class ReleaseStore:
         crash_point("release.rollback")
 
     # ----- the release log ---------------------------------------------------------------------
-    def settle(self) -> "builtins.list[ReleaseEvent]":
+    def settle(self) -> builtins.list[ReleaseEvent]:
         """Finish the events a crash left half-done (oldest first) → them. Nothing to do is one cheap read."""
         pending = self.history.pending()
         if not pending:
@@ -187,7 +215,7 @@ class ReleaseStore:
             self.history.finish(event.run_id)
         return pending
 
-    def log(self) -> "builtins.list[ReleaseEvent]":
+    def log(self) -> builtins.list[ReleaseEvent]:
         """Every release event, newest first (``release`` filled in as vN)."""
         self.settle()
         versions = {r.md5: r.version for r in self.list()}
@@ -221,8 +249,9 @@ def previous_release(releases: list[Release], current: Release | None, events: l
     by_md5 = {r.md5: r for r in releases}
     if stack and stack[-1] == current.md5:
         if len(stack) < 2 or stack[-2] not in by_md5:
-            raise ReleaseError(f"release {current.md5} (v{current.version}) is the first deployed; nothing to "
-                               f"roll back to")
+            raise ReleaseError(
+                f"release {current.md5} (v{current.version}) is the first deployed; nothing to roll back to"
+            )
         return by_md5[stack[-2]]
     older = [r for r in releases if int(r.version) < int(current.version)]
     if not older:

@@ -9,7 +9,8 @@ it is refused (approve or merge the whole review instead).
 
 The chosen rows are applied key by key on the data branch in one transaction, only where the data branch
 still holds what the review started from (else a one-line conflict, nothing written), with the approval's
-approval's note written after it on ``tusk-reviews`` (review_meta), never on the data branch. Merging the rest later brings identical rows, so no
+approval's note written after it on ``tusk-reviews`` (review_meta), never on the data branch. Merging the rest later
+brings identical rows, so no
 conflict. The page and ``tusk review approve BRANCH --only GLOB`` both call ``Project.approve``.
 """
 
@@ -42,8 +43,14 @@ class Approval:
         return dict(self.__dict__)
 
 
-def approve(project: "Ports", branch: str, only: str | Sequence[str], who: str,
-            expect_head: str | None = None, expect_into: str | None = None) -> Approval:
+def approve(
+    project: Ports,
+    branch: str,
+    only: str | Sequence[str],
+    who: str,
+    expect_head: str | None = None,
+    expect_into: str | None = None,
+) -> Approval:
     """Apply the rows of ``branch`` that feed the instances matching ``only`` (globs) onto the data branch."""
     from tusk.review import meta as review_meta
 
@@ -54,8 +61,9 @@ def approve(project: "Ports", branch: str, only: str | Sequence[str], who: str,
     head, into_head = store.resolve(branch), store.resolve(into)
     for shown, now, what in ((expect_head, head, branch), (expect_into, into_head, into)):
         if shown and store.resolve(shown) != now:
-            raise DataError(f"{what} moved since the page showed it ({shown[:7]} → {now[:7]}): "
-                            f"reload the review and try again")
+            raise DataError(
+                f"{what} moved since the page showed it ({shown[:7]} → {now[:7]}): reload the review and try again"
+            )
     patterns = [only] if isinstance(only, str) else list(only)
     if not patterns or not any(p.strip() for p in patterns):
         raise TuskError("approve needs --only GLOB: the models whose rows to accept")
@@ -84,8 +92,14 @@ def approve(project: "Ports", branch: str, only: str | Sequence[str], who: str,
             raise DataError(f"{into} moved while the approval was prepared: try again")
         applied = sum(_apply(conn, store, table, rows, into_head) for table, rows in picked.items())
         if not applied:  # nothing written: leaving the transaction makes no commit
-            return Approval(branch, into, names, None, counts,
-                            f"the data branch already holds the rows of {branch} that feed {', '.join(names)}")
+            return Approval(
+                branch,
+                into,
+                names,
+                None,
+                counts,
+                f"the data branch already holds the rows of {branch} that feed {', '.join(names)}",
+            )
         commit = conn.commit(message)
     # the approval's note is conversation, not data: on tusk-reviews, after the rows (the commit's message names
     # the models and who approved them, so a note lost to a crash in between is still in the history)
@@ -93,7 +107,7 @@ def approve(project: "Ports", branch: str, only: str | Sequence[str], who: str,
     return Approval(branch, into, names, commit, counts, message)
 
 
-def rows_per_model(project: "Ports", branch: str, names: Sequence[str]) -> dict[str, int | None]:
+def rows_per_model(project: Ports, branch: str, names: Sequence[str]) -> dict[str, int | None]:
     """How many of the review's changed rows feed each model (None: its inputs cannot be split by row)."""
     from tusk.review import meta as review_meta
 
@@ -122,7 +136,7 @@ def rows_per_model(project: "Ports", branch: str, names: Sequence[str]) -> dict[
     return counts
 
 
-def _chosen(project: "Ports", branch: str, patterns: list[str]) -> dict[str, Any]:
+def _chosen(project: Ports, branch: str, patterns: list[str]) -> dict[str, Any]:
     """Instances (at the review's merge preview: what the merged data would train) matching the globs."""
     from tusk.review.reviews import merge_preview
     from tusk.train.planning import make_plan
@@ -133,16 +147,22 @@ def _chosen(project: "Ports", branch: str, patterns: list[str]) -> dict[str, Any
     except MergeConflict:  # other rows conflict: the data branch's instances, and the rows say what conflicts
         plan = make_plan(project, None, check=False)
     except (ConfigError, DataError) as exc:  # merged, its data cannot be planned (two values, one instance name)
-        raise MergeBlocked(f"approval of {branch} refused: the merged data cannot be planned: {exc} (fix the rows "
-                           f"on {branch} first; {project.config.data.branch} is unchanged)") from exc
-    found = {p.name: p.instance for p in plan.instances if p.instance is not None
-             and any(fnmatch.fnmatchcase(p.name, pattern.strip()) for pattern in patterns if pattern.strip())}
+        raise MergeBlocked(
+            f"approval of {branch} refused: the merged data cannot be planned: {exc} (fix the rows "
+            f"on {branch} first; {project.config.data.branch} is unchanged)"
+        ) from exc
+    found = {
+        p.name: p.instance
+        for p in plan.instances
+        if p.instance is not None
+        and any(fnmatch.fnmatchcase(p.name, pattern.strip()) for pattern in patterns if pattern.strip())
+    }
     if not found:
         raise TuskError(f"no model matches {', '.join(patterns)} (tusk review show {branch} lists them)")
     return found
 
 
-def _feeding(store: Any, table: str, changes: "list[RowChange]", instances: dict[str, Any]) -> "list[RowChange]":
+def _feeding(store: Any, table: str, changes: list[RowChange], instances: dict[str, Any]) -> list[RowChange]:
     from tusk.core.plan import changes_filter, key_query
 
     if not changes:
@@ -155,8 +175,10 @@ def _feeding(store: Any, table: str, changes: "list[RowChange]", instances: dict
                 shape = key_query(query.query, store.dialect)
                 if shape is None:
                     if _reads(query.query, table, store.dialect):
-                        raise TuskError(f"{name}'s input {input_name} is not a plain one-table filter, so its rows "
-                                        f"cannot be told apart: approve or merge the whole review")
+                        raise TuskError(
+                            f"{name}'s input {input_name} is not a plain one-table filter, so its rows "
+                            f"cannot be told apart: approve or merge the whole review"
+                        )
                     continue
                 if shape[0] != table:
                     continue
@@ -178,14 +200,14 @@ def _reads(query: str, table: str, dialect: str) -> bool:
     return tables is None or table in tables
 
 
-def _count(rows: "list[RowChange]") -> dict[str, int]:
+def _count(rows: list[RowChange]) -> dict[str, int]:
     counts = {"added": 0, "modified": 0, "removed": 0}
     for row in rows:
         counts[row.diff_type] += 1
     return counts
 
 
-def _apply(conn: Any, store: Any, table: str, rows: "list[RowChange]", into_head: str) -> int:
+def _apply(conn: Any, store: Any, table: str, rows: list[RowChange], into_head: str) -> int:
     """Write each change by its key where the data branch still holds the review's starting row."""
     from tusk.data.doltlite import quote
 
@@ -198,25 +220,34 @@ def _apply(conn: Any, store: Any, table: str, rows: "list[RowChange]", into_head
     for row in rows:
         where = " AND ".join(f"{quote(k)} IS ?" for k in keys)
         key = [row.key.get(k) for k in keys]
-        found = list(conn.execute(f"SELECT {', '.join(quote(n) for n in names)} FROM {quote(table)} WHERE {where}",
-                                  key))
+        found = list(
+            conn.execute(f"SELECT {', '.join(quote(n) for n in names)} FROM {quote(table)} WHERE {where}", key)
+        )
         now = dict(zip(names, found[0])) if found else None
         if now == row.after:
             continue  # the data branch has this row already
         if now != row.before:
-            raise MergeConflict(f"{table} row {row.key} changed on the data branch too since the review left it: "
-                                f"merge the review and resolve it", [{"table": table, "key": row.key}])
+            raise MergeConflict(
+                f"{table} row {row.key} changed on the data branch too since the review left it: "
+                f"merge the review and resolve it",
+                [{"table": table, "key": row.key}],
+            )
         if row.diff_type == "removed":
             conn.execute(f"DELETE FROM {quote(table)} WHERE {where}", key)
         elif row.diff_type == "added":
             assert row.after is not None
             columns = list(row.after)
-            conn.execute(f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) VALUES "
-                         f"({', '.join('?' for _ in columns)})", [row.after[c] for c in columns])
+            conn.execute(
+                f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) VALUES "
+                f"({', '.join('?' for _ in columns)})",
+                [row.after[c] for c in columns],
+            )
         else:
             assert row.after is not None
             columns = [c for c in row.after if c not in keys]
-            conn.execute(f"UPDATE {quote(table)} SET {', '.join(f'{quote(c)} = ?' for c in columns)} WHERE {where}",
-                         [*[row.after[c] for c in columns], *key])
+            conn.execute(
+                f"UPDATE {quote(table)} SET {', '.join(f'{quote(c)} = ?' for c in columns)} WHERE {where}",
+                [*[row.after[c] for c in columns], *key],
+            )
         applied += 1
     return applied

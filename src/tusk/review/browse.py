@@ -29,9 +29,18 @@ class TablePage:
     where: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"table": self.table, "ref": self.ref, "commit": self.commit, "columns": self.columns,
-                "keys": self.keys, "rows": self.rows, "total": self.total, "offset": self.offset,
-                "limit": self.limit, "where": self.where}
+        return {
+            "table": self.table,
+            "ref": self.ref,
+            "commit": self.commit,
+            "columns": self.columns,
+            "keys": self.keys,
+            "rows": self.rows,
+            "total": self.total,
+            "offset": self.offset,
+            "limit": self.limit,
+            "where": self.where,
+        }
 
 
 @dataclass
@@ -43,43 +52,74 @@ class DiffPage:
     to_commit: str
     columns: list[str]
     keys: list[str]
-    rows: "list[RowChange]"
+    rows: list[RowChange]
     total: int
     offset: int
     limit: int
     where: dict[str, str] = field(default_factory=dict)
     landed_at: str | None = None  # rows this commit holds already as ``to_commit`` does are left out
 
-    def changed(self, row: "RowChange") -> list[str]:
+    def changed(self, row: RowChange) -> list[str]:
         return row.changed_columns
 
     def to_json(self) -> dict[str, Any]:
-        return {"table": self.table, "from": self.from_commit, "to": self.to_commit, "columns": self.columns,
-                "keys": self.keys, "total": self.total, "offset": self.offset, "limit": self.limit,
-                "where": self.where, "landed_at": self.landed_at,
-                "rows": [{"diff_type": r.diff_type, "key": r.key, "before": r.before, "after": r.after,
-                          "changed": r.changed_columns} for r in self.rows]}
+        return {
+            "table": self.table,
+            "from": self.from_commit,
+            "to": self.to_commit,
+            "columns": self.columns,
+            "keys": self.keys,
+            "total": self.total,
+            "offset": self.offset,
+            "limit": self.limit,
+            "where": self.where,
+            "landed_at": self.landed_at,
+            "rows": [
+                {
+                    "diff_type": r.diff_type,
+                    "key": r.key,
+                    "before": r.before,
+                    "after": r.after,
+                    "changed": r.changed_columns,
+                }
+                for r in self.rows
+            ],
+        }
 
 
 def _limits(offset: int, limit: int) -> tuple[int, int]:
     return max(0, int(offset)), max(1, min(int(limit), MAX_PAGE))
 
 
-def table_page(project: "Ports", table: str, ref: str | None = None, where: dict[str, str] | None = None,
-               offset: int = 0, limit: int = 50) -> TablePage:
+def table_page(
+    project: Ports,
+    table: str,
+    ref: str | None = None,
+    where: dict[str, str] | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> TablePage:
     store = project.data
     ref = ref or project.config.data.branch
     commit = store.resolve(ref)
     offset, limit = _limits(offset, limit)
     keys = [name for name, _, pk in store.columns(table, commit) if pk]
     columns, total, rows = store.rows(table, commit, where or {}, offset, limit)
-    return TablePage(table, ref, commit, columns, keys, [list(r) for r in rows], total, offset, limit,
-                     dict(where or {}))
+    return TablePage(
+        table, ref, commit, columns, keys, [list(r) for r in rows], total, offset, limit, dict(where or {})
+    )
 
 
-def diff_page(project: "Ports", from_commit: str, to_commit: str, table: str,
-              where: dict[str, str] | None = None, offset: int = 0, limit: int = 50,
-              landed_at: str | None = None) -> DiffPage:
+def diff_page(
+    project: Ports,
+    from_commit: str,
+    to_commit: str,
+    table: str,
+    where: dict[str, str] | None = None,
+    offset: int = 0,
+    limit: int = 50,
+    landed_at: str | None = None,
+) -> DiffPage:
     """``landed_at``: without the rows that commit holds already (a review's rows approved per model)."""
     store = project.data
     offset, limit = _limits(offset, limit)
@@ -87,11 +127,22 @@ def diff_page(project: "Ports", from_commit: str, to_commit: str, table: str,
     total, rows = store.diff_rows(from_commit, to_commit, table, where or {}, offset, limit, landed_at=landed)
     at = to_commit if table in store.tables(to_commit) else from_commit
     described = store.columns(table, at)
-    return DiffPage(table, store.resolve(from_commit), store.resolve(to_commit), [n for n, _, _ in described],
-                    [n for n, _, pk in described if pk], rows, total, offset, limit, dict(where or {}), landed)
+    return DiffPage(
+        table,
+        store.resolve(from_commit),
+        store.resolve(to_commit),
+        [n for n, _, _ in described],
+        [n for n, _, pk in described if pk],
+        rows,
+        total,
+        offset,
+        limit,
+        dict(where or {}),
+        landed,
+    )
 
 
-def parent_of(project: "Ports", commit: str) -> str | None:
+def parent_of(project: Ports, commit: str) -> str | None:
     """A commit's first parent (None for the first commit): what ``data log``'s diffs compare it with."""
     parents = project.data.parents(commit)  # not the log's second entry: for a merge that can be the merged branch's
     return parents[0] if parents else None
@@ -105,8 +156,8 @@ class ChangePage:
 
     head: str
     base: str | None
-    commits: "list[Commit]"
-    tables: "list[TableDiff]"
+    commits: list[Commit]
+    tables: list[TableDiff]
     chosen: str | None  # the table whose rows ``diff`` pages
     diff: DiffPage | None
     into_head: str | None = None  # a review: the data branch's head it would merge into
@@ -118,34 +169,69 @@ class ChangePage:
         return sum(t.landed for t in self.tables)
 
     def to_json(self) -> dict[str, Any]:
-        return {"head": self.head, "base": self.base, "into_head": self.into_head, "landed": self.landed,
-                "commits": [{"hash": c.hash, "message": c.message, "date": c.date} for c in self.commits],
-                "tables": [{"table": t.table, "added": t.added, "modified": t.modified, "removed": t.removed,
-                            "schema_changed": t.schema_changed, "landed": t.landed} for t in self.tables],
-                "table": self.chosen, "diff": self.diff.to_json() if self.diff else None}
+        return {
+            "head": self.head,
+            "base": self.base,
+            "into_head": self.into_head,
+            "landed": self.landed,
+            "commits": [{"hash": c.hash, "message": c.message, "date": c.date} for c in self.commits],
+            "tables": [
+                {
+                    "table": t.table,
+                    "added": t.added,
+                    "modified": t.modified,
+                    "removed": t.removed,
+                    "schema_changed": t.schema_changed,
+                    "landed": t.landed,
+                }
+                for t in self.tables
+            ],
+            "table": self.chosen,
+            "diff": self.diff.to_json() if self.diff else None,
+        }
 
 
-def _change(project: "Ports", base: str | None, head: str, commits: "list[Commit]", table: str | None,
-            where: dict[str, str] | None, offset: int, limit: int, hide: tuple[str, ...] = (),
-            landed_at: str | None = None) -> ChangePage:
+def _change(
+    project: Ports,
+    base: str | None,
+    head: str,
+    commits: list[Commit],
+    table: str | None,
+    where: dict[str, str] | None,
+    offset: int,
+    limit: int,
+    hide: tuple[str, ...] = (),
+    landed_at: str | None = None,
+) -> ChangePage:
     store = project.data
     if base and landed_at:
         stats = {t.table: t for t in store.diff(base, head, with_rows=False, landed_at=landed_at)}
     else:
         stats = store.diff_stat(base, head) if base else {}
-    tables = [stats[t] for t in sorted(stats)
-              if t not in hide and (stats[t].total or stats[t].schema_changed or stats[t].landed)]
+    tables = [
+        stats[t]
+        for t in sorted(stats)
+        if t not in hide and (stats[t].total or stats[t].schema_changed or stats[t].landed)
+    ]
     rowful = [t.table for t in tables if not t.schema_changed]
-    chosen = table or next((t.table for t in tables if not t.schema_changed and t.total), None) or \
-        next(iter(rowful), None)
+    chosen = (
+        table or next((t.table for t in tables if not t.schema_changed and t.total), None) or next(iter(rowful), None)
+    )
     diff = None
     if base and chosen and chosen in rowful:
         diff = diff_page(project, base, head, chosen, where, offset, limit, landed_at)
     return ChangePage(head, base, commits, tables, chosen, diff)
 
 
-def review_page(project: "Ports", branch: str, table: str | None = None, where: dict[str, str] | None = None,
-                offset: int = 0, limit: int = 50, with_landed: bool = False) -> ChangePage:
+def review_page(
+    project: Ports,
+    branch: str,
+    table: str | None = None,
+    where: dict[str, str] | None = None,
+    offset: int = 0,
+    limit: int = 50,
+    with_landed: bool = False,
+) -> ChangePage:
     """A review's own change (three dots: since it left the data branch): commits, counts, one table paged.
     The conversation's tables are not part of the change; nor are its rows the data branch holds already
     (approved per model: they are on both sides), unless ``with_landed`` (then they are listed as changed)."""
@@ -169,8 +255,15 @@ def review_page(project: "Ports", branch: str, table: str | None = None, where: 
     return page
 
 
-def merged_page(project: "Ports", before: str, merge_commit: str, table: str | None = None,
-                where: dict[str, str] | None = None, offset: int = 0, limit: int = 50) -> ChangePage:
+def merged_page(
+    project: Ports,
+    before: str,
+    merge_commit: str,
+    table: str | None = None,
+    where: dict[str, str] | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> ChangePage:
     """What a merge brought: the data branch as it was just before the merge (``before``) against the merge
     commit, with the commits the merge brought in (those ``before`` does not hold), one table paged."""
     from tusk.review.meta import OWN_TABLES
@@ -189,8 +282,15 @@ def merged_page(project: "Ports", before: str, merge_commit: str, table: str | N
     return page
 
 
-def commit_page(project: "Ports", ident: str, against: str | None = None, table: str | None = None,
-                where: dict[str, str] | None = None, offset: int = 0, limit: int = 50) -> ChangePage:
+def commit_page(
+    project: Ports,
+    ident: str,
+    against: str | None = None,
+    table: str | None = None,
+    where: dict[str, str] | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> ChangePage:
     """One commit's change against ``against`` (default: its first parent)."""
     store = project.data
     head = store.resolve(ident)
@@ -205,17 +305,22 @@ class DataOverview:
     ref: str
     commit: str
     tables: list[tuple[str, int]]
-    branches: "list[Branch]"
-    tags: "list[Tag]"
-    log: "list[Commit]"
+    branches: list[Branch]
+    tags: list[Tag]
+    log: list[Commit]
 
     def to_json(self) -> dict[str, Any]:
-        return {"ref": self.ref, "commit": self.commit, "tables": [{"table": t, "rows": n} for t, n in self.tables],
-                "branches": [b.name for b in self.branches], "tags": [t.name for t in self.tags],
-                "log": [{"hash": c.hash, "message": c.message, "date": c.date} for c in self.log]}
+        return {
+            "ref": self.ref,
+            "commit": self.commit,
+            "tables": [{"table": t, "rows": n} for t, n in self.tables],
+            "branches": [b.name for b in self.branches],
+            "tags": [t.name for t in self.tags],
+            "log": [{"hash": c.hash, "message": c.message, "date": c.date} for c in self.log],
+        }
 
 
-def overview(project: "Ports", ref: str | None = None) -> DataOverview:
+def overview(project: Ports, ref: str | None = None) -> DataOverview:
     from tusk.data.base import SCRATCH_PREFIX
 
     store = project.data

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tusk.review import meta as review_meta
 from tusk.core.config import CheckConfig
 from tusk.data.base import DataStore
 from tusk.data.names import quote_identifier
 from tusk.errors import DataError
+from tusk.review import meta as review_meta
 
 ROW_LIMIT = 100  # violating rows kept per check (the count is always exact)
 OWN_TABLES = ("tusk_sources", *review_meta.OWN_TABLES)  # tusk's bookkeeping: never a review's changed rows
@@ -64,15 +64,23 @@ class CheckReport:
 
     def summary(self) -> str:
         """``labels (1 violation), ids (3 violations)``: the failed checks, for one line."""
-        return ", ".join(f"{c.name} ({c.violations} violation{'s' if c.violations != 1 else ''})"
-                         for c in self.failed)
+        return ", ".join(f"{c.name} ({c.violations} violation{'s' if c.violations != 1 else ''})" for c in self.failed)
 
     def to_json(self) -> dict[str, Any]:
-        return {"ref": self.ref, "commit": self.commit, "base": self.base, "preview": self.preview,
-                "passed": self.passed, "failed": len(self.failed), "checks": [c.to_json() for c in self.checks]}
+        return {
+            "ref": self.ref,
+            "commit": self.commit,
+            "base": self.base,
+            "preview": self.preview,
+            "passed": self.passed,
+            "failed": len(self.failed),
+            "checks": [c.to_json() for c in self.checks],
+        }
 
 
-def run_checks(store: DataStore, checks: Sequence[CheckConfig], commit: str, base: str | None = None) -> list[CheckResult]:
+def run_checks(
+    store: DataStore, checks: Sequence[CheckConfig], commit: str, base: str | None = None
+) -> list[CheckResult]:
     """Every check at ``commit``; ``base`` (the data branch's head, for a review) lets ``max_changed_rows`` count
     the rows the merge would change."""
     return [run_check(store, check, commit, base) for check in checks]
@@ -121,14 +129,20 @@ def _violations_query(check: CheckConfig, dialect: str = "sqlite") -> tuple[str,
     if check.unique is not None:
         cols = ", ".join(_q(c) for c in check.unique)
         inner = f"SELECT {cols} FROM {table} GROUP BY {cols} HAVING count(*) > 1"
-        return (f"SELECT * FROM {table} WHERE ({cols}) IN ({inner}) ORDER BY {cols}", [],
-                f"sharing a value of {', '.join(check.unique)}")
+        return (
+            f"SELECT * FROM {table} WHERE ({cols}) IN ({inner}) ORDER BY {cols}",
+            [],
+            f"sharing a value of {', '.join(check.unique)}",
+        )
     if check.accepted_values is not None:
         rule = check.accepted_values
         marks = ", ".join("?" for _ in rule.values)
         shown = ", ".join(str(v) for v in rule.values)
-        return (f"SELECT * FROM {table} WHERE {_q(rule.column)} IS NOT NULL AND {_q(rule.column)} NOT IN ({marks})",
-                list(rule.values), f"with {rule.column} not in [{shown}]")
+        return (
+            f"SELECT * FROM {table} WHERE {_q(rule.column)} IS NOT NULL AND {_q(rule.column)} NOT IN ({marks})",
+            list(rule.values),
+            f"with {rule.column} not in [{shown}]",
+        )
     if check.range is not None:
         bounds = check.range
         parts, params = [], []
@@ -139,8 +153,11 @@ def _violations_query(check: CheckConfig, dialect: str = "sqlite") -> tuple[str,
             parts.append(f"{_q(bounds.column)} > ?")
             params.append(bounds.max)
         where = " OR ".join(parts) or "0"
-        return (f"SELECT * FROM {table} WHERE {where}", params,
-                f"with {bounds.column} outside [{_bound(bounds.min)}, {_bound(bounds.max)}]")
+        return (
+            f"SELECT * FROM {table} WHERE {where}",
+            params,
+            f"with {bounds.column} outside [{_bound(bounds.min)}, {_bound(bounds.max)}]",
+        )
     assert check.sql is not None
     return check.sql.strip().rstrip(";"), [], "returned by the query"
 
@@ -149,8 +166,9 @@ def _bound(value: float | None) -> str:
     return "…" if value is None else f"{value:g}"
 
 
-def _violating_rows(store: DataStore, query: str, params: list[Any], commit: str, result: CheckResult,
-                    what: str) -> None:
+def _violating_rows(
+    store: DataStore, query: str, params: list[Any], commit: str, result: CheckResult, what: str
+) -> None:
     count = store.query(f"SELECT count(*) FROM ({query})", params, ref=commit).rows[0][0]
     found = store.query(f"SELECT * FROM ({query}) LIMIT {ROW_LIMIT}", params, ref=commit)
     result.violations, result.columns, result.rows = int(count), found.columns, [list(r) for r in found.rows]
@@ -164,7 +182,9 @@ def _row_count(store: DataStore, check: CheckConfig, commit: str, result: CheckR
     assert check.row_count is not None and check.table is not None
     if check.table not in store.tables(commit):
         raise DataError(f"no table {check.table!r} at {commit[:7]}")
-    count = int(store.query(f"SELECT count(*) FROM {quote_identifier(check.table, store.dialect)}", None, ref=commit).rows[0][0])
+    count = int(
+        store.query(f"SELECT count(*) FROM {quote_identifier(check.table, store.dialect)}", None, ref=commit).rows[0][0]
+    )
     low, high = check.row_count.min, check.row_count.max
     result.columns, result.rows = ["rows"], [[count]]
     bounds = f"[{'…' if low is None else low}, {'…' if high is None else high}]"

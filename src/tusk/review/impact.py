@@ -45,16 +45,21 @@ class Estimate:
 
     @property
     def cost(self) -> float:
-        return sum((m.seconds or 0.0) / 3600 * (m.cpus * self.cpu_hour + m.gpus * self.gpu_hour)
-                   for m in self.models)
+        return sum((m.seconds or 0.0) / 3600 * (m.cpus * self.cpu_hour + m.gpus * self.gpu_hour) for m in self.models)
 
     def to_json(self) -> dict[str, Any]:
-        return {"models": [dict(m.__dict__) for m in self.models], "seconds": round(self.seconds, 3),
-                "wall_seconds": round(self.wall_seconds, 3), "cost": round(self.cost, 6),
-                "currency": self.currency, "workers": self.workers, "unknown": self.unknown}
+        return {
+            "models": [dict(m.__dict__) for m in self.models],
+            "seconds": round(self.seconds, 3),
+            "wall_seconds": round(self.wall_seconds, 3),
+            "cost": round(self.cost, 6),
+            "currency": self.currency,
+            "workers": self.workers,
+            "unknown": self.unknown,
+        }
 
 
-def estimate(project: "Ports", names: list[str]) -> Estimate:
+def estimate(project: Ports, names: list[str]) -> Estimate:
     """Time and cost of training ``names`` from what their (or their spec's) last jobs took."""
     from tusk.train.planning import make_plan
 
@@ -70,8 +75,11 @@ def estimate(project: "Ports", names: list[str]) -> Estimate:
     recorded: dict[str, tuple[float, float, float]] = {}
     for (name, _), info in infos.items():
         try:
-            recorded[name] = (float(info.tags["tusk.seconds"]), float(info.tags.get("tusk.cpus", 1)),
-                              float(info.tags.get("tusk.gpus", 0)))
+            recorded[name] = (
+                float(info.tags["tusk.seconds"]),
+                float(info.tags.get("tusk.cpus", 1)),
+                float(info.tags.get("tusk.gpus", 0)),
+            )
         except (KeyError, ValueError):
             continue
     models, unknown = [], []
@@ -83,14 +91,18 @@ def estimate(project: "Ports", names: list[str]) -> Estimate:
         peers = [recorded[n] for n in recorded if states[n].spec == spec_of.get(name)]
         if peers:
             average = [sum(p[i] for p in peers) / len(peers) for i in range(3)]
-            models.append(ModelEstimate(name, average[0], average[1], average[2],
-                                        f"the average of {len(peers)} {spec_of.get(name)} job(s)"))
+            models.append(
+                ModelEstimate(
+                    name, average[0], average[1], average[2], f"the average of {len(peers)} {spec_of.get(name)} job(s)"
+                )
+            )
         else:
             models.append(ModelEstimate(name, None, basis="no recorded job"))
             unknown.append(name)
     cost = project.config.cost
-    return Estimate(models, _workers(project.config.executor.url), cost.currency, cost.cloud_cpu_hour,
-                    cost.cloud_gpu_hour, unknown)
+    return Estimate(
+        models, _workers(project.config.executor.url), cost.currency, cost.cloud_cpu_hour, cost.cloud_gpu_hour, unknown
+    )
 
 
 def _workers(url: str) -> int:
@@ -106,7 +118,7 @@ class ReviewImpact:
     conflicts), how many of its changed rows feed each model, the training time and cost, and the heads it was
     computed at (an action carries them; a head that moved refuses it)."""
 
-    review: "Review"
+    review: Review
     rows: dict[str, int | None]
     estimate: Estimate | None
     head: str
@@ -117,11 +129,16 @@ class ReviewImpact:
         return {m.name: m for m in self.review.models}
 
     def to_json(self) -> dict[str, Any]:
-        return {"review": self.review.to_json(), "rows": self.rows, "head": self.head, "into_head": self.into_head,
-                "estimate": self.estimate.to_json() if self.estimate else None}
+        return {
+            "review": self.review.to_json(),
+            "rows": self.rows,
+            "head": self.head,
+            "into_head": self.into_head,
+            "estimate": self.estimate.to_json() if self.estimate else None,
+        }
 
 
-def review_impact(project: "Ports", branch: str) -> ReviewImpact:
+def review_impact(project: Ports, branch: str) -> ReviewImpact:
     from tusk.review.approve import rows_per_model
     from tusk.review.reviews import show
 

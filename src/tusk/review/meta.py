@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tusk._internal.crash import crash_point
@@ -43,8 +43,19 @@ OWN_TABLES = (REVIEWS, COMMENTS)  # the conversation, never a change: hidden fro
 META = META_BRANCH  # "tusk-reviews": the branch the conversation lives on: never merged into a data branch
 KINDS = ("comment", "approve", "close", "reopen", "edit", "merge")
 TEXT_MAX = 20_000
-_COLUMNS = ("branch", "title", "description", "status", "author", "created", "updated", "merged_by", "merged_at",
-            "merge_commit", "merged_from")
+_COLUMNS = (
+    "branch",
+    "title",
+    "description",
+    "status",
+    "author",
+    "created",
+    "updated",
+    "merged_by",
+    "merged_at",
+    "merge_commit",
+    "merged_from",
+)
 
 
 @dataclass
@@ -76,16 +87,26 @@ class ReviewMeta:
     merged_from: str = ""  # the data branch's head before the merge: what the merge brought is merged_from..commit
 
     def to_json(self) -> dict[str, Any]:
-        return {"branch": self.branch, "title": self.title, "description": self.description,
-                "status": self.status, "author": self.author, "created": self.created, "updated": self.updated,
-                "merged_by": self.merged_by, "merged_at": self.merged_at, "merge_commit": self.merge_commit,
-                "merged_from": self.merged_from, "comments": [c.to_json() for c in self.comments]}
+        return {
+            "branch": self.branch,
+            "title": self.title,
+            "description": self.description,
+            "status": self.status,
+            "author": self.author,
+            "created": self.created,
+            "updated": self.updated,
+            "merged_by": self.merged_by,
+            "merged_at": self.merged_at,
+            "merge_commit": self.merge_commit,
+            "merged_from": self.merged_from,
+            "comments": [c.to_json() for c in self.comments],
+        }
 
 
 def now(precise: bool = False) -> str:
     """UTC as ISO text; ``precise``: to the microsecond, as comments are ordered by their time (a close and a sync's
     reopening, or two quick comments, often fall in the same second; ordered by their random ids they swapped)."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds" if precise else "seconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds" if precise else "seconds")
 
 
 # ----- reading: the local tusk-reviews, the remotes' copies, and (older stores) the branches themselves ----------
@@ -123,8 +144,9 @@ def _comments(store: Any, refs: list[str], branch: str) -> list[Comment]:
     for ref in refs:
         if COMMENTS not in store.tables(ref):
             continue
-        rows = store.query(f"SELECT id, branch, kind, author, time, text FROM {COMMENTS} WHERE branch = ?",
-                           [branch], ref=ref).rows
+        rows = store.query(
+            f"SELECT id, branch, kind, author, time, text FROM {COMMENTS} WHERE branch = ?", [branch], ref=ref
+        ).rows
         for row in rows:
             comment = Comment(*(str(v or "") for v in row))
             found.setdefault(comment.id, comment)
@@ -140,7 +162,7 @@ def _local(store: Any, branch: str) -> bool:
     return any(b.name == branch for b in store.branches())
 
 
-def read(project: "Ports", branch: str) -> ReviewMeta:
+def read(project: Ports, branch: str) -> ReviewMeta:
     """The review's record and every comment, wherever they are kept; its status as it stands."""
     store = project.data
     into = project.config.data.branch
@@ -153,9 +175,20 @@ def read(project: "Ports", branch: str) -> ReviewMeta:
             raise DataError(f"no review {branch!r}: no such branch, and no record of a review of that name")
         raise DataError(f"{branch!r} is not a review branch (the data branch is {into!r})")
     row = row or {}
-    meta = ReviewMeta(branch, row.get("title", ""), row.get("description", ""), "open", row.get("author", ""),
-                      row.get("created", ""), row.get("updated", ""), comments, row.get("merged_by", ""),
-                      row.get("merged_at", ""), row.get("merge_commit", ""), row.get("merged_from", ""))
+    meta = ReviewMeta(
+        branch,
+        row.get("title", ""),
+        row.get("description", ""),
+        "open",
+        row.get("author", ""),
+        row.get("created", ""),
+        row.get("updated", ""),
+        comments,
+        row.get("merged_by", ""),
+        row.get("merged_at", ""),
+        row.get("merge_commit", ""),
+        row.get("merged_from", ""),
+    )
     meta.status = status_of(store, into, branch, row.get("status", ""), exists)
     return meta
 
@@ -183,8 +216,10 @@ def _known(store: Any, ref: str) -> bool:
 def ensure_tables(conn: Any) -> None:
     columns = ", ".join(f"{c} TEXT" for c in _COLUMNS[1:])
     conn.execute(f"CREATE TABLE IF NOT EXISTS {REVIEWS} (branch TEXT NOT NULL PRIMARY KEY, {columns})")
-    conn.execute(f"CREATE TABLE IF NOT EXISTS {COMMENTS} (id TEXT NOT NULL PRIMARY KEY, branch TEXT, kind TEXT, "
-                 "author TEXT, time TEXT, text TEXT)")
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {COMMENTS} (id TEXT NOT NULL PRIMARY KEY, branch TEXT, kind TEXT, "
+        "author TEXT, time TEXT, text TEXT)"
+    )
 
 
 def _start(store: Any) -> str:
@@ -202,15 +237,19 @@ def writer(store: Any) -> Any:
 
 
 def _write_row(conn: Any, row: dict[str, str]) -> None:
-    conn.execute(f"INSERT OR REPLACE INTO {REVIEWS} ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})",
-                 [row.get(c, "") for c in _COLUMNS])
+    conn.execute(
+        f"INSERT OR REPLACE INTO {REVIEWS} ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})",
+        [row.get(c, "") for c in _COLUMNS],
+    )
 
 
 def add_comment(conn: Any, branch: str, kind: str, author: str, text: str) -> Comment:
     ensure_tables(conn)
     comment = Comment(secrets.token_hex(8), branch, kind, author, now(precise=True), text)
-    conn.execute(f"INSERT INTO {COMMENTS} (id, branch, kind, author, time, text) VALUES (?, ?, ?, ?, ?, ?)",
-                 [comment.id, branch, kind, author, comment.time, text])
+    conn.execute(
+        f"INSERT INTO {COMMENTS} (id, branch, kind, author, time, text) VALUES (?, ?, ?, ?, ?, ?)",
+        [comment.id, branch, kind, author, comment.time, text],
+    )
     return comment
 
 
@@ -236,16 +275,25 @@ def reopen_closed(store: Any, branch: str, who: str, text: str) -> bool:
     return True
 
 
-def record_merge(project: "Ports", branch: str, commit: str, before: str, who: str, how: str) -> None:
+def record_merge(project: Ports, branch: str, commit: str, before: str, who: str, how: str) -> None:
     """What tusk merged: the review's status ``merged``, by whom, when, the merge commit and the data branch's head
     before it, and a ``merge`` comment saying so, as one commit on ``tusk-reviews``."""
     store = project.data
     into = project.config.data.branch
     row = records(store, branch, _legacy(store, branch, into)).get(branch) or {}
     stamp = now()
-    values = {**row, "branch": branch, "status": "merged", "author": row.get("author") or who,
-              "created": row.get("created") or stamp, "updated": stamp, "merged_by": who, "merged_at": stamp,
-              "merge_commit": commit, "merged_from": before}
+    values = {
+        **row,
+        "branch": branch,
+        "status": "merged",
+        "author": row.get("author") or who,
+        "created": row.get("created") or stamp,
+        "updated": stamp,
+        "merged_by": who,
+        "merged_at": stamp,
+        "merge_commit": commit,
+        "merged_from": before,
+    }
     with writer(store) as conn:
         ensure_tables(conn)
         _write_row(conn, values)
@@ -254,21 +302,23 @@ def record_merge(project: "Ports", branch: str, commit: str, before: str, who: s
 
 
 def commit_write(tx: Any, message: str) -> str | None:
-    """The write's one commit: a Transaction commits itself; a doltlite connection through the store."""
-    import sqlite3
-
-    from tusk.data import doltlite
-
-    if isinstance(tx, sqlite3.Connection):  # a store whose writer() gives its connection
-        made: str | None = getattr(doltlite.DoltliteStore, "commit")(tx, message)
-        return made
+    """The write's one commit (the store's Transaction commits itself) → the commit, None if nothing changed."""
     found: str | None = tx.commit(message)
     return found
 
 
-def update(project: "Ports", branch: str, who: str, *, title: str | None = None,
-           description: str | None = None, status: str | None = None, comment: str | None = None,
-           kind: str = "comment", expect_head: str | None = None) -> tuple[ReviewMeta, str]:
+def update(
+    project: Ports,
+    branch: str,
+    who: str,
+    *,
+    title: str | None = None,
+    description: str | None = None,
+    status: str | None = None,
+    comment: str | None = None,
+    kind: str = "comment",
+    expect_head: str | None = None,
+) -> tuple[ReviewMeta, str]:
     """Write the review's record (and a comment) as one commit on ``tusk-reviews`` → (the new record, commit).
     The review branch does not move. ``expect_head``: refuse if the branch moved since the page showed it."""
     store = project.data
@@ -278,8 +328,10 @@ def update(project: "Ports", branch: str, who: str, *, title: str | None = None,
     if branch in (into, META) or (not local and row is None):
         raise DataError(f"{branch!r} is not a local review branch (the data branch is {into!r})")
     if expect_head and local and store.resolve(branch) != store.resolve(expect_head):
-        raise DataError(f"{branch} moved since the page showed it ({expect_head[:7]} → "
-                        f"{store.resolve(branch)[:7]}): reload the review and try again")
+        raise DataError(
+            f"{branch} moved since the page showed it ({expect_head[:7]} → "
+            f"{store.resolve(branch)[:7]}): reload the review and try again"
+        )
     for name, value in (("title", title), ("description", description), ("comment", comment)):
         if value is not None and len(value) > TEXT_MAX:
             raise TuskError(f"the {name} is too long ({len(value):,} characters, at most {TEXT_MAX:,})")
@@ -293,10 +345,16 @@ def update(project: "Ports", branch: str, who: str, *, title: str | None = None,
         raise TuskError(f"unknown kind of comment {kind!r}")
     stamp = now()
     old = row or {}
-    values = {**old, "branch": branch, "title": title if title is not None else old.get("title", ""),
-              "description": description if description is not None else old.get("description", ""),
-              "status": status or old.get("status") or "open", "author": old.get("author") or who,
-              "created": old.get("created") or stamp, "updated": stamp}
+    values = {
+        **old,
+        "branch": branch,
+        "title": title if title is not None else old.get("title", ""),
+        "description": description if description is not None else old.get("description", ""),
+        "status": status or old.get("status") or "open",
+        "author": old.get("author") or who,
+        "created": old.get("created") or stamp,
+        "updated": stamp,
+    }
     what = []
     if title is not None or description is not None:
         what.append("edited")
@@ -318,7 +376,7 @@ def update(project: "Ports", branch: str, who: str, *, title: str | None = None,
 UPGRADED = "reviews-upgraded"  # the marker in .tusk/: the upgrade is done, later opens do not look again
 
 
-def upgrade(store: Any, into: str, state_dir: "Path") -> bool:
+def upgrade(store: Any, into: str, state_dir: Path) -> bool:
     """Move the conversation older tusk kept in tables on the branches to ``tusk-reviews`` → whether it looked.
 
     Once per project (the marker ``.tusk/reviews-upgraded``, written last). 1. Copy every branch's rows to
@@ -333,16 +391,20 @@ def upgrade(store: Any, into: str, state_dir: "Path") -> bool:
     marker = state_dir / UPGRADED
     if marker.exists():
         return False
-    names = [b.name for b in store.branches() if b.name != META and not b.name.startswith(("tusk-preview/",
-                                                                                           "tusk-sync/"))]
+    names = [
+        b.name for b in store.branches() if b.name != META and not b.name.startswith(("tusk-preview/", "tusk-sync/"))
+    ]
     legacy = [name for name in names if set(OWN_TABLES) & set(store.tables(name))]
     if legacy:
         _copy_legacy(store, into, legacy, set(names))
         crash_point("review.upgrade.copied")
         into_head = store.resolve(into) if into in names else None
         for name in legacy:
-            merged = name != into and into_head is not None and \
-                store.merge_base(store.resolve(name), into_head) == store.resolve(name)
+            merged = (
+                name != into
+                and into_head is not None
+                and store.merge_base(store.resolve(name), into_head) == store.resolve(name)
+            )
             if merged:
                 continue
             with store.writer(name) as conn:
@@ -374,16 +436,22 @@ def _copy_legacy(store: Any, into: str, legacy: list[str], branches: set[str]) -
             if COMMENTS not in store.tables(ref):
                 continue
             rows = store.query(f"SELECT id, branch, kind, author, time, text FROM {COMMENTS}", None, ref=ref).rows
-            conn.executemany(f"INSERT OR IGNORE INTO {COMMENTS} (id, branch, kind, author, time, text) "
-                             "VALUES (?, ?, ?, ?, ?, ?)", [list(r) for r in rows])
+            conn.executemany(
+                f"INSERT OR IGNORE INTO {COMMENTS} (id, branch, kind, author, time, text) VALUES (?, ?, ?, ?, ?, ?)",
+                [list(r) for r in rows],
+            )
         commit_write(conn, "tusk: the reviews' conversation copied from the branches (upgrade)")
 
 
 # ----- sharing: tusk-reviews travels beside the branches pushed and pulled ------------------------------------
 def _newest(conflicts: list[dict[str, Any]]) -> list[str]:
     """Two copies of one review's row: the one updated last wins (a comment never conflicts: random ids)."""
-    return ["theirs" if c["theirs"] and c["ours"] and str(c["theirs"].get("updated") or "") >
-            str(c["ours"].get("updated") or "") else "ours" for c in conflicts]
+    return [
+        "theirs"
+        if c["theirs"] and c["ours"] and str(c["theirs"].get("updated") or "") > str(c["ours"].get("updated") or "")
+        else "ours"
+        for c in conflicts
+    ]
 
 
 def take_remote(store: Any, remote: str) -> None:
@@ -421,7 +489,7 @@ class ReviewRow:
         return {**self.summary.to_json(), "title": self.title, "status": self.status}
 
 
-def listing(project: "Ports", found: list[Any], gone: bool = False) -> list[ReviewRow]:
+def listing(project: Ports, found: list[Any], gone: bool = False) -> list[ReviewRow]:
     """Every review of ``tusk review list`` with its title (else its newest commit's message) and status; ``gone``:
     also the reviews whose branch was deleted (merged or closed), from their record."""
     from tusk.review.reviews import ReviewSummary
@@ -439,7 +507,14 @@ def listing(project: "Ports", found: list[Any], gone: bool = False) -> list[Revi
         for name, rec in sorted(recs.items(), key=lambda item: item[1].get("updated", ""), reverse=True):
             if name in listed:
                 continue
-            summary = ReviewSummary(name, rec.get("merge_commit", ""), rec.get("merged_from", ""),
-                                    rec.get("status") == "merged", 0, rec.get("title", ""), rec.get("updated", ""))
+            summary = ReviewSummary(
+                name,
+                rec.get("merge_commit", ""),
+                rec.get("merged_from", ""),
+                rec.get("status") == "merged",
+                0,
+                rec.get("title", ""),
+                rec.get("updated", ""),
+            )
             rows.append(ReviewRow(summary, rec.get("title") or name, rec.get("status") or "open"))
     return rows

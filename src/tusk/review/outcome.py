@@ -38,7 +38,7 @@ class Retrained:
 class Outcome:
     """A merged or closed review: its record, what the merge brought (tables' counts) and retrained."""
 
-    meta: "ReviewMeta"
+    meta: ReviewMeta
     into: str
     closed_by: str = ""
     closed_at: str = ""
@@ -53,12 +53,18 @@ class Outcome:
 
     def to_json(self) -> dict[str, Any]:
         meta = self.meta.to_json()
-        return {**meta, "into": self.into, "closed_by": self.closed_by, "closed_at": self.closed_at,
-                "brought": self.brought, "retrained": [r.to_json() for r in self.retrained],
-                "problem": self.problem}
+        return {
+            **meta,
+            "into": self.into,
+            "closed_by": self.closed_by,
+            "closed_at": self.closed_at,
+            "brought": self.brought,
+            "retrained": [r.to_json() for r in self.retrained],
+            "problem": self.problem,
+        }
 
 
-def closed_by(meta: "ReviewMeta") -> tuple[str, str]:
+def closed_by(meta: ReviewMeta) -> tuple[str, str]:
     """(who, when) of the close that holds: the newest ``close`` comment, when the review is closed."""
     if meta.status != "closed":
         return "", ""
@@ -66,7 +72,7 @@ def closed_by(meta: "ReviewMeta") -> tuple[str, str]:
     return (closes[-1].author, closes[-1].time) if closes else ("", "")
 
 
-def outcome(project: "Ports", meta: "ReviewMeta") -> Outcome:
+def outcome(project: Ports, meta: ReviewMeta) -> Outcome:
     """The outcome of a review that is merged or closed (an open one: its record only)."""
     from tusk.errors import TuskError
     from tusk.review.meta import OWN_TABLES
@@ -78,9 +84,17 @@ def outcome(project: "Ports", meta: "ReviewMeta") -> Outcome:
         return found
     store = project.data
     stats = store.diff_stat(meta.merged_from, meta.merge_commit)
-    found.brought = [{"table": t.table, "added": t.added, "modified": t.modified, "removed": t.removed,
-                      "schema_changed": t.schema_changed} for t in (stats[n] for n in sorted(stats))
-                     if (t.total or t.schema_changed) and t.table not in OWN_TABLES]
+    found.brought = [
+        {
+            "table": t.table,
+            "added": t.added,
+            "modified": t.modified,
+            "removed": t.removed,
+            "schema_changed": t.schema_changed,
+        }
+        for t in (stats[n] for n in sorted(stats))
+        if (t.total or t.schema_changed) and t.table not in OWN_TABLES
+    ]
     try:
         found.retrained = retrained(project, meta.merged_from, meta.merge_commit)
     except TuskError as exc:  # a plan that fails (the config changed since): say why, show the rest
@@ -88,7 +102,7 @@ def outcome(project: "Ports", meta: "ReviewMeta") -> Outcome:
     return found
 
 
-def retrained(project: "Ports", before: str, after: str) -> list[Retrained]:
+def retrained(project: Ports, before: str, after: str) -> list[Retrained]:
     """The instances whose fingerprint the merge ``before → after`` changed (or that it created), with the
     version trained from ``after``'s data when one is registered."""
     from tusk.train.planning import make_plan
@@ -105,7 +119,10 @@ def retrained(project: "Ports", before: str, after: str) -> list[Retrained]:
             reason = "its inputs changed"
         else:
             continue
-        version = project.tracker.find_fingerprint(planned.name, planned.fingerprint) \
-            if planned.fingerprint is not None else None
+        version = (
+            project.tracker.find_fingerprint(planned.name, planned.fingerprint)
+            if planned.fingerprint is not None
+            else None
+        )
         found.append(Retrained(planned.name, version, reason))
     return found

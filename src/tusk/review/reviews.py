@@ -24,20 +24,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tusk.errors import DataError, MergeBlocked, RefNotFound, TuskError
 from tusk.review import meta as review_meta
 from tusk.review.checks import CheckReport, run_checks
-from tusk.errors import DataError, MergeBlocked, RefNotFound, TuskError
 
 if TYPE_CHECKING:
-    from tusk.data.base import MergePreview, Resolution
     from tusk.core.plan import Plan, PlannedInstance
+    from tusk.data.base import MergePreview, Resolution
     from tusk.ports import Ports
 
 INTERNAL_PREFIXES = ("tusk-preview/", "tusk-sync/", review_meta.META)  # scratch, staging, the conversation
 
 
 # ----- review branches and their merge previews ----------------------------------------------------------
-def is_review_branch(project: "Ports", ref: str | None) -> bool:
+def is_review_branch(project: Ports, ref: str | None) -> bool:
     """A branch (local, or a remote's as ``origin/fix``) other than the data branch: what a review merges."""
     if not ref or ref == project.config.data.branch:
         return False
@@ -49,7 +49,7 @@ def is_review_branch(project: "Ports", ref: str | None) -> bool:
 
 
 @contextmanager
-def merge_preview(project: "Ports", branch: str, resolve: "Resolution | None" = None) -> Iterator["MergePreview"]:
+def merge_preview(project: Ports, branch: str, resolve: Resolution | None = None) -> Iterator[MergePreview]:
     """The data branch with ``branch`` merged, for as long as the ``with`` block runs (main is untouched;
     the scratch ref is removed after). A conflict raises MergeConflict naming the rows, unless ``resolve``
     settles it as a merge would."""
@@ -57,7 +57,7 @@ def merge_preview(project: "Ports", branch: str, resolve: "Resolution | None" = 
         yield preview
 
 
-def training_ref(project: "Ports", at: str | None) -> str | None:
+def training_ref(project: Ports, at: str | None) -> str | None:
     """The ref a run at ``at`` trains from. A review branch trains only when merging it needs no merge
     commit (a fast-forward, or already merged): versions are pinned to a commit that persists, never to a
     preview that is deleted after; otherwise a clear error says to merge first."""
@@ -68,9 +68,11 @@ def training_ref(project: "Ports", at: str | None) -> str | None:
         if preview.persists:
             return preview.commit
     into = project.config.data.branch
-    raise DataError(f"{into} has moved on since {at} left it, so what merging {at} would train is only a "
-                    f"preview that is not kept: merge it first (tusk data merge {at}), then tusk run; "
-                    f"tusk plan --at {at} shows what it would retrain")
+    raise DataError(
+        f"{into} has moved on since {at} left it, so what merging {at} would train is only a "
+        f"preview that is not kept: merge it first (tusk data merge {at}), then tusk run; "
+        f"tusk plan --at {at} shows what it would retrain"
+    )
 
 
 @dataclass
@@ -139,19 +141,33 @@ class Review:
     @property
     def blocking_names(self) -> list[str]:
         """``check labels``, ``m-c1 (failed)``: the same, short enough for a merge commit's message."""
-        return (["unplannable"] if self.unplannable else []) + [f"check {c.name}" for c in self.checks.failed] + \
-            [f"{m.name} ({m.verdict})" for m in self.models if m.blocks]
+        return (
+            (["unplannable"] if self.unplannable else [])
+            + [f"check {c.name}" for c in self.checks.failed]
+            + [f"{m.name} ({m.verdict})" for m in self.models if m.blocks]
+        )
 
     @property
     def mergeable(self) -> bool:
         return not self.blocking and not self.conflicts
 
     def to_json(self) -> dict[str, Any]:
-        return {"branch": self.branch, "into": self.into, "preview": self.preview, "source": self.source,
-                "tables": self.tables, "plan": self.plan, "checks": self.checks.to_json(),
-                "gate": self.gate, "models": [m.to_json() for m in self.models], "conflicts": self.conflicts,
-                "instances": self.instances, "mergeable": self.mergeable, "blocking": self.blocking,
-                "unplannable": self.unplannable}
+        return {
+            "branch": self.branch,
+            "into": self.into,
+            "preview": self.preview,
+            "source": self.source,
+            "tables": self.tables,
+            "plan": self.plan,
+            "checks": self.checks.to_json(),
+            "gate": self.gate,
+            "models": [m.to_json() for m in self.models],
+            "conflicts": self.conflicts,
+            "instances": self.instances,
+            "mergeable": self.mergeable,
+            "blocking": self.blocking,
+            "unplannable": self.unplannable,
+        }
 
 
 @dataclass
@@ -172,7 +188,7 @@ class MergeOutcome:
 
 
 # ----- listing --------------------------------------------------------------------------------------------
-def reviews(project: "Ports") -> list[ReviewSummary]:
+def reviews(project: Ports) -> list[ReviewSummary]:
     """Every branch other than the data branch (tusk's scratch refs left out), newest change first."""
     store = project.data
     into = project.config.data.branch
@@ -189,14 +205,24 @@ def reviews(project: "Ports") -> list[ReviewSummary]:
             if commit.hash == base:
                 break
             own += 1
-        found.append(ReviewSummary(branch.name, branch.head, base, base == branch.head, own, history[0].message,
-                                   history[0].date, sources.get(branch.name)))
+        found.append(
+            ReviewSummary(
+                branch.name,
+                branch.head,
+                base,
+                base == branch.head,
+                own,
+                history[0].message,
+                history[0].date,
+                sources.get(branch.name),
+            )
+        )
     found.sort(key=lambda r: r.date, reverse=True)
     return sorted(found, key=lambda r: r.merged)  # open reviews first, each group newest first
 
 
 # ----- one review -----------------------------------------------------------------------------------------
-def check(project: "Ports", ref: str | None = None) -> CheckReport:
+def check(project: Ports, ref: str | None = None) -> CheckReport:
     """The data checks at ``ref`` (default: the data branch); a review branch is checked on its merge preview."""
     store = project.data
     ref = ref or project.config.data.branch
@@ -207,12 +233,12 @@ def check(project: "Ports", ref: str | None = None) -> CheckReport:
         return _preview_checks(project, ref, preview)
 
 
-def _preview_checks(project: "Ports", ref: str, preview: "MergePreview") -> CheckReport:
+def _preview_checks(project: Ports, ref: str, preview: MergePreview) -> CheckReport:
     results = run_checks(project.data, project.config.checks, preview.commit, base=preview.into_head)
     return CheckReport(ref, preview.commit, results, base=preview.into_head, preview=preview.to_json())
 
 
-def show(project: "Ports", branch: str, resolve: "Resolution | None" = None) -> Review:
+def show(project: Ports, branch: str, resolve: Resolution | None = None) -> Review:
     """The review of ``branch``: change, blast radius, checks and the gate, on its merge preview (conflicts
     settled by ``resolve``, as the merge will settle them)."""
     from tusk.errors import ConfigError, MergeConflict
@@ -221,43 +247,72 @@ def show(project: "Ports", branch: str, resolve: "Resolution | None" = None) -> 
     if not is_review_branch(project, branch):
         if branch != project.config.data.branch and branch not in {b.name for b in project.data.branches()}:
             raise RefNotFound(f"unknown branch {branch!r} (tusk review list shows the reviews)")
-        raise RefNotFound(f"{branch!r} is not a review: give a branch other than the data branch "
-                          f"{project.config.data.branch!r}")
+        raise RefNotFound(
+            f"{branch!r} is not a review: give a branch other than the data branch {project.config.data.branch!r}"
+        )
     into = project.config.data.branch
     source = next((s.name for s in project.config.sources if s.branch == branch), None)
     store = project.data
     head = store.resolve(branch)
     stats = store.diff_stat(store.merge_base(store.resolve(into), head), head)  # three dots: the branch's own change
-    tables = [{"table": t.table, "added": t.added, "modified": t.modified, "removed": t.removed,
-               "schema_changed": t.schema_changed} for t in (stats[name] for name in sorted(stats))
-              if (t.total or t.schema_changed) and t.table not in review_meta.OWN_TABLES]
+    tables = [
+        {
+            "table": t.table,
+            "added": t.added,
+            "modified": t.modified,
+            "removed": t.removed,
+            "schema_changed": t.schema_changed,
+        }
+        for t in (stats[name] for name in sorted(stats))
+        if (t.total or t.schema_changed) and t.table not in review_meta.OWN_TABLES
+    ]
     try:
         with merge_preview(project, branch, resolve=resolve) as preview:
             if preview.kind == "up-to-date":  # already merged: merging changes nothing, nothing to judge
                 empty = CheckReport(branch, preview.commit, [], base=preview.into_head, preview=preview.to_json())
-                return Review(branch, into, preview.to_json(), tables, [], empty, [], project.config.review.gate,
-                              source)
+                return Review(
+                    branch, into, preview.to_json(), tables, [], empty, [], project.config.review.gate, source
+                )
             try:
                 plan = make_plan(project, preview.commit, keep_cache=preview.persists)
             except (ConfigError, DataError) as exc:  # e.g. two matrix values giving one instance name
                 if isinstance(exc, MergeConflict) or not _plans_at(project, preview.into_head):
                     raise  # the data branch cannot be planned either: not the review's doing
                 empty = CheckReport(branch, preview.commit, [], base=preview.into_head, preview=preview.to_json())
-                return Review(branch, into, preview.to_json(), tables, [], empty, [], project.config.review.gate,
-                              source, unplannable=str(exc))
+                return Review(
+                    branch,
+                    into,
+                    preview.to_json(),
+                    tables,
+                    [],
+                    empty,
+                    [],
+                    project.config.review.gate,
+                    source,
+                    unplannable=str(exc),
+                )
             radius = blast_radius(project, plan, preview)
             checks = _preview_checks(project, branch, preview)
             models = verdicts(project, branch, radius)
             instances = sum(1 for p in plan.instances if p.instance is not None)
     except MergeConflict as conflict:
         empty = CheckReport(branch, "", [])
-        return Review(branch, into, {}, tables, [], empty, [], project.config.review.gate, source,
-                      conflict.conflicts)
-    return Review(branch, into, preview.to_json(), tables, [p.to_json() for p in radius], checks, models,
-                  project.config.review.gate, source, instances=instances)
+        return Review(branch, into, {}, tables, [], empty, [], project.config.review.gate, source, conflict.conflicts)
+    return Review(
+        branch,
+        into,
+        preview.to_json(),
+        tables,
+        [p.to_json() for p in radius],
+        checks,
+        models,
+        project.config.review.gate,
+        source,
+        instances=instances,
+    )
 
 
-def _plans_at(project: "Ports", commit: str) -> bool:
+def _plans_at(project: Ports, commit: str) -> bool:
     """Whether the plan at ``commit`` can be made (the data branch's own state, before a review merges)."""
     from tusk.errors import ConfigError
     from tusk.train.planning import make_plan
@@ -269,7 +324,7 @@ def _plans_at(project: "Ports", commit: str) -> bool:
     return True
 
 
-def blast_radius(project: "Ports", plan: "Plan", preview: "MergePreview") -> list["PlannedInstance"]:
+def blast_radius(project: Ports, plan: Plan, preview: MergePreview) -> list[PlannedInstance]:
     """The instances merging the review would train (or reuse) *because of the review*: new, stale or reusable
     at the preview with inputs other than the data branch's own. What is stale on the data branch already,
     and stays the same with the review merged, is the data branch's own work, not the review's."""
@@ -291,30 +346,36 @@ def blast_radius(project: "Ports", plan: "Plan", preview: "MergePreview") -> lis
     return radius
 
 
-def verdicts(project: "Ports", branch: str, radius: "list[PlannedInstance]") -> list[ModelVerdict]:
+def verdicts(project: Ports, branch: str, radius: list[PlannedInstance]) -> list[ModelVerdict]:
     """Per model of the blast radius: its candidate against production, judged by ``[review] gate``."""
     tracker = project.tracker
     candidates = tracker.candidates()
     production = tracker.aliases()
-    return [_verdict(project, branch, planned, candidates.get(planned.name, {}), production.get(planned.name))
-            for planned in radius]
+    return [
+        _verdict(project, branch, planned, candidates.get(planned.name, {}), production.get(planned.name))
+        for planned in radius
+    ]
 
 
-def _verdict(project: "Ports", branch: str, planned: "PlannedInstance", candidates: dict[str, Any],
-             production: str | None) -> ModelVerdict:
+def _verdict(
+    project: Ports, branch: str, planned: PlannedInstance, candidates: dict[str, Any], production: str | None
+) -> ModelVerdict:
     from tusk.core.promote import holds, uses_production
 
     gate = project.config.review.gate
-    verdict = ModelVerdict(planned.name, planned.status, "ungated", "", reasons=list(planned.reasons),
-                           production=production)
+    verdict = ModelVerdict(
+        planned.name, planned.status, "ungated", "", reasons=list(planned.reasons), production=production
+    )
     if planned.status == "reuse":
         verdict.candidate = planned.reuse_version
     else:
         mine = [ref.version for ref in candidates.values() if ref.review == branch]
         if mine:
             verdict.verdict = "outdated"
-            verdict.message = (f"candidate v{mine[-1]} was trained on other inputs than the review now has "
-                               f"(run tusk run --at {branch} --candidates)")
+            verdict.message = (
+                f"candidate v{mine[-1]} was trained on other inputs than the review now has "
+                f"(run tusk run --at {branch} --candidates)"
+            )
         else:
             verdict.verdict = "missing"
             verdict.message = f"no candidate (run tusk run --at {branch} --candidates)"
@@ -326,8 +387,11 @@ def _verdict(project: "Ports", branch: str, planned: "PlannedInstance", candidat
     verdict.metrics = dict(tracker.version(planned.name, planned.reuse_version).metrics)
     if production is not None:
         verdict.production_metrics = dict(tracker.version(planned.name, production).metrics)
-    verdict.deltas = {k: verdict.metrics[k] - verdict.production_metrics[k]
-                      for k in verdict.metrics if k in verdict.production_metrics}
+    verdict.deltas = {
+        k: verdict.metrics[k] - verdict.production_metrics[k]
+        for k in verdict.metrics
+        if k in verdict.production_metrics
+    }
     if not gate:
         verdict.message = _numbers(verdict)
         return verdict
@@ -351,17 +415,26 @@ def _numbers(verdict: ModelVerdict) -> str:
     parts = []
     for name, value in sorted(verdict.metrics.items()):
         if name in verdict.production_metrics:
-            parts.append(f"{name} {value:.4g} (production v{verdict.production}: "
-                         f"{verdict.production_metrics[name]:.4g}, {verdict.deltas[name]:+.4g})")
+            parts.append(
+                f"{name} {value:.4g} (production v{verdict.production}: "
+                f"{verdict.production_metrics[name]:.4g}, {verdict.deltas[name]:+.4g})"
+            )
         else:
             parts.append(f"{name} {value:.4g}")
     return f"candidate v{verdict.candidate}: " + "; ".join(parts) if parts else f"candidate v{verdict.candidate}"
 
 
 # ----- merging --------------------------------------------------------------------------------------------
-def merge(project: "Ports", branch: str, into: str | None = None, message: str | None = None,
-          force: bool = False, reason: str | None = None, resolve: "Resolution | None" = None,
-          expect: "tuple[str | None, str | None]" = (None, None)) -> MergeOutcome:
+def merge(
+    project: Ports,
+    branch: str,
+    into: str | None = None,
+    message: str | None = None,
+    force: bool = False,
+    reason: str | None = None,
+    resolve: Resolution | None = None,
+    expect: tuple[str | None, str | None] = (None, None),
+) -> MergeOutcome:
     """Merge ``branch`` into ``into`` (default: the data branch). A review whose checks or gate fail is refused
     (MergeBlocked, naming each failure) unless ``force`` with a ``reason``: then the merge is a merge commit
     whose message records the reason and what it overrode."""
@@ -371,8 +444,10 @@ def merge(project: "Ports", branch: str, into: str | None = None, message: str |
     target = into or project.config.data.branch
     for shown, ref in zip(expect, (branch, target)):
         if shown and store.resolve(ref) != store.resolve(shown):
-            raise DataError(f"{ref} moved since the review was shown ({shown[:7]} → {store.resolve(ref)[:7]}): "
-                            f"look at it again before merging")
+            raise DataError(
+                f"{ref} moved since the review was shown ({shown[:7]} → {store.resolve(ref)[:7]}): "
+                f"look at it again before merging"
+            )
     overridden: list[str] = []
     text = message or f"Merge {branch} into {target}"
     pinned: tuple[str, str] | None = None
@@ -382,11 +457,17 @@ def merge(project: "Ports", branch: str, into: str | None = None, message: str |
         # be planned would stop every model's training, so no --force merges it
         review = show(project, branch, resolve)
         if review.unplannable:
-            raise MergeBlocked(f"merge of {branch} refused: the merged data cannot be planned: {review.unplannable} "
-                               f"(fix the rows on {branch}, then merge again; {target} is unchanged)", review)
+            raise MergeBlocked(
+                f"merge of {branch} refused: the merged data cannot be planned: {review.unplannable} "
+                f"(fix the rows on {branch}, then merge again; {target} is unchanged)",
+                review,
+            )
         if review.blocking and not force:
-            raise MergeBlocked(f"merge of {branch} refused: {'; '.join(review.blocking)} "
-                               f"(tusk review show {branch}; --force --reason TEXT merges anyway)", review)
+            raise MergeBlocked(
+                f"merge of {branch} refused: {'; '.join(review.blocking)} "
+                f"(tusk review show {branch}; --force --reason TEXT merges anyway)",
+                review,
+            )
         overridden = review.blocking
         if overridden:
             text = _forced_message(text, str(reason).strip(), review.blocking_names)
@@ -403,10 +484,22 @@ def merge(project: "Ports", branch: str, into: str | None = None, message: str |
     result.message = result.message.replace(source, branch)
     note = None
     if message and result.fast_forward and result.commit:  # no merge commit was made to carry the message
-        note = (f"fast-forward: {target} now points at {branch}'s own commits, which keep their messages; "
-                f"-m {message!r} was not used")
-    return MergeOutcome(branch, target, result.commit, result.fast_forward, result.message, forced,
-                        reason if forced else None, overridden, result.resolved, note)
+        note = (
+            f"fast-forward: {target} now points at {branch}'s own commits, which keep their messages; "
+            f"-m {message!r} was not used"
+        )
+    return MergeOutcome(
+        branch,
+        target,
+        result.commit,
+        result.fast_forward,
+        result.message,
+        forced,
+        reason if forced else None,
+        overridden,
+        result.resolved,
+        note,
+    )
 
 
 MERGE_MESSAGE_MAX = 255  # doltlite cuts a merge commit's message here
@@ -418,9 +511,11 @@ def _forced_message(message: str, reason: str, past: list[str]) -> str:
         text = f"{message}\n\nforced: {reason}\npast: {overridden}"
         if len(text) <= MERGE_MESSAGE_MAX:
             return text
-    raise TuskError(f"the merge message and --reason are too long for a merge commit ({len(text)} characters, at "
-                    f"most {MERGE_MESSAGE_MAX}): shorten them")
+    raise TuskError(
+        f"the merge message and --reason are too long for a merge commit ({len(text)} characters, at "
+        f"most {MERGE_MESSAGE_MAX}): shorten them"
+    )
 
 
-def _gated(project: "Ports") -> bool:
+def _gated(project: Ports) -> bool:
     return bool(project.config.checks) or bool(project.config.review.gate)

@@ -58,8 +58,7 @@ class SourceRecord:
     synced_at: str
 
     def same_target(self, source: SourceConfig) -> bool:
-        return (self.url, self.target, self.key, self.mode) == (source.url, source.table, list(source.key),
-                                                                source.mode)
+        return (self.url, self.target, self.key, self.mode) == (source.url, source.table, list(source.key), source.mode)
 
 
 @dataclass
@@ -95,8 +94,11 @@ class SyncReport:
         return [s for s in self.sources if s.status == "failed"]
 
     def to_json(self) -> dict[str, Any]:
-        return {"sources": [s.to_json() for s in self.sources], "failed": len(self.failed),
-                "committed": sum(1 for s in self.sources if s.status == "committed")}
+        return {
+            "sources": [s.to_json() for s in self.sources],
+            "failed": len(self.failed),
+            "committed": sum(1 for s in self.sources if s.status == "committed"),
+        }
 
 
 def chosen_sources(sources: Sequence[SourceConfig], names: Sequence[str]) -> list[SourceConfig]:
@@ -109,7 +111,7 @@ def chosen_sources(sources: Sequence[SourceConfig], names: Sequence[str]) -> lis
     return [known[n] for n in dict.fromkeys(names)] if names else list(sources)
 
 
-def sync(project: "Ports", names: Sequence[str] = ()) -> SyncReport:
+def sync(project: Ports, names: Sequence[str] = ()) -> SyncReport:
     """Sync the named sources (default: all). A failing source is reported; the others still sync."""
     from tusk._internal.lock import hold
 
@@ -121,7 +123,7 @@ def sync(project: "Ports", names: Sequence[str] = ()) -> SyncReport:
     return report
 
 
-def sync_one(project: "Ports", source: SourceConfig) -> SyncResult:
+def sync_one(project: Ports, source: SourceConfig) -> SyncResult:
     result = SyncResult(source.name, source.url, source.branch, "failed")
     try:
         _sync(project, source, result)
@@ -130,7 +132,7 @@ def sync_one(project: "Ports", source: SourceConfig) -> SyncResult:
     return result
 
 
-def _sync(project: "Ports", source: SourceConfig, result: SyncResult) -> None:
+def _sync(project: Ports, source: SourceConfig, result: SyncResult) -> None:
     from tusk.data import sources as reading
 
     store = project.data
@@ -138,10 +140,11 @@ def _sync(project: "Ports", source: SourceConfig, result: SyncResult) -> None:
     branch_exists = any(b.name == source.branch for b in store.branches())
     record = read_record(store, source.branch if branch_exists else store.default_branch, source.name)
     fresh = record is not None and record.same_target(source)
-    if fresh and record is not None and record.revision:
-        if reading.probe(source.url, project.root, record.revision) == record.revision:
-            _unchanged(result, record)
-            return
+    revision = record.revision if fresh and record is not None else None
+    if revision and reading.probe(source.url, project.root, revision) == revision:
+        assert record is not None
+        _unchanged(result, record)
+        return
     content = reading.read(source.url, project.root)
     if fresh and record is not None and record.digest == content.digest:
         _unchanged(result, record)
@@ -150,15 +153,18 @@ def _sync(project: "Ports", source: SourceConfig, result: SyncResult) -> None:
 
 
 def _unchanged(result: SyncResult, record: SourceRecord) -> None:
-    result.status, result.revision, result.digest, result.rows = "unchanged", record.revision, record.digest, \
-        record.rows
+    result.status, result.revision, result.digest, result.rows = (
+        "unchanged",
+        record.revision,
+        record.digest,
+        record.rows,
+    )
     result.message = f"unchanged since the sync of {record.synced_at}"
 
 
-def _commit(store: "DataStore", source: SourceConfig, content: Any, branch_exists: bool,
-            result: SyncResult) -> None:
-    from tusk.review import meta as review_meta
+def _commit(store: DataStore, source: SourceConfig, content: Any, branch_exists: bool, result: SyncResult) -> None:
     from tusk.data.ingest import prepare_import, write_prepared
+    from tusk.review import meta as review_meta
 
     data_head = store.resolve(store.default_branch)
     start, conversation = data_head, None
@@ -174,9 +180,17 @@ def _commit(store: "DataStore", source: SourceConfig, content: Any, branch_exist
     crash_point("sync.staging")
     try:
         prepared = prepare_import(store, content.incoming, source.table, source.key, source.mode, staging)
-        record = SourceRecord(source.name, source.url, source.table, list(prepared.keys), source.mode,
-                              content.digest, content.revision, content.incoming.count,
-                              time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        record = SourceRecord(
+            source.name,
+            source.url,
+            source.table,
+            list(prepared.keys),
+            source.mode,
+            content.digest,
+            content.revision,
+            content.incoming.count,
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        )
         tables = store.tables(staging)
         record_exists = RECORD_TABLE in tables
         with store.writer(staging) as transaction:
@@ -191,8 +205,11 @@ def _commit(store: "DataStore", source: SourceConfig, content: Any, branch_exist
         # moves, so a sync killed in between redoes the work and finds the review open
         result.kept_review = conversation is not None and source.branch in review_meta.records(store, source.branch)
         result.reopened = review_meta.reopen_closed(
-            store, source.branch, "tusk sync",
-            f"opened again: {source.name} changed since this review was closed ({_counted(counts)})")
+            store,
+            source.branch,
+            "tusk sync",
+            f"opened again: {source.name} changed since this review was closed ({_counted(counts)})",
+        )
         store.move_branch(source.branch, commit)
         crash_point("sync.moved")
     finally:
@@ -202,19 +219,22 @@ def _commit(store: "DataStore", source: SourceConfig, content: Any, branch_exist
     result.added, result.modified, result.removed = counts
 
 
-def _counted(counts: "LoadCounts") -> str:
-    return ", ".join(f"{n} {word}" for n, word in zip(counts, ("added", "modified", "removed")) if n) \
-        or "no row changed"
+def _counted(counts: LoadCounts) -> str:
+    return (
+        ", ".join(f"{n} {word}" for n, word in zip(counts, ("added", "modified", "removed")) if n) or "no row changed"
+    )
 
 
-def commit_message(source: SourceConfig, record: SourceRecord, counts: "LoadCounts") -> str:
+def commit_message(source: SourceConfig, record: SourceRecord, counts: LoadCounts) -> str:
     """``sync edits: edits.csv (revision …, sha256 …, 40 rows) into examples (replace): 1 modified``."""
     revision = f"revision {record.revision}, " if record.revision else ""
-    return (f"sync {source.name}: {source.url} ({revision}sha256 {record.digest[:12]}, {record.rows} rows) "
-            f"into {source.table} ({source.mode}): {_counted(counts)}")
+    return (
+        f"sync {source.name}: {source.url} ({revision}sha256 {record.digest[:12]}, {record.rows} rows) "
+        f"into {source.table} ({source.mode}): {_counted(counts)}"
+    )
 
 
-def _drop_staging(store: "DataStore", source: SourceConfig) -> None:
+def _drop_staging(store: DataStore, source: SourceConfig) -> None:
     """A staging branch left by a sync that died half-way: its work is redone."""
     staging = STAGING_PREFIX + source.name
     if any(b.name == staging for b in store.branches()):
@@ -222,11 +242,10 @@ def _drop_staging(store: "DataStore", source: SourceConfig) -> None:
 
 
 # ----- the record table ----------------------------------------------------------------------------------
-def read_record(store: "DataStore", ref: str, name: str) -> SourceRecord | None:
+def read_record(store: DataStore, ref: str, name: str) -> SourceRecord | None:
     if RECORD_TABLE not in store.tables(ref):
         return None
-    found = store.query(f"SELECT {', '.join(_RECORD_COLUMNS)} FROM {RECORD_TABLE} WHERE name = ?", [name],
-                        ref=ref).rows
+    found = store.query(f"SELECT {', '.join(_RECORD_COLUMNS)} FROM {RECORD_TABLE} WHERE name = ?", [name], ref=ref).rows
     if not found:
         return None
     values = {k: ("" if v is None else v) for k, v in zip(_RECORD_COLUMNS, found[0])}
@@ -234,15 +253,23 @@ def read_record(store: "DataStore", ref: str, name: str) -> SourceRecord | None:
         key = [str(k) for k in json.loads(values["key"] or "[]")]
     except (ValueError, TypeError):
         key = []
-    return SourceRecord(name=str(values["name"]), url=str(values["url"]), target=str(values["target"]), key=key,
-                        mode=str(values["mode"]), digest=str(values["digest"]), revision=str(values["revision"]),
-                        rows=int(values["rows"] or 0), synced_at=str(values["synced_at"]))
+    return SourceRecord(
+        name=str(values["name"]),
+        url=str(values["url"]),
+        target=str(values["target"]),
+        key=key,
+        mode=str(values["mode"]),
+        digest=str(values["digest"]),
+        revision=str(values["revision"]),
+        rows=int(values["rows"] or 0),
+        synced_at=str(values["synced_at"]),
+    )
 
 
 _RECORD_TYPES = {c: "INTEGER" if c == "rows" else "TEXT" for c in _RECORD_COLUMNS}
 
 
-def write_record(transaction: "Transaction", record: SourceRecord, create: bool = False) -> None:
+def write_record(transaction: Transaction, record: SourceRecord, create: bool = False) -> None:
     """The source's row of the record table (made first when ``create``), in the sync's own transaction."""
     values = dict(record.__dict__)
     values["key"] = json.dumps(record.key)
@@ -250,7 +277,7 @@ def write_record(transaction: "Transaction", record: SourceRecord, create: bool 
     transaction.load_rows(RECORD_TABLE, _RECORD_COLUMNS, [row], ["name"], "upsert", _RECORD_TYPES if create else None)
 
 
-def records(store: "DataStore", ref: str) -> list[SourceRecord]:
+def records(store: DataStore, ref: str) -> list[SourceRecord]:
     """Every source's last sync as recorded at ``ref``."""
     if RECORD_TABLE not in store.tables(ref):
         return []

@@ -55,7 +55,7 @@ class InstanceState:
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "InstanceState":
+    def from_json(cls, data: Mapping[str, Any]) -> InstanceState:
         known = _STATE_FIELDS
         fields = dict(data) if data.keys() <= known else {k: v for k, v in data.items() if k in known}
         fields["inputs"] = {k: InputRecord(**v) for k, v in (data.get("inputs") or {}).items()}
@@ -189,7 +189,7 @@ class Tracker(Protocol):
     def search_versions(self, tag: str, value: str) -> list[VersionInfo]: ...  # versions whose tag equals value
     def all_versions(self) -> list[VersionInfo]: ...  # every version of every model (no metrics)
     def download(self, name: str, version: str, dest: Path) -> Path: ...  # a version's model files → dest
-    def release_registry(self) -> "ReleaseRegistry": ...  # where this tracker keeps releases and their log
+    def release_registry(self) -> ReleaseRegistry: ...  # where this tracker keeps releases and their log
 
 
 @dataclass
@@ -221,8 +221,9 @@ class ReleaseRegistry(Protocol):
 
     def releases(self) -> list[ReleaseRecord]: ...  # every release, oldest first
     # a release recorded whole (its manifest, its tags, its ``created`` event, current once recorded) → it
-    def record_release(self, manifest: Mapping[str, str], tags: Mapping[str, str],
-                       event_tags: Mapping[str, str]) -> ReleaseRecord: ...
+    def record_release(
+        self, manifest: Mapping[str, str], tags: Mapping[str, str], event_tags: Mapping[str, str]
+    ) -> ReleaseRecord: ...
     def point(self, version: str) -> None: ...  # make release ``version`` the current one
     def events(self, pending_only: bool = False) -> list[EventRecord]: ...  # the release log, any order
     def start_event(self, tags: Mapping[str, str]) -> str: ...  # an event under way (pending) → its id

@@ -28,11 +28,20 @@ from tusk._internal.crash import crash_point
 from tusk._internal.process import process_alive
 from tusk._internal.sqlite import checkpoint, create_plain_sqlite, fast_commits
 from tusk.core.config import Config, url_path
-from tusk.errors import ModelNotFound, TrackingError
 from tusk.core.promote import moved_to, promotion, pushed, rollback_target
+from tusk.errors import ModelNotFound, TrackingError
 from tusk.tracking import tags as T
-from tusk.tracking.base import (CANDIDATES_TAG, PRODUCTION, STATE_TAG, CandidateRef, FailedJob, FailureRecord,
-                                InstanceState, TrainRecord, VersionInfo)
+from tusk.tracking.base import (
+    CANDIDATES_TAG,
+    PRODUCTION,
+    STATE_TAG,
+    CandidateRef,
+    FailedJob,
+    FailureRecord,
+    InstanceState,
+    TrainRecord,
+    VersionInfo,
+)
 from tusk.tracking.state import RegistryView, advance, pointer_json, resolve, version_state
 
 if TYPE_CHECKING:
@@ -93,13 +102,20 @@ def _check_sqlite(url: str, path: Path) -> None:
     except OSError as exc:
         raise TrackingError(f"tracking url {url}: cannot read {path}: {exc.strerror or exc}") from exc
     if header and header != SQLITE_HEADER:
-        raise TrackingError(f"tracking url {url}: {path} is not an SQLite database (point [tracking] url at "
-                            "a new file, e.g. sqlite:///.tusk/mlflow.db)")
+        raise TrackingError(
+            f"tracking url {url}: {path} is not an SQLite database (point [tracking] url at "
+            "a new file, e.g. sqlite:///.tusk/mlflow.db)"
+        )
 
 
 ARTIFACTS = "/.tusk/artifacts"
-_LOCATIONS = (("experiments", "artifact_location"), ("runs", "artifact_uri"), ("model_versions", "source"),
-              ("model_versions", "storage_location"), ("logged_models", "artifact_location"))
+_LOCATIONS = (
+    ("experiments", "artifact_location"),
+    ("runs", "artifact_uri"),
+    ("model_versions", "source"),
+    ("model_versions", "storage_location"),
+    ("logged_models", "artifact_location"),
+)
 
 
 def relocate_artifacts(store: Path, root_uri: str) -> None:
@@ -120,9 +136,11 @@ def relocate_artifacts(store: Path, root_uri: str) -> None:
             if _artifact_root_of(conn) == old:  # not relocated meanwhile by another process
                 for table, column in _LOCATIONS:
                     if column in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
-                        conn.execute(f"UPDATE {table} SET {column} = ? || substr({column}, ?) "
-                                     f"WHERE {column} = ? OR substr({column}, 1, ?) = ?",
-                                     (root_uri, len(old) + 1, old, len(old) + 1, old + "/"))
+                        conn.execute(
+                            f"UPDATE {table} SET {column} = ? || substr({column}, ?) "
+                            f"WHERE {column} = ? OR substr({column}, 1, ?) = ?",
+                            (root_uri, len(old) + 1, old, len(old) + 1, old + "/"),
+                        )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -159,8 +177,9 @@ def _check_reachable(url: str) -> None:
     try:
         socket.create_connection((host, port), timeout=REACH_TIMEOUT).close()
     except OSError as exc:
-        raise TrackingError(f"tracking url {url}: cannot reach {host}:{port} "
-                            f"({exc.strerror or type(exc).__name__})") from exc
+        raise TrackingError(
+            f"tracking url {url}: cannot reach {host}:{port} ({exc.strerror or type(exc).__name__})"
+        ) from exc
 
 
 class MlflowTracker:
@@ -259,9 +278,13 @@ class MlflowTracker:
             return None
         local.close()
         view = self._view(with_aliases=False)
-        rows = (sorted(view.pointers.items()), sorted(view.newest.items()), sorted(view.top.items()),
-                sorted(self._registered_model_tags(CANDIDATES_TAG).items()),
-                sorted((f.name, f.run_id) for f in self.failures().values()))
+        rows = (
+            sorted(view.pointers.items()),
+            sorted(view.newest.items()),
+            sorted(view.top.items()),
+            sorted(self._registered_model_tags(CANDIDATES_TAG).items()),
+            sorted((f.name, f.run_id) for f in self.failures().values()),
+        )
         return hashlib.sha256(repr(rows).encode()).hexdigest()
 
     def _registered_model_tags(self, key: str) -> dict[str, str]:
@@ -297,22 +320,33 @@ class MlflowTracker:
         top: list[tuple[str, Any]] = []
         with local:
             for chunk in _chunks(names):
-                among, args = (_IN_WORKSPACES, ()) if chunk is None else (_AMONG + f"({','.join('?' * len(chunk))})",
-                                                                          chunk)
-                pointers.update(local.execute("SELECT name, value FROM registered_model_tags WHERE key = ?" + among,
-                                              (STATE_TAG, *args)).fetchall())
+                among, args = (
+                    (_IN_WORKSPACES, ()) if chunk is None else (_AMONG + f"({','.join('?' * len(chunk))})", chunk)
+                )
+                pointers.update(
+                    local.execute(
+                        "SELECT name, value FROM registered_model_tags WHERE key = ?" + among, (STATE_TAG, *args)
+                    ).fetchall()
+                )
                 newest += local.execute(  # the newest version that carries a state: two index lookups per model
                     "SELECT t.name, t.version, t.value FROM (SELECT workspace, name, max(version) AS version "
                     f"FROM model_version_tags WHERE key = ?{among} GROUP BY workspace, name) m "
                     "JOIN model_version_tags t "
                     "ON t.workspace = m.workspace AND t.key = ? AND t.name = m.name AND t.version = m.version",
-                    (STATE_TAG, *args, STATE_TAG)).fetchall()
-                top += local.execute("SELECT name, max(version) FROM model_versions "
-                                     f"WHERE current_stage != 'Deleted_Internal'{among} GROUP BY workspace, name",
-                                     args).fetchall()
+                    (STATE_TAG, *args, STATE_TAG),
+                ).fetchall()
+                top += local.execute(
+                    "SELECT name, max(version) FROM model_versions "
+                    f"WHERE current_stage != 'Deleted_Internal'{among} GROUP BY workspace, name",
+                    args,
+                ).fetchall()
             aliases = self._local_aliases(local, PRODUCTION) if with_aliases else {}
-        return RegistryView(pointers, {name: (str(version), value) for name, version, value in newest}, aliases,
-                            {name: str(version) for name, version in top})
+        return RegistryView(
+            pointers,
+            {name: (str(version), value) for name, version, value in newest},
+            aliases,
+            {name: str(version) for name, version in top},
+        )
 
     @staticmethod
     def _local_aliases(local: sqlite3.Connection, alias: str) -> dict[str, str]:
@@ -353,8 +387,11 @@ class MlflowTracker:
         now = int(time.time() * 1000)
         with mlflow_errors(f"cannot log the run of {record.state.name}"):
             tags = {**record.tags, **record.run_tags}
-            run = self.client.create_run(self.experiment_id, run_name=record.state.name,
-                                         tags={**{k: v[:8000] for k, v in tags.items()}, OWNER_TAG: owner()})
+            run = self.client.create_run(
+                self.experiment_id,
+                run_name=record.state.name,
+                tags={**{k: v[:8000] for k, v in tags.items()}, OWNER_TAG: owner()},
+            )
             run_id = run.info.run_id
             try:
                 metrics = [Metric(k, float(v), now, 0) for k, v in record.metrics.items()]
@@ -362,8 +399,11 @@ class MlflowTracker:
                 # in batches MLflow takes (the run's name tag came with create_run)
                 batches = max(-(-len(metrics) // METRICS_PER_BATCH), -(-len(params) // PARAMS_PER_BATCH))
                 for i in range(batches):
-                    self.client.log_batch(run_id, metrics=metrics[i * METRICS_PER_BATCH:(i + 1) * METRICS_PER_BATCH],
-                                          params=params[i * PARAMS_PER_BATCH:(i + 1) * PARAMS_PER_BATCH])
+                    self.client.log_batch(
+                        run_id,
+                        metrics=metrics[i * METRICS_PER_BATCH : (i + 1) * METRICS_PER_BATCH],
+                        params=params[i * PARAMS_PER_BATCH : (i + 1) * PARAMS_PER_BATCH],
+                    )
                 self._log_artifacts(run_id, run.info.artifact_uri, record)
             except Exception:  # not left RUNNING, for the next command to call KILLED
                 self.client.set_terminated(run_id, status="FAILED")
@@ -380,12 +420,17 @@ class MlflowTracker:
         self.ensure_ready()
         with mlflow_errors(f"cannot record the failed job of {record.name}"):
             tags = {**record.tags, **record.run_tags, "mlflow.note.content": record.error[-7000:]}
-            run = self.client.create_run(self.experiment_id, run_name=record.name,
-                                         tags={**{k: v[:8000] for k, v in tags.items()}, OWNER_TAG: owner()})
+            run = self.client.create_run(
+                self.experiment_id,
+                run_name=record.name,
+                tags={**{k: v[:8000] for k, v in tags.items()}, OWNER_TAG: owner()},
+            )
             run_id = run.info.run_id
             crash_point("failure.run")
             if record.params:
-                self.client.log_batch(run_id, params=[Param(k, _param_text(v)) for k, v in sorted(record.params.items())])
+                self.client.log_batch(
+                    run_id, params=[Param(k, _param_text(v)) for k, v in sorted(record.params.items())]
+                )
             if record.log_file and record.log_file.is_file():
                 self._uploader(run_id, run.info.artifact_uri).log_artifact(str(record.log_file), None)
             self.client.set_terminated(run_id, status="FAILED")
@@ -417,9 +462,12 @@ class MlflowTracker:
                 try:
                     rows = local.execute(
                         "SELECT r.run_uuid, r.start_time, r.artifact_uri, t.key, t.value FROM runs r "
-                        "JOIN experiments e ON r.experiment_id = e.experiment_id JOIN tags t ON t.run_uuid = r.run_uuid "
+                        "JOIN experiments e ON r.experiment_id = e.experiment_id "
+                        "JOIN tags t ON t.run_uuid = r.run_uuid "
                         "WHERE e.name = ? AND r.status = 'FAILED' AND r.lifecycle_stage = 'active' "
-                        f"AND t.key IN ({', '.join('?' * len(keys))})", (EXPERIMENT, *keys)).fetchall()
+                        f"AND t.key IN ({', '.join('?' * len(keys))})",
+                        (EXPERIMENT, *keys),
+                    ).fetchall()
                 except sqlite3.Error:  # no runs table yet
                     return {}
             for run_id, start, uri, key, value in rows:
@@ -430,9 +478,15 @@ class MlflowTracker:
             if not name or (names is not None and name not in names):
                 continue
             if name not in found or (start, run_id) > (found[name].time_ms, found[name].run_id):
-                found[name] = FailedJob(name, tags.get(T.FINGERPRINT, ""), tags.get(T.DATA_COMMIT, ""),
-                                        tags.get(T.ERROR, "failed"), run_id, start,
-                                        f"{uri.rstrip('/')}/job.log" if uri else "")
+                found[name] = FailedJob(
+                    name,
+                    tags.get(T.FINGERPRINT, ""),
+                    tags.get(T.DATA_COMMIT, ""),
+                    tags.get(T.ERROR, "failed"),
+                    run_id,
+                    start,
+                    f"{uri.rstrip('/')}/job.log" if uri else "",
+                )
         return found
 
     def failure_log(self, failure: FailedJob) -> tuple[str, str]:
@@ -490,8 +544,11 @@ class MlflowTracker:
                 self.client.create_registered_model(state.name, description=f"tusk instance of {state.spec}")
                 crash_point("register.model")
             source = f"{record.artifact_uri or self.client.get_run(record.run_id).info.artifact_uri}/model"
-            version = str(self.client.create_model_version(state.name, source, run_id=record.run_id,
-                                                           tags=tags, await_creation_for=0).version)
+            version = str(
+                self.client.create_model_version(
+                    state.name, source, run_id=record.run_id, tags=tags, await_creation_for=0
+                ).version
+            )
             crash_point("register.version")
             if previous is not None:
                 state.fingerprints, state.production = dict(previous.fingerprints), list(previous.production)
@@ -537,15 +594,22 @@ class MlflowTracker:
                         raise
             # a candidate version a killed run created and never listed (killed at candidate.version): list that
             # one, or the instance would hold two versions of one fingerprint
-            left = [v for v in self._search_versions(f"name = '{_quote(state.name)}' AND "
-                                                     f"tags.`{T.FINGERPRINT}` = '{_quote(state.fingerprint)}'")
-                    if (v.tags or {}).get(T.CANDIDATE) == "true"]
+            left = [
+                v
+                for v in self._search_versions(
+                    f"name = '{_quote(state.name)}' AND tags.`{T.FINGERPRINT}` = '{_quote(state.fingerprint)}'"
+                )
+                if (v.tags or {}).get(T.CANDIDATE) == "true"
+            ]
             if left:
                 version = str(max(int(v.version) for v in left))
             else:
                 source = f"{record.artifact_uri or self.client.get_run(record.run_id).info.artifact_uri}/model"
-                version = str(self.client.create_model_version(state.name, source, run_id=record.run_id,
-                                                               tags=record.tags, await_creation_for=0).version)
+                version = str(
+                    self.client.create_model_version(
+                        state.name, source, run_id=record.run_id, tags=record.tags, await_creation_for=0
+                    ).version
+                )
             crash_point("candidate.version")
             tags = self.client.get_registered_model(state.name).tags or {}
             entries = _candidate_entries(tags.get(CANDIDATES_TAG, ""))
@@ -594,9 +658,12 @@ class MlflowTracker:
             return []
         host = socket.gethostname()
         with local:  # training runs only: a release event's RUNNING run is finished by ReleaseStore.settle
-            rows = local.execute("SELECT r.run_uuid, t.value FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid "
-                                 "AND t.key = ? JOIN experiments e ON e.experiment_id = r.experiment_id "
-                                 "WHERE r.status = 'RUNNING' AND e.name = ?", (OWNER_TAG, EXPERIMENT)).fetchall()
+            rows = local.execute(
+                "SELECT r.run_uuid, t.value FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid "
+                "AND t.key = ? JOIN experiments e ON e.experiment_id = r.experiment_id "
+                "WHERE r.status = 'RUNNING' AND e.name = ?",
+                (OWNER_TAG, EXPERIMENT),
+            ).fetchall()
         return [run_id for run_id, owner in rows if _gone(owner, host)]
 
     def set_alias(self, name: str, version: str, alias: str = PRODUCTION) -> None:
@@ -669,22 +736,28 @@ class MlflowTracker:
         only = _AMONG + f"({', '.join('?' for _ in names)})" if len(names) <= 500 else ""
         bound = names if only else []
         with local:
-            rows = local.execute("SELECT name, version, run_id, source, creation_time FROM model_versions "
-                                 f"WHERE current_stage != 'Deleted_Internal'{only}", bound).fetchall()
+            rows = local.execute(
+                "SELECT name, version, run_id, source, creation_time FROM model_versions "
+                f"WHERE current_stage != 'Deleted_Internal'{only}",
+                bound,
+            ).fetchall()
             for name, version, run_id, source, created in rows:
                 if (name, str(version)) in pairs:
-                    infos[(name, str(version))] = VersionInfo(name, str(version), run_id, source or "", {},
-                                                              created_ms=int(created or 0))
+                    infos[(name, str(version))] = VersionInfo(
+                        name, str(version), run_id, source or "", {}, created_ms=int(created or 0)
+                    )
             runs = {info.run_id: info for info in infos.values() if info.run_id}
             ids = sorted(runs)
             in_runs = f" WHERE run_uuid IN ({', '.join('?' for _ in ids)})" if len(ids) <= 500 else ""
-            for key, value, run_id in local.execute(f"SELECT key, value, run_uuid FROM latest_metrics{in_runs}",
-                                                    ids if in_runs else []):
+            for key, value, run_id in local.execute(
+                f"SELECT key, value, run_uuid FROM latest_metrics{in_runs}", ids if in_runs else []
+            ):
                 if run_id in runs:
                     runs[run_id].metrics[key] = float(value)
             in_names = " WHERE" + only.removeprefix(" AND") if only else ""
             for name, version, key, value in local.execute(
-                    f"SELECT name, version, key, value FROM model_version_tags{in_names}", bound):
+                f"SELECT name, version, key, value FROM model_version_tags{in_names}", bound
+            ):
                 info = infos.get((name, str(version)))
                 if info is not None:
                     info.tags[key] = value
@@ -696,8 +769,12 @@ class MlflowTracker:
         local = self._local_registry()
         if local is not None:
             with local:
-                held = {(n, str(v)) for n, v in local.execute(
-                    "SELECT name, version FROM model_versions WHERE current_stage != 'Deleted_Internal'")}
+                held = {
+                    (n, str(v))
+                    for n, v in local.execute(
+                        "SELECT name, version FROM model_versions WHERE current_stage != 'Deleted_Internal'"
+                    )
+                }
             return [p for p in pairs if p not in held]
         from mlflow.exceptions import MlflowException
 
@@ -726,12 +803,16 @@ class MlflowTracker:
                 found = local.execute(
                     "SELECT r.run_uuid, r.status, r.start_time FROM runs r JOIN experiments e "
                     "ON r.experiment_id = e.experiment_id WHERE e.name = ? AND r.lifecycle_stage = 'active'"
-                    + (" AND r.status = 'RUNNING'" if running_only else ""), (experiment,)).fetchall()
+                    + (" AND r.status = 'RUNNING'" if running_only else ""),
+                    (experiment,),
+                ).fetchall()
                 tags: dict[str, dict[str, str]] = {}
                 if found:
                     for run_id, key, value in local.execute(
-                            "SELECT t.run_uuid, t.key, t.value FROM tags t JOIN runs r ON t.run_uuid = r.run_uuid "
-                            "JOIN experiments e ON r.experiment_id = e.experiment_id WHERE e.name = ?", (experiment,)):
+                        "SELECT t.run_uuid, t.key, t.value FROM tags t JOIN runs r ON t.run_uuid = r.run_uuid "
+                        "JOIN experiments e ON r.experiment_id = e.experiment_id WHERE e.name = ?",
+                        (experiment,),
+                    ):
                         tags.setdefault(run_id, {})[key] = value
             except sqlite3.Error:  # no runs table yet: nothing was ever recorded
                 return []
@@ -747,9 +828,12 @@ class MlflowTracker:
             runs: list[Any] = []
             token = None
             while True:
-                page = self.client.search_runs([found.experiment_id], max_results=1000, page_token=token,
-                                               filter_string="attributes.status = 'RUNNING'" if running_only
-                                               else where)
+                page = self.client.search_runs(
+                    [found.experiment_id],
+                    max_results=1000,
+                    page_token=token,
+                    filter_string="attributes.status = 'RUNNING'" if running_only else where,
+                )
                 runs.extend(page)
                 token = page.token
                 if not token:
@@ -759,8 +843,9 @@ class MlflowTracker:
     def start_run(self, experiment: str, name: str, tags: Mapping[str, str]) -> str:
         """A RUNNING run in ``experiment`` (created if missing) with these tags → its id."""
         with mlflow_errors(f"cannot record a run in {experiment}"):
-            run = self.client.create_run(self._experiment(experiment), run_name=name, tags=dict(tags),
-                                         start_time=int(time.time() * 1000))
+            run = self.client.create_run(
+                self._experiment(experiment), run_name=name, tags=dict(tags), start_time=int(time.time() * 1000)
+            )
         return str(run.info.run_id)
 
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
@@ -796,10 +881,15 @@ class MlflowTracker:
 
     @staticmethod
     def _info(version: Any, aliases: dict[str, list[str]]) -> VersionInfo:
-        return VersionInfo(name=version.name, version=str(version.version), run_id=version.run_id,
-                           source=version.source, tags=dict(version.tags or {}),
-                           aliases=aliases.get(str(version.version), []),
-                           created_ms=int(version.creation_timestamp or 0))
+        return VersionInfo(
+            name=version.name,
+            version=str(version.version),
+            run_id=version.run_id,
+            source=version.source,
+            tags=dict(version.tags or {}),
+            aliases=aliases.get(str(version.version), []),
+            created_ms=int(version.creation_timestamp or 0),
+        )
 
     def download(self, name: str, version: str, dest: Path) -> Path:
         """The model files of a version, copied into ``dest`` (local artifacts are copied directly)."""
@@ -816,8 +906,9 @@ class MlflowTracker:
         import mlflow.artifacts
 
         with mlflow_errors(f"cannot download {name} v{version}"), tempfile.TemporaryDirectory() as tmp:
-            fetched = Path(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=tmp,
-                                                               tracking_uri=self.url))
+            fetched = Path(
+                mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=tmp, tracking_uri=self.url)
+            )
             shutil.copytree(fetched, dest, dirs_exist_ok=True)
         return dest
 
@@ -857,8 +948,9 @@ class MlflowTracker:
         local = self.local_registry()
         if local is not None:
             with local:
-                keys = local.execute("SELECT name, version FROM model_version_tags WHERE key = ? AND value = ?",
-                                     (tag, value)).fetchall()
+                keys = local.execute(
+                    "SELECT name, version FROM model_version_tags WHERE key = ? AND value = ?", (tag, value)
+                ).fetchall()
             wanted = {(name, str(version)) for name, version in keys}
             return [v for v in self.all_versions() if (v.name, v.version) in wanted]
         with mlflow_errors(f"cannot search versions by {tag}"):
@@ -870,14 +962,26 @@ class MlflowTracker:
         local = self.local_registry()
         if local is not None:
             with local:
-                rows = local.execute("SELECT name, version, run_id, source, creation_time FROM model_versions "
-                                     "WHERE current_stage != 'Deleted_Internal'").fetchall()
+                rows = local.execute(
+                    "SELECT name, version, run_id, source, creation_time FROM model_versions "
+                    "WHERE current_stage != 'Deleted_Internal'"
+                ).fetchall()
                 tags: dict[tuple[str, str], dict[str, str]] = {}
                 for name, version, key, value in local.execute(
-                        "SELECT name, version, key, value FROM model_version_tags"):
+                    "SELECT name, version, key, value FROM model_version_tags"
+                ):
                     tags.setdefault((name, str(version)), {})[key] = value
-            return [VersionInfo(name, str(version), run_id, source or "", tags.get((name, str(version)), {}),
-                                created_ms=int(created or 0)) for name, version, run_id, source, created in rows]
+            return [
+                VersionInfo(
+                    name,
+                    str(version),
+                    run_id,
+                    source or "",
+                    tags.get((name, str(version)), {}),
+                    created_ms=int(created or 0),
+                )
+                for name, version, run_id, source, created in rows
+            ]
         with mlflow_errors("cannot list model versions"):
             return [self._info(v, {}) for v in self._search_versions("")]
 
@@ -891,7 +995,7 @@ class MlflowTracker:
             if not token:
                 return found
 
-    def release_registry(self) -> "MlflowReleases":
+    def release_registry(self) -> MlflowReleases:
         from tusk.tracking.mlflow_releases import MlflowReleases
 
         return MlflowReleases(self)
@@ -939,7 +1043,7 @@ def _chunks(names: Collection[str] | None, size: int = 500) -> Iterator[tuple[st
         return
     listed = tuple(sorted(set(names)))
     for start in range(0, len(listed), size):
-        yield listed[start:start + size]
+        yield listed[start : start + size]
 
 
 def _candidate_entries(value: str) -> dict[str, list[str]]:
@@ -949,8 +1053,9 @@ def _candidate_entries(value: str) -> dict[str, list[str]]:
         return {}
     if not isinstance(raw, dict):
         return {}
-    return {str(fp): [str(v) for v in entry] for fp, entry in raw.items()
-            if isinstance(entry, list) and len(entry) == 2}
+    return {
+        str(fp): [str(v) for v in entry] for fp, entry in raw.items() if isinstance(entry, list) and len(entry) == 2
+    }
 
 
 def _candidates(value: str) -> dict[str, CandidateRef]:
@@ -996,5 +1101,3 @@ def _param_text(value: Any) -> str:
 
 def _quote(name: str) -> str:
     return name.replace("'", "''")
-
-

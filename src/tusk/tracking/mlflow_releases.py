@@ -56,41 +56,65 @@ class MlflowReleases:
         if conn is None:
             return None
         with conn:
-            versions = conn.execute("SELECT version, creation_time, run_id, source FROM model_versions WHERE name = ? "
-                                    "AND current_stage != 'Deleted_Internal'", (RELEASE_MODEL,)).fetchall()
+            versions = conn.execute(
+                "SELECT version, creation_time, run_id, source FROM model_versions WHERE name = ? "
+                "AND current_stage != 'Deleted_Internal'",
+                (RELEASE_MODEL,),
+            ).fetchall()
             tags: dict[int, dict[str, str]] = {}
-            for version, key, value in conn.execute("SELECT version, key, value FROM model_version_tags "
-                                                    "WHERE name = ?", (RELEASE_MODEL,)):
+            for version, key, value in conn.execute(
+                "SELECT version, key, value FROM model_version_tags WHERE name = ?", (RELEASE_MODEL,)
+            ):
                 tags.setdefault(int(version), {})[key] = value
-            alias = conn.execute("SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
-                                 (RELEASE_MODEL, PRODUCTION)).fetchone()
+            alias = conn.execute(
+                "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?", (RELEASE_MODEL, PRODUCTION)
+            ).fetchone()
         found = []
         for version, created, run_id, source in versions:
             held = tags.get(int(version), {})
             manifest = json.loads(held[T.RELEASE_MANIFEST]) if T.RELEASE_MANIFEST in held else _local_manifest(source)
             if manifest is None:
                 return None
-            found.append(ReleaseRecord(str(version), held, manifest, int(created or 0),
-                                       run_id, current=alias is not None and int(alias[0]) == int(version)))
+            found.append(
+                ReleaseRecord(
+                    str(version),
+                    held,
+                    manifest,
+                    int(created or 0),
+                    run_id,
+                    current=alias is not None and int(alias[0]) == int(version),
+                )
+            )
         return sorted(found, key=lambda r: int(r.version))
 
     def _record(self, version: Any, current: str) -> ReleaseRecord:
         held = dict(version.tags or {})
-        manifest = json.loads(held[T.RELEASE_MANIFEST]) if T.RELEASE_MANIFEST in held else \
-            self._manifest_artifact(version.run_id)
-        return ReleaseRecord(str(version.version), held, manifest, int(version.creation_timestamp or 0),
-                             version.run_id, current=str(version.version) == current)
+        manifest = (
+            json.loads(held[T.RELEASE_MANIFEST])
+            if T.RELEASE_MANIFEST in held
+            else self._manifest_artifact(version.run_id)
+        )
+        return ReleaseRecord(
+            str(version.version),
+            held,
+            manifest,
+            int(version.creation_timestamp or 0),
+            version.run_id,
+            current=str(version.version) == current,
+        )
 
     def _manifest_artifact(self, run_id: str) -> dict[str, str]:
         import mlflow.artifacts
 
         with tempfile.TemporaryDirectory() as tmp:
-            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="manifest.json", dst_path=tmp,
-                                                       tracking_uri=self.tracker.url)
+            path = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path="manifest.json", dst_path=tmp, tracking_uri=self.tracker.url
+            )
             return normalise(json.loads(Path(path).read_text()))
 
-    def record_release(self, manifest: Mapping[str, str], tags: Mapping[str, str],
-                       event_tags: Mapping[str, str]) -> ReleaseRecord:
+    def record_release(
+        self, manifest: Mapping[str, str], tags: Mapping[str, str], event_tags: Mapping[str, str]
+    ) -> ReleaseRecord:
         """The release's run (its ``created`` event: RUNNING until the release is current), its manifest, its
         version of ``tusk-release``, the pointer moved to it, then the run FINISHED."""
         client = self.client
@@ -102,8 +126,12 @@ class MlflowReleases:
         md5 = tags.get(T.RELEASE_MD5, "")
         with mlflow_errors("cannot record the release"):
             experiment = self.tracker.experiment(RELEASE_EXPERIMENT)
-            run = client.create_run(experiment, run_name=f"release-{md5[:12]}", start_time=int(time.time() * 1000),
-                                    tags={**tags, **event_tags})
+            run = client.create_run(
+                experiment,
+                run_name=f"release-{md5[:12]}",
+                start_time=int(time.time() * 1000),
+                tags={**tags, **event_tags},
+            )
             crash_point("release.run")
             with tempfile.TemporaryDirectory() as tmp:
                 (Path(tmp) / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
@@ -112,14 +140,25 @@ class MlflowReleases:
             if self.tracker.registered_model(RELEASE_MODEL) is None:
                 client.create_registered_model(RELEASE_MODEL, description="tusk releases: one version per manifest")
                 crash_point("release.model")
-            version = client.create_model_version(RELEASE_MODEL, f"{run.info.artifact_uri}", run_id=run.info.run_id,
-                                                  tags=version_tags, await_creation_for=0)
+            version = client.create_model_version(
+                RELEASE_MODEL,
+                f"{run.info.artifact_uri}",
+                run_id=run.info.run_id,
+                tags=version_tags,
+                await_creation_for=0,
+            )
             crash_point("release.version")
             self.point(str(version.version))
             crash_point("release.current")
             client.set_terminated(run.info.run_id)
-        return ReleaseRecord(str(version.version), version_tags, manifest, int(version.creation_timestamp or 0),
-                             run.info.run_id, current=True)
+        return ReleaseRecord(
+            str(version.version),
+            version_tags,
+            manifest,
+            int(version.creation_timestamp or 0),
+            run.info.run_id,
+            current=True,
+        )
 
     def point(self, version: str) -> None:
         with mlflow_errors("cannot move the current release"):

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
 MAX_PENDING = 64  # records handed over and not yet answered before the run waits for the recorder
-_LIVE: "weakref.WeakSet[Recorder]" = weakref.WeakSet()  # recorders of this process: their pipes close in a fork
+_LIVE: weakref.WeakSet[Recorder] = weakref.WeakSet()  # recorders of this process: their pipes close in a fork
 
 
 def _forget_in_child() -> None:
@@ -78,8 +78,11 @@ class Recorder:
         requests, self._requests_end = os.pipe()
         self._answers_end, answers = os.pipe()
         try:
-            self.process = subprocess.Popen([sys.executable, "-m", "tusk.tracking.recorder", str(root), str(requests),
-                                             str(answers)], pass_fds=(requests, answers), env=env)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tusk.tracking.recorder", str(root), str(requests), str(answers)],
+                pass_fds=(requests, answers),
+                env=env,
+            )
         finally:
             os.close(requests)
             os.close(answers)
@@ -89,8 +92,9 @@ class Recorder:
         self.pending: deque[str] = deque()
         _LIVE.add(self)
 
-    def submit(self, key: str, record: TrainRecord | FailureRecord, previous: InstanceState | None,
-               review: str | None = None) -> list[Recorded]:
+    def submit(
+        self, key: str, record: TrainRecord | FailureRecord, previous: InstanceState | None, review: str | None = None
+    ) -> list[Recorded]:
         """Hand a record over; → the answers that had to be waited for (the queue was full)."""
         try:
             self.requests.send((key, record, previous, review))
@@ -162,8 +166,10 @@ class Recorder:
     def _died(self) -> TrackingError:
         code = self.process.wait()
         lost = ", ".join(list(self.pending)[:5]) + (" …" if len(self.pending) > 5 else "")
-        return TrackingError(f"the recorder stopped (exit code {code}) before registering {lost or 'anything'}; "
-                             "a job that was not registered trains again on the next run")
+        return TrackingError(
+            f"the recorder stopped (exit code {code}) before registering {lost or 'anything'}; "
+            "a job that was not registered trains again on the next run"
+        )
 
 
 # ----- the recorder process ------------------------------------------------------------------------------------
@@ -231,14 +237,14 @@ def start_tracker(root: Path) -> Any:
     return tracker
 
 
-def serve(root: Path, requests: "Connection", answers: "Connection") -> None:
+def serve(root: Path, requests: Connection, answers: Connection) -> None:
     """Register each record handed over, in order, answering each; until the end of the input. A tracker that
     cannot start (a store of another MLflow's schema, a server that refuses) answers every record with why."""
     tracker: Any = None
     unusable = ""
     try:
         tracker = start_tracker(root)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001
         unusable = _message(exc)
     while True:
         try:
@@ -262,7 +268,7 @@ def serve(root: Path, requests: "Connection", answers: "Connection") -> None:
             else:
                 version = tracker.register(record, previous=previous)
                 answer = (key, "ok", (version, record.promoted, record.not_promoted))
-        except Exception as exc:  # said to tusk, which stops the run with it; the records after it still go in
+        except Exception as exc:  # said to tusk, which stops the run with it; the records after it still go in  # noqa: BLE001
             answer = (key, "error", _message(exc))
         try:
             answers.send(answer)

@@ -60,8 +60,13 @@ def version_state(state: InstanceState, previous: InstanceState | None, promote:
     the reader fills it in)."""
     carried = previous or InstanceState(name=state.name, version="", fingerprint="", data_commit="")
     data = state.to_json()
-    data.update(version="", latest="", fingerprints=dict(carried.fingerprints),
-                production=list(carried.production), promote=promote)
+    data.update(
+        version="",
+        latest="",
+        fingerprints=dict(carried.fingerprints),
+        production=list(carried.production),
+        promote=promote,
+    )
     return json.dumps(data, sort_keys=True)
 
 
@@ -140,4 +145,3 @@ def trim(fingerprints: Mapping[str, str]) -> dict[str, str]:
         return dict(fingerprints)
     items = sorted(fingerprints.items(), key=lambda kv: int(kv[1]) if kv[1].isdigit() else 0)
     return dict(items[-MAX_FINGERPRINTS:])
-

@@ -87,7 +87,7 @@ def inputs_of(tags: dict[str, str]) -> dict[str, dict[str, str]]:
     found = {}
     for key, value in tags.items():
         if key.startswith(INPUTS_PREFIX) and key.endswith(".digest"):
-            name = key[len(INPUTS_PREFIX):-len(".digest")]
+            name = key[len(INPUTS_PREFIX) : -len(".digest")]
             found[name] = {"digest": value, "rows": tags.get(input_rows(name), "")}
     return found
 
@@ -103,5 +103,5 @@ def needs_of(tags: dict[str, str]) -> dict[str, tuple[str, str]]:
     for key, value in tags.items():
         if key.startswith(NEEDS_PREFIX) and "@" in value:
             model, _, version = value.rpartition("@")
-            found[key[len(NEEDS_PREFIX):]] = (model, version)
+            found[key[len(NEEDS_PREFIX) :]] = (model, version)
     return found

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,17 +81,30 @@ class RunProgress:
         return self.status in ("starting", "running")
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "who": self.who, "started": self.started, "status": self.status, "at": self.at,
-                "only": self.only, "data_commit": self.data_commit, "jobs": [j.to_json() for j in self.jobs],
-                "fresh": self.fresh, "error": self.error, "ended": self.ended, "done": self.done,
-                "total": len(self.jobs), "eta": self.eta, "waiting": self.waiting}
+        return {
+            "id": self.id,
+            "who": self.who,
+            "started": self.started,
+            "status": self.status,
+            "at": self.at,
+            "only": self.only,
+            "data_commit": self.data_commit,
+            "jobs": [j.to_json() for j in self.jobs],
+            "fresh": self.fresh,
+            "error": self.error,
+            "ended": self.ended,
+            "done": self.done,
+            "total": len(self.jobs),
+            "eta": self.eta,
+            "waiting": self.waiting,
+        }
 
 
-def runs_dir(project: "Ports") -> Path:
+def runs_dir(project: Ports) -> Path:
     return project.state_dir / "runs"
 
 
-def start(project: "Ports", who: str, at: str | None = None, only: str | None = None) -> RunProgress:
+def start(project: Ports, who: str, at: str | None = None, only: str | None = None) -> RunProgress:
     """Start a run in its own process; refused while another run started here is still going."""
     from tusk._internal.sqlite import child_env
 
@@ -100,7 +113,7 @@ def start(project: "Ports", who: str, at: str | None = None, only: str | None = 
             raise LockHeld(f"run {run.id} (started by {run.who}) is still going: wait for it or cancel it")
     with project.lock("tusk ui run", wait=False):  # a CLI run or a watcher holds it: refused, naming the holder
         pass
-    ident = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + os.urandom(3).hex()
+    ident = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + os.urandom(3).hex()
     folder = runs_dir(project) / ident
     folder.mkdir(parents=True)
     meta = {"id": ident, "who": who, "started": time.time(), "at": at, "only": only}
@@ -108,8 +121,15 @@ def start(project: "Ports", who: str, at: str | None = None, only: str | None = 
     command += ["--at", at] if at else []
     command += ["--only", only] if only else []
     log = (folder / "process.log").open("ab")
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=project.root,
-                               env=child_env({"TUSK_RUN_BY": who}), start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        cwd=project.root,
+        env=child_env({"TUSK_RUN_BY": who}),
+        start_new_session=True,
+    )
     log.close()
     _children.append(process)
     meta["pid"] = process.pid
@@ -118,7 +138,7 @@ def start(project: "Ports", who: str, at: str | None = None, only: str | None = 
     return read(project, ident)
 
 
-def cancel(project: "Ports", ident: str) -> RunProgress:
+def cancel(project: Ports, ident: str) -> RunProgress:
     """Stop a run as Ctrl-C stops ``tusk run``: running jobs are cancelled, finished ones stay recorded."""
     run = read(project, ident)
     if not run.live:
@@ -130,13 +150,13 @@ def cancel(project: "Ports", ident: str) -> RunProgress:
     return run
 
 
-def read(project: "Ports", ident: str) -> RunProgress:
+def read(project: Ports, ident: str) -> RunProgress:
     if not ident or "/" in ident or ident.startswith(".") or not (runs_dir(project) / ident).is_dir():
         raise TuskError(f"no run {ident!r}")
     return _progress(project, runs_dir(project) / ident)
 
 
-def list_runs(project: "Ports", limit: int = 20) -> list[RunProgress]:
+def list_runs(project: Ports, limit: int = 20) -> list[RunProgress]:
     for child in list(_children):
         if child.poll() is not None:
             _children.remove(child)
@@ -147,10 +167,16 @@ def list_runs(project: "Ports", limit: int = 20) -> list[RunProgress]:
     return [_progress(project, p, tails=False) for p in found[:limit]]
 
 
-def _progress(project: "Ports", folder: Path, tails: bool = True) -> RunProgress:
+def _progress(project: Ports, folder: Path, tails: bool = True) -> RunProgress:
     meta = _meta(folder)
-    run = RunProgress(folder.name, str(meta.get("who", "?")), float(meta.get("started", 0)), "starting",
-                      meta.get("at"), meta.get("only"))
+    run = RunProgress(
+        folder.name,
+        str(meta.get("who", "?")),
+        float(meta.get("started", 0)),
+        "starting",
+        meta.get("at"),
+        meta.get("only"),
+    )
     jobs: dict[str, JobProgress] = {}
     for event in _events(folder):
         kind = event.get("event")
@@ -180,7 +206,7 @@ def _progress(project: "Ports", folder: Path, tails: bool = True) -> RunProgress
     return run
 
 
-def _tails(project: "Ports", run: RunProgress) -> None:
+def _tails(project: Ports, run: RunProgress) -> None:
     from tusk.train import logs
 
     for job in run.jobs:
@@ -216,7 +242,7 @@ def _meta(folder: Path) -> dict[str, Any]:
         return {}
 
 
-def _prune(project: "Ports") -> None:
+def _prune(project: Ports) -> None:
     import shutil
 
     folders = sorted((p for p in runs_dir(project).iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True)

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from tusk._internal.dist import requirement
+from tusk._internal.git import relative_root
 from tusk._internal.output import write_text
 from tusk.core.config import Config, url_path
 from tusk.errors import ConfigError
-from tusk._internal.git import relative_root
 
 MAX_MATRIX = 256  # GitHub's limit of jobs per matrix
 DISPATCH_TYPE = "tusk-data-push"
@@ -60,12 +60,16 @@ def sharing_problems(config: Config, remotes: dict[str, str]) -> list[str]:
     if tracking.startswith("sqlite:"):
         path = url_path(tracking, config.root).resolve()
         inside = path.is_relative_to(config.root.resolve())
-        problems.append(f"tracking is a local SQLite file ({path}){' inside the project, not in git' if inside else ''}"
-                        ": runners on other machines cannot share it, so each would register its own versions"
-                        ' — use an MLflow server: [tracking] url = "http://HOST:5000"')
+        problems.append(
+            f"tracking is a local SQLite file ({path}){' inside the project, not in git' if inside else ''}"
+            ": runners on other machines cannot share it, so each would register its own versions"
+            ' — use an MLflow server: [tracking] url = "http://HOST:5000"'
+        )
     if "origin" not in remotes:
-        problems.append("the data has no shared remote named origin: runners get no training data (the data "
-                        "store is not in git) — tusk data remote add origin URL, then tusk data push")
+        problems.append(
+            "the data has no shared remote named origin: runners get no training data (the data "
+            "store is not in git) — tusk data remote add origin URL, then tusk data push"
+        )
     return problems
 
 
@@ -74,15 +78,27 @@ def _data_step(config: Config, remotes: dict[str, str]) -> list[dict[str, Any]]:
     if "origin" not in remotes:
         return []
     store = url_path(config.data.url, config.root).resolve().relative_to(config.root.resolve()).as_posix()
-    return [{"name": "Get the training data", "run": (
-        f'[ -f "{store}" ] || tusk data clone "{remotes["origin"]}" .\n'
-        '# a branch is pulled; a commit hash is found in the fetched history\n'
-        'tusk data pull origin --branch "$TUSK_DATA_REF" || tusk data fetch origin\n')}]
+    return [
+        {
+            "name": "Get the training data",
+            "run": (
+                f'[ -f "{store}" ] || tusk data clone "{remotes["origin"]}" .\n'
+                "# a branch is pulled; a commit hash is found in the fetched history\n"
+                'tusk data pull origin --branch "$TUSK_DATA_REF" || tusk data fetch origin\n'
+            ),
+        }
+    ]
 
 
-def workflow(config: Config, shards: int = 4, runs_on: list[str] | None = None, max_parallel: int | None = None,
-             timeout_minutes: int = 360, install: str | None = None,
-             remotes: dict[str, str] | None = None) -> dict[str, Any]:
+def workflow(
+    config: Config,
+    shards: int = 4,
+    runs_on: list[str] | None = None,
+    max_parallel: int | None = None,
+    timeout_minutes: int = 360,
+    install: str | None = None,
+    remotes: dict[str, str] | None = None,
+) -> dict[str, Any]:
     if not 1 <= shards <= MAX_MATRIX:
         raise ConfigError(f"--shards {shards}: GitHub runs at most {MAX_MATRIX} jobs per matrix")
     labels = list(runs_on or ["self-hosted"])
@@ -90,46 +106,81 @@ def workflow(config: Config, shards: int = 4, runs_on: list[str] | None = None, 
     root = relative_root(config.root)
     ref = "${{ github.event.inputs.data_ref || github.event.client_payload.ref || '" + config.data.branch + "' }}"
     remotes = dict(config.data.remotes) if remotes is None else remotes
-    setup = [{"uses": "actions/checkout@v4"}, {"name": "Install tusk", "run": install or install_command(config)},
-             *_data_step(config, remotes)]
+    setup = [
+        {"uses": "actions/checkout@v4"},
+        {"name": "Install tusk", "run": install or install_command(config)},
+        *_data_step(config, remotes),
+    ]
     return {
         "name": "tusk",
         "on": {
             "push": {"paths": _paths(config, root)},
-            "workflow_dispatch": {"inputs": {
-                "data_ref": {"description": "Data branch, tag or commit to train from", "required": False,
-                             "default": config.data.branch, "type": "string"},
-                "only": {"description": "Only instances matching this glob (empty: all)", "required": False,
-                         "default": "", "type": "string"},
-            }},
+            "workflow_dispatch": {
+                "inputs": {
+                    "data_ref": {
+                        "description": "Data branch, tag or commit to train from",
+                        "required": False,
+                        "default": config.data.branch,
+                        "type": "string",
+                    },
+                    "only": {
+                        "description": "Only instances matching this glob (empty: all)",
+                        "required": False,
+                        "default": "",
+                        "type": "string",
+                    },
+                }
+            },
             "repository_dispatch": {"types": [DISPATCH_TYPE]},
         },
         "concurrency": {"group": "tusk-${{ github.ref }}", "cancel-in-progress": False},
-        "env": {"TUSK_DATA_REF": ref, "TUSK_ONLY": "${{ github.event.inputs.only || '' }}",
-                "MLFLOW_DISABLE_TELEMETRY": "true", "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        "env": {
+            "TUSK_DATA_REF": ref,
+            "TUSK_ONLY": "${{ github.event.inputs.only || '' }}",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        },
         "defaults": {"run": {"working-directory": root, "shell": "bash"}},
         "jobs": {
             "plan": {
                 "runs-on": plan_labels,
                 "timeout-minutes": 30,
                 "outputs": {"work": "${{ steps.plan.outputs.work }}"},
-                "steps": [*setup, {"id": "plan", "name": "Plan", "run": (
-                    'tusk plan --at "$TUSK_DATA_REF"\n'
-                    'tusk plan --at "$TUSK_DATA_REF" --json > "$RUNNER_TEMP/plan.json"\n'
-                    'python3 -c "import json,sys; d=json.load(open(sys.argv[1]));'
-                    ' print(\'work=%d\' % sum(i[\'status\'] in (\'new\',\'stale\',\'reuse\') for i in d[\'instances\']))"'
-                    ' "$RUNNER_TEMP/plan.json" >> "$GITHUB_OUTPUT"\n')}],
+                "steps": [
+                    *setup,
+                    {
+                        "id": "plan",
+                        "name": "Plan",
+                        "run": (
+                            'tusk plan --at "$TUSK_DATA_REF"\n'
+                            'tusk plan --at "$TUSK_DATA_REF" --json > "$RUNNER_TEMP/plan.json"\n'
+                            'python3 -c "import json,sys; d=json.load(open(sys.argv[1]));'
+                            " print('work=%d' % sum(i['status'] in ('new','stale','reuse') for i in d['instances']))\""
+                            ' "$RUNNER_TEMP/plan.json" >> "$GITHUB_OUTPUT"\n'
+                        ),
+                    },
+                ],
             },
             "train": {
                 "needs": "plan",
                 "if": "needs.plan.outputs.work != '0'",
                 "runs-on": labels,
                 "timeout-minutes": timeout_minutes,
-                "strategy": {"fail-fast": False, "max-parallel": max_parallel or shards,
-                             "matrix": {"shard": list(range(1, shards + 1))}},
-                "steps": [*setup, {"name": "Train shard ${{ matrix.shard }} of " + str(shards), "run": (
-                    f'tusk run --at "$TUSK_DATA_REF" --shard "${{{{ matrix.shard }}}}/{shards}"'
-                    ' ${TUSK_ONLY:+--only "$TUSK_ONLY"}\n')}],
+                "strategy": {
+                    "fail-fast": False,
+                    "max-parallel": max_parallel or shards,
+                    "matrix": {"shard": list(range(1, shards + 1))},
+                },
+                "steps": [
+                    *setup,
+                    {
+                        "name": "Train shard ${{ matrix.shard }} of " + str(shards),
+                        "run": (
+                            f'tusk run --at "$TUSK_DATA_REF" --shard "${{{{ matrix.shard }}}}/{shards}"'
+                            ' ${TUSK_ONLY:+--only "$TUSK_ONLY"}\n'
+                        ),
+                    },
+                ],
             },
             "release": {
                 "needs": ["plan", "train"],
@@ -154,8 +205,13 @@ def render(data: dict[str, Any], warnings: list[str] | None = None) -> str:
     return header + yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=120, default_flow_style=False)
 
 
-def write(config: Config, output: Path | None = None, remotes: dict[str, str] | None = None, strict: bool = False,
-          **options: Any) -> tuple[Path, list[str]]:
+def write(
+    config: Config,
+    output: Path | None = None,
+    remotes: dict[str, str] | None = None,
+    strict: bool = False,
+    **options: Any,
+) -> tuple[Path, list[str]]:
     """Write the workflow; → (its path, what runners could not share). ``strict`` refuses those instead."""
     remotes = dict(config.data.remotes) if remotes is None else remotes
     warnings = sharing_problems(config, remotes)

@@ -44,11 +44,14 @@ class CostReport:
     assumptions: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"total": self.total.to_json(),
-                "by_model": {k: v.to_json() for k, v in sorted(self.by_model.items())},
-                "by_month": {k: v.to_json() for k, v in sorted(self.by_month.items())},
-                "by_release": {k: v.to_json() for k, v in self.by_release.items()},
-                "table": self.rows, "assumptions": self.assumptions}
+        return {
+            "total": self.total.to_json(),
+            "by_model": {k: v.to_json() for k, v in sorted(self.by_model.items())},
+            "by_month": {k: v.to_json() for k, v in sorted(self.by_month.items())},
+            "by_release": {k: v.to_json() for k, v in self.by_release.items()},
+            "table": self.rows,
+            "assumptions": self.assumptions,
+        }
 
 
 def _float(text: str | None, default: float) -> float:
@@ -68,9 +71,12 @@ def collect(versions: Sequence[VersionInfo], releases: Mapping[str, Mapping[str,
             continue
         seconds, cpus, gpus = _float(tags[T.SECONDS], 0), _float(tags.get(T.CPUS), 1), _float(tags.get(T.GPUS), 0)
         month = time.strftime("%Y-%m", time.localtime(version.created_ms / 1000))
-        for bucket in (report.total, report.by_model.setdefault(version.name, Usage()),
-                       report.by_month.setdefault(month, Usage()),
-                       by_version.setdefault((version.name, version.version), Usage())):
+        for bucket in (
+            report.total,
+            report.by_model.setdefault(version.name, Usage()),
+            report.by_month.setdefault(month, Usage()),
+            by_version.setdefault((version.name, version.version), Usage()),
+        ):
             bucket.add(seconds, cpus, gpus)
     for md5, manifest in releases.items():
         usage = Usage()
@@ -92,7 +98,7 @@ def owned_gpus(report: CostReport, cost: CostConfig, largest_job: float = 0.0) -
     if report.total.gpu_hours <= 0:
         return 0, "no recorded job used a GPU; set owned_gpus in [cost] to price some"
     count = max(1, math.ceil(largest_job))
-    return count, f"the most one recorded job asked for; set owned_gpus in [cost] to change it"
+    return count, "the most one recorded job asked for; set owned_gpus in [cost] to change it"
 
 
 def price(report: CostReport, cost: CostConfig, largest_job: float = 0.0) -> None:
@@ -108,10 +114,17 @@ def price(report: CostReport, cost: CostConfig, largest_job: float = 0.0) -> Non
     options = [("self-hosted", fixed, self_variable), ("cloud", 0.0, cloud_variable)]
     if cost.hosted_platform_year:
         options.append(("hosted platform", 0.0, cost.hosted_platform_year))
-    report.rows = [{"option": name, "fixed": round(f, 2), "variable_per_year": round(v, 2),
-                    "year_1": round(f + v, 2), "year_2": round(f + 2 * v, 2),
-                    "amortised_per_year": round(f / max(cost.hardware_life_years, 1e-9) + v, 2)}
-                   for name, f, v in options]
+    report.rows = [
+        {
+            "option": name,
+            "fixed": round(f, 2),
+            "variable_per_year": round(v, 2),
+            "year_1": round(f + v, 2),
+            "year_2": round(f + 2 * v, 2),
+            "amortised_per_year": round(f / max(cost.hardware_life_years, 1e-9) + v, 2),
+        }
+        for name, f, v in options
+    ]
     report.assumptions = [
         f"usage per year: {gpu_year:.2f} GPU-hours, {cpu_year:.2f} CPU-hours "
         f"(the average of {months} month(s) with training, times 12)",
@@ -128,8 +141,9 @@ def price(report: CostReport, cost: CostConfig, largest_job: float = 0.0) -> Non
     ]
 
 
-def cost_report(versions: Sequence[VersionInfo], releases: Mapping[str, Mapping[str, str]],
-                cost: CostConfig) -> CostReport:
+def cost_report(
+    versions: Sequence[VersionInfo], releases: Mapping[str, Mapping[str, str]], cost: CostConfig
+) -> CostReport:
     """The whole report from every registered version and every release's manifest (md5 → manifest)."""
     report = collect(versions, releases)
     largest = max((_float(v.tags.get(T.GPUS), 0) for v in versions), default=0.0)

@@ -75,9 +75,12 @@ def prunable(jobs_dir: Path, keep: int, max_age: float | None, now: float | None
     """The run folders ``prune`` would remove (a listing: cheap; the removal is the slow part)."""
     now = time.time() if now is None else now
     folders = run_folders(jobs_dir)
-    surplus = set(folders[:max(0, len(folders) - keep)])
-    return [folder for folder in folders
-            if (folder in surplus or (max_age is not None and now - _mtime(folder) > max_age)) and not running(folder)]
+    surplus = set(folders[: max(0, len(folders) - keep)])
+    return [
+        folder
+        for folder in folders
+        if (folder in surplus or (max_age is not None and now - _mtime(folder) > max_age)) and not running(folder)
+    ]
 
 
 class Cleaner:
@@ -189,5 +192,11 @@ class JobLog:
     size: int = 0  # bytes of a job folder's log already in ``text`` (following goes on from there)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "source": self.source, "location": self.location,
-                "live": self.live, "log": self.text}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "source": self.source,
+            "location": self.location,
+            "live": self.live,
+            "log": self.text,
+        }

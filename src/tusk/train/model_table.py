@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -53,13 +54,29 @@ class ModelTable:
     counts: dict[str, int] | None  # instances per status, before the filter; None: not planned (model_counts)
 
     def to_json(self) -> dict[str, Any]:
-        return {"models": [r.to_json() for r in self.rows], "total": self.total, "matched": self.matched,
-                "offset": self.offset, "limit": self.limit, "sort": self.sort, "descending": self.descending,
-                "query": self.query, "status": self.status, "counts": self.counts}
+        return {
+            "models": [r.to_json() for r in self.rows],
+            "total": self.total,
+            "matched": self.matched,
+            "offset": self.offset,
+            "limit": self.limit,
+            "sort": self.sort,
+            "descending": self.descending,
+            "query": self.query,
+            "status": self.status,
+            "counts": self.counts,
+        }
 
 
-def model_table(project: "Ports", query: str = "", status: str | None = None, sort: str = "name",
-                descending: bool = False, offset: int = 0, limit: int = 50) -> ModelTable:
+def model_table(
+    project: Ports,
+    query: str = "",
+    status: str | None = None,
+    sort: str = "name",
+    descending: bool = False,
+    offset: int = 0,
+    limit: int = 50,
+) -> ModelTable:
     """The instances whose name contains ``query`` (and whose status is ``status``), sorted, one page."""
     from tusk.errors import TuskError
 
@@ -79,13 +96,13 @@ def model_table(project: "Ports", query: str = "", status: str | None = None, so
     if sort in ("metric", "trained", "seconds"):
         _fill(project, chosen, specs)
     chosen.sort(key=lambda r: _key(r, sort), reverse=descending)
-    page = chosen[offset:offset + limit]
+    page = chosen[offset : offset + limit]
     if sort not in ("metric", "trained", "seconds"):
         _fill(project, page, specs)
     return ModelTable(page, len(rows), len(chosen), offset, limit, sort, descending, query, status, _counts(rows))
 
 
-def _by_name(project: "Ports", query: str, descending: bool, offset: int, limit: int) -> ModelTable:
+def _by_name(project: Ports, query: str, descending: bool, offset: int, limit: int) -> ModelTable:
     """One page of the instances whose name contains ``query``, by name: only its rows are planned."""
     from tusk.train.planning import make_plan
 
@@ -95,7 +112,7 @@ def _by_name(project: "Ports", query: str, descending: bool, offset: int, limit:
     def pick(names: list[str]) -> list[str]:
         chosen = sorted((n for n in names if not needle or needle in n.lower()), reverse=descending)
         sizes.update(total=len(names), matched=len(chosen))
-        return chosen[offset:offset + limit]
+        return chosen[offset : offset + limit]
 
     plan = make_plan(project, None, check=False, pick=pick)
     page = sorted(_rows(plan, project.tracker.aliases()), key=lambda r: _key(r, "name"), reverse=descending)
@@ -114,7 +131,7 @@ class ModelCounts:
         return {"total": self.total, "counts": self.counts}
 
 
-def model_counts(project: "Ports") -> ModelCounts:
+def model_counts(project: Ports) -> ModelCounts:
     """Every instance's plan status counted (the plan is kept, as for the page's sorts by status)."""
     rows = _rows(_plan(project), {})
     return ModelCounts(len(rows), _counts(rows))
@@ -125,8 +142,16 @@ def _rows(plan: Any, production: dict[str, str]) -> list[ModelRow]:
     for planned in plan.instances:
         state = planned.state
         spec = planned.instance.spec.name if planned.instance is not None else (state.spec if state else None)
-        rows.append(ModelRow(planned.name, spec, planned.status, state.version if state else None,
-                             production.get(planned.name), reasons=list(planned.reasons)))
+        rows.append(
+            ModelRow(
+                planned.name,
+                spec,
+                planned.status,
+                state.version if state else None,
+                production.get(planned.name),
+                reasons=list(planned.reasons),
+            )
+        )
     return rows
 
 
@@ -146,7 +171,7 @@ _PLANS: dict[str, tuple[str, Any]] = {}
 _INFOS: dict[tuple[str, str, str], Any] = {}
 
 
-def _plan(project: "Ports") -> Any:
+def _plan(project: Ports) -> Any:
     from tusk.train.planning import make_plan
 
     stamp = project.tracker.registry_stamp()
@@ -161,7 +186,7 @@ def _plan(project: "Ports") -> Any:
     return plan
 
 
-def _inputs(project: "Ports", registry: str) -> str:
+def _inputs(project: Ports, registry: str) -> str:
     """A digest of everything the data branch's plan is made from: the data branch's head, tusk.toml, the code
     files the specs name, and the registry's states and candidates (``registry``: the tracker's stamp)."""
     import hashlib
@@ -175,13 +200,13 @@ def _inputs(project: "Ports", registry: str) -> str:
         for pattern in spec.code or ([spec.train.rsplit(":", 1)[0]] if spec.train else []):
             for match in glob_files(str(project.root / pattern)):
                 try:
-                    digest.update(match.encode() + b"\0" + open(match, "rb").read())
+                    digest.update(match.encode() + b"\0" + Path(match).read_bytes())
                 except OSError:
                     digest.update(match.encode())
     return digest.hexdigest()
 
 
-def _fill(project: "Ports", rows: list[ModelRow], specs: dict[str, Any]) -> None:
+def _fill(project: Ports, rows: list[ModelRow], specs: dict[str, Any]) -> None:
     """Key metric, training time and duration of each row's current version, read in one go (and kept: a
     registered version's are fixed)."""
     root = str(project.root)
@@ -197,7 +222,7 @@ def _fill(project: "Ports", rows: list[ModelRow], specs: dict[str, Any]) -> None
         if key is not None:
             row.metric, row.value = key, info.metrics[key]
         if info.created_ms:
-            row.trained = datetime.fromtimestamp(info.created_ms / 1000, timezone.utc).isoformat(timespec="seconds")
+            row.trained = datetime.fromtimestamp(info.created_ms / 1000, UTC).isoformat(timespec="seconds")
         seconds = info.tags.get("tusk.seconds")
         try:
             row.seconds = float(seconds) if seconds is not None else None
@@ -217,11 +242,15 @@ def _key_metric(spec: Any, metrics: dict[str, float]) -> str | None:
 
 def _key(row: ModelRow, sort: str) -> tuple[Any, ...]:
     order = {"failed": 0, "new": 1, "stale": 2, "reuse": 3, "fresh": 4, "orphaned": 5}
-    value: Any = {"name": row.name, "status": order.get(row.status, 9),
-                  "version": int(row.version) if row.version and row.version.isdigit() else -1,
-                  "production": int(row.production) if row.production and row.production.isdigit() else -1,
-                  "metric": row.value if row.value is not None else float("-inf"),
-                  "trained": row.trained or "", "seconds": row.seconds if row.seconds is not None else -1.0}[sort]
+    value: Any = {
+        "name": row.name,
+        "status": order.get(row.status, 9),
+        "version": int(row.version) if row.version and row.version.isdigit() else -1,
+        "production": int(row.production) if row.production and row.production.isdigit() else -1,
+        "metric": row.value if row.value is not None else float("-inf"),
+        "trained": row.trained or "",
+        "seconds": row.seconds if row.seconds is not None else -1.0,
+    }[sort]
     return (value, row.name)
 
 
@@ -240,14 +269,22 @@ class ModelPage:
     failure: Any = None  # tracker FailedJob: its newest failed job (the page shows it; with no version, its log)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "chosen": self.chosen, "current": self.current, "production": self.production,
-                "versions": [{"version": v.version, "aliases": v.aliases, "metrics": v.metrics, "tags": v.tags}
-                             for v in self.versions],
-                "lineage": self.lineage.to_json() if self.lineage else None, "log": self.log,
-                "failure": dict(self.failure.__dict__) if self.failure else None}
+        return {
+            "name": self.name,
+            "chosen": self.chosen,
+            "current": self.current,
+            "production": self.production,
+            "versions": [
+                {"version": v.version, "aliases": v.aliases, "metrics": v.metrics, "tags": v.tags}
+                for v in self.versions
+            ],
+            "lineage": self.lineage.to_json() if self.lineage else None,
+            "log": self.log,
+            "failure": dict(self.failure.__dict__) if self.failure else None,
+        }
 
 
-def with_metrics(project: "Ports", name: str) -> list[Any]:
+def with_metrics(project: Ports, name: str) -> list[Any]:
     """Every version of ``name`` (newest first) with its metrics, in one registry read."""
     from tusk.errors import TuskError
 

@@ -7,16 +7,21 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
-from tusk.job.entry import check_entries
 from tusk.core.plan import Plan, Planner, SqlFacts, needed_closure
+from tusk.job.entry import check_entries
 
 if TYPE_CHECKING:
     from tusk.ports import Ports
     from tusk.tracking.base import Tracker
 
 
-def make_plan(project: "Ports", at: str | None = None, keep_cache: bool = True, check: bool = False,
-              pick: "Callable[[list[str]], Collection[str]] | None" = None) -> Plan:
+def make_plan(
+    project: Ports,
+    at: str | None = None,
+    keep_cache: bool = True,
+    check: bool = False,
+    pick: Callable[[list[str]], Collection[str]] | None = None,
+) -> Plan:
     """The plan at ``at``; ``keep_cache=False`` for a commit that will not last (a merge preview): the matrix
     cache is read but not saved, so it never points at a commit the store loses. With ``check``, every train
     entry point is imported meanwhile (see tusk.job.entry) and a missing or broken one is refused with one line.
@@ -32,8 +37,15 @@ def make_plan(project: "Ports", at: str | None = None, keep_cache: bool = True, 
         tracker = project.tracker
         facts = SqlFacts(project.state_dir / "cache" / "sql.json")
         with _gc.paused():
-            planner = Planner(project.config, project.data, {} if pick else tracker.states(), matrix_cache=cache,
-                              candidates=tracker.candidates(), facts=facts, failures=tracker.failures())
+            planner = Planner(
+                project.config,
+                project.data,
+                {} if pick else tracker.states(),
+                matrix_cache=cache,
+                candidates=tracker.candidates(),
+                facts=facts,
+                failures=tracker.failures(),
+            )
             plan = planner.plan(at) if pick is None else _plan_picked(planner, tracker, at, pick)
         facts.save()  # what queries parse to holds at any commit
         if keep_cache:
@@ -47,14 +59,17 @@ def make_plan(project: "Ports", at: str | None = None, keep_cache: bool = True, 
     return plan
 
 
-def _plan_picked(planner: Planner, tracker: "Tracker", at: str | None,
-                 pick: "Callable[[list[str]], Collection[str]]") -> Plan:
+def _plan_picked(
+    planner: Planner, tracker: Tracker, at: str | None, pick: Callable[[list[str]], Collection[str]]
+) -> Plan:
     """The plan of the names ``pick`` chooses among every instance and orphan (the names of registered models
     no instance has are few: only theirs and the chosen states are read)."""
     instances = planner.instances(at)
     known = {i.name for i in instances}
     orphans = tracker.states([name for name in tracker.models() if name not in known])
     chosen = set(pick([i.name for i in instances] + sorted(orphans)))
-    planner.states = {**tracker.states(needed_closure(planner.config, chosen) & known),
-                      **{name: state for name, state in orphans.items() if name in chosen}}
+    planner.states = {
+        **tracker.states(needed_closure(planner.config, chosen) & known),
+        **{name: state for name, state in orphans.items() if name in chosen},
+    }
     return planner.plan_instances(instances, only=chosen)

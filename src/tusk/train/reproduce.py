@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tusk.core.config import Config, load_config, url_path
-from tusk.errors import TuskError
 from tusk._internal.git import add_worktree, remove_worktree
-from tusk.release.lineage import parse_target
+from tusk.core.config import Config, load_config, url_path
 from tusk.core.plan import PlannedInstance
 from tusk.core.spec import expand
+from tusk.errors import TuskError
+from tusk.release.lineage import parse_target
 from tusk.tracking import tags as T
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def _pinned_config(old_root: Path, live: Config) -> Config:
     return config
 
 
-def reproduce(live: Config, data: "DataStore", tracker: "Tracker", target: str) -> Reproduction:
+def reproduce(live: Config, data: DataStore, tracker: Tracker, target: str) -> Reproduction:
     """Retrain ``target`` (NAME@VERSION) from its recorded commits on a local worker and record the comparison."""
     name, version = parse_target(target)
     if not version:
@@ -67,8 +67,10 @@ def reproduce(live: Config, data: "DataStore", tracker: "Tracker", target: str) 
     info = tracker.version(name, version)
     tags = info.tags
     if tags.get(T.CODE_DIRTY) != "false" or not tags.get(T.CODE_COMMIT):
-        raise ReproduceError(f"{name} v{version} was trained from code that was not committed to git "
-                             f"({T.CODE_DIRTY}); it cannot be reproduced exactly")
+        raise ReproduceError(
+            f"{name} v{version} was trained from code that was not committed to git "
+            f"({T.CODE_DIRTY}); it cannot be reproduced exactly"
+        )
     code_commit, data_commit = tags[T.CODE_COMMIT], tags[T.DATA_COMMIT]
     scratch = Path(tempfile.mkdtemp(prefix="tusk-reproduce-"))
     worktree = scratch / "code"
@@ -87,15 +89,19 @@ def reproduce(live: Config, data: "DataStore", tracker: "Tracker", target: str) 
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _retrain(store: "DataStore", config: Config, name: str, spec_name: str, data_commit: str,
-             jobs_dir: Path) -> Reproduction:
-    from tusk.train import runner
+def _retrain(
+    store: DataStore, config: Config, name: str, spec_name: str, data_commit: str, jobs_dir: Path
+) -> Reproduction:
     from tusk.execute.local import LocalExecutor
+    from tusk.train import runner
 
     specs = [s for s in config.models if s.name == spec_name] or config.models
     config.models = specs
-    instances = [i for i in expand(config, lambda sql: [r[0] for r in store.query(sql, None, ref=data_commit).rows])
-                 if i.name == name]
+    instances = [
+        i
+        for i in expand(config, lambda sql: [r[0] for r in store.query(sql, None, ref=data_commit).rows])
+        if i.name == name
+    ]
     if not instances:
         raise ReproduceError(f"the code at that commit does not declare an instance named {name!r}")
     planned = PlannedInstance(name, "stale", instance=instances[0])
@@ -111,14 +117,28 @@ def _retrain(store: "DataStore", config: Config, name: str, spec_name: str, data
     return Reproduction(name, "", data_commit, "", record.state.fingerprint, "", record.metrics)
 
 
-def _record(tracker: "Tracker", result: Reproduction, original_run: str | None, job_dir: Path) -> str:
+def _record(tracker: Tracker, result: Reproduction, original_run: str | None, job_dir: Path) -> str:
     from tusk.tracking.base import InstanceState, TrainRecord
 
-    state = InstanceState(name=result.name, version=result.version, fingerprint=result.fingerprint,
-                          data_commit=result.data_commit)
-    tags = {T.REPRODUCES: original_run or "", T.REPRODUCES_VERSION: result.version, T.FINGERPRINT: result.fingerprint,
-            T.DATA_COMMIT: result.data_commit, T.CODE_COMMIT: result.code_commit,
-            T.FINGERPRINT_EQUAL: str(result.equal).lower()}
-    record = TrainRecord(state=state, metrics=result.metrics, params={}, tags=tags, output_dir=job_dir / "model",
-                         log_file=job_dir / "job.log", seconds=0.0, resources={})
+    state = InstanceState(
+        name=result.name, version=result.version, fingerprint=result.fingerprint, data_commit=result.data_commit
+    )
+    tags = {
+        T.REPRODUCES: original_run or "",
+        T.REPRODUCES_VERSION: result.version,
+        T.FINGERPRINT: result.fingerprint,
+        T.DATA_COMMIT: result.data_commit,
+        T.CODE_COMMIT: result.code_commit,
+        T.FINGERPRINT_EQUAL: str(result.equal).lower(),
+    }
+    record = TrainRecord(
+        state=state,
+        metrics=result.metrics,
+        params={},
+        tags=tags,
+        output_dir=job_dir / "model",
+        log_file=job_dir / "job.log",
+        seconds=0.0,
+        resources={},
+    )
     return tracker.log_run(record)

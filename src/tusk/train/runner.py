@@ -30,21 +30,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tusk._internal import git
-
-from tusk.train import logs
 from tusk._internal.crash import crash_point
 from tusk.core.config import Config
-from tusk.job.context import TrainContext
-from tusk.errors import JobError, TrackingError, TuskError
-from tusk.execute.base import EventHandler, Job, JobResult
 from tusk.core.needs import need_record, needed_versions, waves
 from tusk.core.plan import Plan, PlannedInstance, input_fingerprint, read_input
-from tusk.train.planning import make_plan
-from tusk.ports import RunCancel
+from tusk.core.spec import InputQuery, Instance, select
+from tusk.errors import JobError, TrackingError, TuskError
+from tusk.execute.base import EventHandler, Job, JobResult
+from tusk.job.context import TrainContext
 from tusk.job.shared import needed_models, shared_value
-from tusk.core.spec import Instance, InputQuery, select
+from tusk.ports import RunCancel
 from tusk.tracking import tags as T
 from tusk.tracking.base import FailureRecord, InputRecord, InstanceState, TrainRecord, last_line
+from tusk.train import logs
+from tusk.train.planning import make_plan
 
 if TYPE_CHECKING:
     from tusk.ports import Ports
@@ -68,10 +67,17 @@ class JobOutcome:
     promotion: str | None = None  # why promote_if kept the version out of production
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "version": self.version,
-                "seconds": round(self.seconds, 3), "error": self.error or None, "log": self.log or None,
-                "metrics": {k: (v if math.isfinite(v) else str(v)) for k, v in self.metrics.items()},
-                "promoted": self.promoted, "promotion": self.promotion}
+        return {
+            "name": self.name,
+            "status": self.status,
+            "version": self.version,
+            "seconds": round(self.seconds, 3),
+            "error": self.error or None,
+            "log": self.log or None,
+            "metrics": {k: (v if math.isfinite(v) else str(v)) for k, v in self.metrics.items()},
+            "promoted": self.promoted,
+            "promotion": self.promotion,
+        }
 
 
 @dataclass
@@ -82,7 +88,7 @@ class RunReport:
     fresh: int = 0
     seconds: float = 0.0
     interrupted: bool = False
-    candidates: "CandidateFor | None" = None  # set when the run trained candidates for a review
+    candidates: CandidateFor | None = None  # set when the run trained candidates for a review
     recovered: list[str] = field(default_factory=list)  # what a killed earlier command left, and was finished
 
     @property
@@ -90,10 +96,16 @@ class RunReport:
         return sum(1 for j in self.jobs if j.status in ("failed", "cancelled", "skipped"))
 
     def to_json(self) -> dict[str, Any]:
-        return {"data_commit": self.data_commit, "ref": self.ref, "jobs": [j.to_json() for j in self.jobs],
-                "fresh": self.fresh, "seconds": round(self.seconds, 3), "interrupted": self.interrupted,
-                "candidates_for": dict(self.candidates.__dict__) if self.candidates else None,
-                "recovered": self.recovered}
+        return {
+            "data_commit": self.data_commit,
+            "ref": self.ref,
+            "jobs": [j.to_json() for j in self.jobs],
+            "fresh": self.fresh,
+            "seconds": round(self.seconds, 3),
+            "interrupted": self.interrupted,
+            "candidates_for": dict(self.candidates.__dict__) if self.candidates else None,
+            "recovered": self.recovered,
+        }
 
 
 # ----- the worker half ------------------------------------------------------------------------------
@@ -183,22 +195,30 @@ def load_entry(path: Path, entry: str, function: str) -> Callable[..., Any]:
     return getattr(module, function)  # type: ignore[no-any-return]
 
 
-def _call_train(config: Config, payload: dict[str, Any], frames: dict[str, Any], output_dir: Path,
-                device: str, commit: str) -> dict[str, Any]:
+def _call_train(
+    config: Config, payload: dict[str, Any], frames: dict[str, Any], output_dir: Path, device: str, commit: str
+) -> dict[str, Any]:
     function = _load_function(config.root, payload["train"])
     shared = shared_value(config.root, payload, device, _load_function)
-    ctx = TrainContext(name=payload["name"], inputs=frames, params=dict(payload["params"]),
-                       output_dir=output_dir, device=device, data_commit=commit, needs=needed_models(payload),
-                       shared=shared)
+    ctx = TrainContext(
+        name=payload["name"],
+        inputs=frames,
+        params=dict(payload["params"]),
+        output_dir=output_dir,
+        device=device,
+        data_commit=commit,
+        needs=needed_models(payload),
+        shared=shared,
+    )
     returned = function(ctx)
     if returned is not None and not isinstance(returned, Mapping):
-        raise JobError(f"{payload['train']} returned {type(returned).__name__}; return a dict of metrics "
-                       "(or None)")
+        raise JobError(f"{payload['train']} returned {type(returned).__name__}; return a dict of metrics (or None)")
     return {**ctx._metrics, **dict(returned or {})}
 
 
-def _call_cmd(config: Config, payload: dict[str, Any], frames: dict[str, Any], job_dir: Path,
-              output_dir: Path) -> dict[str, float]:
+def _call_cmd(
+    config: Config, payload: dict[str, Any], frames: dict[str, Any], job_dir: Path, output_dir: Path
+) -> dict[str, float]:
     from tusk._internal.sqlite import child_env
 
     inputs_dir = job_dir / "inputs"
@@ -206,10 +226,17 @@ def _call_cmd(config: Config, payload: dict[str, Any], frames: dict[str, Any], j
     for name, frame in frames.items():
         frame.to_csv(inputs_dir / f"{name}.csv", index=False)
     metrics_file = job_dir / "metrics.json"
-    env = child_env({"TUSK_INPUTS_DIR": str(inputs_dir), "TUSK_PARAMS_JSON": json.dumps(payload["params"]),
-                     "TUSK_OUTPUT_DIR": str(output_dir), "TUSK_METRICS_FILE": str(metrics_file),
-                     "TUSK_INSTANCE": payload["name"], "TUSK_DATA_COMMIT": payload["data_commit"],
-                     "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "")})
+    env = child_env(
+        {
+            "TUSK_INPUTS_DIR": str(inputs_dir),
+            "TUSK_PARAMS_JSON": json.dumps(payload["params"]),
+            "TUSK_OUTPUT_DIR": str(output_dir),
+            "TUSK_METRICS_FILE": str(metrics_file),
+            "TUSK_INSTANCE": payload["name"],
+            "TUSK_DATA_COMMIT": payload["data_commit"],
+            "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
+        }
+    )
     sys.stdout.flush()
     sys.stderr.flush()
     code = subprocess.call(payload["cmd"], shell=True, cwd=config.root, env=env)
@@ -264,11 +291,21 @@ class CandidateFor:
         return {T.CANDIDATE: "true", T.REVIEW: self.review, T.REVIEW_HEAD: self.review_head, T.REVIEW_BASE: self.base}
 
 
-def run(project: "Ports", at: str | None = None, only: str | None = None, shard: tuple[int, int] | None = None,
-        workers: int | None = None, force: bool = False, on_event: EventHandler | None = None,
-        on_outcome: Callable[[JobOutcome], None] | None = None,
-        on_start: Callable[[Plan, int], None] | None = None, candidates: bool = False, wait: bool = True,
-        on_wait: Callable[[str], None] | None = None, cancel: RunCancel | None = None) -> RunReport:
+def run(
+    project: Ports,
+    at: str | None = None,
+    only: str | None = None,
+    shard: tuple[int, int] | None = None,
+    workers: int | None = None,
+    force: bool = False,
+    on_event: EventHandler | None = None,
+    on_outcome: Callable[[JobOutcome], None] | None = None,
+    on_start: Callable[[Plan, int], None] | None = None,
+    candidates: bool = False,
+    wait: bool = True,
+    on_wait: Callable[[str], None] | None = None,
+    cancel: RunCancel | None = None,
+) -> RunReport:
     """Train what the plan says. ``candidates``: ``at`` is a review branch, trained on its merge preview (kept
     for the whole run) as candidate versions: no alias moves, no instance's current state changes.
 
@@ -280,18 +317,27 @@ def run(project: "Ports", at: str | None = None, only: str | None = None, shard:
         crash_point("run.locked")
         recovered = project.tracker.recover()
         _remove_abandoned_jobs(project.state_dir / "jobs")
-        report = _run_locked(project, at, only, shard, workers, force, on_event, on_outcome, on_start, candidates,
-                             cancel or RunCancel())
+        report = _run_locked(
+            project, at, only, shard, workers, force, on_event, on_outcome, on_start, candidates, cancel or RunCancel()
+        )
         report.recovered = recovered
         return report
 
 
-def _run_locked(project: "Ports", at: str | None, only: str | None, shard: tuple[int, int] | None,
-                workers: int | None, force: bool, on_event: EventHandler | None,
-                on_outcome: Callable[[JobOutcome], None] | None,
-                on_start: Callable[[Plan, int], None] | None, candidates: bool, cancel: RunCancel) -> RunReport:
+def _run_locked(
+    project: Ports,
+    at: str | None,
+    only: str | None,
+    shard: tuple[int, int] | None,
+    workers: int | None,
+    force: bool,
+    on_event: EventHandler | None,
+    on_outcome: Callable[[JobOutcome], None] | None,
+    on_start: Callable[[Plan, int], None] | None,
+    candidates: bool,
+    cancel: RunCancel,
+) -> RunReport:
     from tusk.review.reviews import training_ref
-
     from tusk.tracking.recorder import Recorder
 
     started = time.perf_counter()
@@ -310,9 +356,15 @@ def _run_locked(project: "Ports", at: str | None, only: str | None, shard: tuple
         chosen = set(select([p.name for p in plan.instances if p.instance], only, shard))
         if review is not None:  # candidates: only what the review changes, not the data branch's own backlog
             chosen &= _review_radius(project, plan, force)
-        todo = [p for p in plan.instances if p.name in chosen and (p.status in ("new", "stale", "failed", "reuse") or force)]
-        report = RunReport(data_commit=plan.data_commit, ref=plan.ref,
-                           fresh=sum(1 for p in plan.instances if p.name in chosen) - len(todo), candidates=review)
+        todo = [
+            p for p in plan.instances if p.name in chosen and (p.status in ("new", "stale", "failed", "reuse") or force)
+        ]
+        report = RunReport(
+            data_commit=plan.data_commit,
+            ref=plan.ref,
+            fresh=sum(1 for p in plan.instances if p.name in chosen) - len(todo),
+            candidates=review,
+        )
         plan.todo = [p.name for p in todo]
         if on_start:
             on_start(plan, len(todo))
@@ -329,7 +381,7 @@ def _run_locked(project: "Ports", at: str | None, only: str | None, shard: tuple
     return report
 
 
-def _candidate_plan(project: "Ports", at: str | None, stack: ExitStack) -> tuple[Plan, CandidateFor]:
+def _candidate_plan(project: Ports, at: str | None, stack: ExitStack) -> tuple[Plan, CandidateFor]:
     """The plan of the review's merge preview; the preview (its scratch ref) lives until ``stack`` closes, so
     every job can read the commit while the run lasts."""
     from tusk.errors import ConfigError
@@ -338,15 +390,17 @@ def _candidate_plan(project: "Ports", at: str | None, stack: ExitStack) -> tuple
     if at and not is_review_branch(project, at):
         project.data.resolve(at)  # an unknown ref says so
     if not at or not is_review_branch(project, at):
-        raise ConfigError(f"--candidates trains a review: give --at BRANCH, a branch other than the data branch "
-                          f"{project.config.data.branch!r}" + (f" ({at!r} is not one)" if at else ""))
+        raise ConfigError(
+            f"--candidates trains a review: give --at BRANCH, a branch other than the data branch "
+            f"{project.config.data.branch!r}" + (f" ({at!r} is not one)" if at else "")
+        )
     preview = stack.enter_context(merge_preview(project, at))
     plan = make_plan(project, preview.commit, keep_cache=preview.persists, check=True)
     plan.ref, plan.preview = at, preview
     return plan, CandidateFor(at, preview.branch_head, preview.into_head, preview.commit)
 
 
-def _review_radius(project: "Ports", plan: Plan, force: bool) -> set[str]:
+def _review_radius(project: Ports, plan: Plan, force: bool) -> set[str]:
     from tusk.review.reviews import blast_radius
 
     if force:
@@ -355,8 +409,9 @@ def _review_radius(project: "Ports", plan: Plan, force: bool) -> set[str]:
     return {p.name for p in blast_radius(project, plan, plan.preview)}
 
 
-def _reuse(project: "Ports", planned: PlannedInstance, data_commit: str,
-           review: CandidateFor | None = None) -> JobOutcome:
+def _reuse(
+    project: Ports, planned: PlannedInstance, data_commit: str, review: CandidateFor | None = None
+) -> JobOutcome:
     """Make the version that already has the planned fingerprint current and production (a data revert, or a
     review's candidate after its merge). For candidates: that version is the candidate; nothing moves."""
     assert planned.instance and planned.reuse_version and planned.fingerprint
@@ -369,20 +424,39 @@ def _reuse(project: "Ports", planned: PlannedInstance, data_commit: str,
     return JobOutcome(planned.name, "reused", planned.reuse_version, promoted=True)
 
 
-def _state(instance: Instance, fp: str, data_commit: str, inputs: dict[str, InputRecord],
-           previous: InstanceState | None) -> InstanceState:
-    return InstanceState(name=instance.name, version="", fingerprint=fp, data_commit=data_commit,
-                         code_digest=instance.code_digest, code_files=dict(instance.code_files),
-                         params=dict(instance.params), inputs=dict(inputs), spec=instance.spec.name,
-                         fingerprints=dict(previous.fingerprints) if previous else {},
-                         production=list(previous.production) if previous else [],
-                         latest=previous.latest if previous else "")
+def _state(
+    instance: Instance, fp: str, data_commit: str, inputs: dict[str, InputRecord], previous: InstanceState | None
+) -> InstanceState:
+    return InstanceState(
+        name=instance.name,
+        version="",
+        fingerprint=fp,
+        data_commit=data_commit,
+        code_digest=instance.code_digest,
+        code_files=dict(instance.code_files),
+        params=dict(instance.params),
+        inputs=dict(inputs),
+        spec=instance.spec.name,
+        fingerprints=dict(previous.fingerprints) if previous else {},
+        production=list(previous.production) if previous else [],
+        latest=previous.latest if previous else "",
+    )
 
 
-def _train(project: "Ports", plan: Plan, todo: list[PlannedInstance], workers: int | None,
-           on_event: EventHandler | None, report: RunReport, emit: Callable[[JobOutcome], None],
-           review: CandidateFor | None, cancel: RunCancel, recorder: "Recorder") -> None:
-    """Train ``todo``; each finished job is handed to the recorder (``tusk.tracking.recorder``), which registers it while
+def _train(
+    project: Ports,
+    plan: Plan,
+    todo: list[PlannedInstance],
+    workers: int | None,
+    on_event: EventHandler | None,
+    report: RunReport,
+    emit: Callable[[JobOutcome], None],
+    review: CandidateFor | None,
+    cancel: RunCancel,
+    recorder: Recorder,
+) -> None:
+    """Train ``todo``; each finished job is handed to the recorder (``tusk.tracking.recorder``), which registers it
+    while
     the others train, and its outcome is emitted once registered."""
     root = project.state_dir / "jobs"
     cleaner = logs.Cleaner()
@@ -393,6 +467,7 @@ def _train(project: "Ports", plan: Plan, todo: list[PlannedInstance], workers: i
     jobs_dir.mkdir(parents=True, exist_ok=True)
     executor = project.executor(workers)
     import pandas  # noqa: F401  (every job reads its inputs into pandas: forked workers inherit it, once)
+
     handed: dict[str, tuple[PlannedInstance, TrainRecord, JobResult]] = {}
     kept: list[str] = []
 
@@ -403,7 +478,7 @@ def _train(project: "Ports", plan: Plan, todo: list[PlannedInstance], workers: i
     failed: dict[str, JobOutcome] = {}  # failed jobs handed to the recorder (their outcome is out already)
     payloads: dict[str, dict[str, Any]] = {}
 
-    def done(answers: "list[Recorded]") -> None:
+    def done(answers: list[Recorded]) -> None:
         for answer in answers:
             if answer.key in failed:
                 outcome = failed.pop(answer.key)
@@ -415,11 +490,19 @@ def _train(project: "Ports", plan: Plan, todo: list[PlannedInstance], workers: i
                 raise TrackingError(answer.error)
             crash_point("run.recorded")
             cleaner.remove(jobs_dir / planned.name / "model")  # the version holds the model now
-            outcome = JobOutcome(planned.name, "succeeded", answer.version, result.seconds, log=str(record.log_file),
-                                 metrics=record.metrics, promoted=answer.promoted,
-                                 promotion=answer.not_promoted or None)
+            outcome = JobOutcome(
+                planned.name,
+                "succeeded",
+                answer.version,
+                result.seconds,
+                log=str(record.log_file),
+                metrics=record.metrics,
+                promoted=answer.promoted,
+                promotion=answer.not_promoted or None,
+            )
             report.jobs.append(outcome)
             emit(outcome)
+
     try:
         with _deferred_interrupt(cancel), cancel.stopping(executor.cancel):
             for wave in _waves(todo):  # what others need first; each wave's jobs in parallel
@@ -442,8 +525,15 @@ def _train(project: "Ports", plan: Plan, todo: list[PlannedInstance], workers: i
                         emit(prepared)
                         if prepared.status == "failed":  # a FAILED run, so the plan and the page say so
                             keep_preview()
-                            failure = failure_record(project, planned, prepared, plan.data_commit, code,
-                                                     payloads.get(planned.name, {}), review)
+                            failure = failure_record(
+                                project,
+                                planned,
+                                prepared,
+                                plan.data_commit,
+                                code,
+                                payloads.get(planned.name, {}),
+                                review,
+                            )
                             failed[FAILED_KEY + planned.name] = prepared
                             done(recorder.submit(FAILED_KEY + planned.name, failure, None, None))
                         continue
@@ -469,7 +559,7 @@ def _train(project: "Ports", plan: Plan, todo: list[PlannedInstance], workers: i
 PREVIEW_TAG = "tusk/preview/"  # + the commit: a merge preview that candidates were trained on, kept
 
 
-def _keep_preview(project: "Ports", plan: Plan, review: CandidateFor | None) -> str:
+def _keep_preview(project: Ports, plan: Plan, review: CandidateFor | None) -> str:
     """A review's merge preview is a commit on a scratch branch that is removed after the run: once a job trained on
     it is recorded, a version (or a failed run) names that commit for good. A tag keeps it (through dolt_gc, the
     review branch deleted, remotes), so lineage, reproduce, the pages and release diffs reach it. → the tag's name
@@ -478,8 +568,12 @@ def _keep_preview(project: "Ports", plan: Plan, review: CandidateFor | None) -> 
         return ""
     name = PREVIEW_TAG + review.preview
     if not any(t.name == name for t in project.data.tags()):
-        project.data.tag(name, review.preview, f"merge preview of {review.review} ({review.review_head[:7]}) into "
-                                               f"{plan.preview.into} ({review.base[:7]}): candidates trained on it")
+        project.data.tag(
+            name,
+            review.preview,
+            f"merge preview of {review.review} ({review.review_head[:7]}) into "
+            f"{plan.preview.into} ({review.base[:7]}): candidates trained on it",
+        )
         crash_point("preview.tagged")
     return name
 
@@ -497,31 +591,61 @@ def _waves(todo: list[PlannedInstance]) -> list[list[PlannedInstance]]:
     return [[by_name[name] for name in wave] for wave in waves(by_name, needs)]
 
 
-def make_job(config: Config, planned: PlannedInstance, data_commit: str, job_dir: Path,
-             needs: dict[str, dict[str, Any]] | None = None) -> Job:
+def make_job(
+    config: Config,
+    planned: PlannedInstance,
+    data_commit: str,
+    job_dir: Path,
+    needs: dict[str, dict[str, Any]] | None = None,
+) -> Job:
     instance = planned.instance
     assert instance is not None
     spec = instance.spec
-    payload = {"name": instance.name, "config": config, "data_commit": data_commit, "job_dir": str(job_dir),
-               "inputs": {k: {"query": q.query, "bound": q.bound} for k, q in instance.inputs.items()},
-               "params": instance.params, "train": spec.train, "cmd": spec.cmd, "spec": spec.name,
-               "setup": spec.setup, "needs": needs or {}}
+    payload = {
+        "name": instance.name,
+        "config": config,
+        "data_commit": data_commit,
+        "job_dir": str(job_dir),
+        "inputs": {k: {"query": q.query, "bound": q.bound} for k, q in instance.inputs.items()},
+        "params": instance.params,
+        "train": spec.train,
+        "cmd": spec.cmd,
+        "spec": spec.name,
+        "setup": spec.setup,
+        "needs": needs or {},
+    }
     job_dir.mkdir(parents=True, exist_ok=True)
-    return Job(name=instance.name, function=JOB_FUNCTION, payload=payload, log_path=job_dir / "job.log",
-               cpus=spec.resources.cpus, gpus=spec.resources.gpus, timeout=spec.resources.timeout,
-               retries=spec.resources.retries, max_log=spec.resources.max_log,
-               prepare=PREPARE_FUNCTION if spec.setup else None)
+    return Job(
+        name=instance.name,
+        function=JOB_FUNCTION,
+        payload=payload,
+        log_path=job_dir / "job.log",
+        cpus=spec.resources.cpus,
+        gpus=spec.resources.gpus,
+        timeout=spec.resources.timeout,
+        retries=spec.resources.retries,
+        max_log=spec.resources.max_log,
+        prepare=PREPARE_FUNCTION if spec.setup else None,
+    )
 
 
-def _prepare(project: "Ports", planned: PlannedInstance, result: JobResult, data_commit: str,
-             code: tuple[str, bool], jobs_dir: Path, review: CandidateFor | None = None) -> "JobOutcome | TrainRecord":
+def _prepare(
+    project: Ports,
+    planned: PlannedInstance,
+    result: JobResult,
+    data_commit: str,
+    code: tuple[str, bool],
+    jobs_dir: Path,
+    review: CandidateFor | None = None,
+) -> JobOutcome | TrainRecord:
     """A failed job's outcome (it registers nothing), or a succeeded job's record for the recorder."""
     job_dir = jobs_dir / planned.name
     log = job_dir / logs.LOG
     if result.status != "succeeded":
         logs.finish(log, f"{result.status}: {result.error or result.status}")
-        return JobOutcome(planned.name, result.status, None, result.seconds, result.error or result.status,
-                          result.log_tail, str(log))
+        return JobOutcome(
+            planned.name, result.status, None, result.seconds, result.error or result.status, result.log_tail, str(log)
+        )
     logs.finish(log, f"succeeded in {result.seconds:.1f}s ({result.attempts} attempt(s)); registering")
     record = train_record(planned, result, data_commit, code, jobs_dir)
     record.tags[T.EXECUTOR] = project.config.executor.url.split("?", 1)[0]
@@ -534,8 +658,15 @@ def _prepare(project: "Ports", planned: PlannedInstance, result: JobResult, data
 FAILED_KEY = "failed:"
 
 
-def failure_record(project: "Ports", planned: PlannedInstance, outcome: JobOutcome, data_commit: str,
-                   code: tuple[str, bool], payload: dict[str, Any], review: CandidateFor | None) -> FailureRecord:
+def failure_record(
+    project: Ports,
+    planned: PlannedInstance,
+    outcome: JobOutcome,
+    data_commit: str,
+    code: tuple[str, bool],
+    payload: dict[str, Any],
+    review: CandidateFor | None,
+) -> FailureRecord:
     """A failed job as the tracker records it: tagged as its success would have been, with the fingerprint it was
     trained for (a new instance's is computed here from its inputs, as the job would have)."""
     instance = planned.instance
@@ -544,18 +675,32 @@ def failure_record(project: "Ports", planned: PlannedInstance, outcome: JobOutco
         fp = planned.fingerprint or _fingerprint_at(project, instance, data_commit, payload)
     except TuskError:  # its inputs cannot be read: the failure is recorded without the fingerprint
         fp = ""
-    tags = {T.INSTANCE: instance.name, T.SPEC: instance.spec.name, T.FINGERPRINT: fp, T.DATA_COMMIT: data_commit,
-            T.CODE_COMMIT: code[0], T.CODE_DIRTY: "true" if code[1] else "false",
-            T.CODE_DIGEST: instance.code_digest, T.PARAMS: json.dumps(instance.params, sort_keys=True, default=str),
-            T.SECONDS: f"{outcome.seconds:.3f}", T.ERROR: last_line(outcome.error),
-            T.EXECUTOR: project.config.executor.url.split("?", 1)[0]}
+    tags = {
+        T.INSTANCE: instance.name,
+        T.SPEC: instance.spec.name,
+        T.FINGERPRINT: fp,
+        T.DATA_COMMIT: data_commit,
+        T.CODE_COMMIT: code[0],
+        T.CODE_DIRTY: "true" if code[1] else "false",
+        T.CODE_DIGEST: instance.code_digest,
+        T.PARAMS: json.dumps(instance.params, sort_keys=True, default=str),
+        T.SECONDS: f"{outcome.seconds:.3f}",
+        T.ERROR: last_line(outcome.error),
+        T.EXECUTOR: project.config.executor.url.split("?", 1)[0],
+    }
     if review is not None:
         tags.update(review.tags())
-    return FailureRecord(instance.name, dict(instance.params), tags, outcome.error,
-                         Path(outcome.log) if outcome.log else None, source_tags(planned, code[0]))
+    return FailureRecord(
+        instance.name,
+        dict(instance.params),
+        tags,
+        outcome.error,
+        Path(outcome.log) if outcome.log else None,
+        source_tags(planned, code[0]),
+    )
 
 
-def _fingerprint_at(project: "Ports", instance: Instance, data_commit: str, payload: dict[str, Any]) -> str:
+def _fingerprint_at(project: Ports, instance: Instance, data_commit: str, payload: dict[str, Any]) -> str:
     records = {name: read_input(project.data, query, data_commit).record for name, query in instance.inputs.items()}
     for key, need in needed_models(payload).items():
         records[key] = need_record(need.name, need.fingerprint)
@@ -582,8 +727,9 @@ def _user() -> str:
         return "unknown"
 
 
-def train_record(planned: PlannedInstance, result: JobResult, data_commit: str, code: tuple[str, bool],
-                  jobs_dir: Path) -> TrainRecord:
+def train_record(
+    planned: PlannedInstance, result: JobResult, data_commit: str, code: tuple[str, bool], jobs_dir: Path
+) -> TrainRecord:
     instance = planned.instance
     assert instance is not None
     value = result.value or {}
@@ -594,13 +740,22 @@ def train_record(planned: PlannedInstance, result: JobResult, data_commit: str, 
     tags = version_tags(state, code, result, resources)
     tags.update({T.need(key): held for key, held in value.get("needs", {}).items()})
     job_dir = jobs_dir / planned.name
-    return TrainRecord(state=state, metrics=value.get("metrics", {}), params=instance.params, tags=tags,
-                       output_dir=job_dir / "model", log_file=job_dir / "job.log", seconds=result.seconds,
-                       resources=resources, promote_if=instance.spec.promote_if)
+    return TrainRecord(
+        state=state,
+        metrics=value.get("metrics", {}),
+        params=instance.params,
+        tags=tags,
+        output_dir=job_dir / "model",
+        log_file=job_dir / "job.log",
+        seconds=result.seconds,
+        resources=resources,
+        promote_if=instance.spec.promote_if,
+    )
 
 
-def version_tags(state: InstanceState, code: tuple[str, bool], result: JobResult,
-                 resources: dict[str, float]) -> dict[str, str]:
+def version_tags(
+    state: InstanceState, code: tuple[str, bool], result: JobResult, resources: dict[str, float]
+) -> dict[str, str]:
     tags = {
         T.INSTANCE: state.name,
         T.SPEC: state.spec,

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 from tusk._internal import git
 from tusk._internal.cache import atomic_write
 from tusk._internal.crash import crash_point
-from tusk.errors import TuskError
 from tusk._internal.lock import hold
 from tusk.core.spec import CodeHasher
+from tusk.errors import TuskError
 
 if TYPE_CHECKING:
     from tusk.ports import Ports
@@ -47,7 +47,7 @@ class Tick:
         return dict(self.__dict__)
 
 
-def code_state(project: "Ports") -> str:
+def code_state(project: Ports) -> str:
     """git HEAD (if any) and the content of tusk.toml and every spec's code files."""
     digest = hashlib.sha256(project.config.path.read_bytes())
     digest.update(git.head(project.root).encode())
@@ -63,7 +63,7 @@ def code_state(project: "Ports") -> str:
 class Watcher:
     """Remembers the last (data head, code) state it handled in ``.tusk/watch.json``, across runs."""
 
-    def __init__(self, reopen: "Callable[[], Ports]", state_file: Path, say: Say) -> None:
+    def __init__(self, reopen: Callable[[], Ports], state_file: Path, say: Say) -> None:
         self.reopen = reopen  # the project opened afresh: tusk.toml is read again at each poll
         self.state_file = state_file
         self.say = say
@@ -85,14 +85,16 @@ class Watcher:
             if tick.changed:
                 self.last = (head, code)
                 self._handle(project, tick)
-                atomic_write(self.state_file, json.dumps({"data_head": head, "code": code, "failed": tick.failed,
-                                                          "error": tick.error}))
+                atomic_write(
+                    self.state_file,
+                    json.dumps({"data_head": head, "code": code, "failed": tick.failed, "error": tick.error}),
+                )
                 crash_point("watch.saved")
             return tick
         finally:
             project.close()
 
-    def _sync(self, project: "Ports") -> list[dict[str, Any]]:
+    def _sync(self, project: Ports) -> list[dict[str, Any]]:
         """Each source onto its review branch; a failing source is logged and the watcher goes on."""
         from tusk.review.sync import sync
 
@@ -103,13 +105,15 @@ class Watcher:
             return []
         for result in report.sources:
             if result.status == "committed":
-                self.say(f"sync {result.name}: {result.added} added, {result.modified} modified, {result.removed} "
-                         f"removed → {result.branch} {(result.commit or '')[:7]}")
+                self.say(
+                    f"sync {result.name}: {result.added} added, {result.modified} modified, {result.removed} "
+                    f"removed → {result.branch} {(result.commit or '')[:7]}"
+                )
             elif result.status == "failed":
                 self.say(f"sync {result.name} failed: {result.error}")
         return [r.to_json() for r in report.sources]
 
-    def _handle(self, project: "Ports", tick: Tick) -> None:
+    def _handle(self, project: Ports, tick: Tick) -> None:
         self.say(f"data {tick.data_head[:7]}, code {tick.code[:7]}: planning")
         try:
             with project.lock("tusk watch", wait=True, on_wait=self.say):
@@ -118,7 +122,7 @@ class Watcher:
             tick.error = str(exc)
             self.say(f"error: {exc} (waiting for the next change)")
 
-    def _run_and_release(self, project: "Ports", tick: Tick) -> None:
+    def _run_and_release(self, project: Ports, tick: Tick) -> None:
         from tusk.train.runner import run
 
         report = run(project)
@@ -153,8 +157,14 @@ class Watcher:
         self.say("stopping after this poll")
 
 
-def watch(project: "Ports", reopen: "Callable[[], Ports]", interval: float = 30.0, once: bool = False,
-          say: Say | None = None, on_tick: Callable[[Tick], None] | None = None) -> list[Tick]:
+def watch(
+    project: Ports,
+    reopen: Callable[[], Ports],
+    interval: float = 30.0,
+    once: bool = False,
+    say: Say | None = None,
+    on_tick: Callable[[Tick], None] | None = None,
+) -> list[Tick]:
     """Poll and handle changes until stopped (or once), opening the project afresh (``reopen``) at each poll.
     → the ticks seen."""
     log_path = project.state_dir / "watch.log"

@@ -22,15 +22,21 @@ __all__ = ["create", "serve"]
 ALLOWED_HOSTS_ENV = "TUSK_UI_ALLOWED_HOSTS"
 
 
-def create(config_path: Path, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
-           allowed_hosts: Sequence[str] = ()) -> Any:
+def create(
+    config_path: Path,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    token: str | None = None,
+    allowed_hosts: Sequence[str] = (),
+) -> Any:
     """The ASGI app for the project whose tusk.toml is ``config_path`` (tests serve it with uvicorn).
     ``allowed_hosts``: more names the page answers to (default: $TUSK_UI_ALLOWED_HOSTS, comma-separated)."""
     try:
         from tusk.web.app import create_app
     except ModuleNotFoundError as exc:
-        raise BackendMissing(f"tusk ui needs the 'ui' extra ({exc.name} is missing): "
-                             f"pip install 'tusk-mlops[ui]'") from exc
+        raise BackendMissing(
+            f"tusk ui needs the 'ui' extra ({exc.name} is missing): pip install 'tusk-mlops[ui]'"
+        ) from exc
     _require_form_parser()
     from tusk.web.security import Gate, check_binding, parse_tokens
 
@@ -55,15 +61,20 @@ def _require_form_parser() -> None:
     raise BackendMissing("tusk ui needs python-multipart to read its forms: pip install python-multipart")
 
 
-def serve(config_path: Path, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
-          on_ready: Callable[[str], None] | None = None, allowed_hosts: Sequence[str] = ()) -> None:
+def serve(
+    config_path: Path,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    token: str | None = None,
+    on_ready: Callable[[str], None] | None = None,
+    allowed_hosts: Sequence[str] = (),
+) -> None:
     """Serve the page until interrupted; ``on_ready(url)`` is called once it listens."""
     app = create(config_path, host, port, token, allowed_hosts)
     try:
         import uvicorn
     except ModuleNotFoundError as exc:
-        raise BackendMissing("tusk ui needs the 'ui' extra (uvicorn is missing): pip install 'tusk-mlops[ui]'") \
-            from exc
+        raise BackendMissing("tusk ui needs the 'ui' extra (uvicorn is missing): pip install 'tusk-mlops[ui]'") from exc
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
     refused: list[str] = []

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -50,8 +50,16 @@ class Web:
 
     def log_action(self, who: str, action: str, detail: Mapping[str, Any], outcome: str) -> None:
         """One JSON line per action: who did what, and what came of it (stderr and .tusk/ui-actions.log)."""
-        line = json.dumps({"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "who": who,
-                           "action": action, **detail, "outcome": outcome}, default=str)
+        line = json.dumps(
+            {
+                "time": datetime.now(UTC).isoformat(timespec="seconds"),
+                "who": who,
+                "action": action,
+                **detail,
+                "outcome": outcome,
+            },
+            default=str,
+        )
         print(f"tusk ui: {line}", file=sys.stderr, flush=True)
         path = self.config_path.parent / ".tusk" / "ui-actions.log"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,8 +74,11 @@ def cell(value: Any, limit: int = CELL_MAX) -> Markup:
         return Markup('<span class="null">NULL</span>')
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
-        return Markup('<span class="binary">') + escape(f"<{len(data)} bytes: {data[:16].hex()}"
-                                                        f"{'…' if len(data) > 16 else ''}>") + Markup("</span>")
+        return (
+            Markup('<span class="binary">')
+            + escape(f"<{len(data)} bytes: {data[:16].hex()}{'…' if len(data) > 16 else ''}>")
+            + Markup("</span>")
+        )
     text = str(value)
     if len(text) > limit:
         return escape(text[:limit]) + Markup(f'<span class="cut">… ({len(text):,} characters)</span>')
@@ -86,7 +97,7 @@ def when(value: Any) -> str:
         number = float(value)
         if number > 1e11:
             number /= 1000
-        return datetime.fromtimestamp(number, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        return datetime.fromtimestamp(number, UTC).strftime("%Y-%m-%d %H:%M:%S")
     except (TypeError, ValueError):
         return str(value).replace("T", " ")[:19]
 
@@ -111,8 +122,12 @@ def number(value: Any) -> str:
 
 
 def make_env() -> Environment:
-    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True,
-                      default_for_string=True), trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters.update(cell=cell, short=short, when=when, duration=duration, number=number)
     env.globals["qs"] = lambda **kw: urlencode({k: v for k, v in kw.items() if v not in (None, "")})
     return env
@@ -126,8 +141,9 @@ def session_of(request: Request) -> Session:
 
 def render(web: Web, request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     session = session_of(request)
-    html = web.env.get_template(template).render(request=request, who=session.who, csrf=session.csrf,
-                                                 login=web.gate.needs_login, **context)
+    html = web.env.get_template(template).render(
+        request=request, who=session.who, csrf=session.csrf, login=web.gate.needs_login, **context
+    )
     return HTMLResponse(html, status_code=status)
 
 
@@ -182,7 +198,7 @@ def action(web: Web, name: str, work: ActionWork) -> Callable[[Request], Awaitab
     async def endpoint(request: Request) -> Response:
         session = session_of(request)
         form = await request.form()
-        fields = {k: "\n".join(str(v) for v in form.getlist(k) if isinstance(v, str)) for k in form.keys()}
+        fields = {k: "\n".join(str(v) for v in form.getlist(k) if isinstance(v, str)) for k in form}
         if not Gate.csrf_ok(session, fields.get("csrf")):
             return PlainTextResponse("refused: this form has no valid CSRF token (reload the page)", status_code=403)
         detail = {k: v[:200] for k, v in fields.items() if k != "csrf"}
@@ -225,8 +241,11 @@ class Guard(BaseHTTPMiddleware):
         if not host:  # HTTP/1.0 may leave it out: a page that cannot tell which name it was opened by answers nothing
             return _headers(PlainTextResponse("refused: a request without a Host header", status_code=400))
         if not self.gate.host_allowed(host):
-            return _headers(PlainTextResponse("refused: unknown Host header (tusk ui --allowed-host NAME serves "
-                                              "another name)", status_code=421))
+            return _headers(
+                PlainTextResponse(
+                    "refused: unknown Host header (tusk ui --allowed-host NAME serves another name)", status_code=421
+                )
+            )
         path = request.url.path
         origin = request.headers.get("origin")
         if request.method == "POST" and origin and urlsplit(origin).netloc != request.headers.get("host"):
@@ -256,9 +275,11 @@ def set_session_cookie(response: Response, sid: str) -> None:
 
 
 def _headers(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = ("default-src 'self'; script-src 'self'; style-src 'self'; "
-                                                   "img-src 'self' data:; frame-ancestors 'none'; "
-                                                   "form-action 'self'; base-uri 'none'")
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        "img-src 'self' data:; frame-ancestors 'none'; "
+        "form-action 'self'; base-uri 'none'"
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"
@@ -270,9 +291,14 @@ def _headers(response: Response) -> Response:
 def login_routes(web: Web) -> list[BaseRoute]:
     async def login_form(request: Request) -> Response:
         request.state.session = request.state.session if hasattr(request.state, "session") else Session("nobody")
-        html = web.env.get_template("login.html").render(request=request, who=None, csrf="", login=True,
-                                                         next=_local_path(request.query_params.get("next")),
-                                                         failed=False)
+        html = web.env.get_template("login.html").render(
+            request=request,
+            who=None,
+            csrf="",
+            login=True,
+            next=_local_path(request.query_params.get("next")),
+            failed=False,
+        )
         return HTMLResponse(html)
 
     async def login(request: Request) -> Response:
@@ -282,13 +308,17 @@ def login_routes(web: Web) -> list[BaseRoute]:
         wait = web.gate.login_wait(peer) if web.gate.needs_login else 0.0
         if wait > 0:  # too many wrong tokens from this address: the token is not even looked at
             web.log_action("?", "login", {"from": peer}, "throttled")
-            return PlainTextResponse(f"refused: too many wrong tokens from {peer}; try again in {math.ceil(wait)} s",
-                                     status_code=429, headers={"Retry-After": str(math.ceil(wait))})
+            return PlainTextResponse(
+                f"refused: too many wrong tokens from {peer}; try again in {math.ceil(wait)} s",
+                status_code=429,
+                headers={"Retry-After": str(math.ceil(wait))},
+            )
         found = web.gate.login(token, peer) if web.gate.needs_login else web.gate.local()
         if found is None:
             web.log_action("?", "login", {"from": peer}, "refused")
-            html = web.env.get_template("login.html").render(request=request, who=None, csrf="", login=True,
-                                                             next=target, failed=True)
+            html = web.env.get_template("login.html").render(
+                request=request, who=None, csrf="", login=True, next=target, failed=True
+            )
             return HTMLResponse(html, status_code=403)
         sid, session = found
         web.log_action(session.who, "login", {}, "ok")
@@ -309,8 +339,12 @@ def login_routes(web: Web) -> list[BaseRoute]:
     async def favicon(request: Request) -> Response:
         return Response(status_code=204)
 
-    return [Route("/favicon.ico", favicon), Route("/login", login_form, methods=["GET"]), Route("/login", login, methods=["POST"]),
-            Route("/logout", logout, methods=["POST"])]
+    return [
+        Route("/favicon.ico", favicon),
+        Route("/login", login_form, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+    ]
 
 
 def _local_path(target: str | None) -> str:

@@ -23,8 +23,15 @@ def ref_of(project: Any, request: Request) -> str:
 
 def data_home(project: Any, request: Request) -> dict[str, Any]:
     found = project.data_overview(ref_of(project, request))
-    return {"section": "data", "ref": found.ref, "commit": found.commit, "tables": found.tables,
-            "branches": found.branches, "tags": found.tags, "log": found.log}
+    return {
+        "section": "data",
+        "ref": found.ref,
+        "commit": found.commit,
+        "tables": found.tables,
+        "branches": found.branches,
+        "tags": found.tags,
+        "log": found.log,
+    }
 
 
 def table(project: Any, request: Request) -> dict[str, Any]:
@@ -32,8 +39,9 @@ def table(project: Any, request: Request) -> dict[str, Any]:
     if not name:
         raise TuskError("which table? (/data/table?name=T)")
     ref = ref_of(project, request)
-    result = project.table_page(name, ref, where_of(request), int_arg(request, "offset"),
-                                int_arg(request, "limit", PAGE, 1, 500))
+    result = project.table_page(
+        name, ref, where_of(request), int_arg(request, "offset"), int_arg(request, "limit", PAGE, 1, 500)
+    )
     return {"section": "data", "page": result, "ref": ref}
 
 
@@ -41,23 +49,42 @@ def log(project: Any, request: Request) -> dict[str, Any]:
     ref = ref_of(project, request)
     offset, limit = int_arg(request, "offset"), int_arg(request, "limit", PAGE, 1, 500)
     commits = project.log(ref, offset + limit + 1).commits
-    return {"section": "data", "ref": ref, "commits": commits[offset:offset + limit], "offset": offset,
-            "limit": limit, "more": len(commits) > offset + limit}
+    return {
+        "section": "data",
+        "ref": ref,
+        "commits": commits[offset : offset + limit],
+        "offset": offset,
+        "limit": limit,
+        "more": len(commits) > offset + limit,
+    }
 
 
 def commit(project: Any, request: Request) -> dict[str, Any]:
     ident = request.query_params.get("hash", "")
     if not ident:
         raise TuskError("which commit? (/data/commit?hash=H)")
-    change = project.commit_page(ident, request.query_params.get("from") or None,
-                                 request.query_params.get("table") or None, where_of(request),
-                                 int_arg(request, "offset"), int_arg(request, "limit", PAGE, 1, 500))
-    return {"section": "data", "commit": change.commits[0], "parent": change.base, "tables": change.tables,
-            "chosen": change.chosen, "diff": change.diff}
+    change = project.commit_page(
+        ident,
+        request.query_params.get("from") or None,
+        request.query_params.get("table") or None,
+        where_of(request),
+        int_arg(request, "offset"),
+        int_arg(request, "limit", PAGE, 1, 500),
+    )
+    return {
+        "section": "data",
+        "commit": change.commits[0],
+        "parent": change.base,
+        "tables": change.tables,
+        "chosen": change.chosen,
+        "diff": change.diff,
+    }
 
 
 def routes(web: Web) -> list[BaseRoute]:
-    return [Route("/data", page(web, "data.html", data_home)),
-            Route("/data/table", page(web, "table.html", table)),
-            Route("/data/log", page(web, "log.html", log)),
-            Route("/data/commit", page(web, "commit.html", commit))]
+    return [
+        Route("/data", page(web, "data.html", data_home)),
+        Route("/data/table", page(web, "table.html", table)),
+        Route("/data/log", page(web, "log.html", log)),
+        Route("/data/commit", page(web, "commit.html", commit)),
+    ]

@@ -15,9 +15,14 @@ from tusk.web.app import PAGE, Web, action, int_arg, page
 
 def models(project: Any, request: Request) -> dict[str, Any]:
     q = request.query_params
-    table = project.model_table(q.get("q", ""), q.get("status") or None, q.get("sort", "name"),
-                                q.get("dir") == "desc", int_arg(request, "offset"),
-                                int_arg(request, "limit", PAGE, 1, 500))
+    table = project.model_table(
+        q.get("q", ""),
+        q.get("status") or None,
+        q.get("sort", "name"),
+        q.get("dir") == "desc",
+        int_arg(request, "offset"),
+        int_arg(request, "limit", PAGE, 1, 500),
+    )
     return {"section": "models", "table": table}
 
 
@@ -31,9 +36,17 @@ def model(project: Any, request: Request) -> dict[str, Any]:
     if not name:
         raise TuskError("which model? (/model?name=NAME)")
     found = project.model_page(name, request.query_params.get("version") or None)
-    return {"section": "models", "name": name, "versions": found.versions, "chosen": found.chosen,
-            "lineage": found.lineage, "log": found.log, "current": found.current, "production": found.production,
-            "failure": found.failure}
+    return {
+        "section": "models",
+        "name": name,
+        "versions": found.versions,
+        "chosen": found.chosen,
+        "lineage": found.lineage,
+        "log": found.log,
+        "current": found.current,
+        "production": found.production,
+        "failure": found.failure,
+    }
 
 
 def promote(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
@@ -50,8 +63,10 @@ def rollback(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]
         raise TuskError("rollback needs a model")
     moved = project.rollback_model(name, to)  # as tusk models rollback does
     if not moved.moved:
-        return f"{name}: production stays on v{moved.production} (nothing earlier to roll back to)", \
-            f"/model?name={_q(name)}"
+        return (
+            f"{name}: production stays on v{moved.production} (nothing earlier to roll back to)",
+            f"/model?name={_q(name)}",
+        )
     return f"{name}: production v{moved.previous} → v{moved.production}", f"/model?name={_q(name)}"
 
 
@@ -62,8 +77,10 @@ def _q(text: str) -> str:
 
 
 def routes(web: Web) -> list[BaseRoute]:
-    return [Route("/models", page(web, "models.html", models)),
-            Route("/models/counts", page(web, "model_counts.html", counts)),
-            Route("/model", page(web, "model.html", model)),
-            Route("/model/promote", action(web, "models promote", promote), methods=["POST"]),
-            Route("/model/rollback", action(web, "models rollback", rollback), methods=["POST"])]
+    return [
+        Route("/models", page(web, "models.html", models)),
+        Route("/models/counts", page(web, "model_counts.html", counts)),
+        Route("/model", page(web, "model.html", model)),
+        Route("/model/promote", action(web, "models promote", promote), methods=["POST"]),
+        Route("/model/rollback", action(web, "models rollback", rollback), methods=["POST"]),
+    ]

@@ -16,8 +16,12 @@ from tusk.web.app import Web, action, page
 def releases(project: Any, request: Request) -> dict[str, Any]:
     found = project.release_list().releases
     current = next((r for r in found if r.current), None)
-    return {"section": "releases", "releases": sorted(found, key=lambda r: int(r.version), reverse=True),
-            "events": project.release_log().events, "current": current}
+    return {
+        "section": "releases",
+        "releases": sorted(found, key=lambda r: int(r.version), reverse=True),
+        "events": project.release_log().events,
+        "current": current,
+    }
 
 
 def release(project: Any, request: Request) -> dict[str, Any]:
@@ -41,8 +45,11 @@ def confirm_rollback(project: Any, request: Request) -> dict[str, Any]:
     ident = request.query_params.get("id") or None
     found = sorted(project.release_list().releases, key=lambda r: int(r.version), reverse=True)
     current = next((r for r in found if r.current), None)
-    target = project.release(ident) if ident else next(
-        (r for r in found if current is None or int(r.version) < int(current.version)), None)
+    target = (
+        project.release(ident)
+        if ident
+        else next((r for r in found if current is None or int(r.version) < int(current.version)), None)
+    )
     if target is None:
         raise TuskError("no earlier release to roll back to")
     return {"section": "releases", "target": target, "current": current}
@@ -61,14 +68,18 @@ def rollback(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]
 def create(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
     outcome = project.create_release(build=form.get("build") == "yes")
     verb = "created" if outcome.created else "already released as"
-    return f"{verb} v{outcome.release.version} {outcome.release.md5[:8]} ({len(outcome.release.models)} models)", \
-        f"/release?id={outcome.release.md5}"
+    return (
+        f"{verb} v{outcome.release.version} {outcome.release.md5[:8]} ({len(outcome.release.models)} models)",
+        f"/release?id={outcome.release.md5}",
+    )
 
 
 def routes(web: Web) -> list[BaseRoute]:
-    return [Route("/releases", page(web, "releases.html", releases)),
-            Route("/release", page(web, "release.html", release)),
-            Route("/releases/diff", page(web, "release_diff.html", diff)),
-            Route("/releases/rollback", page(web, "rollback.html", confirm_rollback)),
-            Route("/releases/rollback", action(web, "release rollback", rollback), methods=["POST"]),
-            Route("/releases/create", action(web, "release create", create), methods=["POST"])]
+    return [
+        Route("/releases", page(web, "releases.html", releases)),
+        Route("/release", page(web, "release.html", release)),
+        Route("/releases/diff", page(web, "release_diff.html", diff)),
+        Route("/releases/rollback", page(web, "rollback.html", confirm_rollback)),
+        Route("/releases/rollback", action(web, "release rollback", rollback), methods=["POST"]),
+        Route("/releases/create", action(web, "release create", create), methods=["POST"]),
+    ]

@@ -30,15 +30,25 @@ def home(project: Any, request: Request) -> dict[str, Any]:
     except ReleaseError:  # no release yet
         current = None
     branch = project.config.data.branch
-    return {"section": "", "reviews": [r for r in project.review_rows() if r.status == "open"], "current": current,
-            "runs": project.background_runs(5), "branch": branch, "head": project.log(branch, 1).commits[0].hash}
+    return {
+        "section": "",
+        "reviews": [r for r in project.review_rows() if r.status == "open"],
+        "current": current,
+        "runs": project.background_runs(5),
+        "branch": branch,
+        "head": project.log(branch, 1).commits[0].hash,
+    }
 
 
 def reviews(project: Any, request: Request) -> dict[str, Any]:
     rows = project.review_rows(gone=True)  # merged and closed reviews stay listed once their branch is deleted
     show = request.query_params.get("status", "open")
-    return {"section": "reviews", "rows": [r for r in rows if show == "all" or r.status == show],
-            "show": show, "counts": {s: sum(1 for r in rows if r.status == s) for s in ("open", "closed", "merged")}}
+    return {
+        "section": "reviews",
+        "rows": [r for r in rows if show == "all" or r.status == show],
+        "show": show,
+        "counts": {s: sum(1 for r in rows if r.status == s) for s in ("open", "closed", "merged")},
+    }
 
 
 def review(project: Any, request: Request) -> dict[str, Any]:
@@ -61,14 +71,38 @@ def review(project: Any, request: Request) -> dict[str, Any]:
         change = project.review_page(branch, table, where, offset, limit, with_landed)
     else:
         change = None
-    found: dict[str, Any] = {"head": None, "into_head": None, "base": None, "commits": [], "tables": [],
-                             "chosen": None, "diff": None, "landed": 0}
+    found: dict[str, Any] = {
+        "head": None,
+        "into_head": None,
+        "base": None,
+        "commits": [],
+        "tables": [],
+        "chosen": None,
+        "diff": None,
+        "landed": 0,
+    }
     if change is not None:
-        found = {"head": change.head, "into_head": change.into_head, "base": change.base, "commits": change.commits,
-                 "tables": change.tables, "chosen": change.chosen, "diff": change.diff, "landed": change.landed}
-    return {"section": "reviews", "branch": branch, "into": project.config.data.branch, "meta": meta,
-            "ended": ended, "exists": exists, **found, "with_landed": "1" if with_landed else None,
-            "url": _review_url(branch, **({"landed": "1"} if with_landed else {}))}
+        found = {
+            "head": change.head,
+            "into_head": change.into_head,
+            "base": change.base,
+            "commits": change.commits,
+            "tables": change.tables,
+            "chosen": change.chosen,
+            "diff": change.diff,
+            "landed": change.landed,
+        }
+    return {
+        "section": "reviews",
+        "branch": branch,
+        "into": project.config.data.branch,
+        "meta": meta,
+        "ended": ended,
+        "exists": exists,
+        **found,
+        "with_landed": "1" if with_landed else None,
+        "url": _review_url(branch, **({"landed": "1"} if with_landed else {})),
+    }
 
 
 def impact(project: Any, request: Request) -> dict[str, Any]:
@@ -77,8 +111,15 @@ def impact(project: Any, request: Request) -> dict[str, Any]:
     if not branch:
         raise TuskError("which review? (/review/impact?branch=B)")
     found = project.review_impact(branch)
-    return {"branch": branch, "review": found.review, "rows": found.rows, "estimate": found.estimate,
-            "head": found.head, "into_head": found.into_head, "verdicts": found.verdicts}
+    return {
+        "branch": branch,
+        "review": found.review,
+        "rows": found.rows,
+        "estimate": found.estimate,
+        "head": found.head,
+        "into_head": found.into_head,
+        "verdicts": found.verdicts,
+    }
 
 
 # ----- actions -----------------------------------------------------------------------------------------------
@@ -92,9 +133,14 @@ def _branch(form: Mapping[str, str]) -> str:
 def merge(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
     branch = _branch(form)
     force = form.get("force") == "yes"
-    outcome = project.merge(branch, message=f"Merge {branch} into {project.config.data.branch} (by {who})",
-                            force=force, reason=form.get("reason") or None,
-                            expect=(form.get("head") or None, form.get("into_head") or None), who=who)
+    outcome = project.merge(
+        branch,
+        message=f"Merge {branch} into {project.config.data.branch} (by {who})",
+        force=force,
+        reason=form.get("reason") or None,
+        expect=(form.get("head") or None, form.get("into_head") or None),
+        who=who,
+    )
     if outcome.commit is None:
         return f"{branch}: nothing to merge ({outcome.message})", _review_url(branch)
     how = "fast-forward" if outcome.fast_forward else "merge commit"
@@ -106,12 +152,15 @@ def approve(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
     models = [m for m in form.get("model", "").split("\n") if m.strip()]
     if not models:
         raise TuskError("tick the models whose rows to approve")
-    result = project.approve(branch, models, who, expect_head=form.get("head") or None,
-                             expect_into=form.get("into_head") or None)
+    result = project.approve(
+        branch, models, who, expect_head=form.get("head") or None, expect_into=form.get("into_head") or None
+    )
     if result.commit is None:
         return result.message, _review_url(branch)
-    return f"approved {branch} for {', '.join(result.models)}: commit {result.commit[:7]} on {result.into}", \
-        _review_url(branch)
+    return (
+        f"approved {branch} for {', '.join(result.models)}: commit {result.commit[:7]} on {result.into}",
+        _review_url(branch),
+    )
 
 
 def comment(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
@@ -135,12 +184,14 @@ def edit(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
 
 
 def routes(web: Web) -> list[BaseRoute]:
-    return [Route("/", page(web, "home.html", home)),
-            Route("/reviews", page(web, "reviews.html", reviews)),
-            Route("/review", page(web, "review.html", review)),
-            Route("/review/impact", page(web, "impact.html", impact)),
-            Route("/review/merge", action(web, "review merge", merge), methods=["POST"]),
-            Route("/review/approve", action(web, "review approve", approve), methods=["POST"]),
-            Route("/review/comment", action(web, "review comment", comment), methods=["POST"]),
-            Route("/review/close", action(web, "review close", close), methods=["POST"]),
-            Route("/review/edit", action(web, "review edit", edit), methods=["POST"])]
+    return [
+        Route("/", page(web, "home.html", home)),
+        Route("/reviews", page(web, "reviews.html", reviews)),
+        Route("/review", page(web, "review.html", review)),
+        Route("/review/impact", page(web, "impact.html", impact)),
+        Route("/review/merge", action(web, "review merge", merge), methods=["POST"]),
+        Route("/review/approve", action(web, "review approve", approve), methods=["POST"]),
+        Route("/review/comment", action(web, "review comment", comment), methods=["POST"]),
+        Route("/review/close", action(web, "review close", close), methods=["POST"]),
+        Route("/review/edit", action(web, "review edit", edit), methods=["POST"]),
+    ]

@@ -16,8 +16,12 @@ from tusk.web.app import Web, action, fragment, page
 
 def runs(project: Any, request: Request) -> dict[str, Any]:
     found = project.background_runs()
-    return {"section": "runs", "runs": found, "live": next((r for r in found if r.live), None),
-            "branches": [b.name for b in project.branches().branches if not b.name.startswith("tusk-")]}
+    return {
+        "section": "runs",
+        "runs": found,
+        "live": next((r for r in found if r.live), None),
+        "branches": [b.name for b in project.branches().branches if not b.name.startswith("tusk-")],
+    }
 
 
 def run(project: Any, request: Request) -> dict[str, Any]:
@@ -45,8 +49,10 @@ def cancel(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
 
 
 def routes(web: Web) -> list[BaseRoute]:
-    return [Route("/runs", page(web, "runs.html", runs)),
-            Route("/run", page(web, "run.html", run)),
-            Route("/run/status", fragment(web, status)),
-            Route("/runs/start", action(web, "run start", start), methods=["POST"]),
-            Route("/run/cancel", action(web, "run cancel", cancel), methods=["POST"])]
+    return [
+        Route("/runs", page(web, "runs.html", runs)),
+        Route("/run", page(web, "run.html", run)),
+        Route("/run/status", fragment(web, status)),
+        Route("/runs/start", action(web, "run start", start), methods=["POST"]),
+        Route("/run/cancel", action(web, "run cancel", cancel), methods=["POST"]),
+    ]

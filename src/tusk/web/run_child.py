@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from tusk._internal.cache import atomic_write
-from tusk.train.background import EVENTS, RESULT
 from tusk.errors import LockHeld, TuskError
+from tusk.train.background import EVENTS, RESULT
 
 
 def main(config: str, folder: Path, at: str | None, only: str | None) -> int:
@@ -26,8 +26,12 @@ def main(config: str, folder: Path, at: str | None, only: str | None) -> int:
         events.flush()
 
     def on_start(plan: Any, count: int) -> None:
-        emit(event="plan", data_commit=plan.data_commit, jobs=list(plan.todo),
-             fresh=sum(1 for p in plan.instances if p.status == "fresh"))
+        emit(
+            event="plan",
+            data_commit=plan.data_commit,
+            jobs=list(plan.todo),
+            fresh=sum(1 for p in plan.instances if p.status == "fresh"),
+        )
 
     def on_event(event: Any) -> None:
         if event.kind in ("started", "retrying"):
@@ -42,8 +46,15 @@ def main(config: str, folder: Path, at: str | None, only: str | None) -> int:
     status, error = "failed", ""
     try:
         with Project.open(config) as project:
-            report = project.run(at=at, only=only, on_event=on_event, on_outcome=on_outcome, on_start=on_start,
-                                 wait=True, on_wait=on_wait)
+            report = project.run(
+                at=at,
+                only=only,
+                on_event=on_event,
+                on_outcome=on_outcome,
+                on_start=on_start,
+                wait=True,
+                on_wait=on_wait,
+            )
         status = "cancelled" if report.interrupted else "failed" if report.failed else "succeeded"
     except LockHeld as exc:
         status, error = "refused", str(exc)

@@ -73,8 +73,9 @@ def parse_allowed_host(value: str) -> str:
     """``tusk.example.com``, ``tusk.example.com:443`` or the URL people open → the host name it allows."""
     text = value.strip()
     name = _host_name(urlsplit(text).netloc if "://" in text else text)
-    if not name or not (_is_ip(name) or all(part and part.replace("-", "").replace("_", "").isalnum()
-                                            for part in name.split("."))):
+    if not name or not (
+        _is_ip(name) or all(part and part.replace("-", "").replace("_", "").isalnum() for part in name.split("."))
+    ):
         raise TuskError(f"--allowed-host takes a host name, NAME:PORT or the URL people open, not {value!r}")
     return name
 
@@ -108,9 +109,11 @@ def parse_tokens(spec: str | None) -> dict[str, str]:
 
 def check_binding(host: str, tokens: dict[str, str]) -> None:
     if not tokens and not is_loopback(host):
-        raise UnsafeBinding(f"tusk ui refuses to listen on {host} without a token: anyone who reaches it could "
-                            f"merge and release. Give --token NAME:SECRET (or TUSK_UI_TOKEN), or keep the "
-                            f"default --host 127.0.0.1")
+        raise UnsafeBinding(
+            f"tusk ui refuses to listen on {host} without a token: anyone who reaches it could "
+            f"merge and release. Give --token NAME:SECRET (or TUSK_UI_TOKEN), or keep the "
+            f"default --host 127.0.0.1"
+        )
 
 
 @dataclass
@@ -123,8 +126,9 @@ class Session:
 class Gate:
     """The sessions of one running page, and the rules a request must pass."""
 
-    def __init__(self, tokens: dict[str, str], local_user: str, host: str, port: int,
-                 allowed_hosts: Iterable[str] = ()) -> None:
+    def __init__(
+        self, tokens: dict[str, str], local_user: str, host: str, port: int, allowed_hosts: Iterable[str] = ()
+    ) -> None:
         self.tokens = tokens
         self.local_user = local_user
         self.sessions: dict[str, Session] = {}

@@ -22,7 +22,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything is made here: never ask a hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from tusk import TrainContext  # noqa: E402
+from tusk import TrainContext
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -37,21 +37,35 @@ def train(ctx: TrainContext) -> dict[str, float]:
     labels = sorted(set(examples["label"]))
     tokenizer = make_tokenizer(examples["text"], ctx.output_dir.parent / "vocab.txt")
     hidden = int(ctx.params.get("hidden", 64))
-    config: Any = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=hidden,
-                             num_hidden_layers=int(ctx.params.get("layers", 2)),
-                             num_attention_heads=int(ctx.params.get("heads", 2)), intermediate_size=2 * hidden,
-                             max_position_embeddings=64, id2label=dict(enumerate(labels)),
-                             label2id={label: i for i, label in enumerate(labels)})
+    config: Any = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=hidden,
+        num_hidden_layers=int(ctx.params.get("layers", 2)),
+        num_attention_heads=int(ctx.params.get("heads", 2)),
+        intermediate_size=2 * hidden,
+        max_position_embeddings=64,
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    )
     model: Any = BertForSequenceClassification(config)
     model = model.to(ctx.device)
     train_rows, test_rows = split(examples)
-    loss = fit(model, tokenizer, train_rows, config.label2id, ctx, epochs=int(ctx.params.get("epochs", 4)),
-               lr=float(ctx.params.get("lr", 2e-3)))
+    loss = fit(
+        model,
+        tokenizer,
+        train_rows,
+        config.label2id,
+        ctx,
+        epochs=int(ctx.params.get("epochs", 4)),
+        lr=float(ctx.params.get("lr", 2e-3)),
+    )
     accuracy = evaluate(model, tokenizer, test_rows, config.label2id, ctx.device)
     classify = make_pipeline(model.to("cpu").eval(), tokenizer)
     ctx.log_model(classify, flavor="transformers", input_example=["where is my parcel"])
-    print(f"{ctx.name}: vocabulary {tokenizer.vocab_size} words, {sum(p.numel() for p in model.parameters())} "
-          f"parameters, {len(train_rows)} train / {len(test_rows)} held out, accuracy {accuracy:.3f}")
+    print(
+        f"{ctx.name}: vocabulary {tokenizer.vocab_size} words, {sum(p.numel() for p in model.parameters())} "
+        f"parameters, {len(train_rows)} train / {len(test_rows)} held out, accuracy {accuracy:.3f}"
+    )
     return {"accuracy": accuracy, "loss": loss, "n_train": float(len(train_rows))}
 
 
@@ -83,12 +97,13 @@ def batches(tokenizer: Any, rows: Any, label2id: dict[str, int], device: str, si
 
     texts, labels = rows["text"].astype(str).tolist(), [label2id.get(label, 0) for label in rows["label"]]
     for start in range(0, len(texts), size):
-        encoded = tokenizer(texts[start:start + size], padding=True, truncation=True, return_tensors="pt")
-        yield encoded.to(device), torch.tensor(labels[start:start + size], device=device)
+        encoded = tokenizer(texts[start : start + size], padding=True, truncation=True, return_tensors="pt")
+        yield encoded.to(device), torch.tensor(labels[start : start + size], device=device)
 
 
-def fit(model: Any, tokenizer: Any, rows: Any, label2id: dict[str, int], ctx: TrainContext, epochs: int,
-        lr: float) -> float:
+def fit(
+    model: Any, tokenizer: Any, rows: Any, label2id: dict[str, int], ctx: TrainContext, epochs: int, lr: float
+) -> float:
     """A few epochs of AdamW over the trainable parameters; → the last epoch's mean loss."""
     import torch
 

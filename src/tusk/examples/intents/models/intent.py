@@ -21,8 +21,9 @@ def train(ctx: TrainContext) -> dict[str, float]:
     examples = ctx.inputs["examples"]
     texts, labels = examples[["text"]], examples["label"].tolist()
     stratify = labels if min(labels.count(label) for label in set(labels)) >= 2 else None
-    train_x, test_x, train_y, test_y = train_test_split(texts, labels, test_size=0.25, random_state=0,
-                                                        stratify=stratify)
+    train_x, test_x, train_y, test_y = train_test_split(
+        texts, labels, test_size=0.25, random_state=0, stratify=stratify
+    )
     features = make_column_transformer((TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), "text"))
     model = make_pipeline(features, LogisticRegression(C=float(ctx.params.get("C", 1.0)), max_iter=1000))
     model.fit(train_x, train_y)

@@ -20,8 +20,13 @@ from tusk.execute.base import Executor, Job, JobEvent, JobResult
 
 
 def job(tmp_path: Path, name: str, function: str, payload: Any = None, **options: Any) -> Job:
-    return Job(name=name, function=f"jobs_for_tests:{function}", payload=payload,
-               log_path=tmp_path / "logs" / f"{name}.log", **options)
+    return Job(
+        name=name,
+        function=f"jobs_for_tests:{function}",
+        payload=payload,
+        log_path=tmp_path / "logs" / f"{name}.log",
+        **options,
+    )
 
 
 def results(executor: Any, jobs: list[Job], on_event: Any = None) -> dict[str, JobResult]:
@@ -57,28 +62,34 @@ class ExecutorSuite:
 
     def test_success_returns_the_value(self, executor: Any, tmp_path: Path) -> None:
         got = results(executor, [job(tmp_path, "a", "echo", {"x": 1}), job(tmp_path, "b", "echo", [2])])
-        assert {n: (r.status, r.value, r.attempts) for n, r in got.items()} == {"a": ("succeeded", {"x": 1}, 1),
-                                                                                "b": ("succeeded", [2], 1)}
+        assert {n: (r.status, r.value, r.attempts) for n, r in got.items()} == {
+            "a": ("succeeded", {"x": 1}, 1),
+            "b": ("succeeded", [2], 1),
+        }
         assert got["a"].device == "cpu"
 
     def test_jobs_run_in_parallel(self, executor: Any, tmp_path: Path) -> None:
         needs(executor, "parallel")
         payload = {"folder": str(tmp_path / "started"), "count": 2}
         got = results(executor, [job(tmp_path, f"s{i}", "meet", payload) for i in range(2)])
-        assert {n: (r.status, r.value) for n, r in got.items()} == {"s0": ("succeeded", 2), "s1": ("succeeded", 2)}, \
+        assert {n: (r.status, r.value) for n, r in got.items()} == {"s0": ("succeeded", 2), "s1": ("succeeded", 2)}, (
             "each job saw the other running (one after the other, the first waits alone)"
+        )
 
     def test_failures_are_isolated(self, executor: Any, tmp_path: Path) -> None:
-        got = results(executor, [job(tmp_path, "ok", "echo", 1), job(tmp_path, "bad", "boom", 7),
-                                 job(tmp_path, "ok2", "echo", 2)])
+        got = results(
+            executor, [job(tmp_path, "ok", "echo", 1), job(tmp_path, "bad", "boom", 7), job(tmp_path, "ok2", "echo", 2)]
+        )
         assert {n: r.status for n, r in got.items()} == {"ok": "succeeded", "bad": "failed", "ok2": "succeeded"}
         assert got["bad"].error == "ValueError: boom 7" and "boom 7" in got["bad"].log_tail
         assert "[tusk] attempt 1 failed: ValueError: boom 7" in (tmp_path / "logs" / "bad.log").read_text()
 
     def test_a_job_that_exits_or_is_killed_costs_only_itself(self, executor: Any, tmp_path: Path) -> None:
         needs(executor, "isolated")
-        got = results(executor, [job(tmp_path, "exit", "exit_hard"), job(tmp_path, "kill", "kill_self"),
-                                 job(tmp_path, "ok", "echo", 2)])
+        got = results(
+            executor,
+            [job(tmp_path, "exit", "exit_hard"), job(tmp_path, "kill", "kill_self"), job(tmp_path, "ok", "echo", 2)],
+        )
         assert {n: r.status for n, r in got.items()} == {"exit": "failed", "kill": "failed", "ok": "succeeded"}
         assert "3" in got["exit"].error
         assert "9" in got["kill"].error or "SIGKILL" in got["kill"].error
@@ -91,8 +102,9 @@ class ExecutorSuite:
         needs(executor, "kill")
         pidfile, finished = tmp_path / "slow.pid", tmp_path / "slow.finished"
         payload = {"seconds": 120, "pidfile": str(pidfile), "finished": str(finished)}
-        got = results(executor, [job(tmp_path, "slow", "sleep_with_pid", payload, timeout=1.0),
-                                 job(tmp_path, "fast", "echo", 1)])
+        got = results(
+            executor, [job(tmp_path, "slow", "sleep_with_pid", payload, timeout=1.0), job(tmp_path, "fast", "echo", 1)]
+        )
         assert got["slow"].status == "failed" and got["slow"].error == "timed out after 1s"
         assert got["slow"].attempts == 1
         assert got["fast"].status == "succeeded"
@@ -102,8 +114,10 @@ class ExecutorSuite:
 
     def test_a_job_whose_log_passes_its_limit_is_stopped(self, executor: Any, tmp_path: Path) -> None:
         needs(executor, "kill")
-        got = results(executor, [job(tmp_path, "flood", "flood", max_log=2e6, timeout=60),
-                                 job(tmp_path, "fine", "echo", 1, max_log=2e6)])
+        got = results(
+            executor,
+            [job(tmp_path, "flood", "flood", max_log=2e6, timeout=60), job(tmp_path, "fine", "echo", 1, max_log=2e6)],
+        )
         assert got["flood"].status == "failed" and "log passed 2 MB" in got["flood"].error
         assert got["fine"].status == "succeeded"
         assert (tmp_path / "logs" / "flood.log").stat().st_size < 100e6, "stopped soon after"
@@ -128,11 +142,16 @@ class ExecutorSuite:
     def test_events_tell_each_attempt(self, executor: Any, tmp_path: Path) -> None:
         events: list[JobEvent] = []
         payload = {"marker": str(tmp_path / "marker")}
-        got = results(executor, [job(tmp_path, "flaky", "flaky", payload, retries=1),
-                                 job(tmp_path, "bad", "boom", 1)], events.append)
+        got = results(
+            executor,
+            [job(tmp_path, "flaky", "flaky", payload, retries=1), job(tmp_path, "bad", "boom", 1)],
+            events.append,
+        )
         seen = {name: [(e.kind, e.attempt) for e in events if e.job == name] for name in ("flaky", "bad")}
-        assert seen == {"flaky": [("started", 1), ("retrying", 2), ("started", 2), ("finished", 2)],
-                        "bad": [("started", 1), ("finished", 1)]}
+        assert seen == {
+            "flaky": [("started", 1), ("retrying", 2), ("started", 2), ("finished", 2)],
+            "bad": [("started", 1), ("finished", 1)],
+        }
         finished = {e.job: e.result for e in events if e.kind == "finished"}
         assert finished["flaky"] is not None and finished["flaky"].status == got["flaky"].status == "succeeded"
 
@@ -140,15 +159,19 @@ class ExecutorSuite:
         got = results(executor, [job(tmp_path, "chatty", "chatty")])
         assert got["chatty"].value == "", "CUDA_VISIBLE_DEVICES is empty for a job asking no GPU"
         text = (tmp_path / "logs" / "chatty.log").read_text()
-        for line in ("to stdout", "to stderr", "from a child process", "[tusk] attempt 1 started",
-                     "[tusk] attempt 1 succeeded"):
+        for line in (
+            "to stdout",
+            "to stderr",
+            "from a child process",
+            "[tusk] attempt 1 started",
+            "[tusk] attempt 1 succeeded",
+        ):
             assert line in text
 
     def test_cancel_stops_running_jobs_and_their_children(self, executor: Any, tmp_path: Path) -> None:
         needs(executor, "kill")
         needs(executor, "parallel")
-        jobs = [job(tmp_path, f"c{i}", "spawn_and_sleep", {"pidfile": str(tmp_path / f"c{i}.pid")})
-                for i in range(3)]
+        jobs = [job(tmp_path, f"c{i}", "spawn_and_sleep", {"pidfile": str(tmp_path / f"c{i}.pid")}) for i in range(3)]
         pidfiles = [tmp_path / "c0.pid", tmp_path / "c1.pid"]
 
         def cancel_when_running() -> None:
@@ -165,8 +188,9 @@ class ExecutorSuite:
         assert gone(pids), "workers and their children are gone"
 
     def test_cancel_between_jobs_cancels_the_rest(self, executor: Any, tmp_path: Path) -> None:
-        jobs = [job(tmp_path, "first", "echo", 1)] + [job(tmp_path, f"w{i}", "sleep_and_mark", {"seconds": 3})
-                                                      for i in range(4)]
+        jobs = [job(tmp_path, "first", "echo", 1)] + [
+            job(tmp_path, f"w{i}", "sleep_and_mark", {"seconds": 3}) for i in range(4)
+        ]
 
         def on_event(event: JobEvent) -> None:
             if event.kind == "finished" and event.job == "first":

@@ -35,8 +35,14 @@ def raises_exactly(kind: type[Exception]) -> Iterator[Any]:
 
 
 def seed(store: Any) -> str:
-    commit = write(store, ["CREATE TABLE ex (id INTEGER PRIMARY KEY, cust TEXT, label TEXT)",
-                           *[f"INSERT INTO ex VALUES ({i}, 'c{i % 3}', 'a')" for i in range(9)]], "seed")
+    commit = write(
+        store,
+        [
+            "CREATE TABLE ex (id INTEGER PRIMARY KEY, cust TEXT, label TEXT)",
+            *[f"INSERT INTO ex VALUES ({i}, 'c{i % 3}', 'a')" for i in range(9)],
+        ],
+        "seed",
+    )
     assert commit is not None
     return commit
 
@@ -75,8 +81,16 @@ class DataStoreSuite:
     def test_branches_diff_and_merge(self, store: Any) -> None:
         base = seed(store)
         store.create_branch("fix")
-        write(store, ["UPDATE ex SET label = 'b' WHERE id = 1", "INSERT INTO ex VALUES (100, 'c1', 'z')",
-                      "DELETE FROM ex WHERE id = 2"], "fix it", branch="fix")
+        write(
+            store,
+            [
+                "UPDATE ex SET label = 'b' WHERE id = 1",
+                "INSERT INTO ex VALUES (100, 'c1', 'z')",
+                "DELETE FROM ex WHERE id = 2",
+            ],
+            "fix it",
+            branch="fix",
+        )
         assert store.resolve(store.default_branch) == base, "a branch write leaves main alone"
         assert {b.name for b in store.branches()} >= {store.default_branch, "fix"}
         stat = store.diff_stat(store.default_branch, "fix")["ex"]
@@ -105,16 +119,37 @@ class DataStoreSuite:
 
     def test_a_diff_leaves_out_rows_a_third_commit_holds_already(self, store: Any) -> None:
         seed(store)
-        base = write(store, ["CREATE TABLE pairs (a INTEGER NOT NULL, b TEXT NOT NULL, v TEXT, PRIMARY KEY (a, b))",
-                             "INSERT INTO pairs VALUES (0, 'w', 'zero')"], "pairs")
+        base = write(
+            store,
+            [
+                "CREATE TABLE pairs (a INTEGER NOT NULL, b TEXT NOT NULL, v TEXT, PRIMARY KEY (a, b))",
+                "INSERT INTO pairs VALUES (0, 'w', 'zero')",
+            ],
+            "pairs",
+        )
         assert base is not None
         store.create_branch("fix")
-        write(store, ["UPDATE ex SET label = 'b' WHERE id IN (1, 3)", "INSERT INTO ex VALUES (100, 'c1', 'z')",
-                      "DELETE FROM ex WHERE id = 2", "INSERT INTO pairs VALUES (1, 'x', 'one'), (1, 'y', 'two')"],
-                     "fix it", branch="fix")
-        main = write(store, ["UPDATE ex SET label = 'b' WHERE id = 1", "DELETE FROM ex WHERE id = 2",
-                             "UPDATE ex SET label = 'q' WHERE id = 3",  # the same row, another value: not landed
-                             "INSERT INTO pairs VALUES (1, 'x', 'one')"], "approve part")
+        write(
+            store,
+            [
+                "UPDATE ex SET label = 'b' WHERE id IN (1, 3)",
+                "INSERT INTO ex VALUES (100, 'c1', 'z')",
+                "DELETE FROM ex WHERE id = 2",
+                "INSERT INTO pairs VALUES (1, 'x', 'one'), (1, 'y', 'two')",
+            ],
+            "fix it",
+            branch="fix",
+        )
+        main = write(
+            store,
+            [
+                "UPDATE ex SET label = 'b' WHERE id = 1",
+                "DELETE FROM ex WHERE id = 2",
+                "UPDATE ex SET label = 'q' WHERE id = 3",  # the same row, another value: not landed
+                "INSERT INTO pairs VALUES (1, 'x', 'one')",
+            ],
+            "approve part",
+        )
         assert main is not None
         diffs = {d.table: d for d in store.diff(base, "fix", landed_at=main)}
         ex, pairs = diffs["ex"], diffs["pairs"]
@@ -151,10 +186,16 @@ class DataStoreSuite:
         assert store.merge_base(main, "fix") == store.merge_base("fix", main) == base
         with store.merge_preview("fix") as preview:
             assert (preview.kind, preview.into_head, preview.branch_head, preview.merge_base) == (
-                "merge", moved, fix, base)
+                "merge",
+                moved,
+                fix,
+                base,
+            )
             assert not preview.persists
             assert store.query("SELECT label FROM ex WHERE id IN (0, 1) ORDER BY id", ref=preview.commit).rows == [
-                ("fix",), ("main",)]
+                ("fix",),
+                ("main",),
+            ]
             assert len(store.branches()) == 3, "the merge is made on a scratch branch"
         assert sorted(b.name for b in store.branches()) == sorted([main, "fix"]), "the scratch branch is gone"
         assert store.resolve(main) == moved, "the data branch is untouched"
@@ -194,8 +235,12 @@ class DataStoreSuite:
     def test_conflicts_resolved(self, store: Any, take: str) -> None:
         seed(store)
         store.create_branch("fix")
-        write(store, ["UPDATE ex SET label = 'fix' WHERE id IN (1, 2)", "UPDATE ex SET label = 'f3' WHERE id = 3"],
-              "fix", branch="fix")
+        write(
+            store,
+            ["UPDATE ex SET label = 'fix' WHERE id IN (1, 2)", "UPDATE ex SET label = 'f3' WHERE id = 3"],
+            "fix",
+            branch="fix",
+        )
         write(store, ["UPDATE ex SET label = 'main' WHERE id = 1", "DELETE FROM ex WHERE id = 2"], "main")
         seen: list[dict[str, Any]] = []
 
@@ -206,12 +251,17 @@ class DataStoreSuite:
         result = store.merge("fix", resolve=by_row if take == "by row" else take)
         assert result.resolved == 2 and result.commit == store.resolve(store.default_branch)
         got = dict(store.query("SELECT id, label FROM ex WHERE id IN (1, 2, 3)").rows)
-        expected = {"ours": {1: "main", 3: "f3"}, "theirs": {1: "fix", 2: "fix", 3: "f3"},
-                    "by row": {1: "main", 2: "fix", 3: "f3"}}[take]
+        expected = {
+            "ours": {1: "main", 3: "f3"},
+            "theirs": {1: "fix", 2: "fix", 3: "f3"},
+            "by row": {1: "main", 2: "fix", 3: "f3"},
+        }[take]
         assert got == expected
         if seen:
-            assert {(c["ours_change"], c["theirs_change"]) for c in seen} == {("modified", "modified"),
-                                                                              ("removed", "modified")}
+            assert {(c["ours_change"], c["theirs_change"]) for c in seen} == {
+                ("modified", "modified"),
+                ("removed", "modified"),
+            }
         assert store.merge("fix").commit is None
 
     def test_snapshots_are_pinned_and_read_only(self, store: Any) -> None:
@@ -221,7 +271,10 @@ class DataStoreSuite:
         with raises_exactly(DataError):
             store.query("DELETE FROM ex", ref=first)
         assert list(store.iter_query("SELECT id FROM ex WHERE cust = :c ORDER BY id", {"c": "c0"})) == [
-            (0,), (3,), (6,)]
+            (0,),
+            (3,),
+            (6,),
+        ]
 
     def test_tags_tables_columns(self, store: Any) -> None:
         commit = seed(store)
@@ -280,13 +333,16 @@ class DataStoreSuite:
         seed(store)
         types = {"k": "INTEGER", "name": "TEXT", "score": "REAL"}
         with store.writer() as transaction:
-            counts = transaction.load_rows("scores", ["k", "name", "score"], [(1, "a", 0.5), (2, "b", 1.5)], ["k"],
-                                           create=types)
+            counts = transaction.load_rows(
+                "scores", ["k", "name", "score"], [(1, "a", 0.5), (2, "b", 1.5)], ["k"], create=types
+            )
             transaction.commit("new table")
         assert counts == LoadCounts(added=2)
         assert store.columns("scores") == [("k", "INTEGER", True), ("name", "TEXT", False), ("score", "REAL", False)]
 
-        def load(rows: list[tuple[Any, ...]], mode: Any, columns: tuple[str, ...] = ("k", "name", "score")) -> LoadCounts:
+        def load(
+            rows: list[tuple[Any, ...]], mode: Any, columns: tuple[str, ...] = ("k", "name", "score")
+        ) -> LoadCounts:
             with store.writer() as transaction:
                 counts = transaction.load_rows("scores", columns, rows, ["k"], mode)
                 transaction.commit(f"load {mode}")
@@ -303,8 +359,11 @@ class DataStoreSuite:
         with raises_exactly(DataError):
             load([(7, "g", 1.0)], "upsert", ("k", "name", "no_such_column"))
         assert store.resolve(store.default_branch) == head
-        assert store.query("SELECT k, name, score FROM scores ORDER BY k").rows == [(1, "a", 0.5), (3, "c", None),
-                                                                                    (4, "z", 0.0)]
+        assert store.query("SELECT k, name, score FROM scores ORDER BY k").rows == [
+            (1, "a", 0.5),
+            (3, "c", None),
+            (4, "z", 0.0),
+        ]
 
     def test_driver_errors_are_tusk_errors(self, store: DataStore) -> None:
         first = seed(store)
@@ -345,8 +404,9 @@ class DataStoreSuite:
         head = seed(store)
         store.add_remote("origin", str(tmp_path / "shared" / "remote.db"))
         store.push("origin")
-        copy = type(store).clone(f"file://{tmp_path / 'shared' / 'remote.db'}", tmp_path / "copy" / "training.db",
-                                 store.default_branch)
+        copy = type(store).clone(
+            f"file://{tmp_path / 'shared' / 'remote.db'}", tmp_path / "copy" / "training.db", store.default_branch
+        )
         try:
             assert copy.resolve(store.default_branch) == head
             assert copy.query("SELECT count(*) FROM ex").rows == [(9,)]

@@ -23,19 +23,33 @@ from tusk.tracking.base import FailureRecord, InputRecord, InstanceState, Tracke
 Names = Callable[[str], str]
 
 
-def record(tmp_path: Path, name: str, fingerprint: str, accuracy: float = 0.9,
-           promote_if: str | None = None) -> TrainRecord:
+def record(
+    tmp_path: Path, name: str, fingerprint: str, accuracy: float = 0.9, promote_if: str | None = None
+) -> TrainRecord:
     """A finished job of instance ``name``: a model file, a log, one metric."""
     job = tmp_path / "jobs" / f"{name}-{fingerprint}-{uuid.uuid4().hex[:6]}"
     (job / "model").mkdir(parents=True)
     (job / "model" / "weights.txt").write_text(fingerprint)
     (job / "job.log").write_text(f"trained {name} {fingerprint}\n")
-    state = InstanceState(name=name, version="", fingerprint=fingerprint, data_commit="c" * 40,
-                          inputs={"examples": InputRecord("SELECT 1", {}, "d" * 64, 3)}, spec="m-{c}")
-    return TrainRecord(state=state, metrics={"accuracy": accuracy}, params={"C": 1.0},
-                       tags={"tusk.fingerprint": fingerprint, "tusk.data_commit": "c" * 40},
-                       output_dir=job / "model", log_file=job / "job.log", seconds=1.0,
-                       resources={"cpus": 1, "gpus": 0}, promote_if=promote_if)
+    state = InstanceState(
+        name=name,
+        version="",
+        fingerprint=fingerprint,
+        data_commit="c" * 40,
+        inputs={"examples": InputRecord("SELECT 1", {}, "d" * 64, 3)},
+        spec="m-{c}",
+    )
+    return TrainRecord(
+        state=state,
+        metrics={"accuracy": accuracy},
+        params={"C": 1.0},
+        tags={"tusk.fingerprint": fingerprint, "tusk.data_commit": "c" * 40},
+        output_dir=job / "model",
+        log_file=job / "job.log",
+        seconds=1.0,
+        resources={"cpus": 1, "gpus": 0},
+        promote_if=promote_if,
+    )
 
 
 def failure(tmp_path: Path, name: str, fingerprint: str, error: str, log: str | None = "") -> FailureRecord:
@@ -45,10 +59,21 @@ def failure(tmp_path: Path, name: str, fingerprint: str, error: str, log: str | 
     job.mkdir(parents=True)
     if log is not None:
         (job / "job.log").write_text(log or f"failing {name} {fingerprint}\n")
-    tags = {T.INSTANCE: name, T.SPEC: "m-{c}", T.FINGERPRINT: fingerprint, T.DATA_COMMIT: "c" * 40,
-            T.ERROR: error.strip().splitlines()[-1]}
-    return FailureRecord(name, {"C": 1.0}, tags, error, job / "job.log" if log is not None else None,
-                         {"mlflow.source.name": "models/m.py"})
+    tags = {
+        T.INSTANCE: name,
+        T.SPEC: "m-{c}",
+        T.FINGERPRINT: fingerprint,
+        T.DATA_COMMIT: "c" * 40,
+        T.ERROR: error.strip().splitlines()[-1],
+    }
+    return FailureRecord(
+        name,
+        {"C": 1.0},
+        tags,
+        error,
+        job / "job.log" if log is not None else None,
+        {"mlflow.source.name": "models/m.py"},
+    )
 
 
 def train(tracker: Any, tmp_path: Path, name: str, *fingerprints: str, **options: Any) -> list[str]:
@@ -75,8 +100,9 @@ class TrackerSuite:
     def test_is_a_tracker(self, tracker: Tracker) -> None:
         assert isinstance(tracker, Tracker)
 
-    def test_register_records_the_state_the_alias_and_the_version(self, tracker: Any, tmp_path: Path,
-                                                                   names: Names) -> None:
+    def test_register_records_the_state_the_alias_and_the_version(
+        self, tracker: Any, tmp_path: Path, names: Names
+    ) -> None:
         name = names("a")
         assert train(tracker, tmp_path, name, "f1") == ["1"]
         state = tracker.states()[name]
@@ -90,8 +116,9 @@ class TrackerSuite:
         assert tracker.versions(name)[0].aliases == ["production"]
         assert tracker.find_fingerprint(name, "f1") == "1" and tracker.find_fingerprint(name, "zz") is None
 
-    def test_a_version_below_promote_if_becomes_current_but_not_production(self, tracker: Any, tmp_path: Path,
-                                                                            names: Names) -> None:
+    def test_a_version_below_promote_if_becomes_current_but_not_production(
+        self, tracker: Any, tmp_path: Path, names: Names
+    ) -> None:
         name = names("b")
         train(tracker, tmp_path, name, "f1")
         train(tracker, tmp_path, name, "f2", accuracy=0.1, promote_if="accuracy > 0.5")
@@ -99,8 +126,9 @@ class TrackerSuite:
         assert tracker.aliases()[name] == "1" and state.version == "2" and state.production == ["1"]
         assert state.fingerprints == {"f1": "1", "f2": "2"}
 
-    def test_reuse_makes_an_older_version_current_and_production(self, tracker: Any, tmp_path: Path,
-                                                                 names: Names) -> None:
+    def test_reuse_makes_an_older_version_current_and_production(
+        self, tracker: Any, tmp_path: Path, names: Names
+    ) -> None:
         name = names("c")
         train(tracker, tmp_path, name, "f1", "f2")
         state = tracker.states()[name]
@@ -109,8 +137,9 @@ class TrackerSuite:
         assert tracker.aliases()[name] == "1" and tracker.states()[name].version == "1"
         assert len(tracker.versions(name)) == 2, "a reuse registers nothing"
 
-    def test_rollback_walks_back_through_the_production_history(self, tracker: Any, tmp_path: Path,
-                                                                names: Names) -> None:
+    def test_rollback_walks_back_through_the_production_history(
+        self, tracker: Any, tmp_path: Path, names: Names
+    ) -> None:
         name = names("d")
         train(tracker, tmp_path, name, "f1", "f2", "f3")
         assert tracker.rollback(name) == ("3", "2")
@@ -135,8 +164,9 @@ class TrackerSuite:
             tracker.set_alias(name, "9")
         assert tracker.aliases()[name] == "1"
 
-    def test_move_production_is_idempotent_and_removes_aliases(self, tracker: Any, tmp_path: Path,
-                                                               names: Names) -> None:
+    def test_move_production_is_idempotent_and_removes_aliases(
+        self, tracker: Any, tmp_path: Path, names: Names
+    ) -> None:
         a, b = names("f"), names("g")
         train(tracker, tmp_path, a, "f1", "f2")
         train(tracker, tmp_path, b, "f1")
@@ -145,8 +175,9 @@ class TrackerSuite:
         assert tracker.move_production({a: "1", b: None}) == [], "a second pass moves nothing"
         assert tracker.states()[a].production[-1] == "1"
 
-    def test_a_candidate_is_registered_without_becoming_current(self, tracker: Any, tmp_path: Path,
-                                                                names: Names) -> None:
+    def test_a_candidate_is_registered_without_becoming_current(
+        self, tracker: Any, tmp_path: Path, names: Names
+    ) -> None:
         name, fresh = names("h"), names("i")
         train(tracker, tmp_path, name, "f1")
         version = tracker.register_candidate(record(tmp_path, name, "f2"), "fix")
@@ -157,8 +188,9 @@ class TrackerSuite:
         assert tracker.register_candidate(record(tmp_path, fresh, "f1"), "fix") == "1", "a new model's candidate"
         assert fresh not in tracker.states() and fresh not in tracker.aliases()
 
-    def test_a_candidate_left_unlisted_by_a_kill_is_listed_not_registered_twice(self, tracker: Any, tmp_path: Path,
-                                                                                 names: Names) -> None:
+    def test_a_candidate_left_unlisted_by_a_kill_is_listed_not_registered_twice(
+        self, tracker: Any, tmp_path: Path, names: Names
+    ) -> None:
         """A run killed between creating a candidate's version and listing it (crash point candidate.version):
         the candidate trained again is listed as that version, never a second version of one fingerprint."""
         from tusk._internal.crash import at_point
@@ -182,8 +214,9 @@ class TrackerSuite:
         assert tracker.candidates()[name]["f2"].version == "2"
         assert [v.version for v in tracker.versions(name)] == ["2", "1"]
 
-    def test_the_states_of_some_instances_are_theirs_in_every_state(self, tracker: Any, tmp_path: Path,
-                                                                     names: Names) -> None:
+    def test_the_states_of_some_instances_are_theirs_in_every_state(
+        self, tracker: Any, tmp_path: Path, names: Names
+    ) -> None:
         """states(names) holds exactly what states() holds for those names: a reused (pointer) state, a newest
         version's state, a model with only a candidate (no state) and a name never registered."""
         a, b, candidate, ghost = names("sa"), names("sb"), names("sc"), names("sg")
@@ -200,8 +233,9 @@ class TrackerSuite:
         many = [names(f"x{i}") for i in range(1200)] + [a]  # past SQLite's limit of bound values
         assert tracker.states(many) == {a: every[a]}
 
-    def test_the_registry_stamp_moves_with_states_and_candidates(self, tracker: Any, tmp_path: Path,
-                                                                  names: Names) -> None:
+    def test_the_registry_stamp_moves_with_states_and_candidates(
+        self, tracker: Any, tmp_path: Path, names: Names
+    ) -> None:
         """None (no cheap stamp) is allowed; a stamp must change whenever states() or candidates() would."""
         name = names("s")
         before = tracker.registry_stamp()
@@ -223,8 +257,9 @@ class TrackerSuite:
         name = names("j")
         train(tracker, tmp_path, name, "f1", "f2")
         self.delete_version(tracker, name, "1")
-        assert tracker.missing_versions([(name, "1"), (name, "2"), (names("none"), "1")]) == \
-            sorted([(name, "1"), (names("none"), "1")])
+        assert tracker.missing_versions([(name, "1"), (name, "2"), (names("none"), "1")]) == sorted(
+            [(name, "1"), (names("none"), "1")]
+        )
         assert [v.version for v in tracker.versions(name)] == ["2"]
         with pytest.raises(ModelNotFound):
             tracker.version(name, "1")
@@ -239,9 +274,15 @@ class TrackerSuite:
 
     def test_what_does_not_exist_is_not_found(self, tracker: Any, tmp_path: Path, names: Names) -> None:
         ghost = names("ghost")
-        for attempt in (lambda: tracker.version(ghost, "1"), lambda: tracker.versions(ghost),
-                        lambda: tracker.set_alias(ghost, "1"), lambda: tracker.rollback(ghost, to="1"),
-                        lambda: tracker.run_log(ghost, "1"), lambda: tracker.download(ghost, "1", tmp_path / "d")):
+        attempts: tuple[Callable[[], object], ...] = (
+            lambda: tracker.version(ghost, "1"),
+            lambda: tracker.versions(ghost),
+            lambda: tracker.set_alias(ghost, "1"),
+            lambda: tracker.rollback(ghost, to="1"),
+            lambda: tracker.run_log(ghost, "1"),
+            lambda: tracker.download(ghost, "1", tmp_path / "d"),
+        )
+        for attempt in attempts:
             with pytest.raises(ModelNotFound):
                 attempt()
         assert ghost not in tracker.states() and ghost not in tracker.aliases()
@@ -263,10 +304,14 @@ class TrackerSuite:
         registry = tracker.release_registry()
         assert isinstance(registry, ReleaseRegistry)
         first, second = names("r1"), names("r2")
-        a = registry.record_release({"m": "1"}, {"tusk.release.md5": first}, {"tusk.release.event": "created",
-                                                                              "tusk.release.md5": first})
-        b = registry.record_release({"m": "2", "n": "1"}, {"tusk.release.md5": second},
-                                    {"tusk.release.event": "created", "tusk.release.md5": second})
+        a = registry.record_release(
+            {"m": "1"}, {"tusk.release.md5": first}, {"tusk.release.event": "created", "tusk.release.md5": first}
+        )
+        b = registry.record_release(
+            {"m": "2", "n": "1"},
+            {"tusk.release.md5": second},
+            {"tusk.release.event": "created", "tusk.release.md5": second},
+        )
         by_md5 = {r.tags.get("tusk.release.md5"): r for r in registry.releases()}
         assert by_md5[first].manifest == {"m": "1"} and by_md5[second].manifest == {"m": "2", "n": "1"}
         assert by_md5[second].current and not by_md5[first].current and int(b.version) > int(a.version)
@@ -281,15 +326,23 @@ class TrackerSuite:
         assert status[moved] == "done" and status[void] == "void"
         assert not {moved, void} & {e.id for e in registry.events(pending_only=True)}
 
-    def test_a_failed_job_is_a_run_found_by_instance_with_its_log(self, tracker: Any, tmp_path: Path,
-                                                                  names: Names) -> None:
+    def test_a_failed_job_is_a_run_found_by_instance_with_its_log(
+        self, tracker: Any, tmp_path: Path, names: Names
+    ) -> None:
         """The failure methods (issue 22): a failed job is recorded without a version; each instance's newest
         failure is found (of some instances only, if asked) with its fingerprint, data commit, last error line
         and log; a success elsewhere does not hide it (the planner compares fingerprints, not the tracker)."""
         name, other, clean = names("fail"), names("fail-other"), names("fine")
         stamp = tracker.registry_stamp()
-        first = tracker.log_failure(failure(tmp_path, name, "f1", "Traceback (most recent call last):\n  ...\n"
-                                            "ValueError: no good at first", log="first attempt\n"))
+        first = tracker.log_failure(
+            failure(
+                tmp_path,
+                name,
+                "f1",
+                "Traceback (most recent call last):\n  ...\nValueError: no good at first",
+                log="first attempt\n",
+            )
+        )
         assert isinstance(first, str) and first
         time.sleep(0.05)  # runs are ordered by their start (milliseconds)
         second = tracker.log_failure(failure(tmp_path, name, "f2", "ValueError: no good again", log="second\n"))
@@ -312,8 +365,9 @@ class TrackerSuite:
         assert name not in tracker.states() and name not in tracker.aliases(), "a failure registers no version"
         assert [v.version for v in tracker.versions(clean)] == ["1"]
 
-    def test_a_failure_without_a_log_is_found_and_its_log_is_a_tracking_error(self, tracker: Any, tmp_path: Path,
-                                                                              names: Names) -> None:
+    def test_a_failure_without_a_log_is_found_and_its_log_is_a_tracking_error(
+        self, tracker: Any, tmp_path: Path, names: Names
+    ) -> None:
         name = names("nolog")
         train(tracker, tmp_path, name, "f1")
         tracker.log_failure(failure(tmp_path, name, "f2", "killed by signal 9", log=None))
