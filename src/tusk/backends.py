@@ -1,10 +1,11 @@
-"""Backends chosen by the scheme of a URL, imported lazily (fsspec's registry pattern).
+"""Backends chosen by the scheme of a URL (or, for builders, by name), imported lazily (fsspec's registry pattern).
 
-Three ports, each a table ``scheme -> "module:Class"``:
+Four ports, each a table ``scheme -> "module:Class"``:
 
     data       DataStore  (tusk.data.base)       doltlite://
     tracking   Tracker    (tusk.tracking.base)   sqlite://, postgresql://, http(s)://
     executor   Executor   (tusk.execute.base)    local://, ray://, immediate://
+    builder    Builder    (tusk.build.base)      docker, podman, buildah, none  ([release] builder; auto picks one)
 
 A backend's module is imported only when a URL names its scheme; one that needs a missing extra raises
 ``BackendMissing`` with the pip command that fixes it. Other packages add backends without editing tusk:
@@ -28,18 +29,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 from urllib.parse import urlsplit
 
-from tusk.errors import BackendMissing, ConfigError
+from tusk.errors import BackendMissing, BuildError, ConfigError
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from tusk.build.base import Builder
     from tusk.core.config import Config
     from tusk.data.base import DataStore
     from tusk.execute.base import Executor
     from tusk.tracking.base import Tracker
 
-Port = Literal["data", "tracking", "executor"]
-PORTS: tuple[Port, ...] = ("data", "tracking", "executor")
+Port = Literal["data", "tracking", "executor", "builder"]
+PORTS: tuple[Port, ...] = ("data", "tracking", "executor", "builder")
 ENTRY_POINT_GROUP = "tusk.backends"
 _SCHEME = re.compile(r"^[a-z][a-z0-9.-]*$")
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -67,7 +69,15 @@ BUILTIN: dict[Port, dict[str, Backend]] = {
         "ray": Backend("tusk.execute.ray:RayExecutor", "pip install 'tusk-mlops[ray]'"),
         "immediate": Backend("tusk.execute.immediate:ImmediateExecutor"),
     },
+    "builder": {
+        "docker": Backend("tusk.build.docker:DockerBuilder"),
+        "podman": Backend("tusk.build.docker:PodmanBuilder"),
+        "buildah": Backend("tusk.build.buildah:BuildahBuilder"),
+        "none": Backend("tusk.build.none:NoBuilder"),
+        "context": Backend("tusk.build.none:NoBuilder"),  # the same: the build context only
+    },
 }
+AUTO_BUILDERS = ("docker", "podman", "buildah")  # what ``builder = "auto"`` tries, in this order
 
 INSTALL_HINTS: dict[str, str] = {  # a missing top-level module → what installs it
     "ray": "pip install 'tusk-mlops[ray]'",
@@ -91,6 +101,10 @@ class TrackerFactory(Protocol):
 
 class ExecutorFactory(Protocol):
     def __call__(self, url: str, config: Config | None = None, workers: int | None = None) -> Executor: ...
+
+
+class BuilderFactory(Protocol):
+    def __call__(self, url: str, config: Config | None = None) -> Builder: ...
 
 
 def register(port: Port, scheme: str, target: str, install_hint: str = "", *, replace: bool = False) -> None:
@@ -167,9 +181,11 @@ def backend_class(port: Literal["data"], url: str) -> DataStoreFactory: ...
 def backend_class(port: Literal["tracking"], url: str) -> TrackerFactory: ...
 @overload
 def backend_class(port: Literal["executor"], url: str) -> ExecutorFactory: ...
+@overload
+def backend_class(port: Literal["builder"], url: str) -> BuilderFactory: ...
 def backend_class(port: Port, url: str) -> Any:
-    """The class that serves ``url`` for ``port``; imported only now."""
-    scheme = scheme_of(url)
+    """The class that serves ``url`` for ``port`` (a builder's is its name); imported only now."""
+    scheme = url if port == "builder" else scheme_of(url)
     backend = _lookup(port, scheme)
     if backend is None:
         names = ", ".join(sorted(known(port)))
@@ -200,6 +216,26 @@ def open_tracker(url: str, config: Config | None = None) -> Tracker:
 
 def open_executor(url: str, config: Config | None = None, workers: int | None = None) -> Executor:
     return backend_class("executor", url)(url, config, workers=workers)
+
+
+def open_builder(setting: str, config: Config | None = None) -> Builder:
+    """The image builder ``[release] builder`` names: ``auto`` is the first of docker (when its daemon answers),
+    podman and buildah that is ready, else ``none`` (the build context only); a builder named on purpose must be
+    installed. Plugins add builders by name (entry point ``builder.NAME``); ``auto`` tries only tusk's own."""
+    if setting == "auto":
+        for name in AUTO_BUILDERS:
+            builder = backend_class("builder", name)(name, config)
+            if builder.ready():
+                return builder
+        return backend_class("builder", "none")("none", config)
+    if _lookup("builder", setting) is None:
+        others = sorted(set(known("builder")) - {*AUTO_BUILDERS, "none", "context"})
+        names = ", ".join(["auto", *AUTO_BUILDERS, *others])
+        raise ConfigError(f"[release] builder = {setting!r}: use {names} or none")
+    builder = backend_class("builder", setting)(setting, config)
+    if not builder.installed():
+        raise BuildError(f"builder {setting!r} is not installed")
+    return builder
 
 
 def require(module_name: str) -> Any:

@@ -1,10 +1,12 @@
 """Backends by URL scheme: the built-in ones, and an executor from outside tusk — the example of
 docs/architecture.md, taken from the page — added through ``register()`` and through an entry point of an
-installed distribution, used by a whole ``tusk run``, and put through the executor conformance suite."""
+installed distribution, used by a whole ``tusk run``, and put through the executor conformance suite. The
+plugin author's page, docs/plugins.md: its builder and its pytest files, run as a plugin author runs them."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -20,21 +22,29 @@ from tusk import backends
 from tusk._internal.sqlite import child_env
 from tusk.errors import BackendMissing, ConfigError
 from tusk.execute.local import LocalExecutor
-from tusk.testing.executor import ExecutorSuite
+from tusk.testing import ExecutorSuite
 
 DOC = Path(__file__).parents[2] / "docs" / "architecture.md"
+PLUGINS = Path(__file__).parents[2] / "docs" / "plugins.md"
+
+
+def code_block(page: Path, file: str) -> str:
+    """The ``python`` code block of ``page`` that starts with the comment ``# <file>``."""
+    [code] = re.findall(rf"```python\n(# {re.escape(file)}\n.*?)```", page.read_text(), re.S)
+    return code
 
 
 def documented_example() -> str:
     """The ``tusk_procs.py`` code block of docs/architecture.md."""
-    [code] = re.findall(r"```python\n(# tusk_procs\.py\n.*?)```", DOC.read_text(), re.S)
-    return code
+    return code_block(DOC, "tusk_procs.py")
 
 
-def plugin_dist(folder: Path, entries: str, name: str = "tusk-procs") -> Path:
-    """A distribution as pip installs it — its module and a .dist-info with entry points — in ``folder``."""
+def plugin_dist(folder: Path, entries: str, name: str = "tusk-procs", modules: dict[str, str] | None = None) -> Path:
+    """A distribution as pip installs it — its modules (the documented ``tusk_procs.py`` unless given) and a
+    .dist-info with entry points — in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "tusk_procs.py").write_text(documented_example())
+    for module, code in (modules or {"tusk_procs.py": documented_example()}).items():
+        (folder / module).write_text(code)
     info = folder / f"{name.replace('-', '_')}-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
@@ -167,3 +177,72 @@ class TestDocumentedExecutor(ExecutorSuite):
         executor = backends.backend_class("executor", "procs://")("procs://")
         yield executor
         executor.close()
+
+
+NERDCTL = """#!/bin/sh
+# nerdctl's command line, served by buildah (this machine has no containerd)
+case "$1" in
+  image) shift 2; exec buildah --storage-driver vfs inspect --type image "$@" ;;
+  *) exec buildah --storage-driver vfs "$@" ;;
+esac
+"""
+
+
+def run_plugin_tests(folder: Path, test_file: str, site: Path, path: str | None = None) -> str:
+    """Run the page's pytest file ``test_file`` as a plugin author does: in a folder of its own (no tusk
+    conftest, no tests/ on the path), with the plugin installed in ``site``. → pytest's summary."""
+    folder.mkdir(parents=True)
+    (folder / test_file).write_text(code_block(PLUGINS, test_file))
+    env = child_env({"PYTHONPATH": str(site), "PATH": path or os.environ["PATH"]})
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", test_file],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def test_the_plugin_page_builder_passes_the_builder_suite_run_from_the_page(tmp_path: Path) -> None:
+    site = plugin_dist(
+        tmp_path / "site",
+        "builder.nerdctl = tusk_nerdctl:NerdctlBuilder",
+        "tusk-nerdctl",
+        {"tusk_nerdctl.py": code_block(PLUGINS, "tusk_nerdctl.py")},
+    )
+    absent = run_plugin_tests(tmp_path / "absent", "test_tusk_nerdctl.py", site, path="/usr/bin:/bin")
+    assert re.search(r"\b6 skipped\b", absent) and "nerdctl is not installed here" in absent, absent
+    if shutil.which("buildah") is None:
+        pytest.skip("buildah not installed (.ci/install adds it): nerdctl's stand-in")
+    shim = tmp_path / "bin" / "nerdctl"
+    shim.parent.mkdir()
+    shim.write_text(NERDCTL)
+    shim.chmod(0o755)
+    summary = run_plugin_tests(
+        tmp_path / "present", "test_tusk_nerdctl.py", site, f"{shim.parent}:{os.environ['PATH']}"
+    )
+    assert re.search(r"\b5 passed, 1 skipped\b", summary) and "nerdctl builds images" in summary, summary
+
+
+@pytest.mark.slow
+def test_the_plugin_page_executor_test_file_runs_the_suite_outside_tusks_tests(tmp_path: Path) -> None:
+    """The executor suite's jobs are tusk.testing.jobs: nothing of tusk's tests/ folder is needed."""
+    site = plugin_dist(tmp_path / "site", "executor.procs = tusk_procs:ProcessExecutor")
+    summary = run_plugin_tests(tmp_path / "tests", "test_tusk_procs.py", site)
+    assert re.search(r"\b\d+ passed\b", summary) and "failed" not in summary and "error" not in summary, summary
+
+
+def test_tusk_testing_without_pytest_says_what_to_install_and_its_jobs_need_no_pytest() -> None:
+    script = (
+        "import sys; sys.modules['pytest'] = None\n"
+        "try:\n    import tusk.testing\nexcept ImportError as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=child_env(), check=False)
+    assert done.stdout == "tusk.testing needs pytest: pip install 'tusk-mlops[test]'\n", done.stderr
+    light = "import sys, tusk.testing.jobs; print(sorted({'pytest', 'tusk.testing.executor'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", light], capture_output=True, text=True, env=child_env(), check=False)
+    assert done.stdout == "[]\n", "a worker importing the suite's jobs imports neither pytest nor a suite"

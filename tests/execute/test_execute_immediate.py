@@ -23,7 +23,9 @@ class TestImmediate(ExecutorSuite):
 
 def test_jobs_run_in_this_process_and_leave_its_environment_alone(tmp_path: Path) -> None:
     before = os.environ.get("CUDA_VISIBLE_DEVICES")
-    got = results(ImmediateExecutor(), [job(tmp_path, "pid", "my_pid"), job(tmp_path, "gpu", "chatty", gpus=1)])
+    got = results(
+        ImmediateExecutor(), [job(tmp_path, "pid", "jobs_for_tests:my_pid"), job(tmp_path, "gpu", "chatty", gpus=1)]
+    )
     assert got["pid"].value == os.getpid()
     assert got["gpu"].status == "succeeded" and got["gpu"].value == "", "a GPU job runs on the CPU here"
     assert os.environ.get("CUDA_VISIBLE_DEVICES") == before

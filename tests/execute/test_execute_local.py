@@ -28,7 +28,7 @@ def test_jobs_reuse_the_workers(tmp_path: Path) -> None:
     the run's two workers, none in a process of its own. (A timed assertion here failed under load.)"""
     executor = LocalExecutor("local://?workers=2")
     try:
-        got = results(executor, [job(tmp_path, f"n{i}", "my_pid") for i in range(300)])
+        got = results(executor, [job(tmp_path, f"n{i}", "jobs_for_tests:my_pid") for i in range(300)])
     finally:
         executor.close()
     assert {r.status for r in got.values()} == {"succeeded"}

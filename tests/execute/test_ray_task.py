@@ -23,7 +23,7 @@ import os, sys
 from tusk.execute.ray import run_task
 held = [os.open(os.devnull, os.O_RDONLY) for _ in range(int(sys.argv[4]))]  # a long-lived worker's descriptors
 max_log = float(sys.argv[5]) or None
-print(run_task("jobs_for_tests:" + sys.argv[1], eval(sys.argv[2]), sys.argv[3], 1, None, gpu_ids=[], max_log=max_log,
+print(run_task("tusk.testing.jobs:" + sys.argv[1], eval(sys.argv[2]), sys.argv[3], 1, None, gpu_ids=[], max_log=max_log,
                cancel_file=sys.argv[3] + ".cancel"), flush=True)
 """
 

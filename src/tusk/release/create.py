@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from tusk._internal import git
 from tusk._internal.crash import crash_point
+from tusk.backends import open_builder
 from tusk.release import build as builds
 from tusk.release.manifest import hashes
 from tusk.release.needs import mismatches, needs_json, needs_of
@@ -68,7 +69,8 @@ def _create(project: Ports, build: bool) -> CreateOutcome:
     crash_point("release.manifest")
     needs = needs_of(manifest, tracker.all_versions()) if any(spec.needs for spec in project.config.models) else {}
     commit = code_commit(project.root)
-    builder = builds.choose_builder(config.builder) if build else None
+    chosen = open_builder(config.builder, project.config) if build else None  # a tusk.build.base.Builder
+    builder = chosen.name if chosen is not None and chosen.builds_images else None
     used: dict[str, Path | None] = {"context": None}
 
     def make_image(image: str, md5: str) -> bool:
@@ -88,9 +90,8 @@ def _create(project: Ports, build: bool) -> CreateOutcome:
         )
         used["context"] = context
         crash_point("release.context")
-        if builder is None:
+        if chosen is None or not chosen.build(context, image, context / "build.log"):
             return False
-        builds.build(builder, context, image, context / "build.log")
         crash_point("release.built")
         return True
 

@@ -1,5 +1,6 @@
 """The Executor conformance suite: every executor backend subclasses ``ExecutorSuite`` and provides an
-``executor`` fixture with no GPU (and, when it runs jobs in parallel, at least two slots).
+``executor`` fixture with no GPU (and, when it runs jobs in parallel, at least two slots). Its jobs call the
+functions of ``tusk.testing.jobs``, so the executor's workers must have tusk (with pytest) installed.
 
 What a backend says it cannot do in ``executor.capabilities`` is skipped, with the reason: running jobs
 in parallel, isolating a job that exits or is killed, stopping a running attempt (timeouts, log limits,
@@ -18,11 +19,14 @@ import pytest
 from tusk._internal.process import process_alive
 from tusk.execute.base import Executor, Job, JobEvent, JobResult
 
+JOBS = "tusk.testing.jobs"  # the suite's job functions, importable wherever tusk is installed
+
 
 def job(tmp_path: Path, name: str, function: str, payload: Any = None, **options: Any) -> Job:
+    """A job running ``function``: a name in tusk.testing.jobs, or any ``"module:function"``."""
     return Job(
         name=name,
-        function=f"jobs_for_tests:{function}",
+        function=function if ":" in function else f"{JOBS}:{function}",
         payload=payload,
         log_path=tmp_path / "logs" / f"{name}.log",
         **options,
