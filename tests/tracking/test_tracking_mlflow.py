@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tusk.core.config import Config
-from tusk.testing.tracker import TrackerSuite
+from tusk.testing import TrackerSuite
 from tusk.tracking.mlflow import MlflowTracker
 
 
