@@ -6,12 +6,7 @@ from pathlib import Path
 
 import click
 
-from tusk.cli._common import (
-    Shown,
-    console,
-    open_project,
-    output,
-)
+from tusk.cli._common import Shown, console, open_project, output
 
 
 @click.group()

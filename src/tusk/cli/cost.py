@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tusk.cli._common import (
-    Shown,
-    console,
-    open_project,
-    output,
-    table,
-)
+from tusk.cli._common import Shown, console, open_project, output, table
 
 
 @click.command()

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tusk.cli._common import (
-    Shown,
-    console,
-    output,
-)
+from tusk.cli._common import Shown, console, output
 
 
 @click.command()

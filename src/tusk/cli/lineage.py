@@ -6,14 +6,7 @@ from typing import Any
 
 import click
 
-from tusk.cli._common import (
-    Shown,
-    console,
-    open_project,
-    output,
-    short,
-    table,
-)
+from tusk.cli._common import Shown, console, open_project, output, short, table
 
 
 @click.command()

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tusk.cli._common import (
-    Shown,
-    open_project,
-    output,
-)
+from tusk.cli._common import Shown, open_project, output
 from tusk.cli._text import printable, printable_log
 
 

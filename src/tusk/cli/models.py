@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tusk.cli._common import (
-    Shown,
-    console,
-    open_project,
-    output,
-    short,
-    table,
-)
+from tusk.cli._common import Shown, console, open_project, output, short, table
 
 
 @click.group()

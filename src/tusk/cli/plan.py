@@ -7,16 +7,7 @@ from typing import Any
 
 import click
 
-from tusk.cli._common import (
-    Shown,
-    console,
-    open_project,
-    output,
-    raising,
-    short,
-    styled,
-    table,
-)
+from tusk.cli._common import Shown, console, open_project, output, raising, short, styled, table
 from tusk.cli._text import printable
 
 

@@ -11,14 +11,7 @@ from pathlib import Path
 
 import click
 
-from tusk.cli._common import (
-    Shown,
-    console,
-    open_project,
-    output,
-    short,
-    table,
-)
+from tusk.cli._common import Shown, console, open_project, output, short, table
 
 DEFAULT_REMOTE = "origin"
 

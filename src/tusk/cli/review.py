@@ -8,16 +8,7 @@ from typing import Any
 import click
 from rich.text import Text
 
-from tusk.cli._common import (
-    Shown,
-    console,
-    data_text,
-    open_project,
-    output,
-    short,
-    table,
-    wants_json,
-)
+from tusk.cli._common import Shown, console, data_text, open_project, output, short, table, wants_json
 
 
 @click.group()

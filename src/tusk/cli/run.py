@@ -6,17 +6,7 @@ from typing import Any
 
 import click
 
-from tusk.cli._common import (
-    EXIT_JOBS_FAILED,
-    Shown,
-    console,
-    open_project,
-    output,
-    short,
-    styled,
-    table,
-    wants_json,
-)
+from tusk.cli._common import EXIT_JOBS_FAILED, Shown, console, open_project, output, short, styled, table, wants_json
 from tusk.cli._text import printable
 
 

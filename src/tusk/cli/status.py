@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tusk.cli._common import (
-    Shown,
-    console,
-    open_project,
-    output,
-    short,
-    styled,
-    table,
-)
+from tusk.cli._common import Shown, console, open_project, output, short, styled, table
 
 
 @click.command()

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tusk.cli._common import (
-    EXIT_JOBS_FAILED,
-    Shown,
-    console,
-    open_project,
-    output,
-    wants_json,
-)
+from tusk.cli._common import EXIT_JOBS_FAILED, Shown, console, open_project, output, wants_json
 
 
 @click.command()
