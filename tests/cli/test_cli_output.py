@@ -157,7 +157,7 @@ def test_cost_follows_owned_gpus_when_set_and_gpu_jobs_when_recorded(tmp_path: P
 
 def test_progress_counts_a_retried_job_as_running_once() -> None:
     """Each attempt is "started" and ends in "retrying" or "finished": a job on its second attempt is one running."""
-    from tusk.cli.train import _Display
+    from tusk.cli.run import _Display
     from tusk.execute.base import JobEvent, JobResult
 
     display = _Display(quiet=True)

@@ -1,7 +1,8 @@
 """The ``tusk`` command line: parse → call ``Project`` → render (rich for people, ``--json`` for scripts).
 
 Exit codes: 0 ok; 1 a clear user-facing error (one line, no traceback unless ``--debug``);
-2 usage; 3 some jobs failed. Each command group lives in its own module and registers itself here.
+2 usage; 3 some jobs failed. Each verb (or verb group) lives in its own module, ``tusk.cli.<verb>``, and
+``tusk.cli._register`` attaches them all to the root group below.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import sys
 import click
 
 from tusk.cli._common import TuskGroup
+from tusk.cli._register import register
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -45,19 +47,21 @@ def cli(ctx: click.Context, debug: bool, project_dir: str | None) -> None:
     ctx.obj["project_dir"] = project_dir
 
 
+register(cli)
+
+
 def main(argv: list[str] | None = None) -> None:
     import gc
 
-    from tusk._internal import gc as _gc
-    from tusk.cli import _register  # noqa: F401  (attaches every command group)
+    from tusk.project import Project
 
     # A command builds objects that mostly live to its end (a plan of 10,000 instances: ~180,000): the collector's
     # passes over everything imported, and its frequent young passes, were a tenth of such a command. What is
     # loaded so far is kept out of its passes, and a pass waits for more allocations; long commands still collect.
     gc.freeze()
     gc.set_threshold(100_000, 50, 50)
-    # a one-shot read (plan, status) may then leave the collector off (tusk._internal.gc.one_shot)
-    _gc.command_process()
+    # a one-shot read (plan, status) may then leave the collector off (Project.one_shot)
+    Project.command_process()
     cli.main(args=argv, prog_name="tusk")
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -49,6 +51,66 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
 
 def json_option(function: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of tables.")(function)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What a command answers: ``result`` (an object with ``to_json()``, or JSON-ready data) printed by ``--json``,
+    ``show`` printing it for people; after either, ``then`` (a refusal to raise: ``raising(exc)``, a ``fail``), and
+    the process ends with ``code`` (``EXIT_JOBS_FAILED`` when jobs failed)."""
+
+    result: Any
+    show: Callable[[], object] | None = None
+    then: Callable[[], object] | None = None
+    code: int = 0
+
+
+def output(command: Callable[..., Shown | None]) -> Callable[..., None]:
+    """``--json`` for a command, rendered in one place (sqlite-utils' ``output_options`` is the model): the command
+    returns a ``Shown`` and never looks at ``--json`` to print (``wants_json()`` when it must behave differently,
+    e.g. not prompt); ``None`` when it printed everything itself (a follow, a stream)."""
+
+    @functools.wraps(command)
+    def run(*args: Any, as_json: bool, **kwargs: Any) -> None:
+        click.get_current_context().meta[_JSON] = as_json
+        shown = command(*args, **kwargs)
+        if shown is None:
+            return
+        render(shown)
+        if shown.then is not None:
+            shown.then()
+        if shown.code:
+            sys.exit(shown.code)
+
+    return json_option(run)
+
+
+def render(shown: Shown) -> None:
+    """Print ``shown`` as the command was asked to: its result as JSON with ``--json``, else for people. A command
+    under ``output`` returns it; one that answers while it goes on (``tusk ui`` once it listens) calls this."""
+    if wants_json():
+        result = shown.result
+        print_json(result.to_json() if hasattr(result, "to_json") else result)
+    elif shown.show is not None:
+        shown.show()
+
+
+_JSON = "tusk.json"
+
+
+def raising(error: BaseException) -> Callable[[], NoReturn]:
+    """``Shown.then`` for a command that answers and then fails with ``error`` (a merge conflict: its rows, then the
+    one-line error and exit 1)."""
+
+    def then() -> NoReturn:
+        raise error
+
+    return then
+
+
+def wants_json() -> bool:
+    """Whether the running command was given ``--json`` (a command under ``output``)."""
+    return bool(click.get_current_context().meta.get(_JSON, False))
 
 
 def open_project() -> Project:
@@ -150,3 +212,21 @@ def data_text(value: Any) -> str:
 
 def short(commit: str | None, length: int = 7) -> str:
     return (commit or "")[:length]
+
+
+STATUS_STYLE = {
+    "new": "cyan",
+    "stale": "yellow",
+    "reuse": "magenta",
+    "fresh": "green",
+    "orphaned": "dim",
+    "succeeded": "green",
+    "failed": "red",
+    "reused": "magenta",
+    "cancelled": "red",
+    "skipped": "yellow",
+}
+
+
+def styled(status: str) -> str:
+    return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"

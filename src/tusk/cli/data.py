@@ -1,4 +1,4 @@
-"""``tusk init`` and ``tusk data ...``: versioned training data, reviewed like code."""
+"""``tusk data ...``: versioned training data, reviewed like code."""
 
 from __future__ import annotations
 
@@ -8,37 +8,20 @@ from typing import Any
 
 import click
 
-from tusk.cli._common import console, data_table, data_text, json_option, open_project, print_json, short, table
+from tusk.cli._common import (
+    Shown,
+    console,
+    data_table,
+    data_text,
+    open_project,
+    output,
+    raising,
+    short,
+    table,
+    wants_json,
+)
 
 ROW_LIMIT = 200
-
-
-@click.command()
-@click.argument("directory", required=False, default=".", type=click.Path(file_okay=False))
-@click.option(
-    "--example",
-    type=click.Choice(["intents", "adapters"]),
-    help="Also write a demo project with data and models: intents (a scikit-learn classifier per "
-    "customer) or adapters (a small transformer base and a LoRA adapter per customer; needs "
-    "pip install 'tusk-mlops[adapters]').",
-)
-@json_option
-def init(directory: str, example: str | None, as_json: bool) -> None:
-    """Create a project in DIRECTORY (default: here): tusk.toml, a data store and a tracking database."""
-    from tusk.project import init as init_project
-
-    made = init_project(directory, example)
-    if as_json:
-        print_json(made.to_json())
-        return
-    out = console()
-    out.print(f"created {made.config}")
-    out.print(f"  data store      {made.data_store}")
-    out.print(f"  tracking (MLflow) {made.tracking}")
-    if example:
-        out.print("next: tusk data import data/examples.csv --table examples --key id, then tusk plan / tusk run")
-    else:
-        out.print("next: tusk data import FILE --table T --key COL, then declare [[models]] in tusk.toml", markup=False)
 
 
 @click.group()
@@ -61,7 +44,7 @@ def data() -> None:
 @click.option("-m", "--message", help="Commit message.")
 @click.option("--yes", "-y", is_flag=True, help="Apply a large change to the main branch without asking.")
 @click.option("--allow-empty", is_flag=True, help="Let a file with no rows empty the table in replace mode.")
-@json_option
+@output
 def data_import(
     source: str,
     table_name: str,
@@ -71,8 +54,7 @@ def data_import(
     message: str | None,
     yes: bool,
     allow_empty: bool,
-    as_json: bool,
-) -> None:
+) -> Shown:
     """Import FILE (.csv .tsv .xlsx .jsonl .parquet, or gsheet://ID/TAB) as one commit.
 
     \b
@@ -93,7 +75,7 @@ def data_import(
     try:
         result = project.import_file(source, table_name, keys, mode, branch, message, yes=yes, allow_empty=allow_empty)
     except NeedsConfirmation as asked:
-        if as_json or not sys.stdin.isatty():
+        if wants_json() or not sys.stdin.isatty():
             raise
         added, modified, removed = asked.counts
         err = console(stderr=True)
@@ -112,30 +94,32 @@ def data_import(
             source, table_name, keys, mode, branch, message, yes=True, expect=asked.counts, allow_empty=allow_empty
         )
     _collect_garbage(project)
-    if as_json:
-        print_json(result.to_json())
-        return
-    counts = f"{result.added} added, {result.modified} modified, {result.removed} removed"
-    if result.commit is None:
-        console().print(f"{table_name} on {result.branch}: nothing changed, no commit made")
-    else:
-        created = " (new table)" if result.created_table else ""
-        console().print(f"{table_name}{created} on {result.branch}: {counts} → commit {short(result.commit)}")
+
+    def show() -> None:
+        counts = f"{result.added} added, {result.modified} modified, {result.removed} removed"
+        if result.commit is None:
+            console().print(f"{table_name} on {result.branch}: nothing changed, no commit made")
+        else:
+            created = " (new table)" if result.created_table else ""
+            console().print(f"{table_name}{created} on {result.branch}: {counts} → commit {short(result.commit)}")
+
+    return Shown(result, show)
 
 
 @data.command("log")
 @click.argument("ref", required=False)
 @click.option("-n", "--limit", type=int, help="Show at most this many commits.")
-@json_option
-def data_log(ref: str | None, limit: int | None, as_json: bool) -> None:
+@output
+def data_log(ref: str | None, limit: int | None) -> Shown:
     """Commits of REF (default: the main branch), newest first."""
     history = open_project().log(ref, limit)
-    if as_json:
-        print_json(history.to_json())
-        return
-    console().print(
-        table(None, ["commit", "date", "message"], [(short(c.hash), c.date, c.message) for c in history.commits])
-    )
+
+    def show() -> None:
+        console().print(
+            table(None, ["commit", "date", "message"], [(short(c.hash), c.date, c.message) for c in history.commits])
+        )
+
+    return Shown(history, show)
 
 
 @data.command("diff")
@@ -156,7 +140,7 @@ def data_log(ref: str | None, limit: int | None, as_json: bool) -> None:
     is_flag=True,
     help="A...B: also the rows A holds already as B does (approved per model), left out by default.",
 )
-@json_option
+@output
 def data_diff(
     from_ref: str | None,
     to_ref: str | None,
@@ -165,8 +149,7 @@ def data_diff(
     where: tuple[str, ...],
     offset: int,
     with_landed: bool,
-    as_json: bool,
-) -> None:
+) -> Shown:
     """Row-level changes between two refs (branches, tags, commits), as git diff counts them.
 
     \b
@@ -183,27 +166,30 @@ def data_diff(
     if to_ref and from_ref and ".." in from_ref:
         raise click.UsageError(f"give either {from_ref!r} or two refs, not both")
     if where or offset:
-        _diff_page(project, from_ref, to_ref, table_name, where, offset, limit, with_landed, as_json)
-        return
+        return _diff_page(project, from_ref, to_ref, table_name, where, offset, limit, with_landed)
     report = project.diff(
-        from_ref, to_ref, table=table_name, limit=None if as_json or not limit else limit, with_landed=with_landed
+        from_ref, to_ref, table=table_name, limit=None if wants_json() or not limit else limit, with_landed=with_landed
     )
-    if as_json:
-        print_json(report.to_json())
-        return
-    if report.merge_base is not None:
-        console().print(
-            f"[dim]{report.to_ref} since it left {report.from_ref} (merge base {short(report.merge_base)}):[/]"
+
+    def show() -> None:
+        if report.merge_base is not None:
+            console().print(
+                f"[dim]{report.to_ref} since it left {report.from_ref} (merge base {short(report.merge_base)}):[/]"
+            )
+        landed = sum(t.landed for t in report.tables)
+        if landed:
+            console().print(
+                f"[dim]{landed} changed row(s) {report.from_ref} holds already (approved) are left out "
+                "(--with-landed lists them)[/]"
+            )
+        _print_diffs(
+            report.from_ref if report.merge_base is None else short(report.merge_base),
+            report.to_ref,
+            report.tables,
+            limit,
         )
-    landed = sum(t.landed for t in report.tables)
-    if landed:
-        console().print(
-            f"[dim]{landed} changed row(s) {report.from_ref} holds already (approved) are left out "
-            "(--with-landed lists them)[/]"
-        )
-    _print_diffs(
-        report.from_ref if report.merge_base is None else short(report.merge_base), report.to_ref, report.tables, limit
-    )
+
+    return Shown(report, show)
 
 
 def _diff_page(
@@ -215,8 +201,7 @@ def _diff_page(
     offset: int,
     limit: int,
     with_landed: bool,
-    as_json: bool,
-) -> None:
+) -> Shown:
     """One page of one table's changed rows, filtered (what the page's review view shows): read from the store
     with LIMIT/OFFSET, however large the diff."""
     if not table_name:
@@ -237,25 +222,26 @@ def _diff_page(
         limit or ROW_LIMIT,
         report.landed_at,
     )
-    if as_json:
-        print_json(page.to_json())
-        return
-    from rich.table import Table
 
-    out = console()
-    condition = f" where {', '.join(f'{k}={v}' for k, v in filters.items())}" if filters else ""
-    out.print(
-        f"[bold]{table_name}[/]: changed rows {offset + 1 if page.rows else 0}–{offset + len(page.rows)} of "
-        f"{page.total}{condition}"
-    )
-    if page.rows:
-        grid = Table(show_edge=False, pad_edge=False)
-        grid.add_column("±")
-        for column in page.columns:
-            grid.add_column(column, overflow="fold")
-        for change in page.rows:
-            grid.add_row(*_diff_cells(change, page.columns))
-        out.print(grid)
+    def show() -> None:
+        from rich.table import Table
+
+        out = console()
+        condition = f" where {', '.join(f'{k}={v}' for k, v in filters.items())}" if filters else ""
+        out.print(
+            f"[bold]{table_name}[/]: changed rows {offset + 1 if page.rows else 0}–{offset + len(page.rows)} of "
+            f"{page.total}{condition}"
+        )
+        if page.rows:
+            grid = Table(show_edge=False, pad_edge=False)
+            grid.add_column("±")
+            for column in page.columns:
+                grid.add_column(column, overflow="fold")
+            for change in page.rows:
+                grid.add_row(*_diff_cells(change, page.columns))
+            out.print(grid)
+
+    return Shown(page, show)
 
 
 def _print_diffs(start: str, end: str, diffs: list[Any], limit: int) -> None:
@@ -310,29 +296,28 @@ def _diff_cells(change: Any, columns: list[str]) -> list[str]:
 @click.argument("name", required=False)
 @click.option("--from", "start", metavar="REF", help="Start the new branch here (default: the main branch).")
 @click.option("-d", "--delete", is_flag=True, help="Delete branch NAME.")
-@json_option
-def data_branch(name: str | None, start: str | None, delete: bool, as_json: bool) -> None:
+@output
+def data_branch(name: str | None, start: str | None, delete: bool) -> Shown:
     """List branches, create NAME, or delete it with -d."""
     project = open_project()
     if name and delete:
         deleted = project.delete_branch(name)
-        _done(as_json, deleted.to_json(), f"deleted branch {deleted.name}")
-        return
+        return _done(deleted, f"deleted branch {deleted.name}")
     if name:
         created = project.create_branch(name, start)
-        _done(as_json, created.to_json(), f"created branch {created.name} at {short(created.head)}")
-        return
+        return _done(created, f"created branch {created.name} at {short(created.head)}")
     listed = project.branches()
-    if as_json:
-        print_json(listed.to_json())
-        return
-    console().print(
-        table(
-            None,
-            ["branch", "head"],
-            [(b.name + (" *" if b.name == listed.default else ""), short(b.head)) for b in listed.branches],
+
+    def show() -> None:
+        console().print(
+            table(
+                None,
+                ["branch", "head"],
+                [(b.name + (" *" if b.name == listed.default else ""), short(b.head)) for b in listed.branches],
+            )
         )
-    )
+
+    return Shown(listed, show)
 
 
 @data.command("merge")
@@ -356,7 +341,7 @@ def data_branch(name: str | None, start: str | None, delete: bool, as_json: bool
     metavar="FILE",
     help="Merge, settling each conflicting row as FILE's resolution column says.",
 )
-@json_option
+@output
 def data_merge(
     branch: str,
     into: str | None,
@@ -366,8 +351,7 @@ def data_merge(
     take: str | None,
     conflicts_file: Path | None,
     resolutions: Path | None,
-    as_json: bool,
-) -> None:
+) -> Shown:
     """Merge BRANCH into the main branch as one commit. A conflict is reported row by row and nothing is merged.
 
     \b
@@ -402,50 +386,48 @@ def data_merge(
             conflicts_file=conflicts_file,
         )
     except MergeConflict as conflict:
-        if as_json:
-            print_json(
-                {
-                    "merged": False,
-                    "conflicts": conflict.conflicts,
-                    "conflicts_file": str(conflicts_file) if conflicts_file else None,
-                }
-            )
-        else:
-            rows = [(c["table"], ", ".join(f"{k}={v}" for k, v in c["key"].items())) for c in conflict.conflicts]
+        conflicts = conflict.conflicts
+
+        def show_conflicts() -> None:
+            rows = [(c["table"], ", ".join(f"{k}={v}" for k, v in c["key"].items())) for c in conflicts]
             console(stderr=True).print(data_table("conflicts", ["table", "key"], rows))
             if conflicts_file is None:
                 console(stderr=True).print(
                     "settle them with --ours, --theirs, or row by row with --conflicts-file FILE then --resolve FILE",
                     markup=False,
                 )
-        raise
+
+        found = {
+            "merged": False,
+            "conflicts": conflicts,
+            "conflicts_file": str(conflicts_file) if conflicts_file else None,
+        }
+        return Shown(found, show_conflicts, then=raising(conflict))
     except MergeBlocked as blocked:
-        if as_json:
-            review = blocked.gate
-            print_json(
-                {
-                    "merged": False,
-                    "blocking": getattr(review, "blocking", []),
-                    "review": review.to_json() if hasattr(review, "to_json") else None,
-                }
-            )
-        raise
+        review = blocked.gate
+        refused = {
+            "merged": False,
+            "blocking": getattr(review, "blocking", []),
+            "review": review.to_json() if hasattr(review, "to_json") else None,
+        }
+        return Shown(refused, then=raising(blocked))
     _collect_garbage(project)
-    if as_json:
-        print_json(result.to_json())
-        return
-    text = result.message + (f" → {short(result.commit)}" if result.commit else "")
-    if result.forced:
-        text += f" (forced past {len(result.overridden)} failure(s): {result.reason})"
-    console().print(text)
-    if result.note:
-        console(stderr=True).print(f"note: {result.note}", markup=False)
+
+    def show() -> None:
+        text = result.message + (f" → {short(result.commit)}" if result.commit else "")
+        if result.forced:
+            text += f" (forced past {len(result.overridden)} failure(s): {result.reason})"
+        console().print(text)
+        if result.note:
+            console(stderr=True).print(f"note: {result.note}", markup=False)
+
+    return Shown(result, show)
 
 
 @data.command("check")
 @click.argument("ref", required=False)
-@json_option
-def data_check(ref: str | None, as_json: bool) -> None:
+@output
+def data_check(ref: str | None) -> Shown:
     """Run the [[checks]] of tusk.toml at REF (default: the main branch), printing each violation's rows.
 
     \b
@@ -462,12 +444,12 @@ def data_check(ref: str | None, as_json: bool) -> None:
 
     project = open_project()
     report = project.check(ref)
-    if as_json:
-        print_json(report.to_json())
-    else:
-        _print_checks(report)
-    if report.failed:
-        fail(f"{len(report.failed)} of {len(report.checks)} check(s) failed at {report.ref}: {report.summary()}")
+
+    def failed() -> None:
+        if report.failed:
+            fail(f"{len(report.failed)} of {len(report.checks)} check(s) failed at {report.ref}: {report.summary()}")
+
+    return Shown(report, lambda: _print_checks(report), then=failed)
 
 
 def _print_checks(report: Any, shown: int = 10) -> None:
@@ -498,8 +480,8 @@ def _print_checks(report: Any, shown: int = 10) -> None:
     type=click.IntRange(1, 1),
     help="COMMIT is a merge: undo what it brought into the branch it merged into (parent 1).",
 )
-@json_option
-def data_revert(commit: str, branch: str | None, mainline: int | None, as_json: bool) -> None:
+@output
+def data_revert(commit: str, branch: str | None, mainline: int | None) -> Shown:
     """Undo COMMIT with a new commit (history is kept; the undo can be undone too).
 
     \b
@@ -509,7 +491,7 @@ def data_revert(commit: str, branch: str | None, mainline: int | None, as_json: 
       tusk data revert 9f8e7d6 --mainline 1    undo a merge (what it brought into main)
     """
     result = open_project().revert(commit, branch, mainline)
-    _done(as_json, result.to_json(), f"{result.message} → {short(result.commit)}")
+    return _done(result, f"{result.message} → {short(result.commit)}")
 
 
 @data.command("export")
@@ -534,10 +516,10 @@ def data_revert(commit: str, branch: str | None, mainline: int | None, as_json: 
     help="CSV: write cells starting with = + - @ as they are (by default they get a leading ' so a "
     "spreadsheet shows them instead of running them; tusk data import takes it off again).",
 )
-@json_option
+@output
 def data_export(
-    table_name: str, at: str | None, fmt: str | None, output: str | None, raw_formulas: bool, as_json: bool
-) -> None:
+    table_name: str, at: str | None, fmt: str | None, output: str | None, raw_formulas: bool
+) -> Shown | None:
     """Write TABLE (at REF, default: the main branch) as a file to edit and import again.
 
     \b
@@ -553,52 +535,55 @@ def data_export(
     every text cell as text, never as a formula.
     """
     result = open_project().export(table_name, at, fmt, output, raw_formulas)
-    if as_json and result.path is not None:
-        print_json(result.to_json())
-    elif result.path is not None:
-        console(stderr=True).print(
+    if result.path is None:  # written to stdout: nothing else goes there
+        return None
+    return Shown(
+        result,
+        lambda: console(stderr=True).print(
             f"{result.table} @ {result.ref} ({short(result.commit)}): {result.rows} rows → {result.path}", markup=False
-        )
+        ),
+    )
 
 
 @data.command("sql")
 @click.argument("query")
 @click.option("--at", "at", metavar="REF", help="Query this branch, tag or commit (read-only).")
-@json_option
-def data_sql(query: str, at: str | None, as_json: bool) -> None:
+@output
+def data_sql(query: str, at: str | None) -> Shown:
     """Run a read-only QUERY at a ref (default: the main branch)."""
     result = open_project().sql(query, at)
-    if as_json:
-        print_json(result.to_json())
-        return
-    console().print(data_table(None, result.columns, result.rows))
+
+    def show() -> None:
+        console().print(data_table(None, result.columns, result.rows))
+
+    return Shown(result, show)
 
 
 @data.command("tags")
 @click.argument("name", required=False)
 @click.option("--at", "at", metavar="REF", help="Commit to tag (default: the main branch).")
 @click.option("-m", "--message", default="", help="Tag message.")
-@json_option
-def data_tags(name: str | None, at: str | None, message: str, as_json: bool) -> None:
+@output
+def data_tags(name: str | None, at: str | None, message: str) -> Shown:
     """List tags, or tag a commit NAME."""
     project = open_project()
     if name:
         tagged = project.tag(name, at, message)
-        _done(as_json, tagged.to_json(), f"tagged {short(tagged.commit)} as {tagged.name}")
-        return
+        return _done(tagged, f"tagged {short(tagged.commit)} as {tagged.name}")
     listed = project.tags()
-    if as_json:
-        print_json(listed.to_json())
-        return
-    console().print(
-        table(None, ["tag", "commit", "message"], [(t.name, short(t.commit), t.message) for t in listed.tags])
-    )
+
+    def show() -> None:
+        console().print(
+            table(None, ["tag", "commit", "message"], [(t.name, short(t.commit), t.message) for t in listed.tags])
+        )
+
+    return Shown(listed, show)
 
 
 @data.command("sync")
 @click.argument("names", nargs=-1, metavar="[SOURCE]...")
-@json_option
-def data_sync(names: tuple[str, ...], as_json: bool) -> None:
+@output
+def data_sync(names: tuple[str, ...]) -> Shown:
     """Bring each [[sources]] entry (default: all) onto its review branch sync/<name>.
 
     \b
@@ -618,9 +603,8 @@ def data_sync(names: tuple[str, ...], as_json: bool) -> None:
     project = open_project()
     report = project.sync(names)
     _collect_garbage(project)
-    if as_json:
-        print_json(report.to_json())
-    else:
+
+    def show() -> None:
         out = console()
         for result in report.sources:
             if result.status == "committed":
@@ -637,9 +621,13 @@ def data_sync(names: tuple[str, ...], as_json: bool) -> None:
                 out.print(f"{result.name}: unchanged, no commit")
             else:
                 console(stderr=True).print(f"[red]{result.name}: failed[/]: {result.error}", markup=True)
-    if report.failed:
-        names_failed = ", ".join(f"{r.name} ({r.error})" for r in report.failed)
-        fail(f"{len(report.failed)} of {len(report.sources)} source(s) failed: {names_failed}")
+
+    def failed() -> None:
+        if report.failed:
+            names_failed = ", ".join(f"{r.name} ({r.error})" for r in report.failed)
+            fail(f"{len(report.failed)} of {len(report.sources)} source(s) failed: {names_failed}")
+
+    return Shown(report, show, then=failed)
 
 
 def _collect_garbage(project: Any) -> None:
@@ -648,11 +636,5 @@ def _collect_garbage(project: Any) -> None:
         console(stderr=True).print(note, markup=False)
 
 
-def _done(as_json: bool, data: dict[str, Any], message: str) -> None:
-    if as_json:
-        print_json(data)
-    else:
-        console().print(message)
-
-
-COMMANDS = [init, data]
+def _done(result: Any, message: str) -> Shown:
+    return Shown(result, lambda: console().print(message))

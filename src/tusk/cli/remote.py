@@ -11,16 +11,15 @@ from pathlib import Path
 
 import click
 
-from tusk.cli._common import console, json_option, open_project, print_json, short, table
-from tusk.cli.data import data
+from tusk.cli._common import Shown, console, open_project, output, short, table
 
 DEFAULT_REMOTE = "origin"
 
 
-@data.group("remote", invoke_without_command=True)
-@json_option
+@click.group("remote", invoke_without_command=True)
+@output
 @click.pass_context
-def remote(ctx: click.Context, as_json: bool) -> None:
+def remote(ctx: click.Context) -> Shown | None:
     """List remotes, or add/remove one.
 
     \b
@@ -31,64 +30,70 @@ def remote(ctx: click.Context, as_json: bool) -> None:
       origin = "file:///mnt/shared/tusk/training.db"
     """
     if ctx.invoked_subcommand is not None:
-        return
+        return None
     found = open_project().remotes()
-    if as_json:
-        print_json(found.to_json())
-        return
-    remotes = found.remotes
-    if not remotes:
-        console().print("no remotes; add one with 'tusk data remote add NAME URL'")
-        return
-    console().print(table(None, ["remote", "url"], [(r.name, r.url) for r in remotes]))
+
+    def show() -> None:
+        remotes = found.remotes
+        if not remotes:
+            console().print("no remotes; add one with 'tusk data remote add NAME URL'")
+            return
+        console().print(table(None, ["remote", "url"], [(r.name, r.url) for r in remotes]))
+
+    return Shown(found, show)
 
 
 @remote.command("add")
 @click.argument("name")
 @click.argument("url")
-@json_option
-def remote_add(name: str, url: str, as_json: bool) -> None:
+@output
+def remote_add(name: str, url: str) -> Shown:
     """Add remote NAME at URL (file:///shared/training.db, a path, or http(s)://...).
 
     It is written to [data.remotes] in tusk.toml (your comments kept): commit that, and every clone of
     the project and the CI workflow (tusk ci github) use the same remote.
     """
     added = open_project().add_remote(name, url)
-    if as_json:
-        print_json(added.to_json())
-        return
-    console().print(f"remote {added.name} → {added.url} (in {added.config.name})")
+
+    def show() -> None:
+        console().print(f"remote {added.name} → {added.url} (in {added.config.name})")
+
+    return Shown(added, show)
 
 
 @remote.command("remove")
 @click.argument("name")
-@json_option
-def remote_remove(name: str, as_json: bool) -> None:
+@output
+def remote_remove(name: str) -> Shown:
     """Forget remote NAME, in tusk.toml and in the data store (the remote itself is untouched)."""
     removed = open_project().remove_remote(name)
-    if as_json:
-        print_json(removed.to_json())
-        return
-    console().print(f"removed remote {name}")
+
+    def show() -> None:
+        console().print(f"removed remote {name}")
+
+    return Shown(removed, show)
 
 
-@data.command("fetch")
+@click.command("fetch")
 @click.argument("remote_name", default=DEFAULT_REMOTE, metavar="[REMOTE]")
-@json_option
-def data_fetch(remote_name: str, as_json: bool) -> None:
+@output
+def data_fetch(remote_name: str) -> Shown:
     """Download the remote's branches as REMOTE/BRANCH refs; no local branch changes."""
     fetched = open_project().fetch(remote_name)
-    if as_json:
-        print_json(fetched.to_json())
-        return
-    console().print(table(None, ["remote branch", "head"], [(b.name, short(b.head)) for b in fetched.remote_branches]))
+
+    def show() -> None:
+        console().print(
+            table(None, ["remote branch", "head"], [(b.name, short(b.head)) for b in fetched.remote_branches])
+        )
+
+    return Shown(fetched, show)
 
 
-@data.command("pull")
+@click.command("pull")
 @click.argument("remote_name", default=DEFAULT_REMOTE, metavar="[REMOTE]")
 @click.option("--branch", "-b", help="Branch to update (default: the main branch).")
-@json_option
-def data_pull(remote_name: str, branch: str | None, as_json: bool) -> None:
+@output
+def data_pull(remote_name: str, branch: str | None) -> Shown:
     """Fetch, then merge REMOTE/BRANCH into BRANCH. A conflict is reported row by row; nothing is merged.
 
     \b
@@ -97,33 +102,35 @@ def data_pull(remote_name: str, branch: str | None, as_json: bool) -> None:
       tusk data merge origin/fix
     """
     pulled = open_project().pull(remote_name, branch)
-    if as_json:
-        print_json(pulled.to_json())
-        return
-    head = short(pulled.commit)
-    console().print(f"{pulled.message} → {head}" if pulled.changed else f"{pulled.branch} is up to date at {head}")
-    console().print("remote branches: " + ", ".join(b.name for b in pulled.remote_branches))
+
+    def show() -> None:
+        head = short(pulled.commit)
+        console().print(f"{pulled.message} → {head}" if pulled.changed else f"{pulled.branch} is up to date at {head}")
+        console().print("remote branches: " + ", ".join(b.name for b in pulled.remote_branches))
+
+    return Shown(pulled, show)
 
 
-@data.command("push")
+@click.command("push")
 @click.argument("remote_name", default=DEFAULT_REMOTE, metavar="[REMOTE]")
 @click.option("--branch", "-b", help="Branch to push (default: the main branch).")
 @click.option("--force", is_flag=True, help="Overwrite the remote branch even if that drops its commits.")
-@json_option
-def data_push(remote_name: str, branch: str | None, force: bool, as_json: bool) -> None:
+@output
+def data_push(remote_name: str, branch: str | None, force: bool) -> Shown:
     """Send BRANCH to REMOTE. Refused unless the remote branch is an ancestor (pull first), or --force."""
     pushed = open_project().push(remote_name, branch, force)
-    if as_json:
-        print_json(pushed.to_json())
-        return
-    console().print(f"pushed {pushed.branch} ({short(pushed.commit)}) to {pushed.remote}")
+
+    def show() -> None:
+        console().print(f"pushed {pushed.branch} ({short(pushed.commit)}) to {pushed.remote}")
+
+    return Shown(pushed, show)
 
 
-@data.command("clone")
+@click.command("clone")
 @click.argument("url")
 @click.argument("directory", type=click.Path(file_okay=False))
-@json_option
-def data_clone(url: str, directory: str, as_json: bool) -> None:
+@output
+def data_clone(url: str, directory: str) -> Shown:
     """Clone the data at URL into the project in DIRECTORY (a new project when it has no tusk.toml).
 
     \b
@@ -133,10 +140,8 @@ def data_clone(url: str, directory: str, as_json: bool) -> None:
     from tusk.project import clone
 
     cloned = clone(url, Path(directory))
-    if as_json:
-        print_json(cloned.to_json())
-        return
-    console().print(f"cloned {url} into {cloned.config.parent} ({cloned.branch} at {short(cloned.head)})")
 
+    def show() -> None:
+        console().print(f"cloned {url} into {cloned.config.parent} ({cloned.branch} at {short(cloned.head)})")
 
-COMMANDS: list[click.Command] = []  # attached to ``tusk data`` above
+    return Shown(cloned, show)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import click
 from rich.text import Text
 
-from tusk.cli._common import console, data_text, json_option, open_project, print_json, short, table
+from tusk.cli._common import Shown, console, data_text, open_project, output, short, table, wants_json
 
 
 @click.group()
@@ -17,35 +18,36 @@ def review() -> None:
 
 @review.command("list")
 @click.option("--all", "everything", is_flag=True, help="Also the reviews whose branch was deleted (merged or closed).")
-@json_option
-def review_list(everything: bool, as_json: bool) -> None:
+@output
+def review_list(everything: bool) -> Shown:
     """Every review branch with its title and status (open, closed, merged), its commits since it left the
     data branch and the source it syncs from; --all: also the reviews whose branch is gone."""
     rows = open_project().review_rows(gone=everything)
-    if as_json:
-        print_json({"reviews": [r.to_json() for r in rows]})
-        return
-    if not rows:
-        console().print("no review branches (tusk data sync makes sync/<name>; tusk data branch NAME makes one)")
-        return
-    console().print(
-        table(
-            None,
-            ["review", "title", "head", "state", "commits", "source", "last change"],
-            [
-                (
-                    r.summary.branch,
-                    data_text_cell(r.title),
-                    short(r.summary.head),
-                    r.status,
-                    r.summary.commits,
-                    r.summary.source or "",
-                    r.summary.date,
-                )
-                for r in rows
-            ],
+
+    def show() -> None:
+        if not rows:
+            console().print("no review branches (tusk data sync makes sync/<name>; tusk data branch NAME makes one)")
+            return
+        console().print(
+            table(
+                None,
+                ["review", "title", "head", "state", "commits", "source", "last change"],
+                [
+                    (
+                        r.summary.branch,
+                        data_text_cell(r.title),
+                        short(r.summary.head),
+                        r.status,
+                        r.summary.commits,
+                        r.summary.source or "",
+                        r.summary.date,
+                    )
+                    for r in rows
+                ],
+            )
         )
-    )
+
+    return Shown({"reviews": [r.to_json() for r in rows]}, show)
 
 
 def data_text_cell(text: Any) -> Any:
@@ -57,8 +59,8 @@ def data_text_cell(text: Any) -> Any:
 
 @review.command("show")
 @click.argument("branch")
-@json_option
-def review_show(branch: str, as_json: bool) -> None:
+@output
+def review_show(branch: str) -> Shown:
     """What merging BRANCH would do: its change, the models it retrains, data checks, candidates vs production.
 
     \b
@@ -75,41 +77,42 @@ def review_show(branch: str, as_json: bool) -> None:
     status = ended.meta.status if ended is not None else "open"
     exists = branch in {b.name for b in project.data.branches()}
     if ended is not None and (status == "merged" or (status == "closed" and not exists)):
-        if as_json:  # the review's keys as an open one has them (nothing left to judge), then how it ended
-            judged = (
-                project.review(branch).to_json()
-                if exists
-                else {
-                    "preview": {},
-                    "source": None,
-                    "tables": [],
-                    "plan": [],
-                    "checks": None,
-                    "gate": None,
-                    "models": [],
-                    "conflicts": [],
-                    "instances": 0,
-                    "unplannable": None,
-                }
-            )
-            print_json({**judged, **ended.to_json(), "mergeable": False, "blocking": [f"the review is {status}"]})
-            return
-        _print_outcome(ended)
-        return
-    result = project.review(branch)
-    facts = ended.to_json() if ended is not None else {}
-    if as_json:
-        print_json(
-            {
-                **{k: facts.get(k, "") for k in ("status", "title", "description", "author", "closed_by", "closed_at")},
-                **result.to_json(),
-                "status": status,
+        if not wants_json():
+            return Shown(None, functools.partial(_print_outcome, ended))
+        # the review's keys as an open one has them (nothing left to judge), then how it ended
+        judged = (
+            project.review(branch).to_json()
+            if exists
+            else {
+                "preview": {},
+                "source": None,
+                "tables": [],
+                "plan": [],
+                "checks": None,
+                "gate": None,
+                "models": [],
+                "conflicts": [],
+                "instances": 0,
+                "unplannable": None,
             }
         )
-        return
-    if ended is not None:
-        _print_header(ended)
-    _print_review(result)
+        return Shown({**judged, **ended.to_json(), "mergeable": False, "blocking": [f"the review is {status}"]})
+    result = project.review(branch)
+    facts = ended.to_json() if ended is not None else {}
+
+    def show() -> None:
+        if ended is not None:
+            _print_header(ended)
+        _print_review(result)
+
+    return Shown(
+        {
+            **{k: facts.get(k, "") for k in ("status", "title", "description", "author", "closed_by", "closed_at")},
+            **result.to_json(),
+            "status": status,
+        },
+        show,
+    )
 
 
 def _who() -> str:
@@ -132,8 +135,8 @@ def _who() -> str:
     metavar="GLOB",
     help="The models whose rows to accept (repeatable), e.g. --only intent-acme.",
 )
-@json_option
-def review_approve(branch: str, only: tuple[str, ...], as_json: bool) -> None:
+@output
+def review_approve(branch: str, only: tuple[str, ...]) -> Shown:
     """Accept only the rows of BRANCH that feed the models matching --only, as one commit on the data branch.
 
     \b
@@ -142,60 +145,52 @@ def review_approve(branch: str, only: tuple[str, ...], as_json: bool) -> None:
       tusk review approve relabel --only intent-acme --only intent-globex
     """
     result = open_project().approve(branch, list(only), _who())
-    if as_json:
-        print_json(result.to_json())
-        return
-    console().print(
-        result.message
-        if result.commit is None
-        else f"approved {branch} for {', '.join(result.models)}: commit {short(result.commit)} on {result.into}"
-    )
+
+    def show() -> None:
+        console().print(
+            result.message
+            if result.commit is None
+            else f"approved {branch} for {', '.join(result.models)}: commit {short(result.commit)} on {result.into}"
+        )
+
+    return Shown(result, show)
 
 
 @review.command("comment")
 @click.argument("branch")
 @click.argument("text")
-@json_option
-def review_comment(branch: str, text: str, as_json: bool) -> None:
+@output
+def review_comment(branch: str, text: str) -> Shown:
     """Add a comment to the review BRANCH (kept on tusk-reviews, never on BRANCH: it travels through push and pull)."""
     meta = open_project().edit_review(branch, _who(), comment=text)
-    if as_json:
-        print_json(meta.to_json())
-    else:
-        console().print(f"{branch}: {len(meta.comments)} comment(s)")
+    return Shown(meta, lambda: console().print(f"{branch}: {len(meta.comments)} comment(s)"))
 
 
 @review.command("close")
 @click.argument("branch")
 @click.option("--reopen", is_flag=True, help="Open a closed review again.")
 @click.option("-m", "--message", default=None, help="Why (kept as a comment).")
-@json_option
-def review_close(branch: str, reopen: bool, message: str | None, as_json: bool) -> None:
+@output
+def review_close(branch: str, reopen: bool, message: str | None) -> Shown:
     """Close the review BRANCH without merging it (its branch stays; --reopen opens it again)."""
     status = "open" if reopen else "closed"
     meta = open_project().edit_review(
         branch, _who(), status=status, comment=message or status, kind="reopen" if reopen else "close"
     )
-    if as_json:
-        print_json(meta.to_json())
-    else:
-        console().print(f"{branch}: {meta.status}")
+    return Shown(meta, lambda: console().print(f"{branch}: {meta.status}"))
 
 
 @review.command("edit")
 @click.argument("branch")
 @click.option("--title", default=None, help="The review's title.")
 @click.option("--description", default=None, help="What it changes and why.")
-@json_option
-def review_edit(branch: str, title: str | None, description: str | None, as_json: bool) -> None:
+@output
+def review_edit(branch: str, title: str | None, description: str | None) -> Shown:
     """Set the review's title and description (kept on tusk-reviews, like its comments)."""
     if title is None and description is None:
         raise click.UsageError("give --title and/or --description")
     meta = open_project().edit_review(branch, _who(), title=title, description=description)
-    if as_json:
-        print_json(meta.to_json())
-    else:
-        console().print(f"{branch}: {meta.title}")
+    return Shown(meta, lambda: console().print(f"{branch}: {meta.title}"))
 
 
 def _print_header(ended: Any) -> None:
@@ -302,6 +297,3 @@ def _metrics(verdict: Any) -> str:
             parts.append(f"{name} {value:.4g}")
     against = f" vs production v{verdict.production}" if verdict.production else " (no production version)"
     return f"candidate v{verdict.candidate}{against}: " + ", ".join(parts)
-
-
-COMMANDS = [review]

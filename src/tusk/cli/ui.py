@@ -1,10 +1,17 @@
-"""``tusk ui``: the web page over the same ``Project`` as every other command."""
+"""``tusk ui``: the web page over the same ``Project`` as every other command.
+
+The page is the other face (``tusk.web``, the ``ui`` extra): this face does not import it. The installed
+distribution names it as the ``web`` entry point of the ``tusk.faces`` group, a function
+``serve(config_path, host, port, token, on_ready=..., allowed_hosts=...)`` that serves until interrupted."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import click
 
-from tusk.cli._common import console, json_option, open_project, print_json
+from tusk.cli._common import Shown, console, open_project, output, render
 
 
 @click.command()
@@ -36,10 +43,8 @@ from tusk.cli._common import console, json_option, open_project, print_json
     metavar="BRANCH",
     help="Print the address of this review's page (what to open first).",
 )
-@json_option
-def ui(
-    host: str, port: int, token: str | None, allowed_hosts: tuple[str, ...], review: str | None, as_json: bool
-) -> None:
+@output
+def ui(host: str, port: int, token: str | None, allowed_hosts: tuple[str, ...], review: str | None) -> None:
     """Serve the page: reviews with their blast radius, models, runs, releases and data.
 
     \b
@@ -62,14 +67,30 @@ def ui(
 
     def ready(url: str) -> None:
         page = f"{url}review?branch={quote(review, safe='')}" if review else url
-        if as_json:
-            print_json({"url": url, "page": page, "host": host, "port": port})
-        else:
+
+        def show() -> None:
             console(stderr=True).print(f"tusk ui: serving {project.root} on {url} (Ctrl-C stops it)", soft_wrap=True)
             if review:
                 console(stderr=True).print(f"review {review}: {page}", soft_wrap=True)
 
-    project.serve_ui(host, port, token, on_ready=ready, allowed_hosts=allowed_hosts)
+        render(Shown({"url": url, "page": page, "host": host, "port": port}, show))
+
+    serve = _page_server()
+    serve(project.config.path, host, port, token, on_ready=ready, allowed_hosts=allowed_hosts)
 
 
-COMMANDS = [ui]
+FACES = "tusk.faces"
+
+
+def _page_server() -> Callable[..., Any]:
+    """The web face's ``serve``, found by its entry point (read only by this command)."""
+    from importlib.metadata import entry_points
+
+    from tusk.errors import BackendMissing
+
+    for point in entry_points(group=FACES, name="web"):
+        serve: Callable[..., Any] = point.load()
+        return serve
+    raise BackendMissing(
+        f"tusk ui: no web face is installed (the '{FACES}' entry point 'web'): pip install 'tusk-mlops[ui]'"
+    )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from tusk.ports import RunCancel
 from tusk.project._data import DataMethods
+from tusk.project._faces import FaceMethods
 from tusk.project._pages import PageMethods
 from tusk.project._releases import ReleaseMethods
 from tusk.project._reviews import ReviewMethods
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["Project", "RunCancel", "clone", "init"]
 
 
-class Project(DataMethods, TrainingMethods, ReleaseMethods, ReviewMethods, PageMethods):
+class Project(DataMethods, TrainingMethods, ReleaseMethods, ReviewMethods, PageMethods, FaceMethods):
     """A project: its ``tusk.toml`` and the ports it names. One method per command (``DataMethods``,
     ``TrainingMethods``, ``ReleaseMethods``, ``ReviewMethods``) and per page (``PageMethods``); each returns data (a
     dataclass with ``to_json()``), never prints."""

@@ -1,10 +1,10 @@
 """Project's paged reads and background runs, for a person looking at a page (``tusk ui``) and for the CLI's
 paged commands (``tusk data diff --offset``, ``tusk models list --sort``): one page of a table or a diff, the
-models table, runs started in their own process and watched, and serving the page itself."""
+models table, runs started in their own process and watched. Serving the page is the web face's own (``tusk ui``
+finds its server by an entry point): the facade imports no face."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from tusk.project._base import ProjectBase
@@ -169,17 +169,3 @@ class PageMethods(ProjectBase):
         from tusk.train import background
 
         return background.cancel(self, ident)
-
-    def serve_ui(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 8765,
-        token: str | None = None,
-        on_ready: Callable[[str], None] | None = None,
-        allowed_hosts: Sequence[str] = (),
-    ) -> None:
-        """``tusk ui``: the web page over this project, until interrupted. A host other than loopback needs a
-        token (UnsafeBinding otherwise); ``allowed_hosts`` are more names it answers to (the Host header)."""
-        from tusk.web import serve
-
-        serve(self.config.path, host, port, token, on_ready=on_ready, allowed_hosts=allowed_hosts)

@@ -8,13 +8,13 @@ from a CDN). Imported only by ``tusk ui`` (extra ``ui``): no other command impor
 from __future__ import annotations
 
 import getpass
-import logging
 import os
+import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tusk.errors import BackendMissing
+from tusk.errors import BackendMissing, TuskError
 
 __all__ = ["create", "serve"]
 
@@ -32,7 +32,7 @@ def create(
     """The ASGI app for the project whose tusk.toml is ``config_path`` (tests serve it with uvicorn).
     ``allowed_hosts``: more names the page answers to (default: $TUSK_UI_ALLOWED_HOSTS, comma-separated)."""
     try:
-        from tusk.web.app import create_app
+        from tusk.web.site import create_app
     except ModuleNotFoundError as exc:
         raise BackendMissing(
             f"tusk ui needs the 'ui' extra ({exc.name} is missing): pip install 'tusk-mlops[ui]'"
@@ -75,43 +75,41 @@ def serve(
         import uvicorn
     except ModuleNotFoundError as exc:
         raise BackendMissing("tusk ui needs the 'ui' extra (uvicorn is missing): pip install 'tusk-mlops[ui]'") from exc
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
-    refused: list[str] = []
-
-    def bind_error(record: logging.LogRecord) -> bool:  # uvicorn logs why it cannot bind: one line of ours instead
-        if server.started or "[Errno" not in str(record.msg):
-            return True
-        refused.append(record.getMessage().rsplit(": ", 1)[-1])
-        return False
-
-    logging.getLogger("uvicorn.error").addFilter(bind_error)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
+    sock = _listen(host, port)
 
-    async def started() -> None:
-        if on_ready is not None:
-            on_ready(url)
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started and on_ready is not None:
+                on_ready(url)
 
-    original = server.startup
-
-    async def startup(sockets: Any = None) -> None:
-        await original(sockets=sockets)
-        if server.started:
-            await started()
-
-    server.startup = startup  # type: ignore[method-assign]
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+    server = Server(config)
     try:
-        server.run()
-    except SystemExit:  # uvicorn exits when it cannot bind: say why in one line instead
+        server.run(sockets=[sock])
+    except SystemExit:  # uvicorn exits when it cannot start: say so in one line instead
         pass
     finally:
-        logging.getLogger("uvicorn.error").removeFilter(bind_error)
+        sock.close()
     if not server.started:
-        from tusk.errors import TuskError
+        raise TuskError(f"tusk ui could not start on {host}:{port}")
 
-        why = refused[0] if refused else "in use, or not an address of this machine"
-        raise TuskError(f"tusk ui could not listen on {host}:{port}: {why}")
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The page's socket, bound here rather than by uvicorn: a refusal is an ``OSError`` to name in one line
+    (uvicorn would log it and exit)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        why = (exc.strerror or "in use, or not an address of this machine").lower()
+        raise TuskError(f"tusk ui could not listen on {host}:{port}: {why}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def _user() -> str:

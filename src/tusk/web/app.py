@@ -13,22 +13,22 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.routing import BaseRoute, Route
 
 from tusk.errors import LockHeld, RefNotFound, TuskError
 from tusk.web.security import SESSION_COOKIE, SESSION_SECONDS, Gate, Session
+
+if TYPE_CHECKING:
+    from tusk.project import Project
 
 HERE = Path(__file__).parent
 CELL_MAX = 200  # characters of a cell shown in a table; the rest is counted, not sent
@@ -43,7 +43,7 @@ class Web:
     gate: Gate
     env: Environment
 
-    def project(self) -> Any:
+    def project(self) -> Project:
         from tusk.project import Project
 
         return Project.open(self.config_path)
@@ -188,7 +188,7 @@ def fragment(web: Web, work: Callable[..., Any]) -> Callable[[Request], Awaitabl
     return endpoint
 
 
-ActionWork = Callable[[Any, Mapping[str, str], str], tuple[str, str]]
+ActionWork = Callable[["Project", Mapping[str, str], str], tuple[str, str]]
 
 
 def action(web: Web, name: str, work: ActionWork) -> Callable[[Request], Awaitable[Response]]:
@@ -352,16 +352,3 @@ def _local_path(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
-
-
-def create_app(config_path: Path, gate: Gate) -> Starlette:
-    from tusk.web import pages_data, pages_models, pages_releases, pages_reviews, pages_runs
-
-    web = Web(config_path, gate, make_env())
-    routes: list[BaseRoute] = [*login_routes(web)]
-    for module in (pages_reviews, pages_models, pages_runs, pages_releases, pages_data):
-        routes += module.routes(web)
-    routes.append(Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"))
-    app = Starlette(routes=routes, middleware=[Middleware(Guard, gate=gate)])
-    app.state.web = web
-    return app

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
 from tusk.errors import TuskError
 from tusk.web.app import PAGE, Web, int_arg, page
+
+if TYPE_CHECKING:
+    from tusk.project import Project
 
 
 def where_of(request: Request) -> dict[str, str]:
@@ -17,11 +20,11 @@ def where_of(request: Request) -> dict[str, str]:
     return {column: value} if column and value is not None else {}
 
 
-def ref_of(project: Any, request: Request) -> str:
+def ref_of(project: Project, request: Request) -> str:
     return request.query_params.get("ref") or project.config.data.branch
 
 
-def data_home(project: Any, request: Request) -> dict[str, Any]:
+def data_home(project: Project, request: Request) -> dict[str, Any]:
     found = project.data_overview(ref_of(project, request))
     return {
         "section": "data",
@@ -34,7 +37,7 @@ def data_home(project: Any, request: Request) -> dict[str, Any]:
     }
 
 
-def table(project: Any, request: Request) -> dict[str, Any]:
+def table(project: Project, request: Request) -> dict[str, Any]:
     name = request.query_params.get("name", "")
     if not name:
         raise TuskError("which table? (/data/table?name=T)")
@@ -45,7 +48,7 @@ def table(project: Any, request: Request) -> dict[str, Any]:
     return {"section": "data", "page": result, "ref": ref}
 
 
-def log(project: Any, request: Request) -> dict[str, Any]:
+def log(project: Project, request: Request) -> dict[str, Any]:
     ref = ref_of(project, request)
     offset, limit = int_arg(request, "offset"), int_arg(request, "limit", PAGE, 1, 500)
     commits = project.log(ref, offset + limit + 1).commits
@@ -59,7 +62,7 @@ def log(project: Any, request: Request) -> dict[str, Any]:
     }
 
 
-def commit(project: Any, request: Request) -> dict[str, Any]:
+def commit(project: Project, request: Request) -> dict[str, Any]:
     ident = request.query_params.get("hash", "")
     if not ident:
         raise TuskError("which commit? (/data/commit?hash=H)")

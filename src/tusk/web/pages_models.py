@@ -4,7 +4,7 @@ one model's page (versions with metrics and tags, lineage, job logs, promote and
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
@@ -12,8 +12,11 @@ from starlette.routing import BaseRoute, Route
 from tusk.errors import TuskError
 from tusk.web.app import PAGE, Web, action, int_arg, page
 
+if TYPE_CHECKING:
+    from tusk.project import Project
 
-def models(project: Any, request: Request) -> dict[str, Any]:
+
+def models(project: Project, request: Request) -> dict[str, Any]:
     q = request.query_params
     table = project.model_table(
         q.get("q", ""),
@@ -26,12 +29,12 @@ def models(project: Any, request: Request) -> dict[str, Any]:
     return {"section": "models", "table": table}
 
 
-def counts(project: Any, request: Request) -> dict[str, Any]:
+def counts(project: Project, request: Request) -> dict[str, Any]:
     found = project.model_counts()
     return {"section": "models", "counts": found.counts, "total": found.total}
 
 
-def model(project: Any, request: Request) -> dict[str, Any]:
+def model(project: Project, request: Request) -> dict[str, Any]:
     name = request.query_params.get("name", "")
     if not name:
         raise TuskError("which model? (/model?name=NAME)")
@@ -49,7 +52,7 @@ def model(project: Any, request: Request) -> dict[str, Any]:
     }
 
 
-def promote(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
+def promote(project: Project, form: Mapping[str, str], who: str) -> tuple[str, str]:
     name, version = form.get("name", ""), form.get("version", "").lstrip("v")
     if not name or not version:
         raise TuskError("promote needs a model and a version")
@@ -57,7 +60,7 @@ def promote(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
     return f"{name}: production → v{promoted.production}", f"/model?name={_q(name)}"
 
 
-def rollback(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
+def rollback(project: Project, form: Mapping[str, str], who: str) -> tuple[str, str]:
     name, to = form.get("name", ""), form.get("to", "").lstrip("v") or None
     if not name:
         raise TuskError("rollback needs a model")

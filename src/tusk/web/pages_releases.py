@@ -4,7 +4,7 @@ rollback after a confirmation."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
@@ -12,8 +12,11 @@ from starlette.routing import BaseRoute, Route
 from tusk.errors import TuskError
 from tusk.web.app import Web, action, page
 
+if TYPE_CHECKING:
+    from tusk.project import Project
 
-def releases(project: Any, request: Request) -> dict[str, Any]:
+
+def releases(project: Project, request: Request) -> dict[str, Any]:
     found = project.release_list().releases
     current = next((r for r in found if r.current), None)
     return {
@@ -24,14 +27,14 @@ def releases(project: Any, request: Request) -> dict[str, Any]:
     }
 
 
-def release(project: Any, request: Request) -> dict[str, Any]:
+def release(project: Project, request: Request) -> dict[str, Any]:
     ident = request.query_params.get("id", "")
     if not ident:
         raise TuskError("which release? (/release?id=ID)")
     return {"section": "releases", "release": project.release(ident)}
 
 
-def diff(project: Any, request: Request) -> dict[str, Any]:
+def diff(project: Project, request: Request) -> dict[str, Any]:
     first, second = request.query_params.get("a", ""), request.query_params.get("b", "")
     found = sorted(project.release_list().releases, key=lambda r: int(r.version), reverse=True)
     if not first or not second:
@@ -41,7 +44,7 @@ def diff(project: Any, request: Request) -> dict[str, Any]:
     return {"section": "releases", "diff": project.release_diff(first, second), "releases": found}
 
 
-def confirm_rollback(project: Any, request: Request) -> dict[str, Any]:
+def confirm_rollback(project: Project, request: Request) -> dict[str, Any]:
     ident = request.query_params.get("id") or None
     found = sorted(project.release_list().releases, key=lambda r: int(r.version), reverse=True)
     current = next((r for r in found if r.current), None)
@@ -55,7 +58,7 @@ def confirm_rollback(project: Any, request: Request) -> dict[str, Any]:
     return {"section": "releases", "target": target, "current": current}
 
 
-def rollback(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
+def rollback(project: Project, form: Mapping[str, str], who: str) -> tuple[str, str]:
     ident = form.get("id") or None
     if form.get("confirm") != "yes":
         raise TuskError("rollback needs its confirmation")
@@ -65,7 +68,7 @@ def rollback(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]
     return f"current release: v{after.version} {after.md5[:8]}{was}", "/releases"
 
 
-def create(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
+def create(project: Project, form: Mapping[str, str], who: str) -> tuple[str, str]:
     outcome = project.create_release(build=form.get("build") == "yes")
     verb = "created" if outcome.created else "already released as"
     return (

@@ -6,7 +6,7 @@ comment, close or reopen, edit. Actions carry the heads the page showed; a head 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -16,13 +16,16 @@ from tusk.errors import TuskError
 from tusk.web.app import PAGE, Web, action, int_arg, page
 from tusk.web.pages_data import where_of
 
+if TYPE_CHECKING:
+    from tusk.project import Project
+
 
 def _review_url(branch: str, **extra: str) -> str:
     rest = "".join(f"&{k}={quote(v, safe='')}" for k, v in extra.items())
     return f"/review?branch={quote(branch, safe='')}{rest}"
 
 
-def home(project: Any, request: Request) -> dict[str, Any]:
+def home(project: Project, request: Request) -> dict[str, Any]:
     from tusk.errors import ReleaseError
 
     try:
@@ -40,7 +43,7 @@ def home(project: Any, request: Request) -> dict[str, Any]:
     }
 
 
-def reviews(project: Any, request: Request) -> dict[str, Any]:
+def reviews(project: Project, request: Request) -> dict[str, Any]:
     rows = project.review_rows(gone=True)  # merged and closed reviews stay listed once their branch is deleted
     show = request.query_params.get("status", "open")
     return {
@@ -51,7 +54,7 @@ def reviews(project: Any, request: Request) -> dict[str, Any]:
     }
 
 
-def review(project: Any, request: Request) -> dict[str, Any]:
+def review(project: Project, request: Request) -> dict[str, Any]:
     """An open review: its change and (loaded after) what merging it would do. A merged one: who merged it, when,
     the merge commit, what the merge brought and what it retrained; a closed one: who closed it, its change as
     it stood. Neither has a merge button."""
@@ -105,7 +108,7 @@ def review(project: Any, request: Request) -> dict[str, Any]:
     }
 
 
-def impact(project: Any, request: Request) -> dict[str, Any]:
+def impact(project: Project, request: Request) -> dict[str, Any]:
     """The expensive half of a review: computed on the merge preview, loaded after the page."""
     branch = request.query_params.get("branch", "")
     if not branch:
@@ -130,7 +133,7 @@ def _branch(form: Mapping[str, str]) -> str:
     return branch
 
 
-def merge(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
+def merge(project: Project, form: Mapping[str, str], who: str) -> tuple[str, str]:
     branch = _branch(form)
     force = form.get("force") == "yes"
     outcome = project.merge(
@@ -147,7 +150,7 @@ def merge(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
     return f"merged {branch} into {outcome.into} ({how} {outcome.commit[:7]})", _review_url(branch)
 
 
-def approve(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
+def approve(project: Project, form: Mapping[str, str], who: str) -> tuple[str, str]:
     branch = _branch(form)
     models = [m for m in form.get("model", "").split("\n") if m.strip()]
     if not models:
@@ -163,13 +166,13 @@ def approve(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
     )
 
 
-def comment(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
+def comment(project: Project, form: Mapping[str, str], who: str) -> tuple[str, str]:
     branch = _branch(form)
     project.edit_review(branch, who, comment=form.get("text", ""))
     return f"comment added to {branch}", _review_url(branch)
 
 
-def close(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
+def close(project: Project, form: Mapping[str, str], who: str) -> tuple[str, str]:
     branch = _branch(form)
     status = "open" if form.get("reopen") == "yes" else "closed"
     text = form.get("text", "").strip() or ("reopened" if status == "open" else "closed")
@@ -177,7 +180,7 @@ def close(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
     return f"{branch} {'reopened' if status == 'open' else 'closed'}", _review_url(branch)
 
 
-def edit(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
+def edit(project: Project, form: Mapping[str, str], who: str) -> tuple[str, str]:
     branch = _branch(form)
     project.edit_review(branch, who, title=form.get("title", ""), description=form.get("description", ""))
     return f"{branch}: title and description saved", _review_url(branch)

@@ -4,7 +4,7 @@ status, ETA, log tails: the page polls ``/run/status``), cancel it."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -13,8 +13,11 @@ from starlette.routing import BaseRoute, Route
 from tusk.errors import TuskError
 from tusk.web.app import Web, action, fragment, page
 
+if TYPE_CHECKING:
+    from tusk.project import Project
 
-def runs(project: Any, request: Request) -> dict[str, Any]:
+
+def runs(project: Project, request: Request) -> dict[str, Any]:
     found = project.background_runs()
     return {
         "section": "runs",
@@ -24,23 +27,23 @@ def runs(project: Any, request: Request) -> dict[str, Any]:
     }
 
 
-def run(project: Any, request: Request) -> dict[str, Any]:
+def run(project: Project, request: Request) -> dict[str, Any]:
     ident = request.query_params.get("id", "")
     return {"section": "runs", "run": project.run_progress(ident)}
 
 
-def status(project: Any, request: Request) -> dict[str, Any]:
+def status(project: Project, request: Request) -> dict[str, Any]:
     progress: dict[str, Any] = project.run_progress(request.query_params.get("id", "")).to_json()
     return progress
 
 
-def start(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
+def start(project: Project, form: Mapping[str, str], who: str) -> tuple[str, str]:
     at, only = form.get("at") or None, form.get("only") or None
     started = project.start_run(who, at=at, only=only)
     return f"run {started.id} started", f"/run?id={quote(started.id)}"
 
 
-def cancel(project: Any, form: Mapping[str, str], who: str) -> tuple[str, str]:
+def cancel(project: Project, form: Mapping[str, str], who: str) -> tuple[str, str]:
     ident = form.get("id", "")
     if not ident:
         raise TuskError("which run?")

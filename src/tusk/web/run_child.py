@@ -5,25 +5,18 @@ it opens the project through the facade."""
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from tusk._internal.cache import atomic_write
 from tusk.errors import LockHeld, TuskError
-from tusk.train.background import EVENTS, RESULT
 
 
 def main(config: str, folder: Path, at: str | None, only: str | None) -> int:
     from tusk.project import Project
 
-    events = (folder / EVENTS).open("a", encoding="utf-8")
-
-    def emit(**data: Any) -> None:
-        events.write(json.dumps({"time": time.time(), **data}, default=str) + "\n")
-        events.flush()
+    record = Project.background_run_record(folder)
+    emit = record.event
 
     def on_start(plan: Any, count: int) -> None:
         emit(
@@ -62,7 +55,7 @@ def main(config: str, folder: Path, at: str | None, only: str | None) -> int:
         error = str(exc)
     except KeyboardInterrupt:
         status, error = "cancelled", "cancelled before the jobs started"
-    atomic_write(folder / RESULT, json.dumps({"status": status, "error": error, "ended": time.time()}))
+    record.end(status, error)
     return 0 if status == "succeeded" else 1
 
 

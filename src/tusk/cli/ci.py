@@ -1,38 +1,12 @@
-"""``tusk watch`` and ``tusk ci github``: training triggered by data and code changes."""
+"""``tusk ci github``: continuous training on CI runners."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from tusk.cli._common import EXIT_JOBS_FAILED, console, json_option, open_project, print_json
-
-
-@click.command()
-@click.option(
-    "--interval",
-    type=click.FloatRange(min=0.1),
-    default=None,
-    help="Seconds between polls (default: [watch] interval in tusk.toml, else 30).",
-)
-@click.option("--once", is_flag=True, help="Poll once, handle a change, and exit (for cron).")
-@json_option
-def watch(interval: float | None, once: bool, as_json: bool) -> None:
-    """Poll the data branch and the code; on a change, plan → run → release ([release] auto = true).
-
-    With [watch] sync = true each poll also syncs every [[sources]] entry onto its review branch
-    sync/<name> (tusk data sync). One watcher per project (a lock under .tusk/); its log is
-    .tusk/watch.log. A failed run or sync is logged and the watcher goes on. Exit code 3 with --once when
-    jobs failed.
-    """
-    out = console(stderr=True)
-    watched = open_project().watch(interval, once, say=None if as_json else out.print)
-    if as_json:
-        print_json(watched.to_json())
-    if once and watched.failed:
-        sys.exit(EXIT_JOBS_FAILED)
+from tusk.cli._common import Shown, console, open_project, output
 
 
 @click.group()
@@ -63,7 +37,7 @@ def ci() -> None:
     help="Refuse, instead of warning, when runners could not share the tracking store or the data.",
 )
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Default: .github/workflows/tusk.yml")
-@json_option
+@output
 def ci_github(
     shards: int,
     runs_on: tuple[str, ...],
@@ -72,8 +46,7 @@ def ci_github(
     install: str | None,
     strict: bool,
     output: Path | None,
-    as_json: bool,
-) -> None:
+) -> Shown:
     """Write a GitHub Actions workflow: plan → `tusk run --shard i/N` matrix → release.
 
     It runs on a push to tusk.toml or the models' code, on a manual dispatch (data ref, only-glob), and
@@ -90,12 +63,10 @@ def ci_github(
         timeout_minutes=timeout_minutes,
         install=install,
     )
-    if as_json:
-        print_json(written.to_json())
-        return
-    for warning in written.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    console().print(f"wrote {written.path} ({written.shards} shards on {', '.join(written.runs_on)})")
 
+    def show() -> None:
+        for warning in written.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        console().print(f"wrote {written.path} ({written.shards} shards on {', '.join(written.runs_on)})")
 
-COMMANDS = [watch, ci]
+    return Shown(written, show)
