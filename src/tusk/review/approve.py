@@ -7,11 +7,11 @@ bound values, on them. A row whose old or new image matches feeds the instance (
 customer to another feeds both). An input that is not a plain one-table filter cannot be split: approving
 it is refused (approve or merge the whole review instead).
 
-The chosen rows are applied key by key on the data branch in one transaction, only where the data branch
-still holds what the review started from (else a one-line conflict, nothing written), with the approval's
-approval's note written after it on ``tusk-reviews`` (review_meta), never on the data branch. Merging the rest later
-brings identical rows, so no
-conflict. The page and ``tusk review approve BRANCH --only GLOB`` both call ``Project.approve``.
+The chosen rows are applied key by key on the data branch in one transaction (the store's
+``Transaction.apply_changes``), only where the data branch still holds what the review started from (else a
+one-line conflict, nothing written), with the approval's note written after it on ``tusk-reviews`` (review_meta),
+never on the data branch. Merging the rest later brings identical rows, so no conflict. The page and
+``tusk review approve BRANCH --only GLOB`` both call ``Project.approve``.
 """
 
 from __future__ import annotations

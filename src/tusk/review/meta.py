@@ -16,6 +16,10 @@ Stores written by older tusk kept these tables on the review branch itself (and,
 the data branch): ``OWN_TABLES`` are still hidden from diffs and checks wherever the history holds them, and
 their rows are still read as the review's conversation.
 
+The tables are the data store's business: it reads them (``DataStore.review_records``, ``review_comments``) and
+writes them in a transaction (``Transaction.put_review``, ``add_review_comments``); this module says what to write
+and when, in no backend's SQL.
+
 Status: ``open`` or ``closed`` as written; ``merged`` whenever the data branch holds every commit of the branch,
 or, for a review whose branch is gone, as recorded when tusk merged it (with who merged it, when, the merge
 commit and the data branch's head before it).

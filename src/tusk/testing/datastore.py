@@ -2,8 +2,14 @@
 provides a ``store`` fixture returning an empty store with one commit on its default branch.
 
 Writes go through the port's write side: ``store.writer(branch)`` gives a transaction (``execute``,
-``executemany``, ``load_rows``, ``commit``). Errors are tusk's own, of the exact type: ``RefNotFound``,
-``MergeConflict``, ``IngestError``, ``DataError`` — never a driver's.
+``executemany``, ``load_rows``, ``apply_changes``, ``drop_table``, ``put_review``, ``add_review_comments``,
+``commit``). Errors are tusk's own, of the exact type: ``RefNotFound``, ``MergeConflict``, ``IngestError``,
+``DataError`` — never a driver's.
+
+Besides the store itself, the suite covers what tusk's use cases ask of it, so a backend that passes it works for
+approving a review per model (``apply_changes``), a review's record and comments (``review_records``,
+``review_comments`` and their writes, on a branch of their own), sync, sharing (``remote_branches``) and
+housekeeping (``gc``, ``maybe_gc``).
 """
 
 from __future__ import annotations
