@@ -16,9 +16,16 @@
      │                        value or metrics): the job fails at once, without retries
      ├── ReleaseError         a release cannot be created, found or rolled back
      │    └── BuildError      the image build failed; no release was recorded
-     └── LockHeld             another process holds the project's lock (names it)
+     ├── LockHeld             another process holds the project's lock (names it)
+     ├── GitError             git could not do what was asked (no repository, an unknown commit, a failed worktree)
+     ├── ReproduceError       a registered version cannot be retrained as it was (no such instance at its code)
+     ├── OutputRefused        a destination tusk does not write to (not a regular file), or a write that failed
+     └── UnsafeBinding        the page would listen beyond this machine without a token
 
-Driver errors (sqlite3, MLflow, Ray) are mapped to these at the backend boundary and never leak.
+Each is defined here; the modules that raise them import them, so ``tusk._internal.git.GitError``,
+``tusk.train.reproduce.ReproduceError``, ``tusk._internal.output.OutputRefused`` and
+``tusk.web.security.UnsafeBinding`` still name them. Driver errors (sqlite3, MLflow, Ray) are mapped to these at
+the backend boundary, by type or code in one function per backend, and never leak.
 """
 
 from __future__ import annotations
@@ -98,3 +105,19 @@ class BuildError(ReleaseError):
 
 class LockHeld(TuskError):
     pass
+
+
+class GitError(TuskError):
+    """git could not do what was asked (no repository, an unknown commit, a failed worktree)."""
+
+
+class ReproduceError(TuskError):
+    pass
+
+
+class OutputRefused(TuskError):
+    """A destination tusk does not write to (not a regular file), or a write that failed; nothing was changed."""
+
+
+class UnsafeBinding(TuskError):
+    """The page would listen beyond this machine without a token."""

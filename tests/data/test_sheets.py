@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 import pytest
@@ -119,3 +120,27 @@ def test_a_malformed_private_key_is_one_line_without_the_key(tmp_path: Path, mon
     with pytest.raises(sheets.IngestError, match="has no client_email") as caught:
         sheets.read_sheet(f"gsheet://{SHEET_ID}/Examples")
     assert "0123456789abcdef" not in str(caught.value)
+
+
+class Unreachable(ReplaySheets):
+    """No route to Google: every request fails in requests' transport."""
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        import requests
+
+        raise requests.exceptions.ConnectionError("Failed to establish a new connection: [Errno 101] unreachable")
+
+
+def test_transport_and_auth_errors_are_mapped_by_type(service_account: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests' errors and google-auth's (a revoked key's token refresh) are each one line: 'cannot reach'."""
+    monkeypatch.setattr(sheets, "TRANSPORT", Unreachable(VALUES))
+    with pytest.raises(sheets.IngestError, match=r"cannot reach Google Sheets: .*unreachable") as caught:
+        sheets.read_sheet(f"gsheet://{SHEET_ID}/Examples")
+    assert "\n" not in str(caught.value)
+    revoked = ReplaySheets(VALUES)
+    revoked.token_error = "invalid_grant"
+    monkeypatch.setattr(sheets, "TRANSPORT", revoked)
+    with pytest.raises(sheets.IngestError, match=r"cannot reach Google Sheets: .*invalid_grant"):
+        sheets.read_sheet(f"gsheet://{SHEET_ID}/Examples")
+    with pytest.raises(sheets.IngestError, match=r"cannot reach Google Sheets"):
+        sheets.sheet_revision(f"gsheet://{SHEET_ID}/Examples")

@@ -8,11 +8,7 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-from tusk.errors import TuskError
-
-
-class GitError(TuskError):
-    """git could not do what was asked (no repository, an unknown commit, a failed worktree)."""
+from tusk.errors import GitError as GitError  # defined in errors.py's tree; importable from here as before
 
 
 def git(root: Path, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str] | None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO, TypeVar
 
 from tusk._internal.crash import crash_point
-from tusk.errors import TuskError
+from tusk.errors import OutputRefused as OutputRefused  # defined in errors.py's tree
 
 T = TypeVar("T")
 
@@ -38,10 +38,6 @@ _KINDS = (
     (stat.S_ISFIFO, "a FIFO (named pipe)"),
     (stat.S_ISSOCK, "a socket"),
 )
-
-
-class OutputRefused(TuskError):
-    """A destination tusk does not write to (not a regular file), or a write that failed; nothing was changed."""
 
 
 def check_destination(path: Path) -> os.stat_result | None:

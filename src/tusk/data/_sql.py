@@ -10,7 +10,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 from tusk.data.base import Params
 from tusk.data.names import check_identifier, check_ref_name, quote_identifier
@@ -163,7 +163,23 @@ def _size(amount: float) -> str:
 
 quote = quote_identifier  # SQLite's dialect is its default
 BUSY_TIMEOUT = 30.0  # seconds a connection waits for another process's write before it gives up
-_UNKNOWN_REF = re.compile(r"(branch|revision|ref|merge source)\b.*\bnot found|no such branch")
+Refusal = Literal["unknown ref", "schema conflict", "conflict", "nothing to commit", "not a fast-forward"]
+# doltlite's refusals that no class or result code tells apart (they come as a generic SQLITE_ERROR, or
+# SQLITE_CANTOPEN for ``db@ref``): every pattern of their text tusk reads, here and nowhere else, first match wins.
+# Each has a test that makes doltlite say it (tests/data/test_doltlite_refusals.py).
+_REFUSALS: tuple[tuple[Refusal, re.Pattern[str]], ...] = (
+    ("unknown ref", re.compile(r"(branch|revision|ref|merge source)\b.*\bnot found|no such branch")),
+    ("schema conflict", re.compile(r"schema conflict", re.IGNORECASE)),
+    ("conflict", re.compile(r"conflict", re.IGNORECASE)),
+    ("nothing to commit", re.compile(r"nothing to commit", re.IGNORECASE)),
+    ("not a fast-forward", re.compile(r"fast-forward")),
+)
+
+
+def refusal(exc: sqlite3.Error) -> Refusal | None:
+    """Which of doltlite's text-only refusals ``exc`` is (None: none of them)."""
+    text = str(exc)
+    return next((kind for kind, pattern in _REFUSALS if pattern.search(text)), None)
 
 
 @contextmanager
@@ -192,7 +208,7 @@ def mapped(exc: sqlite3.Error, action: str) -> DataError:
         return DataError(
             f"{action}: {message} (queries are read-only: change data with tusk data import, merge or revert)"
         )
-    if code in ("SQLITE_CANTOPEN", "SQLITE_ERROR") and _UNKNOWN_REF.search(message):
+    if code in ("SQLITE_CANTOPEN", "SQLITE_ERROR") and refusal(exc) == "unknown ref":
         return RefNotFound(f"{action}: {message}")
     return DataError(f"{action}: {message}")
 

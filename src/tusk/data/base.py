@@ -18,6 +18,23 @@ from typing import Any, Literal, Protocol, runtime_checkable
 DiffType = Literal["added", "modified", "removed"]
 PreviewKind = Literal["merge", "fast-forward", "up-to-date"]
 SCRATCH_PREFIX = "tusk-preview/"  # scratch branches of merge previews: never a user's, removed when stale
+# tusk's own records of reviews, kept by the store (``review_records``, ``Transaction.put_review``...): a review's
+# row (branch → title, description, status, author, times, how it was merged) and its comments (keyed by a random id)
+REVIEWS_TABLE = "tusk_reviews"
+COMMENTS_TABLE = "tusk_review_comments"
+REVIEW_FIELDS = (
+    "branch",
+    "title",
+    "description",
+    "status",
+    "author",
+    "created",
+    "updated",
+    "merged_by",
+    "merged_at",
+    "merge_commit",
+    "merged_from",
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,21 @@ class RowChange:
         if self.before is None or self.after is None:
             return []
         return [c for c in self.after if self.before.get(c) != self.after.get(c)]
+
+
+@dataclass
+class ReviewComment:
+    """One comment of a review's conversation (a comment, approval, close, reopen, edit or merge)."""
+
+    id: str
+    branch: str
+    kind: str  # comment | approve | close | reopen | edit | merge
+    author: str
+    time: str
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
 @dataclass
@@ -223,6 +255,15 @@ class Transaction(Protocol):
         mode: LoadMode = "replace",
         create: Mapping[str, str] | None = None,
     ) -> LoadCounts: ...
+    # Apply ``changes`` (one table's changed rows, as a diff gives them) to ``table`` by ``keys``, each only where the
+    # branch still holds its ``before`` image → how many were written (a row already at ``after`` is skipped). A row
+    # that holds neither raises MergeConflict (``conflicts``: table and key); nothing is kept then.
+    def apply_changes(self, table: str, keys: Sequence[str], changes: Sequence[RowChange]) -> int: ...
+    def drop_table(self, table: str) -> None: ...  # gone if it was there; nothing if not
+    # tusk's records of reviews (REVIEWS_TABLE, COMMENTS_TABLE; made on this branch when missing): a review's row,
+    # replacing the one of its branch; comments, each added once (one whose id is there already is kept as it is)
+    def put_review(self, record: Mapping[str, str]) -> None: ...
+    def add_review_comments(self, comments: Iterable[ReviewComment]) -> None: ...
     def commit(self, message: str) -> str | None: ...  # → the new commit; None (and nothing kept) if no change
 
 
@@ -320,7 +361,15 @@ class DataStore(Protocol):
     def writer(
         self, branch: str | None = None, *, create_at: str | None = None
     ) -> AbstractContextManager[Transaction]: ...
+    # tusk's records of reviews as kept at ``ref`` (written by ``Transaction.put_review``/``add_review_comments``):
+    # branch → its review's row (the fields the ref's table has, as text; {} when the ref has none), for one review
+    # or all; a review's comments (every review's when ``branch`` is None) in (time, id) order
+    def review_records(self, ref: str, branch: str | None = None) -> dict[str, dict[str, str]]: ...
+    def review_comments(self, ref: str, branch: str | None = None) -> list[ReviewComment]: ...
     def gc(self) -> None: ...
+    # ``gc`` when the store has grown enough since the last (sizes kept in ``record``) → (bytes before, after), or
+    # None when not due (or refused because another process writes: due next time)
+    def maybe_gc(self, record: Path) -> tuple[int, int] | None: ...
     def close(self) -> None: ...
 
 

@@ -32,8 +32,12 @@ from tusk.data._sql import (
     mapped,
     quote,
     read_only,
+    refusal,
 )
 from tusk.data.base import (
+    COMMENTS_TABLE,
+    REVIEW_FIELDS,
+    REVIEWS_TABLE,
     Branch,
     Commit,
     DataStore,
@@ -41,6 +45,7 @@ from tusk.data.base import (
     Params,
     QueryResult,
     Remote,
+    ReviewComment,
     RowChange,
     SupportsRemotes,
     TableDiff,
@@ -299,7 +304,7 @@ class DoltliteStore(MergeOps):
                 "SELECT dolt_push(?, ?, '--force')" if force else "SELECT dolt_push(?, ?)", (remote, branch)
             ).fetchall()
         except sqlite3.Error as exc:
-            if "fast-forward" in str(exc):
+            if refusal(exc) == "not a fast-forward":
                 raise DataError(
                     f"push rejected: {remote}/{branch} has commits that {branch} lacks; run "
                     f"'tusk data pull {remote} --branch {branch}' first"
@@ -557,6 +562,25 @@ class DoltliteStore(MergeOps):
                 [*params, int(limit), int(offset)],
             ).fetchall()
         return names, total, found
+
+    # ----- tusk's records of reviews ------------------------------------------------------------
+    def review_records(self, ref: str, branch: str | None = None) -> dict[str, dict[str, str]]:
+        if REVIEWS_TABLE not in self.tables(ref):
+            return {}
+        known = {name for name, _, _ in self.columns(REVIEWS_TABLE, ref)}
+        picked = [c for c in REVIEW_FIELDS if c in known]  # a table older tusk made lacks the newer fields
+        sql = f"SELECT {', '.join(picked)} FROM {REVIEWS_TABLE}" + (" WHERE branch = ?" if branch is not None else "")
+        found = self.query(sql, [branch] if branch is not None else None, ref=ref).rows
+        return {str(r[0]): {c: str(v or "") for c, v in zip(picked, r)} for r in found}
+
+    def review_comments(self, ref: str, branch: str | None = None) -> list[ReviewComment]:
+        if COMMENTS_TABLE not in self.tables(ref):
+            return []
+        sql = f"SELECT id, branch, kind, author, time, text FROM {COMMENTS_TABLE}"
+        if branch is not None:
+            sql += " WHERE branch = ?"
+        rows = self.query(sql + " ORDER BY time, id", [branch] if branch is not None else None, ref=ref).rows
+        return [ReviewComment(*(str(v or "") for v in row)) for row in rows]
 
     # ----- writing -----------------------------------------------------------------------------
     @contextmanager

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from tusk._internal.crash import crash_point
 from tusk._internal.process import process_alive
-from tusk.data._sql import _errors, image, quote
+from tusk.data._sql import _errors, image, quote, refusal
 from tusk.data.base import SCRATCH_PREFIX, MergePreview, MergeResult, PreviewKind, Resolution
 from tusk.errors import DataError, MergeConflict
 
@@ -201,7 +201,7 @@ class MergeOps:
             conn.execute(f"SELECT dolt_merge({marks})", (branch, *args)).fetchall()
             conflicts = self._conflicts(conn)
         except sqlite3.Error as exc:
-            if "conflict" not in str(exc).lower():
+            if refusal(exc) not in ("conflict", "schema conflict"):
                 raise
             conflicts = self._conflicts(conn)
         if not conflicts:
@@ -287,13 +287,13 @@ class MergeOps:
         try:
             conn.execute("SELECT dolt_revert(?)", (full,)).fetchall()
         except sqlite3.Error as exc:
-            text = str(exc).lower()
-            if "schema conflict" in text:
+            kind = refusal(exc)
+            if kind == "schema conflict":
                 raise DataError(
                     f"reverting {label} would undo a table being created or dropped that later commits "
                     f"build on; nothing was applied"
                 ) from exc
-            if "conflict" in text:
+            if kind == "conflict":
                 conflicts = self._conflicts(conn)
                 first = (
                     (
@@ -308,7 +308,7 @@ class MergeOps:
                     f"commits changed again{first}; nothing was applied",
                     conflicts,
                 ) from exc
-            if "nothing to commit" in text:
+            if kind == "nothing to commit":
                 raise DataError(f"reverting {label} changes nothing on {target}: its change is already undone") from exc
             raise
 

@@ -15,8 +15,17 @@ from typing import Any
 
 from tusk._internal.crash import crash_point
 from tusk.data._sql import _errors, check_identifier, quote
-from tusk.data.base import LoadCounts, LoadMode, Params
-from tusk.errors import DataError, IngestError
+from tusk.data.base import (
+    COMMENTS_TABLE,
+    REVIEW_FIELDS,
+    REVIEWS_TABLE,
+    LoadCounts,
+    LoadMode,
+    Params,
+    ReviewComment,
+    RowChange,
+)
+from tusk.errors import DataError, IngestError, MergeConflict
 
 INCOMING = "temp._tusk_incoming"
 
@@ -56,6 +65,40 @@ class DoltliteTransaction:
             if create is not None:
                 return _create(self.conn, table, columns, rows, keys, create)
             return _load(self.conn, table, columns, rows, keys, mode)
+
+    def apply_changes(self, table: str, keys: Sequence[str], changes: Sequence[RowChange]) -> int:
+        """Each change by its key, where the branch still holds the row's ``before`` image (an approval's rows)."""
+        self._check_open()
+        for name in (table, *keys):
+            check_identifier(name, "table" if name == table else "column")
+        with _errors(f"cannot write to {self.branch}"):
+            names = [str(r[1]) for r in self.conn.execute(f"PRAGMA table_info({quote(table)})").fetchall()]
+            return sum(_apply_change(self.conn, table, names, keys, row, self.branch) for row in changes)
+
+    def drop_table(self, table: str) -> None:
+        self._check_open()
+        check_identifier(table)
+        with _errors(f"cannot drop {table} on {self.branch}"):
+            self.conn.execute(f"DROP TABLE IF EXISTS {quote(table)}")
+
+    def put_review(self, record: Mapping[str, str]) -> None:
+        self._check_open()
+        with _errors(f"cannot write to {self.branch}"):
+            _review_tables(self.conn)
+            self.conn.execute(
+                f"INSERT OR REPLACE INTO {REVIEWS_TABLE} ({_names(REVIEW_FIELDS)}) VALUES ({_marks(REVIEW_FIELDS)})",
+                [record.get(c, "") for c in REVIEW_FIELDS],
+            )
+
+    def add_review_comments(self, comments: Iterable[ReviewComment]) -> None:
+        self._check_open()
+        with _errors(f"cannot write to {self.branch}"):
+            _review_tables(self.conn)
+            self.conn.executemany(
+                f"INSERT OR IGNORE INTO {COMMENTS_TABLE} (id, branch, kind, author, time, text) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [[c.id, c.branch, c.kind, c.author, c.time, c.text] for c in comments],
+            )
 
     def commit(self, message: str) -> str | None:
         """The Dolt commit of everything written, which ends the transaction; None (nothing kept) when nothing
@@ -166,6 +209,48 @@ def _apply(
             f"(SELECT 1 FROM {qt} t WHERE {join})"
         )
     return LoadCounts(added, modified, removed)
+
+
+def _review_tables(conn: sqlite3.Connection) -> None:
+    """tusk's two tables of reviews, made when missing (both at once, as every write of a review made them)."""
+    columns = ", ".join(f"{c} TEXT" for c in REVIEW_FIELDS[1:])
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {REVIEWS_TABLE} (branch TEXT NOT NULL PRIMARY KEY, {columns})")
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {COMMENTS_TABLE} (id TEXT NOT NULL PRIMARY KEY, branch TEXT, kind TEXT, "
+        "author TEXT, time TEXT, text TEXT)"
+    )
+
+
+def _apply_change(
+    conn: sqlite3.Connection, table: str, names: Sequence[str], keys: Sequence[str], row: RowChange, branch: str
+) -> int:
+    """One change by its key → 1 if written, 0 if the branch holds its ``after`` already; MergeConflict if the
+    branch holds neither its ``before`` nor its ``after``."""
+    qt = quote(table)
+    where = " AND ".join(f"{quote(k)} IS ?" for k in keys)
+    key = [row.key.get(k) for k in keys]
+    found = conn.execute(f"SELECT {_names(names)} FROM {qt} WHERE {where}", key).fetchall()
+    now = dict(zip(names, found[0])) if found else None
+    if now == row.after:
+        return 0
+    if now != row.before:
+        raise MergeConflict(f"{table} row {row.key} changed on {branch} too", [{"table": table, "key": row.key}])
+    if row.diff_type == "removed":
+        conn.execute(f"DELETE FROM {qt} WHERE {where}", key)
+    elif row.diff_type == "added":
+        assert row.after is not None
+        columns = list(row.after)
+        conn.execute(
+            f"INSERT INTO {qt} ({_names(columns)}) VALUES ({_marks(columns)})", [row.after[c] for c in columns]
+        )
+    else:
+        assert row.after is not None
+        columns = [c for c in row.after if c not in keys]
+        conn.execute(
+            f"UPDATE {qt} SET {', '.join(f'{quote(c)} = ?' for c in columns)} WHERE {where}",
+            [*[row.after[c] for c in columns], *key],
+        )
+    return 1
 
 
 def _names(columns: Sequence[str]) -> str:

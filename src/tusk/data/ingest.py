@@ -144,6 +144,16 @@ def _read_delimited_arrow(path: Path) -> Incoming | None:
     return Incoming(str(path), header, [], 2, text_only=True, by_column=columns)
 
 
+def csv_error(exc: csv.Error, path: Path, row: int) -> IngestError:
+    """The one place Python's csv errors are mapped: csv.Error has no subclasses or codes, so its text is read (each
+    pattern has a test that triggers it: tests/data/test_ingest_errors.py)."""
+    if "field larger than field limit" in str(exc):
+        return IngestError(
+            f"{path}: row {row}: a cell of more than {MAX_CELL_CHARS:,} characters (at most {MAX_CELL_CHARS:,})"
+        )
+    return IngestError(f"{path}: row {row}: {exc}")
+
+
 def _read_delimited_python(path: Path) -> Incoming:
     text = _text(path)
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
@@ -154,12 +164,7 @@ def _read_delimited_python(path: Path) -> Incoming:
     try:
         records = list(reader)
     except csv.Error as exc:
-        if "field larger than field limit" in str(exc):
-            raise IngestError(
-                f"{path}: row {reader.line_num}: a cell of more than {MAX_CELL_CHARS:,} characters "
-                f"(at most {MAX_CELL_CHARS:,})"
-            ) from exc
-        raise IngestError(f"{path}: row {reader.line_num}: {exc}") from exc
+        raise csv_error(exc, path, reader.line_num) from exc
     finally:
         csv.field_size_limit(limit)
     if not records:

@@ -131,19 +131,25 @@ def sheet_revision(url: str, transport: Any = None) -> str:
     return " ".join(str(meta[k]) for k in ("version", "modifiedTime") if meta.get(k))
 
 
+def transport_errors() -> tuple[type[Exception], ...]:
+    """The errors of the layers under gspread that mean Google cannot be reached or will not let us in: requests'
+    (connection, timeout, HTTP), urllib3's and google-auth's (a refused or failed token refresh)."""
+    requests = require("requests")
+    urllib3 = require("urllib3")
+    auth = require("google.auth.exceptions")
+    return (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, auth.GoogleAuthError)
+
+
 @contextmanager
 def _mapped(url: str, gspread: Any) -> Iterator[None]:
-    """Transport and auth errors (requests, google-auth) become one-line IngestErrors."""
+    """Transport and auth errors (requests, urllib3, google-auth), by their types, become one-line IngestErrors;
+    gspread's own (APIError, not found) are left to the caller, which names them."""
     try:
         yield
-    except IngestError:
+    except (IngestError, gspread.exceptions.GSpreadException):
         raise
-    except Exception as exc:
-        if isinstance(exc, gspread.exceptions.GSpreadException):
-            raise
-        if type(exc).__module__.split(".")[0] in ("requests", "google", "urllib3"):
-            raise IngestError(f"{url}: cannot reach Google Sheets: {str(exc).splitlines()[0]}") from exc
-        raise
+    except transport_errors() as exc:
+        raise IngestError(f"{url}: cannot reach Google Sheets: {str(exc).splitlines()[0]}") from exc
 
 
 def read_sheet(url: str, transport: Any = None) -> tuple[list[str], list[list[Any]]]:

@@ -290,8 +290,8 @@ class RayBackend:
         device = "cuda" if attempt.job.gpus else "cpu"
         try:
             wire = self._ray.get(ref)
-        except Exception as exc:  # the task's worker died, or Ray lost the task  # noqa: BLE001
-            wire = ("lost", None, f"Ray task failed: {str(exc).strip().splitlines()[0][:300]}")
+        except lost_errors(self._ray) as exc:
+            wire = lost(exc)
         if wire[0] == "ok" and isinstance(wire[1], dict) and isinstance(wire[1].get("device"), str):
             device = wire[1]["device"]  # what the job saw: cuda:N on the node Ray chose
         return attempt, outcome(wire, device)
@@ -336,6 +336,21 @@ class RayExecutor(Scheduler):
         self.address = ray_address(url)
         self.workers = workers or parse_workers(url)
         super().__init__(url, RayBackend(self.address, self.workers))
+
+
+def lost_errors(ray: Any) -> tuple[type[BaseException], ...]:
+    """What ``ray.get`` of a task's result raises when the attempt is lost rather than failed (the task's own
+    failure comes back as a result): any of Ray's errors (``RayError``: its worker crashed ``WorkerCrashedError``,
+    it was cancelled ``TaskCancelledError``, its node or object went ``NodeDiedError``/``ObjectLostError``...), and
+    the Ray Client's connection to the cluster dropping (``ConnectionError``)."""
+    return (ray.exceptions.RayError, ConnectionError)
+
+
+def lost(exc: BaseException) -> tuple[str, None, str]:
+    """The one place a Ray failure becomes an outcome: a lost attempt (the scheduler retries it), with Ray's first
+    line."""
+    first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+    return ("lost", None, f"Ray task failed: {first}")
 
 
 @contextmanager

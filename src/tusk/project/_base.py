@@ -129,8 +129,7 @@ class ProjectBase:
     def collect_garbage(self) -> str | None:
         """After a write: the data store's gc when it is due (the file has doubled since the last one);
         → a line saying what it did, or None."""
-        maybe_gc = getattr(self.data, "maybe_gc", None)
-        done = maybe_gc(self.state_dir / "gc.json") if maybe_gc else None
+        done = self.data.maybe_gc(self.state_dir / "gc.json")
         if done is None:
             return None
         before, after = done

@@ -7,11 +7,11 @@ bound values, on them. A row whose old or new image matches feeds the instance (
 customer to another feeds both). An input that is not a plain one-table filter cannot be split: approving
 it is refused (approve or merge the whole review instead).
 
-The chosen rows are applied key by key on the data branch in one transaction, only where the data branch
-still holds what the review started from (else a one-line conflict, nothing written), with the approval's
-approval's note written after it on ``tusk-reviews`` (review_meta), never on the data branch. Merging the rest later
-brings identical rows, so no
-conflict. The page and ``tusk review approve BRANCH --only GLOB`` both call ``Project.approve``.
+The chosen rows are applied key by key on the data branch in one transaction (the store's
+``Transaction.apply_changes``), only where the data branch still holds what the review started from (else a
+one-line conflict, nothing written), with the approval's note written after it on ``tusk-reviews`` (review_meta),
+never on the data branch. Merging the rest later brings identical rows, so no conflict. The page and
+``tusk review approve BRANCH --only GLOB`` both call ``Project.approve``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from tusk.errors import ConfigError, DataError, MergeBlocked, MergeConflict, TuskError
 
 if TYPE_CHECKING:
-    from tusk.data.base import RowChange
+    from tusk.data.base import DataStore, RowChange, RowFilter, Transaction
     from tusk.ports import Ports
 
 ROW_LIMIT = 200_000  # rows of a review's change that one approval reads
@@ -162,12 +162,12 @@ def _chosen(project: Ports, branch: str, patterns: list[str]) -> dict[str, Any]:
     return found
 
 
-def _feeding(store: Any, table: str, changes: list[RowChange], instances: dict[str, Any]) -> list[RowChange]:
+def _feeding(store: DataStore, table: str, changes: list[RowChange], instances: dict[str, Any]) -> list[RowChange]:
     from tusk.core.plan import changes_filter, key_query
 
     if not changes:
         return []
-    rows: Any = None
+    rows: RowFilter | None = None
     keys: set[int] = set()
     try:
         for name, instance in instances.items():
@@ -207,47 +207,18 @@ def _count(rows: list[RowChange]) -> dict[str, int]:
     return counts
 
 
-def _apply(conn: Any, store: Any, table: str, rows: list[RowChange], into_head: str) -> int:
+def _apply(conn: Transaction, store: DataStore, table: str, rows: list[RowChange], into_head: str) -> int:
     """Write each change by its key where the data branch still holds the review's starting row."""
-    from tusk.data.doltlite import quote
-
     columns = store.columns(table, into_head) if table in store.tables(into_head) else []
     keys = [name for name, _, pk in columns if pk]
     if not keys:
         raise TuskError(f"{table} has no primary key, so its rows cannot be approved one by one: merge the review")
-    names = [name for name, _, _ in columns]
-    applied = 0
-    for row in rows:
-        where = " AND ".join(f"{quote(k)} IS ?" for k in keys)
-        key = [row.key.get(k) for k in keys]
-        found = list(
-            conn.execute(f"SELECT {', '.join(quote(n) for n in names)} FROM {quote(table)} WHERE {where}", key)
-        )
-        now = dict(zip(names, found[0])) if found else None
-        if now == row.after:
-            continue  # the data branch has this row already
-        if now != row.before:
-            raise MergeConflict(
-                f"{table} row {row.key} changed on the data branch too since the review left it: "
-                f"merge the review and resolve it",
-                [{"table": table, "key": row.key}],
-            )
-        if row.diff_type == "removed":
-            conn.execute(f"DELETE FROM {quote(table)} WHERE {where}", key)
-        elif row.diff_type == "added":
-            assert row.after is not None
-            columns = list(row.after)
-            conn.execute(
-                f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) VALUES "
-                f"({', '.join('?' for _ in columns)})",
-                [row.after[c] for c in columns],
-            )
-        else:
-            assert row.after is not None
-            columns = [c for c in row.after if c not in keys]
-            conn.execute(
-                f"UPDATE {quote(table)} SET {', '.join(f'{quote(c)} = ?' for c in columns)} WHERE {where}",
-                [*[row.after[c] for c in columns], *key],
-            )
-        applied += 1
-    return applied
+    try:
+        return conn.apply_changes(table, keys, rows)
+    except MergeConflict as exc:
+        key = exc.conflicts[0]["key"] if exc.conflicts else {}
+        raise MergeConflict(
+            f"{table} row {key} changed on the data branch too since the review left it: "
+            f"merge the review and resolve it",
+            exc.conflicts,
+        ) from exc

@@ -16,6 +16,10 @@ Stores written by older tusk kept these tables on the review branch itself (and,
 the data branch): ``OWN_TABLES`` are still hidden from diffs and checks wherever the history holds them, and
 their rows are still read as the review's conversation.
 
+The tables are the data store's business: it reads them (``DataStore.review_records``, ``review_comments``) and
+writes them in a transaction (``Transaction.put_review``, ``add_review_comments``); this module says what to write
+and when, in no backend's SQL.
+
 Status: ``open`` or ``closed`` as written; ``merged`` whenever the data branch holds every commit of the branch,
 or, for a review whose branch is gone, as recorded when tusk merged it (with who merged it, when, the merge
 commit and the data branch's head before it).
@@ -29,46 +33,25 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tusk._internal.crash import crash_point
+from tusk.data.base import COMMENTS_TABLE, REVIEW_FIELDS, REVIEWS_TABLE, DataStore, SupportsRemotes
+from tusk.data.base import ReviewComment as Comment
 from tusk.data.names import META_BRANCH
 from tusk.errors import DataError, TuskError
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
     from pathlib import Path
 
+    from tusk.data.base import Transaction
     from tusk.ports import Ports
 
-REVIEWS = "tusk_reviews"
-COMMENTS = "tusk_review_comments"
+REVIEWS = REVIEWS_TABLE  # the store keeps them (DataStore.review_records, Transaction.put_review...)
+COMMENTS = COMMENTS_TABLE
 OWN_TABLES = (REVIEWS, COMMENTS)  # the conversation, never a change: hidden from reviews and diffs
 META = META_BRANCH  # "tusk-reviews": the branch the conversation lives on: never merged into a data branch
 KINDS = ("comment", "approve", "close", "reopen", "edit", "merge")
 TEXT_MAX = 20_000
-_COLUMNS = (
-    "branch",
-    "title",
-    "description",
-    "status",
-    "author",
-    "created",
-    "updated",
-    "merged_by",
-    "merged_at",
-    "merge_commit",
-    "merged_from",
-)
-
-
-@dataclass
-class Comment:
-    id: str
-    branch: str
-    kind: str  # comment | approve | close | reopen | edit | merge
-    author: str
-    time: str
-    text: str
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+_COLUMNS = REVIEW_FIELDS
 
 
 @dataclass
@@ -110,26 +93,19 @@ def now(precise: bool = False) -> str:
 
 
 # ----- reading: the local tusk-reviews, the remotes' copies, and (older stores) the branches themselves ----------
-def meta_refs(store: Any) -> list[str]:
+def meta_refs(store: DataStore) -> list[str]:
     """Where the conversation is read from: the local ``tusk-reviews`` and every fetched ``<remote>/tusk-reviews``."""
     refs = [META] if any(b.name == META for b in store.branches()) else []
-    remote_branches = getattr(store, "remote_branches", None)
-    if remote_branches is not None:
-        refs += [b.name for b in remote_branches() if b.name.endswith("/" + META)]
+    if isinstance(store, SupportsRemotes):
+        refs += [b.name for b in store.remote_branches() if b.name.endswith("/" + META)]
     return refs
 
 
-def _rows(store: Any, ref: str, branch: str | None) -> dict[str, dict[str, str]]:
-    if REVIEWS not in store.tables(ref):
-        return {}
-    known = {name for name, _, _ in store.columns(REVIEWS, ref)}
-    picked = [c for c in _COLUMNS if c in known]
-    sql = f"SELECT {', '.join(picked)} FROM {REVIEWS}" + (" WHERE branch = ?" if branch is not None else "")
-    found = store.query(sql, [branch] if branch is not None else None, ref=ref).rows
-    return {str(r[0]): {c: str(v or "") for c, v in zip(picked, r)} for r in found}
+def _rows(store: DataStore, ref: str, branch: str | None) -> dict[str, dict[str, str]]:
+    return store.review_records(ref, branch)
 
 
-def records(store: Any, branch: str | None = None, legacy: list[str] | None = None) -> dict[str, dict[str, str]]:
+def records(store: DataStore, branch: str | None = None, legacy: list[str] | None = None) -> dict[str, dict[str, str]]:
     """branch → its review's row (the newest ``updated`` of every copy read), for one review or all."""
     found: dict[str, dict[str, str]] = {}
     for ref in [*meta_refs(store), *(legacy or [])]:
@@ -139,26 +115,20 @@ def records(store: Any, branch: str | None = None, legacy: list[str] | None = No
     return found
 
 
-def _comments(store: Any, refs: list[str], branch: str) -> list[Comment]:
+def _comments(store: DataStore, refs: list[str], branch: str) -> list[Comment]:
     found: dict[str, Comment] = {}
     for ref in refs:
-        if COMMENTS not in store.tables(ref):
-            continue
-        rows = store.query(
-            f"SELECT id, branch, kind, author, time, text FROM {COMMENTS} WHERE branch = ?", [branch], ref=ref
-        ).rows
-        for row in rows:
-            comment = Comment(*(str(v or "") for v in row))
+        for comment in store.review_comments(ref, branch):
             found.setdefault(comment.id, comment)
     return sorted(found.values(), key=lambda c: (c.time, c.id))
 
 
-def _legacy(store: Any, branch: str, into: str) -> list[str]:
+def _legacy(store: DataStore, branch: str, into: str) -> list[str]:
     """Older stores kept the conversation on the review branch (and, once merged, on the data branch)."""
     return [r for r in (branch, into) if _known(store, r)]
 
 
-def _local(store: Any, branch: str) -> bool:
+def _local(store: DataStore, branch: str) -> bool:
     return any(b.name == branch for b in store.branches())
 
 
@@ -193,7 +163,7 @@ def read(project: Ports, branch: str) -> ReviewMeta:
     return meta
 
 
-def status_of(store: Any, into: str, branch: str, written: str, exists: bool) -> str:
+def status_of(store: DataStore, into: str, branch: str, written: str, exists: bool) -> str:
     """merged when the data branch holds the branch's every commit; else closed as written, or open (a branch
     merged once that has new commits is a new round: open). A review whose branch is gone: as recorded."""
     if not exists:
@@ -204,7 +174,7 @@ def status_of(store: Any, into: str, branch: str, written: str, exists: bool) ->
     return "closed" if written == "closed" else "open"
 
 
-def _known(store: Any, ref: str) -> bool:
+def _known(store: DataStore, ref: str) -> bool:
     try:
         store.resolve(ref)
         return True
@@ -213,16 +183,7 @@ def _known(store: Any, ref: str) -> bool:
 
 
 # ----- writing: one commit on tusk-reviews per change ------------------------------------------------------------
-def ensure_tables(conn: Any) -> None:
-    columns = ", ".join(f"{c} TEXT" for c in _COLUMNS[1:])
-    conn.execute(f"CREATE TABLE IF NOT EXISTS {REVIEWS} (branch TEXT NOT NULL PRIMARY KEY, {columns})")
-    conn.execute(
-        f"CREATE TABLE IF NOT EXISTS {COMMENTS} (id TEXT NOT NULL PRIMARY KEY, branch TEXT, kind TEXT, "
-        "author TEXT, time TEXT, text TEXT)"
-    )
-
-
-def _start(store: Any) -> str:
+def _start(store: DataStore) -> str:
     """Where ``tusk-reviews`` starts when this store has none yet: a remote's copy, else the store's first commit
     (which holds no table: the branch holds the conversation and nothing else)."""
     remote = [ref for ref in meta_refs(store) if ref != META]
@@ -231,36 +192,25 @@ def _start(store: Any) -> str:
     return str(store.log(store.default_branch)[-1].hash)
 
 
-def writer(store: Any) -> Any:
+def writer(store: DataStore) -> AbstractContextManager[Transaction]:
     """The one write of a change to the conversation: a transaction on ``tusk-reviews`` (made first if missing)."""
     return store.writer(META, create_at=None if _local(store, META) else _start(store))
 
 
-def _write_row(conn: Any, row: dict[str, str]) -> None:
-    conn.execute(
-        f"INSERT OR REPLACE INTO {REVIEWS} ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})",
-        [row.get(c, "") for c in _COLUMNS],
-    )
-
-
-def add_comment(conn: Any, branch: str, kind: str, author: str, text: str) -> Comment:
-    ensure_tables(conn)
+def add_comment(tx: Transaction, branch: str, kind: str, author: str, text: str) -> Comment:
     comment = Comment(secrets.token_hex(8), branch, kind, author, now(precise=True), text)
-    conn.execute(
-        f"INSERT INTO {COMMENTS} (id, branch, kind, author, time, text) VALUES (?, ?, ?, ?, ?, ?)",
-        [comment.id, branch, kind, author, comment.time, text],
-    )
+    tx.add_review_comments([comment])
     return comment
 
 
-def note(store: Any, branch: str, kind: str, author: str, text: str) -> str | None:
+def note(store: DataStore, branch: str, kind: str, author: str, text: str) -> str | None:
     """One comment (an approval's note), as its own commit on ``tusk-reviews`` → the commit."""
     with writer(store) as conn:
         add_comment(conn, branch, kind, author, text)
         return commit_write(conn, f"review {branch}: {kind} by {author}")
 
 
-def reopen_closed(store: Any, branch: str, who: str, text: str) -> bool:
+def reopen_closed(store: DataStore, branch: str, who: str, text: str) -> bool:
     """A review closed without merging opens again, saying why as a ``reopen`` comment → whether it was closed.
     New content for it is a new proposal to review: left closed, the next round would be hidden from the
     reviewers who closed the last."""
@@ -268,8 +218,7 @@ def reopen_closed(store: Any, branch: str, who: str, text: str) -> bool:
     if row is None or row.get("status") != "closed":
         return False
     with writer(store) as conn:
-        ensure_tables(conn)
-        _write_row(conn, {**row, "status": "open", "updated": now()})
+        conn.put_review({**row, "status": "open", "updated": now()})
         add_comment(conn, branch, "reopen", who, text)
         commit_write(conn, f"review {branch}: reopened by {who}")
     return True
@@ -295,16 +244,14 @@ def record_merge(project: Ports, branch: str, commit: str, before: str, who: str
         "merged_from": before,
     }
     with writer(store) as conn:
-        ensure_tables(conn)
-        _write_row(conn, values)
+        conn.put_review(values)
         add_comment(conn, branch, "merge", who, f"merged into {into} as {commit[:7]} ({how})")
         commit_write(conn, f"review {branch}: merged by {who}")
 
 
-def commit_write(tx: Any, message: str) -> str | None:
+def commit_write(tx: Transaction, message: str) -> str | None:
     """The write's one commit (the store's Transaction commits itself) → the commit, None if nothing changed."""
-    found: str | None = tx.commit(message)
-    return found
+    return tx.commit(message)
 
 
 def update(
@@ -361,8 +308,7 @@ def update(
     if status is not None:
         what.append(status)
     with writer(store) as conn:
-        ensure_tables(conn)
-        _write_row(conn, values)
+        conn.put_review(values)
         if comment is not None:
             add_comment(conn, branch, kind, who, comment.strip())
             what.append(kind)
@@ -376,7 +322,7 @@ def update(
 UPGRADED = "reviews-upgraded"  # the marker in .tusk/: the upgrade is done, later opens do not look again
 
 
-def upgrade(store: Any, into: str, state_dir: Path) -> bool:
+def upgrade(store: DataStore, into: str, state_dir: Path) -> bool:
     """Move the conversation older tusk kept in tables on the branches to ``tusk-reviews`` → whether it looked.
 
     Once per project (the marker ``.tusk/reviews-upgraded``, written last). 1. Copy every branch's rows to
@@ -408,17 +354,15 @@ def upgrade(store: Any, into: str, state_dir: Path) -> bool:
             if merged:
                 continue
             with store.writer(name) as conn:
-                present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
                 for table in OWN_TABLES:
-                    if table in present:
-                        conn.execute(f"DROP TABLE {table}")
+                    conn.drop_table(table)
                 conn.commit("tusk: the reviews' conversation moved to the tusk-reviews branch (not data)")
             crash_point("review.upgrade.dropped")
     marker.write_text("the reviews' conversation lives on tusk-reviews (review_meta.upgrade)\n")
     return True
 
 
-def _copy_legacy(store: Any, into: str, legacy: list[str], branches: set[str]) -> None:
+def _copy_legacy(store: DataStore, into: str, legacy: list[str], branches: set[str]) -> None:
     found: dict[str, dict[str, str]] = {}
     for ref in legacy:
         for name, row in _rows(store, ref, None).items():
@@ -428,18 +372,11 @@ def _copy_legacy(store: Any, into: str, legacy: list[str], branches: set[str]) -
                 found[name] = row
     mine = records(store) if _local(store, META) else {}
     with writer(store) as conn:
-        ensure_tables(conn)
         for name, row in found.items():
             if name not in mine or row.get("updated", "") > mine[name].get("updated", ""):
-                _write_row(conn, {**mine.get(name, {}), **row, "branch": name})
+                conn.put_review({**mine.get(name, {}), **row, "branch": name})
         for ref in legacy:
-            if COMMENTS not in store.tables(ref):
-                continue
-            rows = store.query(f"SELECT id, branch, kind, author, time, text FROM {COMMENTS}", None, ref=ref).rows
-            conn.executemany(
-                f"INSERT OR IGNORE INTO {COMMENTS} (id, branch, kind, author, time, text) VALUES (?, ?, ?, ?, ?, ?)",
-                [list(r) for r in rows],
-            )
+            conn.add_review_comments(store.review_comments(ref))
         commit_write(conn, "tusk: the reviews' conversation copied from the branches (upgrade)")
 
 
@@ -454,10 +391,10 @@ def _newest(conflicts: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def take_remote(store: Any, remote: str) -> None:
+def take_remote(store: SupportsRemotes, remote: str) -> None:
     """Bring the fetched ``<remote>/tusk-reviews`` into the local one (made from it when missing)."""
     theirs = f"{remote}/{META}"
-    if theirs not in meta_refs(store):
+    if not isinstance(store, DataStore) or theirs not in meta_refs(store):
         return
     if not _local(store, META):
         store.move_branch(META, store.resolve(theirs))
@@ -465,9 +402,9 @@ def take_remote(store: Any, remote: str) -> None:
     store.merge(theirs, META, f"Merge {theirs} into {META}", resolve=_newest)
 
 
-def push(store: Any, remote: str) -> None:
+def push(store: SupportsRemotes, remote: str) -> None:
     """Send ``tusk-reviews`` to ``remote`` beside a branch pushed; when the remote's copy moved too, merge it first."""
-    if not _local(store, META):
+    if not isinstance(store, DataStore) or not _local(store, META):
         return
     try:
         store.push(remote, META)

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 RECORD_TABLE = "tusk_sources"
 STAGING_PREFIX = "tusk-sync/"
+_MAX_SOURCES = 1_000_000  # rows of the record table read at once (one per source)
 _RECORD_COLUMNS = ("name", "url", "target", "key", "mode", "digest", "revision", "rows", "synced_at")
 
 
@@ -245,10 +246,10 @@ def _drop_staging(store: DataStore, source: SourceConfig) -> None:
 def read_record(store: DataStore, ref: str, name: str) -> SourceRecord | None:
     if RECORD_TABLE not in store.tables(ref):
         return None
-    found = store.query(f"SELECT {', '.join(_RECORD_COLUMNS)} FROM {RECORD_TABLE} WHERE name = ?", [name], ref=ref).rows
+    columns, _, found = store.rows(RECORD_TABLE, ref, where={"name": name}, limit=1)
     if not found:
         return None
-    values = {k: ("" if v is None else v) for k, v in zip(_RECORD_COLUMNS, found[0])}
+    values = {k: ("" if v is None else v) for k, v in zip(columns, found[0])}
     try:
         key = [str(k) for k in json.loads(values["key"] or "[]")]
     except (ValueError, TypeError):
@@ -281,5 +282,6 @@ def records(store: DataStore, ref: str) -> list[SourceRecord]:
     """Every source's last sync as recorded at ``ref``."""
     if RECORD_TABLE not in store.tables(ref):
         return []
-    names = [r[0] for r in store.query(f"SELECT name FROM {RECORD_TABLE} ORDER BY name", ref=ref).rows]
+    columns, _, found = store.rows(RECORD_TABLE, ref, limit=_MAX_SOURCES)  # in key order: by name
+    names = [str(row[columns.index("name")]) for row in found]
     return [r for r in (read_record(store, ref, n) for n in names) if r is not None]

@@ -2,8 +2,14 @@
 provides a ``store`` fixture returning an empty store with one commit on its default branch.
 
 Writes go through the port's write side: ``store.writer(branch)`` gives a transaction (``execute``,
-``executemany``, ``load_rows``, ``commit``). Errors are tusk's own, of the exact type: ``RefNotFound``,
-``MergeConflict``, ``IngestError``, ``DataError`` — never a driver's.
+``executemany``, ``load_rows``, ``apply_changes``, ``drop_table``, ``put_review``, ``add_review_comments``,
+``commit``). Errors are tusk's own, of the exact type: ``RefNotFound``, ``MergeConflict``, ``IngestError``,
+``DataError`` — never a driver's.
+
+Besides the store itself, the suite covers what tusk's use cases ask of it, so a backend that passes it works for
+approving a review per model (``apply_changes``), a review's record and comments (``review_records``,
+``review_comments`` and their writes, on a branch of their own), sync, sharing (``remote_branches``) and
+housekeeping (``gc``, ``maybe_gc``).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tusk.data.base import DataStore, LoadCounts, SupportsRemotes
+from tusk.data.base import REVIEW_FIELDS, DataStore, LoadCounts, ReviewComment, SupportsRemotes
 from tusk.errors import DataError, IngestError, MergeConflict, RefNotFound
 
 
@@ -414,3 +420,128 @@ class DataStoreSuite:
             copy.close()
         with raises_exactly(DataError):
             type(store).clone(f"file://{tmp_path / 'nothing-here.db'}", tmp_path / "copy2" / "training.db")
+
+    # ----- what the review wing needs: tusk's records of reviews, an approval's rows, remotes, gc ------------------
+    def test_review_records_are_written_and_read_at_a_ref(self, store: DataStore) -> None:
+        seed(store)
+        meta = "tusk-reviews"
+        first = store.log(store.default_branch)[-1].hash
+        assert store.review_records(store.default_branch) == {}, "no records yet: none, not an error"
+        assert store.review_comments(store.default_branch, "r1") == []
+        row = {"branch": "r1", "title": "Relabel", "status": "open", "author": "ann", "updated": "2026-01-01"}
+        late = ReviewComment("b" * 16, "r1", "comment", "bob", "2026-01-02T00:00:00.000001+00:00", "second")
+        early = ReviewComment("c" * 16, "r1", "approve", "ann", "2026-01-01T00:00:00.000001+00:00", "first")
+        other = ReviewComment("a" * 16, "r2", "comment", "bob", "2026-01-01T00:00:00.000001+00:00", "elsewhere")
+        with store.writer(meta, create_at=first) as transaction:
+            transaction.put_review(row)
+            transaction.add_review_comments([late, early, other])
+            commit = transaction.commit("review r1: edited by ann")
+        assert commit is not None and store.resolve(meta) == commit
+        assert store.tables(store.default_branch) == ["ex"], "the records stay on their own branch"
+        found = store.review_records(meta)
+        assert list(found) == ["r1"] and found == store.review_records(meta, "r1")
+        assert found["r1"]["title"] == "Relabel" and found["r1"]["merged_by"] == "", "a field not given is empty"
+        assert set(found["r1"]) == set(REVIEW_FIELDS)
+        assert store.review_records(meta, "r2") == {}
+        assert store.review_comments(meta, "r1") == [early, late], "in (time, id) order"
+        assert len(store.review_comments(meta)) == 3
+        assert store.review_records(commit) == found, "readable at any ref"
+        with raises_exactly(RefNotFound):
+            store.review_records("no-such-branch")
+        with raises_exactly(RefNotFound):
+            store.review_comments("no-such-branch", "r1")
+
+    def test_review_records_written_again(self, store: DataStore) -> None:
+        seed(store)
+        meta = "tusk-reviews"
+        comment = ReviewComment("d" * 16, "r1", "comment", "ann", "2026-01-01T00:00:00.000001+00:00", "hello")
+        row = {"branch": "r1", "title": "One", "status": "open"}
+        with store.writer(meta, create_at=store.default_branch) as transaction:
+            transaction.put_review(row)
+            transaction.add_review_comments([comment])
+            head = transaction.commit("first")
+        with store.writer(meta) as transaction:  # the same row and comment again: nothing changes, no commit
+            transaction.put_review(row)
+            transaction.add_review_comments([comment, ReviewComment(**{**comment.to_json(), "text": "changed"})])
+            transaction.add_review_comments([])
+            assert transaction.commit("again") is None
+        assert store.resolve(meta) == head and store.review_comments(meta, "r1") == [comment], "a comment is kept"
+        with store.writer(meta) as transaction:  # a row replaces its branch's row
+            transaction.put_review({**row, "title": "Two", "status": "closed"})
+            assert transaction.commit("second") is not None
+        assert store.review_records(meta)["r1"]["title"] == "Two"
+        assert store.review_records(meta)["r1"]["status"] == "closed"
+        with raises_exactly(RefNotFound), store.writer("no-such-branch") as transaction:
+            transaction.put_review(row)
+
+    def test_apply_changes_where_the_branch_holds_the_rows_before(self, store: DataStore) -> None:
+        base = seed(store)
+        store.create_branch("review", base)
+        write(
+            store,
+            [
+                "UPDATE ex SET label = 'b' WHERE id = 1",
+                "DELETE FROM ex WHERE id = 2",
+                "INSERT INTO ex VALUES (20, 'c2', 'n')",
+            ],
+            "the review's change",
+            "review",
+        )
+        changes = store.diff(base, "review", table="ex", with_rows=True)[0].rows
+        assert len(changes) == 3
+        with store.writer() as transaction:
+            assert transaction.apply_changes("ex", ["id"], changes) == 3
+            commit = transaction.commit("approve")
+        assert commit is not None
+        assert store.query("SELECT id, label FROM ex WHERE id IN (1, 2, 20) ORDER BY id").rows == [(1, "b"), (20, "n")]
+        assert store.rows("ex", store.default_branch, limit=100) == store.rows("ex", "review", limit=100)
+        with store.writer() as transaction:  # applied again: every row is there already
+            assert transaction.apply_changes("ex", ["id"], changes) == 0
+            assert transaction.commit("again") is None
+        write(store, ["UPDATE ex SET label = 'z' WHERE id = 3"], "the data branch moves on")
+        store.create_branch("late", base)
+        write(
+            store, ["UPDATE ex SET label = 'y' WHERE id = 3", "UPDATE ex SET label = 'y' WHERE id = 4"], "late", "late"
+        )
+        head = store.resolve(store.default_branch)
+        late = store.diff(base, "late", table="ex", with_rows=True)[0].rows
+        with raises_exactly(MergeConflict) as caught, store.writer() as transaction:
+            transaction.apply_changes("ex", ["id"], late)
+            transaction.commit("never")
+        assert caught.value.conflicts == [{"table": "ex", "key": {"id": 3}}]
+        assert store.resolve(store.default_branch) == head
+        assert store.query("SELECT label FROM ex WHERE id = 4").rows == [("a",)], "nothing kept"
+
+    def test_drop_table(self, store: DataStore) -> None:
+        seed(store)
+        with store.writer() as transaction:
+            transaction.drop_table("ex")
+            assert transaction.commit("drop") is not None
+        assert store.tables() == []
+        with store.writer() as transaction:  # gone already: nothing to do, nothing to commit
+            transaction.drop_table("ex")
+            assert transaction.commit("again") is None
+        with raises_exactly(DataError), store.writer() as transaction:
+            transaction.drop_table("bad name; drop")
+
+    def test_remote_branches_name_the_remote(self, store: DataStore, tmp_path: Path) -> None:
+        if not isinstance(store, SupportsRemotes):
+            pytest.skip("this store has no remotes")
+        head = seed(store)
+        assert store.remote_branches() == []
+        store.add_remote("origin", str(tmp_path / "shared" / "remote.db"))
+        store.push("origin")
+        store.fetch("origin")
+        found = {b.name: b.head for b in store.remote_branches()}
+        assert found == {f"origin/{store.default_branch}": head}
+        assert store.resolve(f"origin/{store.default_branch}") == head
+
+    def test_maybe_gc(self, store: DataStore, tmp_path: Path) -> None:
+        commit = seed(store)
+        record = tmp_path / "gc.json"
+        assert store.maybe_gc(record) is None, "the first time: the size is recorded, nothing collected"
+        assert record.exists()
+        assert store.maybe_gc(record) is None, "not grown since: not due"
+        record.write_text("not json")
+        assert store.maybe_gc(record) is None, "an unreadable record starts again"
+        assert store.resolve(store.default_branch) == commit

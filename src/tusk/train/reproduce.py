@@ -19,17 +19,13 @@ from tusk._internal.git import add_worktree, remove_worktree
 from tusk.core.config import Config, load_config, url_path
 from tusk.core.plan import PlannedInstance
 from tusk.core.spec import expand
-from tusk.errors import TuskError
+from tusk.errors import ReproduceError as ReproduceError  # defined in errors.py's tree
 from tusk.release.lineage import parse_target
 from tusk.tracking import tags as T
 
 if TYPE_CHECKING:
     from tusk.data.base import DataStore
     from tusk.tracking.base import Tracker
-
-
-class ReproduceError(TuskError):
-    pass
 
 
 @dataclass

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from tusk.errors import TuskError
+from tusk.errors import UnsafeBinding as UnsafeBinding  # defined in errors.py's tree
 
 SESSION_COOKIE = "tusk_session"
 SESSION_SECONDS = 12 * 3600
@@ -36,10 +37,6 @@ ALL_INTERFACES = ("0.0.0.0", "::", "")
 FREE_FAILURES = 5  # wrong tokens from one address before throttling starts
 MAX_WAIT = 300.0  # seconds: the longest a throttled address waits between tries
 FORGET_AFTER = 3600.0  # an address quiet this long starts again from zero
-
-
-class UnsafeBinding(TuskError):
-    """The page would listen beyond this machine without a token."""
 
 
 def is_loopback(host: str) -> bool:
