@@ -32,9 +32,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-from test_planner_oracle import oracle
 
 import tusk  # noqa: F401  (doltlite before sqlite3)
+from plan_oracle import oracle
 from train_fixtures import TrainProject, make_project, write_csv
 from tusk import Project
 from tusk.core.plan import read_input

@@ -94,7 +94,8 @@ def test_approve_per_model_of_a_clashing_branch_is_refused(project: TrainProject
 
 
 def test_the_pages_merge_of_a_clashing_branch_is_refused(project: TrainProject) -> None:
-    from test_web import _form, client
+    from web_client import client
+    from web_client import form as _form
 
     _add(project, "clash", "C1")
     head = project.head()
@@ -148,7 +149,7 @@ def test_a_merge_commits_page_diffs_against_its_first_parent(project: TrainProje
 
 
 def test_logging_in_keeps_the_query_of_the_page_asked_for(project: TrainProject) -> None:
-    from test_web import client
+    from web_client import client
 
     project.tusk("data", "branch", "fix")
     with client(project.root, token="alice:s3cret-token-1") as web:

@@ -47,7 +47,7 @@ def test_a_failed_job_is_a_failed_run_and_shows_failed_until_it_succeeds(tmp_pat
 
 
 def test_the_page_of_a_model_whose_only_job_failed_shows_the_failure_and_its_log(tmp_path: Path) -> None:
-    from test_web import client
+    from web_client import client
 
     project: TrainProject = make_project(
         tmp_path, customers=2, per_customer=4, params={"fail": "c1"}, resources="resources = { retries = 0 }"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -20,31 +19,13 @@ from starlette.testclient import TestClient
 from train_fixtures import TrainProject, make_project, model_block, rows
 from tusk import Project
 from tusk.errors import TuskError
+from web_client import BASE, Links, client
+from web_client import csrf as _csrf
+from web_client import edited as _edited
+from web_client import form as _form
+from web_client import wait as _wait
 
-BASE = "http://127.0.0.1:8765"
 HOSTILE = ["<script>alert(1)</script>", "\"'><img src=x onerror=alert(2)>", "x" * 10_000]
-
-
-def client(root: Path, token: str | None = None, host: str = "127.0.0.1") -> TestClient:
-    from tusk.web import create
-
-    return TestClient(create(root / "tusk.toml", host, 8765, token), base_url=BASE)
-
-
-class Links(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.links: list[str] = []
-        self.forms: list[dict[str, Any]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        if tag == "a" and (values.get("href") or "").startswith("/"):
-            self.links.append(str(values["href"]).split("#")[0])
-        if tag == "form" and (values.get("method") or "").lower() == "post":
-            self.forms.append({"action": values.get("action"), "fields": {}})
-        if tag == "input" and self.forms and values.get("name"):
-            self.forms[-1]["fields"].setdefault(values["name"], values.get("value") or "")
 
 
 def crawl(web: TestClient, limit: int = 120) -> dict[str, str]:
@@ -249,27 +230,6 @@ def test_a_token_logs_in_once_and_names_who_did_what(tmp_path: Path) -> None:
     assert '"who": "alice"' in log and '"action": "review comment"' in log and '"action": "login"' in log
     meta = project.json("review", "show", "fix")  # the CLI still sees the review
     assert meta["branch"] == "fix"
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html[:500]
-    return found.group(1)
-
-
-def _form(html: str, action: str) -> dict[str, str]:
-    parser = Links()
-    parser.feed(html)
-    return next(f["fields"] for f in parser.forms if f["action"] == action)
-
-
-def _edited(project: TrainProject, branch: str) -> None:
-    """On ``branch``: c1's rows relabelled (retrains m-c1), c2's rows too (retrains m-c2)."""
-    data = rows()
-    for row in data:
-        if row[1] in ("c1", "c2"):
-            row[3] = "relabelled"
-    project.import_rows(data, branch=branch, message=f"relabel c1 and c2 on {branch}")
 
 
 @pytest.fixture
@@ -493,18 +453,6 @@ def test_sqlite_is_never_given_request_text(hostile: Path) -> None:
         answer = web.get("/review?branch=hostile&table=examples&col=customer&val=c0")
         assert answer.status_code == 200 and "c0" in answer.text
     assert sqlite3.sqlite_version
-
-
-def _wait(check: Any, timeout: float = 300) -> Any:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError("timed out")
 
 
 def test_a_run_started_from_the_page_is_watched_and_cancelled_mid_way(tmp_path: Path) -> None:

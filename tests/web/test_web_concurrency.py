@@ -25,10 +25,13 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
 
-from test_web import _csrf, _edited, _form, _wait, client
-
 from crash_helpers import duplicate_fingerprints, mlflow_db, output, start, tusk, tusk_json, wait_gone
 from train_fixtures import TrainProject, make_project, rows
+from web_client import client
+from web_client import csrf as _csrf
+from web_client import edited as _edited
+from web_client import form as _form
+from web_client import wait as _wait
 
 pytestmark = pytest.mark.slow
 
