@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from tusk.errors import DataError, MergeBlocked, RefNotFound, TuskError
 from tusk.review import meta as review_meta
 from tusk.review.checks import CheckReport, run_checks
+from tusk.review.summary import ReviewSummary as ReviewSummary  # (its home: meta imports it without a cycle)
 
 if TYPE_CHECKING:
     from tusk.core.config import Config
@@ -99,21 +100,6 @@ class ModelVerdict:
 
     def to_json(self) -> dict[str, Any]:
         return {**self.__dict__, "blocks": self.blocks}
-
-
-@dataclass
-class ReviewSummary:
-    branch: str
-    head: str
-    merge_base: str
-    merged: bool  # the data branch already has every commit of the branch
-    commits: int  # commits on the branch since it left the data branch
-    message: str  # its newest commit's message
-    date: str
-    source: str | None = None  # the [[sources]] entry a sync/<name> branch belongs to
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 @dataclass
