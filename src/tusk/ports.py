@@ -1,9 +1,11 @@
-"""What a use case is given instead of the facade: the project's config and its ports, opened on first use.
+"""What a use case is given instead of the facade.
 
-``Project`` is one (``tusk.project``); a test or another face can pass anything with these members. Use cases
-(``training``, ``review``, ``sync``, ``release.create``, ``triggers``) type their first argument as ``Ports``, so
-none of them imports ``tusk.project`` and the facade stays a switchboard over them. ``RunCancel`` is what a face
-hands a run to stop it.
+A use case takes the ports it touches, each by name (``data: DataStore``, ``tracker: Tracker``, ``config: Config``,
+``state_dir: Path``, an executor factory, a lock), so its signature says what it reads and writes. ``Workspace`` is
+the four the planner reads (the config, the data store, the tracker and ``.tusk/`` for its caches), bundled because
+every use case that plans needs exactly those. ``Ports`` is the whole project as a Protocol (``Project`` is one),
+still taken by the orchestrators that hand it on (the runner, the watcher, sync, approve): none of them imports
+``tusk.project``, and the facade stays a switchboard over them. ``RunCancel`` is what a face hands a run to stop it.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from tusk.build.base import Builder
     from tusk.core.config import Config
     from tusk.data.base import DataStore
     from tusk.execute.base import Executor
@@ -47,6 +51,25 @@ class Ports(Protocol):
     ) -> AbstractContextManager[None]: ...
 
     def release_lock(self, what: str) -> AbstractContextManager[None]: ...  # one release create or rollback
+
+    def builder(self) -> Builder: ...  # the image builder ``[release] builder`` names
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """What planning reads: tusk.toml, the data store, the tracker (states, candidates, failures) and ``.tusk/``
+    (the planner's caches). The facade opens the backends and builds it; a test can build one from any backends
+    that pass their ports' conformance suites."""
+
+    config: Config
+    data: DataStore
+    tracker: Tracker
+    state_dir: Path
+
+    @classmethod
+    def of(cls, ports: Ports) -> Workspace:
+        """The workspace of a project (opens its data store and tracker if not yet open)."""
+        return cls(ports.config, ports.data, ports.tracker, ports.state_dir)
 
 
 class RunCancel:

@@ -1,5 +1,6 @@
 """The base of ``Project``: the config, the ports opened lazily (``tusk data log`` never imports MLflow, ``tusk plan``
-never starts workers), the project's locks. Everything ``tusk.ports.Ports`` asks of a project is here."""
+never starts workers), the project's locks. Everything ``tusk.ports.Ports`` asks of a project is here, and the
+``Workspace`` the planning use cases take."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from tusk.backends import backend_class
 from tusk.core.config import Config, find_config, load_config, url_path
 
 if TYPE_CHECKING:
+    from tusk.build.base import Builder
     from tusk.data.base import DataStore, MergePreview, Resolution, SupportsRemotes
     from tusk.execute.base import Executor
+    from tusk.ports import Workspace
     from tusk.release.store import ReleaseStore
     from tusk.tracking.base import Tracker
 
@@ -83,6 +86,13 @@ class ProjectBase:
         from tusk.release.store import ReleaseStore
 
         return ReleaseStore(self.tracker)
+
+    @property
+    def workspace(self) -> Workspace:
+        """What planning reads (the config, the data store, the tracker, ``.tusk/``): both backends opened."""
+        from tusk.ports import Workspace
+
+        return Workspace.of(self)
 
     def executor(self, workers: int | None = None) -> Executor:
         url = self.config.executor.url
@@ -153,13 +163,19 @@ class ProjectBase:
 
         return hold(self.state_dir / "release.lock", what, wait=True, reentrant=True)
 
+    def builder(self) -> Builder:
+        """The image builder ``[release] builder`` names (``auto``: the first that is ready, else none)."""
+        from tusk.backends import open_builder
+
+        return open_builder(self.config.release.builder, self.config)
+
     def is_review_branch(self, ref: str | None) -> bool:
         """A branch (local, or a remote's as ``origin/fix``) other than the data branch: what a review merges."""
         if not ref or ref == self.config.data.branch:
             return False  # (the common case, without importing reviews)
         from tusk.review.reviews import is_review_branch
 
-        return is_review_branch(self, ref)
+        return is_review_branch(self.data, self.config, ref)
 
     def merge_preview(self, branch: str, resolve: Resolution | None = None) -> AbstractContextManager[MergePreview]:
         """The data branch with ``branch`` merged, for as long as the ``with`` block runs (main is untouched;
@@ -167,4 +183,4 @@ class ProjectBase:
         settles it as a merge would."""
         from tusk.review.reviews import merge_preview
 
-        return merge_preview(self, branch, resolve)
+        return merge_preview(self.data, self.config, branch, resolve)

@@ -196,20 +196,20 @@ class DataMethods(ProjectBase):
         """Run the ``[[checks]]`` at ``ref`` (default: the data branch); a review branch on its merge preview."""
         from tusk.review import reviews as review
 
-        return review.check(self, ref)
+        return review.check(self.data, self.config, ref)
 
     def reviews(self) -> ReviewList:
         """Every open (and merged) review branch, with the source it syncs from if any."""
         from tusk.project.results import ReviewList
         from tusk.review import reviews as review
 
-        return ReviewList(review.reviews(self))
+        return ReviewList(review.reviews(self.data, self.config))
 
     def review(self, branch: str) -> Review:
         """A review on its merge preview: its change, the models it retrains, checks, candidates vs production."""
         from tusk.review import reviews as review
 
-        return review.show(self, branch)
+        return review.show(self.workspace, branch)
 
     def merge(
         self,
@@ -244,7 +244,18 @@ class DataMethods(ProjectBase):
         heads = (store.resolve(target), store.resolve(branch))
         resolve = read_resolutions(resolutions, heads) if resolutions else take
         try:
-            outcome = review.merge(self, branch, into, message, force, reason, resolve=resolve, expect=expect)
+            outcome = review.merge(
+                store,
+                self.config,
+                lambda: self.workspace,
+                branch,
+                into,
+                message,
+                force,
+                reason,
+                resolve=resolve,
+                expect=expect,
+            )
             if (
                 outcome.commit is not None
                 and target == self.config.data.branch

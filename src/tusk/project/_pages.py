@@ -36,7 +36,7 @@ class PageMethods(ProjectBase):
         """One page of ``table`` at ``ref`` (default: the data branch), rows whose columns equal ``where``."""
         from tusk.review.browse import table_page
 
-        return table_page(self, table, ref, where, offset, limit)
+        return table_page(self.data, self.config.data.branch, table, ref, where, offset, limit)
 
     def diff_page(
         self,
@@ -52,7 +52,7 @@ class PageMethods(ProjectBase):
         ``landed_at``: without the rows that ref holds already as ``to_ref`` does."""
         from tusk.review.browse import diff_page
 
-        return diff_page(self, from_ref, to_ref, table, where, offset, limit, landed_at)
+        return diff_page(self.data, from_ref, to_ref, table, where, offset, limit, landed_at)
 
     def model_table(
         self,
@@ -66,13 +66,13 @@ class PageMethods(ProjectBase):
         """Instances with status, versions, key metric, last trained and duration: filtered, sorted, paged."""
         from tusk.train.model_table import model_table
 
-        return model_table(self, query, status, sort, descending, offset, limit)
+        return model_table(self.workspace, query, status, sort, descending, offset, limit)
 
     def model_counts(self) -> ModelCounts:
         """How many instances have each plan status (every instance planned; the plan is kept between calls)."""
         from tusk.train.model_table import model_counts
 
-        return model_counts(self)
+        return model_counts(self.workspace)
 
     def review_page(
         self,
@@ -87,7 +87,7 @@ class PageMethods(ProjectBase):
         rows the data branch holds already (approved per model) only ``with_landed``."""
         from tusk.review.browse import review_page
 
-        return review_page(self, branch, table, where, offset, limit, with_landed)
+        return review_page(self.data, self.config.data.branch, branch, table, where, offset, limit, with_landed)
 
     def commit_page(
         self,
@@ -101,13 +101,13 @@ class PageMethods(ProjectBase):
         """One commit's change against ``against`` (default: its first parent), one table paged."""
         from tusk.review.browse import commit_page
 
-        return commit_page(self, ident, against, table, where, offset, limit)
+        return commit_page(self.data, ident, against, table, where, offset, limit)
 
     def data_overview(self, ref: str | None = None) -> DataOverview:
         """The tables at ``ref`` with their row counts, the branches and tags, the last commits."""
         from tusk.review.browse import overview
 
-        return overview(self, ref)
+        return overview(self.data, self.config.data.branch, ref)
 
     def model_page(self, name: str, version: str | None = None) -> ModelPage:
         """Every version of ``name`` with metrics and tags; ``version``'s (default: the newest) lineage and log."""
@@ -118,7 +118,7 @@ class PageMethods(ProjectBase):
         if failure is not None and not version and not self._has_versions(name):  # only ever failed
             text, _ = self.tracker.failure_log(failure)
             return ModelPage(name, [], "", None, text[-20_000:], None, None, failure)
-        versions = with_metrics(self, name)
+        versions = with_metrics(self.tracker, name)
         chosen = (version or versions[0].version).lstrip("v")
         try:
             tail = self.logs(f"{name}@{chosen}").text[-20_000:]
@@ -150,22 +150,22 @@ class PageMethods(ProjectBase):
         ``run_progress`` reads. Refused while another run holds the project (naming it)."""
         from tusk.train import background
 
-        return background.start(self, who, at, only)
+        return background.start(self.config, self.state_dir, self.lock("tusk ui run", wait=False), who, at, only)
 
     def run_progress(self, ident: str) -> RunProgress:
         """Each job of a background run: waiting, running, succeeded, failed; log tails; ETA."""
         from tusk.train import background
 
-        return background.read(self, ident)
+        return background.read(self.state_dir, ident)
 
     def background_runs(self, limit: int = 20) -> list[RunProgress]:
         """The runs started from the page, newest first."""
         from tusk.train import background
 
-        return background.list_runs(self, limit)
+        return background.list_runs(self.state_dir, limit)
 
     def cancel_run(self, ident: str) -> RunProgress:
         """Cancel a background run the way Ctrl-C cancels ``tusk run``."""
         from tusk.train import background
 
-        return background.cancel(self, ident)
+        return background.cancel(self.state_dir, ident)

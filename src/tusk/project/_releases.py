@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from tusk.project._base import ProjectBase
 
 if TYPE_CHECKING:
+    from tusk.core.config import Config
+    from tusk.execute.base import Executor
     from tusk.project.results import ReleaseDiff, ReleaseList, ReleaseLogView, ReleaseMoved
     from tusk.release.create import CreateOutcome
     from tusk.release.lineage import DataCommitLineage, ReleaseLineage, VersionLineage
@@ -25,7 +27,13 @@ class ReleaseMethods(ProjectBase):
         nothing."""
         from tusk.release.create import create_release
 
-        return create_release(self, build=build)
+        return create_release(
+            self.config,
+            self.tracker,
+            self.state_dir,
+            self.release_lock("tusk release create"),
+            self.builder() if build else None,
+        )
 
     def rollback_release(self, ident: str | None = None) -> ReleaseMoved:
         """Release ``ident`` (default: the one deployed before the current) becomes current, and every production
@@ -115,7 +123,7 @@ class ReleaseMethods(ProjectBase):
         """Retrain NAME@VERSION from its recorded data and code commits (a git worktree) and compare."""
         from tusk.train.reproduce import reproduce
 
-        return reproduce(self.config, self.data, self.tracker, target)
+        return reproduce(self.config, self.data, self.tracker, _local_executor, target)
 
     def cost(self) -> CostReport:
         """CPU- and GPU-hours of every recorded job, per model, month and release, priced by ``[cost]``."""
@@ -123,3 +131,12 @@ class ReleaseMethods(ProjectBase):
 
         releases = {r.md5: r.models for r in self.releases.list()}
         return cost_report(self.tracker.all_versions(), releases, self.config.cost)
+
+
+def _local_executor(config: Config) -> Executor:
+    """One worker on this machine (``local://``), for ``config``: where a reproduction retrains."""
+    from tusk.backends import backend_class
+
+    url = "local://?workers=1"
+    executor: Executor = backend_class("executor", url)(url, config)
+    return executor

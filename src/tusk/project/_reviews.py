@@ -48,7 +48,7 @@ class ReviewMethods(ProjectBase):
         commit, its commits, one table paged."""
         from tusk.review.browse import merged_page
 
-        return merged_page(self, before, merge_commit, table, where, offset, limit)
+        return merged_page(self.data, before, merge_commit, table, where, offset, limit)
 
     def edit_review(
         self,
@@ -102,7 +102,7 @@ class ReviewMethods(ProjectBase):
         """Training time and cost of ``names`` from their recorded jobs and ``[cost]``."""
         from tusk.review.impact import estimate
 
-        return estimate(self, list(names))
+        return estimate(self.workspace, list(names))
 
     def review_rows(self, gone: bool = False) -> list[ReviewRow]:
         """Every review (``tusk review list``) with its title and status: open, closed or merged; ``gone``: also
@@ -110,10 +110,10 @@ class ReviewMethods(ProjectBase):
         from tusk.review import meta as review_meta
         from tusk.review import reviews as review
 
-        return review_meta.listing(self, review.reviews(self), gone)
+        return review_meta.listing(self, review.reviews(self.data, self.config), gone)
 
     def review_impact(self, branch: str) -> ReviewImpact:
         """What merging ``branch`` would retrain and why, rows per model, time and cost, at the heads it read."""
         from tusk.review.impact import review_impact
 
-        return review_impact(self, branch)
+        return review_impact(self.workspace, branch, self.rows_per_model)

@@ -29,10 +29,10 @@ class TrainingMethods(ProjectBase):
         from tusk.train.planning import make_plan
 
         if not self.is_review_branch(at):
-            return make_plan(self, at, check=check)
+            return make_plan(self.workspace, at, check=check)
         assert at is not None
         with self.merge_preview(at) as preview:
-            plan = make_plan(self, preview.commit, keep_cache=preview.persists, check=check)
+            plan = make_plan(self.workspace, preview.commit, keep_cache=preview.persists, check=check)
         plan.ref, plan.preview = at, preview
         return plan
 
@@ -40,7 +40,7 @@ class TrainingMethods(ProjectBase):
         """The ref a run at ``at`` trains from: a review branch only when it merges without a merge commit."""
         from tusk.review.reviews import training_ref
 
-        return training_ref(self, at)
+        return training_ref(self.data, self.config, at)
 
     def run(
         self,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tusk._internal import git
 from tusk._internal.crash import crash_point
-from tusk.backends import open_builder
 from tusk.release import build as builds
 from tusk.release.manifest import hashes
 from tusk.release.needs import mismatches, needs_json, needs_of
@@ -17,7 +17,8 @@ from tusk.release.store import Release, ReleaseStore
 from tusk.tracking.base import Tracker
 
 if TYPE_CHECKING:
-    from tusk.ports import Ports
+    from tusk.build.base import Builder
+    from tusk.core.config import Config
 
 
 @dataclass
@@ -53,23 +54,31 @@ def code_commit(root: Path) -> str:
     return git.head(root)
 
 
-def create_release(project: Ports, build: bool = True) -> CreateOutcome:
-    with project.release_lock("tusk release create"):
-        return _create(project, build)
+def create_release(
+    config: Config,
+    tracker: Tracker,
+    state_dir: Path,
+    release_lock: AbstractContextManager[None],
+    builder: Builder | None,
+) -> CreateOutcome:
+    """Record the production versions as a release (``state_dir``/releases/MD5 holds its build context), under
+    ``release_lock`` (the project's: one release create or rollback at a time), its image built by ``builder``
+    (None: recorded without one, ``--no-build``)."""
+    with release_lock:
+        return _create(config, tracker, state_dir, builder)
 
 
-def _create(project: Ports, build: bool) -> CreateOutcome:
-    config = project.config.release
-    tracker = project.tracker
+def _create(config: Config, tracker: Tracker, state_dir: Path, chosen: Builder | None) -> CreateOutcome:
+    build = chosen is not None
+    release_config = config.release
     store = ReleaseStore(tracker)
     recovered = tracker.recover()
     instances = set(tracker.states())
     manifest = production_manifest(tracker, instances)
     unreleased = sorted(instances - set(manifest))
     crash_point("release.manifest")
-    needs = needs_of(manifest, tracker.all_versions()) if any(spec.needs for spec in project.config.models) else {}
-    commit = code_commit(project.root)
-    chosen = open_builder(config.builder, project.config) if build else None  # a tusk.build.base.Builder
+    needs = needs_of(manifest, tracker.all_versions()) if any(spec.needs for spec in config.models) else {}
+    commit = code_commit(config.root)
     builder = chosen.name if chosen is not None and chosen.builds_images else None
     used: dict[str, Path | None] = {"context": None}
 
@@ -78,10 +87,10 @@ def _create(project: Ports, build: bool) -> CreateOutcome:
             return False
         _, sha256 = hashes(manifest)
         context = builds.write_context(
-            project.state_dir / "releases" / md5,
+            state_dir / "releases" / md5,
             manifest,
             tracker.download,
-            config.base_image,
+            release_config.base_image,
             md5,
             sha256,
             commit,
@@ -95,7 +104,7 @@ def _create(project: Ports, build: bool) -> CreateOutcome:
         crash_point("release.built")
         return True
 
-    release, created = store.create(manifest, config.image, commit, make_image)
+    release, created = store.create(manifest, release_config.image, commit, make_image)
     if not created:
         note = "identical manifest: the existing release is current again (nothing rebuilt)"
     elif not build:

@@ -138,14 +138,15 @@ def rows_per_model(project: Ports, branch: str, names: Sequence[str]) -> dict[st
 
 def _chosen(project: Ports, branch: str, patterns: list[str]) -> dict[str, Any]:
     """Instances (at the review's merge preview: what the merged data would train) matching the globs."""
+    from tusk.ports import Workspace
     from tusk.review.reviews import merge_preview
     from tusk.train.planning import make_plan
 
     try:
-        with merge_preview(project, branch) as preview:
-            plan = make_plan(project, preview.commit, keep_cache=preview.persists, check=False)
+        with merge_preview(project.data, project.config, branch) as preview:
+            plan = make_plan(Workspace.of(project), preview.commit, keep_cache=preview.persists, check=False)
     except MergeConflict:  # other rows conflict: the data branch's instances, and the rows say what conflicts
-        plan = make_plan(project, None, check=False)
+        plan = make_plan(Workspace.of(project), None, check=False)
     except (ConfigError, DataError) as exc:  # merged, its data cannot be planned (two values, one instance name)
         raise MergeBlocked(
             f"approval of {branch} refused: the merged data cannot be planned: {exc} (fix the rows "

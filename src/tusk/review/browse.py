@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tusk.data.base import Branch, Commit, RowChange, TableDiff, Tag
-    from tusk.ports import Ports
+    from tusk.data.base import Branch, Commit, DataStore, RowChange, TableDiff, Tag
 
 MAX_PAGE = 500
 
@@ -92,15 +91,15 @@ def _limits(offset: int, limit: int) -> tuple[int, int]:
 
 
 def table_page(
-    project: Ports,
+    store: DataStore,
+    data_branch: str,
     table: str,
     ref: str | None = None,
     where: dict[str, str] | None = None,
     offset: int = 0,
     limit: int = 50,
 ) -> TablePage:
-    store = project.data
-    ref = ref or project.config.data.branch
+    ref = ref or data_branch
     commit = store.resolve(ref)
     offset, limit = _limits(offset, limit)
     keys = [name for name, _, pk in store.columns(table, commit) if pk]
@@ -111,7 +110,7 @@ def table_page(
 
 
 def diff_page(
-    project: Ports,
+    store: DataStore,
     from_commit: str,
     to_commit: str,
     table: str,
@@ -121,7 +120,6 @@ def diff_page(
     landed_at: str | None = None,
 ) -> DiffPage:
     """``landed_at``: without the rows that commit holds already (a review's rows approved per model)."""
-    store = project.data
     offset, limit = _limits(offset, limit)
     landed = store.resolve(landed_at) if landed_at else None
     total, rows = store.diff_rows(from_commit, to_commit, table, where or {}, offset, limit, landed_at=landed)
@@ -142,9 +140,9 @@ def diff_page(
     )
 
 
-def parent_of(project: Ports, commit: str) -> str | None:
+def parent_of(store: DataStore, commit: str) -> str | None:
     """A commit's first parent (None for the first commit): what ``data log``'s diffs compare it with."""
-    parents = project.data.parents(commit)  # not the log's second entry: for a merge that can be the merged branch's
+    parents = store.parents(commit)  # not the log's second entry: for a merge that can be the merged branch's
     return parents[0] if parents else None
 
 
@@ -192,7 +190,7 @@ class ChangePage:
 
 
 def _change(
-    project: Ports,
+    store: DataStore,
     base: str | None,
     head: str,
     commits: list[Commit],
@@ -203,7 +201,6 @@ def _change(
     hide: tuple[str, ...] = (),
     landed_at: str | None = None,
 ) -> ChangePage:
-    store = project.data
     if base and landed_at:
         stats = {t.table: t for t in store.diff(base, head, with_rows=False, landed_at=landed_at)}
     else:
@@ -219,12 +216,13 @@ def _change(
     )
     diff = None
     if base and chosen and chosen in rowful:
-        diff = diff_page(project, base, head, chosen, where, offset, limit, landed_at)
+        diff = diff_page(store, base, head, chosen, where, offset, limit, landed_at)
     return ChangePage(head, base, commits, tables, chosen, diff)
 
 
 def review_page(
-    project: Ports,
+    store: DataStore,
+    data_branch: str,
     branch: str,
     table: str | None = None,
     where: dict[str, str] | None = None,
@@ -238,8 +236,7 @@ def review_page(
     from tusk.errors import DataError
     from tusk.review.meta import OWN_TABLES
 
-    store = project.data
-    into = project.config.data.branch
+    into = data_branch
     if branch == into or branch not in {b.name for b in store.branches()}:
         raise DataError(f"{branch!r} is not a review branch")
     head, into_head = store.resolve(branch), store.resolve(into)
@@ -250,13 +247,13 @@ def review_page(
             break
         commits.append(commit)
     landed_at = into_head if into_head != base and not with_landed else None
-    page = _change(project, base, head, commits, table, where, offset, limit, OWN_TABLES, landed_at)
+    page = _change(store, base, head, commits, table, where, offset, limit, OWN_TABLES, landed_at)
     page.into_head, page.with_landed = into_head, with_landed
     return page
 
 
 def merged_page(
-    project: Ports,
+    store: DataStore,
     before: str,
     merge_commit: str,
     table: str | None = None,
@@ -268,7 +265,6 @@ def merged_page(
     commit, with the commits the merge brought in (those ``before`` does not hold), one table paged."""
     from tusk.review.meta import OWN_TABLES
 
-    store = project.data
     commits = []
     for commit in store.log(merge_commit, 200):
         if commit.hash == before:
@@ -277,13 +273,13 @@ def merged_page(
             commits.append(commit)
         if len(commits) >= 100:
             break
-    page = _change(project, before, merge_commit, commits, table, where, offset, limit, OWN_TABLES)
+    page = _change(store, before, merge_commit, commits, table, where, offset, limit, OWN_TABLES)
     page.into_head = before
     return page
 
 
 def commit_page(
-    project: Ports,
+    store: DataStore,
     ident: str,
     against: str | None = None,
     table: str | None = None,
@@ -292,10 +288,9 @@ def commit_page(
     limit: int = 50,
 ) -> ChangePage:
     """One commit's change against ``against`` (default: its first parent)."""
-    store = project.data
     head = store.resolve(ident)
-    base = store.resolve(against) if against else parent_of(project, head)
-    return _change(project, base, head, store.log(head, 1), table, where, offset, limit)
+    base = store.resolve(against) if against else parent_of(store, head)
+    return _change(store, base, head, store.log(head, 1), table, where, offset, limit)
 
 
 @dataclass
@@ -320,11 +315,11 @@ class DataOverview:
         }
 
 
-def overview(project: Ports, ref: str | None = None) -> DataOverview:
+def overview(store: DataStore, data_branch: str, ref: str | None = None) -> DataOverview:
+    """The data at ``ref`` (default: the data branch)."""
     from tusk.data.base import SCRATCH_PREFIX
 
-    store = project.data
-    ref = ref or project.config.data.branch
+    ref = ref or data_branch
     commit = store.resolve(ref)
     tables = [(t, store.rows(t, commit, None, 0, 0)[1]) for t in store.tables(commit)]
     branches = [b for b in store.branches() if not b.name.startswith(SCRATCH_PREFIX) and not b.name.startswith("tusk-")]

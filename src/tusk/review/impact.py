@@ -5,13 +5,16 @@ estimated from the other instances of its spec. Pure but for one registry read.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 if TYPE_CHECKING:
-    from tusk.ports import Ports
+    from tusk.ports import Workspace
     from tusk.review.reviews import Review
+
+RowCounter = Callable[[str, Sequence[str]], dict[str, int | None]]  # (branch, names) → changed rows feeding each
 
 
 @dataclass
@@ -59,14 +62,15 @@ class Estimate:
         }
 
 
-def estimate(project: Ports, names: list[str]) -> Estimate:
-    """Time and cost of training ``names`` from what their (or their spec's) last jobs took."""
+def estimate(workspace: Workspace, names: list[str]) -> Estimate:
+    """Time and cost of training ``names`` from what their (or their spec's) last jobs took (a name the tracker
+    has no state of is planned, to find its spec)."""
     from tusk.train.planning import make_plan
 
-    tracker = project.tracker
+    tracker = workspace.tracker
     states = tracker.states()
     spec_of = {n: states[n].spec for n in names if n in states}
-    for planned in make_plan(project, None, check=False).instances if any(n not in states for n in names) else []:
+    for planned in make_plan(workspace, None, check=False).instances if any(n not in states for n in names) else []:
         if planned.name in names and planned.instance is not None:
             spec_of[planned.name] = planned.instance.spec.name
     same_spec = {n for n, s in states.items() if s.spec in set(spec_of.values())}
@@ -99,9 +103,14 @@ def estimate(project: Ports, names: list[str]) -> Estimate:
         else:
             models.append(ModelEstimate(name, None, basis="no recorded job"))
             unknown.append(name)
-    cost = project.config.cost
+    cost = workspace.config.cost
     return Estimate(
-        models, _workers(project.config.executor.url), cost.currency, cost.cloud_cpu_hour, cost.cloud_gpu_hour, unknown
+        models,
+        _workers(workspace.config.executor.url),
+        cost.currency,
+        cost.cloud_cpu_hour,
+        cost.cloud_gpu_hour,
+        unknown,
     )
 
 
@@ -138,13 +147,14 @@ class ReviewImpact:
         }
 
 
-def review_impact(project: Ports, branch: str) -> ReviewImpact:
-    from tusk.review.approve import rows_per_model
+def review_impact(workspace: Workspace, branch: str, rows_per_model: RowCounter) -> ReviewImpact:
+    """The review of ``branch`` (``reviews.show``), ``rows_per_model`` of its blast radius (approve's count, given
+    by the facade) and the estimate of retraining it, at the heads read first."""
     from tusk.review.reviews import show
 
-    store = project.data
-    head, into_head = store.resolve(branch), store.resolve(project.config.data.branch)
-    result = show(project, branch)
+    store = workspace.data
+    head, into_head = store.resolve(branch), store.resolve(workspace.config.data.branch)
+    result = show(workspace, branch)
     names = [p["name"] for p in result.plan]
-    rows = rows_per_model(project, branch, names) if names and not result.conflicts else {}
-    return ReviewImpact(result, rows, estimate(project, names) if names else None, head, into_head)
+    rows = rows_per_model(branch, names) if names and not result.conflicts else {}
+    return ReviewImpact(result, rows, estimate(workspace, names) if names else None, head, into_head)

@@ -418,7 +418,7 @@ def push(store: SupportsRemotes, remote: str) -> None:
 class ReviewRow:
     """A review in a list: its summary (``tusk review list``), its title and status (open, closed, merged)."""
 
-    summary: Any  # tusk.review.reviews.ReviewSummary
+    summary: Any  # tusk.review.summary.ReviewSummary
     title: str
     status: str
 
@@ -429,7 +429,7 @@ class ReviewRow:
 def listing(project: Ports, found: list[Any], gone: bool = False) -> list[ReviewRow]:
     """Every review of ``tusk review list`` with its title (else its newest commit's message) and status; ``gone``:
     also the reviews whose branch was deleted (merged or closed), from their record."""
-    from tusk.review.reviews import ReviewSummary
+    from tusk.review.summary import ReviewSummary
 
     store = project.data
     into = project.config.data.branch

@@ -105,11 +105,13 @@ def outcome(project: Ports, meta: ReviewMeta) -> Outcome:
 def retrained(project: Ports, before: str, after: str) -> list[Retrained]:
     """The instances whose fingerprint the merge ``before → after`` changed (or that it created), with the
     version trained from ``after``'s data when one is registered."""
+    from tusk.ports import Workspace
     from tusk.train.planning import make_plan
 
-    old = {p.name: p for p in make_plan(project, before).instances if p.instance is not None}
+    workspace = Workspace.of(project)
+    old = {p.name: p for p in make_plan(workspace, before).instances if p.instance is not None}
     found = []
-    for planned in make_plan(project, after).instances:
+    for planned in make_plan(workspace, after).instances:
         if planned.instance is None:
             continue
         prior = old.get(planned.name)

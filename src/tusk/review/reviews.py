@@ -19,7 +19,7 @@ Without ``[review] gate`` models never block; checks block whenever ``[[checks]]
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -27,21 +27,23 @@ from typing import TYPE_CHECKING, Any
 from tusk.errors import DataError, MergeBlocked, RefNotFound, TuskError
 from tusk.review import meta as review_meta
 from tusk.review.checks import CheckReport, run_checks
+from tusk.review.summary import ReviewSummary as ReviewSummary  # (its home: meta imports it without a cycle)
 
 if TYPE_CHECKING:
+    from tusk.core.config import Config
     from tusk.core.plan import Plan, PlannedInstance
-    from tusk.data.base import MergePreview, Resolution
-    from tusk.ports import Ports
+    from tusk.data.base import DataStore, MergePreview, Resolution
+    from tusk.ports import Workspace
+    from tusk.tracking.base import Tracker
 
 INTERNAL_PREFIXES = ("tusk-preview/", "tusk-sync/", review_meta.META)  # scratch, staging, the conversation
 
 
 # ----- review branches and their merge previews ----------------------------------------------------------
-def is_review_branch(project: Ports, ref: str | None) -> bool:
+def is_review_branch(store: DataStore, config: Config, ref: str | None) -> bool:
     """A branch (local, or a remote's as ``origin/fix``) other than the data branch: what a review merges."""
-    if not ref or ref == project.config.data.branch:
+    if not ref or ref == config.data.branch:
         return False
-    store = project.data
     if any(b.name == ref for b in store.branches()):
         return True
     remote_branches = getattr(store, "remote_branches", None)
@@ -49,25 +51,27 @@ def is_review_branch(project: Ports, ref: str | None) -> bool:
 
 
 @contextmanager
-def merge_preview(project: Ports, branch: str, resolve: Resolution | None = None) -> Iterator[MergePreview]:
+def merge_preview(
+    store: DataStore, config: Config, branch: str, resolve: Resolution | None = None
+) -> Iterator[MergePreview]:
     """The data branch with ``branch`` merged, for as long as the ``with`` block runs (main is untouched;
     the scratch ref is removed after). A conflict raises MergeConflict naming the rows, unless ``resolve``
     settles it as a merge would."""
-    with project.data.merge_preview(branch, project.config.data.branch, resolve=resolve) as preview:
+    with store.merge_preview(branch, config.data.branch, resolve=resolve) as preview:
         yield preview
 
 
-def training_ref(project: Ports, at: str | None) -> str | None:
+def training_ref(store: DataStore, config: Config, at: str | None) -> str | None:
     """The ref a run at ``at`` trains from. A review branch trains only when merging it needs no merge
     commit (a fast-forward, or already merged): versions are pinned to a commit that persists, never to a
     preview that is deleted after; otherwise a clear error says to merge first."""
-    if not is_review_branch(project, at):
+    if not is_review_branch(store, config, at):
         return at
     assert at is not None
-    with merge_preview(project, at) as preview:
+    with merge_preview(store, config, at) as preview:
         if preview.persists:
             return preview.commit
-    into = project.config.data.branch
+    into = config.data.branch
     raise DataError(
         f"{into} has moved on since {at} left it, so what merging {at} would train is only a "
         f"preview that is not kept: merge it first (tusk data merge {at}), then tusk run; "
@@ -96,21 +100,6 @@ class ModelVerdict:
 
     def to_json(self) -> dict[str, Any]:
         return {**self.__dict__, "blocks": self.blocks}
-
-
-@dataclass
-class ReviewSummary:
-    branch: str
-    head: str
-    merge_base: str
-    merged: bool  # the data branch already has every commit of the branch
-    commits: int  # commits on the branch since it left the data branch
-    message: str  # its newest commit's message
-    date: str
-    source: str | None = None  # the [[sources]] entry a sync/<name> branch belongs to
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 @dataclass
@@ -188,12 +177,11 @@ class MergeOutcome:
 
 
 # ----- listing --------------------------------------------------------------------------------------------
-def reviews(project: Ports) -> list[ReviewSummary]:
+def reviews(store: DataStore, config: Config) -> list[ReviewSummary]:
     """Every branch other than the data branch (tusk's scratch refs left out), newest change first."""
-    store = project.data
-    into = project.config.data.branch
+    into = config.data.branch
     into_head = store.resolve(into)
-    sources = {s.branch: s.name for s in project.config.sources}
+    sources = {s.branch: s.name for s in config.sources}
     found = []
     for branch in store.branches():
         if branch.name == into or branch.name.startswith(INTERNAL_PREFIXES):
@@ -222,37 +210,36 @@ def reviews(project: Ports) -> list[ReviewSummary]:
 
 
 # ----- one review -----------------------------------------------------------------------------------------
-def check(project: Ports, ref: str | None = None) -> CheckReport:
+def check(store: DataStore, config: Config, ref: str | None = None) -> CheckReport:
     """The data checks at ``ref`` (default: the data branch); a review branch is checked on its merge preview."""
-    store = project.data
-    ref = ref or project.config.data.branch
-    if not is_review_branch(project, ref):
+    ref = ref or config.data.branch
+    if not is_review_branch(store, config, ref):
         commit = store.resolve(ref)
-        return CheckReport(ref, commit, run_checks(store, project.config.checks, commit))
-    with merge_preview(project, ref) as preview:
-        return _preview_checks(project, ref, preview)
+        return CheckReport(ref, commit, run_checks(store, config.checks, commit))
+    with merge_preview(store, config, ref) as preview:
+        return _preview_checks(store, config, ref, preview)
 
 
-def _preview_checks(project: Ports, ref: str, preview: MergePreview) -> CheckReport:
-    results = run_checks(project.data, project.config.checks, preview.commit, base=preview.into_head)
+def _preview_checks(store: DataStore, config: Config, ref: str, preview: MergePreview) -> CheckReport:
+    results = run_checks(store, config.checks, preview.commit, base=preview.into_head)
     return CheckReport(ref, preview.commit, results, base=preview.into_head, preview=preview.to_json())
 
 
-def show(project: Ports, branch: str, resolve: Resolution | None = None) -> Review:
+def show(workspace: Workspace, branch: str, resolve: Resolution | None = None) -> Review:
     """The review of ``branch``: change, blast radius, checks and the gate, on its merge preview (conflicts
     settled by ``resolve``, as the merge will settle them)."""
     from tusk.errors import ConfigError, MergeConflict
     from tusk.train.planning import make_plan
 
-    if not is_review_branch(project, branch):
-        if branch != project.config.data.branch and branch not in {b.name for b in project.data.branches()}:
+    store, config = workspace.data, workspace.config
+    if not is_review_branch(store, config, branch):
+        if branch != config.data.branch and branch not in {b.name for b in store.branches()}:
             raise RefNotFound(f"unknown branch {branch!r} (tusk review list shows the reviews)")
         raise RefNotFound(
-            f"{branch!r} is not a review: give a branch other than the data branch {project.config.data.branch!r}"
+            f"{branch!r} is not a review: give a branch other than the data branch {config.data.branch!r}"
         )
-    into = project.config.data.branch
-    source = next((s.name for s in project.config.sources if s.branch == branch), None)
-    store = project.data
+    into = config.data.branch
+    source = next((s.name for s in config.sources if s.branch == branch), None)
     head = store.resolve(branch)
     stats = store.diff_stat(store.merge_base(store.resolve(into), head), head)  # three dots: the branch's own change
     tables = [
@@ -267,16 +254,14 @@ def show(project: Ports, branch: str, resolve: Resolution | None = None) -> Revi
         if (t.total or t.schema_changed) and t.table not in review_meta.OWN_TABLES
     ]
     try:
-        with merge_preview(project, branch, resolve=resolve) as preview:
+        with merge_preview(store, config, branch, resolve=resolve) as preview:
             if preview.kind == "up-to-date":  # already merged: merging changes nothing, nothing to judge
                 empty = CheckReport(branch, preview.commit, [], base=preview.into_head, preview=preview.to_json())
-                return Review(
-                    branch, into, preview.to_json(), tables, [], empty, [], project.config.review.gate, source
-                )
+                return Review(branch, into, preview.to_json(), tables, [], empty, [], config.review.gate, source)
             try:
-                plan = make_plan(project, preview.commit, keep_cache=preview.persists)
+                plan = make_plan(workspace, preview.commit, keep_cache=preview.persists)
             except (ConfigError, DataError) as exc:  # e.g. two matrix values giving one instance name
-                if isinstance(exc, MergeConflict) or not _plans_at(project, preview.into_head):
+                if isinstance(exc, MergeConflict) or not _plans_at(workspace, preview.into_head):
                     raise  # the data branch cannot be planned either: not the review's doing
                 empty = CheckReport(branch, preview.commit, [], base=preview.into_head, preview=preview.to_json())
                 return Review(
@@ -287,17 +272,17 @@ def show(project: Ports, branch: str, resolve: Resolution | None = None) -> Revi
                     [],
                     empty,
                     [],
-                    project.config.review.gate,
+                    config.review.gate,
                     source,
                     unplannable=str(exc),
                 )
-            radius = blast_radius(project, plan, preview)
-            checks = _preview_checks(project, branch, preview)
-            models = verdicts(project, branch, radius)
+            radius = blast_radius(workspace, plan, preview)
+            checks = _preview_checks(store, config, branch, preview)
+            models = verdicts(workspace.tracker, config, branch, radius)
             instances = sum(1 for p in plan.instances if p.instance is not None)
     except MergeConflict as conflict:
         empty = CheckReport(branch, "", [])
-        return Review(branch, into, {}, tables, [], empty, [], project.config.review.gate, source, conflict.conflicts)
+        return Review(branch, into, {}, tables, [], empty, [], config.review.gate, source, conflict.conflicts)
     return Review(
         branch,
         into,
@@ -306,25 +291,25 @@ def show(project: Ports, branch: str, resolve: Resolution | None = None) -> Revi
         [p.to_json() for p in radius],
         checks,
         models,
-        project.config.review.gate,
+        config.review.gate,
         source,
         instances=instances,
     )
 
 
-def _plans_at(project: Ports, commit: str) -> bool:
+def _plans_at(workspace: Workspace, commit: str) -> bool:
     """Whether the plan at ``commit`` can be made (the data branch's own state, before a review merges)."""
     from tusk.errors import ConfigError
     from tusk.train.planning import make_plan
 
     try:
-        make_plan(project, commit)
+        make_plan(workspace, commit)
     except (ConfigError, DataError):
         return False
     return True
 
 
-def blast_radius(project: Ports, plan: Plan, preview: MergePreview) -> list[PlannedInstance]:
+def blast_radius(workspace: Workspace, plan: Plan, preview: MergePreview) -> list[PlannedInstance]:
     """The instances merging the review would train (or reuse) *because of the review*: new, stale or reusable
     at the preview with inputs other than the data branch's own. What is stale on the data branch already,
     and stays the same with the review merged, is the data branch's own work, not the review's."""
@@ -333,7 +318,7 @@ def blast_radius(project: Ports, plan: Plan, preview: MergePreview) -> list[Plan
     work = [p for p in plan.instances if p.status in ("new", "stale", "failed", "reuse")]
     if not work or preview.kind == "up-to-date":
         return []
-    base = {p.name: p for p in make_plan(project, preview.into_head).instances if p.instance is not None}
+    base = {p.name: p for p in make_plan(workspace, preview.into_head).instances if p.instance is not None}
     radius = []
     for planned in work:
         before = base.get(planned.name)
@@ -346,23 +331,28 @@ def blast_radius(project: Ports, plan: Plan, preview: MergePreview) -> list[Plan
     return radius
 
 
-def verdicts(project: Ports, branch: str, radius: list[PlannedInstance]) -> list[ModelVerdict]:
+def verdicts(tracker: Tracker, config: Config, branch: str, radius: list[PlannedInstance]) -> list[ModelVerdict]:
     """Per model of the blast radius: its candidate against production, judged by ``[review] gate``."""
-    tracker = project.tracker
     candidates = tracker.candidates()
     production = tracker.aliases()
     return [
-        _verdict(project, branch, planned, candidates.get(planned.name, {}), production.get(planned.name))
+        _verdict(
+            tracker, config.review.gate, branch, planned, candidates.get(planned.name, {}), production.get(planned.name)
+        )
         for planned in radius
     ]
 
 
 def _verdict(
-    project: Ports, branch: str, planned: PlannedInstance, candidates: dict[str, Any], production: str | None
+    tracker: Tracker,
+    gate: str | None,
+    branch: str,
+    planned: PlannedInstance,
+    candidates: dict[str, Any],
+    production: str | None,
 ) -> ModelVerdict:
     from tusk.core.promote import holds, uses_production
 
-    gate = project.config.review.gate
     verdict = ModelVerdict(
         planned.name, planned.status, "ungated", "", reasons=list(planned.reasons), production=production
     )
@@ -382,7 +372,6 @@ def _verdict(
         if not gate:
             verdict.verdict, verdict.message = "ungated", verdict.message
         return verdict
-    tracker = project.tracker
     assert planned.reuse_version is not None
     verdict.metrics = dict(tracker.version(planned.name, planned.reuse_version).metrics)
     if production is not None:
@@ -426,7 +415,9 @@ def _numbers(verdict: ModelVerdict) -> str:
 
 # ----- merging --------------------------------------------------------------------------------------------
 def merge(
-    project: Ports,
+    store: DataStore,
+    config: Config,
+    workspace: Callable[[], Workspace],
     branch: str,
     into: str | None = None,
     message: str | None = None,
@@ -437,11 +428,11 @@ def merge(
 ) -> MergeOutcome:
     """Merge ``branch`` into ``into`` (default: the data branch). A review whose checks or gate fail is refused
     (MergeBlocked, naming each failure) unless ``force`` with a ``reason``: then the merge is a merge commit
-    whose message records the reason and what it overrode."""
+    whose message records the reason and what it overrode. ``workspace`` opens what judging a review reads (the
+    tracker too): only a review merged into the data branch is planned."""
     if force and not (reason or "").strip():
         raise TuskError("--force needs --reason TEXT: the reason goes into the merge commit")
-    store = project.data
-    target = into or project.config.data.branch
+    target = into or config.data.branch
     for shown, ref in zip(expect, (branch, target)):
         if shown and store.resolve(ref) != store.resolve(shown):
             raise DataError(
@@ -451,11 +442,11 @@ def merge(
     overridden: list[str] = []
     text = message or f"Merge {branch} into {target}"
     pinned: tuple[str, str] | None = None
-    if target == project.config.data.branch and is_review_branch(project, branch):
+    if target == config.data.branch and is_review_branch(store, config, branch):
         heads = (store.resolve(branch), store.resolve(target))
         # every review is planned on its preview (nothing to judge when merged already): merged data that cannot
         # be planned would stop every model's training, so no --force merges it
-        review = show(project, branch, resolve)
+        review = show(workspace(), branch, resolve)
         if review.unplannable:
             raise MergeBlocked(
                 f"merge of {branch} refused: the merged data cannot be planned: {review.unplannable} "
@@ -515,7 +506,3 @@ def _forced_message(message: str, reason: str, past: list[str]) -> str:
         f"the merge message and --reason are too long for a merge commit ({len(text)} characters, at "
         f"most {MERGE_MESSAGE_MAX}): shorten them"
     )
-
-
-def _gated(project: Ports) -> bool:
-    return bool(project.config.checks) or bool(project.config.review.gate)

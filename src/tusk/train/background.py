@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from tusk._internal.process import process_alive
 from tusk.errors import LockHeld, TuskError
 
 if TYPE_CHECKING:
-    from tusk.ports import Ports
+    from tusk.core.config import Config
 
 EVENTS, META, RESULT = "events.jsonl", "meta.json", "result.json"
 KEEP = 50  # run folders kept
@@ -100,24 +101,33 @@ class RunProgress:
         }
 
 
-def runs_dir(project: Ports) -> Path:
-    return project.state_dir / "runs"
+def runs_dir(state_dir: Path) -> Path:
+    """Where the page's runs write their progress: ``.tusk/runs/``."""
+    return state_dir / "runs"
 
 
-def start(project: Ports, who: str, at: str | None = None, only: str | None = None) -> RunProgress:
-    """Start a run in its own process; refused while another run started here is still going."""
+def start(
+    config: Config,
+    state_dir: Path,
+    run_lock: AbstractContextManager[None],
+    who: str,
+    at: str | None = None,
+    only: str | None = None,
+) -> RunProgress:
+    """Start a run of the project of ``config`` in its own process; refused while another run started here is
+    still going, or while another holds ``run_lock`` (the project's run lock, taken without waiting)."""
     from tusk._internal.sqlite import child_env
 
-    for run in list_runs(project, 5):
+    for run in list_runs(state_dir, 5):
         if run.live:
             raise LockHeld(f"run {run.id} (started by {run.who}) is still going: wait for it or cancel it")
-    with project.lock("tusk ui run", wait=False):  # a CLI run or a watcher holds it: refused, naming the holder
+    with run_lock:  # a CLI run or a watcher holds it: refused, naming the holder
         pass
     ident = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + os.urandom(3).hex()
-    folder = runs_dir(project) / ident
+    folder = runs_dir(state_dir) / ident
     folder.mkdir(parents=True)
     meta = {"id": ident, "who": who, "started": time.time(), "at": at, "only": only}
-    command = [sys.executable, "-m", "tusk.web.run_child", str(project.config.path), str(folder)]
+    command = [sys.executable, "-m", "tusk.web.run_child", str(config.path), str(folder)]
     command += ["--at", at] if at else []
     command += ["--only", only] if only else []
     log = (folder / "process.log").open("ab")
@@ -126,7 +136,7 @@ def start(project: Ports, who: str, at: str | None = None, only: str | None = No
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=log,
-        cwd=project.root,
+        cwd=config.root,
         env=child_env({"TUSK_RUN_BY": who}),
         start_new_session=True,
     )
@@ -134,40 +144,40 @@ def start(project: Ports, who: str, at: str | None = None, only: str | None = No
     _children.append(process)
     meta["pid"] = process.pid
     atomic_write(folder / META, json.dumps(meta))
-    _prune(project)
-    return read(project, ident)
+    _prune(state_dir)
+    return read(state_dir, ident)
 
 
-def cancel(project: Ports, ident: str) -> RunProgress:
+def cancel(state_dir: Path, ident: str) -> RunProgress:
     """Stop a run as Ctrl-C stops ``tusk run``: running jobs are cancelled, finished ones stay recorded."""
-    run = read(project, ident)
+    run = read(state_dir, ident)
     if not run.live:
         raise TuskError(f"run {ident} is not running ({run.status})")
-    pid = _meta(runs_dir(project) / ident).get("pid")
+    pid = _meta(runs_dir(state_dir) / ident).get("pid")
     if not isinstance(pid, int) or not process_alive(pid):
         raise TuskError(f"run {ident} has no live process")
     os.kill(pid, signal.SIGINT)
     return run
 
 
-def read(project: Ports, ident: str) -> RunProgress:
-    if not ident or "/" in ident or ident.startswith(".") or not (runs_dir(project) / ident).is_dir():
+def read(state_dir: Path, ident: str) -> RunProgress:
+    if not ident or "/" in ident or ident.startswith(".") or not (runs_dir(state_dir) / ident).is_dir():
         raise TuskError(f"no run {ident!r}")
-    return _progress(project, runs_dir(project) / ident)
+    return _progress(state_dir, runs_dir(state_dir) / ident)
 
 
-def list_runs(project: Ports, limit: int = 20) -> list[RunProgress]:
+def list_runs(state_dir: Path, limit: int = 20) -> list[RunProgress]:
     for child in list(_children):
         if child.poll() is not None:
             _children.remove(child)
-    folder = runs_dir(project)
+    folder = runs_dir(state_dir)
     if not folder.is_dir():
         return []
     found = sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True)
-    return [_progress(project, p, tails=False) for p in found[:limit]]
+    return [_progress(state_dir, p, tails=False) for p in found[:limit]]
 
 
-def _progress(project: Ports, folder: Path, tails: bool = True) -> RunProgress:
+def _progress(state_dir: Path, folder: Path, tails: bool = True) -> RunProgress:
     meta = _meta(folder)
     run = RunProgress(
         folder.name,
@@ -202,17 +212,17 @@ def _progress(project: Ports, folder: Path, tails: bool = True) -> RunProgress:
     elif run.status in ("starting", "running") and not process_alive(meta.get("pid")):
         run.status, run.error = "died", "the run's process ended without a result (killed?)"
     if tails:
-        _tails(project, run)
+        _tails(state_dir, run)
     return run
 
 
-def _tails(project: Ports, run: RunProgress) -> None:
+def _tails(state_dir: Path, run: RunProgress) -> None:
     from tusk.train import logs
 
     for job in run.jobs:
         if job.status == "waiting":
             continue
-        found = logs.newest_job_log(project.state_dir / "jobs", job.name)
+        found = logs.newest_job_log(state_dir / "jobs", job.name)
         if found is not None and found.modified >= run.started - 1:
             try:
                 with found.path.open("rb") as handle:
@@ -242,10 +252,10 @@ def _meta(folder: Path) -> dict[str, Any]:
         return {}
 
 
-def _prune(project: Ports) -> None:
+def _prune(state_dir: Path) -> None:
     import shutil
 
-    folders = sorted((p for p in runs_dir(project).iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True)
+    folders = sorted((p for p in runs_dir(state_dir).iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True)
     for old in folders[KEEP:]:
         if (old / RESULT).is_file():
             shutil.rmtree(old, ignore_errors=True)

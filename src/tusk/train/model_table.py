@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tusk.ports import Ports
+    from tusk.ports import Workspace
+    from tusk.tracking.base import Tracker
 
 SORTS = ("name", "status", "version", "production", "metric", "trained", "seconds")
 STATUSES = ("new", "stale", "failed", "reuse", "fresh", "orphaned")
@@ -69,7 +70,7 @@ class ModelTable:
 
 
 def model_table(
-    project: Ports,
+    workspace: Workspace,
     query: str = "",
     status: str | None = None,
     sort: str = "name",
@@ -86,23 +87,24 @@ def model_table(
         raise TuskError(f"unknown status {status!r}: one of {', '.join(STATUSES)}")
     offset, limit = max(0, offset), max(1, min(limit, 500))
     if sort == "name" and status is None:
-        return _by_name(project, query, descending, offset, limit)
-    plan = _plan(project)
-    production = project.tracker.aliases()
-    specs = {s.name: s for s in project.config.models}
+        return _by_name(workspace, query, descending, offset, limit)
+    plan = _plan(workspace)
+    tracker, root = workspace.tracker, workspace.config.root
+    production = tracker.aliases()
+    specs = {s.name: s for s in workspace.config.models}
     rows = _rows(plan, production)
     needle = query.strip().lower()
     chosen = [r for r in rows if (not needle or needle in r.name.lower()) and (status is None or r.status == status)]
     if sort in ("metric", "trained", "seconds"):
-        _fill(project, chosen, specs)
+        _fill(tracker, root, chosen, specs)
     chosen.sort(key=lambda r: _key(r, sort), reverse=descending)
     page = chosen[offset : offset + limit]
     if sort not in ("metric", "trained", "seconds"):
-        _fill(project, page, specs)
+        _fill(tracker, root, page, specs)
     return ModelTable(page, len(rows), len(chosen), offset, limit, sort, descending, query, status, _counts(rows))
 
 
-def _by_name(project: Ports, query: str, descending: bool, offset: int, limit: int) -> ModelTable:
+def _by_name(workspace: Workspace, query: str, descending: bool, offset: int, limit: int) -> ModelTable:
     """One page of the instances whose name contains ``query``, by name: only its rows are planned."""
     from tusk.train.planning import make_plan
 
@@ -114,9 +116,10 @@ def _by_name(project: Ports, query: str, descending: bool, offset: int, limit: i
         sizes.update(total=len(names), matched=len(chosen))
         return chosen[offset : offset + limit]
 
-    plan = make_plan(project, None, check=False, pick=pick)
-    page = sorted(_rows(plan, project.tracker.aliases()), key=lambda r: _key(r, "name"), reverse=descending)
-    _fill(project, page, {s.name: s for s in project.config.models})
+    plan = make_plan(workspace, None, check=False, pick=pick)
+    tracker, config = workspace.tracker, workspace.config
+    page = sorted(_rows(plan, tracker.aliases()), key=lambda r: _key(r, "name"), reverse=descending)
+    _fill(tracker, config.root, page, {s.name: s for s in config.models})
     return ModelTable(page, sizes["total"], sizes["matched"], offset, limit, "name", descending, query, None, None)
 
 
@@ -131,9 +134,9 @@ class ModelCounts:
         return {"total": self.total, "counts": self.counts}
 
 
-def model_counts(project: Ports) -> ModelCounts:
+def model_counts(workspace: Workspace) -> ModelCounts:
     """Every instance's plan status counted (the plan is kept, as for the page's sorts by status)."""
-    rows = _rows(_plan(project), {})
+    rows = _rows(_plan(workspace), {})
     return ModelCounts(len(rows), _counts(rows))
 
 
@@ -171,34 +174,35 @@ _PLANS: dict[str, tuple[str, Any]] = {}
 _INFOS: dict[tuple[str, str, str], Any] = {}
 
 
-def _plan(project: Ports) -> Any:
+def _plan(workspace: Workspace) -> Any:
     from tusk.train.planning import make_plan
 
-    stamp = project.tracker.registry_stamp()
-    key = _inputs(project, stamp) if stamp is not None else None
-    root = str(project.root)
+    stamp = workspace.tracker.registry_stamp()
+    key = _inputs(workspace, stamp) if stamp is not None else None
+    root = str(workspace.config.root)
     found = _PLANS.get(root)
     if key is not None and found is not None and found[0] == key:
         return found[1]
-    plan = make_plan(project, None, check=False)
+    plan = make_plan(workspace, None, check=False)
     if key is not None:
         _PLANS[root] = (key, plan)
     return plan
 
 
-def _inputs(project: Ports, registry: str) -> str:
+def _inputs(workspace: Workspace, registry: str) -> str:
     """A digest of everything the data branch's plan is made from: the data branch's head, tusk.toml, the code
     files the specs name, and the registry's states and candidates (``registry``: the tracker's stamp)."""
     import hashlib
 
     from tusk._internal.globbing import glob_files
 
+    config = workspace.config
     digest = hashlib.sha256(registry.encode())
-    digest.update(project.data.resolve(project.config.data.branch).encode())
-    digest.update(project.config.path.read_bytes())
-    for spec in project.config.models:
+    digest.update(workspace.data.resolve(config.data.branch).encode())
+    digest.update(config.path.read_bytes())
+    for spec in config.models:
         for pattern in spec.code or ([spec.train.rsplit(":", 1)[0]] if spec.train else []):
-            for match in glob_files(str(project.root / pattern)):
+            for match in glob_files(str(config.root / pattern)):
                 try:
                     digest.update(match.encode() + b"\0" + Path(match).read_bytes())
                 except OSError:
@@ -206,13 +210,13 @@ def _inputs(project: Ports, registry: str) -> str:
     return digest.hexdigest()
 
 
-def _fill(project: Ports, rows: list[ModelRow], specs: dict[str, Any]) -> None:
-    """Key metric, training time and duration of each row's current version, read in one go (and kept: a
-    registered version's are fixed)."""
-    root = str(project.root)
+def _fill(tracker: Tracker, project_root: Path, rows: list[ModelRow], specs: dict[str, Any]) -> None:
+    """Key metric, training time and duration of each row's current version, read in one go (and kept per
+    project: a registered version's are fixed)."""
+    root = str(project_root)
     wanted = [(r.name, str(r.version)) for r in rows if r.version and (root, r.name, str(r.version)) not in _INFOS]
     if wanted:
-        for (name, version), read in project.tracker.version_infos(wanted).items():
+        for (name, version), read in tracker.version_infos(wanted).items():
             _INFOS[(root, name, version)] = read
     for row in rows:
         info = _INFOS.get((root, row.name, str(row.version))) if row.version else None
@@ -284,14 +288,14 @@ class ModelPage:
         }
 
 
-def with_metrics(project: Ports, name: str) -> list[Any]:
+def with_metrics(tracker: Tracker, name: str) -> list[Any]:
     """Every version of ``name`` (newest first) with its metrics, in one registry read."""
     from tusk.errors import TuskError
 
-    versions = project.tracker.versions(name)
+    versions = tracker.versions(name)
     if not versions:
         raise TuskError(f"no registered model {name!r}")
-    infos = project.tracker.version_infos([(name, v.version) for v in versions])
+    infos = tracker.version_infos([(name, v.version) for v in versions])
     for info in versions:
         found = infos.get((name, info.version))
         info.metrics = found.metrics if found else {}

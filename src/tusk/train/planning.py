@@ -11,12 +11,12 @@ from tusk.core.plan import Plan, Planner, SqlFacts, needed_closure
 from tusk.job.entry import check_entries
 
 if TYPE_CHECKING:
-    from tusk.ports import Ports
+    from tusk.ports import Workspace
     from tusk.tracking.base import Tracker
 
 
 def make_plan(
-    project: Ports,
+    workspace: Workspace,
     at: str | None = None,
     keep_cache: bool = True,
     check: bool = False,
@@ -25,21 +25,23 @@ def make_plan(
     """The plan at ``at``; ``keep_cache=False`` for a commit that will not last (a merge preview): the matrix
     cache is read but not saved, so it never points at a commit the store loses. With ``check``, every train
     entry point is imported meanwhile (see tusk.job.entry) and a missing or broken one is refused with one line.
-    ``pick`` chooses, from every name the whole plan would hold, those to plan (only their states are read)."""
+    ``pick`` chooses, from every name the whole plan would hold, those to plan (only their states are read).
+    ``workspace``: the config, the data store read at ``at``, the tracker's states and ``.tusk/`` for the caches."""
     from tusk._internal import gc as _gc
     from tusk._internal.cache import JsonFileCache
 
-    entries = check_entries(project.config, project.state_dir / "cache" / "entries.json") if check else None
+    config, state_dir = workspace.config, workspace.state_dir
+    entries = check_entries(config, state_dir / "cache" / "entries.json") if check else None
     try:
         if entries and entries.problems:  # a missing file is known at once: say so before planning
             entries.finish()
-        cache = JsonFileCache(project.state_dir / "cache" / "matrix.json")
-        tracker = project.tracker
-        facts = SqlFacts(project.state_dir / "cache" / "sql.json")
+        cache = JsonFileCache(state_dir / "cache" / "matrix.json")
+        tracker = workspace.tracker
+        facts = SqlFacts(state_dir / "cache" / "sql.json")
         with _gc.paused():
             planner = Planner(
-                project.config,
-                project.data,
+                config,
+                workspace.data,
                 {} if pick else tracker.states(),
                 matrix_cache=cache,
                 candidates=tracker.candidates(),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,10 @@ from tusk.tracking import tags as T
 
 if TYPE_CHECKING:
     from tusk.data.base import DataStore
+    from tusk.execute.base import Executor
     from tusk.tracking.base import Tracker
+
+LocalExecutorFactory = Callable[["Config"], "Executor"]  # an executor of one worker on this machine, for a config
 
 
 @dataclass
@@ -55,8 +59,11 @@ def _pinned_config(old_root: Path, live: Config) -> Config:
     return config
 
 
-def reproduce(live: Config, data: DataStore, tracker: Tracker, target: str) -> Reproduction:
-    """Retrain ``target`` (NAME@VERSION) from its recorded commits on a local worker and record the comparison."""
+def reproduce(
+    live: Config, data: DataStore, tracker: Tracker, local_executor: LocalExecutorFactory, target: str
+) -> Reproduction:
+    """Retrain ``target`` (NAME@VERSION) from its recorded commits on a local worker (``local_executor``, given the
+    recorded commit's config) and record the comparison."""
     name, version = parse_target(target)
     if not version:
         raise ReproduceError("give the version to reproduce: NAME@VERSION")
@@ -74,7 +81,7 @@ def reproduce(live: Config, data: DataStore, tracker: Tracker, target: str) -> R
         old_root = add_worktree(live.root, code_commit, worktree)
         config = _pinned_config(old_root, live)
         jobs_dir = scratch / "jobs"
-        result = _retrain(data, config, name, tags.get(T.SPEC, ""), data_commit, jobs_dir)
+        result = _retrain(data, config, local_executor, name, tags.get(T.SPEC, ""), data_commit, jobs_dir)
         result.code_commit, result.version = code_commit, version
         result.recorded_fingerprint = tags.get(T.FINGERPRINT, "")
         result.metric_deltas = {k: result.metrics[k] - info.metrics[k] for k in result.metrics if k in info.metrics}
@@ -86,9 +93,14 @@ def reproduce(live: Config, data: DataStore, tracker: Tracker, target: str) -> R
 
 
 def _retrain(
-    store: DataStore, config: Config, name: str, spec_name: str, data_commit: str, jobs_dir: Path
+    store: DataStore,
+    config: Config,
+    local_executor: LocalExecutorFactory,
+    name: str,
+    spec_name: str,
+    data_commit: str,
+    jobs_dir: Path,
 ) -> Reproduction:
-    from tusk.execute.local import LocalExecutor
     from tusk.train import runner
 
     specs = [s for s in config.models if s.name == spec_name] or config.models
@@ -102,7 +114,7 @@ def _retrain(
         raise ReproduceError(f"the code at that commit does not declare an instance named {name!r}")
     planned = PlannedInstance(name, "stale", instance=instances[0])
     job = runner.make_job(config, planned, data_commit, jobs_dir / name)
-    executor = LocalExecutor("local://?workers=1", config)
+    executor = local_executor(config)
     try:
         [outcome] = list(executor.run([job]))
     finally:

@@ -39,7 +39,7 @@ from tusk.errors import JobError, TrackingError, TuskError
 from tusk.execute.base import EventHandler, Job, JobResult
 from tusk.job.context import TrainContext
 from tusk.job.shared import needed_models, shared_value
-from tusk.ports import RunCancel
+from tusk.ports import RunCancel, Workspace
 from tusk.tracking import tags as T
 from tusk.tracking.base import FailureRecord, InputRecord, InstanceState, TrainRecord, last_line
 from tusk.train import logs
@@ -350,7 +350,7 @@ def _run_locked(
         if candidates:
             plan, review = _candidate_plan(project, at, stack)
         else:
-            plan = make_plan(project, training_ref(project, at), check=True)
+            plan = make_plan(Workspace.of(project), training_ref(project.data, project.config, at), check=True)
             plan.ref = at or plan.ref
         crash_point("run.planned")
         chosen = set(select([p.name for p in plan.instances if p.instance], only, shard))
@@ -387,15 +387,15 @@ def _candidate_plan(project: Ports, at: str | None, stack: ExitStack) -> tuple[P
     from tusk.errors import ConfigError
     from tusk.review.reviews import is_review_branch, merge_preview
 
-    if at and not is_review_branch(project, at):
+    if at and not is_review_branch(project.data, project.config, at):
         project.data.resolve(at)  # an unknown ref says so
-    if not at or not is_review_branch(project, at):
+    if not at or not is_review_branch(project.data, project.config, at):
         raise ConfigError(
             f"--candidates trains a review: give --at BRANCH, a branch other than the data branch "
             f"{project.config.data.branch!r}" + (f" ({at!r} is not one)" if at else "")
         )
-    preview = stack.enter_context(merge_preview(project, at))
-    plan = make_plan(project, preview.commit, keep_cache=preview.persists, check=True)
+    preview = stack.enter_context(merge_preview(project.data, project.config, at))
+    plan = make_plan(Workspace.of(project), preview.commit, keep_cache=preview.persists, check=True)
     plan.ref, plan.preview = at, preview
     return plan, CandidateFor(at, preview.branch_head, preview.into_head, preview.commit)
 
@@ -406,7 +406,7 @@ def _review_radius(project: Ports, plan: Plan, force: bool) -> set[str]:
     if force:
         return {p.name for p in plan.instances if p.instance}
     assert plan.preview is not None
-    return {p.name for p in blast_radius(project, plan, plan.preview)}
+    return {p.name for p in blast_radius(Workspace.of(project), plan, plan.preview)}
 
 
 def _reuse(

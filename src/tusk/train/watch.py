@@ -27,6 +27,7 @@ from tusk.core.spec import CodeHasher
 from tusk.errors import TuskError
 
 if TYPE_CHECKING:
+    from tusk.core.config import Config
     from tusk.ports import Ports
 
 Say = Callable[[str], None]
@@ -47,12 +48,12 @@ class Tick:
         return dict(self.__dict__)
 
 
-def code_state(project: Ports) -> str:
+def code_state(config: Config) -> str:
     """git HEAD (if any) and the content of tusk.toml and every spec's code files."""
-    digest = hashlib.sha256(project.config.path.read_bytes())
-    digest.update(git.head(project.root).encode())
-    hasher = CodeHasher(project.root)
-    for spec in project.config.models:
+    digest = hashlib.sha256(config.path.read_bytes())
+    digest.update(git.head(config.root).encode())
+    hasher = CodeHasher(config.root)
+    for spec in config.models:
         try:
             digest.update(json.dumps(hasher.files(spec), sort_keys=True).encode())
         except TuskError:
@@ -80,7 +81,7 @@ class Watcher:
             crash_point("watch.poll")
             synced = self._sync(project) if project.config.watch.sync else []
             head = project.data.resolve(project.config.data.branch)
-            code = code_state(project)
+            code = code_state(project.config)
             tick = Tick(head, code, changed=(head, code) != self.last, synced=synced)
             if tick.changed:
                 self.last = (head, code)
@@ -134,7 +135,13 @@ class Watcher:
         if project.config.release.auto and not tick.failed:  # also when a killed watcher trained but did not
             from tusk.release.create import create_release  # release: an identical manifest costs a read
 
-            outcome = create_release(project, build=True)
+            outcome = create_release(
+                project.config,
+                project.tracker,
+                project.state_dir,
+                project.release_lock("tusk release create"),
+                project.builder(),
+            )
             crash_point("watch.released")
             if outcome.created or tick.jobs:
                 tick.release = outcome.release.md5
