@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
-from tusk.core.plan import Plan, Planner, SqlFacts, needed_closure
+from tusk._internal.cache import SqlFacts
+from tusk.core.plan import Plan, Planner, needed_closure
 from tusk.job.entry import check_entries
 
 if TYPE_CHECKING:
