@@ -1,4 +1,4 @@
-"""Small JSON files of things worth remembering between commands (matrix values per commit, what queries parse to).
+"""A small JSON file of things worth remembering between commands (matrix values per commit).
 
 Only ever an optimisation: a missing, unreadable or corrupt file is an empty cache, a failed write is
 ignored, and writes replace the file atomically so two commands never leave it half-written.
@@ -12,8 +12,6 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-from tusk.core.inputs_sql import QueryFacts
 
 MAX_ENTRIES = 200
 TEMP_PREFIX = ".tmp-"
@@ -56,48 +54,3 @@ class JsonFileCache(dict[str, tuple[str, list[Any]]]):
             atomic_write(self.path, json.dumps(entries))
         except (OSError, TypeError, ValueError):  # values JSON cannot hold, or a read-only folder: no cache
             pass
-
-
-class SqlFacts(QueryFacts):
-    """What parsing a query told the planner (``QueryFacts``), remembered in a JSON file between commands: a plan
-    whose queries were parsed before imports no sqlglot (~40 ms of every ``tusk plan``). The file is only an
-    optimisation, stamped with the parsing module's and sqlglot's files: a change to either (or a damaged file)
-    starts it afresh."""
-
-    VERSION = 1
-
-    def __init__(self, path: Path | None = None) -> None:
-        super().__init__()
-        self.path = path
-        self.stamp = self._stamp() if path is not None else ""
-        if path is None:
-            return
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(data, dict) and data.get("stamp") == self.stamp and isinstance(data.get("facts"), dict):
-                self.known = data["facts"]
-        except (OSError, ValueError):
-            pass
-
-    @classmethod
-    def _stamp(cls) -> str:
-        import importlib.util
-
-        from tusk.core import inputs_sql
-
-        spec = importlib.util.find_spec("sqlglot")
-        files = [Path(inputs_sql.__file__), Path(spec.origin) if spec and spec.origin else None]
-        return ":".join([str(cls.VERSION)] + [str(f.stat().st_mtime_ns) if f and f.exists() else "-" for f in files])
-
-    def save(self) -> None:
-        if self.path is None or not self.changed:
-            return
-        entries = dict(list(self.known.items())[-MAX_FACTS:])
-        try:
-            atomic_write(self.path, json.dumps({"stamp": self.stamp, "facts": entries}))
-        except (OSError, TypeError, ValueError):
-            pass
-        self.changed = False
-
-
-MAX_FACTS = 2000

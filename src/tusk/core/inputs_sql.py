@@ -4,7 +4,7 @@ For a plain one-table filter (one SELECT, no joins, grouping, aggregates, window
 the planner asks which changed rows it reads (``_filter_query``, ``key_query``), which partitions they fall in
 (``_partition_query``), and how to re-read many partitions in one scan (``_rehash_query``); for a matrix query
 its ``SELECT DISTINCT`` shape (``_distinct_shape``). Every answer is None for another shape: the planner then
-falls back to re-reading. ``QueryFacts`` remembers the answers per query text (``tusk._internal.cache.SqlFacts``
+falls back to re-reading. ``QueryFacts`` remembers the answers per query text (``tusk.train.plan_cache.SqlFacts``
 keeps them in a file between commands, so a plan whose queries were parsed before imports no sqlglot).
 Pure functions over query text: no I/O.
 """

@@ -9,7 +9,7 @@ re-hash their input. Planning cost grows with the diff, not with the table. When
 re-hash (many rows changed, or the query was edited), their partitions are read by one grouped query (one scan of
 the table) instead of one query each, when the input's shape and order allow (``Planner._read_grouped``).
 What a query's SQL says (its tables, the filters derived from it) is ``tusk.core.inputs_sql``. No I/O but the
-store's: the files it remembers between commands are the caller's (``tusk._internal.cache``).
+store's: the files it remembers between commands are the caller's (``tusk.train.plan_cache``).
 """
 
 from __future__ import annotations
