@@ -147,8 +147,8 @@ def test_other_filters_still_ask_per_instance_and_agree(tmp_path: Path) -> None:
 def test_what_queries_parse_to_is_remembered_between_plans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A second plan reads the parsed facts from .tusk/cache/sql.json and parses nothing; a damaged file or a
     stamp of other code is started afresh, with the same plan."""
-    from tusk.core import plan as planning
-    from tusk.core.plan import SqlFacts
+    from tusk.core import inputs_sql as planning
+    from tusk.train.plan_cache import SqlFacts
 
     config, store, states = _trained(tmp_path / "p", 20)
     facts_file = tmp_path / "sql.json"

@@ -1,7 +1,7 @@
 """The Executor port: run many independent jobs with resources, timeouts, retries and a log file each.
 
 A job is a picklable ``payload`` and the dotted name of a module-level function that takes it
-(``"tusk.train.runner:run_job"``). The executor imports and calls it in a worker, with the job's stdout and
+(``"tusk.job.run:run_job"``). The executor imports and calls it in a worker, with the job's stdout and
 stderr (file descriptors 1 and 2, so child processes too) sent to ``log_path``, and
 ``CUDA_VISIBLE_DEVICES`` set to the GPU slot it was given ("" when it asked for none).
 

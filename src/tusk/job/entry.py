@@ -115,7 +115,7 @@ def _child(conn: Any, path: Path, entry: str, function: str) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
-    from tusk.train.runner import load_entry
+    from tusk.job.run import load_entry
 
     try:
         load_entry(path, entry, function)

@@ -164,7 +164,8 @@ def _chosen(project: Ports, branch: str, patterns: list[str]) -> dict[str, Any]:
 
 
 def _feeding(store: DataStore, table: str, changes: list[RowChange], instances: dict[str, Any]) -> list[RowChange]:
-    from tusk.core.plan import changes_filter, key_query
+    from tusk.core.inputs_sql import key_query
+    from tusk.core.plan import changes_filter
 
     if not changes:
         return []
@@ -195,7 +196,7 @@ def _feeding(store: DataStore, table: str, changes: list[RowChange], instances: 
 
 
 def _reads(query: str, table: str, dialect: str) -> bool:
-    from tusk.core.plan import _tables_of
+    from tusk.core.inputs_sql import _tables_of
 
     tables = _tables_of(query, dialect)
     return tables is None or table in tables

@@ -15,13 +15,16 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tusk._internal.crash import crash_point
 from tusk.release.manifest import canonical, normalise
 from tusk.tracking import tags as T
 from tusk.tracking.base import PRODUCTION, RELEASE_MODEL, EventRecord, ReleaseRecord
-from tusk.tracking.mlflow import MlflowTracker, mlflow_errors
+from tusk.tracking.mlflow_errors import mlflow_errors
+
+if TYPE_CHECKING:
+    from tusk.tracking.mlflow import MlflowTracker
 
 RELEASE_EXPERIMENT = "tusk-releases"
 MANIFEST_TAG_LIMIT = 100_000

@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
-from tusk.core.plan import Plan, Planner, SqlFacts, needed_closure
+from tusk.core.plan import Plan, Planner, needed_closure
 from tusk.job.entry import check_entries
+from tusk.train.plan_cache import SqlFacts
 
 if TYPE_CHECKING:
     from tusk.ports import Workspace
