@@ -5,6 +5,9 @@ this package does (see ``tusk._internal.sqlite``).
 """
 
 from tusk._internal import sqlite as _sqlite  # noqa: F401  (loads doltlite before anything imports sqlite3)
+
+# isort: split
+from tusk._internal import dist as _dist
 from tusk.errors import (
     BackendMissing,
     BuildError,
@@ -45,4 +48,4 @@ __all__ = [
     "TrainContext",
     "TuskError",
 ]
-__version__ = "0.1.0"
+__version__ = _dist.SOURCE_VERSION

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from train_fixtures import TrainProject, make_project, register_instances, rows
-from tusk.release.manifest import canonical, diff, hashes
+from tusk.core.manifest import canonical, diff, hashes
 
 
 def test_manifest_hashes_are_of_the_canonical_json() -> None:

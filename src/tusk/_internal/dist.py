@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 DISTRIBUTION = "tusk-mlops"
+SOURCE_VERSION = "0.1.0"  # pyproject.toml's version, for a source tree that was not installed
 
 
 def version() -> str:
@@ -13,9 +14,7 @@ def version() -> str:
     try:
         return installed(DISTRIBUTION)
     except PackageNotFoundError:  # running from a source tree that was not installed
-        from tusk import __version__
-
-        return __version__
+        return SOURCE_VERSION
 
 
 def requirement() -> str:

@@ -58,8 +58,8 @@ class ReleaseMethods(ProjectBase):
 
     def release_diff(self, first: str, second: str) -> ReleaseDiff:
         """Models added, removed and changed from release ``first`` to ``second``, with commits and metric deltas."""
+        from tusk.core.manifest import diff
         from tusk.project.results import ModelChange, ReleaseDiff
-        from tusk.release.manifest import diff
         from tusk.tracking import tags as T
 
         old, new = self.releases.find(first), self.releases.find(second)

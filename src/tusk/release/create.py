@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from tusk._internal import git
 from tusk._internal.crash import crash_point
+from tusk.core.manifest import hashes
 from tusk.release import build as builds
-from tusk.release.manifest import hashes
 from tusk.release.needs import mismatches, needs_json, needs_of
 from tusk.release.store import Release, ReleaseStore
 from tusk.tracking.base import Tracker

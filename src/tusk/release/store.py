@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tusk._internal.crash import crash_point
+from tusk.core.manifest import hashes, normalise
 from tusk.errors import ReleaseError
 from tusk.release.history import ReleaseEvent, ReleaseLog, current_user, deployments, parse_time
-from tusk.release.manifest import hashes, normalise
 from tusk.tracking import tags as T
 from tusk.tracking.base import ReleaseRecord, ReleaseRegistry, Tracker
 

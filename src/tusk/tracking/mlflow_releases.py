@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tusk._internal.crash import crash_point
-from tusk.release.manifest import canonical, normalise
+from tusk.core.manifest import canonical, normalise
 from tusk.tracking import tags as T
 from tusk.tracking.base import PRODUCTION, RELEASE_MODEL, EventRecord, ReleaseRecord
 from tusk.tracking.mlflow_errors import mlflow_errors
