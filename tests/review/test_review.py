@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from train_fixtures import TrainProject, make_project, rows
+from train_fixtures import TrainProject, make_project, project_template, rows
 
 
 def non_fresh(plan: dict) -> dict[str, str]:
@@ -31,6 +31,10 @@ def scratch_branches(project: TrainProject) -> list[str]:
 
 @pytest.fixture
 def moved_on(tmp_path: Path) -> TrainProject:
+    return project_template(tmp_path, (__name__, "moved_on"), _moved_on)  # built once, copied for each test
+
+
+def _moved_on(tmp_path: Path) -> TrainProject:
     """Scenario 1 of the issue: branch fix from main, row 0 (c0) changed on fix, then row 1 (c1) changed on
     main and main trained."""
     project = make_project(tmp_path)

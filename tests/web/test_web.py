@@ -17,7 +17,7 @@ pytest.importorskip("httpx")
 
 from starlette.testclient import TestClient
 
-from train_fixtures import TrainProject, make_project, model_block, rows
+from train_fixtures import TrainProject, make_project, model_block, project_template, rows
 from tusk import Project
 from tusk.errors import TuskError
 
@@ -274,6 +274,10 @@ def _edited(project: TrainProject, branch: str) -> None:
 
 @pytest.fixture
 def reviewed(tmp_path: Path) -> TrainProject:
+    return project_template(tmp_path, (__name__, "reviewed"), _reviewed)  # built once, copied for each test
+
+
+def _reviewed(tmp_path: Path) -> TrainProject:
     project = make_project(tmp_path)
     project.run()
     _edited(project, "fix")

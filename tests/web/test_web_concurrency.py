@@ -28,7 +28,7 @@ pytest.importorskip("httpx")
 from test_web import _csrf, _edited, _form, _wait, client
 
 from crash_helpers import duplicate_fingerprints, mlflow_db, output, start, tusk, tusk_json, wait_gone
-from train_fixtures import TrainProject, make_project, rows
+from train_fixtures import TrainProject, make_project, project_template, rows
 
 pytestmark = pytest.mark.slow
 
@@ -133,6 +133,10 @@ def _in_thread(work: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
 
 @pytest.fixture
 def reviewed(tmp_path: Path) -> TrainProject:
+    return project_template(tmp_path, (__name__, "reviewed"), _reviewed)  # built once, copied for each test
+
+
+def _reviewed(tmp_path: Path) -> TrainProject:
     project = make_project(tmp_path)
     project.run()
     _edited(project, "fix")
