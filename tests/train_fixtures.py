@@ -222,6 +222,23 @@ def trained_project(tmp_path: Path, **kwargs: Any) -> TrainProject:
     return project_template(tmp_path, ("trained_project", kwargs), build)
 
 
+def migrated_tracking_store(root: Path) -> Path:
+    """root/.tusk/mlflow.db: an MLflow sqlite store migrated and holding tusk's experiment, copied from one made once
+    per session (migrating a new store takes seconds). The tracker relocates its artifact root on open."""
+    import shutil
+
+    from tusk.core.config import Config
+    from tusk.tracking.mlflow import MlflowTracker
+
+    template = _templates_root() / "tracking-store"
+    if not (template / ".tusk" / "mlflow.db").is_file():
+        shutil.rmtree(template, ignore_errors=True)
+        template.mkdir()
+        MlflowTracker("sqlite:///.tusk/mlflow.db", Config(root=template, path=template / "tusk.toml")).ensure_ready()
+    shutil.copytree(template / ".tusk", root / ".tusk", dirs_exist_ok=True)
+    return root / ".tusk" / "mlflow.db"
+
+
 def _build_project(
     folder: Path, customers: int = 4, per_customer: int = 10, executor: str = "local://?workers=2", **block: Any
 ) -> TrainProject:
