@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from train_fixtures import TrainProject, make_project, project_template, rows
+from train_fixtures import TrainProject, make_project, project_template, rows, trained_project
 
 
 @pytest.fixture
@@ -73,8 +73,7 @@ def test_conversation_is_not_data(fixed: TrainProject) -> None:
 
 
 def test_an_approvals_note_is_not_on_the_data_branch(tmp_path: Path) -> None:
-    project = make_project(tmp_path)
-    project.run()
+    project = trained_project(tmp_path)
     data = rows()
     for row in data:
         if row[1] in ("c1", "c2"):
@@ -140,8 +139,7 @@ def relabelled(tmp_path: Path) -> TrainProject:
 
 def _relabelled(tmp_path: Path) -> TrainProject:
     """m-c0..m-c3 trained; ``fix`` relabels c1's rows (titled); main then relabels c2's on its own."""
-    project = make_project(tmp_path)
-    project.run()
+    project = trained_project(tmp_path)
     data = rows()
     for row in data:
         if row[1] == "c1":

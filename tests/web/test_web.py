@@ -17,7 +17,7 @@ pytest.importorskip("httpx")
 
 from starlette.testclient import TestClient
 
-from train_fixtures import TrainProject, make_project, model_block, project_template, rows
+from train_fixtures import TrainProject, make_project, model_block, project_template, rows, trained_project
 from tusk import Project
 from tusk.errors import TuskError
 
@@ -67,8 +67,7 @@ def crawl(web: TestClient, limit: int = 120) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project with models trained, and a review whose cells are hostile (script, quotes, 10 kB, binary)."""
-    project = make_project(tmp_path_factory.mktemp("web"))
-    project.run()
+    project = trained_project(tmp_path_factory.mktemp("web"))
     project.tusk("release", "create", "--no-build")
     data = rows()
     data[3][3] = "relabelled on main"
@@ -278,8 +277,7 @@ def reviewed(tmp_path: Path) -> TrainProject:
 
 
 def _reviewed(tmp_path: Path) -> TrainProject:
-    project = make_project(tmp_path)
-    project.run()
+    project = trained_project(tmp_path)
     _edited(project, "fix")
     return project
 

@@ -28,7 +28,7 @@ pytest.importorskip("httpx")
 from test_web import _csrf, _edited, _form, _wait, client
 
 from crash_helpers import duplicate_fingerprints, mlflow_db, output, start, tusk, tusk_json, wait_gone
-from train_fixtures import TrainProject, make_project, project_template, rows
+from train_fixtures import TrainProject, make_project, project_template, rows, trained_project
 
 pytestmark = pytest.mark.slow
 
@@ -137,8 +137,7 @@ def reviewed(tmp_path: Path) -> TrainProject:
 
 
 def _reviewed(tmp_path: Path) -> TrainProject:
-    project = make_project(tmp_path)
-    project.run()
+    project = trained_project(tmp_path)
     _edited(project, "fix")
     return project
 
