@@ -1,5 +1,6 @@
 # make demo: a virtualenv with tusk, then the intents example end to end on the embedded defaults.
 # make test: what the tests need (Python extras, Debian packages via .ci/install), then the tests.
+# make test-fast: ruff, mypy and the tests that need no job process, no server and no Ray (see FAST_TESTS), < 1 min.
 # make reliability: the crash-safety suite at full size and the reliability figures (docs/reliability.md).
 PY ?= python3
 VENV ?= .venv
@@ -7,7 +8,7 @@ BIN := $(VENV)/bin
 EXTRAS ?= test,ray,adapters
 DVC_VENV ?= .venv-dvc
 
-.PHONY: demo test venv test-venv system-deps bench reliability clean
+.PHONY: demo test test-fast venv test-venv system-deps bench reliability clean
 
 # doltlite needs a Python whose sqlite3 links SQLite dynamically: the machine's python3, not a uv one.
 $(BIN)/python:
@@ -38,6 +39,21 @@ demo: venv
 test: test-venv system-deps
 	$(BIN)/python -m mypy --strict src/tusk
 	$(BIN)/python -m pytest -q -ra tests
+
+# The fast tier, in-process only: the rules over values (tests/core: spec, config, globbing, process liveness; not
+# test_plan nor the globbing case that trains, which start job processes) and the ports' pure parts: the doltlite
+# store's conformance suite, imports (ingest, racing imports, Google Sheets replayed from recordings), the registry
+# on an MLflow sqlite store, the immediate executor and the planner's query counts. The full suite is `make test`.
+FAST_TESTS ?= tests/core/test_spec.py tests/core/test_process.py tests/core/test_globbing.py \
+	tests/data/test_datastore_doltlite.py tests/data/test_ingest.py tests/data/test_import_race.py \
+	tests/data/test_sheets.py tests/tracking/test_registration.py tests/execute/test_execute_immediate.py \
+	tests/train/test_plan_scale.py \
+	--deselect tests/core/test_globbing.py::test_a_code_glob_over_a_folder_with_a_loop_plans_and_hashes_the_real_files
+test-fast: test-venv
+	$(BIN)/python -m ruff format --check src tests
+	$(BIN)/python -m ruff check src tests
+	$(BIN)/python -m mypy --strict src/tusk
+	$(BIN)/python -m pytest -q -ra -m "not slow" $(FAST_TESTS)
 
 # The peers benchmark's DVC lives in its own virtualenv: never one of tusk's dependencies.
 $(DVC_VENV)/bin/dvc:

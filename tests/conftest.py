@@ -35,3 +35,13 @@ def pytest_collection_modifyitems(config: object, items: list) -> None:
     """Ray's tests run last: once Ray's gRPC client has run in this process, a forked local worker can
     crash (gRPC threads do not survive fork), and the local executor's tests fork."""
     items.sort(key=lambda item: item.get_closest_marker("ray") is not None)
+
+
+def pytest_terminal_summary(terminalreporter: object) -> None:
+    """How many projects make_project built and how many it copied from a template built before."""
+    from train_fixtures import TEMPLATE_USES
+
+    if TEMPLATE_USES[False]:
+        terminalreporter.write_line(  # type: ignore[attr-defined]
+            f"project templates: {TEMPLATE_USES[False]} built, {TEMPLATE_USES[True]} copied"
+        )

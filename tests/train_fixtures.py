@@ -10,6 +10,7 @@ import csv
 import json
 import socket
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -155,8 +156,91 @@ class TrainProject(CliProject):
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def make_project(
-    tmp_path: Path, customers: int = 4, per_customer: int = 10, executor: str = "local://?workers=2", **block: Any
+_TEMPLATES: dict[str, tuple[Path, Any]] = {}  # key → (a project built once, what its build returned)
+TEMPLATE_USES = {False: 0, True: 0}  # builds, copies (conftest prints them)
+# Variables pytest, tusk and MLflow set on their own while the tests run: not a test's choice.
+_OWN_ENV = {"PYTEST_CURRENT_TEST", "MLFLOW_DISABLE_TELEMETRY", "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"}
+
+
+def _templates_root() -> Path:
+    if "" not in _TEMPLATES:
+        import atexit
+        import shutil
+        import tempfile
+
+        _TEMPLATES[""] = (Path(tempfile.mkdtemp(prefix="tusk-test-templates-")), None)
+        atexit.register(shutil.rmtree, _TEMPLATES[""][0], True)
+    return _TEMPLATES[""][0]
+
+
+def project_template(tmp_path: Path, key: Any, build: Callable[[Path], Any]) -> Any:
+    """What ``build(folder)`` returns (a TrainProject in folder/proj, or a tuple of one and plain values), built
+    once per key in a session (the first call's folder is a template's), then copied: each call gets its own
+    project in tmp_path/proj and its own copy of the values. A copied project keeps working
+    (tests/reliability/test_moved_project.py). The key holds the environment too (less what pytest and the
+    libraries set), so a test that sets a variable first gets a template of its own; a test that patches a
+    module's attribute before building must put that in the key."""
+    import copy
+    import hashlib
+    import os
+    import shutil
+
+    env = sorted((k, v) for k, v in os.environ.items() if k not in _OWN_ENV)
+    digest = hashlib.sha256(json.dumps([key, env], sort_keys=True, default=repr).encode()).hexdigest()[:16]
+    TEMPLATE_USES[digest in _TEMPLATES] += 1
+    if digest not in _TEMPLATES:
+        folder = _templates_root() / digest
+        shutil.rmtree(folder, ignore_errors=True)  # what a failed build left
+        folder.mkdir()
+        _TEMPLATES[digest] = (folder / "proj", build(folder))
+    template, made = _TEMPLATES[digest]
+    root = tmp_path / "proj"
+    shutil.copytree(template, root, symlinks=True)
+    if isinstance(made, tuple):
+        return (TrainProject(root), *copy.deepcopy(made[1:]))
+    return TrainProject(root)
+
+
+def make_project(tmp_path: Path, own_history: bool = False, **kwargs: Any) -> TrainProject:
+    """A project in tmp_path/proj: init, the model, `customers` × `per_customer` rows imported (the arguments are
+    _build_project's). Built once per set of arguments in a session, then copied: each test has its own folder,
+    but the copies share their commits; `own_history` builds one whose commits no other project has."""
+    if own_history:
+        return _build_project(tmp_path, **kwargs)
+    return project_template(tmp_path, ("make_project", kwargs), lambda folder: _build_project(folder, **kwargs))
+
+
+def trained_project(tmp_path: Path, **kwargs: Any) -> TrainProject:
+    """make_project's project after a first `tusk run` (every instance trained), built once per set of arguments
+    in a session, then copied."""
+
+    def build(folder: Path) -> TrainProject:
+        project = make_project(folder, **kwargs)
+        project.run()
+        return project
+
+    return project_template(tmp_path, ("trained_project", kwargs), build)
+
+
+def migrated_tracking_store(root: Path) -> Path:
+    """root/.tusk/mlflow.db: an MLflow sqlite store migrated and holding tusk's experiment, copied from one made once
+    per session (migrating a new store takes seconds). The tracker relocates its artifact root on open."""
+    import shutil
+
+    from tusk.core.config import Config
+    from tusk.tracking.mlflow import MlflowTracker
+
+    template = _templates_root() / "tracking-store"
+    if not (template / ".tusk" / "mlflow.db").is_file():
+        shutil.rmtree(template, ignore_errors=True)
+        template.mkdir()
+        MlflowTracker("sqlite:///.tusk/mlflow.db", Config(root=template, path=template / "tusk.toml")).ensure_ready()
+    shutil.copytree(template / ".tusk", root / ".tusk", dirs_exist_ok=True)
+    return root / ".tusk" / "mlflow.db"
+
+
+def _build_project(
+    folder: Path, customers: int = 4, per_customer: int = 10, executor: str = "local://?workers=2", **block: Any
 ) -> TrainProject:
     runner = CliRunner()
     from tusk.cli import (
@@ -164,7 +248,7 @@ def make_project(
         cli,
     )
 
-    root = tmp_path / "proj"
+    root = folder / "proj"
     result = runner.invoke(cli, ["init", str(root)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     project = TrainProject(root)

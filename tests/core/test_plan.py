@@ -112,7 +112,7 @@ def test_plan_json_errors(trained: TrainProject) -> None:
 def test_a_recorded_commit_this_store_lacks_is_rehashed_not_an_error(trained: TrainProject, tmp_path: Path) -> None:
     """A second store that shares the tracker (a gc'd history, or a team's other clone): inputs are compared
     by digest; equal data is fresh, different data is stale and says why."""
-    other = make_project(tmp_path / "other")
+    other = make_project(tmp_path / "other", own_history=True)
     config = (other.root / "tusk.toml").read_text()
     shared = f'url = "sqlite:///{trained.root / ".tusk" / "mlflow.db"}"'
     (other.root / "tusk.toml").write_text(config.replace('url = "sqlite:///.tusk/mlflow.db"', shared))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from train_fixtures import TrainProject, make_project, register_instances, rows
+from train_fixtures import TrainProject, make_project, register_instances, rows, trained_project
 from tusk.core.manifest import canonical, diff, hashes
 
 
@@ -26,8 +26,7 @@ def test_manifest_hashes_are_of_the_canonical_json() -> None:
 
 @pytest.fixture(scope="module")
 def released(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainProject, dict, dict]:
-    project = make_project(tmp_path_factory.mktemp("rel"), customers=3)
-    project.run()
+    project = trained_project(tmp_path_factory.mktemp("rel"), customers=3)
     a = project.json("release", "create", "--no-build")
     data = rows(3)
     data[1][3] = "changed"  # id 1 → c1
@@ -91,8 +90,7 @@ def test_lineage_both_ways(released: tuple) -> None:
 def test_a_version_deleted_in_mlflow_is_a_one_line_error(tmp_path: Path) -> None:
     """Someone deletes a released model version in MLflow's UI: lineage, release diff and rollback say so in one
     line (exit 1); nothing tusk reads leaks an MlflowException."""
-    project = make_project(tmp_path, customers=2)
-    project.run()
+    project = trained_project(tmp_path, customers=2)
     first = project.json("release", "create", "--no-build")
     project.import_rows([[0, "c0", "changed", "l1"]], message="edit c0")
     project.run()
@@ -204,8 +202,7 @@ def test_a_manifest_too_big_for_a_tag_is_read_from_its_local_artifact(
     from tusk import Project
     from tusk.tracking import mlflow_releases
 
-    project = make_project(tmp_path, customers=2)
-    project.run()
+    project = trained_project(tmp_path, customers=2)
     monkeypatch.setattr(mlflow_releases, "MANIFEST_TAG_LIMIT", 10)
     created = project.json("release", "create", "--no-build")
     with Project.open(project.root) as opened:

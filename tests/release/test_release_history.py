@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from train_fixtures import TrainProject, make_project, rows
+from train_fixtures import TrainProject, make_project, project_template, rows, trained_project
 
 
 def production(project: TrainProject) -> dict[str, str]:
@@ -30,9 +30,12 @@ def status_production(project: TrainProject) -> dict[str, str]:
 
 @pytest.fixture
 def two_releases(tmp_path: Path) -> tuple[TrainProject, dict, dict]:
+    return project_template(tmp_path, (__name__, "two_releases"), _two_releases)  # built once, copied for each test
+
+
+def _two_releases(tmp_path: Path) -> tuple[TrainProject, dict, dict]:
     """Release A (3 models, v1 each), then c1's data changes and a fourth customer arrives: release B."""
-    project = make_project(tmp_path, customers=3)
-    project.run()
+    project = trained_project(tmp_path, customers=3)
     a = project.json("release", "create", "--no-build")
     data = rows(3)
     data[1][3] = "changed"  # id 1 → c1

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from train_fixtures import TrainProject, model_block
+from train_fixtures import TrainProject, model_block, project_template
 
 MODEL = textwrap.dedent("""
     def train(ctx):
@@ -31,6 +31,10 @@ def data(customers: int = 2, n: int = 16, **labels: str) -> list[list[Any]]:
 
 @pytest.fixture
 def project(tmp_path: Path) -> TrainProject:
+    return project_template(tmp_path, (__name__, "project"), _project)  # built once, copied for each test
+
+
+def _project(tmp_path: Path) -> TrainProject:
     from click.testing import CliRunner
 
     from tusk.cli import _register, cli  # noqa: F401

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from train_fixtures import TrainProject, make_project, rows
+from train_fixtures import TrainProject, project_template, rows, trained_project
 
 
 def non_fresh(plan: dict) -> dict[str, str]:
@@ -31,10 +31,13 @@ def scratch_branches(project: TrainProject) -> list[str]:
 
 @pytest.fixture
 def moved_on(tmp_path: Path) -> TrainProject:
+    return project_template(tmp_path, (__name__, "moved_on"), _moved_on)  # built once, copied for each test
+
+
+def _moved_on(tmp_path: Path) -> TrainProject:
     """Scenario 1 of the issue: branch fix from main, row 0 (c0) changed on fix, then row 1 (c1) changed on
     main and main trained."""
-    project = make_project(tmp_path)
-    project.run()
+    project = trained_project(tmp_path)
     project.tusk("data", "branch", "fix")
     data = rows()
     data[0][3] = "FIX"
@@ -120,8 +123,7 @@ def test_merge_then_preview_again_and_merge_twice(moved_on: TrainProject) -> Non
 
 
 def test_a_branch_that_fast_forwards_plans_and_runs_at_its_head(tmp_path: Path) -> None:
-    project = make_project(tmp_path)
-    project.run()
+    project = trained_project(tmp_path)
     data = rows()
     data[2][3] = "FF"
     project.import_rows(data, branch="ff", message="ff change")

@@ -7,11 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from train_fixtures import TrainProject, make_project, rows
+from train_fixtures import TrainProject, make_project, project_template, rows, trained_project
 
 
 @pytest.fixture
 def fixed(tmp_path: Path) -> TrainProject:
+    return project_template(tmp_path, (__name__, "fixed"), _fixed)  # built once, copied for each test
+
+
+def _fixed(tmp_path: Path) -> TrainProject:
     project = make_project(tmp_path)
     data = rows()
     data[0][3] = "FIX"
@@ -69,8 +73,7 @@ def test_conversation_is_not_data(fixed: TrainProject) -> None:
 
 
 def test_an_approvals_note_is_not_on_the_data_branch(tmp_path: Path) -> None:
-    project = make_project(tmp_path)
-    project.run()
+    project = trained_project(tmp_path)
     data = rows()
     for row in data:
         if row[1] in ("c1", "c2"):
@@ -131,9 +134,12 @@ def _page(project: TrainProject, path: str) -> str:
 
 @pytest.fixture
 def relabelled(tmp_path: Path) -> TrainProject:
+    return project_template(tmp_path, (__name__, "relabelled"), _relabelled)  # built once, copied for each test
+
+
+def _relabelled(tmp_path: Path) -> TrainProject:
     """m-c0..m-c3 trained; ``fix`` relabels c1's rows (titled); main then relabels c2's on its own."""
-    project = make_project(tmp_path)
-    project.run()
+    project = trained_project(tmp_path)
     data = rows()
     for row in data:
         if row[1] == "c1":

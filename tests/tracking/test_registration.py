@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from train_fixtures import migrated_tracking_store
 from tusk.core.config import Config
 from tusk.testing.tracker import record
 from tusk.tracking.base import STATE_TAG, InstanceState
@@ -23,6 +24,7 @@ from tusk.tracking.state import RegistryView, resolve, version_state
 
 @pytest.fixture
 def tracker(tmp_path: Path) -> MlflowTracker:
+    migrated_tracking_store(tmp_path)  # what ensure_ready would make, copied
     config = Config(root=tmp_path, path=tmp_path / "tusk.toml")
     tracker = MlflowTracker("sqlite:///.tusk/mlflow.db", config)
     tracker.ensure_ready()

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from train_fixtures import make_project, rows
+from train_fixtures import make_project, rows, trained_project
 from tusk._internal.sqlite import child_env
 
 PROBE = """
@@ -37,8 +37,7 @@ def _probe(root: Path, *args: str) -> tuple[dict, dict]:
 
 
 def test_a_run_with_nothing_to_do_loads_no_mlflow(tmp_path: Path) -> None:
-    project = make_project(tmp_path, customers=3)
-    project.run()
+    project = trained_project(tmp_path, customers=3)
     report, seen = _probe(project.root, "run")
     assert seen == {"code": 0, "mlflow": []}, "nothing to train, nothing to record: no MLflow, no pandas"
     assert report["jobs"] == [] and report["fresh"] == 3

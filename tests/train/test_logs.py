@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from train_fixtures import make_project, model_block
+from train_fixtures import make_project, model_block, trained_project
 from tusk.train import logs
 
 
 def test_logs_of_the_current_version_and_of_each_version(tmp_path: Path) -> None:
-    project = make_project(tmp_path, customers=2)
-    project.run()
+    project = trained_project(tmp_path, customers=2)
     project.import_rows([[1, "c1", "one more", "l0"], [99, "c1", "another", "l1"]], message="c1 grows")
     project.run()
     shutil.rmtree(project.root / ".tusk" / "jobs")  # what a fresh checkout has: only the registry
@@ -33,8 +32,7 @@ def test_logs_of_the_current_version_and_of_each_version(tmp_path: Path) -> None
 
 
 def test_a_failure_after_the_last_success_is_what_logs_shows(tmp_path: Path) -> None:
-    project = make_project(tmp_path, customers=1)
-    project.run()
+    project = trained_project(tmp_path, customers=1)
     project.set_models(model_block(params={"C": 2.0, "fail": "c0"}))
     project.run(code=3)
     shown = project.json("logs", "m-c0")
@@ -44,8 +42,7 @@ def test_a_failure_after_the_last_success_is_what_logs_shows(tmp_path: Path) -> 
 
 
 def test_logs_of_what_does_not_exist_is_one_line(tmp_path: Path) -> None:
-    project = make_project(tmp_path, customers=1)
-    project.run()
+    project = trained_project(tmp_path, customers=1)
     for target, message in [("nope", "no log for 'nope'"), ("m-c0@7", "no version 7"), ("m-c0@x", "no version x")]:
         result = project.tusk("logs", target, code=1)
         assert message in result.output and len(result.output.strip().splitlines()) == 1, result.output

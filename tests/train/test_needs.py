@@ -70,8 +70,8 @@ def fleet(base_params: str = 'salt = ""', setup: bool = True, extra: str = "") -
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TrainProject:
+    project = make_project(tmp_path, customers=10, per_customer=4)  # before the variable: one template for all
     monkeypatch.setenv("TUSK_TEST_SETUP_CALLS", str(tmp_path / "setup.calls"))
-    project = make_project(tmp_path, customers=10, per_customer=4)
     (project.root / "models" / "m.py").write_text(CODE)
     project.set_models(fleet())
     return project

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from train_fixtures import make_project, rows
+from train_fixtures import make_project, rows, trained_project
 
 
 def git(root: Path, *args: str) -> None:
@@ -39,6 +39,5 @@ def test_reproduce_from_recorded_commits(tmp_path: Path) -> None:
 
 
 def test_reproduce_outside_git_is_refused(tmp_path: Path) -> None:
-    project = make_project(tmp_path, customers=1)
-    project.run()
+    project = trained_project(tmp_path, customers=1)
     assert "not committed" in project.tusk("reproduce", "m-c0@1", code=1).output

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from train_fixtures import make_project, model_block
+from train_fixtures import make_project, model_block, trained_project
 
 
 def test_run_records_runs_versions_tags_and_aliases(tmp_path: Path) -> None:
@@ -48,8 +48,7 @@ def test_run_records_runs_versions_tags_and_aliases(tmp_path: Path) -> None:
 
 
 def test_a_plain_mlflow_process_reads_the_store(tmp_path: Path) -> None:
-    project = make_project(tmp_path, customers=2)
-    project.run()
+    project = trained_project(tmp_path, customers=2)
     db = project.root / ".tusk" / "mlflow.db"
     script = (
         "import sys, mlflow; c = mlflow.MlflowClient(sys.argv[1], sys.argv[1]);"
@@ -152,8 +151,7 @@ def test_cmd_models_get_inputs_params_and_report_metrics(tmp_path: Path) -> None
 
 
 def test_promote_if_gates_production_and_manual_rollback_sticks(tmp_path: Path) -> None:
-    project = make_project(tmp_path, customers=1, extra='promote_if = "accuracy >= 0.8"')
-    project.run()
+    project = trained_project(tmp_path, customers=1, extra='promote_if = "accuracy >= 0.8"')
     project.set_models(model_block(params={"accuracy": 0.5}, extra='promote_if = "accuracy >= 0.8"'))
     jobs = project.run()
     assert jobs["m-c0"]["version"] == "2"

@@ -16,7 +16,7 @@ pytest.importorskip("httpx")
 
 from starlette.testclient import TestClient
 
-from train_fixtures import TrainProject, make_project, model_block, rows
+from train_fixtures import TrainProject, make_project, model_block, project_template, rows, trained_project
 from tusk import Project
 from tusk.errors import TuskError
 from web_client import BASE, Links, client
@@ -48,8 +48,7 @@ def crawl(web: TestClient, limit: int = 120) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project with models trained, and a review whose cells are hostile (script, quotes, 10 kB, binary)."""
-    project = make_project(tmp_path_factory.mktemp("web"))
-    project.run()
+    project = trained_project(tmp_path_factory.mktemp("web"))
     project.tusk("release", "create", "--no-build")
     data = rows()
     data[3][3] = "relabelled on main"
@@ -234,8 +233,11 @@ def test_a_token_logs_in_once_and_names_who_did_what(tmp_path: Path) -> None:
 
 @pytest.fixture
 def reviewed(tmp_path: Path) -> TrainProject:
-    project = make_project(tmp_path)
-    project.run()
+    return project_template(tmp_path, (__name__, "reviewed"), _reviewed)  # built once, copied for each test
+
+
+def _reviewed(tmp_path: Path) -> TrainProject:
+    project = trained_project(tmp_path)
     _edited(project, "fix")
     return project
 

@@ -26,7 +26,7 @@ pytest.importorskip("starlette")
 pytest.importorskip("httpx")
 
 from crash_helpers import duplicate_fingerprints, mlflow_db, output, start, tusk, tusk_json, wait_gone
-from train_fixtures import TrainProject, make_project, rows
+from train_fixtures import TrainProject, make_project, project_template, rows, trained_project
 from web_client import client
 from web_client import csrf as _csrf
 from web_client import edited as _edited
@@ -136,8 +136,11 @@ def _in_thread(work: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
 
 @pytest.fixture
 def reviewed(tmp_path: Path) -> TrainProject:
-    project = make_project(tmp_path)
-    project.run()
+    return project_template(tmp_path, (__name__, "reviewed"), _reviewed)  # built once, copied for each test
+
+
+def _reviewed(tmp_path: Path) -> TrainProject:
+    project = trained_project(tmp_path)
     _edited(project, "fix")
     return project
 
