@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 EXTRAS ?= test,ray,adapters
 DVC_VENV ?= .venv-dvc
 
-.PHONY: demo test test-fast venv test-venv system-deps bench reliability clean
+.PHONY: demo test test-fast lint venv test-venv system-deps bench reliability clean
 
 # doltlite needs a Python whose sqlite3 links SQLite dynamically: the machine's python3, not a uv one.
 $(BIN)/python:
@@ -36,9 +36,15 @@ system-deps:
 demo: venv
 	PATH="$(abspath $(BIN)):$$PATH" bash examples/demo.sh
 
-test: test-venv system-deps
-	$(BIN)/python -m mypy --strict src/tusk
+# the architecture first: ruff, import-linter's layers (pyproject.toml), mypy; then every test
+test: test-venv system-deps lint
 	$(BIN)/python -m pytest -q -ra tests
+
+lint: test-venv
+	$(BIN)/python -m ruff format --check src tests
+	$(BIN)/python -m ruff check src tests
+	$(BIN)/lint-imports
+	$(BIN)/python -m mypy --strict src/tusk
 
 # The fast tier, in-process only: the rules over values (tests/core: spec, config, globbing, process liveness; not
 # test_plan nor the globbing case that trains, which start job processes) and the ports' pure parts: the doltlite
@@ -49,10 +55,7 @@ FAST_TESTS ?= tests/core/test_spec.py tests/core/test_process.py tests/core/test
 	tests/data/test_sheets.py tests/tracking/test_registration.py tests/execute/test_execute_immediate.py \
 	tests/train/test_plan_scale.py \
 	--deselect tests/core/test_globbing.py::test_a_code_glob_over_a_folder_with_a_loop_plans_and_hashes_the_real_files
-test-fast: test-venv
-	$(BIN)/python -m ruff format --check src tests
-	$(BIN)/python -m ruff check src tests
-	$(BIN)/python -m mypy --strict src/tusk
+test-fast: lint
 	$(BIN)/python -m pytest -q -ra -m "not slow" $(FAST_TESTS)
 
 # The peers benchmark's DVC lives in its own virtualenv: never one of tusk's dependencies.
