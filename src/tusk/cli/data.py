@@ -44,6 +44,18 @@ def data() -> None:
 @click.option("-m", "--message", help="Commit message.")
 @click.option("--yes", "-y", is_flag=True, help="Apply a large change to the main branch without asking.")
 @click.option("--allow-empty", is_flag=True, help="Let a file with no rows empty the table in replace mode.")
+@click.option("--delimiter", metavar="CHAR", help="A CSV's delimiter (',' ';' tab '|'); sniffed when not given.")
+@click.option(
+    "--encoding",
+    metavar="NAME",
+    help="A CSV's text encoding (utf-8, latin-1, cp1252, utf-16); detected when not given.",
+)
+@click.option("--sheet", metavar="NAME", help="The sheet of an XLSX workbook to import (default: the first).")
+@click.option(
+    "--normalize-headers",
+    is_flag=True,
+    help="Column names as identifiers (Customer Name → customer_name); kept as written (quoted) otherwise.",
+)
 @output
 def data_import(
     source: str,
@@ -54,6 +66,10 @@ def data_import(
     message: str | None,
     yes: bool,
     allow_empty: bool,
+    delimiter: str | None,
+    encoding: str | None,
+    sheet: str | None,
+    normalize_headers: bool,
 ) -> Shown:
     """Import FILE (.csv .tsv .xlsx .jsonl .parquet, or gsheet://ID/TAB) as one commit.
 
@@ -64,6 +80,11 @@ def data_import(
       tusk data import examples.csv --table examples --key id
       tusk data import fixes.csv --table examples --key id --mode upsert --branch fix -m "relabel"
     \b
+    Files as spreadsheets save them: a CSV's delimiter is sniffed (comma, semicolon, tab, bar) and its
+    encoding detected (UTF-8, UTF-16, Latin-1/cp1252 ...; both said when not UTF-8 and comma), or forced with
+    --delimiter / --encoding. Headers keep their spaces (query them quoted: SELECT "Customer Name" ...) unless
+    --normalize-headers. Date cells become ISO text (2024-01-02).
+    \b
     An import onto the main branch that would modify or remove more than [data] confirm_fraction of the
     table's rows (default 10%, and at least confirm_min_rows = 10) shows what it would change and asks
     first; with --json or without a terminal it is refused unless --yes is given. (A stale copy of a
@@ -72,8 +93,16 @@ def data_import(
     from tusk.errors import NeedsConfirmation
 
     project = open_project()
+    reading: dict[str, Any] = {
+        "delimiter": delimiter,
+        "encoding": encoding,
+        "sheet": sheet,
+        "normalize_headers": normalize_headers,
+    }
     try:
-        result = project.import_file(source, table_name, keys, mode, branch, message, yes=yes, allow_empty=allow_empty)
+        result = project.import_file(
+            source, table_name, keys, mode, branch, message, yes=yes, allow_empty=allow_empty, **reading
+        )
     except NeedsConfirmation as asked:
         if wants_json() or not sys.stdin.isatty():
             raise
@@ -91,19 +120,44 @@ def data_import(
         ):
             raise NeedsConfirmation("not confirmed: nothing was imported", asked.counts) from None
         result = project.import_file(
-            source, table_name, keys, mode, branch, message, yes=True, expect=asked.counts, allow_empty=allow_empty
+            source,
+            table_name,
+            keys,
+            mode,
+            branch,
+            message,
+            yes=True,
+            expect=asked.counts,
+            allow_empty=allow_empty,
+            **reading,
         )
     _collect_garbage(project)
 
     def show() -> None:
         counts = f"{result.added} added, {result.modified} modified, {result.removed} removed"
+        read = _read_as(result)
         if result.commit is None:
-            console().print(f"{table_name} on {result.branch}: nothing changed, no commit made")
+            console().print(f"{table_name} on {result.branch}: nothing changed, no commit made{read}", markup=False)
         else:
             created = " (new table)" if result.created_table else ""
-            console().print(f"{table_name}{created} on {result.branch}: {counts} → commit {short(result.commit)}")
+            console().print(
+                f"{table_name}{created} on {result.branch}: {counts} → commit {short(result.commit)}{read}",
+                markup=False,
+            )
 
     return Shown(result, show)
+
+
+def _read_as(result: Any) -> str:
+    """How a file was read, when not as a plain UTF-8 comma (or tab) file: `` (read as cp1252, ';'-separated)``."""
+    said = []
+    if result.encoding and result.encoding != "utf-8":
+        said.append(f"read as {result.encoding}")
+    if result.delimiter and result.delimiter not in (",", "\t"):
+        said.append(f"{result.delimiter!r}-separated")
+    if result.sheet:
+        said.append(f"sheet {result.sheet!r}")
+    return f" ({', '.join(said)})" if said else ""
 
 
 @data.command("log")

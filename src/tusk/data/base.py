@@ -213,6 +213,9 @@ class ImportResult:
     modified: int
     removed: int
     message: str = ""
+    encoding: str | None = None  # how a CSV/TSV was read: its text encoding and delimiter (None for other files)
+    delimiter: str | None = None
+    sheet: str | None = None  # the XLSX sheet read
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)

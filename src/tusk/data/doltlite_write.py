@@ -25,6 +25,7 @@ from tusk.data.base import (
     ReviewComment,
     RowChange,
 )
+from tusk.data.names import check_column_name
 from tusk.errors import DataError, IngestError, MergeConflict
 
 INCOMING = "temp._tusk_incoming"
@@ -57,8 +58,9 @@ class DoltliteTransaction:
         create: Mapping[str, str] | None = None,
     ) -> LoadCounts:
         self._check_open()
-        for name in (table, *columns, *keys):
-            check_identifier(name, "table" if name == table else "column")
+        check_identifier(table)
+        for name in (*columns, *keys):
+            check_column_name(name)
         if not keys or not set(keys) <= set(columns):
             raise DataError(f"cannot load rows into {table}: its key ({', '.join(keys)}) must be among the columns")
         with _errors(f"cannot import into {table}"):
@@ -69,8 +71,9 @@ class DoltliteTransaction:
     def apply_changes(self, table: str, keys: Sequence[str], changes: Sequence[RowChange]) -> int:
         """Each change by its key, where the branch still holds the row's ``before`` image (an approval's rows)."""
         self._check_open()
-        for name in (table, *keys):
-            check_identifier(name, "table" if name == table else "column")
+        check_identifier(table)
+        for name in keys:
+            check_column_name(name)
         with _errors(f"cannot write to {self.branch}"):
             names = [str(r[1]) for r in self.conn.execute(f"PRAGMA table_info({quote(table)})").fetchall()]
             return sum(_apply_change(self.conn, table, names, keys, row, self.branch) for row in changes)

@@ -11,13 +11,22 @@ claim of its size is ignored, so one cell at XFD1048576 costs nothing), archives
 bounded by what they would unpack to, and a file is refused with more than ``MAX_COLUMNS`` columns,
 ``MAX_CELLS`` cells, a cell longer than ``MAX_CELL_CHARS`` characters, or a NUL character in a cell.
 
+Files as spreadsheets save them: a CSV's delimiter is sniffed from its first lines (comma, semicolon, tab or
+bar; ``delimiter`` forces one) and its encoding detected (UTF-8 and UTF-16/32 by their marks, otherwise
+charset-normalizer's best guess; ``encoding`` forces one): ``ImportResult.encoding`` / ``delimiter`` say which were
+used. Headers keep their spaces and punctuation as quoted column names (``normalize_headers`` makes them
+``customer_name``); ``sheet`` picks an XLSX sheet by name; date and datetime cells become ISO text (a date alone
+when its time is midnight).
+
 Row numbers are the ones a person sees: the header is row 1 of a CSV, TSV or sheet, so the first data
 row is row 2; JSON Lines count lines from 1; Parquet counts records from 1.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import datetime as dt
 import io
 import json
 import re
@@ -28,7 +37,13 @@ from typing import Any
 
 from tusk._internal.crash import crash_point
 from tusk.data.base import DataStore, ImportResult, LoadCounts, LoadMode, Transaction
-from tusk.data.names import check_identifier, check_user_branch, check_user_table, quote_identifier
+from tusk.data.names import (
+    check_column_name,
+    check_user_branch,
+    check_user_table,
+    normalize_column_name,
+    quote_identifier,
+)
 from tusk.errors import IngestError, NeedsConfirmation
 
 Mode = LoadMode
@@ -37,6 +52,18 @@ MAX_COLUMNS = 1000
 MAX_CELLS = 20_000_000
 MAX_CELL_CHARS = 1_000_000
 MAX_UNPACKED_BYTES = 1 << 30  # an XLSX part, or the data of a Parquet file, once decompressed
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a file, when not as tusk would guess: ``delimiter`` and ``encoding`` of a CSV/TSV (sniffed
+    and detected when None), ``sheet`` of an XLSX workbook (the first when None), and ``normalize_headers``
+    (``Customer Name`` → ``customer_name``; kept as written, quoted, when False)."""
+
+    delimiter: str | None = None
+    encoding: str | None = None
+    sheet: str | None = None
+    normalize_headers: bool = False
 
 
 @dataclass
@@ -49,6 +76,9 @@ class Incoming:
     first_row: int  # the number of rows[0]
     text_only: bool = False  # every cell is a str (CSV, TSV, sheets): type checks can skip per-cell tests
     by_column: list[list[Any]] | None = None  # the same cells column by column, when read that way
+    encoding: str | None = None  # the text encoding a CSV/TSV was read with
+    delimiter: str | None = None  # the delimiter a CSV/TSV was read with
+    sheet: str | None = None  # the XLSX sheet read
 
     @property
     def count(self) -> int:
@@ -56,12 +86,14 @@ class Incoming:
 
 
 # ----- reading ---------------------------------------------------------------------------------------
-def read_source(source: str) -> Incoming:
+def read_source(source: str, options: ReadOptions | None = None) -> Incoming:
+    options = options or ReadOptions()
+    _check_options(source, options)
     if source.startswith("gsheet://"):
         from tusk.data.sheets import read_sheet
 
         columns, rows = read_sheet(source)
-        return _checked(Incoming(source, columns, rows, 2))
+        return _checked(Incoming(source, columns, rows, 2), options)
     path = Path(source)
     if not path.is_file():
         raise IngestError(f"{source}: no such file")
@@ -80,24 +112,154 @@ def read_source(source: str) -> Incoming:
             f"{source}: unknown file type {suffix or '(none)'} (use .csv, .tsv, .xlsx, .jsonl or .parquet)"
         )
     try:
-        return _checked(readers[suffix](path))
+        return _checked(readers[suffix](path, options), options)
     except OSError as exc:
         raise IngestError(f"{source}: cannot read: {exc.strerror or exc}") from exc
 
 
-def _text(path: Path) -> str:
+DELIMITERS = (",", ";", "\t", "|")
+_DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "bar": "|"}
+
+
+def _check_options(source: str, options: ReadOptions) -> None:
+    """A forced delimiter or encoding that cannot be used is refused before the file is opened."""
+    if options.delimiter is not None:
+        delimiter = _DELIMITER_NAMES.get(options.delimiter.lower(), options.delimiter)
+        if len(delimiter) != 1 or delimiter in '"\r\n' or delimiter.isalnum():
+            raise IngestError(
+                f"{source}: delimiter {options.delimiter!r} is not one character (use ',', ';', tab, '|' ...)"
+            )
+    if options.encoding is not None:
+        try:
+            codecs.lookup(options.encoding)
+        except LookupError:
+            raise IngestError(
+                f"{source}: unknown encoding {options.encoding!r} (use utf-8, latin-1, cp1252, utf-16 ...)"
+            ) from None
+
+
+def _delimiter_option(options: ReadOptions) -> str | None:
+    if options.delimiter is None:
+        return None
+    return _DELIMITER_NAMES.get(options.delimiter.lower(), options.delimiter)
+
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _decode(path: Path, raw: bytes, forced: str | None) -> tuple[str, str]:
+    """The file's text and the encoding it was read with (as said to the person: ``utf-8``, ``cp1252`` ...)."""
+    if forced is not None:
+        encoding = "utf-8-sig" if codecs.lookup(forced).name == "utf-8" else forced
+        try:
+            return raw.decode(encoding), forced
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise IngestError(
+                f"{path}: not {forced} (line {line}, byte {exc.start}); give the file's encoding with --encoding"
+            ) from exc
+    for mark, encoding in _BOMS:
+        if raw.startswith(mark):
+            try:
+                return raw.decode(encoding), encoding.replace("-sig", "")
+            except UnicodeDecodeError as exc:
+                raise IngestError(f"{path}: starts as {encoding} but is not (byte {exc.start})") from exc
     try:
-        return path.read_bytes().decode("utf-8-sig")
+        return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise IngestError(f"{path}: not UTF-8 (line {line}, byte {exc.start}); save the file as UTF-8") from exc
+        failure = exc
+    sample = raw[:4096]
+    if sample and sample.count(0) * 4 >= len(sample):  # UTF-16 without its mark: every other byte is zero
+        odd_zeros = sample[1::2].count(0) >= sample[0::2].count(0)
+        encoding = "utf-16-le" if odd_zeros else "utf-16-be"
+        try:
+            return raw.decode(encoding), encoding
+        except UnicodeDecodeError:
+            pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw).best()
+    if best is None or best.encoding is None:
+        line = raw[: failure.start].count(b"\n") + 1
+        raise IngestError(
+            f"{path}: not UTF-8 and no other text encoding fits (line {line}, byte {failure.start}); "
+            f"give it with --encoding"
+        ) from failure
+    encoding = _western(raw, best.encoding)
+    return raw.decode(encoding), encoding
 
 
-def _read_delimited(path: Path) -> Incoming:
+def _western(raw: bytes, guess: str) -> str:
+    """Spreadsheets on Windows save CSV as cp1252 (Latin-1 plus € and curly quotes), and a short file gives
+    charset-normalizer too little to tell the one-byte encodings apart (it reads ``Düsseldorf`` as cp1250 and
+    ``5 €`` as cp437): cp1252 wins when it reads the file as Western text does look, its other letters single
+    accented ones among plain ones (``Düsseldorf``), not runs of them (another alphabet read as Latin-1)."""
+    multi_byte = ("utf", "big5", "gb", "euc", "shift", "cp932", "cp949", "cp950", "iso2022", "hz", "johab", "ks_c")
+    if guess.lower().startswith(multi_byte) or guess == "cp1252":
+        return guess
+    try:
+        text = raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return guess
+    others = [i for i, ch in enumerate(text) if ord(ch) > 127]
+    if any(not (text[i].isalpha() or text[i] in _WESTERN_SYMBOLS) for i in others):
+        return guess
+    letters = [i for i in others if text[i].isalpha()]
+    in_runs = sum(1 for i in letters if i + 1 < len(text) and ord(text[i + 1]) > 127 and text[i + 1].isalpha())
+    return "cp1252" if in_runs * 2 <= len(letters) else guess
+
+
+_WESTERN_SYMBOLS = frozenset("€‚„…†‡‰‹›‘’“”•–—˜™\xa0°±²³µ·¹º»«¼½¾¿×÷©®§¶¢£¥¤¦¨¯´¸¡ª¬")
+
+
+def _sniff_delimiter(text: str) -> str:
+    """The delimiter that splits the first lines into the same number (more than one) of fields, the most
+    fields winning; a comma when none does (a one-column file)."""
+    sample = text[:65536]
+    if len(text) > len(sample):
+        sample = sample[: sample.rfind("\n") + 1] or sample
+    best, best_width = ",", 1
+    for delimiter in DELIMITERS:
+        if delimiter not in sample:
+            continue
+        try:
+            rows = [r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter) if r][:50]
+        except csv.Error:
+            continue
+        widths = {len(r) for r in rows}
+        if len(widths) == 1 and rows and len(rows[0]) > best_width:
+            best, best_width = delimiter, len(rows[0])
+    if best_width == 1:  # ragged everywhere: the delimiter that splits the header most
+        header = sample.split("\n", 1)[0]
+        counts = {d: header.count(d) for d in DELIMITERS}
+        top = max(counts.values())
+        if top:
+            best = next(d for d in DELIMITERS if counts[d] == top)
+    return best
+
+
+def _read_delimited(path: Path, options: ReadOptions) -> Incoming:
     """Arrow's C reader (fast, column by column); any problem falls back to the csv module, whose
     errors name the row. A cell ``tusk data export`` neutralized (``'=...``) gets its apostrophe taken off."""
-    fast = _read_delimited_arrow(path)
-    incoming = fast if fast is not None else _read_delimited_python(path)
+    raw = path.read_bytes()
+    text, encoding = _decode(path, raw, options.encoding)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    suffix = path.suffix.lower()
+    delimiter = _delimiter_option(options) or ("\t" if suffix == ".tsv" else _sniff_delimiter(text))
+    data = raw[len(codecs.BOM_UTF8) :] if raw.startswith(codecs.BOM_UTF8) else raw
+    if encoding != "utf-8":
+        data = text.encode("utf-8")
+    del raw
+    fast = _read_delimited_arrow(path, data, text, delimiter)
+    incoming = fast if fast is not None else _read_delimited_python(path, text, delimiter)
+    incoming.encoding, incoming.delimiter = encoding, delimiter
     _unneutralize(incoming)
     return incoming
 
@@ -118,20 +280,16 @@ def _unneutralize(incoming: Incoming) -> None:
             row[:] = [unneutralize(v) if v and v[0] == "'" else v for v in row]
 
 
-def _read_delimited_arrow(path: Path) -> Incoming | None:
+def _read_delimited_arrow(path: Path, data: bytes, text: str, delimiter: str) -> Incoming | None:
     import pyarrow as pa
     import pyarrow.csv as pv
 
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    if path.suffix.lower() != ".csv" and path.suffix.lower() != ".tsv":
-        return None
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            header = next(csv.reader(handle, delimiter=delimiter, strict=True))
+        header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
         if not header or len(set(header)) != len(header):
             return None
         table = pv.read_csv(
-            path,
+            pa.BufferReader(data),
             read_options=pv.ReadOptions(column_names=header, skip_rows=1),
             parse_options=pv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=pv.ConvertOptions(
@@ -154,11 +312,12 @@ def csv_error(exc: csv.Error, path: Path, row: int) -> IngestError:
     return IngestError(f"{path}: row {row}: {exc}")
 
 
-def _read_delimited_python(path: Path) -> Incoming:
-    text = _text(path)
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    if path.suffix.lower() == ".txt":
-        delimiter = "\t" if "\t" in text.split("\n", 1)[0] else ","
+def _read_delimited_python(path: Path, text: str | None = None, delimiter: str | None = None) -> Incoming:
+    """The csv module's reading of ``text`` (``path``'s, decoded, when None) split at ``delimiter`` (sniffed
+    when None): slower than Arrow's, and its errors name the row."""
+    if text is None:
+        text = _decode(path, path.read_bytes(), None)[0].lstrip("\ufeff")
+    delimiter = delimiter or ("\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(text))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     limit = csv.field_size_limit(MAX_CELL_CHARS + 1)
     try:
@@ -174,12 +333,13 @@ def _read_delimited_python(path: Path) -> Incoming:
         if len(row) != len(header):
             if not any(cell.strip() for cell in row):
                 continue
-            raise IngestError(f"{path}: row {number} has {len(row)} fields, the header has {len(header)}")
+            split = "" if delimiter in (",", "\t") else f" (split at {delimiter!r}; another with --delimiter)"
+            raise IngestError(f"{path}: row {number} has {len(row)} fields, the header has {len(header)}{split}")
     rows = body if all(len(row) == len(header) for row in body) else [r for r in body if len(r) == len(header)]
     return Incoming(str(path), header, rows, 2, text_only=True)  # "" stays until conversion makes it NULL
 
 
-def _read_xlsx(path: Path) -> Incoming:
+def _read_xlsx(path: Path, options: ReadOptions) -> Incoming:
     from openpyxl import load_workbook
 
     _check_archive(path)
@@ -188,7 +348,11 @@ def _read_xlsx(path: Path) -> Incoming:
     except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors for a damaged file
         raise IngestError(f"{path}: not a readable XLSX workbook ({type(exc).__name__})") from exc
     try:
-        sheet = book.worksheets[0]
+        if options.sheet is not None and options.sheet not in book.sheetnames:
+            raise IngestError(
+                f"{path}: no sheet {options.sheet!r} (sheets: {', '.join(repr(n) for n in book.sheetnames)})"
+            )
+        sheet = book[options.sheet] if options.sheet is not None else book.worksheets[0]
         sheet.reset_dimensions()  # the file's own claim of its size (A1:XFD1048576) is not to be trusted
         header, rows = _sheet_rows(path, sheet.iter_rows(values_only=True))
     except IngestError:
@@ -197,7 +361,7 @@ def _read_xlsx(path: Path) -> Incoming:
         raise IngestError(f"{path}: not a readable XLSX workbook ({type(exc).__name__})") from exc
     finally:
         book.close()
-    return Incoming(str(path), header, rows, 2)
+    return Incoming(str(path), header, rows, 2, sheet=sheet.title)
 
 
 def _sheet_rows(path: Path, stream: Iterable[Sequence[Any]]) -> tuple[list[str], list[list[Any]]]:
@@ -224,7 +388,7 @@ def _sheet_rows(path: Path, stream: Iterable[Sequence[Any]]) -> tuple[list[str],
         pending_empty = 0
         rows.append([_cell(cell) for cell in list(row[:width]) + [None] * (width - len(row))])
     if header is None:
-        raise IngestError(f"{path}: the first sheet is empty (a header row is needed)")
+        raise IngestError(f"{path}: the sheet is empty (a header row is needed)")
     return header, rows
 
 
@@ -260,13 +424,26 @@ def _cell(value: Any) -> Any:
         return None
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, (dt.date, dt.time)):
+        return iso_text(value)
     return str(value) if not isinstance(value, str) else value
 
 
-def _read_jsonl(path: Path) -> Incoming:
+def iso_text(value: dt.date | dt.time) -> str:
+    """A date or datetime cell as ISO text: ``2024-01-02`` for a date (or a datetime at midnight, which is how a
+    spreadsheet stores a date), ``2024-01-02 13:45:00`` otherwise (SQLite's own form); a time as ``13:45:00``."""
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0) and value.tzinfo is None:
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    return value.isoformat()
+
+
+def _read_jsonl(path: Path, options: ReadOptions) -> Incoming:
     columns: list[str] = []
     records: list[dict[str, Any]] = []
-    for number, line in enumerate(_text(path).splitlines(), start=1):
+    text, _ = _decode(path, path.read_bytes(), options.encoding or "utf-8")
+    for number, line in enumerate(text.lstrip("\ufeff").splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -294,10 +471,12 @@ def _json_cell(value: Any) -> Any:
         return json.dumps(value, sort_keys=True)
     if isinstance(value, bool):
         return "1" if value else "0"
+    if isinstance(value, (dt.date, dt.time)):
+        return iso_text(value)
     return str(value)
 
 
-def _read_parquet(path: Path) -> Incoming:
+def _read_parquet(path: Path, options: ReadOptions) -> Incoming:
     import pyarrow.parquet as pq
 
     try:
@@ -323,7 +502,11 @@ def _read_parquet(path: Path) -> Incoming:
     return Incoming(str(path), columns, rows, 1)
 
 
-def _checked(incoming: Incoming) -> Incoming:
+def _checked(incoming: Incoming, options: ReadOptions) -> Incoming:
+    if options.normalize_headers:
+        incoming.columns = [normalize_column_name(c) for c in incoming.columns]
+    else:
+        incoming.columns = [c.strip() if isinstance(c, str) else c for c in incoming.columns]
     if len(incoming.columns) > MAX_COLUMNS:
         raise IngestError(
             f"{incoming.source}: the header has {len(incoming.columns):,} columns (at most {MAX_COLUMNS:,})"
@@ -365,7 +548,7 @@ def _check_header(incoming: Incoming) -> None:
             raise IngestError(f"{incoming.source}: column {column!r} appears twice in the header")
         seen.add(column)
         try:
-            check_identifier(column, "column")
+            check_column_name(column)
         except Exception as exc:
             raise IngestError(f"{incoming.source}: header: {exc}") from exc
 
@@ -494,14 +677,16 @@ def import_file(
     guard: Guard | None = None,
     expect: tuple[int, int, int] | None = None,
     allow_empty: bool = False,
+    options: ReadOptions | None = None,
 ) -> ImportResult:
-    """Import ``source`` into ``table`` on ``branch`` (created from the main branch if missing).
+    """Import ``source`` into ``table`` on ``branch`` (created from the main branch if missing), read as
+    ``options`` say (delimiter, encoding, sheet, headers; guessed when not given).
 
     A file with no rows does not empty a table in replace mode unless ``allow_empty``."""
     check_user_table(table)
     check_user_branch(branch, "import onto")
     load_mode(mode)
-    incoming = read_source(source)
+    incoming = read_source(source, options)
     crash_point("import.read")
     return import_incoming(
         store,
@@ -556,6 +741,9 @@ def import_incoming(
         counts.modified,
         counts.removed,
         message=message if commit else "nothing changed: no commit made",
+        encoding=incoming.encoding,
+        delimiter=incoming.delimiter,
+        sheet=incoming.sheet,
     )
 
 
@@ -646,7 +834,7 @@ def _check_key_names(incoming: Incoming, keys: Sequence[str], existing: list[tup
     if not keys:
         raise IngestError(f"{incoming.source}: give the key column(s) with --key for a new table")
     for key in keys:
-        check_identifier(key, "key column")
+        check_column_name(key, "key column")
         if key not in incoming.columns:
             raise IngestError(
                 f"{incoming.source}: header has no key column {key!r} (columns: {', '.join(incoming.columns)})"

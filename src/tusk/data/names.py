@@ -20,6 +20,35 @@ def check_identifier(name: str, what: str = "table") -> str:
     return name
 
 
+MAX_COLUMN_NAME = 200
+
+
+def check_column_name(name: str, what: str = "column") -> str:
+    """A column name as a spreadsheet's header writes it: any printable text (``Customer Name``, ``Price (€)``),
+    quoted wherever tusk puts it in SQL; not empty, no control characters, no spaces around it, at most
+    ``MAX_COLUMN_NAME`` characters, and not one of the database's own (``dolt_``, ``sqlite_``)."""
+    if not isinstance(name, str) or not name or name != name.strip():
+        raise DataError(f"invalid {what} name {name!r}: empty or with spaces around it")
+    if len(name) > MAX_COLUMN_NAME or any(not ch.isprintable() for ch in name):
+        shown = name if len(name) <= 60 else name[:60] + "…"
+        raise DataError(f"invalid {what} name {shown!r}: control characters or more than {MAX_COLUMN_NAME} characters")
+    if name.lower().startswith(("dolt_", "sqlite_")):
+        raise DataError(f"invalid {what} name {name!r}: dolt_ and sqlite_ names are the database's own")
+    return name
+
+
+def normalize_column_name(name: str) -> str:
+    """``Customer Name`` → ``customer_name``, ``Price (€)`` → ``price``, ``2024 total`` → ``c_2024_total``: lower
+    case, letters and digits kept (accents taken off), everything else one ``_``."""
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    words = re.sub(r"[^a-z0-9]+", "_", plain.lower()).strip("_")
+    if not words:
+        return name.strip()  # nothing to keep: the header check names it
+    return "c_" + words if words[0].isdigit() else words
+
+
 RESERVED_PREFIX = "tusk_"  # tusk's own tables (reviews, their comments, the sources' last syncs)
 
 

@@ -102,18 +102,39 @@ class DataMethods(ProjectBase):
         yes: bool = False,
         expect: tuple[int, int, int] | None = None,
         allow_empty: bool = False,
+        delimiter: str | None = None,
+        encoding: str | None = None,
+        sheet: str | None = None,
+        normalize_headers: bool = False,
     ) -> ImportResult:
         """Import a file (or sheet) into ``table`` on ``branch`` (default: the data branch) as one commit. Onto
         the data branch, a change over ``[data] confirm_fraction`` / ``confirm_min_rows`` raises
         NeedsConfirmation (nothing written) unless ``yes``; ``expect`` is the confirmed (added, modified,
-        removed), refused if the table moved meanwhile."""
-        from tusk.data.ingest import Guard, import_file
+        removed), refused if the table moved meanwhile.
+
+        Read as spreadsheets save files: a CSV's ``delimiter`` is sniffed and its ``encoding`` detected unless
+        given (the result's ``encoding`` / ``delimiter`` say which were used); ``sheet`` picks an XLSX sheet by
+        name (default: the first); headers keep spaces and punctuation as column names unless
+        ``normalize_headers`` (``Customer Name`` → ``customer_name``). A bad file raises IngestError (one line,
+        nothing written)."""
+        from tusk.data.ingest import Guard, ReadOptions, import_file
 
         data = self.config.data
         onto_data_branch = (branch or data.branch) == data.branch
         guard = None if yes or not onto_data_branch else Guard(data.confirm_fraction, data.confirm_min_rows)
+        options = ReadOptions(delimiter or None, encoding or None, sheet or None, normalize_headers)
         return import_file(
-            self.data, source, table, keys, mode, branch, message, guard=guard, expect=expect, allow_empty=allow_empty
+            self.data,
+            source,
+            table,
+            keys,
+            mode,
+            branch,
+            message,
+            guard=guard,
+            expect=expect,
+            allow_empty=allow_empty,
+            options=options,
         )
 
     def export(
