@@ -11,6 +11,12 @@ say "tusk init $DIR --example intents: a project with synthetic intent utterance
 tusk init "$DIR" --example intents
 cd "$DIR"
 
+say "its code is committed (tusk init made it a git repository), so tusk reproduce can rebuild any model"
+if [ "$(git rev-parse --show-toplevel 2>/dev/null)" != "$(pwd -P)" ]; then  # inside another repository: its own
+  git init -q && git add -A && git -c user.name=demo -c user.email=demo@localhost commit -qm "the demo project"
+fi
+git log --oneline
+
 say "import the training data (one commit on main)"
 tusk data import data/examples.csv --table examples --key id -m "initial examples"
 tusk data log
@@ -20,6 +26,10 @@ tusk plan
 
 say "run: train one TF-IDF + logistic-regression adapter per customer, in parallel"
 tusk run
+
+say "reproduce: retrain one model from its recorded data and code commits; the fingerprint must match"
+first="$(tusk models list --json | python3 -c 'import json,sys; print(sorted(m["name"] for m in json.load(sys.stdin)["models"])[0])')"
+tusk reproduce "$first@1"
 
 say "an analyst relabels some of one customer's rows on a branch"
 python3 - <<'PY'

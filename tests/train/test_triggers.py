@@ -129,6 +129,9 @@ def test_the_generated_workflow_runs_under_act_and_trains_every_shard(tmp_path: 
     config = config.replace('base_image = "python:3.11-slim"', 'base_image = "scratch"')
     (project.root / "tusk.toml").write_text(config)
     project.tusk("data", "push")
+    # the runner is this host, whose venv has this tusk: pinned by version (tusk init names a local checkout by its
+    # path, which pip would reinstall over the venv's editable install)
+    (project.root / "requirements.txt").write_text("tusk-mlops==0.1.0\n")
     project.tusk("ci", "github", "--shards", "2")  # installs requirements.txt: here, this venv already has it
     (project.root / ".gitignore").write_text(".tusk/\ndata/\nedit.csv\n")
     git = ["git", "-C", str(project.root), "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
@@ -174,18 +177,19 @@ def test_workflow_installs_from_the_project_requirements_or_a_pinned_version(tmp
     from tusk._internal.dist import requirement
 
     project = make_project(tmp_path, customers=1)
-    assert "tusk-mlops==" in (project.root / "requirements.txt").read_text(), "tusk init pins tusk"
+    assert requirement() in (project.root / "requirements.txt").read_text(), "tusk init names tusk as installed"
     config = load_config(project.root / "tusk.toml")
     install = workflow(config)["jobs"]["plan"]["steps"][1]
     assert install == {"name": "Install tusk", "run": "python3 -m pip install -r requirements.txt"}
     (project.root / "requirements.txt").unlink()
     assert workflow(config)["jobs"]["train"]["steps"][1]["run"] == f'python3 -m pip install "{requirement()}"'
-    assert requirement().startswith("tusk-mlops==")
+    assert requirement().startswith(("tusk-mlops==", "tusk-mlops @ "))
     assert workflow(config, install="uv pip install .")["jobs"]["release"]["steps"][1]["run"] == "uv pip install ."
 
 
 def test_workflow_warns_when_runners_cannot_share_tracking_or_data(tmp_path: Path) -> None:
     project = make_project(tmp_path, customers=1)
+    (project.root / "requirements.txt").write_text("tusk-mlops==0.1.0\n")  # not a local path (tests/cli/test_init)
     path = project.root / ".github" / "workflows" / "tusk.yml"
     result = project.json("ci", "github")
     tracking, data = result["warnings"]

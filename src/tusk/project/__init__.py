@@ -30,12 +30,14 @@ class Project(DataMethods, TrainingMethods, ReleaseMethods, ReviewMethods, PageM
     dataclass with ``to_json()``), never prints."""
 
 
-def init(directory: Path | str = ".", example: str | None = None) -> Initialised:
-    """A new project in ``directory``: tusk.toml, a data store, a tracking database (and the example's files)."""
+def init(directory: Path | str = ".", example: str | None = None, git: bool = True) -> Initialised:
+    """A new project in ``directory``: tusk.toml, a data store, a tracking database (and the example's files);
+    with ``git``, a git repository with a first commit of its files (not inside a repository already)."""
     from tusk.project.results import Initialised
-    from tusk.project.scaffold import init_project
+    from tusk.project.scaffold import init_with_git
 
-    return Initialised(init_project(Path(directory), example), example)
+    done = init_with_git(Path(directory), example, git)
+    return Initialised(done.config, example, done.git.commit, done.git.note, done.warnings)
 
 
 def clone(url: str, directory: Path | str) -> Cloned:

@@ -30,6 +30,9 @@ def _refs(branches: list[Branch]) -> list[dict[str, Any]]:
 class Initialised:
     config: Path
     example: str | None
+    git_commit: str | None = None  # the first commit of the git repository init made (None: it made none)
+    git_note: str = ""  # why it made none
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def data_store(self) -> Path:
@@ -40,7 +43,13 @@ class Initialised:
         return self.config.parent / ".tusk" / "mlflow.db"
 
     def to_json(self) -> dict[str, Any]:
-        return {"config": str(self.config), "example": self.example}
+        return {
+            "config": str(self.config),
+            "example": self.example,
+            "git_commit": self.git_commit,
+            "git_note": self.git_note,
+            "warnings": self.warnings,
+        }
 
 
 @dataclass

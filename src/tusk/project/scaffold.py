@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import random
 import shutil
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from tusk.core.config import CONFIG_NAME, Config, load_config, url_path
 from tusk.errors import ConfigError
@@ -85,7 +87,21 @@ ADAPTER_CUSTOMERS = 10
 
 
 def init_project(folder: Path, example: str | None = None) -> Path:
-    """Create a project in ``folder``; refuses to overwrite an existing tusk.toml."""
+    """Create a project in ``folder``; refuses to overwrite an existing tusk.toml. (``init_with_git`` also makes
+    it a git repository.)"""
+    return init_with_git(folder, example, git=False).config
+
+
+@dataclass(frozen=True)
+class InitDone:
+    config: Path
+    git: GitStart
+    warnings: list[str]
+
+
+def init_with_git(folder: Path, example: str | None = None, git: bool = True) -> InitDone:
+    """``init_project``, then (with ``git``) a git repository with a first commit (``start_repository``); the
+    warnings say what a CI runner could not reach (a tusk installed from a local path)."""
     if example is not None and example not in EXAMPLES:
         raise ConfigError(f"unknown example {example!r} (known: {', '.join(EXAMPLES)})")
     folder = folder.resolve()
@@ -93,13 +109,14 @@ def init_project(folder: Path, example: str | None = None) -> Path:
     if config_path.exists():
         raise ConfigError(f"{config_path} already exists")
     models = {"intents": INTENTS_MODEL, "adapters": ADAPTERS_MODELS}.get(example or "", MODEL_EXAMPLE)
-    _write_config(folder, models, extra="adapters" if example == "adapters" else "")
+    unreachable = _write_config(folder, models, extra="adapters" if example == "adapters" else "")
     if example == "intents":
         write_intents_example(folder)
     elif example == "adapters":
         write_adapters_example(folder)
     create_stores(config_path)
-    return config_path
+    started = start_repository(folder) if git else GitStart(None, "--no-git: the project is not a git repository")
+    return InitDone(config_path, started, [unreachable] if unreachable else [])
 
 
 def clone_project(url: str, folder: Path) -> Path:
@@ -149,15 +166,70 @@ REQUIREMENTS = """# What CI runners install (tusk ci github): tusk, and the pack
 """
 
 
-def _write_config(folder: Path, models: str, extra: str = "") -> None:
-    from tusk._internal.dist import requirement
+def _write_config(folder: Path, models: str, extra: str = "") -> str:
+    """tusk.toml, .gitignore and requirements.txt; → why a CI runner could not install the tusk written into
+    requirements.txt ("" when it can, or when the file was there already)."""
+    from tusk._internal.dist import install_source
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / CONFIG_NAME).write_text(TEMPLATE.format(image=_image_name(folder)) + models)
     _ignore(folder / ".gitignore")
-    if not (folder / "requirements.txt").exists():
-        wanted = requirement().replace("==", f"[{extra}]==", 1) if extra else requirement()
-        (folder / "requirements.txt").write_text(REQUIREMENTS.format(requirement=wanted))
+    if (folder / "requirements.txt").exists():
+        return ""
+    source = install_source(extra)
+    (folder / "requirements.txt").write_text(REQUIREMENTS.format(requirement=source.requirement))
+    return source.warning
+
+
+@dataclass(frozen=True)
+class GitStart:
+    """What ``tusk init`` did about git: the first commit it made (None when it made none) and why not."""
+
+    commit: str | None
+    note: str = ""
+
+
+def start_repository(folder: Path) -> GitStart:
+    """Make ``folder`` a git repository with a first commit of the project's files (tusk.toml, .gitignore,
+    requirements.txt, the models' code and the example's data; the data store and .tusk/ are ignored), so that
+    the first model's code is committed and ``tusk reproduce`` can check it out. Inside a repository already
+    (that does not ignore the folder) nothing is done: the project's files are that repository's to commit. Never
+    raises: no git, or a commit git refuses, is a note."""
+    from tusk._internal.git import git, toplevel
+
+    folder = folder.resolve()
+    probe = git(folder, "--version")
+    if probe is None or probe.returncode != 0:
+        return GitStart(None, "git is not installed: the project is not a git repository (tusk reproduce needs one)")
+    top = toplevel(folder)
+    if top is not None:
+        ignored = git(top, "check-ignore", "-q", str(folder))
+        if ignored is None or ignored.returncode != 0:
+            return GitStart(
+                None,
+                f"inside the git repository {top}: commit the project's files there (tusk reproduce needs them)",
+            )
+    made = git(folder, "init", "-q")
+    if made is None or made.returncode != 0:
+        return GitStart(None, f"git init failed: {_last_line(made)}")
+    git(folder, "add", "-A")
+    plain = ("-c", "commit.gpgsign=false")
+    commit = git(folder, *plain, "commit", "-q", "--no-verify", "-m", INITIAL_COMMIT, timeout=60)
+    if commit is not None and commit.returncode != 0 and "identity" in (commit.stderr + commit.stdout).lower():
+        anonymous = ("-c", "user.name=tusk init", "-c", "user.email=tusk@localhost")  # no git identity set up
+        commit = git(folder, *plain, *anonymous, "commit", "-q", "--no-verify", "-m", INITIAL_COMMIT, timeout=60)
+    if commit is None or commit.returncode != 0:
+        return GitStart(None, f"git repository made, but its first commit failed: {_last_line(commit)}")
+    head = git(folder, "rev-parse", "HEAD")
+    return GitStart(head.stdout.strip() if head is not None and head.returncode == 0 else None)
+
+
+INITIAL_COMMIT = "tusk init: the project's config, code and requirements"
+
+
+def _last_line(done: Any) -> str:
+    text = ((done.stderr or done.stdout) if done is not None else "") or "no answer"
+    return str(text).strip().splitlines()[-1] if str(text).strip() else "no answer"
 
 
 def _ignore(path: Path) -> None:

@@ -6,9 +6,10 @@ to the shared remote, with ``client_payload.ref``). Jobs: plan (says whether the
 ``tusk run --shard i/N`` on the given runner labels → ``tusk release create``. The output is
 deterministic: the same project and options give the same bytes.
 
-Each job installs tusk from the project's own ``requirements.txt`` (``tusk init`` writes one pinning
-``tusk-mlops``), or else the pinned version of the tusk that wrote the workflow. Runners share nothing but
-what the workflow names, so a tracking store or data that only this machine has is warned about (in the
+Each job installs tusk from the project's own ``requirements.txt`` (``tusk init`` writes one naming
+tusk as it was installed: a git URL at its commit, a wheel, the index's version), or else that same requirement
+of the tusk that wrote the workflow; one installed from a path on this machine is warned about. Runners share
+nothing but what the workflow names, so a tracking store or data that only this machine has is warned about (in the
 output and at the top of the file), or refused with ``strict``.
 """
 
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tusk._internal.dist import requirement
+from tusk._internal.dist import DISTRIBUTION, install_source, requirement
 from tusk._internal.git import relative_root
 from tusk._internal.output import write_text
 from tusk.core.config import Config, url_path
@@ -71,6 +72,26 @@ def sharing_problems(config: Config, remotes: dict[str, str]) -> list[str]:
             "store is not in git) — tusk data remote add origin URL, then tusk data push"
         )
     return problems
+
+
+def install_problems(config: Config) -> list[str]:
+    """Why a runner could not install tusk the way the workflow says: requirements.txt naming tusk by a path on
+    this machine, or (without requirements.txt) this tusk installed from one."""
+    path = config.root / REQUIREMENTS
+    if not path.is_file():
+        warning = install_source().warning
+        return [warning] if warning else []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        text = line.split("#", 1)[0].strip() if not line.lstrip().startswith("#") else ""
+        if not text:
+            continue
+        local = "file:" in text or text.startswith(("-e .", "-e /", ".", "/", "~"))
+        if local and (DISTRIBUTION in text or text.startswith(("-e", ".", "/", "~"))):
+            return [
+                f"{REQUIREMENTS} line {number} installs from a path on this machine ({text}): a CI runner cannot "
+                f'reach it; name a git URL ("{DISTRIBUTION} @ git+https://…@COMMIT") or a wheel it can download'
+            ]
+    return []
 
 
 def _data_step(config: Config, remotes: dict[str, str]) -> list[dict[str, Any]]:
@@ -217,6 +238,7 @@ def write(
     warnings = sharing_problems(config, remotes)
     if strict and warnings:
         raise ConfigError(f"{warnings[0]} (--strict; {len(warnings)} problem(s), nothing written)")
+    warnings += install_problems(config)  # said, not refused: the requirement is the project's to change
     data = workflow(config, remotes=remotes, **options)
     path = output or config.root / ".github" / "workflows" / "tusk.yml"
     write_text(path, render(data, warnings))  # a regular file, written whole (a link or a FIFO is refused)
