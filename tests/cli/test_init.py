@@ -200,3 +200,13 @@ def test_ci_github_warns_of_a_requirement_on_a_local_path(tmp_path: Path) -> Non
     (root / "requirements.txt").write_text("tusk-mlops @ git+https://github.com/o/tusk@abc\n")
     result = CliRunner().invoke(cli, ["-C", str(root), "ci", "github", "--json"])
     assert not any("path on this machine" in w for w in json.loads(result.stdout)["warnings"])
+
+
+def test_a_misspelt_key_of_tusk_toml_gets_a_did_you_mean(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    assert CliRunner().invoke(cli, ["init", str(root), "--example", "intents", "--no-git"]).exit_code == 0
+    config = root / "tusk.toml"
+    config.write_text(config.read_text().replace("promote_if =", "promote_fi ="))
+    result = CliRunner().invoke(cli, ["-C", str(root), "plan"])
+    assert result.exit_code == 1
+    assert "promote_fi: unknown key (did you mean promote_if?)" in result.output, result.output

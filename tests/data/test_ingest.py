@@ -58,6 +58,7 @@ BAD_FILES: dict[str, tuple[bytes | str, list[str], str]] = {
     "ctrlcol": ('id,customer,text,"la\x07bel"\n9,c1,a,b\n', [], "invalid column name"),
     "baddelimiter": (GOOD, ["--delimiter", "ab"], "is not one character"),
     "badencoding": (GOOD, ["--encoding", "klingon"], "unknown encoding"),
+    "sheetofcsv": (GOOD, ["--sheet", "Data"], "--sheet picks a sheet of an XLSX workbook"),
     "semicolon_ragged": ("id;customer;text;label\n9;c1;a;b\n10;c1;a\n", [], "split at ';'"),
     "badmode": (GOOD, ["--mode", "merge"], "Invalid value for '--mode'"),
     "badbranch": (GOOD, ["--branch", "x;y"], "invalid branch name"),

@@ -191,3 +191,26 @@ def test_parquet_dates_and_the_project_call(tmp_path: Path) -> None:
         assert project.sql("SELECT full_name FROM uploads", at="upload-1").rows == [["Zoë"]]
         options = ReadOptions(delimiter=";", encoding="cp1252")
         assert read_source(str(folder / "up.csv"), options).columns == ["id", "Full Name"]
+
+
+def test_merge_conflicts_show_both_values_and_the_log_is_in_date_order(tmp_path: Path) -> None:
+    import time
+
+    folder = tmp_path / "p"
+    assert CliRunner().invoke(cli, ["init", str(folder), "--no-git"]).exit_code == 0
+    good = b"id,text,label\n1,hello,greet\n2,bye,leave\n"
+    imported(folder, "a.csv", good, "examples")
+    (folder / "b.csv").write_bytes(good.replace(b"leave", b"farewell"))
+    tusk(folder, "data", "import", str(folder / "b.csv"), "-t", "examples", "--branch", "fix", "-m", "on fix")
+    time.sleep(1.1)
+    (folder / "c.csv").write_bytes(good.replace(b"leave", b"exit"))
+    tusk(folder, "data", "import", str(folder / "c.csv"), "-t", "examples", "-m", "on main")
+    result = CliRunner().invoke(cli, ["-C", str(folder), "data", "merge", "fix"])
+    assert result.exit_code == 1
+    line = next(x for x in result.output.splitlines() if "id=2" in x and "label" in x)
+    assert "exit" in line and "farewell" in line, result.output
+    time.sleep(1.1)
+    tusk(folder, "data", "merge", "fix", "--theirs", "-m", "merge fix")
+    dates = [c["date"] for c in json.loads(tusk(folder, "data", "log", "--json").stdout)["commits"]]
+    assert dates == sorted(dates, reverse=True)
+    assert len(json.loads(tusk(folder, "data", "log", "-n", "2", "--json").stdout)["commits"]) == 2

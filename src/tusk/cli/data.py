@@ -148,6 +148,30 @@ def data_import(
     return Shown(result, show)
 
 
+def conflict_rows(conflicts: list[dict[str, Any]]) -> list[tuple[str, str, str, str, str]]:
+    """One line per column the two sides set differently: (table, key, column, ours, theirs); a side that removed
+    the row says so."""
+    lines = []
+    for conflict in conflicts:
+        key = ", ".join(f"{k}={v}" for k, v in conflict["key"].items())
+        ours, theirs = conflict.get("ours"), conflict.get("theirs")
+        if ours is None or theirs is None:
+            said = [
+                f"({conflict.get(f'{name}_change') or ('removed' if side is None else 'changed')})"
+                for name, side in (("ours", ours), ("theirs", theirs))
+            ]
+            lines.append((conflict["table"], key, "(row)", said[0], said[1]))
+            continue
+        columns = [c for c in {**ours, **theirs} if c not in conflict["key"] and ours.get(c) != theirs.get(c)]
+        for column in columns or ["(row)"]:
+            lines.append((conflict["table"], key, column, _value(ours.get(column)), _value(theirs.get(column))))
+    return lines
+
+
+def _value(value: Any) -> str:
+    return "NULL" if value is None else str(value)
+
+
 def _read_as(result: Any) -> str:
     """How a file was read, when not as a plain UTF-8 comma (or tab) file: `` (read as cp1252, ';'-separated)``."""
     said = []
@@ -443,8 +467,9 @@ def data_merge(
         conflicts = conflict.conflicts
 
         def show_conflicts() -> None:
-            rows = [(c["table"], ", ".join(f"{k}={v}" for k, v in c["key"].items())) for c in conflicts]
-            console(stderr=True).print(data_table("conflicts", ["table", "key"], rows))
+            target = into or project.config.data.branch
+            rows = conflict_rows(conflicts)
+            console(stderr=True).print(data_table("conflicts", ["table", "key", "column", target, branch], rows))
             if conflicts_file is None:
                 console(stderr=True).print(
                     "settle them with --ours, --theirs, or row by row with --conflicts-file FILE then --resolve FILE",

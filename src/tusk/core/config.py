@@ -538,5 +538,20 @@ def _describe(path: Path, raw: dict[str, Any], exc: ValidationError) -> str:
     key = ".".join(str(part) for part in loc) or "(model)"
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        message = "unknown key"
+        message = "unknown key" + _did_you_mean(str(loc[-1]) if loc else "")
     return f"{path}: {where}{key}: {message}"
+
+
+def _did_you_mean(key: str) -> str:
+    """`` (did you mean promote_if?)`` for a misspelt key: the closest key any section of tusk.toml has."""
+    import difflib
+
+    known: set[str] = set()
+    sections: list[type[BaseModel]] = [_Section]
+    while sections:
+        section = sections.pop()
+        sections.extend(section.__subclasses__())
+        known.update(name for name, field in section.model_fields.items() if not name.startswith("_"))
+        known.update(field.alias for field in section.model_fields.values() if field.alias)
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""

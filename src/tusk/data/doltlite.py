@@ -192,8 +192,11 @@ class DoltliteStore(MergeOps):
         commit = self.resolve(ref or self.default_branch)
         sql = "SELECT commit_hash, message, date, committer FROM dolt_log"
         with _errors(f"cannot read the log of {ref}"):
-            rows = self.snapshot(commit).execute(sql + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
-        return [Commit(h, m or "", str(d), a or "") for h, m, d, a in rows]
+            rows = self.snapshot(commit).execute(sql).fetchall()
+        # newest first by date, as git log shows them (dolt_log lists a merged branch's commits after the merge's
+        # parents, whatever their dates); commits of the same second keep dolt_log's order
+        rows.sort(key=lambda row: str(row[2]), reverse=True)
+        return [Commit(h, m or "", str(d), a or "") for h, m, d, a in rows[: int(limit) if limit else None]]
 
     def create_branch(self, name: str, start: str | None = None) -> Branch:
         check_ref_name(name)

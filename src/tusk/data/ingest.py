@@ -92,6 +92,9 @@ def read_source(source: str, options: ReadOptions | None = None) -> Incoming:
     if source.startswith("gsheet://"):
         from tusk.data.sheets import read_sheet
 
+        if options.delimiter is not None or options.encoding is not None or options.sheet is not None:
+            raise IngestError(f"{source}: a Google Sheet names its tab in the URL (gsheet://ID/TAB), no other option")
+
         columns, rows = read_sheet(source)
         return _checked(Incoming(source, columns, rows, 2), options)
     path = Path(source)
@@ -111,6 +114,7 @@ def read_source(source: str, options: ReadOptions | None = None) -> Incoming:
         raise IngestError(
             f"{source}: unknown file type {suffix or '(none)'} (use .csv, .tsv, .xlsx, .jsonl or .parquet)"
         )
+    _check_fit(source, suffix, options)
     try:
         return _checked(readers[suffix](path, options), options)
     except OSError as exc:
@@ -136,6 +140,17 @@ def _check_options(source: str, options: ReadOptions) -> None:
             raise IngestError(
                 f"{source}: unknown encoding {options.encoding!r} (use utf-8, latin-1, cp1252, utf-16 ...)"
             ) from None
+
+
+def _check_fit(source: str, suffix: str, options: ReadOptions) -> None:
+    """An option for another kind of file is refused rather than ignored (--sheet of a CSV)."""
+    delimited = suffix in (".csv", ".tsv", ".txt")
+    if options.sheet is not None and suffix != ".xlsx":
+        raise IngestError(f"{source}: --sheet picks a sheet of an XLSX workbook, not of a {suffix or 'plain'} file")
+    if options.delimiter is not None and not delimited:
+        raise IngestError(f"{source}: --delimiter is for CSV, TSV and TXT files, not {suffix or 'plain'} files")
+    if options.encoding is not None and not (delimited or suffix in (".jsonl", ".ndjson")):
+        raise IngestError(f"{source}: --encoding is for text files (CSV, TSV, JSON Lines), not {suffix} files")
 
 
 def _delimiter_option(options: ReadOptions) -> str | None:
