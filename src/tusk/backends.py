@@ -223,11 +223,20 @@ def open_builder(setting: str, config: Config | None = None) -> Builder:
     podman and buildah that is ready, else ``none`` (the build context only); a builder named on purpose must be
     installed. Plugins add builders by name (entry point ``builder.NAME``); ``auto`` tries only tusk's own."""
     if setting == "auto":
+        idle = []
         for name in AUTO_BUILDERS:
             builder = backend_class("builder", name)(name, config)
             if builder.ready():
                 return builder
-        return backend_class("builder", "none")("none", config)
+            if builder.installed():
+                idle.append(name)
+        none = backend_class("builder", "none")("none", config)
+        if idle and hasattr(none, "why"):
+            none.why = (
+                f"{idle[0]} is installed but does not answer ({idle[0]} info fails: is its daemon running, and may "
+                f"this user reach it?)"
+            )
+        return none
     if _lookup("builder", setting) is None:
         others = sorted(set(known("builder")) - {*AUTO_BUILDERS, "none", "context"})
         names = ", ".join(["auto", *AUTO_BUILDERS, *others])

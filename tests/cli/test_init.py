@@ -7,6 +7,7 @@ import subprocess
 import tomllib
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from tusk.cli import (
@@ -210,3 +211,21 @@ def test_a_misspelt_key_of_tusk_toml_gets_a_did_you_mean(tmp_path: Path) -> None
     result = CliRunner().invoke(cli, ["-C", str(root), "plan"])
     assert result.exit_code == 1
     assert "promote_fi: unknown key (did you mean promote_if?)" in result.output, result.output
+
+
+def test_auto_builder_says_when_docker_is_installed_but_does_not_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tusk.backends import open_builder
+
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    fake = tools / "docker"
+    fake.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tools))  # docker alone, and its daemon does not answer
+    chosen = open_builder("auto")
+    assert chosen.name == "none" and not chosen.builds_images
+    assert "docker is installed but does not answer" in getattr(chosen, "why", "")
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    assert getattr(open_builder("auto"), "why", None) == ""

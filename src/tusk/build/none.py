@@ -16,6 +16,7 @@ class NoBuilder:
 
     def __init__(self, url: str = "", config: Config | None = None) -> None:
         self.url = url
+        self.why = ""  # ``auto`` found no builder ready: why (a docker installed whose daemon does not answer)
 
     def installed(self) -> bool:
         return True

@@ -105,10 +105,13 @@ def _create(config: Config, tracker: Tracker, state_dir: Path, chosen: Builder |
         return True
 
     release, created = store.create(manifest, release_config.image, commit, make_image)
+    unready = str(getattr(chosen, "why", "") or "")  # auto found a builder installed but not answering
     if not created:
         note = "identical manifest: the existing release is current again (nothing rebuilt)"
     elif not build:
         note = "--no-build: recorded without an image"
+    elif builder is None and unready:
+        note = f"no image built: {unready}; build context left in {used['context']}"
     elif builder is None:
         note = f"no image builder found (docker, podman, buildah): build context left in {used['context']}"
     else:
