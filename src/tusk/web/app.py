@@ -133,6 +133,7 @@ PAGE_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"--force needs --reason TEXT"), "merging anyway needs a reason"),
     (re.compile(r"\s*\(tusk review list shows the reviews\)"), ""),
     (re.compile(r"\s*\(tusk review show \S+ lists them\)"), ""),
+    (re.compile(r"the merge message and --reason are"), "the merge message and the reason are"),
 )
 
 

@@ -39,8 +39,12 @@ def status(project: Project, request: Request) -> dict[str, Any]:
 
 def start(project: Project, form: Mapping[str, str], who: str) -> tuple[str, str]:
     at, only = form.get("at") or None, form.get("only") or None
-    started = project.start_run(who, at=at, only=only)
-    return f"run {started.id} started", f"/run?id={quote(started.id)}"
+    candidates = form.get("candidates") == "yes"
+    if candidates and not at:
+        raise TuskError("candidates are trained for a review: start them from the review's page")
+    started = project.start_run(who, at=at, only=only, candidates=candidates)
+    what = f"candidates for {at}" if candidates else f"run {started.id}"
+    return f"{what} started", f"/run?id={quote(started.id)}"
 
 
 def cancel(project: Project, form: Mapping[str, str], who: str) -> tuple[str, str]:
