@@ -201,3 +201,23 @@ def test_candidates_are_trained_from_the_reviews_page(project: TrainProject) -> 
         impact = web.get("/review/impact?branch=cand&part=1").text
         assert "no candidate" not in impact, impact
     assert project.head() == head
+
+
+def test_a_merged_proposal_says_merged_and_offers_no_merge(project: TrainProject) -> None:
+    with client(project.root) as web:
+        fields = _propose_fields(web.get("/").text)
+        web.post(
+            "/propose",
+            data={**fields, "table": "examples", "title": "relabel", "branch": "m1"},
+            files={"file": ("r.csv", _relabelled(), "text/csv")},
+        )
+        impact = web.get("/review/impact?branch=m1&part=1").text
+        parser = Links()
+        parser.feed(impact)
+        merge = next(f["fields"] for f in parser.forms if f["action"] == "/review/merge")
+        answer = web.post("/review/merge", data=merge)
+        assert answer.status_code == 200 and "merged m1 into main" in answer.text
+        page = web.get("/review?branch=m1").text
+        assert 'class="badge merged">merged</span>' in page and "merged by" in page
+        assert 'action="/review/merge"' not in page and "data-load" not in page
+        assert ">merge " not in page  # no merge button of any kind
