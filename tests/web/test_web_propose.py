@@ -221,3 +221,24 @@ def test_a_merged_proposal_says_merged_and_offers_no_merge(project: TrainProject
         assert 'class="badge merged">merged</span>' in page and "merged by" in page
         assert 'action="/review/merge"' not in page and "data-load" not in page
         assert ">merge " not in page  # no merge button of any kind
+
+
+def test_an_excel_workbook_is_proposed_as_a_csv_is(project: TrainProject) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["id", "customer", "text", "label"])
+    sheet.append([*rows()[1][:3], "relabelled"])
+    out = io.BytesIO()
+    book.save(out)
+    with client(project.root) as web:
+        fields = _propose_fields(web.get("/").text)
+        answer = web.post(
+            "/propose",
+            data={**fields, "table": "examples", "title": "from excel"},
+            files={"file": ("Relabel (v2).xlsx", out.getvalue(), "application/octet-stream")},
+        )
+        assert answer.status_code == 200 and "opened the review propose/from-excel: +0 ~1 −0 rows" in answer.text
+        assert "<ins>relabelled</ins>" in answer.text
+    log = project.json("data", "log", "propose/from-excel")["commits"][0]["message"]
+    assert log == "from excel"
