@@ -482,6 +482,9 @@ def test_a_run_started_from_the_page_is_watched_and_cancelled_mid_way(tmp_path: 
         )
     assert final["status"] == "cancelled", final
     assert all(j["status"] in ("cancelled", "waiting") for j in final["jobs"]), final["jobs"]
+    with client(project.root) as web:  # what the jobs did, not "6 of 6 jobs done"
+        summary = re.search(r'<p id="run-summary">([^<]*)</p>', web.get(f"/run?id={ident}").text)
+    assert summary and "cancelled" in summary.group(1) and "done" not in summary.group(1), summary
     assert project.json("models", "list")["models"] == []  # nothing registered, nothing half-registered
     plan = project.plan()
     assert {p["status"] for p in plan.values()} == {"new"}

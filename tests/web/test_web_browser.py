@@ -6,6 +6,7 @@ create a release and roll it back. Screenshots of each page go to build/test-art
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -172,3 +173,82 @@ def test_analyst_to_reviewer_in_the_browser(tmp_path: Path) -> None:
     log = (project.root / ".tusk" / "ui-actions.log").read_text()
     for action in ("review approve", "review merge", "run start", "release create", "release rollback"):
         assert f'"action": "{action}"' in log
+
+
+# every word of these elements stays whole: a word (up to 30 characters; longer tokens such as hashes may wrap)
+# whose letters lie on two lines is broken mid-word
+BROKEN_WORDS = """() => {
+  const broken = [];
+  const walker = document.createTreeWalker(document.querySelector("main") || document.body, NodeFilter.SHOW_TEXT);
+  const range = document.createRange();
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const text = node.textContent;
+    for (const found of text.matchAll(/\\S+/g)) {
+      if (found[0].length < 2 || found[0].length > 30) continue;
+      range.setStart(node, found.index); range.setEnd(node, found.index + found[0].length);
+      const tops = new Set(Array.from(range.getClientRects()).filter(r => r.width > 0).map(r => Math.round(r.top)));
+      if (tops.size > 1) broken.push(found[0]);
+    }
+  }
+  return broken.slice(0, 10);
+}"""
+
+
+def test_every_page_fits_a_phone_and_keeps_its_words_whole(tmp_path: Path) -> None:
+    """At 390 px no page scrolls sideways (wide tables scroll inside their own box); at 390 and 1280 px no word
+    breaks mid-word. Screenshots: phone-*.png and wide-*.png."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    project = make_project(tmp_path, customers=6, per_customer=3)
+    project.run()
+    project.tusk("release", "create", "--no-build")
+    data = rows(6, 3)
+    data[1][3] = "relabelled"
+    project.import_rows(data, branch="relabel", message="relabel one row of c1")
+    project.tusk("review", "edit", "relabel", "--title", "Relabel a row of c1 with a rather long title to wrap")
+    data = rows(6, 3)
+    data[2][3] = "merged_label"
+    project.import_rows(data, branch="done", message="relabel c2")
+    project.tusk("data", "merge", "done", "-m", "merge done")
+    server, base = serve(project.root)
+    try:
+        with sync_api.sync_playwright() as playwright:
+            chrome = browser(playwright)
+            phone = chrome.new_page(viewport={"width": 390, "height": 844})
+            wide = chrome.new_page(viewport={"width": 1280, "height": 900})
+            for page in (phone, wide):
+                page.set_default_timeout(180_000)
+            todo = ["/", "/reviews", "/reviews?status=all", "/review?branch=relabel", "/review?branch=done"]
+            todo += ["/review/impact?branch=relabel", "/models", "/runs", "/releases", "/data", "/data/log"]
+            todo.insert(0, "/review?branch=nothing-here")  # an error page
+            todo += ["/propose"]
+            seen: set[str] = set()
+            per_path: dict[str, int] = {}
+            problems: list[str] = []
+            while todo and len(seen) < 30:
+                path = todo.pop(0)
+                bare = path.split("?")[0]
+                if path in seen or per_path.get(bare, 0) >= 2 or bare.startswith(("/static", "/logout")):
+                    continue
+                seen.add(path)
+                per_path[bare] = per_path.get(bare, 0) + 1
+                for page, size in ((phone, 390), (wide, 1280)):
+                    page.goto(base + path)
+                    page.wait_for_load_state("networkidle")
+                    if page.locator("#impact").count():  # the blast radius, loaded after the page
+                        page.wait_for_selector("#impact .radius, #impact h2", timeout=180_000)
+                    width = page.evaluate("document.documentElement.scrollWidth")
+                    if size == 390 and width > 390:
+                        problems.append(f"{path} is {width} px wide at 390 px")
+                    broken = page.evaluate(BROKEN_WORDS)
+                    if broken:
+                        problems.append(f"{path} at {size} px breaks words mid-word: {broken}")
+                    name = re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "home"
+                    shot(page, f"{'phone' if size == 390 else 'wide'}-{name}")
+                hrefs = phone.eval_on_selector_all("a[href^='/']", "els => els.map(e => e.getAttribute('href'))")
+                todo += [h.split("#")[0] for h in hrefs if h.split("#")[0] not in seen]
+            assert len(seen) >= 15, seen
+            assert not problems, "\n".join(problems)
+            chrome.close()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)

@@ -5,11 +5,15 @@ finds its server by an entry point): the facade imports no face."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tusk.project._base import ProjectBase
 
 if TYPE_CHECKING:
+    from tusk.data.base import ImportResult
     from tusk.release.lineage import VersionLineage
     from tusk.review.browse import ChangePage, DataOverview, DiffPage, TablePage
     from tusk.train.background import RunProgress
@@ -17,13 +21,85 @@ if TYPE_CHECKING:
     from tusk.train.model_table import ModelCounts, ModelPage, ModelTable
 
 
+@dataclass(frozen=True)
+class Proposal:
+    """A change proposed from the page: the review branch it opened (or added to) and what its import did."""
+
+    branch: str
+    title: str
+    imported: ImportResult
+    new_branch: bool
+
+
 class PageMethods(ProjectBase):
     """What ``tusk ui`` and the CLI's paged reads call."""
 
-    if TYPE_CHECKING:  # from TrainingMethods and ReleaseMethods, beside this in Project
+    if TYPE_CHECKING:  # from TrainingMethods, ReleaseMethods, DataMethods and ReviewMethods, beside this in Project
+        from tusk.review.meta import ReviewMeta
 
         def logs(self, target: str) -> JobLog: ...
         def lineage(self, target: str) -> VersionLineage: ...
+        def import_file(
+            self,
+            source: str,
+            table: str,
+            keys: Sequence[str] = (),
+            mode: str = "replace",
+            branch: str | None = None,
+            message: str | None = None,
+            yes: bool = False,
+            expect: tuple[int, int, int] | None = None,
+            allow_empty: bool = False,
+        ) -> ImportResult: ...
+        def edit_review(
+            self,
+            branch: str,
+            who: str,
+            title: str | None = None,
+            description: str | None = None,
+            status: str | None = None,
+            comment: str | None = None,
+            kind: str = "comment",
+            expect_head: str | None = None,
+        ) -> ReviewMeta: ...
+
+    def table_names(self, ref: str | None = None) -> list[str]:
+        """The tables at ``ref`` (default: the data branch), by name: what the page's upload can change."""
+        return sorted(self.data.tables(ref or self.config.data.branch))
+
+    def propose(
+        self,
+        source: str,
+        table: str,
+        title: str,
+        who: str,
+        keys: Sequence[str] = (),
+        mode: str = "upsert",
+        branch: str | None = None,
+    ) -> Proposal:
+        """A file imported onto a review branch, never onto the data branch: the same import, validation and checks
+        as ``tusk data import --branch`` (one commit, refused whole), then the review titled. ``branch``: a review
+        to add the file to, or a new one's name; without it, a new branch named after the title."""
+        from tusk.errors import DataError
+
+        title = " ".join(title.split())
+        if not title:
+            raise DataError("a proposal needs a title: say in a few words what the file changes")
+        known = {b.name for b in self.data.branches()}
+        name = (branch or "").strip() or _branch_for(title, known)
+        if name == self.config.data.branch:
+            raise DataError(
+                f"a proposal opens a review beside {name}, never writes {name} itself: choose another branch name"
+            )
+        imported = self.import_file(source, table, keys, mode, name, message=title)
+        new_branch = name not in known
+        if imported.commit is None and new_branch:  # nothing changed: no review opened (nor an empty branch left)
+            if name in {b.name for b in self.data.branches()}:
+                self.data.delete_branch(name, force=True)
+            raise DataError(f"the file changes nothing in {table} on {self.config.data.branch}: no review opened")
+        if new_branch:
+            self.edit_review(name, who, title=title)
+        return Proposal(name, title, imported, new_branch)
 
     def table_page(
         self,
@@ -145,12 +221,16 @@ class PageMethods(ProjectBase):
             return False
 
     # --- runs in the background, watched from the page ---
-    def start_run(self, who: str, at: str | None = None, only: str | None = None) -> RunProgress:
+    def start_run(
+        self, who: str, at: str | None = None, only: str | None = None, candidates: bool = False
+    ) -> RunProgress:
         """``tusk run`` in a process of its own (the same Project.run, plan, lock and recording), whose progress
-        ``run_progress`` reads. Refused while another run holds the project (naming it)."""
+        ``run_progress`` reads. Refused while another run holds the project (naming it). ``candidates``: the
+        review ``at``'s blast radius trained as candidates (``tusk run --at B --candidates``)."""
         from tusk.train import background
 
-        return background.start(self.config, self.state_dir, self.lock("tusk ui run", wait=False), who, at, only)
+        lock = self.lock("tusk ui run", wait=False)
+        return background.start(self.config, self.state_dir, lock, who, at, only, candidates)
 
     def run_progress(self, ident: str) -> RunProgress:
         """Each job of a background run: waiting, running, succeeded, failed; log tails; ETA."""
@@ -169,3 +249,12 @@ class PageMethods(ProjectBase):
         from tusk.train import background
 
         return background.cancel(self.state_dir, ident)
+
+
+def _branch_for(title: str, taken: set[str]) -> str:
+    """A new branch's name from a proposal's title: ``propose/relabel-acme``, ``-2``… if taken."""
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].strip("-") or "change"
+    name, number = f"propose/{slug}", 2
+    while name in taken:
+        name, number = f"propose/{slug}-{number}", number + 1
+    return name

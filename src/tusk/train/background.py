@@ -113,6 +113,7 @@ def start(
     who: str,
     at: str | None = None,
     only: str | None = None,
+    candidates: bool = False,
 ) -> RunProgress:
     """Start a run of the project of ``config`` in its own process; refused while another run started here is
     still going, or while another holds ``run_lock`` (the project's run lock, taken without waiting)."""
@@ -126,10 +127,11 @@ def start(
     ident = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + os.urandom(3).hex()
     folder = runs_dir(state_dir) / ident
     folder.mkdir(parents=True)
-    meta = {"id": ident, "who": who, "started": time.time(), "at": at, "only": only}
+    meta = {"id": ident, "who": who, "started": time.time(), "at": at, "only": only, "candidates": candidates}
     command = [sys.executable, "-m", "tusk.web.run_child", str(config.path), str(folder)]
     command += ["--at", at] if at else []
     command += ["--only", only] if only else []
+    command += ["--candidates"] if candidates else []
     log = (folder / "process.log").open("ab")
     process = subprocess.Popen(
         command,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -89,17 +90,18 @@ def short(commit: Any, length: int = 7) -> str:
     return str(commit or "")[:length]
 
 
-def when(value: Any) -> str:
-    """Seconds, milliseconds or ISO text → ``2026-01-02 10:11``."""
+def when(value: Any) -> Markup:
+    """Seconds, milliseconds or ISO text → ``2026-01-02 10:11:12``, its date and its time each kept on one line."""
     if value in (None, ""):
-        return ""
+        return Markup("")
     try:
         number = float(value)
         if number > 1e11:
             number /= 1000
-        return datetime.fromtimestamp(number, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        text = datetime.fromtimestamp(number, UTC).strftime("%Y-%m-%d %H:%M:%S")
     except (TypeError, ValueError):
-        return str(value).replace("T", " ")[:19]
+        text = str(value).replace("T", " ")[:19]
+    return Markup(" ").join(Markup('<span class="when">%s</span>') % part for part in text.split(" "))
 
 
 def duration(seconds: Any) -> str:
@@ -121,6 +123,29 @@ def number(value: Any) -> str:
     return str(value)
 
 
+# what the CLI's messages say in flags, as the page says it (the page has buttons and fields, not options)
+PAGE_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"\s*\((?:run )?tusk run --at \S+ --candidates\)"),
+        " (the review's train candidates button trains one)",
+    ),
+    (re.compile(r"\s*\(tusk review show [^;()]*; --force --reason TEXT merges anyway\)"), ""),
+    (re.compile(r"--force needs --reason TEXT"), "merging anyway needs a reason"),
+    (re.compile(r"\s*\(tusk review list shows the reviews\)"), ""),
+    (re.compile(r"\s*\(tusk review show \S+ lists them\)"), ""),
+    (re.compile(r"the merge message and --reason are"), "the merge message and the reason are"),
+)
+
+
+def page_words(text: Any) -> str:
+    """A message of the use cases in the page's words: the CLI's flags and commands left out or said as the page
+    says them (the CLI keeps its own wording)."""
+    said = str(text)
+    for pattern, words in PAGE_WORDS:
+        said = pattern.sub(words, said)
+    return said
+
+
 def make_env() -> Environment:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -128,7 +153,7 @@ def make_env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(cell=cell, short=short, when=when, duration=duration, number=number)
+    env.filters.update(cell=cell, short=short, when=when, duration=duration, number=number, page_words=page_words)
     env.globals["qs"] = lambda **kw: urlencode({k: v for k, v in kw.items() if v not in (None, "")})
     return env
 
@@ -148,8 +173,26 @@ def render(web: Web, request: Request, template: str, status: int = 200, **conte
 
 
 def error_page(web: Web, request: Request, error: TuskError) -> HTMLResponse:
+    """The error in a page of its own that leads back to where the person was: the page the form was on (a POST),
+    or the section of the page asked for (a GET)."""
     status = 404 if isinstance(error, RefNotFound) else 409 if isinstance(error, LockHeld) else 400
-    return render(web, request, "error.html", status=status, message=str(error))
+    return render(web, request, "error.html", status=status, message=page_words(error), back=back_to(request))
+
+
+SECTIONS = {"review": "/reviews", "model": "/models", "run": "/runs", "release": "/releases", "data": "/data"}
+
+
+def back_to(request: Request) -> str:
+    """Where the person came from on this site (the Referer, when it is another page here), else the list of the
+    section asked for (``/review?branch=B`` → ``/reviews``), else home."""
+    referer = urlsplit(request.headers.get("referer") or "")
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if referer.netloc == request.headers.get("host") and referer.path.startswith("/"):
+        came = _local_path(referer.path + (f"?{referer.query}" if referer.query else ""))
+        if came != here:
+            return came
+    section = SECTIONS.get(request.url.path.strip("/").split("/")[0].rstrip("s"), "/")
+    return section if section != request.url.path else "/"
 
 
 def page(web: Web, template: str, work: Callable[..., Mapping[str, Any]]) -> Callable[[Request], Awaitable[Response]]:

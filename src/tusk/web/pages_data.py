@@ -9,6 +9,7 @@ from starlette.routing import BaseRoute, Route
 
 from tusk.errors import TuskError
 from tusk.web.app import PAGE, Web, int_arg, page
+from tusk.web.pages_propose import propose_context
 
 if TYPE_CHECKING:
     from tusk.project import Project
@@ -34,6 +35,7 @@ def data_home(project: Project, request: Request) -> dict[str, Any]:
         "branches": found.branches,
         "tags": found.tags,
         "log": found.log,
+        **propose_context(project, request),
     }
 
 

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 from tusk.errors import TuskError
 from tusk.web.app import PAGE, Web, action, int_arg, page
 from tusk.web.pages_data import where_of
+from tusk.web.pages_propose import propose_context
 
 if TYPE_CHECKING:
     from tusk.project import Project
@@ -40,6 +41,7 @@ def home(project: Project, request: Request) -> dict[str, Any]:
         "runs": project.background_runs(5),
         "branch": branch,
         "head": project.log(branch, 1).commits[0].hash,
+        **propose_context(project, request),
     }
 
 
@@ -51,6 +53,7 @@ def reviews(project: Project, request: Request) -> dict[str, Any]:
         "rows": [r for r in rows if show == "all" or r.status == show],
         "show": show,
         "counts": {s: sum(1 for r in rows if r.status == s) for s in ("open", "closed", "merged")},
+        **propose_context(project, request),
     }
 
 
@@ -136,6 +139,8 @@ def _branch(form: Mapping[str, str]) -> str:
 def merge(project: Project, form: Mapping[str, str], who: str) -> tuple[str, str]:
     branch = _branch(form)
     force = form.get("force") == "yes"
+    if force and not (form.get("reason") or "").strip():
+        raise TuskError("say why you merge it anyway: the reason goes into the merge commit")
     outcome = project.merge(
         branch,
         message=f"Merge {branch} into {project.config.data.branch} (by {who})",

@@ -12,7 +12,7 @@ from typing import Any
 from tusk.errors import LockHeld, TuskError
 
 
-def main(config: str, folder: Path, at: str | None, only: str | None) -> int:
+def main(config: str, folder: Path, at: str | None, only: str | None, candidates: bool = False) -> int:
     from tusk.project import Project
 
     record = Project.background_run_record(folder)
@@ -42,6 +42,7 @@ def main(config: str, folder: Path, at: str | None, only: str | None) -> int:
             report = project.run(
                 at=at,
                 only=only,
+                candidates=candidates,
                 on_event=on_event,
                 on_outcome=on_outcome,
                 on_start=on_start,
@@ -67,5 +68,6 @@ if __name__ == "__main__":  # pragma: no cover - run by start()
     parser.add_argument("folder", type=Path)
     parser.add_argument("--at")
     parser.add_argument("--only")
+    parser.add_argument("--candidates", action="store_true")
     args = parser.parse_args()
-    sys.exit(main(args.config, args.folder, args.at, args.only))
+    sys.exit(main(args.config, args.folder, args.at, args.only, args.candidates))

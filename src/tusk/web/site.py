@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 from tusk.web.app import HERE, Guard, Web, login_routes, make_env
 from tusk.web.pages_data import routes as data_pages
 from tusk.web.pages_models import routes as model_pages
+from tusk.web.pages_propose import routes as propose_pages
 from tusk.web.pages_releases import routes as release_pages
 from tusk.web.pages_reviews import routes as review_pages
 from tusk.web.pages_runs import routes as run_pages
@@ -23,7 +24,7 @@ from tusk.web.security import Gate
 def create_app(config_path: Path, gate: Gate) -> Starlette:
     web = Web(config_path, gate, make_env())
     routes: list[BaseRoute] = [*login_routes(web)]
-    for pages in (review_pages, model_pages, run_pages, release_pages, data_pages):
+    for pages in (review_pages, propose_pages, model_pages, run_pages, release_pages, data_pages):
         routes += pages(web)
     routes.append(Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"))
     app = Starlette(routes=routes, middleware=[Middleware(Guard, gate=gate)])

@@ -47,6 +47,17 @@ function row(job) {
   return tr;
 }
 
+function ended(run) {  // "18 trained · 2 cancelled · 20 jobs": what a run that ended did, not "20 of 20 done"
+  var said = {succeeded: "trained", reused: "reused", failed: "failed", cancelled: "cancelled", waiting: "not started"};
+  var parts = [];
+  Object.keys(said).forEach(function (status) {
+    var n = run.jobs.filter(function (job) { return job.status === status; }).length;
+    if (n) { parts.push(n + " " + said[status]); }
+  });
+  parts.push(run.jobs.length + (run.jobs.length === 1 ? " job" : " jobs"));
+  return parts.join(" · ");
+}
+
 function poll(table) {
   var url = table.getAttribute("data-poll");
   fetch(url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (run) {
@@ -55,7 +66,7 @@ function poll(table) {
     text(status, run.status); if (status) { status.className = "badge " + run.status; }
     text(document.getElementById("run-done"), run.done);
     text(document.getElementById("run-total"), run.total);
-    text(document.getElementById("run-eta"), duration(run.eta));
+    text(document.getElementById("run-eta"), run.eta === null || run.eta === undefined ? "after the first job" : duration(run.eta));
     var waiting = document.getElementById("run-waiting");
     if (waiting) { text(waiting, run.waiting || ""); waiting.hidden = !run.waiting; }
     var error = document.getElementById("run-error");  // a run that fails says why without a reload
@@ -66,6 +77,7 @@ function poll(table) {
       window.setTimeout(function () { poll(table); }, 1000);
     } else {
       var form = document.getElementById("cancel-form"); if (form) { form.remove(); }
+      text(document.getElementById("run-summary"), ended(run));
       table.removeAttribute("data-poll");
     }
   }).catch(function () { window.setTimeout(function () { poll(table); }, 3000); });

@@ -1,0 +1,133 @@
+"""Propose a change: an analyst uploads a CSV or XLSX from the page (the table it changes, the key of a new table,
+the mode, a title) and it lands on a review branch, never on the data branch, through the same import as
+``tusk data import --branch`` (one commit, validated whole); the answer is the new review's page with its blast
+radius. The form is on the home page, the reviews and the data pages, and on ``/propose`` by itself."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from tusk.errors import TuskError
+from tusk.web.app import Web, error_page, page, session_of
+from tusk.web.security import Gate
+
+if TYPE_CHECKING:
+    from tusk.project import Project
+
+MODES = ("upsert", "replace", "append")  # upsert first: the default, and the one that cannot drop other rows
+SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx")
+UPLOAD_MAX = 200 * 1024 * 1024  # bytes of one file
+
+
+def propose_context(project: Project, request: Request) -> dict[str, Any]:
+    """What the form needs: the tables it can change (the one asked for first)."""
+    return {"propose_tables": project.table_names(), "propose_table": request.query_params.get("table", "")}
+
+
+def propose_page(project: Project, request: Request) -> dict[str, Any]:
+    return {"section": "reviews", **propose_context(project, request)}
+
+
+def _upload_name(upload: UploadFile) -> str:
+    """The uploaded file's own name, kept (the commit message names it), reduced to safe characters."""
+    name = Path((upload.filename or "").replace("\\", "/")).name
+    stem, suffix = Path(name).stem, Path(name).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise TuskError(f"{name or 'the file'}: choose a CSV or an Excel workbook (.csv, .tsv, .txt or .xlsx)")
+    stem = re.sub(r"[^A-Za-z0-9._ -]+", "_", stem).strip(" .") or "upload"
+    return stem[:80] + suffix
+
+
+def routes(web: Web) -> list[BaseRoute]:
+    async def propose(request: Request) -> Response:
+        session = session_of(request)
+        form = await request.form(max_files=1, max_fields=50)
+        try:
+            if not Gate.csrf_ok(session, str(form.get("csrf") or "")):
+                return PlainTextResponse(
+                    "refused: this form has no valid CSRF token (reload the page)", status_code=403
+                )
+            fields = {k: str(v).strip() for k, v in form.items() if isinstance(v, str)}
+            upload = form.get("file")
+            detail = {k: v[:200] for k, v in fields.items() if k != "csrf"}
+            try:
+                if not isinstance(upload, UploadFile) or not upload.filename:
+                    raise TuskError("choose the file to propose (a CSV or an Excel workbook)")
+                name = _upload_name(upload)
+                detail["file"] = name
+                new_table = fields.get("new_table", "")
+                table = new_table or fields.get("table", "")
+                if not table:
+                    raise TuskError("choose the table the file changes, or name a new table")
+                mode = fields.get("mode") or "upsert"
+                if mode not in MODES:
+                    raise TuskError(f"unknown way to apply the file: {mode!r}")
+                with tempfile.TemporaryDirectory(prefix="tusk-upload-") as folder:
+                    path = Path(folder) / name
+                    size = 0
+                    with path.open("wb") as out:
+                        while chunk := await upload.read(1 << 20):
+                            size += len(chunk)
+                            if size > UPLOAD_MAX:
+                                raise TuskError(f"{name} is larger than the page takes ({UPLOAD_MAX // 2**20} MB)")
+                            out.write(chunk)
+                    if size == 0:
+                        raise TuskError(f"{name} is empty")
+
+                    def run() -> tuple[str, str]:
+                        with web.project() as project:
+                            keys = _keys(project, table, fields.get("key", ""))
+                            done = project.propose(
+                                str(path),
+                                table,
+                                fields.get("title", ""),
+                                session.who,
+                                keys,
+                                mode,
+                                fields.get("branch") or None,
+                            )
+                            i = done.imported
+                            counts = f"+{i.added} ~{i.modified} −{i.removed} rows of {i.table}"
+                            opened = "opened the review" if done.new_branch else "added to the review"
+                            return f"{opened} {done.branch}: {counts}", done.branch
+
+                    from starlette.concurrency import run_in_threadpool
+
+                    try:
+                        message, branch = await run_in_threadpool(run)
+                    except TuskError as exc:  # the file by the name it was uploaded as, not the folder it waited in
+                        exc.args = (str(exc).replace(f"{folder}{os.sep}", ""), *exc.args[1:])
+                        raise
+            except TuskError as exc:
+                web.log_action(session.who, "propose", detail, f"refused: {exc}")
+                return error_page(web, request, exc)
+            web.log_action(session.who, "propose", detail, message)
+            target = f"/review?branch={quote(branch, safe='')}&{urlencode({'done': message[:300]})}"
+            return RedirectResponse(target, status_code=303)
+        finally:
+            await form.close()
+
+    return [
+        Route("/propose", page(web, "propose.html", propose_page)),
+        Route("/propose", propose, methods=["POST"]),
+    ]
+
+
+def _keys(project: Project, table: str, typed: str) -> list[str]:
+    """The key columns: typed for a new table; an existing table keeps its own (the field is not asked for)."""
+    if table in project.table_names():
+        return []
+    keys = [k.strip() for k in typed.replace(";", ",").split(",") if k.strip()]
+    if not keys:
+        raise TuskError(f"{table} is a new table: name its key column(s), the column(s) that tell its rows apart")
+    return keys
