@@ -1,4 +1,4 @@
-"""``tusk release create | list | show | current | log | diff | rollback``: what ships, hashed."""
+"""``tusk release create | build | list | show | current | log | diff | rollback``: what ships, hashed."""
 
 from __future__ import annotations
 
@@ -34,6 +34,25 @@ def release_create(no_build: bool) -> Shown:
             f"{verb} release v{outcome.release.version} {outcome.release.md5} ({len(outcome.release.models)} models)"
         )
         out.print(f"image: {outcome.release.image}")
+        out.print(outcome.note, style="dim", markup=False)
+
+    return Shown(outcome, show)
+
+
+@release.command("build")
+@click.argument("ident", metavar="[ID]", required=False)
+@output
+def release_build(ident: str | None) -> Shown:
+    """Build the image of release ID (default: the current one), e.g. one recorded with --no-build.
+
+    Its build context (.tusk/releases/MD5: Containerfile, /models) is written from the versions it holds; the
+    image runs `tusk serve --models /models` on port 8080. With builder "none" only the context is written.
+    """
+    outcome = open_project().build_release(ident)
+
+    def show() -> None:
+        out = console()
+        out.print(f"release v{outcome.release.version} {outcome.release.md5}: {outcome.release.image}")
         out.print(outcome.note, style="dim", markup=False)
 
     return Shown(outcome, show)
