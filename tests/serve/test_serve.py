@@ -21,6 +21,7 @@ import pytest
 
 from crash_helpers import TUSK, env
 from train_fixtures import CliProject, free_port, project_template
+from tusk.project import Project
 
 SPLIT = {"dataframe_split": {"columns": ["text"], "data": [["where is my order"], ["please change my address"]]}}
 
@@ -124,6 +125,16 @@ def test_every_model_of_the_release_behind_one_port_in_each_of_mlflows_formats(
     assert globex[0] == 200 and globex[1]["x-tusk-model-version"] == current["models"]["intent-globex"]
 
 
+def test_the_releases_page_shows_which_release_is_served_where(intents: CliProject, server: Served) -> None:
+    from web_client import client
+
+    current = next(r for r in intents.json("release", "list")["releases"] if r["current"])
+    with client(intents.root) as web:
+        page = web.get("/releases").text
+    served = page.split("<h2>Served</h2>", 1)[1].split("</table>", 1)[0]
+    assert f"http://127.0.0.1:{server.port}/" in served and current["md5"][:8] in served
+
+
 def test_bad_requests_are_one_json_error_each_and_the_server_keeps_serving(server: Served) -> None:
     port = server.port
     status, _, answer = call(port, "/models/no-such-model/invocations", SPLIT)
@@ -172,6 +183,13 @@ def test_a_running_server_follows_create_and_rollback_without_dropping_requests(
         intents.json("release", "rollback")
         assert _serving(served.port, first["md5"]), "the rollback reached the running server"
         _, headers, answer = call(served.port, "/models/intent-acme/invocations", SPLIT)
+        with Project.open(intents.root / "tusk.toml") as project:
+            (running,) = project.serving()
+        assert running.url == f"http://127.0.0.1:{served.port}/" and running.release == first["md5"]
+        log = [
+            json.loads(line) for line in (intents.root / ".tusk" / "serve" / "served.jsonl").read_text().splitlines()
+        ]
+        assert [e["release"] for e in log if e["pid"] == running.pid] == [first["md5"], second["md5"], first["md5"]]
         assert headers["x-tusk-model-version"] == first["models"]["intent-acme"]
         assert not any(p.startswith("zz_") for p in answer["predictions"]), "the rolled-back version answers"
     finally:
@@ -179,6 +197,8 @@ def test_a_running_server_follows_create_and_rollback_without_dropping_requests(
         for client in clients:
             client.join()
         served.stop()
+    with Project.open(intents.root / "tusk.toml") as project:
+        assert project.serving() == [], "a stopped server is no longer listed"
     assert answers and {status for status, _ in answers} == {200}, "no request dropped while the release moved"
     assert {md5 for _, md5 in answers} == {first["md5"], second["md5"]}, "requests were answered by both releases"
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from tusk.project._base import ProjectBase
 
 if TYPE_CHECKING:
+    from tusk.serve.running import RunningServer
     from tusk.serve.source import Source
 
 MEGABYTE = 1024 * 1024
@@ -45,7 +46,13 @@ class ServeMethods(ProjectBase):
             production,
             with_needs=any(spec.needs for spec in self.config.models),
         )
-        _serve(source, host, port, preload, memory_mb, on_ready, poll)
+        _serve(source, host, port, preload, memory_mb, on_ready, poll, self.state_dir / "serve")
+
+    def serving(self) -> list[RunningServer]:
+        """The ``tusk serve`` processes running on this project now: address, release served and since when."""
+        from tusk.serve.running import running
+
+        return running(self.state_dir / "serve")
 
     @staticmethod
     def serve_folder(
@@ -71,9 +78,22 @@ def _serve(
     memory_mb: int | None,
     on_ready: Callable[[str], None] | None,
     poll: float,
+    registry: Path | None = None,
 ) -> None:
     from tusk.serve.app import Server, run
     from tusk.serve.pool import ModelPool
 
     pool = ModelPool(source.files, memory_mb * MEGABYTE if memory_mb else None)
-    run(Server(source, pool, preload, poll), host, port, on_ready)
+    server = Server(source, pool, preload, poll)
+    if registry is None:
+        run(server, host, port, on_ready)
+        return
+    from tusk.serve.running import Registration
+
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    entry = Registration(registry, f"http://{shown}:{port}/", source.describe())
+    server.on_swap = lambda old, new: entry.serving(new.md5, new.version)
+    try:
+        run(server, host, port, on_ready)
+    finally:
+        entry.end()
