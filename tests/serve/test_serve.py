@@ -264,3 +264,12 @@ def test_a_release_folder_serves_and_a_model_whose_files_are_gone_fails_only_its
         assert status == 200 and len(answer["predictions"]) == 2
     finally:
         served.stop()
+
+
+def test_release_verify_serves_the_context_and_sends_each_model_its_input_example(intents: CliProject) -> None:
+    verdict = intents.json("release", "verify")
+    current = next(r for r in intents.json("release", "list")["releases"] if r["current"])
+    assert verdict["md5"] == current["md5"] and verdict["ok"]
+    assert verdict["models"] == {name: "ok" for name in current["models"]}
+    kept = json.loads((intents.root / ".tusk" / "releases" / current["md5"] / "verify.json").read_text())
+    assert kept["models"] == verdict["models"]

@@ -11,6 +11,7 @@ from tusk.project._base import ProjectBase
 if TYPE_CHECKING:
     from tusk.serve.running import RunningServer
     from tusk.serve.source import Source
+    from tusk.serve.verify import Verdict
 
 MEGABYTE = 1024 * 1024
 
@@ -47,6 +48,18 @@ class ServeMethods(ProjectBase):
             with_needs=any(spec.needs for spec in self.config.models),
         )
         _serve(source, host, port, preload, memory_mb, on_ready, poll, self.state_dir / "serve")
+
+    def verify_release(self, ident: str | None = None) -> Verdict:
+        """Release ``ident`` (default: the current one) as its image would serve it: its build context written
+        from the versions it holds, served by ``tusk serve --models`` in a process of its own, every model sent
+        its logged input example. The verdict is written to ``.tusk/releases/MD5/verify.json``."""
+        from tusk.release.create import build_release
+        from tusk.serve.verify import verify_context
+
+        outcome = build_release(
+            self.config, self.tracker, self.state_dir, self.release_lock("tusk release verify"), None, ident
+        )
+        return verify_context(outcome.release.md5, outcome.context)
 
     def serving(self) -> list[RunningServer]:
         """The ``tusk serve`` processes running on this project now: address, release served and since when."""

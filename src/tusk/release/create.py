@@ -142,12 +142,12 @@ def build_release(
     tracker: Tracker,
     state_dir: Path,
     release_lock: AbstractContextManager[None],
-    builder: Builder,
+    builder: Builder | None,
     ident: str | None = None,
 ) -> BuildOutcome:
     """The image of release ``ident`` (default: the current one), e.g. one recorded ``--no-build``: its build
-    context rewritten in ``state_dir``/releases/MD5 from the versions it holds, then built by ``builder`` (``none``:
-    the context only). The release's record is unchanged (its md5 names the same models either way)."""
+    context rewritten in ``state_dir``/releases/MD5 from the versions it holds, then built by ``builder`` (``none``
+    or None: the context only). The release's record is unchanged (its md5 names the same models either way)."""
     from tusk.errors import ReleaseError
 
     with release_lock:
@@ -169,7 +169,11 @@ def build_release(
             release.image,
             needs,
         )
-        if not builder.builds_images or not builder.build(context, release.image, context / "build.log"):
+        if (
+            builder is None
+            or not builder.builds_images
+            or not builder.build(context, release.image, context / "build.log")
+        ):
             note = f"no image builder (docker, podman, buildah): build context left in {context}"
             return BuildOutcome(release, None, context, False, note)
         return BuildOutcome(release, builder.name, context, True, f"built {release.image} with {builder.name}")
