@@ -273,3 +273,16 @@ def test_release_verify_serves_the_context_and_sends_each_model_its_input_exampl
     assert verdict["models"] == {name: "ok" for name in current["models"]}
     kept = json.loads((intents.root / ".tusk" / "releases" / current["md5"] / "verify.json").read_text())
     assert kept["models"] == verdict["models"]
+
+
+def test_a_fixed_release_preloaded_and_an_unknown_release_refused(intents: CliProject) -> None:
+    refused = intents.tusk("serve", "--release", "nope", "--port", str(free_port()), code=1)
+    assert "no release 'nope'" in refused.output
+    current = next(r for r in intents.json("release", "list")["releases"] if r["current"])
+    served = Served(intents.root, "--release", f"v{current['version']}", "--preload", "--memory-mb", "4096")
+    try:
+        status, _, listed = call(served.port, "/models")
+        assert status == 200 and listed["release"] == current["md5"] and listed["source"].startswith("release v")
+        assert listed["loaded"] == sorted(current["models"]), "--preload: every model loaded before /health answers"
+    finally:
+        served.stop()

@@ -58,6 +58,7 @@ class TrackerSource:
         self.production = production
         self.with_needs = with_needs  # some model of the project `needs` another (an adapter its base)
         self.follows = release is None and not production
+        self._needs: dict[str, dict[str, dict[str, tuple[str, str]]]] = {}
 
     def describe(self) -> str:
         if self.production:
@@ -78,7 +79,10 @@ class TrackerSource:
             if found is None:
                 raise ReleaseError("no release yet (run 'tusk release create', or serve --production)")
             models, release_md5, version = found.models, found.md5, found.version
-        needs = needs_of(models, self.tracker.all_versions()) if self.with_needs else {}
+        needs = self._needs.get(release_md5)
+        if needs is None:  # a release's needs follow from its manifest: read once per release, not once per poll
+            needs = needs_of(models, self.tracker.all_versions()) if self.with_needs else {}
+            self._needs = {release_md5: needs}
         return Served(release_md5, dict(models), version, needs)
 
     def files(self, name: str, version: str) -> Path:
