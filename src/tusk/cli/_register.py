@@ -19,6 +19,7 @@ from tusk.cli.remote import data_clone, data_fetch, data_pull, data_push, remote
 from tusk.cli.reproduce import reproduce
 from tusk.cli.review import review
 from tusk.cli.run import run
+from tusk.cli.serve import serve
 from tusk.cli.status import status
 from tusk.cli.ui import ui
 from tusk.cli.watch import watch
@@ -32,6 +33,7 @@ VERBS: list[click.Command] = [
     models,
     logs,
     release,
+    serve,
     lineage,
     reproduce,
     cost,

@@ -1,4 +1,4 @@
-"""``tusk release create | list | show | current | log | diff | rollback``: what ships, hashed."""
+"""``tusk release create | build | verify | list | show | current | log | diff | rollback``: what ships, hashed."""
 
 from __future__ import annotations
 
@@ -37,6 +37,49 @@ def release_create(no_build: bool) -> Shown:
         out.print(outcome.note, style="dim", markup=False)
 
     return Shown(outcome, show)
+
+
+@release.command("build")
+@click.argument("ident", metavar="[ID]", required=False)
+@output
+def release_build(ident: str | None) -> Shown:
+    """Build the image of release ID (default: the current one), e.g. one recorded with --no-build.
+
+    Its build context (.tusk/releases/MD5: Containerfile, /models) is written from the versions it holds; the
+    image runs `tusk serve --models /models` on port 8080. With builder "none" only the context is written.
+    """
+    outcome = open_project().build_release(ident)
+
+    def show() -> None:
+        out = console()
+        out.print(f"release v{outcome.release.version} {outcome.release.md5}: {outcome.release.image}")
+        out.print(outcome.note, style="dim", markup=False)
+
+    return Shown(outcome, show)
+
+
+@release.command("verify")
+@click.argument("ident", metavar="[ID]", required=False)
+@output
+def release_verify(ident: str | None) -> Shown:
+    """Serve release ID (default: the current one) as its image would, and send every model its input example.
+
+    The build context is written from the versions the release holds and served by `tusk serve --models` in a
+    process of its own; each model gets the input example logged with it. Exit 1 when a model does not answer.
+    The verdict is kept in .tusk/releases/MD5/verify.json.
+    """
+    from tusk.cli._common import EXIT_ERROR
+
+    verdict = open_project().verify_release(ident)
+
+    def show() -> None:
+        out = console()
+        for name, result in verdict.models.items():
+            out.print(f"{name}: {result}", markup=False)
+        answered = sum(1 for r in verdict.models.values() if r == "ok")
+        out.print(f"release {verdict.md5}: {answered}/{len(verdict.models)} models answered ({verdict.seconds:.1f} s)")
+
+    return Shown(verdict, show, code=0 if verdict.ok else EXIT_ERROR)
 
 
 @release.command("list")

@@ -16,6 +16,7 @@ from tusk.project._faces import FaceMethods
 from tusk.project._pages import PageMethods
 from tusk.project._releases import ReleaseMethods
 from tusk.project._reviews import ReviewMethods
+from tusk.project._serving import ServeMethods
 from tusk.project._training import TrainingMethods
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["Project", "RunCancel", "clone", "init"]
 
 
-class Project(DataMethods, TrainingMethods, ReleaseMethods, ReviewMethods, PageMethods, FaceMethods):
+class Project(DataMethods, TrainingMethods, ReleaseMethods, ReviewMethods, PageMethods, FaceMethods, ServeMethods):
     """A project: its ``tusk.toml`` and the ports it names. One method per command (``DataMethods``,
     ``TrainingMethods``, ``ReleaseMethods``, ``ReviewMethods``) and per page (``PageMethods``); each returns data (a
     dataclass with ``to_json()``), never prints."""

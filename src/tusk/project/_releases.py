@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from tusk.core.config import Config
     from tusk.execute.base import Executor
     from tusk.project.results import ReleaseDiff, ReleaseList, ReleaseLogView, ReleaseMoved
-    from tusk.release.create import CreateOutcome
+    from tusk.release.create import BuildOutcome, CreateOutcome
     from tusk.release.lineage import DataCommitLineage, ReleaseLineage, VersionLineage
     from tusk.release.store import Release
     from tusk.train.cost import CostReport
@@ -33,6 +33,15 @@ class ReleaseMethods(ProjectBase):
             self.state_dir,
             self.release_lock("tusk release create"),
             self.builder() if build else None,
+        )
+
+    def build_release(self, ident: str | None = None) -> BuildOutcome:
+        """The image of release ``ident`` (default: the current one), e.g. one recorded ``--no-build``: its build
+        context from the versions it holds, built by the project's builder (``none``: the context only)."""
+        from tusk.release.create import build_release
+
+        return build_release(
+            self.config, self.tracker, self.state_dir, self.release_lock("tusk release build"), self.builder(), ident
         )
 
     def rollback_release(self, ident: str | None = None) -> ReleaseMoved:

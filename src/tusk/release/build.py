@@ -17,7 +17,13 @@ if TYPE_CHECKING:
 Fetch = Callable[[str, str, Path], object]  # (instance, version, destination folder)
 
 
-def containerfile(base_image: str, md5: str, sha256: str, code_commit: str, image: str) -> str:
+SERVE_PORT = 8080
+
+
+def containerfile(base_image: str, md5: str, sha256: str, code_commit: str, image: str, tusk: str = "") -> str:
+    """The release's Containerfile: ``base_image`` + the models + tusk (``tusk``: its pinned requirement) and
+    every model's own requirements, and a CMD running ``tusk serve --models /models`` on port 8080: the image
+    answers ``POST /models/NAME/invocations`` (``docker run -p 8080:8080 IMAGE``)."""
     labels = {
         "org.opencontainers.image.title": image.rsplit(":", 1)[0],
         "org.opencontainers.image.version": md5,
@@ -27,7 +33,19 @@ def containerfile(base_image: str, md5: str, sha256: str, code_commit: str, imag
         "tusk.release.sha256": sha256,
     }
     label_lines = " \\\n      ".join(f"{k}={json.dumps(v)}" for k, v in labels.items())
-    return f"FROM {base_image}\nCOPY models/ /models/\nLABEL {label_lines}\n"
+    from tusk._internal.dist import requirement
+
+    wanted = tusk or requirement()
+    install = (
+        f'RUN pip install --no-cache-dir "{wanted}" '
+        '$(for r in /models/*/requirements.txt; do [ -f "$r" ] && printf -- \'-r %s \' "$r"; done)'
+    )
+    serve = json.dumps(["tusk", "serve", "--models", "/models", "--host", "0.0.0.0", "--port", str(SERVE_PORT)])
+    if base_image == "scratch":  # no shell, no Python: files only (tests); its CMD needs a base that holds tusk
+        install = "# base image scratch: nothing installed; run the models with a base that has Python"
+    return (
+        f"FROM {base_image}\nCOPY models/ /models/\n{install}\nEXPOSE {SERVE_PORT}\nCMD {serve}\nLABEL {label_lines}\n"
+    )
 
 
 def write_context(

@@ -126,3 +126,57 @@ def _create(config: Config, tracker: Tracker, state_dir: Path, chosen: Builder |
     return CreateOutcome(
         release, created, builder, used["context"], note, unreleased, recovered, needs_json(manifest, needs)
     )
+
+
+@dataclass
+class BuildOutcome:
+    release: Release
+    builder: str | None
+    context: Path
+    built: bool
+    note: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.release.to_json(), "builder": self.builder, "context": str(self.context), "note": self.note}
+
+
+def build_release(
+    config: Config,
+    tracker: Tracker,
+    state_dir: Path,
+    release_lock: AbstractContextManager[None],
+    builder: Builder | None,
+    ident: str | None = None,
+) -> BuildOutcome:
+    """The image of release ``ident`` (default: the current one), e.g. one recorded ``--no-build``: its build
+    context rewritten in ``state_dir``/releases/MD5 from the versions it holds, then built by ``builder`` (``none``
+    or None: the context only). The release's record is unchanged (its md5 names the same models either way)."""
+    from tusk.errors import ReleaseError
+
+    with release_lock:
+        store = ReleaseStore(tracker)
+        release = store.find(ident) if ident else store.current()
+        if release is None:
+            raise ReleaseError("no release yet (run 'tusk release create')")
+        manifest = release.models
+        needs = needs_of(manifest, tracker.all_versions()) if any(spec.needs for spec in config.models) else {}
+        _, sha256 = hashes(manifest)
+        context = builds.write_context(
+            state_dir / "releases" / release.md5,
+            manifest,
+            tracker.download,
+            config.release.base_image,
+            release.md5,
+            release.sha256 or sha256,
+            release.code_commit,
+            release.image,
+            needs,
+        )
+        if (
+            builder is None
+            or not builder.builds_images
+            or not builder.build(context, release.image, context / "build.log")
+        ):
+            note = f"no image builder (docker, podman, buildah): build context left in {context}"
+            return BuildOutcome(release, None, context, False, note)
+        return BuildOutcome(release, builder.name, context, True, f"built {release.image} with {builder.name}")

@@ -23,6 +23,7 @@ def releases(project: Project, request: Request) -> dict[str, Any]:
         "section": "releases",
         "releases": sorted(found, key=lambda r: int(r.version), reverse=True),
         "events": project.release_log().events,
+        "servers": project.serving(),
         "current": current,
     }
 

@@ -1,0 +1,128 @@
+"""The models a server holds in memory: loaded on first use (or all at start), kept within a memory budget, the
+least recently used leaving first. A model that fails to load is remembered with its reason (and tried again after
+``retry`` seconds): its requests fail, the server and the other models do not."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+Key = tuple[str, str]  # (model, version)
+
+
+class LoadFailed(Exception):
+    """A model that could not be loaded: its reason."""
+
+
+@dataclass
+class Loaded:
+    model: Any
+    size: int  # bytes of its files: what it is counted as against the budget
+    seconds: float
+
+
+def folder_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def load_pyfunc(folder: Path) -> Any:
+    import mlflow.pyfunc
+
+    return mlflow.pyfunc.load_model(str(folder))
+
+
+class ModelPool:
+    """``get((name, version))`` → the loaded model. ``files(name, version)`` fetches its folder, ``load(folder)``
+    loads it (MLflow's pyfunc loader). ``budget``: bytes of model files held at most (None: no limit); the model
+    being loaded always stays, even alone over the budget."""
+
+    def __init__(
+        self,
+        files: Callable[[str, str], Path],
+        budget: int | None = None,
+        load: Callable[[Path], Any] = load_pyfunc,
+        retry: float = 30.0,
+    ) -> None:
+        self.files = files
+        self.budget = budget
+        self.load = load
+        self.retry = retry
+        self._held: OrderedDict[Key, Loaded] = OrderedDict()
+        self._failed: dict[Key, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+        self._loading: dict[Key, threading.Lock] = {}
+        self.loads = 0
+        self.evictions = 0
+
+    def get(self, key: Key) -> Any:
+        with self._lock:
+            held = self._held.get(key)
+            if held is not None:
+                self._held.move_to_end(key)
+                return held.model
+            self._raise_if_failed(key)
+            one = self._loading.setdefault(key, threading.Lock())
+        with one:  # one load per model at a time; the others wait for it
+            with self._lock:
+                held = self._held.get(key)
+                if held is not None:
+                    self._held.move_to_end(key)
+                    return held.model
+                self._raise_if_failed(key)
+            started = time.monotonic()
+            try:
+                folder = self.files(*key)
+                model = self.load(folder)
+                size = folder_size(folder)
+            except Exception as exc:  # any reason a model cannot load fails its requests, not the server
+                reason = f"{key[0]} v{key[1]} failed to load: {type(exc).__name__}: {exc}".strip()
+                with self._lock:
+                    self._failed[key] = (reason, time.monotonic())
+                raise LoadFailed(reason) from exc
+            with self._lock:
+                self._held[key] = Loaded(model, size, time.monotonic() - started)
+                self._failed.pop(key, None)
+                self.loads += 1
+                self._fit(key)
+            return model
+
+    def _raise_if_failed(self, key: Key) -> None:
+        failed = self._failed.get(key)
+        if failed is not None and time.monotonic() - failed[1] < self.retry:
+            raise LoadFailed(failed[0])
+
+    def _fit(self, keep: Key) -> None:
+        if self.budget is None:
+            return
+        while self.used() > self.budget and len(self._held) > 1:
+            oldest = next(iter(self._held))
+            if oldest == keep:
+                self._held.move_to_end(keep)
+                oldest = next(iter(self._held))
+            del self._held[oldest]
+            self.evictions += 1
+
+    def used(self) -> int:
+        return sum(held.size for held in self._held.values())
+
+    def held(self) -> list[Key]:
+        with self._lock:
+            return list(self._held)
+
+    def failure(self, key: Key) -> str | None:
+        with self._lock:
+            failed = self._failed.get(key)
+            return failed[0] if failed else None
+
+    def keep_only(self, keys: set[Key]) -> None:
+        """Forget the models no longer served (a request in flight keeps its own reference to its model)."""
+        with self._lock:
+            for key in [k for k in self._held if k not in keys]:
+                del self._held[key]
+            for key in [k for k in self._failed if k not in keys]:
+                del self._failed[key]
