@@ -1,7 +1,7 @@
 """An oracle over the whole workflow: hypothesis drives ``Project`` through imports (on the data branch and on
-review branches, upsert and replace), edits of a matrix value, merges, reverts, runs, candidates trained on a
-review, approvals per model, closed reviews, releases and their rollback, model rollbacks and garbage
-collection, in any order. After every step the promises that hold between features are checked:
+review branches, upsert and replace), the page's proposals, edits of a matrix value, merges, reverts, runs,
+candidates trained on a review, approvals per model, closed reviews, releases and their rollback, model
+rollbacks and garbage collection, in any order. After every step the promises that hold between features are checked:
 
 - every version's data commit resolves, and its inputs read there digest as recorded;
 - the plan equals a full re-hash of every instance (the planner oracle's), failures and candidates included;
@@ -9,7 +9,8 @@ collection, in any order. After every step the promises that hold between featur
 - no two versions of an instance share a fingerprint (a reuse moves the alias, it never trains again);
 - the current release names versions that exist, and right after a release event it holds exactly the
   production versions;
-- a merged review reports merged.
+- a merged review reports merged; a proposal never moves the data branch;
+- a server following the current release serves exactly the current release.
 
 The seams that broke in users' hands were each two features meeting in an order no test walked; this is the
 net for the orders nobody thought of. ``make test`` runs a few examples (TUSK_ORACLE_EXAMPLES, default 3);
@@ -158,6 +159,36 @@ class WorkflowOracle(RuleBasedStateMachine):
         else:
             self.next_id += 1
             self._import([[self.next_id, customer, f"branch text {self.next_id}", label]], branch=branch)
+
+    @rule(
+        customer=st.sampled_from(CUSTOMERS), label=st.sampled_from(LABELS), fresh=st.booleans(), pick=st.integers(0, 9)
+    )
+    def propose(self, customer: str, label: str, fresh: bool, pick: int) -> None:
+        """The page's "propose a change": a file onto a review branch (a new one, or an open review's), never onto
+        the data branch, whatever the file holds."""
+        head = self._head()
+        open_ = self._open()
+        branch = None if fresh or not open_ else open_[pick % len(open_)]
+        current = [r for r in self._current_rows() if r[1] == customer]
+        if current and pick % 2:
+            rows = [[current[0][0], customer, current[0][2], label]]  # may change nothing: refused, nothing opened
+        else:
+            self.next_id += 1
+            rows = [[self.next_id, customer, f"proposed {self.next_id}", label]]
+        path = write_csv(self.tmp / "proposal.csv", rows)
+        before = {b.name for b in self.project.branches().branches}
+        try:
+            proposal = self.project.propose(str(path), "examples", f"proposal {len(self.branches)}", WHO, branch=branch)
+        except TuskError:
+            after = {b.name for b in self.project.branches().branches}
+            assert after == before, f"a refused proposal left branches behind: {sorted(after - before)}"
+            assert self._head() == head, "a refused proposal moved the data branch"
+            return
+        assert self._head() == head, f"proposal {proposal.branch} moved the data branch"
+        assert proposal.branch != self.project.config.data.branch
+        if proposal.new_branch:
+            self.branches.append(proposal.branch)
+        assert self.project.review_meta(proposal.branch).status == "open"
 
     @rule(pick=st.integers(0, 9))
     def merge(self, pick: int) -> None:
@@ -340,6 +371,23 @@ class WorkflowOracle(RuleBasedStateMachine):
             assert models == production, f"after a release event: release {models}, production {production}"
 
     @invariant()
+    def a_following_server_serves_the_current_release(self) -> None:
+        """What `tusk serve` (following the current release) reads as served is the release that is current, with
+        its models and versions, after any order of releases, rollbacks and model rollbacks."""
+        from tusk.serve.source import TrackerSource
+
+        release = self.project.releases.current()
+        source = TrackerSource(self.project.tracker, self.tmp / "served")
+        if release is None:
+            with pytest.raises(TuskError):
+                source.current()
+            return
+        served = source.current()
+        assert (served.md5, served.models) == (release.md5, dict(release.models)), (
+            f"a following server would serve {served.md5} {served.models}, the current release is {release.md5}"
+        )
+
+    @invariant()
     def merged_reviews_say_merged(self) -> None:
         for branch in sorted(self.merged):
             meta = self.project.review_meta(branch)
@@ -367,6 +415,7 @@ def test_a_candidate_merged_then_collected_still_resolves(tmp_path: Path) -> Non
             machine.aliases_and_states_name_existing_versions,
             machine.no_fingerprint_is_trained_twice,
             machine.merged_reviews_say_merged,
+            machine.a_following_server_serves_the_current_release,
         ):
             check()
         assert machine.failed, "the failing customer's job should have failed"
