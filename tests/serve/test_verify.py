@@ -5,7 +5,6 @@ goes stay as they were. A release whose model files are gone fails its verificat
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import shutil
@@ -16,32 +15,15 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from train_fixtures import CliProject, project_template
+from intents_fixtures import intents_project, relabel_acme
+from train_fixtures import CliProject
 from tusk.release.history import ReleaseEvent, deployments
-
-
-def _intents(folder: Path) -> CliProject:
-    from click.testing import CliRunner
-
-    from tusk.cli import (
-        _register,  # noqa: F401
-        cli,
-    )
-
-    root = folder / "proj"
-    result = CliRunner().invoke(cli, ["init", str(root), "--example", "intents"], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    project = CliProject(root)
-    project.tusk("data", "import", str(root / "data" / "examples.csv"), "--table", "examples", "--key", "id", "-m", "l")
-    project.tusk("run")
-    return project
 
 
 @pytest.fixture(scope="module")
 def intents(tmp_path_factory: pytest.TempPathFactory) -> CliProject:
-    """The intents example trained once (the same template as test_serve's, copied for this module), a release
-    recorded without an image."""
-    project: CliProject = project_template(tmp_path_factory.mktemp("verify"), ("serve-intents",), _intents)
+    """The intents example trained once (copied for this module), a release recorded without an image."""
+    project = intents_project(tmp_path_factory, "verify")
     project.json("release", "create", "--no-build")
     return project
 
@@ -57,21 +39,6 @@ def _current(project: CliProject) -> dict[str, object]:
     return next(r for r in project.json("release", "list")["releases"] if r["current"])
 
 
-def _relabel_acme(root: Path) -> None:
-    """acme's rows relabelled: intent-acme retrains (a new version), the other customers do not."""
-    with (root / "data" / "examples.csv").open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    with (root / "edit.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, list(rows[0]))
-        writer.writeheader()
-        for row in rows:
-            if row["customer"] == "acme":
-                row = {**row, "label": "zz_refund" if int(row["id"]) % 2 else "zz_cancel"}
-            writer.writerow(row)
-    edit = ["data", "import", str(root / "edit.csv"), "--table", "examples", "--key", "id", "--mode", "upsert"]
-    CliProject(root).tusk(*edit, "--yes", "-m", "acme relabelled")
-
-
 def _event(kind: str, md5: str, at: int) -> ReleaseEvent:
     return ReleaseEvent(kind, md5, at, "u", "", "", "done", f"run-{at}")
 
@@ -85,7 +52,7 @@ def test_a_verified_event_is_not_a_deployment() -> None:
 
 def test_verify_ok_is_in_the_release_log_and_moves_nothing_then_rollback(intents: CliProject) -> None:
     first = _current(intents)
-    _relabel_acme(intents.root)  # a second release: intent-acme retrained
+    relabel_acme(intents.root)  # a second release: intent-acme retrained
     intents.tusk("run")
     second = intents.json("release", "create", "--no-build")
     assert second["created"] and second["md5"] != first["md5"]

@@ -11,6 +11,7 @@ from tusk.project._base import ProjectBase
 if TYPE_CHECKING:
     from tusk.serve.running import RunningServer
     from tusk.serve.source import Source
+    from tusk.serve.trial import Trial
     from tusk.serve.verify import Verdict
 
 MEGABYTE = 1024 * 1024
@@ -73,6 +74,21 @@ class ServeMethods(ProjectBase):
             verdict.md5, verdict.ok, verdict.verified_by, verdict.detail(), git.head(self.root)
         )
         return verdict
+
+    def try_example(self, name: str, version: str | None = None) -> Trial:
+        """What a model's "try it" form starts from: the version ``tusk serve`` answers with (the current release's,
+        else the production alias; or ``version``) and its logged input example (``why`` when there is none)."""
+        from tusk.serve.trial import example
+
+        return example(self.tracker, self.state_dir / "serve", name, version)
+
+    def try_model(self, name: str, payload: str, version: str | None = None) -> Trial:
+        """``payload`` (JSON in MLflow's scoring protocol) scored by ``name``'s served version (or ``version``),
+        loaded and parsed as ``tusk serve`` does → the predictions. A payload that is not JSON or does not fit the
+        model, or a model with no served version, raises TuskError with the reason."""
+        from tusk.serve.trial import try_model
+
+        return try_model(self.tracker, self.state_dir / "serve", name, payload, version)
 
     def serving(self) -> list[RunningServer]:
         """The ``tusk serve`` processes running on this project now: address, release served and since when."""

@@ -99,27 +99,34 @@ class Server:
     # ----- a prediction -----------------------------------------------------------------------
     def predict(self, served: Served, name: str, body: bytes, content_type: str) -> tuple[int, str]:
         """→ (status, JSON text): MLflow's ``invocations`` on the model (its parser, its JSON of the predictions)."""
-        from mlflow.exceptions import MlflowException
-        from mlflow.pyfunc.scoring_server import invocations
-
         version = served.models[name]
         try:
             model = self.pool.get((name, version))
         except LoadFailed as exc:
             return 503, json.dumps({"error": str(exc), "status": 503})
-        try:
-            schema = model.metadata.get_input_schema()
-            answer = invocations(body, content_type or "application/json", model, schema)  # type: ignore[no-untyped-call]
-        except MlflowException as exc:
-            status = int(exc.get_http_status_code())  # type: ignore[no-untyped-call]
-            status = 400 if status < 500 else status
-            return status, json.dumps({"error": exc.message, "status": status})
-        except Exception as exc:  # noqa: BLE001  # the model's own code failed on this input
-            return 400, json.dumps({"error": f"{type(exc).__name__}: {exc}", "status": 400})
-        text = answer.response if isinstance(answer.response, str) else "".join(answer.response)
-        if answer.status != 200:
-            return answer.status, json.dumps({"error": text, "status": answer.status})
-        return 200, text
+        return score(model, body, content_type)
+
+
+def score(model: Any, body: bytes, content_type: str = "application/json") -> tuple[int, str]:
+    """A loaded pyfunc model on a request body → (status, JSON text): MLflow's own scoring parser (``invocations``:
+    ``dataframe_split``, ``dataframe_records``, ``inputs``, ``instances``, CSV) and its JSON of the predictions; a
+    payload that does not fit is a 400 with MLflow's message. What ``tusk serve`` and the page's "try it" both call."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.pyfunc.scoring_server import invocations
+
+    try:
+        schema = model.metadata.get_input_schema()
+        answer = invocations(body, content_type or "application/json", model, schema)  # type: ignore[no-untyped-call]
+    except MlflowException as exc:
+        status = int(exc.get_http_status_code())  # type: ignore[no-untyped-call]
+        status = 400 if status < 500 else status
+        return status, json.dumps({"error": exc.message, "status": status})
+    except Exception as exc:  # noqa: BLE001  # the model's own code failed on this input
+        return 400, json.dumps({"error": f"{type(exc).__name__}: {exc}", "status": 400})
+    text = answer.response if isinstance(answer.response, str) else "".join(answer.response)
+    if answer.status != 200:
+        return answer.status, json.dumps({"error": text, "status": answer.status})
+    return 200, text
 
 
 def app(server: Server, max_body: int = MAX_BODY) -> Starlette:
