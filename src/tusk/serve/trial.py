@@ -73,6 +73,9 @@ def example(tracker: Tracker, cache: Path, name: str, version: str | None = None
         trial.why = f"{name} has no served version: no release holds it and it has no production version"
         return trial
     folder = _folder(tracker, cache, name, trial.version)
+    if not (folder / "MLmodel").is_file():
+        trial.why = f"{name} v{trial.version} is not an MLflow model (no MLmodel): tusk serve cannot load it"
+        return trial
     logged = folder / "serving_input_example.json"
     if logged.is_file():
         try:
