@@ -107,6 +107,9 @@ def test_every_model_of_the_release_behind_one_port_in_each_of_mlflows_formats(
     status, _, models = call(server.port, "/models")
     assert status == 200 and models["release"] == current["md5"] and models["models"] == current["models"]
     assert len(models["models"]) == 20 and models["loaded"] == [], "nothing loaded before its first request"
+    status, _, health = call(server.port, "/health")
+    assert (status, health["status"], health["models"]) == (200, "ok", 20), "ready: every model's files are there"
+    assert call(server.port, "/models")[2]["loaded"] == [], "/health loads nothing"
     name = "intent-acme"
     status, headers, answer = call(server.port, f"/models/{name}/invocations", SPLIT)
     assert status == 200, answer
@@ -258,6 +261,9 @@ def test_a_release_folder_serves_and_a_model_whose_files_are_gone_fails_only_its
     try:
         status, _, listed = call(served.port, "/models")
         assert status == 200 and listed["models"] == current["models"] and listed["release"] == current["md5"]
+        status, _, health = call(served.port, "/health")
+        assert status == 200 and health["status"] == "degraded" and list(health["failed"]) == ["intent-globex"]
+        assert "its files are not ready" in health["failed"]["intent-globex"]
         status, _, answer = call(served.port, "/models/intent-globex/invocations", SPLIT)
         assert status == 503 and "intent-globex" in answer["error"]
         status, _, answer = call(served.port, "/models/intent-acme/invocations", SPLIT)
@@ -286,3 +292,26 @@ def test_a_fixed_release_preloaded_and_an_unknown_release_refused(intents: CliPr
         assert listed["loaded"] == sorted(current["models"]), "--preload: every model loaded before /health answers"
     finally:
         served.stop()
+
+
+def test_the_production_aliases_served_without_a_release(intents: CliProject) -> None:
+    """`--production`: every instance's production version, whatever release is current; the md5 of that manifest."""
+    from tusk.core.manifest import hashes
+
+    with Project.open(intents.root / "tusk.toml") as project:
+        trained = set(project.tracker.states())
+        aliases = {name: version for name, version in project.tracker.aliases().items() if name in trained}
+    assert len(aliases) == 20
+    served = Served(intents.root, "--production")
+    try:
+        status, _, listed = call(served.port, "/models")
+        assert status == 200 and listed["source"] == "the production aliases" and listed["version"] == ""
+        assert listed["models"] == aliases and listed["release"] == hashes(aliases)[0]
+        status, headers, answer = call(served.port, "/models/intent-acme/invocations", SPLIT)
+        assert status == 200 and len(answer["predictions"]) == 2
+        assert headers["x-tusk-model-version"] == aliases["intent-acme"]
+        assert call(served.port, "/health")[2]["status"] == "ok"
+    finally:
+        served.stop()
+    refused = intents.tusk("serve", "--production", "--release", "v1", "--port", str(free_port()), code=1)
+    assert "exclusive" in refused.output

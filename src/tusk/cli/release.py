@@ -62,11 +62,13 @@ def release_build(ident: str | None) -> Shown:
 @click.argument("ident", metavar="[ID]", required=False)
 @output
 def release_verify(ident: str | None) -> Shown:
-    """Serve release ID (default: the current one) as its image would, and send every model its input example.
+    """Serve release ID (default: the current one) and send every model its logged input example.
 
-    The build context is written from the versions the release holds and served by `tusk serve --models` in a
-    process of its own; each model gets the input example logged with it. Exit 1 when a model does not answer.
-    The verdict is kept in .tusk/releases/MD5/verify.json.
+    Its image is started where a container runtime can run it (podman, or docker whose daemon answers) and holds
+    it; else its build context (written from the versions the release holds) is served by `tusk serve --models`
+    in a process of its own, as the image's CMD would. Exit 1 when a model does not answer. The verdict is kept
+    in .tusk/releases/MD5/verify.json and in the release log ("verified ok|failed", see `tusk release log`);
+    it moves nothing: the current release and a rollback's target stay as they were.
     """
     from tusk.cli._common import EXIT_ERROR
 
@@ -77,7 +79,12 @@ def release_verify(ident: str | None) -> Shown:
         for name, result in verdict.models.items():
             out.print(f"{name}: {result}", markup=False)
         answered = sum(1 for r in verdict.models.values() if r == "ok")
-        out.print(f"release {verdict.md5}: {answered}/{len(verdict.models)} models answered ({verdict.seconds:.1f} s)")
+        out.print(
+            f"release {verdict.md5}: {answered}/{len(verdict.models)} models answered ({verdict.seconds:.1f} s), "
+            f"verified {'ok' if verdict.ok else 'failed'} ({verdict.verified_by})"
+        )
+        if verdict.note:
+            out.print(f"served the build context: {verdict.note}", style="dim", markup=False)
 
     return Shown(verdict, show, code=0 if verdict.ok else EXIT_ERROR)
 
@@ -120,6 +127,13 @@ def _show(release_obj: Any) -> Shown:
         out = console()
         out.print(f"release v{release_obj.version} {release_obj.md5}" + (" (current)" if release_obj.current else ""))
         out.print(f"sha256 {release_obj.sha256}\nimage  {release_obj.image}\ncode   {short(release_obj.code_commit)}")
+        verified = release_obj.verified
+        out.print(
+            f"{verified.describe()}" + (f": {verified.detail}" if verified.verdict != "ok" else "")
+            if verified is not None
+            else "not verified (tusk release verify)",
+            markup=False,
+        )
         out.print(table(None, ["model", "version"], sorted(release_obj.models.items())))
 
     return Shown(release_obj, show)
@@ -150,7 +164,8 @@ def release_current(at: str | None) -> Shown:
 @release.command("log")
 @output
 def release_log() -> Shown:
-    """Every release event, newest first: created, rolled_back, rolled_forward, with time, user and code commit.
+    """Every release event, newest first: created, rolled_back, rolled_forward, verified (ok or failed, and by
+    what: context, podman or docker), with time, user and code commit.
 
     The log is append-only (runs in the MLflow experiment tusk-releases). An event a crash left half-done
     shows as pending until the next command finishes it.
@@ -162,6 +177,8 @@ def release_log() -> Shown:
         for event in log.events:
             data = event.to_json()
             what = data["event"] + ("" if event.status == "done" else " (pending)")
+            if event.event == "verified":
+                what = f"verified {event.verdict} ({event.verified_by})"
             rows.append(
                 (
                     data["time"][:19].replace("T", " "),

@@ -62,8 +62,8 @@ class ReleaseMethods(ProjectBase):
         return ReleaseList(self.releases.list())
 
     def release(self, ident: str) -> Release:
-        """A release by md5, an md5 prefix of 4+ characters, or ``vN``."""
-        return self.releases.find(ident)
+        """A release by md5, an md5 prefix of 4+ characters, or ``vN`` (with its last verdict, ``verified``)."""
+        return self.releases.with_verdict(self.releases.find(ident))
 
     def release_diff(self, first: str, second: str) -> ReleaseDiff:
         """Models added, removed and changed from release ``first`` to ``second``, with commits and metric deltas."""
@@ -101,10 +101,10 @@ class ReleaseMethods(ProjectBase):
         current = self.releases.current_at(at) if at else self.releases.current()
         if current is None:
             raise ReleaseError("no release yet (run 'tusk release create')")
-        return current
+        return self.releases.with_verdict(current)
 
     def release_log(self) -> ReleaseLogView:
-        """Every release event (created, rolled_back, rolled_forward), newest first."""
+        """Every release event (created, rolled_back, rolled_forward, verified), newest first."""
         from tusk.project.results import ReleaseLogView
 
         return ReleaseLogView(self.releases.log())

@@ -11,6 +11,7 @@ from tusk.project._base import ProjectBase
 if TYPE_CHECKING:
     from tusk.serve.running import RunningServer
     from tusk.serve.source import Source
+    from tusk.serve.trial import Trial
     from tusk.serve.verify import Verdict
 
 MEGABYTE = 1024 * 1024
@@ -50,16 +51,44 @@ class ServeMethods(ProjectBase):
         _serve(source, host, port, preload, memory_mb, on_ready, poll, self.state_dir / "serve")
 
     def verify_release(self, ident: str | None = None) -> Verdict:
-        """Release ``ident`` (default: the current one) as its image would serve it: its build context written
-        from the versions it holds, served by ``tusk serve --models`` in a process of its own, every model sent
-        its logged input example. The verdict is written to ``.tusk/releases/MD5/verify.json``."""
+        """Release ``ident`` (default: the current one) served and sent every model its logged input example: its
+        image started where a container runtime can (podman, or docker whose daemon answers) and has it, else its
+        build context served by ``tusk serve --models`` in a process of its own. The verdict is written to
+        ``.tusk/releases/MD5/verify.json`` and recorded in the release log (a ``verified`` event: it moves
+        nothing). A version whose files cannot be fetched fails its model, not the verification."""
+        from tusk._internal import git
         from tusk.release.create import build_release
-        from tusk.serve.verify import verify_context
+        from tusk.serve.verify import verify
 
         outcome = build_release(
-            self.config, self.tracker, self.state_dir, self.release_lock("tusk release verify"), None, ident
+            self.config,
+            self.tracker,
+            self.state_dir,
+            self.release_lock("tusk release verify"),
+            None,
+            ident,
+            tolerant=True,
         )
-        return verify_context(outcome.release.md5, outcome.context)
+        verdict = verify(outcome.release.md5, outcome.context, outcome.release.image, outcome.missing)
+        self.releases.record_verdict(
+            verdict.md5, verdict.ok, verdict.verified_by, verdict.detail(), git.head(self.root)
+        )
+        return verdict
+
+    def try_example(self, name: str, version: str | None = None) -> Trial:
+        """What a model's "try it" form starts from: the version ``tusk serve`` answers with (the current release's,
+        else the production alias; or ``version``) and its logged input example (``why`` when there is none)."""
+        from tusk.serve.trial import example
+
+        return example(self.tracker, self.state_dir / "serve", name, version)
+
+    def try_model(self, name: str, payload: str, version: str | None = None) -> Trial:
+        """``payload`` (JSON in MLflow's scoring protocol) scored by ``name``'s served version (or ``version``),
+        loaded and parsed as ``tusk serve`` does → the predictions. A payload that is not JSON or does not fit the
+        model, or a model with no served version, raises TuskError with the reason."""
+        from tusk.serve.trial import try_model
+
+        return try_model(self.tracker, self.state_dir / "serve", name, payload, version)
 
     def serving(self) -> list[RunningServer]:
         """The ``tusk serve`` processes running on this project now: address, release served and since when."""

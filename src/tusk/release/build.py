@@ -21,7 +21,8 @@ SERVE_PORT = 8080
 
 
 def containerfile(base_image: str, md5: str, sha256: str, code_commit: str, image: str, tusk: str = "") -> str:
-    """The release's Containerfile: ``base_image`` + the models + tusk (``tusk``: its pinned requirement) and
+    """The release's Containerfile: ``base_image`` + the models + tusk with its serving extra (``tusk``: its pinned
+    requirement, by default ``tusk-mlops[serve]`` as this tusk was installed) and
     every model's own requirements, and a CMD running ``tusk serve --models /models`` on port 8080: the image
     answers ``POST /models/NAME/invocations`` (``docker run -p 8080:8080 IMAGE``)."""
     labels = {
@@ -35,7 +36,7 @@ def containerfile(base_image: str, md5: str, sha256: str, code_commit: str, imag
     label_lines = " \\\n      ".join(f"{k}={json.dumps(v)}" for k, v in labels.items())
     from tusk._internal.dist import requirement
 
-    wanted = tusk or requirement()
+    wanted = tusk or requirement("serve")
     install = (
         f'RUN pip install --no-cache-dir "{wanted}" '
         '$(for r in /models/*/requirements.txt; do [ -f "$r" ] && printf -- \'-r %s \' "$r"; done)'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -135,6 +136,7 @@ class BuildOutcome:
     context: Path
     built: bool
     note: str
+    missing: dict[str, str] = field(default_factory=dict)  # ``tolerant``: instance → why its files were not fetched
 
     def to_json(self) -> dict[str, Any]:
         return {**self.release.to_json(), "builder": self.builder, "context": str(self.context), "note": self.note}
@@ -147,11 +149,25 @@ def build_release(
     release_lock: AbstractContextManager[None],
     builder: Builder | None,
     ident: str | None = None,
+    tolerant: bool = False,
 ) -> BuildOutcome:
     """The image of release ``ident`` (default: the current one), e.g. one recorded ``--no-build``: its build
     context rewritten in ``state_dir``/releases/MD5 from the versions it holds, then built by ``builder`` (``none``
-    or None: the context only). The release's record is unchanged (its md5 names the same models either way)."""
+    or None: the context only). A built image marks the release's record built. ``tolerant`` (verify): a version
+    whose files cannot be fetched is left out of the context and named in ``missing``, instead of failing."""
     from tusk.errors import ReleaseError
+
+    missing: dict[str, str] = {}
+
+    def fetch(name: str, version: str, folder: Path) -> object:
+        if not tolerant:
+            return tracker.download(name, version, folder)
+        try:
+            return tracker.download(name, version, folder)
+        except Exception as exc:  # noqa: BLE001  # any reason its files cannot come: the verdict says it
+            shutil.rmtree(folder, ignore_errors=True)
+            missing[name] = f"its files could not be fetched: {type(exc).__name__}: {exc}"
+            return None
 
     with release_lock:
         store = ReleaseStore(tracker)
@@ -164,7 +180,7 @@ def build_release(
         context = builds.write_context(
             state_dir / "releases" / release.md5,
             manifest,
-            tracker.download,
+            fetch,
             config.release.base_image,
             release.md5,
             release.sha256 or sha256,
@@ -178,5 +194,6 @@ def build_release(
             or not builder.build(context, release.image, context / "build.log")
         ):
             note = f"no image builder (docker, podman, buildah): build context left in {context}"
-            return BuildOutcome(release, None, context, False, note)
-        return BuildOutcome(release, builder.name, context, True, f"built {release.image} with {builder.name}")
+            return BuildOutcome(release, None, context, False, note, missing)
+        store.mark_built(release)
+        return BuildOutcome(release, builder.name, context, True, f"built {release.image} with {builder.name}", missing)

@@ -42,6 +42,7 @@ class Release:
     current: bool = False
     run_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    verified: ReleaseEvent | None = None  # its last ``tusk release verify`` (filled in by ``with_verdict``)
 
     @property
     def id(self) -> str:
@@ -63,6 +64,11 @@ class Release:
             "code_commit": self.code_commit,
             "built": self.built,
             "current": self.current,
+            "verified": (
+                {k: v for k, v in self.verified.to_json().items() if k in ("time", "verdict", "verified_by", "detail")}
+                if self.verified
+                else None
+            ),
         }
 
 
@@ -154,6 +160,11 @@ class ReleaseStore:
         event = {T.RELEASE_EVENT: "created", T.RELEASE_FROM: current.md5 if current else "", T.USER: current_user()}
         return _release(self.registry.record_release(normalise(manifest), tags, event)), True
 
+    def mark_built(self, release: Release) -> None:
+        """``tusk release build`` built the image of ``release``: its record says so (``built``)."""
+        self.registry.tag_release(release.version, {T.RELEASE_BUILT: "true"})
+        release.built = True
+
     def _move_pointer(self, target: Release, current: Release | None, code_commit: str) -> None:
         """``create`` found an identical earlier release: it becomes current again (the aliases already are
         its versions, so only the pointer moves), logged as a roll back or forward."""
@@ -204,6 +215,9 @@ class ReleaseStore:
             return []
         by_md5 = {r.md5: r for r in self.list()}
         for event in pending:
+            if not event.moves:  # a verdict cut short before it was recorded: it did not happen
+                self.history.finish(event.run_id, done=False)
+                continue
             target = by_md5.get(event.md5)
             if target is None:  # a release whose version was never recorded: it did not happen
                 self.history.finish(event.run_id, done=False)
@@ -224,10 +238,23 @@ class ReleaseStore:
             event.version = versions.get(event.md5, "")
         return events
 
+    def record_verdict(self, md5: str, ok: bool, verified_by: str, detail: str = "", code_commit: str = "") -> None:
+        """``tusk release verify``'s verdict on release ``md5``, a ``verified`` event of the log (it moves nothing:
+        what is current, what a rollback goes back to, and what was current when, stay as they were)."""
+        self.history.verified(md5, ok, verified_by, detail, code_commit)
+
+    def with_verdict(self, release: Release) -> Release:
+        """``release`` with its last verdict (``verified``), read from the log."""
+        release.verified = next(
+            (e for e in self.history.events() if e.event == "verified" and e.md5 == release.md5 and e.status == "done"),
+            None,
+        )
+        return release
+
     def current_at(self, when: str) -> Release:
         """The release that was current at ``when`` (ISO 8601 or Unix seconds): the last event before it."""
         moment = parse_time(when)
-        done = [e for e in self.log() if e.status == "done"]
+        done = [e for e in self.log() if e.status == "done" and e.moves]
         before = [e for e in done if e.time_ms <= moment]
         if not before:
             first = f" (the first event was at {done[-1].to_json()['time']})" if done else ""

@@ -4,7 +4,9 @@ health; and the thread that follows the current release.
 - ``POST /models/{name}/invocations``: ``dataframe_split``, ``dataframe_records``, ``inputs`` or ``instances``
   (MLflow's own parser) → ``{"predictions": [...]}``, headers ``X-Tusk-Model-Version`` and ``X-Tusk-Release``;
 - ``GET /models`` → ``{"release": md5, "version": "vN", "models": {name: version}, "loaded": [...]}``;
-- ``GET /health`` → 200 once a release is read (and, with ``preload``, every model loaded), else 503.
+- ``GET /health`` → 200 once a release is read and every model's files are present with a readable ``MLmodel``
+  (fetched, not loaded; with ``preload``, loaded), else 503; ``"status": "degraded"`` with each model that is not
+  (its name and why) when some are not.
 
 Errors are JSON ``{"error": ..., "status": ...}``: 404 an unknown model (or a name that is not one), 400 a payload
 that is not JSON or does not fit the model, 413 a body over the limit, 503 a model that failed to load (its reason).
@@ -49,6 +51,7 @@ class Server:
         self.served: Served | None = None
         self.problem = ""  # why no release is served yet (read failed)
         self.ready = False
+        self.unready: dict[str, str] = {}  # model → why its files are not there (the served release's, lazy mode)
         self.swaps: list[tuple[float, str]] = []  # (time, md5): what was served when
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -66,13 +69,16 @@ class Server:
         if old is not None and old.md5 == new.md5 and old.models == new.models:
             self.ready = True
             return False
+        unready: dict[str, str] = {}
         if self.preload:
             for key in sorted(new.models.items()):
                 try:
                     self.pool.get(key)
                 except LoadFailed:
                     pass  # its requests answer with the reason
-        self.served = new
+        else:
+            unready = self.check(new)
+        self.served, self.unready = new, unready
         self.problem = ""
         self.swaps.append((time.time(), new.md5))
         self.pool.keep_only(set(new.models.items()) | {need for held in new.needs.values() for need in held.values()})
@@ -80,6 +86,19 @@ class Server:
         if self.on_swap is not None:
             self.on_swap(old, new)
         return True
+
+    def check(self, served: Served) -> dict[str, str]:
+        """Every model's files fetched and its ``MLmodel`` read (MLflow's, without loading the model) → the models
+        that are not ready and why. What ``/health`` says of a lazy server: each model can be loaded."""
+        from mlflow.models import Model
+
+        problems: dict[str, str] = {}
+        for name, version in sorted(served.models.items()):
+            try:
+                Model.load(str(self.source.files(name, version) / "MLmodel"))
+            except Exception as exc:  # noqa: BLE001  # any reason its files are not there: /health names it
+                problems[name] = f"{name} v{version}: its files are not ready: {type(exc).__name__}: {exc}"
+        return problems
 
     def start(self) -> None:
         self.refresh()
@@ -99,27 +118,34 @@ class Server:
     # ----- a prediction -----------------------------------------------------------------------
     def predict(self, served: Served, name: str, body: bytes, content_type: str) -> tuple[int, str]:
         """→ (status, JSON text): MLflow's ``invocations`` on the model (its parser, its JSON of the predictions)."""
-        from mlflow.exceptions import MlflowException
-        from mlflow.pyfunc.scoring_server import invocations
-
         version = served.models[name]
         try:
             model = self.pool.get((name, version))
         except LoadFailed as exc:
             return 503, json.dumps({"error": str(exc), "status": 503})
-        try:
-            schema = model.metadata.get_input_schema()
-            answer = invocations(body, content_type or "application/json", model, schema)  # type: ignore[no-untyped-call]
-        except MlflowException as exc:
-            status = int(exc.get_http_status_code())  # type: ignore[no-untyped-call]
-            status = 400 if status < 500 else status
-            return status, json.dumps({"error": exc.message, "status": status})
-        except Exception as exc:  # noqa: BLE001  # the model's own code failed on this input
-            return 400, json.dumps({"error": f"{type(exc).__name__}: {exc}", "status": 400})
-        text = answer.response if isinstance(answer.response, str) else "".join(answer.response)
-        if answer.status != 200:
-            return answer.status, json.dumps({"error": text, "status": answer.status})
-        return 200, text
+        return score(model, body, content_type)
+
+
+def score(model: Any, body: bytes, content_type: str = "application/json") -> tuple[int, str]:
+    """A loaded pyfunc model on a request body → (status, JSON text): MLflow's own scoring parser (``invocations``:
+    ``dataframe_split``, ``dataframe_records``, ``inputs``, ``instances``, CSV) and its JSON of the predictions; a
+    payload that does not fit is a 400 with MLflow's message. What ``tusk serve`` and the page's "try it" both call."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.pyfunc.scoring_server import invocations
+
+    try:
+        schema = model.metadata.get_input_schema()
+        answer = invocations(body, content_type or "application/json", model, schema)  # type: ignore[no-untyped-call]
+    except MlflowException as exc:
+        status = int(exc.get_http_status_code())  # type: ignore[no-untyped-call]
+        status = 400 if status < 500 else status
+        return status, json.dumps({"error": exc.message, "status": status})
+    except Exception as exc:  # noqa: BLE001  # the model's own code failed on this input
+        return 400, json.dumps({"error": f"{type(exc).__name__}: {exc}", "status": 400})
+    text = answer.response if isinstance(answer.response, str) else "".join(answer.response)
+    if answer.status != 200:
+        return answer.status, json.dumps({"error": text, "status": answer.status})
+    return 200, text
 
 
 def app(server: Server, max_body: int = MAX_BODY) -> Starlette:
@@ -165,7 +191,9 @@ def app(server: Server, max_body: int = MAX_BODY) -> Starlette:
         served = server.served
         if served is None or not server.ready:
             return error(503, f"not ready: {server.problem or 'starting'}")
+        unready = server.unready if served is server.served else {}
         failed = {n: r for n, v in served.models.items() if (r := server.pool.failure((n, v))) is not None}
+        failed = {**unready, **failed}
         body: dict[str, Any] = {"status": "ok", "release": served.md5, "models": len(served.models)}
         if failed:
             body.update(status="degraded", failed=failed)

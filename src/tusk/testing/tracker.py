@@ -317,6 +317,8 @@ class TrackerSuite:
         assert by_md5[second].current and not by_md5[first].current and int(b.version) > int(a.version)
         registry.point(a.version)
         assert [r.version for r in registry.releases() if r.current] == [a.version]
+        registry.tag_release(b.version, {"tusk.release.built": "true"})
+        assert {r.version: r.tags.get("tusk.release.built") for r in registry.releases()}[b.version] == "true"
         moved = registry.start_event({"tusk.release.event": "rolled_back", "tusk.release.md5": first})
         void = registry.start_event({"tusk.release.event": "rolled_forward", "tusk.release.md5": names("none")})
         assert {moved, void} <= {e.id for e in registry.events(pending_only=True)}

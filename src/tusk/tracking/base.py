@@ -225,6 +225,7 @@ class ReleaseRegistry(Protocol):
         self, manifest: Mapping[str, str], tags: Mapping[str, str], event_tags: Mapping[str, str]
     ) -> ReleaseRecord: ...
     def point(self, version: str) -> None: ...  # make release ``version`` the current one
+    def tag_release(self, version: str, tags: Mapping[str, str]) -> None: ...  # set tags on a recorded release
     def events(self, pending_only: bool = False) -> list[EventRecord]: ...  # the release log, any order
     def start_event(self, tags: Mapping[str, str]) -> str: ...  # an event under way (pending) → its id
     def finish_event(self, event_id: str, done: bool = True) -> None: ...  # done, or void (never took place)

@@ -167,6 +167,11 @@ class MlflowReleases:
         with mlflow_errors("cannot move the current release"):
             self.client.set_registered_model_alias(RELEASE_MODEL, PRODUCTION, version)
 
+    def tag_release(self, version: str, tags: Mapping[str, str]) -> None:
+        with mlflow_errors("cannot tag the release"):
+            for key, value in tags.items():
+                self.client.set_model_version_tag(RELEASE_MODEL, version, key, value)
+
     # ----- the release log ---------------------------------------------------------------------------
     def events(self, pending_only: bool = False) -> list[EventRecord]:
         runs = self.tracker.experiment_runs(RELEASE_EXPERIMENT, running_only=pending_only)

@@ -64,6 +64,9 @@ RELEASE_BUILT = "tusk.release.built"
 RELEASE_MANIFEST = "tusk.release.manifest"
 RELEASE_EVENT = "tusk.release.event"
 RELEASE_FROM = "tusk.release.from"
+RELEASE_VERDICT = "tusk.release.verdict"  # a verified event: ok | failed
+RELEASE_VERIFIED_BY = "tusk.release.verified_by"  # context | podman | docker
+RELEASE_VERIFY_DETAIL = "tusk.release.verify_detail"  # what failed, in a line
 
 # MLflow's own tags, which tusk sets so that MLflow's UI shows them
 USER = "mlflow.user"
