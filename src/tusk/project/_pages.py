@@ -50,6 +50,10 @@ class PageMethods(ProjectBase):
             yes: bool = False,
             expect: tuple[int, int, int] | None = None,
             allow_empty: bool = False,
+            delimiter: str | None = None,
+            encoding: str | None = None,
+            sheet: str | None = None,
+            normalize_headers: bool = False,
         ) -> ImportResult: ...
         def edit_review(
             self,
@@ -76,10 +80,16 @@ class PageMethods(ProjectBase):
         keys: Sequence[str] = (),
         mode: str = "upsert",
         branch: str | None = None,
+        delimiter: str | None = None,
+        encoding: str | None = None,
+        sheet: str | None = None,
+        normalize_headers: bool = False,
     ) -> Proposal:
         """A file imported onto a review branch, never onto the data branch: the same import, validation and checks
         as ``tusk data import --branch`` (one commit, refused whole), then the review titled. ``branch``: a review
-        to add the file to, or a new one's name; without it, a new branch named after the title."""
+        to add the file to, or a new one's name; without it, a new branch named after the title. ``delimiter``,
+        ``encoding``, ``sheet`` and ``normalize_headers`` read the file as :meth:`import_file` does (sniffed and
+        detected when not given)."""
         from tusk.errors import DataError
 
         title = " ".join(title.split())
@@ -91,7 +101,18 @@ class PageMethods(ProjectBase):
             raise DataError(
                 f"a proposal opens a review beside {name}, never writes {name} itself: choose another branch name"
             )
-        imported = self.import_file(source, table, keys, mode, name, message=title)
+        imported = self.import_file(
+            source,
+            table,
+            keys,
+            mode,
+            name,
+            message=title,
+            delimiter=delimiter,
+            encoding=encoding,
+            sheet=sheet,
+            normalize_headers=normalize_headers,
+        )
         new_branch = name not in known
         if imported.commit is None and new_branch:  # nothing changed: no review opened (nor an empty branch left)
             if name in {b.name for b in self.data.branches()}:

@@ -83,6 +83,20 @@ function poll(table) {
   }).catch(function () { window.setTimeout(function () { poll(table); }, 3000); });
 }
 
+// the upload's "sheet" field is there only when the file chosen is an Excel workbook (kept when it holds a value)
+document.addEventListener("change", function (event) {
+  var input = event.target;
+  if (!input.matches || !input.matches("form.propose input[type=file]")) { return; }
+  var form = input.form, template = document.getElementById("sheet-field");
+  var field = form.querySelector("label.sheet");
+  var workbook = /\.xlsx$/i.test(input.value || "");
+  if (workbook && !field && template) {
+    input.closest("label").after(template.content.cloneNode(true));
+  } else if (!workbook && field && template && !field.querySelector("input").value) {
+    field.remove();
+  }
+});
+
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("[data-load]").forEach(load);
   document.querySelectorAll("[data-poll]").forEach(function (table) { window.setTimeout(function () { poll(table); }, 500); });
