@@ -36,7 +36,9 @@ function row(job) {
       badge.className = "badge " + job.status; badge.textContent = value; td.appendChild(badge);
     } else if (index === 4) {
       var pre = document.createElement("pre"); pre.className = "tail";
-      pre.textContent = (job.error || job.log_tail || "").slice(-600); td.appendChild(pre);
+      // a failed job: its traceback (tusk's runner frames left out); else its error or its log's last lines
+      pre.textContent = job.status === "failed" && job.log_tail ? job.log_tail : (job.error || job.log_tail || "").slice(-600);
+      td.appendChild(pre);
     } else if (index === 0) {
       var link = document.createElement("a"); link.href = "/model?name=" + encodeURIComponent(job.name);
       link.textContent = value; td.appendChild(link);
