@@ -123,6 +123,20 @@ def number(value: Any) -> str:
     return str(value)
 
 
+def delta(change: Any, name: str, *values: Any) -> Markup:
+    """A metric's change to the metrics' digits (``−0.067``, ``±0``), marked ``worse`` (red) or ``better``."""
+    from tusk.project import Project
+
+    if not isinstance(change, (int, float)):
+        return Markup("")
+    text, quality = Project.metric_delta(
+        name, float(change), *(float(v) for v in values if isinstance(v, (int, float)))
+    )
+    said = {"worse": "worse", "better": "better"}.get(quality, "")
+    title = f' title="{said}"' if said else ""
+    return Markup(f'<span class="delta {quality}"{title}>{escape(text)}</span>')
+
+
 # what the CLI's messages say in flags, as the page says it (the page has buttons and fields, not options)
 PAGE_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
@@ -159,7 +173,9 @@ def make_env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(cell=cell, short=short, when=when, duration=duration, number=number, page_words=page_words)
+    env.filters.update(
+        cell=cell, short=short, when=when, duration=duration, number=number, page_words=page_words, delta=delta
+    )
     env.globals["qs"] = lambda **kw: urlencode({k: v for k, v in kw.items() if v not in (None, "")})
     return env
 
