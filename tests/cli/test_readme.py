@@ -1,5 +1,5 @@
-"""The README's quick start: exactly its two commands (its first block), and a pointer to the screenshot of the review page the demo
-leaves open (a PNG in the repository, small enough to keep there)."""
+"""The README's quick start: exactly its two commands (its first block), and a pointer to the screenshot of the
+review page the demo leaves open (a PNG in the repository, small enough to keep there)."""
 
 from __future__ import annotations
 

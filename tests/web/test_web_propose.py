@@ -10,6 +10,7 @@ import html as markup
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -357,3 +358,69 @@ def test_a_workbooks_sheet_is_picked_by_name_and_an_option_that_does_not_apply_i
             assert answer.status_code == 400 and "book.xlsx is an Excel workbook" in answer.text
             assert re.search(rf'<option value="{re.escape(option)}" selected>', answer.text)
     assert "kept" not in _branches(project)
+
+
+def test_a_few_cells_are_edited_as_a_review_from_the_tables_page(project: TrainProject) -> None:
+    head = project.head()
+    before = _branches(project)
+    with client(project.root) as web:
+        page = web.get("/data/table?name=examples").text
+        assert 'action="/propose/edit"' in page and "edit a few cells as a review" in page
+        parser = Links()
+        parser.feed(page)
+        fields = next(f["fields"] for f in parser.forms if f["action"] == "/propose/edit")
+        assert fields["table"] == "examples" and {"key1", "value1", "title", "branch"} <= set(fields)
+        assert (
+            '<option value="id">' not in page.split('action="/propose/edit"')[1].split("</form>")[0]
+        )  # the key names the row
+
+        def post(data: dict[str, str]) -> Any:
+            return web.post(
+                "/propose/edit",
+                data={**fields, **data},
+                headers={"referer": "http://127.0.0.1:8765/data/table?name=examples"},
+                follow_redirects=False,
+            )
+
+        answer = post(
+            {
+                "key1": "1",
+                "column1": "label",
+                "value1": "relabelled",
+                "key2": "2",
+                "column2": "text",
+                "value2": "a new text",
+                "title": "Fix two cells",
+            }
+        )
+        assert answer.status_code == 303, answer.text[:500]
+        review = web.get(answer.headers["location"]).text
+        assert "opened the review propose/fix-two-cells: ~2 rows of examples" in review
+        assert re.search(r'<td class="changed"><del>l1</del> → <ins>relabelled</ins></td>', review)
+        assert "<ins>a new text</ins>" in review
+        impact = web.get("/review/impact?branch=propose/fix-two-cells&part=1").text
+        assert "merging retrains 2 of 4" in impact and "m-c1" in impact and "m-c2" in impact
+        # refused in the page's words, back to the table's page, nothing left behind
+        for data, said in (
+            ({"key1": "999", "column1": "label", "value1": "x", "title": "t"}, "examples on main has no row id=999"),
+            ({"key1": "1", "column1": "id", "value1": "5", "title": "t"}, "id is examples's key"),
+            ({"key1": "1", "column1": "nope", "value1": "5", "title": "t"}, "examples has no column 'nope'"),
+            ({"key1": "1", "column1": "label", "value1": "l1", "title": "t"}, "the edit changes nothing"),
+            ({"key1": "", "column1": "label", "value1": "x", "title": "t"}, "which row?"),
+        ):
+            refused = post(data)
+            assert refused.status_code == 400 and said in markup.unescape(refused.text), refused.text[-800:]
+            assert '<a class="button" href="/data/table?name=examples">' in refused.text
+        token_less = web.post("/propose/edit", data={**{k: v for k, v in fields.items() if k != "csrf"}, "key1": "1"})
+        assert token_less.status_code == 403
+    assert project.head() == head, "main is untouched until the review is merged"
+    assert _branches(project) == before | {"propose/fix-two-cells"}
+    rows = project.json(
+        "data",
+        "sql",
+        "SELECT id, text, label FROM examples WHERE id IN (1, 2) ORDER BY id",
+        "--at",
+        "propose/fix-two-cells",
+    )["rows"]
+    assert rows == [[1, "text 1", "relabelled"], [2, "a new text", "l2"]]
+    assert project.json("review", "show", "propose/fix-two-cells")["title"] == "Fix two cells"

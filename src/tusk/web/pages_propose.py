@@ -173,9 +173,49 @@ def routes(web: Web) -> list[BaseRoute]:
         finally:
             await form.close()
 
+    async def propose_edit(request: Request) -> Response:
+        """A few cells of a table edited as a review (the table's page's small form): each line a row's key, a
+        column and the new value; the answer is the new review's page."""
+        session = session_of(request)
+        form = await request.form(max_files=0, max_fields=50)
+        fields = {
+            k: str(v).strip() if k.startswith(("key", "column", "title", "branch", "table")) else str(v)
+            for k, v in form.items()
+            if isinstance(v, str)
+        }
+        if not Gate.csrf_ok(session, fields.get("csrf", "")):
+            return PlainTextResponse("refused: this form has no valid CSRF token (reload the page)", status_code=403)
+        table = fields.get("table", "")
+        edits = [
+            (fields.get(f"key{i}", ""), fields.get(f"column{i}", ""), fields.get(f"value{i}", "")) for i in range(1, 11)
+        ]
+        edits = [e for e in edits if e[0] or e[2]]  # a line with neither a row nor a value is left empty
+        detail = {"table": table, "title": fields.get("title", "")[:200], "cells": str(len(edits))}
+
+        def run() -> tuple[str, str]:
+            with web.project() as project:
+                done = project.propose_edit(
+                    table, edits, fields.get("title", ""), session.who, fields.get("branch") or None
+                )
+                i = done.imported
+                opened = "opened the review" if done.new_branch else "added to the review"
+                return f"{opened} {done.branch}: ~{i.modified} rows of {i.table}", done.branch
+
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            message, branch = await run_in_threadpool(run)
+        except TuskError as exc:
+            web.log_action(session.who, "propose edit", detail, f"refused: {exc}")
+            return error_page(web, request, exc)
+        web.log_action(session.who, "propose edit", detail, message)
+        target = f"/review?branch={quote(branch, safe='')}&{urlencode({'done': message[:300]})}"
+        return RedirectResponse(target, status_code=303)
+
     return [
         Route("/propose", page(web, "propose.html", propose_page)),
         Route("/propose", propose, methods=["POST"]),
+        Route("/propose/edit", propose_edit, methods=["POST"]),
     ]
 
 
