@@ -95,7 +95,7 @@ def test_candidates_gate_an_improvement_and_are_promoted_after_the_merge(project
     assert m["deltas"] == {"accuracy": 0.125, "rows": 0.0}
     text = project.tusk("review", "show", "fix").stdout
     assert (
-        f"passed m-c0: candidate v{candidate} vs production v1: accuracy 0.625 (0.5, +0.125), rows 8 (8, +0)" in text
+        f"passed m-c0: candidate v{candidate} vs production v1: accuracy 0.625 (0.5, +0.125), rows 8 (8, ±0)" in text
         and "mergeable" in text
     )
 
@@ -114,7 +114,7 @@ def test_the_gate_blocks_a_regression_naming_the_model_and_its_numbers(project: 
     refused = project.tusk("data", "merge", "worse", code=1).stderr
     assert refused.startswith(
         "error: merge of worse refused: m-c1: gate 'accuracy >= production.accuracy - 0.01' "
-        "fails: candidate v2: accuracy 0 (production v1: 0.5, -0.5)"
+        "fails: candidate v2: accuracy 0 (production v1: 0.5, −0.5)"
     )
     assert project.head() == before
     shown, models = review(project, "worse")

@@ -6,9 +6,11 @@ failing check's rows named, candidates trained from the review, errors that lead
 from __future__ import annotations
 
 import csv
+import html as markup
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -242,3 +244,183 @@ def test_an_excel_workbook_is_proposed_as_a_csv_is(project: TrainProject) -> Non
         assert "<ins>relabelled</ins>" in answer.text
     log = project.json("data", "log", "propose/from-excel")["commits"][0]["message"]
     assert log == "from excel"
+
+
+def test_the_upload_reads_files_as_spreadsheets_save_them(project: TrainProject) -> None:
+    """A semicolon, Latin-1 file (European Excel's CSV) is read with the delimiter sniffed and the encoding detected,
+    or as the form's "how to read" says; a spaced header kept or made plain; a workbook's sheet picked by name."""
+    semicolon = "id;city;Customer Name\n1;Düsseldorf;Ann\n2;Besançon;Bob\n".encode("latin-1")
+    with client(project.root) as web:
+        fields = _propose_fields(web.get("/data").text)
+        assert {"delimiter", "encoding"} <= set(re.findall(r'<select name="(\w+)"', web.get("/data").text))
+        new = {**fields, "table": "", "key": "id"}
+        auto = web.post(
+            "/propose",
+            data={**new, "new_table": "cities", "title": "Cities auto", "branch": "auto"},
+            files={"file": ("cities.csv", semicolon, "text/csv")},
+        )
+        assert auto.status_code == 200, auto.text[:500]
+        assert "opened the review auto: +2 ~0 −0 rows of cities (read as cp1252, separated by ';')" in markup.unescape(
+            auto.text
+        )
+        forced = web.post(
+            "/propose",
+            data={
+                **new,
+                "new_table": "towns",
+                "title": "Towns forced",
+                "branch": "forced",
+                "delimiter": ";",
+                "encoding": "latin-1",
+                "normalize_headers": "on",
+            },
+            files={"file": ("towns.csv", semicolon, "text/csv")},
+        )
+        assert forced.status_code == 200, forced.text[:500]
+        assert "rows of towns (read as latin-1, separated by ';')" in markup.unescape(forced.text)
+        # forced wrong: a comma file read at semicolons is one column, and the page says so in its words
+        wrong = web.post(
+            "/propose",
+            data={**fields, "table": "examples", "title": "t", "delimiter": ";"},
+            files={"file": ("r.csv", _relabelled(), "text/csv")},
+        )
+        assert wrong.status_code == 400 and "--" not in re.sub(r"<[^>]+>", "", wrong.text.split("<main>")[1])
+        encoded = web.post(
+            "/propose",
+            data={**new, "new_table": "cities", "title": "t", "encoding": "utf-8"},
+            files={"file": ("cities.csv", semicolon, "text/csv")},
+        )
+        said = markup.unescape(re.sub(r"<[^>]+>", "", encoded.text.split("<main>")[1]))
+        assert encoded.status_code == 400 and "cities.csv: not utf-8 (line 2" in said, said
+        assert "choose the file's “encoding” in the form" in said and "--" not in said
+        assert (
+            re.search(r'<option value="utf-8" selected>', encoded.text)
+            and '<details class="read" open>' in encoded.text
+        )
+    auto_rows = project.json("data", "sql", 'SELECT city, "Customer Name" FROM cities ORDER BY id', "--at", "auto")
+    assert auto_rows["rows"] == [["Düsseldorf", "Ann"], ["Besançon", "Bob"]]
+    town_rows = project.json("data", "sql", "SELECT city, customer_name FROM towns ORDER BY id", "--at", "forced")
+    assert town_rows["rows"] == [["Düsseldorf", "Ann"], ["Besançon", "Bob"]]
+
+
+def test_a_workbooks_sheet_is_picked_by_name_and_an_option_that_does_not_apply_is_refused(
+    project: TrainProject,
+) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.title = "notes"
+    book.active.append(["nothing to import here"])
+    sheet = book.create_sheet("labels")
+    sheet.append(["id", "customer", "text", "label"])
+    sheet.append([*rows()[1][:3], "relabelled"])
+    out = io.BytesIO()
+    book.save(out)
+    with client(project.root) as web:
+        fields = _propose_fields(web.get("/").text)
+        assert "sheet" in fields  # without scripts the field is there (a script shows it for a workbook only)
+        picked = web.post(
+            "/propose",
+            data={**fields, "table": "examples", "title": "from a sheet", "sheet": "labels"},
+            files={"file": ("book.xlsx", out.getvalue(), "application/octet-stream")},
+        )
+        assert picked.status_code == 200, picked.text[:500]
+        assert (
+            "+0 ~1 −0 rows of examples (sheet 'labels')" in markup.unescape(picked.text)
+            and "<ins>relabelled</ins>" in picked.text
+        )
+        unknown = web.post(
+            "/propose",
+            data={**fields, "table": "examples", "title": "no such sheet", "sheet": "Sheet9"},
+            files={"file": ("book.xlsx", out.getvalue(), "application/octet-stream")},
+        )
+        assert unknown.status_code == 400 and "Sheet9" in unknown.text and "labels" in unknown.text
+        # a sheet for a CSV: refused in the page's words, the form kept as it was filled in (not the file)
+        refused = web.post(
+            "/propose",
+            data={**fields, "table": "examples", "title": "Keep me", "branch": "kept", "sheet": "labels"},
+            files={"file": ("r.csv", _relabelled(), "text/csv")},
+            headers={"referer": "http://127.0.0.1:8765/data"},
+        )
+        assert refused.status_code == 400
+        said = re.sub(r"<[^>]+>", "", refused.text.split("<main>")[1])
+        assert "r.csv is a text file, not an Excel workbook: a sheet is chosen only for an .xlsx file" in said
+        assert "--" not in said and "form is kept" in said
+        assert '<a class="button" href="/data">' in refused.text
+        kept = _propose_fields(refused.text)
+        assert kept["title"] == "Keep me" and kept["branch"] == "kept" and kept["sheet"] == "labels"
+        assert re.search(r'<option value="examples" selected>', refused.text)
+        for name, option in (("delimiter", ";"), ("encoding", "cp1252")):
+            answer = web.post(
+                "/propose",
+                data={**fields, "table": "examples", "title": "t", name: option},
+                files={"file": ("book.xlsx", out.getvalue(), "application/octet-stream")},
+            )
+            assert answer.status_code == 400 and "book.xlsx is an Excel workbook" in answer.text
+            assert re.search(rf'<option value="{re.escape(option)}" selected>', answer.text)
+    assert "kept" not in _branches(project)
+
+
+def test_a_few_cells_are_edited_as_a_review_from_the_tables_page(project: TrainProject) -> None:
+    head = project.head()
+    before = _branches(project)
+    with client(project.root) as web:
+        page = web.get("/data/table?name=examples").text
+        assert 'action="/propose/edit"' in page and "edit a few cells as a review" in page
+        parser = Links()
+        parser.feed(page)
+        fields = next(f["fields"] for f in parser.forms if f["action"] == "/propose/edit")
+        assert fields["table"] == "examples" and {"key1", "value1", "title", "branch"} <= set(fields)
+        assert (
+            '<option value="id">' not in page.split('action="/propose/edit"')[1].split("</form>")[0]
+        )  # the key names the row
+
+        def post(data: dict[str, str]) -> Any:
+            return web.post(
+                "/propose/edit",
+                data={**fields, **data},
+                headers={"referer": "http://127.0.0.1:8765/data/table?name=examples"},
+                follow_redirects=False,
+            )
+
+        answer = post(
+            {
+                "key1": "1",
+                "column1": "label",
+                "value1": "relabelled",
+                "key2": "2",
+                "column2": "text",
+                "value2": "a new text",
+                "title": "Fix two cells",
+            }
+        )
+        assert answer.status_code == 303, answer.text[:500]
+        review = web.get(answer.headers["location"]).text
+        assert "opened the review propose/fix-two-cells: ~2 rows of examples" in review
+        assert re.search(r'<td class="changed"><del>l1</del> → <ins>relabelled</ins></td>', review)
+        assert "<ins>a new text</ins>" in review
+        impact = web.get("/review/impact?branch=propose/fix-two-cells&part=1").text
+        assert "merging retrains 2 of 4" in impact and "m-c1" in impact and "m-c2" in impact
+        # refused in the page's words, back to the table's page, nothing left behind
+        for data, said in (
+            ({"key1": "999", "column1": "label", "value1": "x", "title": "t"}, "examples on main has no row id=999"),
+            ({"key1": "1", "column1": "id", "value1": "5", "title": "t"}, "id is examples's key"),
+            ({"key1": "1", "column1": "nope", "value1": "5", "title": "t"}, "examples has no column 'nope'"),
+            ({"key1": "1", "column1": "label", "value1": "l1", "title": "t"}, "the edit changes nothing"),
+            ({"key1": "", "column1": "label", "value1": "x", "title": "t"}, "which row?"),
+        ):
+            refused = post(data)
+            assert refused.status_code == 400 and said in markup.unescape(refused.text), refused.text[-800:]
+            assert '<a class="button" href="/data/table?name=examples">' in refused.text
+        token_less = web.post("/propose/edit", data={**{k: v for k, v in fields.items() if k != "csrf"}, "key1": "1"})
+        assert token_less.status_code == 403
+    assert project.head() == head, "main is untouched until the review is merged"
+    assert _branches(project) == before | {"propose/fix-two-cells"}
+    rows = project.json(
+        "data",
+        "sql",
+        "SELECT id, text, label FROM examples WHERE id IN (1, 2) ORDER BY id",
+        "--at",
+        "propose/fix-two-cells",
+    )["rows"]
+    assert rows == [[1, "text 1", "relabelled"], [2, "a new text", "l2"]]
+    assert project.json("review", "show", "propose/fix-two-cells")["title"] == "Fix two cells"

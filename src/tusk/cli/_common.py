@@ -228,5 +228,24 @@ STATUS_STYLE = {
 }
 
 
+DELTA_STYLE = {"worse": "red", "better": "green"}
+
+
+def delta_markup(name: str, delta: float, *values: float) -> str:
+    """A metric's change as rich markup: ``−0.067`` to the metrics' digits, ``±0``; a worse change in red."""
+    from tusk.project import Project
+
+    text, quality = Project.metric_delta(name, delta, *values)
+    style = DELTA_STYLE.get(quality)
+    return f"[{style}]{text}[/]" if style else text
+
+
+def escape(text: str) -> str:
+    """Text printed among rich markup, shown as it is."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
 def styled(status: str) -> str:
     return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"

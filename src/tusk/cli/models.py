@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tusk.cli._common import Shown, console, open_project, output, short, table
+from tusk.cli._common import Shown, console, escape, open_project, output, short, table
 
 
 @click.group()
@@ -86,11 +86,16 @@ def models_list(
 @click.argument("name")
 @output
 def models_show(name: str) -> Shown:
-    """Every version of one model: data and code commits, fingerprint, aliases."""
+    """Every version of one model: data and code commits, fingerprint, aliases; the current version's metrics."""
     shown = open_project().model_versions(name)
 
     def show() -> None:
-        console().print(
+        out = console()
+        current = shown.current
+        if current is not None:
+            said = ", ".join(f"{escape(k)} {_metric(v)}" for k, v in sorted(current.metrics.items()))
+            out.print(f"current v{current.version}: {said or 'no metrics'}")
+        out.print(
             table(
                 name,
                 ["version", "aliases", "data commit", "code commit", "fingerprint", "created"],
@@ -146,3 +151,7 @@ def models_rollback(name: str, to: str | None) -> Shown:
             console().print(f"{name}: production v{rolled.previous} → v{rolled.production}")
 
     return Shown(rolled, show)
+
+
+def _metric(value: float) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from tusk.cli._common import Shown, console, open_project, output, short, table
+from tusk.cli._common import Shown, console, delta_markup, escape, open_project, output, short, table
 
 
 @click.group()
@@ -218,7 +218,7 @@ def release_diff(a: str, b: str) -> Shown:
                 f"v{c.old} → v{c.new}" + _needs_changed(c.needs),
                 _arrow(*c.data_commit),
                 _arrow(*c.code_commit),
-                ", ".join(f"{k} {d:+.4g}" for k, d in c.metric_deltas.items()),
+                ", ".join(f"{escape(k)} {delta_markup(k, d)}" for k, d in c.metric_deltas.items()),
             )
             for c in changes.changed
         ]

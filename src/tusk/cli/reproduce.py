@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tusk.cli._common import Shown, console, open_project, output, short
+from tusk.cli._common import Shown, console, delta_markup, escape, open_project, output, short
 
 
 @click.command()
@@ -28,7 +28,11 @@ def reproduce(target: str) -> Shown:
             f"fingerprint {verdict}: {short(result.fingerprint, 12)} vs recorded "
             f"{short(result.recorded_fingerprint, 12)}"
         )
-        out.print("metric deltas: " + (", ".join(f"{k} {v:+.4g}" for k, v in result.metric_deltas.items()) or "none"))
+        deltas = [
+            f"{escape(k)} {delta_markup(k, d, result.metrics[k], result.metrics[k] - d)}"
+            for k, d in result.metric_deltas.items()
+        ]
+        out.print("metric deltas: " + (", ".join(deltas) or "none"))
         out.print(f"[dim]recorded as run {result.run_id}[/]")
 
     return Shown(result, show, code=0 if result.equal else 1)

@@ -8,7 +8,18 @@ from typing import Any
 import click
 from rich.text import Text
 
-from tusk.cli._common import Shown, console, data_text, open_project, output, short, table, wants_json
+from tusk.cli._common import (
+    Shown,
+    console,
+    data_text,
+    delta_markup,
+    escape,
+    open_project,
+    output,
+    short,
+    table,
+    wants_json,
+)
 
 
 @click.group()
@@ -276,7 +287,7 @@ def _print_review(result: Any) -> None:
             "ungated": "[dim]ungated[/]",
         }
         for model in result.models:
-            out.print(f"  {marks[model.verdict]} {escape(model.name)}: {escape(_metrics(model))}", soft_wrap=True)
+            out.print(f"  {marks[model.verdict]} {escape(model.name)}: {_metrics(model)}", soft_wrap=True)
     else:
         out.print("models: merging retrains nothing")
     if result.mergeable:
@@ -286,14 +297,21 @@ def _print_review(result: Any) -> None:
 
 
 def _metrics(verdict: Any) -> str:
-    """``candidate v2 vs production v1: accuracy 0.625 (0.5, +0.125)``, or why there is no comparison."""
-    if not verdict.candidate or verdict.blocks:
-        return str(verdict.message)
+    """``candidate v2 vs production v1: accuracy 0.625 (0.5, +0.125)`` (rich markup: a worse change in red), or why
+    there is no comparison."""
+    message = str(verdict.message)
+    head, compared, _ = message.partition(f": candidate v{verdict.candidate}")
+    if not verdict.candidate or (verdict.blocks and not (compared and verdict.deltas)):
+        return escape(message)
     parts = []
     for name, value in sorted(verdict.metrics.items()):
         if name in verdict.deltas:
-            parts.append(f"{name} {value:.4g} ({verdict.production_metrics[name]:.4g}, {verdict.deltas[name]:+.4g})")
+            was = verdict.production_metrics[name]
+            parts.append(
+                f"{escape(name)} {value:.4g} ({was:.4g}, {delta_markup(name, verdict.deltas[name], value, was)})"
+            )
         else:
-            parts.append(f"{name} {value:.4g}")
+            parts.append(f"{escape(name)} {value:.4g}")
     against = f" vs production v{verdict.production}" if verdict.production else " (no production version)"
-    return f"candidate v{verdict.candidate}{against}: " + ", ".join(parts)
+    said = f"candidate v{verdict.candidate}{against}: " + ", ".join(parts)
+    return f"{escape(head)}: {said}" if verdict.blocks else said  # the gate that fails, then its numbers

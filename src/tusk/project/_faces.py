@@ -55,6 +55,14 @@ class FaceMethods(ProjectBase):
         gc.one_shot()
 
     @staticmethod
+    def metric_delta(name: str, delta: float, *values: float) -> tuple[str, str]:
+        """A metric's change as shown (``−0.067``, ``±0``: to the metrics' digits) and whether it is ``worse``,
+        ``better`` or the ``same`` (a drop of accuracy is worse, a drop of a loss better)."""
+        from tusk.train.deltas import delta_quality, delta_text
+
+        return delta_text(delta, *values), delta_quality(name, delta, *values)
+
+    @staticmethod
     def background_run_record(folder: Path) -> BackgroundRunRecord:
         """The writer of a page-started run's folder (``tusk.web.run_child``, the process ``start_run`` starts)."""
         return BackgroundRunRecord(folder)

@@ -50,6 +50,10 @@ class PageMethods(ProjectBase):
             yes: bool = False,
             expect: tuple[int, int, int] | None = None,
             allow_empty: bool = False,
+            delimiter: str | None = None,
+            encoding: str | None = None,
+            sheet: str | None = None,
+            normalize_headers: bool = False,
         ) -> ImportResult: ...
         def edit_review(
             self,
@@ -76,27 +80,108 @@ class PageMethods(ProjectBase):
         keys: Sequence[str] = (),
         mode: str = "upsert",
         branch: str | None = None,
+        delimiter: str | None = None,
+        encoding: str | None = None,
+        sheet: str | None = None,
+        normalize_headers: bool = False,
     ) -> Proposal:
         """A file imported onto a review branch, never onto the data branch: the same import, validation and checks
         as ``tusk data import --branch`` (one commit, refused whole), then the review titled. ``branch``: a review
-        to add the file to, or a new one's name; without it, a new branch named after the title."""
+        to add the file to, or a new one's name; without it, a new branch named after the title. ``delimiter``,
+        ``encoding``, ``sheet`` and ``normalize_headers`` read the file as :meth:`import_file` does (sniffed and
+        detected when not given)."""
+        from tusk.errors import DataError
+
+        title, name, known = self._proposal_branch(title, branch, "the file")
+        imported = self.import_file(
+            source,
+            table,
+            keys,
+            mode,
+            name,
+            message=title,
+            delimiter=delimiter,
+            encoding=encoding,
+            sheet=sheet,
+            normalize_headers=normalize_headers,
+        )
+        new_branch = name not in known
+        if imported.commit is None and new_branch:  # nothing changed: no review opened (nor an empty branch left)
+            if name in {b.name for b in self.data.branches()}:
+                self.data.delete_branch(name, force=True)
+            raise DataError(f"the file changes nothing in {table} on {self.config.data.branch}: no review opened")
+        if new_branch:
+            self.edit_review(name, who, title=title)
+        return Proposal(name, title, imported, new_branch)
+
+    def _proposal_branch(self, title: str, branch: str | None, what: str) -> tuple[str, str, set[str]]:
+        """A proposal's title (one line), its review branch (given, or made from the title) and the branches now."""
         from tusk.errors import DataError
 
         title = " ".join(title.split())
         if not title:
-            raise DataError("a proposal needs a title: say in a few words what the file changes")
+            raise DataError(f"a proposal needs a title: say in a few words what {what} changes")
         known = {b.name for b in self.data.branches()}
         name = (branch or "").strip() or _branch_for(title, known)
         if name == self.config.data.branch:
             raise DataError(
                 f"a proposal opens a review beside {name}, never writes {name} itself: choose another branch name"
             )
-        imported = self.import_file(source, table, keys, mode, name, message=title)
+        return title, name, known
+
+    def propose_edit(
+        self,
+        table: str,
+        edits: Sequence[tuple[str, str, str]],
+        title: str,
+        who: str,
+        branch: str | None = None,
+    ) -> Proposal:
+        """A few cells of ``table`` edited as a review, the way :meth:`propose` imports a file: each edit is
+        (the row's key, a column, the new value), the key as its value (``42``) or, for a table keyed by several
+        columns, ``col=value, col=value``; an empty value is NULL. The rows are read from the data branch with
+        the edits in them and upserted onto the review branch (one commit, the same validation and checks)."""
+        from tusk.data.ingest import Incoming, import_incoming
+        from tusk.data.names import check_user_branch, quote_identifier
+        from tusk.errors import DataError
+
+        title, name, known = self._proposal_branch(title, branch, "the edit")
+        check_user_branch(name, "edit onto")
+        at = self.config.data.branch
+        if table not in self.data.tables(at):
+            raise DataError(f"no table {table} on {at}")
+        columns = self.data.columns(table, at)
+        names = [c[0] for c in columns]
+        keys = [c[0] for c in columns if c[2]]
+        if not keys:
+            raise DataError(f"{table} has no key column, so a row cannot be named: propose a file instead")
+        edits = [(k.strip(), c.strip(), v) for k, c, v in edits if k.strip() or c.strip() or v.strip()]
+        if not edits:
+            raise DataError("no cell to edit: give a row's key, a column and the new value")
+        found: dict[tuple[str, ...], dict[str, object]] = {}
+        where = " AND ".join(f"{quote_identifier(k, self.data.dialect)} = ?" for k in keys)
+        for key_text, column, value in edits:
+            if column not in names:
+                raise DataError(f"{table} has no column {column!r} (its columns: {', '.join(names)})")
+            if column in keys:
+                raise DataError(f"{column} is {table}'s key: it names the row, so it is not edited here")
+            key = _key_values(key_text, keys, table)
+            if key not in found:
+                rows = self.data.query(
+                    f"SELECT * FROM {quote_identifier(table, self.data.dialect)} WHERE {where} LIMIT 1", list(key), at
+                )
+                if not rows.rows:
+                    shown = ", ".join(f"{k}={v}" for k, v in zip(keys, key, strict=True))
+                    raise DataError(f"{table} on {at} has no row {shown}")
+                found[key] = dict(zip(rows.columns, rows.rows[0], strict=True))
+            found[key][column] = value if value != "" else None
+        incoming = Incoming(f"the edit of {table}", names, [[row[c] for c in names] for row in found.values()], 1)
+        imported = import_incoming(self.data, incoming, table, keys, "upsert", name, message=title)
         new_branch = name not in known
-        if imported.commit is None and new_branch:  # nothing changed: no review opened (nor an empty branch left)
+        if imported.commit is None and new_branch:
             if name in {b.name for b in self.data.branches()}:
                 self.data.delete_branch(name, force=True)
-            raise DataError(f"the file changes nothing in {table} on {self.config.data.branch}: no review opened")
+            raise DataError(f"the edit changes nothing in {table} on {at}: no review opened")
         if new_branch:
             self.edit_review(name, who, title=title)
         return Proposal(name, title, imported, new_branch)
@@ -258,3 +343,22 @@ def _branch_for(title: str, taken: set[str]) -> str:
     while name in taken:
         name, number = f"propose/{slug}-{number}", number + 1
     return name
+
+
+def _key_values(text: str, keys: Sequence[str], table: str) -> tuple[str, ...]:
+    """A row's key as typed: its value (``42``) for a table with one key column, else ``col=value, col=value``."""
+    from tusk.errors import DataError
+
+    if not text:
+        raise DataError(f"which row? give the value of {table}'s key ({', '.join(keys)})")
+    if len(keys) == 1 and not text.startswith((f"{keys[0]}=", f"{keys[0]} =")):
+        return (text,)
+    given: dict[str, str] = {}
+    for part in text.split(","):
+        column, sep, value = part.partition("=")
+        if not sep:
+            raise DataError(f"{text!r}: name each key column of {table} as column=value ({', '.join(keys)})")
+        given[column.strip()] = value.strip()
+    if set(given) != set(keys):
+        raise DataError(f"{text!r}: {table}'s key is {', '.join(keys)}: give each of them as column=value")
+    return tuple(given[k] for k in keys)

@@ -138,10 +138,11 @@ class TrainingMethods(ProjectBase):
             )
 
     def model_versions(self, name: str) -> ModelVersions:
-        """Every version of model ``name``, newest first: commits, fingerprint, aliases, when."""
+        """Every version of model ``name``, newest first: commits, fingerprint, aliases, when; and the current
+        version's metrics."""
         import time
 
-        from tusk.project.results import ModelVersion, ModelVersions
+        from tusk.project.results import CurrentVersion, ModelVersion, ModelVersions
         from tusk.tracking import tags as T
 
         versions = [
@@ -156,7 +157,11 @@ class TrainingMethods(ProjectBase):
             )
             for v in self.tracker.versions(name)
         ]
-        return ModelVersions(name, versions)
+        state = self.tracker.states([name]).get(name)
+        current = None
+        if state is not None and state.version and any(v.version == state.version for v in versions):
+            current = CurrentVersion(state.version, dict(self.tracker.version(name, state.version).metrics))
+        return ModelVersions(name, versions, current)
 
     def rollback_model(self, name: str, to: str | None = None) -> RolledBack:
         """Move ``name``'s production alias back one step of its production history (or to version ``to``). On

@@ -253,12 +253,28 @@ class ModelVersion:
 
 
 @dataclass
+class CurrentVersion:
+    """The model's current version (what its instance's state points at) and that version's metrics."""
+
+    version: str
+    metrics: dict[str, float]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version, "metrics": self.metrics}
+
+
+@dataclass
 class ModelVersions:
     name: str
     versions: list[ModelVersion]
+    current: CurrentVersion | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "versions": [v.to_json() for v in self.versions]}
+        return {
+            "name": self.name,
+            "versions": [v.to_json() for v in self.versions],
+            "current": self.current.to_json() if self.current else None,
+        }
 
 
 @dataclass

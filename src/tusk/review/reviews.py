@@ -400,13 +400,16 @@ def _verdict(
 
 
 def _numbers(verdict: ModelVerdict) -> str:
-    """``accuracy 0.42 (production v3: 0.5, -0.08)`` for each metric of the candidate."""
+    """``accuracy 0.42 (production v3: 0.5, −0.08)`` for each metric of the candidate."""
+    from tusk.train.deltas import delta_text
+
     parts = []
     for name, value in sorted(verdict.metrics.items()):
         if name in verdict.production_metrics:
+            was = verdict.production_metrics[name]
             parts.append(
                 f"{name} {value:.4g} (production v{verdict.production}: "
-                f"{verdict.production_metrics[name]:.4g}, {verdict.deltas[name]:+.4g})"
+                f"{was:.4g}, {delta_text(verdict.deltas[name], value, was)})"
             )
         else:
             parts.append(f"{name} {value:.4g}")

@@ -226,6 +226,9 @@ def _tails(state_dir: Path, run: RunProgress) -> None:
             continue
         found = logs.newest_job_log(state_dir / "jobs", job.name)
         if found is not None and found.modified >= run.started - 1:
+            if job.status == "failed":  # its traceback, not the log's last bytes
+                job.log_tail = logs.read_failure_tail(found.path)
+                continue
             try:
                 with found.path.open("rb") as handle:
                     handle.seek(max(0, found.path.stat().st_size - 2000))

@@ -11,6 +11,7 @@ or older than ``max_age`` (``[jobs]`` in tusk.toml), never one whose run is stil
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -200,3 +201,73 @@ class JobLog:
             "live": self.live,
             "log": self.text,
         }
+
+
+# ----- a failure's tail: its traceback, not the log's last lines ---------------------------------------------------
+TRACEBACK = "Traceback (most recent call last):"
+_CHAINED = (
+    "The above exception was the direct cause of the following exception:",
+    "During handling of the above exception, another exception occurred:",
+)
+# a frame of tusk's own runner (the worker, the job's entry): what called the user's code, never what failed in it
+_RUNNER_FRAME = re.compile(r'^\s*File "[^"]*[/\\]tusk[/\\](?:execute|job|_internal)[/\\][^"/\\]+\.py", line \d+')
+_FRAME = re.compile(r'^\s+File "[^"]*", line \d+')
+FAILURE_LINES = 40  # at most this many lines of a traceback (the top said as "…")
+
+
+def failure_tail(text: str, lines: int = 20) -> str:
+    """What a failed job's log says of its failure: the last traceback from its ``Traceback`` line (with the
+    exceptions chained to it), tusk's own runner frames left out (the frames that called the user's code; the
+    user's frames, what they call and the exception kept), up to tusk's next line. A log with no traceback
+    (a worker killed, a process that exited): its last ``lines`` lines."""
+    rows = text.splitlines()
+    starts = [i for i, row in enumerate(rows) if row.startswith(TRACEBACK)]
+    if not starts:
+        return "\n".join(rows[-lines:])
+    first = starts[-1]
+    for start in reversed(starts[:-1]):  # an exception chained to the last one: its traceback is part of it
+        between = [row for row in rows[start:first] if row.strip()]
+        if not any(row.startswith(_CHAINED) for row in between):
+            break
+        first = start
+    end = next((i for i in range(starts[-1], len(rows)) if rows[i].startswith("[tusk] ")), len(rows))
+    kept = _without_runner_frames(rows[first:end])
+    if len(kept) > FAILURE_LINES:
+        kept = [kept[0], "  …", *kept[-(FAILURE_LINES - 2) :]]
+    return "\n".join(kept)
+
+
+def _without_runner_frames(rows: list[str]) -> list[str]:
+    """Each traceback's outermost frames that are tusk's runner left out, when a frame of the user's follows them
+    (a failure inside tusk's runner itself keeps every frame: they are what failed)."""
+    out: list[str] = []
+    i = 0
+    while i < len(rows):
+        out.append(rows[i])
+        if not rows[i].startswith(TRACEBACK):
+            i += 1
+            continue
+        i += 1
+        frames: list[list[str]] = []  # each frame: its File line and the lines under it
+        while i < len(rows) and (_FRAME.match(rows[i]) or (frames and rows[i].startswith("    "))):
+            if _FRAME.match(rows[i]):
+                frames.append([])
+            frames[-1].append(rows[i])
+            i += 1
+        outer = 0
+        while outer < len(frames) and _RUNNER_FRAME.match(frames[outer][0]):
+            outer += 1
+        for frame in frames[outer if outer < len(frames) else 0 :]:
+            out.extend(frame)
+    return out
+
+
+def read_failure_tail(log: Path, lines: int = 20, most: int = 64 * 1024) -> str:
+    """:func:`failure_tail` of a job's log, read from its last ``most`` bytes (a log can be huge); "" if unread."""
+    try:
+        with log.open("rb") as handle:
+            handle.seek(max(0, _size(log) - most))
+            text = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return failure_tail(text, lines)

@@ -464,8 +464,11 @@ def _prepare(
     log = job_dir / logs.LOG
     if result.status != "succeeded":
         logs.finish(log, f"{result.status}: {result.error or result.status}")
+        tail = result.log_tail
+        if result.status == "failed":  # its traceback, from its first line, without tusk's runner frames
+            tail = logs.read_failure_tail(log) or logs.failure_tail(result.log_tail)
         return JobOutcome(
-            planned.name, result.status, None, result.seconds, result.error or result.status, result.log_tail, str(log)
+            planned.name, result.status, None, result.seconds, result.error or result.status, tail, str(log)
         )
     logs.finish(log, f"succeeded in {result.seconds:.1f}s ({result.attempts} attempt(s)); registering")
     record = train_record(planned, result, data_commit, code, jobs_dir)

@@ -123,6 +123,20 @@ def number(value: Any) -> str:
     return str(value)
 
 
+def delta(change: Any, name: str, *values: Any) -> Markup:
+    """A metric's change to the metrics' digits (``−0.067``, ``±0``), marked ``worse`` (red) or ``better``."""
+    from tusk.project import Project
+
+    if not isinstance(change, (int, float)):
+        return Markup("")
+    text, quality = Project.metric_delta(
+        name, float(change), *(float(v) for v in values if isinstance(v, (int, float)))
+    )
+    said = {"worse": "worse", "better": "better"}.get(quality, "")
+    title = f' title="{said}"' if said else ""
+    return Markup(f'<span class="delta {quality}"{title}>{escape(text)}</span>')
+
+
 # what the CLI's messages say in flags, as the page says it (the page has buttons and fields, not options)
 PAGE_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
@@ -134,6 +148,12 @@ PAGE_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\s*\(tusk review list shows the reviews\)"), ""),
     (re.compile(r"\s*\(tusk review show \S+ lists them\)"), ""),
     (re.compile(r"the merge message and --reason are"), "the merge message and the reason are"),
+    # the import's (a file proposed from the page): the upload's "how to read a text file" choices
+    (re.compile(r"give (?:the file's encoding|it) with --encoding"), "choose the file's “encoding” in the form"),
+    (re.compile(r"another with --delimiter"), "choose another in “separated by”"),
+    (re.compile(r"--sheet picks a sheet of an XLSX workbook"), "a sheet is chosen only in an Excel workbook"),
+    (re.compile(r"--delimiter is for"), "“separated by” is for"),
+    (re.compile(r"--encoding is for"), "“encoding” is for"),
 )
 
 
@@ -153,7 +173,9 @@ def make_env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(cell=cell, short=short, when=when, duration=duration, number=number, page_words=page_words)
+    env.filters.update(
+        cell=cell, short=short, when=when, duration=duration, number=number, page_words=page_words, delta=delta
+    )
     env.globals["qs"] = lambda **kw: urlencode({k: v for k, v in kw.items() if v not in (None, "")})
     return env
 
@@ -175,8 +197,13 @@ def render(web: Web, request: Request, template: str, status: int = 200, **conte
 def error_page(web: Web, request: Request, error: TuskError) -> HTMLResponse:
     """The error in a page of its own that leads back to where the person was: the page the form was on (a POST),
     or the section of the page asked for (a GET)."""
-    status = 404 if isinstance(error, RefNotFound) else 409 if isinstance(error, LockHeld) else 400
-    return render(web, request, "error.html", status=status, message=page_words(error), back=back_to(request))
+    return render(
+        web, request, "error.html", status=error_status(error), message=page_words(error), back=back_to(request)
+    )
+
+
+def error_status(error: TuskError) -> int:
+    return 404 if isinstance(error, RefNotFound) else 409 if isinstance(error, LockHeld) else 400
 
 
 SECTIONS = {"review": "/reviews", "model": "/models", "run": "/runs", "release": "/releases", "data": "/data"}

@@ -47,7 +47,7 @@ def table(project: Project, request: Request) -> dict[str, Any]:
     result = project.table_page(
         name, ref, where_of(request), int_arg(request, "offset"), int_arg(request, "limit", PAGE, 1, 500)
     )
-    return {"section": "data", "page": result, "ref": ref}
+    return {"section": "data", "page": result, "ref": ref, "data_branch": project.config.data.branch}
 
 
 def log(project: Project, request: Request) -> dict[str, Any]:

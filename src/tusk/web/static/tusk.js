@@ -36,7 +36,9 @@ function row(job) {
       badge.className = "badge " + job.status; badge.textContent = value; td.appendChild(badge);
     } else if (index === 4) {
       var pre = document.createElement("pre"); pre.className = "tail";
-      pre.textContent = (job.error || job.log_tail || "").slice(-600); td.appendChild(pre);
+      // a failed job: its traceback (tusk's runner frames left out); else its error or its log's last lines
+      pre.textContent = job.status === "failed" && job.log_tail ? job.log_tail : (job.error || job.log_tail || "").slice(-600);
+      td.appendChild(pre);
     } else if (index === 0) {
       var link = document.createElement("a"); link.href = "/model?name=" + encodeURIComponent(job.name);
       link.textContent = value; td.appendChild(link);
@@ -82,6 +84,20 @@ function poll(table) {
     }
   }).catch(function () { window.setTimeout(function () { poll(table); }, 3000); });
 }
+
+// the upload's "sheet" field is there only when the file chosen is an Excel workbook (kept when it holds a value)
+document.addEventListener("change", function (event) {
+  var input = event.target;
+  if (!input.matches || !input.matches("form.propose input[type=file]")) { return; }
+  var form = input.form, template = document.getElementById("sheet-field");
+  var field = form.querySelector("label.sheet");
+  var workbook = /\.xlsx$/i.test(input.value || "");
+  if (workbook && !field && template) {
+    input.closest("label").after(template.content.cloneNode(true));
+  } else if (!workbook && field && template && !field.querySelector("input").value) {
+    field.remove();
+  }
+});
 
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("[data-load]").forEach(load);
