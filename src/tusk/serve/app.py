@@ -69,7 +69,7 @@ class Server:
         if self.preload:
             for key in sorted(new.models.items()):
                 try:
-                    self.pool.get(key)
+                    self.pool.get(key, new.needs.get(key[0]))
                 except LoadFailed:
                     pass  # its requests answer with the reason
         self.served = new
@@ -104,7 +104,7 @@ class Server:
 
         version = served.models[name]
         try:
-            model = self.pool.get((name, version))
+            model = self.pool.get((name, version), served.needs.get(name))
         except LoadFailed as exc:
             return 503, json.dumps({"error": str(exc), "status": 503})
         try:
