@@ -6,7 +6,7 @@ MLflow's own loader reads the base again for every adapter, from the path it had
 path that an image, or any other machine, does not have). Here the base is the version the adapter ``needs`` (the
 release says which): its network and tokenizer are loaded once with MLflow's transformers loader, wrapped in a
 ``peft.PeftModel``, and every adapter is loaded onto it with ``load_adapter(dir, adapter_name=...)``. A request sets
-its adapter (``set_adapter``) and predicts under the base's lock, through MLflow's own pyfunc wrapper of a
+its adapter (``SharedBase.activate``) and predicts under the base's lock, through MLflow's own pyfunc wrapper of a
 text-classification pipeline on the shared network: the answer is the one the adapter's own pipeline gives.
 
 Memory grows with the adapters' own weights (a few thousand parameters and a classifier head each), not with bases.
