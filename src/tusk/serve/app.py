@@ -73,7 +73,7 @@ class Server:
         if self.preload:
             for key in sorted(new.models.items()):
                 try:
-                    self.pool.get(key)
+                    self.pool.get(key, new.needs.get(key[0]))
                 except LoadFailed:
                     pass  # its requests answer with the reason
         else:
@@ -120,7 +120,7 @@ class Server:
         """→ (status, JSON text): MLflow's ``invocations`` on the model (its parser, its JSON of the predictions)."""
         version = served.models[name]
         try:
-            model = self.pool.get((name, version))
+            model = self.pool.get((name, version), served.needs.get(name))
         except LoadFailed as exc:
             return 503, json.dumps({"error": str(exc), "status": 503})
         return score(model, body, content_type)
