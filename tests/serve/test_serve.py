@@ -202,6 +202,21 @@ def test_a_running_server_follows_create_and_rollback_without_dropping_requests(
         served.stop()
     with Project.open(intents.root / "tusk.toml") as project:
         assert project.serving() == [], "a stopped server is no longer listed"
+    # the release log's other half: what this server served when, its stop included, newest first
+    served_log = json.loads(intents.tusk("release", "log", "--json").output)["served"]
+    mine = [(e["event"], e["md5"]) for e in served_log if e["pid"] == running.pid]
+    assert mine == [
+        ("stopped", first["md5"]),
+        ("serving", first["md5"]),
+        ("serving", second["md5"]),
+        ("serving", first["md5"]),
+    ], served_log
+    assert {e["release"] for e in served_log if e["pid"] == running.pid} == {
+        f"v{first['version']}",
+        f"v{second['version']}",
+    }
+    shown = intents.tusk("release", "log").output
+    assert "served at" in shown and "stopped at" in shown and f"127.0.0.1:{served.port}" in shown, shown
     assert answers and {status for status, _ in answers} == {200}, "no request dropped while the release moved"
     assert {md5 for _, md5 in answers} == {first["md5"], second["md5"]}, "requests were answered by both releases"
 

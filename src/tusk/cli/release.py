@@ -165,7 +165,8 @@ def release_current(at: str | None) -> Shown:
 @output
 def release_log() -> Shown:
     """Every release event, newest first: created, rolled_back, rolled_forward, verified (ok or failed, and by
-    what: context, podman or docker), with time, user and code commit.
+    what: context, podman or docker), with time, user and code commit; and what each `tusk serve` of this
+    machine served when (served at ADDRESS: it began serving that release; stopped: it stopped).
 
     The log is append-only (runs in the MLflow experiment tusk-releases). An event a crash left half-done
     shows as pending until the next command finishes it.
@@ -173,21 +174,21 @@ def release_log() -> Shown:
     log = open_project().release_log()
 
     def show() -> None:
-        rows = []
+        dated: list[tuple[float, tuple[str, str, str, str, str]]] = []
         for event in log.events:
             data = event.to_json()
             what = data["event"] + ("" if event.status == "done" else " (pending)")
             if event.event == "verified":
                 what = f"verified {event.verdict} ({event.verified_by})"
-            rows.append(
-                (
-                    data["time"][:19].replace("T", " "),
-                    what,
-                    f"{data['release']} {event.md5[:8]}",
-                    data["user"],
-                    short(data["code_commit"]),
-                )
-            )
+            when = data["time"][:19].replace("T", " ")
+            row = (when, what, f"{data['release']} {event.md5[:8]}", data["user"], short(data["code_commit"]))
+            dated.append((event.time_ms / 1000, row))
+        for swap in log.served:
+            entry = swap.to_json(log.versions.get(swap.md5, ""))
+            what = f"served at {entry['url']}" if entry["event"] == "serving" else f"stopped at {entry['url']}"
+            when = entry["time"][:19].replace("T", " ")
+            dated.append((swap.time, (when, what, f"{entry['release']} {entry['md5'][:8]}".strip(), "", "")))
+        rows = [row for _, row in sorted(dated, key=lambda d: d[0], reverse=True)]
         console().print(
             table(None, ["time", "event", "release", "user", "code"], rows)
             if rows

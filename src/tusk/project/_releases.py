@@ -104,10 +104,14 @@ class ReleaseMethods(ProjectBase):
         return self.releases.with_verdict(current)
 
     def release_log(self) -> ReleaseLogView:
-        """Every release event (created, rolled_back, rolled_forward, verified), newest first."""
+        """Every release event (created, rolled_back, rolled_forward, verified), newest first, and what this
+        machine's ``tusk serve`` processes served when (``served``, from ``.tusk/serve/served.jsonl``)."""
         from tusk.project.results import ReleaseLogView
+        from tusk.serve.running import served_log
 
-        return ReleaseLogView(self.releases.log())
+        served = served_log(self.state_dir / "serve")
+        versions = {r.md5: r.version for r in self.releases.list()} if served else {}
+        return ReleaseLogView(self.releases.log(), served, versions)
 
     def lineage(self, target: str) -> VersionLineage:
         """Where NAME[@VERSION] came from (default: its production version, else its newest): data and code

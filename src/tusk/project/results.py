@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from tusk.release.history import ReleaseEvent
     from tusk.release.store import Release
     from tusk.review.reviews import ReviewSummary
+    from tusk.serve.running import ServedSwap
     from tusk.tracking.base import ModelSummary
     from tusk.train.watch import Tick
 
@@ -325,9 +326,14 @@ class ReleaseMoved:
 @dataclass
 class ReleaseLogView:
     events: list[ReleaseEvent]
+    served: list[ServedSwap] = field(default_factory=list)  # what this machine's `tusk serve` served when
+    versions: dict[str, str] = field(default_factory=dict)  # md5 → vN, for the served lines
 
     def to_json(self) -> dict[str, Any]:
-        return {"events": [e.to_json() for e in self.events]}
+        return {
+            "events": [e.to_json() for e in self.events],
+            "served": [s.to_json(self.versions.get(s.md5, "")) for s in reversed(self.served)],
+        }
 
 
 @dataclass

@@ -228,7 +228,24 @@ def run(
     if on_ready is not None:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         on_ready(f"http://{shown}:{port}/")
+    _stop_on_sigterm()
     try:
         web.run()
     finally:
         server.stop()
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (docker stop, a supervisor) ends the server as Ctrl-C does: uvicorn finishes the requests in flight,
+    then raises the signal again under the handler it found; this one makes it a clean exit, so that the
+    server's registration is removed and its stop logged, instead of a default handler killing the process."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
