@@ -45,11 +45,13 @@ def serve(
                                     inputs, instances) → {"predictions": [...]}; headers
                                     X-Tusk-Model-Version and X-Tusk-Release
     GET  /models                    {"release": MD5, "models": {NAME: VERSION}}
-    GET  /health                    200 once the release is read (and loaded, with --preload)
+    GET  /health                    200 when every model's files are there with a readable MLmodel
+                                    (loaded too, with --preload); 503 before; "status": "degraded"
+                                    names those that are not (200: the others serve)
     \b
     By default the server follows the current release: after 'tusk release create' or
     'tusk release rollback' it serves the new one within seconds, requests in flight finishing on
-    the old. Stop it with Ctrl-C.
+    the old; 'tusk release log' shows what each server served when. Stop it with Ctrl-C (or SIGTERM).
     """
 
     def ready(url: str) -> None:
