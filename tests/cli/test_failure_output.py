@@ -137,3 +137,24 @@ def test_the_run_page_shows_the_failures_traceback(tmp_path: Path) -> None:
     tail = re.search(r'<pre class="tail">(.*?)</pre>', html, re.S)
     assert tail is not None
     _shown(tail.group(1).replace("&#34;", '"').replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">"))
+
+
+def test_the_model_page_shows_the_failures_traceback(tmp_path: Path) -> None:
+    """A model whose last job failed: its page shows the cleaned traceback under the error (as the run page does),
+    and its JSON carries it; the log below keeps the whole text."""
+    from html import unescape
+
+    project = _chatty(tmp_path)
+    project.tusk("run", code=3)
+    with client(project.root) as web:
+        html = web.get("/model?name=m-c0").text
+    assert 'id="model-failure"' in html and "RuntimeError: fitting failed" in html
+    tail = re.search(r'<pre class="log" id="model-failure-tail">(.*?)</pre>', html, re.S)
+    assert tail is not None, "the page shows the failure's traceback"
+    _shown(unescape(tail.group(1)))
+    from tusk import Project
+
+    with Project.open(project.root / "tusk.toml") as opened:
+        page = opened.model_page("m-c0")
+    _shown(page.to_json()["failure_tail"])
+    assert "epoch 59" in page.log, "the job's whole log stays below"

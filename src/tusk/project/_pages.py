@@ -273,12 +273,19 @@ class PageMethods(ProjectBase):
     def model_page(self, name: str, version: str | None = None) -> ModelPage:
         """Every version of ``name`` with metrics and tags; ``version``'s (default: the newest) lineage and log."""
         from tusk.errors import TuskError
+        from tusk.train.logs import failure_tail
         from tusk.train.model_table import ModelPage, with_metrics
 
         failure = self.tracker.failures([name]).get(name)
+        text, failed_tail = "", ""
+        if failure is not None:
+            try:
+                text, _ = self.tracker.failure_log(failure)
+            except TuskError:
+                text = ""  # its log was not kept: the page says the error alone
+            failed_tail = failure_tail(text)
         if failure is not None and not version and not self._has_versions(name):  # only ever failed
-            text, _ = self.tracker.failure_log(failure)
-            return ModelPage(name, [], "", None, text[-20_000:], None, None, failure)
+            return ModelPage(name, [], "", None, text[-20_000:], None, None, failure, failed_tail)
         versions = with_metrics(self.tracker, name)
         chosen = (version or versions[0].version).lstrip("v")
         try:
@@ -295,6 +302,7 @@ class PageMethods(ProjectBase):
             state.version if state else None,
             self.tracker.aliases().get(name),
             failure,
+            failed_tail,
         )
 
     def _has_versions(self, name: str) -> bool:

@@ -271,6 +271,7 @@ class ModelPage:
     current: str | None
     production: str | None
     failure: Any = None  # tracker FailedJob: its newest failed job (the page shows it; with no version, its log)
+    failure_tail: str = ""  # that job's traceback from its Traceback line, tusk's runner frames left out
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -285,6 +286,7 @@ class ModelPage:
             "lineage": self.lineage.to_json() if self.lineage else None,
             "log": self.log,
             "failure": dict(self.failure.__dict__) if self.failure else None,
+            "failure_tail": self.failure_tail,
         }
 
 

@@ -57,6 +57,7 @@ def model(project: Project, request: Request) -> dict[str, Any]:
         "current": found.current,
         "production": found.production,
         "failure": found.failure,
+        "failure_tail": found.failure_tail,
     }
 
 
