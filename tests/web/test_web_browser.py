@@ -121,10 +121,11 @@ def test_analyst_to_reviewer_in_the_browser(tmp_path: Path) -> None:
             assert page.locator("table.diff tbody tr").count() == 3
             assert set(page.locator("table.diff tbody tr td:nth-child(3)").all_inner_texts()) == {"c7"}
             shot(page, "review-approved")
+            # links: the click starts a navigation and returns; expect() waits for the new page's rows
             page.click("text=list them too")
-            assert page.locator("table.diff tbody tr").count() == 6
+            sync_api.expect(page.locator("table.diff tbody tr")).to_have_count(6, timeout=60_000)
             page.click("text=leave them out")
-            assert page.locator("table.diff tbody tr").count() == 3
+            sync_api.expect(page.locator("table.diff tbody tr")).to_have_count(3, timeout=60_000)
             page.wait_for_selector("#impact .radius", timeout=180_000)
 
             page.click("text=merge relabel into main")
