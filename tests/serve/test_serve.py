@@ -4,93 +4,32 @@ and hostile names, a model whose files are gone: one JSON error each, the other 
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import shutil
-import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from crash_helpers import TUSK, env
-from train_fixtures import CliProject, free_port, project_template
+from intents_fixtures import intents_project, relabel_acme
+from serve_client import Served, call
+from train_fixtures import CliProject, free_port
 from tusk.project import Project
 
 SPLIT = {"dataframe_split": {"columns": ["text"], "data": [["where is my order"], ["please change my address"]]}}
 
 
-def _intents(folder: Path) -> CliProject:
-    from click.testing import CliRunner
-
-    from tusk.cli import (
-        _register,  # noqa: F401
-        cli,
-    )
-
-    root = folder / "proj"
-    result = CliRunner().invoke(cli, ["init", str(root), "--example", "intents"], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    project = CliProject(root)
-    project.tusk("data", "import", str(root / "data" / "examples.csv"), "--table", "examples", "--key", "id", "-m", "l")
-    project.tusk("run")
-    return project
-
-
 @pytest.fixture(scope="module")
 def intents(tmp_path_factory: pytest.TempPathFactory) -> CliProject:
     """The intents example trained once (copied per module), with a release recorded without an image."""
-    project: CliProject = project_template(tmp_path_factory.mktemp("serve"), ("serve-intents",), _intents)
+    project = intents_project(tmp_path_factory, "serve")
     project.json("release", "create", "--no-build")
     return project
-
-
-def call(port: int, path: str, body: Any = None, raw: bytes | None = None) -> tuple[int, dict[str, str], Any]:
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method="POST" if data else "GET")
-    request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return answer.status, dict(answer.headers), json.loads(answer.read())
-    except urllib.error.HTTPError as failed:
-        return failed.code, dict(failed.headers), json.loads(failed.read())
-
-
-class Served:
-    def __init__(self, root: Path, *args: str) -> None:
-        self.port = free_port()
-        self.log = root / f"serve-{self.port}.log"
-        self.proc = subprocess.Popen(
-            [TUSK, "-C", str(root), "serve", "--port", str(self.port), *args],
-            env=env(),
-            cwd=root,
-            stdout=self.log.open("w"),
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log.read_text()
-            try:
-                if call(self.port, "/health")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"no /health in 120 s: {self.log.read_text()}")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 @pytest.fixture
@@ -176,7 +115,7 @@ def test_a_running_server_follows_create_and_rollback_without_dropping_requests(
     try:
         for client in clients:
             client.start()
-        _relabel_acme(intents.root)
+        relabel_acme(intents.root)
         intents.tusk("run")
         second = intents.json("release", "create", "--no-build")
         assert second["created"] and second["md5"] != first["md5"]
@@ -219,33 +158,6 @@ def test_a_running_server_follows_create_and_rollback_without_dropping_requests(
     assert "served at" in shown and "stopped at" in shown and f"127.0.0.1:{served.port}" in shown, shown
     assert answers and {status for status, _ in answers} == {200}, "no request dropped while the release moved"
     assert {md5 for _, md5 in answers} == {first["md5"], second["md5"]}, "requests were answered by both releases"
-
-
-def _relabel_acme(root: Path) -> None:
-    """acme's rows relabelled: intent-acme retrains (a new version), the other customers do not."""
-    with (root / "data" / "examples.csv").open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    with (root / "edit.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, list(rows[0]))
-        writer.writeheader()
-        for row in rows:
-            if row["customer"] == "acme":
-                row = {**row, "label": "zz_refund" if int(row["id"]) % 2 else "zz_cancel"}
-            writer.writerow(row)
-    CliProject(root).tusk(
-        "data",
-        "import",
-        str(root / "edit.csv"),
-        "--table",
-        "examples",
-        "--key",
-        "id",
-        "--mode",
-        "upsert",
-        "--yes",
-        "-m",
-        "acme relabelled",
-    )
 
 
 def _serving(port: int, md5: str, seconds: float = 15) -> bool:

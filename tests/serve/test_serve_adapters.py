@@ -10,19 +10,16 @@ import csv
 import json
 import re
 import shutil
-import subprocess
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from crash_helpers import TUSK, env
-from train_fixtures import CliProject, free_port, project_template
+import serve_client
+from serve_client import Served
+from train_fixtures import CliProject, project_template
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -155,62 +152,26 @@ def test_the_base_is_loaded_once_and_each_adapter_answers_as_its_own_pipeline(mo
 
 
 def call(port: int, path: str, body: Any = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method="POST" if data else "GET")
-    request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=120) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as failed:
-        return failed.code, json.loads(failed.read())
-
-
-class Serving:
-    def __init__(self, root: Path, *args: str) -> None:
-        self.port = free_port()
-        self.log = root / f"serve-{self.port}.log"
-        self.proc = subprocess.Popen(
-            [TUSK, "-C", str(root), "serve", "--port", str(self.port), *args],
-            env=env(),
-            cwd=root,
-            stdout=self.log.open("w"),
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log.read_text()
-            try:
-                if call(self.port, "/health")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"no /health in 120 s: {self.log.read_text()}")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+    """(status, JSON body); 120 s for a first request that loads a base."""
+    status, _, answer = serve_client.call(port, path, body, timeout=120)
+    return status, answer
 
 
 @pytest.fixture
-def serving(fleet: CliProject) -> Iterator[Serving]:
-    served = Serving(fleet.root)
+def serving(fleet: CliProject) -> Iterator[Served]:
+    served = Served(fleet.root)
     yield served
     served.stop()
 
 
 def test_tusk_serve_answers_every_adapter_from_the_tracker_and_from_the_image_folder(
-    fleet: CliProject, models: Path, serving: Serving, tmp_path: Path
+    fleet: CliProject, models: Path, serving: Served, tmp_path: Path
 ) -> None:
     want = own_answers(models)
     for name in ADAPTERS:
         status, answer = call(serving.port, f"/models/{name}/invocations", {"inputs": TEXTS})
         assert status == 200 and same(answer["predictions"], want[name]), (name, answer)
-    image = Serving(tmp_path, "--models", str(models), "--preload")
+    image = Served(tmp_path, "--models", str(models), "--preload")
     try:
         for name in ADAPTERS:
             status, answer = call(image.port, f"/models/{name}/invocations", {"inputs": TEXTS})
@@ -234,7 +195,7 @@ def test_a_base_that_fails_to_load_fails_its_adapters_with_the_reason_and_the_re
     for held in needs.values():
         held["base"].update(version="0", folder="base@0")
     (broken / "needs.json").write_text(json.dumps(needs))
-    served = Serving(tmp_path, "--models", str(broken))
+    served = Served(tmp_path, "--models", str(broken))
     try:
         for name in ADAPTERS:
             status, answer = call(served.port, f"/models/{name}/invocations", {"inputs": TEXTS})

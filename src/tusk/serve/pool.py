@@ -73,21 +73,27 @@ class ModelPool:
         self.evictions = 0
         self.bases = Bases(files, retry)
 
+    def _loaded(self, key: Key) -> Any:
+        """Under the pool's lock: the model held for ``key`` (now the most recently used), else None; a load that
+        failed lately raises its failure."""
+        held = self._held.get(key)
+        if held is not None:
+            self._held.move_to_end(key)
+            return held.model
+        self._raise_if_failed(key)
+        return None
+
     def get(self, key: Key, needs: dict[str, Key] | None = None) -> Any:
         with self._lock:
-            held = self._held.get(key)
-            if held is not None:
-                self._held.move_to_end(key)
-                return held.model
-            self._raise_if_failed(key)
+            model = self._loaded(key)
+            if model is not None:
+                return model
             one = self._loading.setdefault(key, threading.Lock())
-        with one:  # one load per model at a time; the others wait for it
+        with one:  # one load per model at a time; the others wait for it (and find it loaded)
             with self._lock:
-                held = self._held.get(key)
-                if held is not None:
-                    self._held.move_to_end(key)
-                    return held.model
-                self._raise_if_failed(key)
+                model = self._loaded(key)
+                if model is not None:
+                    return model
             started = time.monotonic()
             try:
                 folder = self.files(*key)
