@@ -85,11 +85,11 @@ class ServedSwap:
     event: str = "serving"
 
     def to_json(self, version: str = "") -> dict[str, Any]:
-        from datetime import datetime
+        from tusk.release.history import iso
 
         return {
             "event": self.event,
-            "time": datetime.fromtimestamp(self.time).astimezone().isoformat(timespec="milliseconds"),
+            "time": iso(round(self.time * 1000)),  # as the release events' times read
             "url": self.url,
             "pid": self.pid,
             "md5": self.md5,
